@@ -1,0 +1,79 @@
+"""Shared pieces of the benchmarks: a server process on a temporary database, percentiles, and
+writing figures into docs/benchmarks.md between markers (one section per benchmark)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+@contextmanager
+def server(database_url: str | None = None, extra_env: dict | None = None) -> Iterator[tuple[str, str]]:
+    """A real `promptyard serve` process; yields (base URL, admin API key)."""
+    data = tempfile.mkdtemp(prefix="py-bench-")
+    port = free_port()
+    env = dict(os.environ, PROMPTYARD_DATA_DIR=data, PROMPTYARD_PORT=str(port), PROMPTYARD_LOG_LEVEL="warning",
+               **(extra_env or {}))
+    if database_url:
+        env["PROMPTYARD_DATABASE_URL"] = database_url
+    proc = subprocess.Popen([sys.executable, "-m", "promptyard.cli", "serve"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    key = None
+    deadline = time.time() + 60
+    for line in proc.stdout:  # the first-run key is printed once, before the server listens
+        if "admin API key:" in line:
+            key = line.split("admin API key:")[1].strip()
+        if key and _listening(port):
+            break
+        if time.time() > deadline:
+            break
+    while not _listening(port) and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", key or ""
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def write_section(name: str, markdown: str) -> None:
+    """Replace the section between <!-- name --> markers in docs/benchmarks.md."""
+    DOC.parent.mkdir(exist_ok=True)
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\nFigures written by `bench/` scripts.\n"
+    block = f"<!-- {name} -->\n{markdown.strip()}\n<!-- /{name} -->"
+    pattern = re.compile(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->", re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    DOC.write_text(text, encoding="utf-8")
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"

@@ -1,0 +1,13 @@
+"""Promptyard: prompt registry, request log and production experiments for LLM applications.
+
+This package's top level is the light client SDK (httpx only); the server lives in
+`promptyard.web` and needs `pip install "promptyard[server]"`.
+"""
+
+from promptyard.errors import (
+    Conflict, Forbidden, InvalidInput, NotFound, PromptyardError, Unauthorized, Unavailable,
+)
+
+__all__ = [
+    "PromptyardError", "InvalidInput", "NotFound", "Conflict", "Unauthorized", "Forbidden", "Unavailable",
+]

@@ -1,0 +1,170 @@
+"""`promptyard` command line: serve (default), db upgrade, keys, users, prompts push/pull.
+
+Server commands import the server extra lazily, so `pip install promptyard` (client only) keeps
+working for the client commands (prompts ..., requests export).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from promptyard.settings import Settings
+
+
+def _server_settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None),
+                             data_dir=getattr(args, "data_dir", None),
+                             database_url=getattr(args, "database_url", None))
+
+
+def _database(settings: Settings, migrate: bool = True):  # noqa: ANN202
+    from promptyard.store.db import Database
+    from promptyard.store.migrate import upgrade
+
+    db = Database(settings.db_url)
+    if migrate:
+        upgrade(db.engine)
+    return db
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from promptyard.services.setup import first_run
+    from promptyard.web.app import create_app
+
+    settings = _server_settings(args)
+    db = _database(settings)
+    with db.write() as s:
+        fr = first_run(s)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"Promptyard is serving on {url}  (database: {db.kind})", flush=True)
+    if fr.api_key:
+        print("\nFirst start: created the default workspace. These are shown ONCE - keep them:")
+        print(f"  log in at {url}/ui/login as {fr.admin_email} with password: {fr.admin_password}")
+        print(f"  admin API key: {fr.api_key}\n", flush=True)
+    else:
+        print(f"Log in at {url}/ui/login. New API key: promptyard keys create --name NAME; "
+              "new login: promptyard users create --email E --role admin", flush=True)
+    uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port,
+                log_level=settings.log_level, access_log=False)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from promptyard.store.migrate import current
+
+    db = _database(_server_settings(args))
+    print(f"database at revision {current(db.engine)} ({db.kind})")
+    return 0
+
+
+def _workspace(db: Any, name: str) -> Any:
+    from promptyard.services import keys
+
+    with db.write() as s:
+        ws_id, _ = keys.ensure_workspace(s, name)
+    return keys.system_principal(ws_id, actor="cli")
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from promptyard.services import keys
+
+    db = _database(_server_settings(args))
+    p = _workspace(db, args.workspace)
+    with db.write() as s:
+        if args.keys_cmd == "create":
+            scopes = args.scopes.split(",") if args.scopes else None
+            origins = args.origins.split(",") if args.origins else None
+            rec, raw = keys.create_key(s, p, name=args.name, scopes=scopes, kind=args.kind, allowed_origins=origins)
+            print(f"created key {rec.id} ({rec.kind}, scopes: {','.join(rec.scopes)}); it is shown only now:",
+                  file=sys.stderr)
+            print(raw)
+        elif args.keys_cmd == "list":
+            for k in keys.list_keys(s, p):
+                state = "revoked" if k.revoked_at else "active"
+                used = k.last_used_at.isoformat() if k.last_used_at else "never"
+                print(f"{k.id}\t{k.prefix}…\t{k.name}\t{k.kind}\t{','.join(k.scopes)}\t{state}\tlast used {used}")
+        else:
+            keys.revoke_key(s, p, args.id)
+            print(f"revoked key {args.id}")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    import getpass
+
+    from promptyard.services import users
+
+    db = _database(_server_settings(args))
+    p = _workspace(db, args.workspace)
+    password = args.password or getpass.getpass("password (10+ characters): ")
+    with db.write() as s:
+        users.create_user(s, p.workspace_id, email=args.email, password=password, role=args.role, actor="cli")
+    print(f"created user {args.email} with role {args.role}")
+    return 0
+
+
+def _server_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="data directory (PROMPTYARD_DATA_DIR)")
+    p.add_argument("--database-url", help="database URL (PROMPTYARD_DATABASE_URL)")
+    p.add_argument("--workspace", default="default", help="workspace name (default: default)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promptyard", description="Promptyard server and client")
+    sub = parser.add_subparsers(dest="cmd")
+    serve = sub.add_parser("serve", help="run the server (default command)")
+    serve.add_argument("--host", help="listen address (PROMPTYARD_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (PROMPTYARD_PORT, default 8700)")
+    _server_args(serve)
+    serve.set_defaults(func=cmd_serve)
+    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_cmd", required=True)
+    up = db.add_parser("upgrade", help="apply migrations")
+    _server_args(up)
+    up.set_defaults(func=cmd_db_upgrade)
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_cmd", required=True)
+    kc = keys.add_parser("create", help="create a key and print it once")
+    kc.add_argument("--name", required=True)
+    kc.add_argument("--scopes", help="comma-separated: read,write,ingest,admin (default read,write,ingest)")
+    kc.add_argument("--kind", choices=["secret", "publishable"], default="secret")
+    kc.add_argument("--origins", help="publishable keys: comma-separated allowed origins")
+    kl = keys.add_parser("list", help="list keys")
+    kr = keys.add_parser("revoke", help="revoke a key")
+    kr.add_argument("id", type=int)
+    for p in (kc, kl, kr):
+        _server_args(p)
+        p.set_defaults(func=cmd_keys)
+    users = sub.add_parser("users", help="logins").add_subparsers(dest="users_cmd", required=True)
+    uc = users.add_parser("create", help="create a login")
+    uc.add_argument("--email", required=True)
+    uc.add_argument("--role", choices=["viewer", "editor", "admin", "owner"], default="editor")
+    uc.add_argument("--password", help="(prompted when omitted)")
+    _server_args(uc)
+    uc.set_defaults(func=cmd_users)
+    from promptyard import cli_client
+
+    cli_client.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "cmd", None):
+        args = parser.parse_args(["serve", *(argv or [])])
+    try:
+        return args.func(args)
+    except Exception as exc:  # a PromptyardError or a connection problem: one line, no trace
+        from promptyard.errors import PromptyardError
+
+        if isinstance(exc, PromptyardError) or exc.__class__.__module__.startswith("httpx"):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

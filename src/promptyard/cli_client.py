@@ -1,0 +1,134 @@
+"""Client commands of the CLI (need only httpx + PyYAML): prompts list/get/push/pull.
+
+They talk to a running server: PROMPTYARD_URL (default http://127.0.0.1:8700) and
+PROMPTYARD_API_KEY, or --url/--api-key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from promptyard import errors
+from promptyard.settings import client_config
+
+
+class Api:
+    def __init__(self, url: str, key: str):
+        self.http = httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.http.request(method, path, **kw)
+        if r.status_code >= 400:
+            try:
+                err = r.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                err = {"message": r.text[:300], "code": None}
+            raise errors.from_status(r.status_code, err.get("message", ""), err.get("code"), err.get("details"))
+        return r.json() if r.content else None
+
+
+def _api(args: argparse.Namespace) -> Api:
+    env_url, env_key = client_config()
+    url, key = args.url or env_url, args.api_key or env_key
+    if not key:
+        raise errors.Unauthorized("set PROMPTYARD_API_KEY or pass --api-key")
+    return Api(url, key)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    params = {k: v for k, v in (("folder", args.folder), ("tag", args.tag), ("label", args.label), ("q", args.q)) if v}
+    for p in _api(args).call("GET", "/api/v1/prompts", params=params)["items"]:
+        labels = ",".join(f"{lab['name']}=v{lab['version']}" for lab in p["labels"])
+        print(f"{p['name']}\tv{p['latest_version']}\t{p['folder'] or '-'}\t{labels}")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    params = {k: v for k, v in (("version", args.version), ("label", args.label)) if v}
+    print(json.dumps(_api(args).call("GET", f"/api/v1/fetch/{quote(args.name, safe='')}", params=params),
+                     indent=2, ensure_ascii=False))
+    return 0
+
+
+VERSION_KEYS = ("type", "messages", "text", "tools", "template_format", "model")
+
+
+def to_file(prompt: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
+    doc = {"name": prompt["name"], "folder": prompt.get("folder"), "description": prompt.get("description") or None,
+           "tags": prompt.get("tags") or None}
+    doc.update({k: version.get(k) for k in VERSION_KEYS})
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    import yaml
+
+    api, out = _api(args), Path(args.dir)
+    params = {"folder": args.folder} if args.folder else {}
+    for prompt in api.call("GET", "/api/v1/prompts", params=params | {"limit": 1000})["items"]:
+        if not prompt["latest_version"]:
+            continue
+        fetched = api.call("GET", f"/api/v1/fetch/{quote(prompt['name'], safe='')}",
+                           params={"label": args.label} if args.label else {"label": "latest"})
+        path = out / f"{prompt['name']}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(to_file(prompt, fetched["version"]), allow_unicode=True, sort_keys=False),
+                        encoding="utf-8")
+        print(f"pulled {prompt['name']} v{fetched['version']['number']} -> {path}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Publish every YAML file under the directory; a new version only where content changed."""
+    import yaml
+
+    api, root = _api(args), Path(args.dir)
+    files = sorted(root.rglob("*.yaml")) + sorted(root.rglob("*.yml"))
+    if not files:
+        raise errors.InvalidInput(f"no .yaml files under {root}")
+    for path in files:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(doc, dict):
+            raise errors.InvalidInput(f"{path}: expected a mapping at the top level")
+        doc.setdefault("name", path.relative_to(root).with_suffix("").as_posix())
+        body = doc | {"commit_message": args.message, "labels": args.label or []}
+        try:
+            v = api.call("POST", "/api/v1/publish", json=body)
+        except errors.PromptyardError as exc:
+            raise type(exc)(f"{path}: {exc.message}", details=exc.details) from None
+        state = f"new version v{v['number']}" if v["created"] else f"unchanged (v{v['number']})"
+        print(f"{doc['name']}: {state}")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    prompts = sub.add_parser("prompts", help="prompts on a running server").add_subparsers(
+        dest="prompts_cmd", required=True)
+    pl = prompts.add_parser("list", help="list prompts")
+    for flag in ("--folder", "--tag", "--label", "--q"):
+        pl.add_argument(flag)
+    pl.set_defaults(func=cmd_list)
+    pg = prompts.add_parser("get", help="print a version as JSON")
+    pg.add_argument("name")
+    pg.add_argument("--version", type=int)
+    pg.add_argument("--label")
+    pg.set_defaults(func=cmd_get)
+    pp = prompts.add_parser("push", help="publish a folder of YAML files (prompts as code)")
+    pp.add_argument("dir")
+    pp.add_argument("-m", "--message", required=True, help="commit message for every new version")
+    pp.add_argument("--label", action="append", help="move this label to each pushed version (repeatable)")
+    pp.set_defaults(func=cmd_push)
+    pu = prompts.add_parser("pull", help="write prompts as YAML files into a folder")
+    pu.add_argument("dir")
+    pu.add_argument("--folder", help="only prompts in this folder")
+    pu.add_argument("--label", help="pull this label's version instead of the newest")
+    pu.set_defaults(func=cmd_pull)
+    for p in (pl, pg, pp, pu):
+        p.add_argument("--url", help="server URL (PROMPTYARD_URL)")
+        p.add_argument("--api-key", help="API key (PROMPTYARD_API_KEY)")

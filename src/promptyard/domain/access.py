@@ -1,0 +1,43 @@
+"""Scopes, roles and the check every service entry point makes."""
+
+from __future__ import annotations
+
+from promptyard.errors import Forbidden  # noqa: F401  (re-exported)
+from promptyard.domain.records import Principal
+
+# read: everything readable; prompts:read: prompts only (publishable browser keys);
+# ingest: log requests, scores, metadata; write: prompts, folders, labels; admin: keys,
+# members, protected labels.
+SCOPES = ("read", "prompts:read", "ingest", "write", "admin")
+PUBLISHABLE_SCOPES = ("prompts:read", "ingest")
+ROLES = ("viewer", "editor", "admin", "owner")
+ROLE_SCOPES = {
+    "viewer": frozenset({"read", "prompts:read"}),
+    "editor": frozenset({"read", "prompts:read", "ingest", "write"}),
+    "admin": frozenset(SCOPES),
+    "owner": frozenset(SCOPES),
+}
+# Labels whose moves need the admin scope (production traffic).
+PROTECTED_LABELS = frozenset({"production"})
+
+_IMPLIED = {"read": {"prompts:read"}}
+
+
+def has(principal: Principal, scope: str) -> bool:
+    if scope in principal.scopes or "admin" in principal.scopes:
+        return True
+    return any(scope in _IMPLIED.get(s, ()) for s in principal.scopes)
+
+
+def require(principal: Principal, scope: str) -> None:
+    if not has(principal, scope):
+        raise Forbidden(f"this action needs the '{scope}' scope")
+
+
+def validate_scopes(scopes: list[str]) -> list[str]:
+    from promptyard.errors import InvalidInput
+
+    bad = [s for s in scopes if s not in SCOPES]
+    if bad or not scopes:
+        raise InvalidInput(f"scopes must be a non-empty list of: {', '.join(SCOPES)} (got {scopes!r})")
+    return sorted(set(scopes))

@@ -1,0 +1,77 @@
+"""One exception tree for the whole project.
+
+Services raise these; each web surface maps them to a status once; the SDK raises the same
+classes from HTTP answers, so callers catch one set of names everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PromptyardError(Exception):
+    """Base class. `code` is the stable machine-readable name used in the API error shape."""
+
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str, *, details: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(PromptyardError):
+    code = "invalid_input"
+    status = 422
+
+
+class NotFound(PromptyardError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(PromptyardError):
+    code = "conflict"
+    status = 409
+
+
+class Unauthorized(PromptyardError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(PromptyardError):
+    code = "forbidden"
+    status = 403
+
+
+class Unavailable(PromptyardError):
+    code = "unavailable"
+    status = 503
+
+
+class TooLarge(InvalidInput):
+    code = "too_large"
+    status = 413
+
+
+class RateLimited(Unavailable):
+    code = "rate_limited"
+    status = 429
+
+
+BY_CODE = {
+    cls.code: cls
+    for cls in (InvalidInput, NotFound, Conflict, Unauthorized, Forbidden, Unavailable, TooLarge, RateLimited)
+}
+
+
+def from_status(status: int, message: str, code: str | None = None, details: Any = None) -> PromptyardError:
+    """The error class for an HTTP answer (used by the SDK)."""
+    cls = BY_CODE.get(code or "")
+    if cls is None:
+        cls = next((c for c in BY_CODE.values() if c.status == status), None)
+    if cls is None:
+        cls = Unavailable if status >= 500 else InvalidInput
+    return cls(message, details=details)

@@ -1,0 +1,128 @@
+"""Workspaces, API keys and authentication by key."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from promptyard.domain import access
+from promptyard.domain.records import ApiKeyRecord, Principal
+from promptyard.errors import InvalidInput, NotFound, Unauthorized
+from promptyard.services import audit
+from promptyard.store.models import ApiKey, Workspace
+from promptyard.store.types import utcnow
+
+DEFAULT_WORKSPACE = "default"
+# Writing last_used_at on every call would turn every read into a write; once a minute is
+# precise enough for "is this key still used?".
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_key(raw: str) -> str:
+    # Keys are 32 random bytes, so a fast hash is safe (no dictionary attack is possible).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def ensure_workspace(session: Session, name: str = DEFAULT_WORKSPACE) -> tuple[int, bool]:
+    """The workspace's id, creating it if needed; True when it was created."""
+    ws = session.scalar(select(Workspace).where(Workspace.name == name))
+    if ws:
+        return ws.id, False
+    ws = Workspace(name=name)
+    session.add(ws)
+    session.flush()
+    return ws.id, True
+
+
+def system_principal(workspace_id: int, actor: str = "system") -> Principal:
+    """Full rights inside one workspace, for the CLI and first-run bootstrap."""
+    return Principal(workspace_id=workspace_id, actor=actor, scopes=frozenset(access.SCOPES))
+
+
+def workspace_id(session: Session, name: str) -> int:
+    ws_id = session.scalar(select(Workspace.id).where(Workspace.name == name))
+    if ws_id is None:
+        raise NotFound(f"no workspace named {name!r}")
+    return ws_id
+
+
+def _record(k: ApiKey) -> ApiKeyRecord:
+    return ApiKeyRecord(k.id, k.name, k.kind, k.prefix, list(k.scopes), list(k.allowed_origins or []),
+                        k.created_by, k.created_at, k.last_used_at, k.revoked_at)
+
+
+def create_key(session: Session, p: Principal, *, name: str, scopes: list[str] | None = None,
+               kind: str = "secret", allowed_origins: list[str] | None = None) -> tuple[ApiKeyRecord, str]:
+    """Create a key; returns the record and the raw key, which is shown once and never stored."""
+    access.require(p, "admin")
+    workspace_id, actor = p.workspace_id, p.actor
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise InvalidInput("key name must be 1-200 characters")
+    if kind not in ("secret", "publishable"):
+        raise InvalidInput("key kind must be 'secret' or 'publishable'")
+    if kind == "publishable":
+        # A key that ships inside a web page may only log and read prompts.
+        scopes = list(access.PUBLISHABLE_SCOPES)
+        origins = [_origin(o) for o in (allowed_origins or [])]
+        if not origins:
+            raise InvalidInput("a publishable key needs allowed_origins, e.g. ['https://app.example.com']")
+    else:
+        scopes = access.validate_scopes(scopes or ["read", "write", "ingest"])
+        origins = []
+    raw = f"py_{'pk' if kind == 'publishable' else 'sk'}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(workspace_id=workspace_id, name=name.strip(), kind=kind, prefix=raw[:10], key_hash=hash_key(raw),
+                 scopes=scopes, allowed_origins=origins, created_by=actor)
+    session.add(key)
+    session.flush()
+    audit.record(session, workspace_id, actor, "key.create", "api_key", key.id,
+                 {"name": key.name, "scopes": scopes, "kind": kind})
+    return _record(key), raw
+
+
+def _origin(value: object) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or value.count("/") != 2:
+        raise InvalidInput(f"allowed origin {value!r} must look like https://app.example.com (no path)")
+    return value.rstrip("/").lower()
+
+
+def list_keys(session: Session, p: Principal) -> list[ApiKeyRecord]:
+    access.require(p, "admin")
+    workspace_id = p.workspace_id
+    rows = session.scalars(select(ApiKey).where(ApiKey.workspace_id == workspace_id).order_by(ApiKey.id))
+    return [_record(k) for k in rows]
+
+
+def revoke_key(session: Session, p: Principal, key_id: int) -> ApiKeyRecord:
+    access.require(p, "admin")
+    workspace_id, actor = p.workspace_id, p.actor
+    key = session.scalar(select(ApiKey).where(ApiKey.workspace_id == workspace_id, ApiKey.id == key_id))
+    if key is None:
+        raise NotFound(f"no API key with id {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit.record(session, workspace_id, actor, "key.revoke", "api_key", key.id, {"name": key.name})
+    return _record(key)
+
+
+def authenticate(session: Session, raw: str | None) -> tuple[Principal, bool]:
+    """The principal for a raw key, and whether its last-used time is stale (see touch_key).
+
+    Unauthorized when missing, unknown or revoked. Read-only, so it runs in a read transaction.
+    """
+    if not raw:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw.strip())))
+    if key is None or key.revoked_at is not None:
+        raise Unauthorized("invalid or revoked API key")
+    stale = key.last_used_at is None or utcnow() - key.last_used_at > LAST_USED_RESOLUTION
+    principal = Principal(workspace_id=key.workspace_id, actor=f"key:{key.name}", scopes=frozenset(key.scopes),
+                          key_id=key.id, key_kind=key.kind, allowed_origins=tuple(key.allowed_origins or ()))
+    return principal, stale
+
+
+def touch_key(session: Session, key_id: int) -> None:
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))

@@ -1,0 +1,135 @@
+"""Release labels: movable pointers (or routing policies) from a prompt to its versions,
+every move recorded; and resolving a fetch (name + version | label) to one version."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from promptyard.domain import access, names, routing
+from promptyard.domain.records import LabelEventRecord, LabelRecord, Principal, Resolved
+from promptyard.errors import InvalidInput, NotFound
+from promptyard.services import audit, prompts, versions
+from promptyard.store.models import LabelEvent, PromptVersion, ReleaseLabel
+from promptyard.store.types import utcnow
+
+DEFAULT_LABEL = "production"
+
+
+def _require_move(p: Principal, name: str, reason: str) -> None:
+    access.require(p, "write")
+    if name in access.PROTECTED_LABELS:
+        if not access.has(p, "admin"):
+            raise access.Forbidden(f"moving the '{name}' label needs the admin role or scope")
+        if not reason.strip():
+            raise InvalidInput(f"moving the '{name}' label needs a reason")
+
+
+def list_labels(session: Session, p: Principal, prompt_id: int) -> list[LabelRecord]:
+    return prompts.get(session, p, prompt_id).labels
+
+
+def move(session: Session, p: Principal, prompt_id: int, name: str, *, version: int | None = None,
+         policy: dict[str, Any] | None = None, reason: str = "") -> LabelRecord:
+    """Point label `name` at `version`, or give it a routing policy (split + segments).
+
+    With a policy, `version` is the label's base version (what it falls back to when the
+    policy is removed); it defaults to the version with the largest weight in the split."""
+    name = names.label_name(name)
+    reason = reason if isinstance(reason, str) else ""
+    _require_move(p, name, reason)
+    prompt = prompts.load(session, p, prompt_id, lock=True)
+    if policy is not None:
+        existing = set(session.scalars(select(PromptVersion.number).where(PromptVersion.prompt_id == prompt.id)))
+        policy = routing.validate_policy(policy, existing)
+        if version is None:
+            version = max(policy["split"], key=lambda s: (s["weight"], -s["version"]))["version"]
+    if version is None:
+        raise InvalidInput("give the version the label should point at (or a policy)")
+    target = versions.by_number_or_404(session, prompt, version)
+    label = session.scalar(select(ReleaseLabel).where(ReleaseLabel.prompt_id == prompt.id,
+                                                      ReleaseLabel.name == name))
+    before_version = before_policy = None
+    if label is None:
+        label = ReleaseLabel(workspace_id=p.workspace_id, prompt_id=prompt.id, name=name, version_id=target.id)
+        session.add(label)
+    else:
+        before_version = session.scalar(select(PromptVersion.number).where(PromptVersion.id == label.version_id))
+        before_policy = label.policy
+        if before_version == target.number and before_policy == policy:
+            return _record(label, target.number)
+    label.version_id, label.policy, label.updated_by, label.updated_at = target.id, policy, p.actor, utcnow()
+    _event(session, p, prompt.id, prompt.name, name, before_version, target.number, before_policy, policy, reason)
+    session.flush()
+    return _record(label, target.number)
+
+
+def delete(session: Session, p: Principal, prompt_id: int, name: str, *, reason: str = "") -> None:
+    _require_move(p, name, reason)
+    prompt = prompts.load(session, p, prompt_id, lock=True)
+    label = session.scalar(select(ReleaseLabel).where(ReleaseLabel.prompt_id == prompt.id,
+                                                      ReleaseLabel.name == name))
+    if label is None:
+        raise NotFound(f"prompt {prompt.name!r} has no label {name!r}")
+    before = session.scalar(select(PromptVersion.number).where(PromptVersion.id == label.version_id))
+    session.delete(label)
+    _event(session, p, prompt.id, prompt.name, name, before, None, label.policy, None, reason)
+
+
+def _event(session: Session, p: Principal, prompt_id: int, prompt_name: str, label: str, before: int | None,
+           after: int | None, before_policy: Any, after_policy: Any, reason: str) -> None:
+    session.add(LabelEvent(workspace_id=p.workspace_id, prompt_id=prompt_id, label=label, from_version=before,
+                           to_version=after, from_policy=before_policy, to_policy=after_policy, actor=p.actor,
+                           reason=reason))
+    audit.record(session, p.workspace_id, p.actor, "label.move" if after else "label.delete", "prompt", prompt_id,
+                 {"label": label, "from": before, "to": after, "policy": after_policy, "reason": reason})
+    audit.changed(session, p.workspace_id, prompt_name, "label")
+
+
+def _record(label: ReleaseLabel, number: int) -> LabelRecord:
+    return LabelRecord(label.name, number, label.policy, label.updated_by, label.updated_at)
+
+
+def history(session: Session, p: Principal, prompt_id: int, label: str | None = None) -> list[LabelEventRecord]:
+    access.require(p, "read")
+    prompt = prompts.load(session, p, prompt_id)
+    q = select(LabelEvent).where(LabelEvent.prompt_id == prompt.id)
+    if label:
+        q = q.where(LabelEvent.label == label)
+    return [LabelEventRecord(e.id, e.label, e.from_version, e.to_version, e.from_policy, e.to_policy, e.actor,
+                             e.reason, e.created_at) for e in session.scalars(q.order_by(LabelEvent.id.desc()))]
+
+
+def resolve(session: Session, p: Principal, name: str, *, version: int | None = None, label: str | None = None,
+            metadata: dict[str, str] | None = None, rng: random.Random | None = None) -> Resolved:
+    """The version a fetch gets: an explicit version; else the label (routing by metadata when
+    it carries a policy; 'latest' = newest); with neither, 'production' if set, else the newest."""
+    access.require(p, "prompts:read")
+    prompt = prompts.load_by_name(session, p, name)
+    if not prompt.latest_version:
+        raise NotFound(f"prompt {prompt.name!r} has no versions yet")
+    rule = unit = None
+    if version is not None:
+        number, label = version, None
+    else:
+        row = None
+        if label != "latest":
+            row = session.scalar(select(ReleaseLabel).where(ReleaseLabel.prompt_id == prompt.id,
+                                                            ReleaseLabel.name == (label or DEFAULT_LABEL)))
+            if row is None and label:
+                known = ", ".join(r.name for r in prompts.records(session, p.workspace_id, [prompt])[0].labels)
+                raise NotFound(f"prompt {prompt.name!r} has no label {label!r} (labels: {known or 'none'}, latest)")
+        if row is None:
+            number, label = prompt.latest_version, "latest"
+        elif row.policy:
+            chosen = routing.assign(row.policy, metadata or {}, label=row.name, rng=rng)
+            number, label, rule, unit = chosen.version, row.name, chosen.rule, chosen.unit
+        else:
+            number = session.scalar(select(PromptVersion.number).where(PromptVersion.id == row.version_id))
+            label = row.name
+    v = versions.by_number_or_404(session, prompt, number)
+    record = prompts.records(session, p.workspace_id, [prompt])[0]
+    return Resolved(record, versions.record(v, prompt.name), label, rule, unit)

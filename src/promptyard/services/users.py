@@ -1,0 +1,52 @@
+"""Users and their membership (role) in workspaces; passwords hashed with argon2."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from promptyard.domain import access
+from promptyard.errors import Conflict, InvalidInput, Unauthorized
+from promptyard.services import audit
+from promptyard.store.models import Membership, User
+
+_hasher = PasswordHasher()
+MIN_PASSWORD = 10
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def create_user(session: Session, workspace_id: int, *, email: str, password: str, role: str = "viewer",
+                name: str = "", actor: str = "system") -> int:
+    """A new user with a role in the workspace; returns the user id."""
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
+        raise InvalidInput(f"invalid email address {email!r}")
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters long")
+    if role not in access.ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(access.ROLES)}")
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"a user with email {email} already exists")
+    user = User(email=email, name=name or email.split("@")[0], password_hash=_hasher.hash(password))
+    session.add(user)
+    session.flush()
+    session.add(Membership(workspace_id=workspace_id, user_id=user.id, role=role))
+    audit.record(session, workspace_id, actor, "user.create", "user", user.id, {"email": email, "role": role})
+    return user.id
+
+
+def check_password(session: Session, email: str, password: str) -> int:
+    """The user id when email and password match; Unauthorized otherwise (same message either way)."""
+    user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    try:
+        if user is None:
+            raise VerifyMismatchError
+        _hasher.verify(user.password_hash, password or "")
+    except (VerifyMismatchError, InvalidHashError):
+        raise Unauthorized("wrong email or password") from None
+    return user.id

@@ -1,0 +1,84 @@
+"""Every option once: name, default, help. Read from PROMPTYARD_* environment variables.
+
+No other module reads os.environ: settings are read once (`Settings.from_env()`), CLI flags
+override them, and the object is passed down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _opt("127.0.0.1", "address the server listens on")
+    port: int = _opt(8700, "port the server listens on")
+    data_dir: str = _opt("./data", "directory for the embedded SQLite database and the first-run key file")
+    database_url: str = _opt("", "SQLAlchemy URL; empty = sqlite:///<data_dir>/promptyard.db "
+                                 "(PostgreSQL: postgresql+psycopg://user@host/db)")
+    max_body_bytes: int = _opt(8 * 1024 * 1024, "largest request body accepted, in bytes (413 above)")
+    max_batch: int = _opt(1000, "largest number of request logs in one ingest call")
+    render_timeout_s: float = _opt(1.0, "longest time a Jinja2 template may take to render")
+    render_max_chars: int = _opt(1_000_000, "largest rendered template, in characters")
+    session_hours: int = _opt(12, "how long a browser login lasts")
+    pending_grace_s: int = _opt(3600, "how long a score/metadata update for a not-yet-logged request waits for it")
+    log_level: str = _opt("info", "server log level")
+    cors_max_age: int = _opt(600, "seconds browsers may cache a CORS preflight answer")
+    secure_cookies: bool = _opt(False, "mark the login cookie Secure (set to true behind HTTPS)")
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'promptyard.db'}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"PROMPTYARD_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, Any, str]]:
+        """(environment variable, default, help) for every option, for docs and `--help`."""
+        return [(f"PROMPTYARD_{f.name.upper()}", f.default, f.metadata["help"]) for f in dataclasses.fields(cls)]
+
+
+def _convert(kind: Any, raw: str, name: str) -> Any:
+    kind = kind if isinstance(kind, str) else kind.__name__
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+    except ValueError:
+        raise SystemExit(f"PROMPTYARD_{name.upper()}: cannot read {raw!r} as {kind}") from None
+    return raw
+
+
+DEFAULT_URL = "http://127.0.0.1:8700"
+
+
+def client_config(env: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """(server URL, API key) for clients (SDK, CLI): PROMPTYARD_URL and PROMPTYARD_API_KEY."""
+    env = os.environ if env is None else env
+    return env.get("PROMPTYARD_URL") or DEFAULT_URL, env.get("PROMPTYARD_API_KEY") or None

@@ -1,0 +1,37 @@
+"""/api/v1/folders: the folder tree."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from promptyard.services import folders
+from promptyard.web.api import shapes
+from promptyard.web.api.deps import Auth, Ctx
+from promptyard.web.api.schemas import FolderIn, FolderPatch
+
+router = APIRouter(prefix="/api/v1/folders", tags=["folders"])
+
+
+@router.get("")
+def list_folders(c: Ctx, p: Auth):
+    with c.db.read() as s:
+        return {"items": shapes.plain(folders.list_all(s, p))}
+
+
+@router.post("", status_code=201)
+def create_folder(body: FolderIn, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        return shapes.plain(folders.create(s, p, path=body.path))
+
+
+@router.patch("/{folder_id}")
+def update_folder(folder_id: int, body: FolderPatch, c: Ctx, p: Auth):
+    """Rename (`name`) and/or move (`parent`) a folder; its sub-folders and prompts follow."""
+    with c.db.write() as s:
+        return shapes.plain(folders.update_folder(s, p, folder_id, name=body.name, parent_path=body.parent))
+
+
+@router.delete("/{folder_id}", status_code=204)
+def delete_folder(folder_id: int, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        folders.delete(s, p, folder_id)

@@ -1,0 +1,147 @@
+"""/api/v1: prompts, versions, labels, diff and fetch.
+
+Prompts are addressed by id in paths; names (which may contain '/') are only ever the last
+path segment (`/by-name/{name}`, `/fetch/{name}`) so no name can be mistaken for a sub-path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from promptyard.domain import templates
+from promptyard.services import labels, prompts, versions
+from promptyard.web.api import shapes
+from promptyard.web.api.deps import Auth, Ctx
+from promptyard.web.api.schemas import FetchIn, LabelIn, PromptIn, PromptPatch, PublishIn, VersionIn
+
+router = APIRouter(prefix="/api/v1", tags=["prompts"])
+
+
+@router.get("/prompts")
+def list_prompts(c: Ctx, p: Auth, q: str | None = None, folder: str | None = None, tag: str | None = None,
+                 label: str | None = None, recursive: bool = True,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
+    with c.db.read() as s:
+        rows = prompts.search(s, p, q=q, folder=folder, recursive=recursive, tag=tag, label=label,
+                              limit=limit, offset=offset)
+    return {"items": shapes.plain(rows)}
+
+
+@router.post("/prompts", status_code=201)
+def create_prompt(body: PromptIn, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        rec = prompts.create(s, p, name=body.name, folder=body.folder, description=body.description, tags=body.tags)
+        if body.version:
+            versions.publish(s, p, rec.id, body.version.spec(), body.version.labels)
+            rec = prompts.get(s, p, rec.id)
+    return shapes.plain(rec)
+
+
+@router.post("/publish", responses={200: {"description": "identical to the newest version: nothing created"}})
+def publish(body: PublishIn, c: Ctx, p: Auth):
+    """Publish a version to the prompt named `name`, creating the prompt if needed."""
+    with c.db.write() as s:
+        v, created = versions.publish_by_name(s, p, name=body.name, spec=body.spec() | {"name": None},
+                                              folder=body.folder, description=body.description, tags=body.tags,
+                                              labels=body.labels)
+    return JSONResponse(shapes.version(v) | {"created": created}, status_code=201 if created else 200)
+
+
+@router.get("/prompts/by-name/{name:path}")
+def get_prompt_by_name(name: str, c: Ctx, p: Auth):
+    with c.db.read() as s:
+        return shapes.plain(prompts.get_by_name(s, p, name))
+
+
+@router.get("/prompts/{prompt_id}")
+def get_prompt(prompt_id: int, c: Ctx, p: Auth):
+    with c.db.read() as s:
+        return shapes.plain(prompts.get(s, p, prompt_id))
+
+
+@router.patch("/prompts/{prompt_id}")
+def update_prompt(prompt_id: int, body: PromptPatch, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        return shapes.plain(prompts.update(s, p, prompt_id, name=body.name, folder=body.folder,
+                                           description=body.description, tags=body.tags))
+
+
+@router.get("/prompts/{prompt_id}/versions")
+def list_versions(prompt_id: int, c: Ctx, p: Auth):
+    with c.db.read() as s:
+        return {"items": [shapes.version(v) for v in versions.list_versions(s, p, prompt_id)]}
+
+
+@router.post("/prompts/{prompt_id}/versions", responses={200: {"description": "identical content: no new version"}})
+def publish_version(prompt_id: int, body: VersionIn, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        v, created = versions.publish(s, p, prompt_id, body.spec(), body.labels)
+    return JSONResponse(shapes.version(v) | {"created": created}, status_code=201 if created else 200)
+
+
+@router.get("/prompts/{prompt_id}/versions/{number}")
+def get_version(prompt_id: int, number: int, c: Ctx, p: Auth):
+    with c.db.read() as s:
+        return shapes.version(versions.get(s, p, prompt_id, number))
+
+
+@router.get("/prompts/{prompt_id}/diff")
+def diff_versions(prompt_id: int, c: Ctx, p: Auth, left: Annotated[int, Query(alias="from", ge=1)],
+                  right: Annotated[int, Query(alias="to", ge=1)]):
+    with c.db.read() as s:
+        d = versions.compare(s, p, prompt_id, left, right)
+    return shapes.plain(d | {"from": shapes.version(d["from"]), "to": shapes.version(d["to"])})
+
+
+@router.get("/prompts/{prompt_id}/labels")
+def list_labels(prompt_id: int, c: Ctx, p: Auth):
+    with c.db.read() as s:
+        return {"items": shapes.plain(labels.list_labels(s, p, prompt_id))}
+
+
+@router.put("/prompts/{prompt_id}/labels/{name}")
+def move_label(prompt_id: int, name: str, body: LabelIn, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        return shapes.plain(labels.move(s, p, prompt_id, name, version=body.version, policy=body.policy,
+                                        reason=body.reason))
+
+
+@router.delete("/prompts/{prompt_id}/labels/{name}", status_code=204)
+def delete_label(prompt_id: int, name: str, c: Ctx, p: Auth, reason: str = ""):
+    with c.db.write() as s:
+        labels.delete(s, p, prompt_id, name, reason=reason)
+
+
+@router.get("/prompts/{prompt_id}/label-history")
+def label_history(prompt_id: int, c: Ctx, p: Auth, label: str | None = None):
+    with c.db.read() as s:
+        return {"items": shapes.plain(labels.history(s, p, prompt_id, label))}
+
+
+@router.get("/fetch/{name:path}")
+def fetch(name: str, request: Request, c: Ctx, p: Auth, version: Annotated[int | None, Query(ge=1)] = None,
+          label: str | None = None):
+    """The hot path: a prompt version by name + version | label, not rendered. Request metadata
+    for routing policies goes in `meta.<key>=<value>` query parameters."""
+    metadata = {k[5:]: v for k, v in request.query_params.items() if k.startswith("meta.")}
+    with c.db.read() as s:
+        r = labels.resolve(s, p, name, version=version, label=label, metadata=metadata)
+    return shapes.resolved(r)
+
+
+@router.post("/fetch/{name:path}")
+def fetch_rendered(name: str, body: FetchIn, c: Ctx, p: Auth):
+    """A version chosen by version | label | routing policy on `metadata`, rendered with `variables`."""
+    metadata = {str(k): "" if v is None else str(v) for k, v in body.metadata.items()}
+    with c.db.read() as s:
+        r = labels.resolve(s, p, name, version=body.version, label=body.label, metadata=metadata)
+    rendered = None
+    if body.variables is not None:
+        v = r.version
+        rendered = templates.render(v.kind, v.template, v.template_format, body.variables,
+                                    limits=templates.RenderLimits(max_seconds=c.settings.render_timeout_s,
+                                                                  max_output_chars=c.settings.render_max_chars))
+    return shapes.resolved(r, rendered)

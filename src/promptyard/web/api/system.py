@@ -1,0 +1,77 @@
+"""/-/health, /api/v1/me, keys, audit trail and the registry change feed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from promptyard.services import audit, changes, keys
+from promptyard.web.api import shapes
+from promptyard.web.api.deps import Auth, Ctx
+from promptyard.web.api.schemas import KeyIn
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/-/health")
+def health(c: Ctx):
+    c.db.ping()
+    return {"status": "ok", "version": c.version, "database": c.db.kind}
+
+
+@router.get("/api/v1/me")
+def me(p: Auth):
+    return {"workspace_id": p.workspace_id, "actor": p.actor, "scopes": sorted(p.scopes), "key_kind": p.key_kind}
+
+
+@router.get("/api/v1/keys")
+def list_keys(c: Ctx, p: Auth):
+    with c.db.read() as s:
+        return {"items": shapes.plain(keys.list_keys(s, p))}
+
+
+@router.post("/api/v1/keys", status_code=201)
+def create_key(body: KeyIn, c: Ctx, p: Auth):
+    """The raw key is in the answer once and never again."""
+    with c.db.write() as s:
+        rec, raw = keys.create_key(s, p, name=body.name, scopes=body.scopes, kind=body.kind,
+                                   allowed_origins=body.allowed_origins)
+    return shapes.plain(rec) | {"key": raw}
+
+
+@router.delete("/api/v1/keys/{key_id}")
+def revoke_key(key_id: int, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        return shapes.plain(keys.revoke_key(s, p, key_id))
+
+
+@router.get("/api/v1/audit")
+def list_audit(c: Ctx, p: Auth, object_type: str | None = None, object_id: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100, before: int | None = None):
+    with c.db.read() as s:
+        return {"items": shapes.plain(audit.list_events(s, p, object_type=object_type, object_id=object_id,
+                                                        limit=limit, before_id=before))}
+
+
+@router.get("/api/v1/changes")
+async def change_feed(c: Ctx, p: Auth, since: Annotated[int | None, Query(ge=0)] = None,
+                      wait: Annotated[float, Query(ge=0, le=60)] = 0):
+    """Registry changes after id `since`. With `wait`, a long poll: answers as soon as there is a
+    change, or after `wait` seconds with none. Without `since`, only the current cursor."""
+
+    def read() -> tuple[int, list[dict]]:
+        with c.db.read() as s:
+            if since is None:
+                return changes.latest_id(s, p), []
+            items = changes.since(s, p, since)
+            return (items[-1]["id"] if items else since), items
+
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        cursor, items = await run_in_threadpool(read)
+        if items or since is None or asyncio.get_running_loop().time() >= deadline:
+            return {"cursor": cursor, "items": items}
+        await asyncio.sleep(0.5)

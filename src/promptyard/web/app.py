@@ -1,0 +1,64 @@
+"""create_app(settings): the one ASGI application serving the JSON API, the PromptLayer-compatible
+routes and the browser UI, each with its own error shape."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from promptyard.errors import PromptyardError
+from promptyard.settings import Settings
+from promptyard.store.db import Database
+from promptyard.web.api import errors as api_errors
+from promptyard.web.api import folders as api_folders
+from promptyard.web.api import prompts as api_prompts
+from promptyard.web.api import system as api_system
+from promptyard.web.context import AppContext
+from promptyard.web.middleware import GuardMiddleware
+
+log = logging.getLogger("promptyard")
+
+
+def app_version() -> str:
+    try:
+        return version("promptyard")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    app = FastAPI(title="Promptyard", version=app_version(), openapi_url="/api/v1/openapi.json",
+                  docs_url="/api/v1/docs", redoc_url=None)
+    app.state.ctx = AppContext(settings=settings, db=db or Database(settings.db_url), version=app_version())
+    for router in (api_system.router, api_prompts.router, api_folders.router):
+        app.include_router(router)
+    _errors(app)
+    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def _surface(request: Request):  # noqa: ANN202
+    """The error module of the surface a path belongs to (API by default)."""
+    return api_errors
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(PromptyardError)
+    async def domain_error(request: Request, exc: PromptyardError):  # noqa: ANN202
+        return _surface(request).from_domain(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):  # noqa: ANN202
+        return _surface(request).from_validation(exc)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):  # noqa: ANN202
+        return _surface(request).from_http(exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # noqa: ANN202
+        return _surface(request).from_unexpected(request, exc)

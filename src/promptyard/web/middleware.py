@@ -1,0 +1,105 @@
+"""Pure ASGI middleware that guards every surface before any route runs:
+
+- collapses duplicate slashes (the PromptLayer SDK joins base URL and path by string, so a
+  trailing slash in PROMPTLAYER_BASE_URL produces '//track-request');
+- refuses bodies over the configured size (413) without reading them whole;
+- refuses JSON text that one of our databases cannot store (NUL characters and lone UTF-16
+  surrogates: PostgreSQL rejects both, SQLite would store them), so both databases accept exactly
+  the same input. Our SDKs replace such characters before sending, so logs are never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable
+
+_NUL = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000")
+_SURROGATE = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u[dD][89a-fA-F]")
+
+
+def error_body(status: int, code: str, message: str, details: Any = None) -> bytes:
+    # One body that both the API shape ({"error": ...}) and PromptLayer's ({"success": false,
+    # "message": ...}) clients understand, because this runs before we know the surface.
+    return json.dumps({"error": {"code": code, "message": message, "details": details},
+                       "success": False, "message": message}).encode()
+
+
+def bad_text(body: bytes) -> str | None:
+    """A description of the first unstorable character in a JSON body, or None."""
+    if b"\x00" in body or _NUL.search(body):
+        return "text may not contain NUL (\\u0000) characters"
+    if _SURROGATE.search(body):
+        try:
+            _walk(json.loads(body))
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
+def _walk(value: Any, path: str = "$") -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{path}: text may not contain unpaired UTF-16 surrogates") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _walk(k, path)
+            _walk(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _walk(v, f"{path}[{i}]")
+
+
+class GuardMiddleware:
+    def __init__(self, app: Callable, max_body_bytes: int):
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if "//" in scope["path"]:
+            scope = dict(scope, path=re.sub(r"/{2,}", "/", scope["path"]))
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            return await _reject(send, 413, "too_large", self._too_large())
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
+                return await _reject(send, 413, "too_large", self._too_large())
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if b"json" in headers.get(b"content-type", b""):
+            problem = bad_text(body)
+            if problem:
+                return await _reject(send, 422, "invalid_input", problem)
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self) -> str:
+        return f"request body is larger than the limit of {self.max_body:,} bytes (PROMPTYARD_MAX_BODY_BYTES)"
+
+
+async def _reject(send: Callable, status: int, code: str, message: str) -> None:
+    body = error_body(status, code, message)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
