@@ -47,9 +47,6 @@ def server(database_url: str | None = None, extra_env: dict | None = None) -> It
     for line in proc.stdout:  # the first-run key is printed once, before the server listens
         if "admin API key:" in line:
             key = line.split("admin API key:")[1].strip()
-        if key and _listening(port):
-            break
-        if time.time() > deadline:
             break
     while not _listening(port) and time.time() < deadline:
         time.sleep(0.05)

@@ -18,7 +18,7 @@ from promptyard.settings import Settings
 PG_ADMIN_URL = os.environ.get("PROMPTYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-# pytest_plugins = ["tests.fakes.llm"]
+pytest_plugins = ["tests.fakes.llm"]
 
 
 def missing(what: str) -> None:

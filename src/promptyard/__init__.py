@@ -7,7 +7,11 @@ This package's top level is the light client SDK (httpx only); the server lives 
 from promptyard.errors import (
     Conflict, Forbidden, InvalidInput, NotFound, PromptyardError, Unauthorized, Unavailable,
 )
+from promptyard.sdk.client import AsyncPromptyard, Promptyard
+from promptyard.sdk.prompt import Prompt
+from promptyard.sdk.wrappers import wrap
 
 __all__ = [
+    "Promptyard", "AsyncPromptyard", "Prompt", "wrap",
     "PromptyardError", "InvalidInput", "NotFound", "Conflict", "Unauthorized", "Forbidden", "Unavailable",
 ]

@@ -107,6 +107,62 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prompt_id(api: Api, name: str) -> int:
+    return api.call("GET", f"/api/v1/prompts/by-name/{quote(name, safe='')}")["id"]
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    api = _api(args)
+    base = f"/api/v1/prompts/{_prompt_id(api, args.prompt)}/labels/{quote(args.label, safe='')}"
+    if args.exp_cmd == "show":
+        view = api.call("GET", base + "/experiment", params={"baseline": args.baseline} if args.baseline else {})
+        for v in view["versions"]:
+            scores = ", ".join(f"{n} {s['mean']:.1f} (n={s['n']})" for n, s in v["scores"].items())
+            print(f"v{v['version']}\t{v['requests']} requests\terror rate {v['error_rate']:.1%}\t{scores}")
+        for c in view["comparisons"]:
+            print(c["text"])
+        for w in view["warnings"]:
+            print(f"warning: {w}")
+    elif args.exp_cmd == "promote":
+        label = api.call("POST", base + "/promote", json={"version": args.version, "reason": args.reason})
+        print(f"{args.label} -> v{label['version']}")
+    elif args.exp_cmd == "rollback":
+        label = api.call("POST", base + "/rollback", json={"reason": args.reason})
+        print(f"{args.label} -> v{label['version']}")
+    else:
+        plan = {"candidate": args.candidate, "baseline": args.baseline, "steps": args.steps,
+                "interval_s": args.interval, "guard": {"metric": args.guard, "margin": args.margin},
+                "reason": args.reason}
+        ramp = api.call("POST", base + "/ramps", json=plan)
+        print(f"ramp {ramp['id']} running: v{args.candidate} at {ramp['weight']:g}%")
+    return 0
+
+
+def _experiment_commands(sub: Any) -> list[argparse.ArgumentParser]:
+    exp = sub.add_parser("experiments", help="experiments on a release label").add_subparsers(
+        dest="exp_cmd", required=True)
+    show = exp.add_parser("show", help="results per version with statistics and verdicts")
+    show.add_argument("--baseline", type=int)
+    promote = exp.add_parser("promote", help="make a version the label's single version")
+    promote.add_argument("--version", type=int, required=True)
+    rollback = exp.add_parser("rollback", help="undo the label's last move")
+    ramp = exp.add_parser("ramp", help="start a guarded ramp")
+    ramp.add_argument("--candidate", type=int, required=True)
+    ramp.add_argument("--baseline", type=int, required=True)
+    ramp.add_argument("--steps", type=float, nargs="+", default=[10, 25, 50, 100])
+    ramp.add_argument("--interval", type=float, default=3600, help="seconds between steps")
+    ramp.add_argument("--guard", default="error_rate", help="score name or error_rate")
+    ramp.add_argument("--margin", type=float, default=2.0)
+    parsers = [show, promote, rollback, ramp]
+    for p in parsers:
+        p.add_argument("prompt")
+        p.add_argument("label")
+        p.set_defaults(func=cmd_experiment)
+    for p in (promote, rollback, ramp):
+        p.add_argument("--reason", required=True)
+    return parsers
+
+
 def add_commands(sub: Any) -> None:
     prompts = sub.add_parser("prompts", help="prompts on a running server").add_subparsers(
         dest="prompts_cmd", required=True)
@@ -129,6 +185,6 @@ def add_commands(sub: Any) -> None:
     pu.add_argument("--folder", help="only prompts in this folder")
     pu.add_argument("--label", help="pull this label's version instead of the newest")
     pu.set_defaults(func=cmd_pull)
-    for p in (pl, pg, pp, pu):
+    for p in (pl, pg, pp, pu, *_experiment_commands(sub)):
         p.add_argument("--url", help="server URL (PROMPTYARD_URL)")
         p.add_argument("--api-key", help="API key (PROMPTYARD_API_KEY)")

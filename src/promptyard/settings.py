@@ -21,7 +21,7 @@ def _opt(default: Any, help: str) -> Any:
 class Settings:
     host: str = _opt("127.0.0.1", "address the server listens on")
     port: int = _opt(8700, "port the server listens on")
-    data_dir: str = _opt("./data", "directory for the embedded SQLite database and the first-run key file")
+    data_dir: str = _opt("./data", "directory for the embedded SQLite database")
     database_url: str = _opt("", "SQLAlchemy URL; empty = sqlite:///<data_dir>/promptyard.db "
                                  "(PostgreSQL: postgresql+psycopg://user@host/db)")
     max_body_bytes: int = _opt(8 * 1024 * 1024, "largest request body accepted, in bytes (413 above)")
@@ -30,6 +30,7 @@ class Settings:
     render_max_chars: int = _opt(1_000_000, "largest rendered template, in characters")
     session_hours: int = _opt(12, "how long a browser login lasts")
     pending_grace_s: int = _opt(3600, "how long a score/metadata update for a not-yet-logged request waits for it")
+    ramp_tick_s: float = _opt(30.0, "how often the server advances guarded ramps (0 = never; use `experiments tick`)")
     log_level: str = _opt("info", "server log level")
     cors_max_age: int = _opt(600, "seconds browsers may cache a CORS preflight answer")
     secure_cookies: bool = _opt(False, "mark the login cookie Secure (set to true behind HTTPS)")

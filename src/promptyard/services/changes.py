@@ -14,9 +14,14 @@ from promptyard.domain.records import Principal
 from promptyard.store.models import ChangeEvent
 
 
+def cursor(session: Session, workspace_id: int) -> int:
+    """The workspace's newest change id (0 before any change)."""
+    return session.scalar(select(func.max(ChangeEvent.id)).where(ChangeEvent.workspace_id == workspace_id)) or 0
+
+
 def latest_id(session: Session, p: Principal) -> int:
     access.require(p, "prompts:read")
-    return session.scalar(select(func.max(ChangeEvent.id)).where(ChangeEvent.workspace_id == p.workspace_id)) or 0
+    return cursor(session, p.workspace_id)
 
 
 def since(session: Session, p: Principal, after_id: int, limit: int = 500) -> list[dict]:

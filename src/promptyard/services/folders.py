@@ -89,6 +89,7 @@ def update_folder(session: Session, p: Principal, folder_id: int, *, name: str |
         child.path = new_path + child.path[len(old_path):]
     audit.record(session, workspace_id, actor, "folder.update", "folder", folder.id,
                  {"from": old_path, "to": new_path})
+    audit.changed(session, workspace_id, "*", "folder")  # '*': every prompt's folder path may have moved
     return _record(folder)
 
 

@@ -4,15 +4,18 @@ every move recorded; and resolving a fetch (name + version | label) to one versi
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, names, routing
-from promptyard.domain.records import LabelEventRecord, LabelRecord, Principal, Resolved
+from promptyard.domain.records import (
+    LabelEventRecord, LabelRecord, Principal, PromptRecord, Resolved, VersionRecord,
+)
 from promptyard.errors import InvalidInput, NotFound
-from promptyard.services import audit, prompts, versions
+from promptyard.services import audit, changes, prompts, versions
 from promptyard.store.models import LabelEvent, PromptVersion, ReleaseLabel
 from promptyard.store.types import utcnow
 
@@ -103,33 +106,64 @@ def history(session: Session, p: Principal, prompt_id: int, label: str | None = 
                              e.reason, e.created_at) for e in session.scalars(q.order_by(LabelEvent.id.desc()))]
 
 
+@dataclass
+class _Target:
+    """What a fetch spec points at, valid while the workspace's change cursor is unchanged."""
+
+    cursor: int
+    prompt: PromptRecord
+    label: str | None
+    number: int | None  # fixed version; None when a policy chooses
+    policy: dict[str, Any] | None
+    versions: dict[int, VersionRecord] = field(default_factory=dict)
+
+
+# Fetch is the hot path. Every registry change appends to the change feed in the same
+# transaction, so one indexed query (the workspace's newest change id) tells whether a cached
+# target is still true - also across server processes.
+_targets: dict[tuple, _Target] = {}
+_MAX_TARGETS = 10_000
+
+
 def resolve(session: Session, p: Principal, name: str, *, version: int | None = None, label: str | None = None,
             metadata: dict[str, str] | None = None, rng: random.Random | None = None) -> Resolved:
     """The version a fetch gets: an explicit version; else the label (routing by metadata when
     it carries a policy; 'latest' = newest); with neither, 'production' if set, else the newest."""
     access.require(p, "prompts:read")
+    cursor = changes.cursor(session, p.workspace_id)
+    key = (id(session.get_bind().pool), p.workspace_id, name, version, label)
+    target = _targets.get(key)
+    if target is None or target.cursor != cursor:
+        if len(_targets) >= _MAX_TARGETS:
+            _targets.clear()
+        target = _targets[key] = _target(session, p, name, version, label, cursor)
+    rule = unit = None
+    number = target.number
+    if target.policy:
+        chosen = routing.assign(target.policy, metadata or {}, label=target.label, rng=rng)
+        number, rule, unit = chosen.version, chosen.rule, chosen.unit
+    found = target.versions.get(number)
+    if found is None:
+        prompt = prompts.load(session, p, target.prompt.id)
+        found = target.versions[number] = versions.record(versions.by_number_or_404(session, prompt, number),
+                                                          prompt.name)
+    return Resolved(target.prompt, found, target.label, rule, unit)
+
+
+def _target(session: Session, p: Principal, name: str, version: int | None, label: str | None,
+            cursor: int) -> _Target:
     prompt = prompts.load_by_name(session, p, name)
     if not prompt.latest_version:
         raise NotFound(f"prompt {prompt.name!r} has no versions yet")
-    rule = unit = None
-    if version is not None:
-        number, label = version, None
-    else:
-        row = None
-        if label != "latest":
-            row = session.scalar(select(ReleaseLabel).where(ReleaseLabel.prompt_id == prompt.id,
-                                                            ReleaseLabel.name == (label or DEFAULT_LABEL)))
-            if row is None and label:
-                known = ", ".join(r.name for r in prompts.records(session, p.workspace_id, [prompt])[0].labels)
-                raise NotFound(f"prompt {prompt.name!r} has no label {label!r} (labels: {known or 'none'}, latest)")
-        if row is None:
-            number, label = prompt.latest_version, "latest"
-        elif row.policy:
-            chosen = routing.assign(row.policy, metadata or {}, label=row.name, rng=rng)
-            number, label, rule, unit = chosen.version, row.name, chosen.rule, chosen.unit
-        else:
-            number = session.scalar(select(PromptVersion.number).where(PromptVersion.id == row.version_id))
-            label = row.name
-    v = versions.by_number_or_404(session, prompt, number)
     record = prompts.records(session, p.workspace_id, [prompt])[0]
-    return Resolved(record, versions.record(v, prompt.name), label, rule, unit)
+    if version is not None:
+        return _Target(cursor, record, None, version, None)
+    if label == "latest":
+        return _Target(cursor, record, "latest", prompt.latest_version, None)
+    row = next((lab for lab in record.labels if lab.name == (label or DEFAULT_LABEL)), None)
+    if row is None and label:
+        known = ", ".join(lab.name for lab in record.labels)
+        raise NotFound(f"prompt {prompt.name!r} has no label {label!r} (labels: {known or 'none'}, latest)")
+    if row is None:
+        return _Target(cursor, record, "latest", prompt.latest_version, None)
+    return _Target(cursor, record, row.name, None if row.policy else row.version, row.policy)

@@ -83,7 +83,7 @@ def update(session: Session, p: Principal, prompt_id: int, *, name: str | None =
         new = names.prompt_name(name)
         if session.scalar(select(Prompt.id).where(Prompt.workspace_id == p.workspace_id, Prompt.name == new)):
             raise Conflict(f"a prompt named {new!r} already exists")
-        audit.changed(session, p.workspace_id, row.name, "prompt")
+        audit.changed(session, p.workspace_id, row.name, "prompt")  # the old name stops resolving
         changes["name"], row.name = [row.name, new], new
     if folder is not None:
         parent = folders.ensure_path(session, p.workspace_id, folder, actor=p.actor)
@@ -95,6 +95,7 @@ def update(session: Session, p: Principal, prompt_id: int, *, name: str | None =
         _sync_tags(session, row)
     if changes:
         row.updated_at = utcnow()
+        audit.changed(session, p.workspace_id, row.name, "prompt")
         audit.record(session, p.workspace_id, p.actor, "prompt.update", "prompt", row.id, changes)
     return records(session, p.workspace_id, [row])[0]
 

@@ -3,21 +3,29 @@ routes and the browser UI, each with its own error shape."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from promptyard.errors import PromptyardError
+from promptyard.errors import InvalidInput, PromptyardError
+from promptyard.services import ramps
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web.api import errors as api_errors
+from promptyard.web.api import client_support as api_client_support
+from promptyard.web.api import experiments as api_experiments
 from promptyard.web.api import folders as api_folders
 from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import system as api_system
 from promptyard.web.context import AppContext
+from promptyard.web.cors import CorsMiddleware
 from promptyard.web.middleware import GuardMiddleware
 
 log = logging.getLogger("promptyard")
@@ -32,13 +40,40 @@ def app_version() -> str:
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="Promptyard", version=app_version(), openapi_url="/api/v1/openapi.json",
-                  docs_url="/api/v1/docs", redoc_url=None)
+                  docs_url="/api/v1/docs", redoc_url=None, lifespan=_lifespan)
     app.state.ctx = AppContext(settings=settings, db=db or Database(settings.db_url), version=app_version())
-    for router in (api_system.router, api_prompts.router, api_folders.router):
+    for router in (api_system.router, api_prompts.router, api_folders.router, api_experiments.router,
+                   api_client_support.router):
         app.include_router(router)
     _errors(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    context: AppContext = app.state.ctx
+    ticker = None
+    if context.settings.ramp_tick_s > 0:
+        ticker = asyncio.create_task(_tick_ramps(context))
+    yield
+    if ticker:
+        ticker.cancel()
+
+
+async def _tick_ramps(context: AppContext) -> None:
+    """Guarded ramps advance on their schedule while the server runs."""
+    def tick() -> None:
+        with context.db.write() as s:
+            ramps.tick(s)
+
+    while True:
+        await asyncio.sleep(context.settings.ramp_tick_s)
+        try:
+            await run_in_threadpool(tick)
+        except Exception:  # noqa: BLE001 - a failed tick is retried next time; never kill the loop
+            log.exception("advancing guarded ramps failed")
 
 
 def _surface(request: Request):  # noqa: ANN202
@@ -58,6 +93,11 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):  # noqa: ANN202
         return _surface(request).from_http(exc)
+
+    @app.exception_handler(OverflowError)
+    async def overflow(request: Request, exc: OverflowError):  # noqa: ANN202
+        # A number too large for a database integer that slipped past schema bounds.
+        return _surface(request).from_domain(InvalidInput("a number in the request is out of range"))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # noqa: ANN202

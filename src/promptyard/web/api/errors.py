@@ -27,6 +27,10 @@ def from_domain(exc: PromptyardError) -> JSONResponse:
 def from_validation(exc: RequestValidationError) -> JSONResponse:
     problems = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error", "syntax error")
+            problems.append({"field": "body", "problem": f"invalid JSON ({reason}) at position {err['loc'][-1]}"})
+            continue
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         problems.append({"field": ".".join(loc) or "body", "problem": err.get("msg", "invalid")})
     first = problems[0] if problems else {"field": "body", "problem": "invalid"}

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from promptyard.services import folders
 from promptyard.web.api import shapes
-from promptyard.web.api.deps import Auth, Ctx
+from promptyard.web.api.deps import Auth, Ctx, Id
 from promptyard.web.api.schemas import FolderIn, FolderPatch
 
 router = APIRouter(prefix="/api/v1/folders", tags=["folders"])
@@ -25,13 +25,13 @@ def create_folder(body: FolderIn, c: Ctx, p: Auth):
 
 
 @router.patch("/{folder_id}")
-def update_folder(folder_id: int, body: FolderPatch, c: Ctx, p: Auth):
+def update_folder(folder_id: Id, body: FolderPatch, c: Ctx, p: Auth):
     """Rename (`name`) and/or move (`parent`) a folder; its sub-folders and prompts follow."""
     with c.db.write() as s:
         return shapes.plain(folders.update_folder(s, p, folder_id, name=body.name, parent_path=body.parent))
 
 
 @router.delete("/{folder_id}", status_code=204)
-def delete_folder(folder_id: int, c: Ctx, p: Auth):
+def delete_folder(folder_id: Id, c: Ctx, p: Auth):
     with c.db.write() as s:
         folders.delete(s, p, folder_id)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from promptyard.domain import templates
 from promptyard.services import labels, prompts, versions
 from promptyard.web.api import shapes
-from promptyard.web.api.deps import Auth, Ctx
+from promptyard.web.api.deps import MAX_ID, Auth, Ctx, Id, Number, OptNumber
 from promptyard.web.api.schemas import FetchIn, LabelIn, PromptIn, PromptPatch, PublishIn, VersionIn
 
 router = APIRouter(prefix="/api/v1", tags=["prompts"])
@@ -57,72 +57,72 @@ def get_prompt_by_name(name: str, c: Ctx, p: Auth):
 
 
 @router.get("/prompts/{prompt_id}")
-def get_prompt(prompt_id: int, c: Ctx, p: Auth):
+def get_prompt(prompt_id: Id, c: Ctx, p: Auth):
     with c.db.read() as s:
         return shapes.plain(prompts.get(s, p, prompt_id))
 
 
 @router.patch("/prompts/{prompt_id}")
-def update_prompt(prompt_id: int, body: PromptPatch, c: Ctx, p: Auth):
+def update_prompt(prompt_id: Id, body: PromptPatch, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(prompts.update(s, p, prompt_id, name=body.name, folder=body.folder,
                                            description=body.description, tags=body.tags))
 
 
 @router.get("/prompts/{prompt_id}/versions")
-def list_versions(prompt_id: int, c: Ctx, p: Auth):
+def list_versions(prompt_id: Id, c: Ctx, p: Auth):
     with c.db.read() as s:
         return {"items": [shapes.version(v) for v in versions.list_versions(s, p, prompt_id)]}
 
 
 @router.post("/prompts/{prompt_id}/versions", responses={200: {"description": "identical content: no new version"}})
-def publish_version(prompt_id: int, body: VersionIn, c: Ctx, p: Auth):
+def publish_version(prompt_id: Id, body: VersionIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         v, created = versions.publish(s, p, prompt_id, body.spec(), body.labels)
     return JSONResponse(shapes.version(v) | {"created": created}, status_code=201 if created else 200)
 
 
 @router.get("/prompts/{prompt_id}/versions/{number}")
-def get_version(prompt_id: int, number: int, c: Ctx, p: Auth):
+def get_version(prompt_id: Id, number: Number, c: Ctx, p: Auth):
     with c.db.read() as s:
         return shapes.version(versions.get(s, p, prompt_id, number))
 
 
 @router.get("/prompts/{prompt_id}/diff")
-def diff_versions(prompt_id: int, c: Ctx, p: Auth, left: Annotated[int, Query(alias="from", ge=1)],
-                  right: Annotated[int, Query(alias="to", ge=1)]):
+def diff_versions(prompt_id: Id, c: Ctx, p: Auth, left: Annotated[int, Query(alias="from", ge=1, le=MAX_ID)],
+                  right: Annotated[int, Query(alias="to", ge=1, le=MAX_ID)]):
     with c.db.read() as s:
         d = versions.compare(s, p, prompt_id, left, right)
     return shapes.plain(d | {"from": shapes.version(d["from"]), "to": shapes.version(d["to"])})
 
 
 @router.get("/prompts/{prompt_id}/labels")
-def list_labels(prompt_id: int, c: Ctx, p: Auth):
+def list_labels(prompt_id: Id, c: Ctx, p: Auth):
     with c.db.read() as s:
         return {"items": shapes.plain(labels.list_labels(s, p, prompt_id))}
 
 
 @router.put("/prompts/{prompt_id}/labels/{name}")
-def move_label(prompt_id: int, name: str, body: LabelIn, c: Ctx, p: Auth):
+def move_label(prompt_id: Id, name: str, body: LabelIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(labels.move(s, p, prompt_id, name, version=body.version, policy=body.policy,
                                         reason=body.reason))
 
 
 @router.delete("/prompts/{prompt_id}/labels/{name}", status_code=204)
-def delete_label(prompt_id: int, name: str, c: Ctx, p: Auth, reason: str = ""):
+def delete_label(prompt_id: Id, name: str, c: Ctx, p: Auth, reason: str = ""):
     with c.db.write() as s:
         labels.delete(s, p, prompt_id, name, reason=reason)
 
 
 @router.get("/prompts/{prompt_id}/label-history")
-def label_history(prompt_id: int, c: Ctx, p: Auth, label: str | None = None):
+def label_history(prompt_id: Id, c: Ctx, p: Auth, label: str | None = None):
     with c.db.read() as s:
         return {"items": shapes.plain(labels.history(s, p, prompt_id, label))}
 
 
 @router.get("/fetch/{name:path}")
-def fetch(name: str, request: Request, c: Ctx, p: Auth, version: Annotated[int | None, Query(ge=1)] = None,
+def fetch(name: str, request: Request, c: Ctx, p: Auth, version: OptNumber = None,
           label: str | None = None):
     """The hot path: a prompt version by name + version | label, not rendered. Request metadata
     for routing policies goes in `meta.<key>=<value>` query parameters."""

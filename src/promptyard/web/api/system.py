@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from promptyard.services import audit, changes, keys
 from promptyard.web.api import shapes
-from promptyard.web.api.deps import Auth, Ctx
+from promptyard.web.api.deps import MAX_ID, Auth, Ctx, Id, OptNumber
 from promptyard.web.api.schemas import KeyIn
 
 router = APIRouter(tags=["system"])
@@ -43,21 +43,21 @@ def create_key(body: KeyIn, c: Ctx, p: Auth):
 
 
 @router.delete("/api/v1/keys/{key_id}")
-def revoke_key(key_id: int, c: Ctx, p: Auth):
+def revoke_key(key_id: Id, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(keys.revoke_key(s, p, key_id))
 
 
 @router.get("/api/v1/audit")
 def list_audit(c: Ctx, p: Auth, object_type: str | None = None, object_id: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=500)] = 100, before: int | None = None):
+               limit: Annotated[int, Query(ge=1, le=500)] = 100, before: OptNumber = None):
     with c.db.read() as s:
         return {"items": shapes.plain(audit.list_events(s, p, object_type=object_type, object_id=object_id,
                                                         limit=limit, before_id=before))}
 
 
 @router.get("/api/v1/changes")
-async def change_feed(c: Ctx, p: Auth, since: Annotated[int | None, Query(ge=0)] = None,
+async def change_feed(c: Ctx, p: Auth, since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
                       wait: Annotated[float, Query(ge=0, le=60)] = 0):
     """Registry changes after id `since`. With `wait`, a long poll: answers as soon as there is a
     change, or after `wait` seconds with none. Without `since`, only the current cursor."""

@@ -1,0 +1,106 @@
+// Runs against a live Promptyard server: PROMPTYARD_URL and PROMPTYARD_API_KEY (an admin key).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { Promptyard, assign, cleanText, renderFString } from "../src/index.js";
+
+const URL_ = process.env.PROMPTYARD_URL;
+const KEY = process.env.PROMPTYARD_API_KEY;
+const admin = (method, path, body) => fetch(URL_ + path, { method, headers: { Authorization: `Bearer ${KEY}`,
+  "Content-Type": "application/json" }, body: body && JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => null), headers: r.headers }));
+const unique = (p) => `${p}-${Math.random().toString(16).slice(2, 10)}`;
+
+test("routing vectors are reproduced exactly", async () => {
+  const vectors = JSON.parse(readFileSync(new URL("../../../tests/vectors/routing.json", import.meta.url)));
+  assert.ok(vectors.length > 0);
+  for (const v of vectors) {
+    const got = await assign(v.policy, v.metadata, v.label);
+    assert.deepEqual({ version: got.version, rule: got.rule }, { version: v.expected.version, rule: v.expected.rule }, v.name);
+  }
+});
+
+test("f-string rendering and text cleaning", () => {
+  assert.equal(renderFString("Hi {name}, {{literal}}", { name: "Ann" }), "Hi Ann, {literal}");
+  assert.equal(renderFString("{price:.2f}", { price: 1 }), null); // format specs: the server renders
+  assert.throws(() => renderFString("{a}{b}", { a: 1 }), /missing input variable\(s\): b/);
+  assert.equal(cleanText("a\u0000b\ud800c"), "a\ufffdb\ufffdc");
+  assert.equal(cleanText("ok \ud83d\ude00"), "ok \ud83d\ude00");
+});
+
+test("get: label, variables, cache, routing like the server, fallback", async () => {
+  const name = unique("js/greet");
+  let r = await admin("POST", "/api/v1/publish", { name, messages: [{ role: "system", content: "Hello {who}" }],
+    model: { provider: "openai", name: "gpt-4o", parameters: { temperature: 0.3 } }, commit_message: "one", labels: ["production"] });
+  assert.equal(r.status, 201);
+  const promptId = r.body.prompt_id;
+  await admin("POST", "/api/v1/publish", { name, messages: [{ role: "system", content: "Hi {who}!" }], commit_message: "two" });
+  const py = new Promptyard({ baseUrl: URL_, apiKey: KEY });
+  const p = await py.get(name, { variables: { who: "Bo" } });
+  assert.equal(p.version, 1);
+  assert.deepEqual(p.messages, [{ role: "system", content: "Hello Bo" }]);
+  assert.deepEqual(p.openaiArgs(), { model: "gpt-4o", messages: p.messages, temperature: 0.3 });
+  assert.deepEqual(p.link(), { name, version: 1, label: "production", variables: { who: "Bo" } });
+
+  const policy = { sticky_key: "user", split: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] };
+  r = await admin("PUT", `/api/v1/prompts/${promptId}/labels/exp`, { policy });
+  assert.equal(r.status, 200);
+  const seen = new Set();
+  for (let i = 0; i < 30; i++) {
+    const mine = await py.get(name, { label: "exp", metadata: { user: `u${i}` } });
+    const server = await admin("GET", `/api/v1/fetch/${name}?label=exp&meta.user=u${i}`);
+    assert.equal(mine.version, server.body.version.number);
+    assert.equal(mine.routing.rule, server.body.routing.rule);
+    seen.add(mine.version);
+  }
+  assert.deepEqual([...seen].sort(), [1, 2]);
+
+  const down = new Promptyard({ baseUrl: "http://127.0.0.1:9", apiKey: "x" });
+  const fb = await down.get(name, { fallback: [{ role: "user", content: "offline {who}" }], variables: { who: "me" } });
+  assert.equal(fb.isFallback, true);
+  assert.equal(fb.messages[0].content, "offline me");
+  await assert.rejects(down.get(name), /unreachable/);
+});
+
+test("logging: batches, retries 5xx with the same ids, cleans text, counts drops", async () => {
+  const stored = new Map();
+  let failures = 2, posts = 0;
+  const sink = createServer((req, res) => {
+    let data = "";
+    req.on("data", (c) => (data += c));
+    req.on("end", () => {
+      posts++;
+      if (failures > 0) { failures--; res.writeHead(503).end("{}"); return; }
+      const body = JSON.parse(data);
+      for (const item of body.requests ?? []) stored.set(item.id, item);
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ accepted: body.requests?.length ?? 1, duplicates: 0, errors: [] }));
+    });
+  });
+  await new Promise((r) => sink.listen(0, "127.0.0.1", r));
+  const py = new Promptyard({ baseUrl: `http://127.0.0.1:${sink.address().port}`, apiKey: "k", flushInterval: 10, maxQueue: 50 });
+  const ids = [];
+  for (let i = 0; i < 60; i++) ids.push(py.log({ provider: "openai", model: "m", output: `o${i}\u0000`, metadata: { n: i } }));
+  assert.equal(py.stats().dropped, 10);
+  assert.equal(await py.flush(10000), true);
+  assert.equal(stored.size, 50);
+  assert.equal(stored.get(ids[0]).output, "o0\ufffd");
+  assert.deepEqual(stored.get(ids[0]).metadata, { n: "0" });
+  assert.equal(py.stats().retried, 2);
+  assert.equal(py.stats().sent, 50);
+  sink.close();
+});
+
+test("publishable key: allowed origin gets CORS headers, others 403", async () => {
+  const origin = "https://shop.example.com";
+  const key = await admin("POST", "/api/v1/keys", { name: unique("pk"), kind: "publishable", allowed_origins: [origin] });
+  assert.equal(key.status, 201);
+  const name = unique("js/pub");
+  await admin("POST", "/api/v1/publish", { name, messages: [{ role: "user", content: "x" }], commit_message: "c", labels: ["production"] });
+  const py = new Promptyard({ baseUrl: URL_, apiKey: key.body.key, headers: { Origin: origin } });
+  const p = await py.get(name);
+  assert.equal(p.version, 1);
+  const r = await fetch(`${URL_}/api/v1/fetch/${name}`, { headers: { Authorization: `Bearer ${key.body.key}`, Origin: origin } });
+  assert.equal(r.headers.get("access-control-allow-origin"), origin);
+  const bad = new Promptyard({ baseUrl: URL_, apiKey: key.body.key, headers: { Origin: "https://evil.example" } });
+  await assert.rejects(bad.get(name), (e) => e.status === 403);
+});

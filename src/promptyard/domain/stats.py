@@ -1,0 +1,331 @@
+"""Statistics that compare prompt versions (pure, standard library only).
+
+The server must not depend on scipy, so the special functions live here: the regularized
+incomplete beta function (Numerical Recipes' continued fraction), Student's t CDF and inverse,
+and the normal inverse CDF (Acklam's rational approximation polished by one Halley step on
+math.erfc). Tests compare every number with scipy to 1e-6 relative.
+
+All intervals are 95%; significance is at ALPHA = 0.05 (two-sided).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from promptyard.errors import InvalidInput
+
+ALPHA = 0.05
+_TINY = 1e-300  # Lentz's guard against dividing by zero in the continued fraction
+_EPS = 1e-15
+_MAX_ITER = 100_000  # the fraction needs O(sqrt(max(a, b))) terms; df can be huge for big samples
+_LARGE_DF = 1e9  # above this, t tails come from the normal plus a 1/df correction
+
+
+@dataclass(frozen=True)
+class Summary:
+    """n, mean, sample sd and the 95% t-interval of the mean (None where undefined: n < 2)."""
+
+    n: int
+    mean: float | None
+    sd: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate (b) minus baseline (a): difference, its 95% CI, two-sided p, df (t tests)."""
+
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    df: float | None
+    test: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """kind: better | worse | no_difference | too_few; text: one plain-language sentence."""
+
+    kind: str
+    text: str
+
+
+# --- special functions ------------------------------------------------------------------------
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz, NR `betacf`)."""
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > _TINY else _TINY)
+    h = d
+    for m in range(1, _MAX_ITER):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > _TINY else _TINY)
+            c = 1.0 + aa / c
+            c = c if abs(c) > _TINY else _TINY
+            delta = d * c
+            h *= delta
+        if abs(delta - 1.0) < _EPS:
+            return h
+    return h  # not reached for finite a, b; the last convergent is still the best estimate
+
+
+def _lgamma_shift(x: float, s: float) -> float:
+    """log Gamma(x + s) - log Gamma(x) for x >= s, without subtracting two huge lgammas
+    (at x = 5e6 that difference alone would cost seven digits): Stirling's series."""
+    if x < 20.0:
+        return math.lgamma(x + s) - math.lgamma(x)
+
+    def tail(z: float) -> float:  # Stirling's correction: lgamma(z) - [(z - 1/2) ln z - z + ln(2 pi)/2]
+        w = 1.0 / (z * z)
+        return (1.0 / 12.0 - w * (1.0 / 360.0 - w * (1.0 / 1260.0 - w / 1680.0))) / z
+
+    return (x - 0.5) * math.log1p(s / x) + s * math.log(x + s) - s + tail(x + s) - tail(x)
+
+
+def _log_beta(a: float, b: float) -> float:
+    big, small = (a, b) if a >= b else (b, a)
+    return math.lgamma(small) - _lgamma_shift(big, small)
+
+
+def betainc(a: float, b: float, x: float, y: float | None = None) -> float:
+    """Regularized incomplete beta I_x(a, b). Pass y = 1 - x when it is known more precisely
+    than 1 - x (e.g. t^2 / (df + t^2)), so p-values near 1 keep their digits."""
+    y = 1.0 - x if y is None else y
+    if x <= 0.0:
+        return 0.0
+    if y <= 0.0:
+        return 1.0
+    # log1p of the smaller side: with df in the millions, a * log(x) must not lose x's digits.
+    log_x = math.log1p(-y) if x > 0.5 else math.log(x)
+    log_y = math.log1p(-x) if y > 0.5 else math.log(y)
+    front = math.exp(-_log_beta(a, b) + a * log_x + b * log_y)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, y) / b
+
+
+def t_two_sided(t: float, df: float) -> float:
+    """P(|T| >= |t|) for Student's t with df degrees of freedom (df may be fractional)."""
+    t2 = t * t
+    if math.isinf(t2):
+        return 0.0
+    if df > _LARGE_DF:
+        # x = df / (df + t^2) is too close to 1 for the continued fraction to keep its digits;
+        # the normal tail plus the first term of the 1/df expansion agrees with scipy to ~1e-8 here.
+        z = abs(t)
+        density = math.exp(-t2 / 2.0) / math.sqrt(2.0 * math.pi)
+        return min(1.0, norm_two_sided(z) + density * (z ** 3 + z) / (2.0 * df))
+    return min(1.0, betainc(df / 2.0, 0.5, df / (df + t2), t2 / (df + t2)))
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t)."""
+    tail = t_two_sided(t, df) / 2.0
+    return tail if t < 0 else 1.0 - tail
+
+
+def t_ppf(q: float, df: float) -> float:
+    """The t with P(T <= t) = q, by bisection on the (accurately computed) upper tail."""
+    if not 0.0 < q < 1.0 or not df > 0:
+        raise InvalidInput(f"t_ppf needs 0 < q < 1 and df > 0 (got q={q}, df={df})")
+    if q < 0.5:
+        return -t_ppf(1.0 - q, df)
+    if q == 0.5:
+        return 0.0
+    target = 2.0 * (1.0 - q)  # two-sided tail at the answer
+    lo, hi = 0.0, 1.0
+    while t_two_sided(hi, df) > target:
+        lo, hi = hi, hi * 2.0
+    for _ in range(200):  # the tail is decreasing in t; stop when the bracket cannot shrink
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            break
+        if t_two_sided(mid, df) > target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
+def norm_two_sided(z: float) -> float:
+    """P(|Z| >= |z|) for the standard normal."""
+    return math.erfc(abs(z) / math.sqrt(2.0))
+
+
+def norm_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+_A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
+      1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
+_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
+      6.680131188771972e01, -1.328068155288572e01)
+_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
+      -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+
+
+def _poly(coefs: Sequence[float], x: float) -> float:
+    out = 0.0
+    for c in coefs:
+        out = out * x + c
+    return out
+
+
+def norm_ppf(p: float) -> float:
+    """The z with P(Z <= z) = p (Acklam, ~1e-9; one Halley step on erfc brings it to ~1e-15)."""
+    if not 0.0 < p < 1.0:
+        raise InvalidInput(f"norm_ppf needs 0 < p < 1 (got {p})")
+    if p > 0.5:
+        return -norm_ppf(1.0 - p)
+    if p < 0.02425:
+        r = math.sqrt(-2.0 * math.log(p))
+        x = _poly(_C, r) / (_poly(_D, r) * r + 1.0)
+    else:
+        r = (p - 0.5) ** 2
+        x = (p - 0.5) * _poly(_A, r) / (_poly(_B, r) * r + 1.0)
+    e = norm_cdf(x) - p
+    u = e * math.sqrt(2.0 * math.pi) * math.exp(x * x / 2.0)
+    return x - u / (1.0 + x * u / 2.0)
+
+
+# --- summaries and tests ----------------------------------------------------------------------
+
+def _finite(values: Sequence[float], name: str) -> list[float]:
+    out = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in out):
+        raise InvalidInput(f"{name} must be finite numbers (found NaN or infinity)")
+    return out
+
+
+def _mean_var(values: list[float]) -> tuple[float, float]:
+    """Mean and sample variance, two-pass (one pass loses digits when the mean is large)."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    return mean, var
+
+
+def summary(values: Sequence[float]) -> Summary:
+    """n, mean, sd and the 95% t-interval of the mean; sd and CI are None below 2 values."""
+    xs = _finite(values, "values")
+    n = len(xs)
+    if n == 0:
+        return Summary(0, None, None, None, None)
+    mean, var = _mean_var(xs)
+    if n < 2:
+        return Summary(n, mean, None, None, None)
+    sd = math.sqrt(var)
+    half = t_ppf(1 - ALPHA / 2, n - 1) * sd / math.sqrt(n)
+    return Summary(n, mean, sd, mean - half, mean + half)
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> Comparison | None:
+    """Welch's t test of mean(b) - mean(a); None when a side has fewer than 2 values."""
+    xa, xb = _finite(a, "a"), _finite(b, "b")
+    if len(xa) < 2 or len(xb) < 2:
+        return None
+    # Shift both sides by one sample (exact for nearby values): the difference of two means near
+    # 1e9 would otherwise keep only the digits left after rounding each mean.
+    ref = xa[0]
+    (ma, va), (mb, vb) = _mean_var([x - ref for x in xa]), _mean_var([x - ref for x in xb])
+    diff = mb - ma
+    sa, sb = va / len(xa), vb / len(xb)
+    se2 = sa + sb
+    if se2 == 0.0:
+        # Both sides constant: the difference is known exactly (scipy returns NaN here).
+        return Comparison(diff, diff, diff, 1.0 if diff == 0 else 0.0, None, "welch_t")
+    # Welch-Satterthwaite, written with shares of se2 so tiny variances cannot underflow to 0/0.
+    ra, rb = sa / se2, sb / se2
+    df = 1.0 / (ra * ra / (len(xa) - 1) + rb * rb / (len(xb) - 1))
+    se = math.sqrt(se2)
+    half = t_ppf(1 - ALPHA / 2, df) * se
+    return Comparison(diff, diff - half, diff + half, t_two_sided(diff / se, df), df, "welch_t")
+
+
+def _count(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(f"{name} must be a whole number >= 0 (got {value!r})")
+    return value
+
+
+def two_proportions(success_a: int, n_a: int, success_b: int, n_b: int) -> Comparison | None:
+    """p_b - p_a with a 95% Wald (unpooled) CI and a pooled two-sided z test; None if a side is empty."""
+    sa, na, sb, nb = (_count(v, k) for v, k in ((success_a, "success_a"), (n_a, "n_a"),
+                                               (success_b, "success_b"), (n_b, "n_b")))
+    if sa > na or sb > nb:
+        raise InvalidInput(f"successes cannot exceed trials (a: {sa}/{na}, b: {sb}/{nb})")
+    if na == 0 or nb == 0:
+        return None
+    pa, pb = sa / na, sb / nb
+    diff = pb - pa
+    pool = (sa + sb) / (na + nb)
+    se0 = math.sqrt(pool * (1 - pool) * (1 / na + 1 / nb))
+    # All successes or all failures on both sides: no evidence of any difference.
+    p_value = norm_two_sided(diff / se0) if se0 > 0 else 1.0
+    half = norm_ppf(1 - ALPHA / 2) * math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+    return Comparison(diff, diff - half, diff + half, p_value, None, "two_proportion_z")
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) of sorted values, linear interpolation (numpy's default)."""
+    n = len(sorted_values)
+    if n == 0:
+        raise InvalidInput("percentile of no values")
+    if not 0 <= q <= 100:
+        raise InvalidInput(f"percentile q must be between 0 and 100 (got {q})")
+    k = (n - 1) * (q / 100)
+    lo = min(int(math.floor(k)), n - 1)
+    hi = min(lo + 1, n - 1)
+    t = k - lo
+    a, b = sorted_values[lo], sorted_values[hi]
+    # numpy's lerp: from the nearer end, so the result never leaves [a, b] by round-off.
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+
+# --- plain-language verdicts ------------------------------------------------------------------
+
+def _p_text(p: float) -> str:
+    """p with two significant digits; never rounds a significant p up to look like 0.05."""
+    if p < 0.001:
+        return "p < 0.001"
+    shown = f"{p:.2g}"
+    if p < ALPHA <= float(shown):
+        shown = f"{p:.3g}"
+    return f"p = {shown}"
+
+
+def _decimals(half: float, diff: float) -> int:
+    """One decimal for the usual 0..100 scales; two significant digits of the CI half-width
+    for small ones, so a 0..1 metric reads 0.031 ± 0.023 rather than 0.0 ± 0.0."""
+    scale = half if half > 0 else abs(diff)
+    if scale <= 0 or scale >= 0.1:
+        return 1
+    return min(6, 1 - math.floor(math.log10(scale)))
+
+
+def verdict(metric: str, baseline: str, candidate: str, cmp: Comparison | None, n_a: int, n_b: int, *,
+            min_n: int = 30, higher_is_better: bool = True, unit: str = "points") -> Verdict:
+    """One sentence a non-statistician can act on: better / worse / no difference / too few.
+
+    `cmp` is candidate minus baseline; the ± is the half-width of its 95% CI."""
+    need = max(min_n, 2)
+    if cmp is None or n_a < need or n_b < need:
+        return Verdict("too_few", f"too few samples to tell ({baseline}: {n_a}, {candidate}: {n_b}; "
+                                  f"need {need} each)")
+    if cmp.p_value >= ALPHA or cmp.diff == 0:
+        return Verdict("no_difference", f"no significant difference on {metric} between {baseline} and "
+                                        f"{candidate} ({_p_text(cmp.p_value)})")
+    kind = "better" if (cmp.diff > 0) == higher_is_better else "worse"
+    half = (cmp.ci_high - cmp.ci_low) / 2
+    places = _decimals(half, cmp.diff)
+    return Verdict(kind, f"{candidate} is {kind} on {metric} by {abs(cmp.diff):.{places}f} ± "
+                         f"{half:.{places}f} {unit} ({_p_text(cmp.p_value)})")

@@ -1,0 +1,332 @@
+"""The logging pipeline: ONE bounded in-memory queue, drained in batches by a daemon thread.
+
+The caller's side (`put`) is an append under a lock: it never does I/O and never waits. A full
+queue refuses the NEWEST item (counted in `dropped`): what is already queued keeps its order and
+nothing queued is thrown away behind the sender's back.
+
+The sender posts logs in batches (scores and metadata one by one, after the logs of the same
+batch, so they usually find their request already stored). It retries connection errors,
+timeouts, 429 and 5xx with exponential backoff and jitter; any other 4xx is a data problem that
+no retry fixes: it is logged and counted as `rejected`. Every log carries its client id, so a
+batch sent twice (an answer lost after the server stored it) is stored once.
+
+Without a spool a failing batch is retried until it goes through or the client shuts down (the
+bounded queue caps the memory meanwhile). With a spool, a batch that failed `max_retries` times
+goes to disk and the sender enters "down" mode: batches go straight to the spool, and one probe
+every `probe_interval` seconds finds out when the server is back; then the spool is replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+
+from promptyard.sdk import http
+from promptyard.sdk.spool import Spool
+from promptyard.sdk.text import dumps
+
+log = logging.getLogger("promptyard.sdk")
+LOGS_PATH = "/api/v1/requests"
+
+
+@dataclass
+class Counters:
+    queued: int = 0      # accepted into the queue
+    sent: int = 0        # delivered (including duplicates the server already had)
+    retried: int = 0     # retry attempts after a retryable failure
+    dropped: int = 0     # lost: queue full, or no spool to keep what could not be sent
+    spooled: int = 0     # written to the on-disk spool
+    replayed: int = 0    # sent from the spool
+    rejected: int = 0    # refused by the server (4xx other than 408/429): a data problem
+
+
+@dataclass(frozen=True)
+class BatcherConfig:
+    base_url: str
+    api_key: str | None
+    max_queue: int = 10_000
+    batch_size: int = 500
+    flush_interval: float = 1.0
+    timeout: float = 10.0
+    max_retries: int = 5
+    retry_base: float = 0.25
+    retry_cap: float = 30.0
+    probe_interval: float = 5.0
+    spool_dir: str | None = None
+    shutdown_timeout: float = 5.0
+
+
+class Batcher:
+    def __init__(self, config: BatcherConfig):
+        self.config = config
+        self.spool = Spool(config.spool_dir) if config.spool_dir else None
+        self._reset()
+        if self.spool is not None and self.spool.pending():
+            self._start()  # replay what an earlier run left behind, without waiting for a new log
+
+    def _reset(self) -> None:
+        """Fresh state: also run in a forked child, whose copy of the parent's thread is gone and
+        whose copy of the parent's queue the parent itself will send."""
+        self.counters = Counters()
+        self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
+        self._q: deque[dict[str, Any]] = deque()
+        self._inflight: list[dict[str, Any]] | None = None
+        self._enqueued = self._finished = 0
+        self._wake, self._halt = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+        self._http: httpx.Client | None = None
+        self._stopping = self._closed = self._down = False
+        self._last_probe = 0.0
+
+    # --- caller side ------------------------------------------------------------------------
+
+    def put(self, item: dict[str, Any]) -> bool:
+        """Queue one item; False when it was dropped (queue full or client shut down)."""
+        with self._lock:
+            if self._closed or len(self._q) >= self.config.max_queue:
+                self.counters.dropped += 1
+                return False
+            self._q.append(item)
+            self._enqueued += 1
+            self.counters.queued += 1
+            n = len(self._q)
+        if self._thread is None:
+            self._start()
+        if n >= self.config.batch_size:
+            self._wake.set()
+        return True
+
+    def stats(self) -> dict[str, int]:
+        out = asdict(self.counters)
+        out["in_queue"] = len(self._q)
+        out["spool_files"] = self.spool.pending() if self.spool else 0
+        return out
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is delivered, rejected, spooled or dropped.
+        True when that happened within `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            target = self._enqueued
+        if self._thread is None and target > self._finished:
+            self._start()
+        self._wake.set()
+        with self._done:
+            while self._finished < target:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._done.wait(0.05 if left is None else min(left, 0.05))
+                self._wake.set()
+        return True
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Send what can be sent within `timeout`; spool (or count as dropped) the rest; stop.
+        True when nothing had to be left behind."""
+        if self._closed:
+            return True
+        timeout = self.config.shutdown_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        complete = self.flush(timeout)
+        self._stopping = True
+        self._halt.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self._closed = True
+            left = list(self._q) + (self._inflight or [])
+            self._q.clear()
+            self._inflight = None
+        if left:
+            self._park(left)
+            self._count_finished(len(left))
+        if self._thread is None or not self._thread.is_alive():
+            if self._http is not None:
+                self._http.close()
+        return complete and not left
+
+    # --- sender side --------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._closed:
+                return
+            self._http = httpx.Client(base_url=self.config.base_url, headers=http.headers(self.config.api_key)
+                                      | {"Content-Type": "application/json"}, timeout=self.config.timeout)
+            self._thread = threading.Thread(target=self._run, name="promptyard-sender", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        self._replay()
+        while True:
+            self._wake.wait(self.config.flush_interval)
+            self._wake.clear()
+            while not self._halt.is_set():
+                batch = self._take()
+                if not batch:
+                    break
+                self._ship(batch)
+            if self._stopping:
+                return
+            self._replay()
+
+    def _take(self) -> list[dict[str, Any]]:
+        with self._lock:
+            n = min(len(self._q), self.config.batch_size)
+            batch = [self._q.popleft() for _ in range(n)]
+            self._inflight = batch or None
+            return batch
+
+    def _ship(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            sent, rejected, unsent = self._deliver(batch)
+        except Exception:  # noqa: BLE001 - a value that cannot be sent must not kill the sender
+            log.exception("promptyard: %d log items could not be encoded and were dropped", len(batch))
+            sent, rejected, unsent = 0, len(batch), []
+        with self._lock:
+            if self._inflight is not batch:
+                return  # shutdown took this batch over (and spooled it) while we were sending
+            self._inflight = None
+            self.counters.sent += sent
+            self.counters.rejected += rejected
+        if unsent:
+            self._park(unsent)
+        self._count_finished(len(batch))
+
+    def _count_finished(self, n: int) -> None:
+        with self._done:
+            self._finished += n
+            self._done.notify_all()
+
+    def _park(self, items: list[dict[str, Any]]) -> None:
+        """Keep what could not be sent on disk; without a spool it is lost (and counted)."""
+        stored = self.spool.write(items) if self.spool else 0
+        with self._lock:
+            self.counters.spooled += stored
+            self.counters.dropped += len(items) - stored
+        if stored < len(items):
+            log.error("promptyard: %d log items could not be sent and were dropped", len(items) - stored)
+
+    def _replay(self) -> None:
+        """Send spooled files while the server answers; stop at the first failure."""
+        # In "down" mode _post only sends when a probe is due, so this also finds out that the
+        # server is back when the application logs nothing new.
+        while self.spool is not None and not self._halt.is_set() and not self._q:
+            claimed = self.spool.claim()
+            if claimed is None:
+                return
+            path, items = claimed
+            try:
+                sent, rejected, unsent = self._deliver(items)
+            except Exception:  # noqa: BLE001 - keep a file we cannot read as data for a human
+                log.exception("promptyard: spool file %s cannot be sent; left in place", path)
+                return
+            with self._lock:
+                self.counters.sent += sent
+                self.counters.replayed += sent
+                self.counters.rejected += rejected
+            if len(unsent) == len(items):
+                self.spool.release(path)
+                return
+            if unsent:
+                self.spool.write(unsent)
+            self.spool.done(path)
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def _deliver(self, items: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
+        """(sent, rejected, unsent): logs first in one request, then scores and metadata."""
+        logs = [i for i in items if i["kind"] == "log"]
+        others = [i for i in items if i["kind"] != "log"]
+        sent = rejected = 0
+        if logs:
+            ok, bad, failed = self._post_logs(logs)
+            sent, rejected = ok, bad
+            if failed:
+                return sent, rejected, failed + others
+        for n, item in enumerate(others):
+            path = f"{LOGS_PATH}/{item['id']}/{'scores' if item['kind'] == 'score' else 'metadata'}"
+            outcome = self._post(path, item["body"])
+            if outcome is None:
+                return sent, rejected, others[n:]
+            if outcome.status_code < 300:
+                sent += 1
+            else:
+                rejected += 1
+                _log_rejection(path, outcome)
+        return sent, rejected, []
+
+    def _post_logs(self, logs: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
+        response = self._post(LOGS_PATH, {"requests": [i["body"] for i in logs]})
+        if response is None:
+            return 0, 0, logs
+        if response.status_code in (413, 422) and len(logs) > 1 and not _item_errors(response):
+            # Too large, or refused as a whole: halve it so one bad log costs only itself.
+            mid = len(logs) // 2
+            a, b = self._post_logs(logs[:mid]), self._post_logs(logs[mid:])
+            return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+        if response.status_code >= 300:
+            _log_rejection(LOGS_PATH, response)
+            return 0, len(logs), []
+        errors = _item_errors(response)
+        if errors:
+            log.error("promptyard: server refused %d of %d logs, e.g. %s", len(errors), len(logs), errors[0])
+        return len(logs) - len(errors), len(errors), []
+
+    def _post(self, path: str, body: Any) -> httpx.Response | None:
+        """The final answer (2xx, or a 4xx not worth retrying), or None: not sent, keep it."""
+        content = dumps(body)
+        attempt = 0
+        while True:
+            if self._halt.is_set() or (self._down and not self._probe_due()):
+                return None
+            try:
+                response = self._http.post(path, content=content)
+            except httpx.HTTPError as exc:
+                problem: str = f"{exc.__class__.__name__}: {exc}"
+            else:
+                if not http.retryable(status=response.status_code):
+                    self._down = False
+                    return response
+                problem = f"HTTP {response.status_code}"
+            if self.spool is not None and (self._down or attempt >= self.config.max_retries):
+                if not self._down:
+                    log.warning("promptyard server unreachable (%s); spooling logs to %s", problem, self.spool.dir)
+                self._down = True
+                return None
+            delay = http.backoff(attempt, self.config.retry_base, self.config.retry_cap)
+            attempt += 1
+            with self._lock:
+                self.counters.retried += 1
+            if attempt == 1:
+                log.warning("promptyard: sending logs failed (%s); retrying", problem)
+            if self._halt.wait(delay):
+                return None
+
+    def _probe_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_probe >= self.config.probe_interval:
+            self._last_probe = now
+            return True
+        return False
+
+
+def _item_errors(response: httpx.Response) -> list[Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return errors if isinstance(errors, list) else []
+
+
+def _log_rejection(path: str, response: httpx.Response) -> None:
+    log.error("promptyard: %s refused (%s): %s", path, response.status_code, http.error_of(response))

@@ -1,0 +1,314 @@
+"""Promptyard and AsyncPromptyard: fetch prompts (cached), log LLM calls (never blocking).
+
+Both share one core: the prompt cache with its background refresher and change-feed watcher,
+and the logging pipeline (batcher). Only a cache miss differs: AsyncPromptyard awaits it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import time
+import uuid
+import weakref
+from typing import Any, Mapping
+from urllib.parse import quote
+
+import httpx
+
+from promptyard import errors
+from promptyard.domain import routing
+from promptyard.sdk import http, prompt as prompts
+from promptyard.sdk.batcher import Batcher, BatcherConfig
+from promptyard.sdk.cache import ChangeWatcher, Key, PromptCache
+from promptyard.sdk.prompt import Prompt
+from promptyard.settings import client_config
+
+_clients: "weakref.WeakSet[_Core]" = weakref.WeakSet()
+
+
+class _Core:
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 10.0,
+                 cache_ttl: float = 60.0, stale_ttl: float = 3600.0, watch_changes: bool = True,
+                 max_queue: int = 10_000, batch_size: int = 500, flush_interval: float = 1.0,
+                 max_retries: int = 5, spool_dir: str | os.PathLike[str] | None = None,
+                 shutdown_timeout: float = 5.0):
+        env_url, env_key = client_config()
+        self.base_url = (base_url or env_url).rstrip("/")
+        self.api_key = api_key or env_key
+        self.timeout = timeout
+        self._http = self._new_http()
+        self.cache = PromptCache(self._fetch_bundle, cache_ttl, stale_ttl)
+        self.watcher = ChangeWatcher(self._get_json, self.cache) if watch_changes else None
+        self.batcher = Batcher(BatcherConfig(
+            self.base_url, self.api_key, max_queue=max_queue, batch_size=batch_size, flush_interval=flush_interval,
+            timeout=timeout, max_retries=max_retries, spool_dir=os.fspath(spool_dir) if spool_dir else None,
+            shutdown_timeout=shutdown_timeout))
+        _clients.add(self)
+
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers=http.headers(self.api_key), timeout=self.timeout)
+
+    # --- logging: every call returns at once -------------------------------------------------
+
+    def log(self, *, provider: str | None = None, model: str | None = None, input: Any = None,
+            output: Any = None, start_time: Any = None, end_time: Any = None, status: str | None = None,
+            error: Mapping[str, Any] | BaseException | None = None, usage: Mapping[str, Any] | None = None,
+            cost: float | None = None, tags: list[str] | None = None, group: str | None = None,
+            metadata: Mapping[str, Any] | None = None, scores: list[Mapping[str, Any]] | None = None,
+            prompt: Prompt | Mapping[str, Any] | None = None, routing: Mapping[str, Any] | None = None,
+            function_name: str | None = None, request_id: str | None = None) -> str:
+        """Queue one request log; returns its id (generated here unless given) immediately."""
+        rid = request_id or str(uuid.uuid4())
+        now = time.time()
+        body: dict[str, Any] = {"id": rid, "start_time": now if start_time is None else start_time,
+                                "end_time": now if end_time is None else end_time,
+                                "status": status or ("error" if error is not None else "ok")}
+        if isinstance(error, BaseException):
+            error = {"type": error.__class__.__name__, "message": str(error)}
+        if isinstance(prompt, Prompt):
+            routing = routing or prompt.routing
+            prompt = prompt.link()
+        for name, value in (("provider", provider), ("model", model), ("input", input), ("output", output),
+                            ("error", error), ("usage", usage), ("cost", cost), ("tags", tags), ("group", group),
+                            ("scores", scores), ("prompt", prompt), ("routing", routing),
+                            ("function_name", function_name)):
+            if value is not None:
+                body[name] = value
+        if metadata:
+            body["metadata"] = {str(k): "" if v is None else str(v) for k, v in metadata.items()}
+        self.batcher.put({"kind": "log", "body": body})
+        return rid
+
+    def score(self, request_id: str, name: str, value: float, comment: str | None = None) -> None:
+        """Queue a score (0-100) for a request, also one whose log is not sent yet."""
+        body: dict[str, Any] = {"name": name, "value": value, "source": "api"}
+        if comment is not None:
+            body["comment"] = comment
+        self.batcher.put({"kind": "score", "id": request_id, "body": body})
+
+    def metadata(self, request_id: str, values: Mapping[str, Any]) -> None:
+        """Queue metadata (string values) for a request."""
+        body = {str(k): "" if v is None else str(v) for k, v in values.items()}
+        self.batcher.put({"kind": "metadata", "id": request_id, "body": body})
+
+    def stats(self) -> dict[str, int]:
+        """Counters: queued, sent, retried, dropped, spooled, replayed, rejected, in_queue, spool_files."""
+        return self.batcher.stats()
+
+    def wrap(self, client: Any) -> Any:
+        from promptyard.sdk.wrappers import wrap
+
+        return wrap(client, self)
+
+    # --- prompts: shared steps ------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        if self.watcher is not None and self.watcher._thread is None:
+            self.watcher.start()
+
+    def _bundle_request(self, key: Key) -> tuple[str, dict[str, Any]]:
+        name, version, label = key
+        params: dict[str, Any] = {}
+        if version is not None:
+            params["version"] = version
+        if label is not None:
+            params["label"] = label
+        return f"/api/v1/prompt-bundle/{quote(name, safe='/')}", params
+
+    def _fetch_bundle(self, key: Key) -> dict[str, Any]:
+        path, params = self._bundle_request(key)
+        return self._get_json(path, params, None)
+
+    def _get_json(self, path: str, params: dict[str, Any], timeout: float | None) -> Any:
+        try:
+            response = self._http.get(path, params=params, timeout=timeout or self.timeout)
+        except httpx.HTTPError as exc:
+            raise http.unreachable(exc) from exc
+        return http.check(response)
+
+    def _choose(self, bundle: dict[str, Any], metadata: Mapping[str, Any] | None
+                ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The version to serve: the label's own, or the routing policy's pick, made here."""
+        policy = bundle.get("policy")
+        if not policy:
+            return bundle["versions"][str(bundle["version"])], None
+        a = routing.assign(policy, dict(metadata or {}), label=bundle["label"])
+        return bundle["versions"][str(a.version)], {"label": bundle["label"], "rule": a.rule, "unit": a.unit}
+
+    def _build(self, key: Key, bundle: dict[str, Any], version: dict[str, Any], route: dict[str, Any] | None,
+               variables: dict[str, Any] | None, rendered: dict[str, Any] | None, stale: bool) -> Prompt:
+        return prompts.build(key[0], version, label=bundle.get("label"), variables=variables, rendered=rendered,
+                             routing=route, prompt_id=(bundle.get("prompt") or {}).get("id"), stale=stale)
+
+    def _from_fallback(self, name: str, fallback: Any, variables: dict[str, Any] | None) -> Prompt:
+        version = prompts.fallback_version(fallback)
+        rendered = prompts.render_locally(version, variables) if variables is not None else None
+        return prompts.build(name, version, label=None, variables=variables, rendered=rendered, routing=None,
+                             prompt_id=None, is_fallback=True)
+
+    @staticmethod
+    def _remote_render_body(version: dict[str, Any], variables: dict[str, Any],
+                            metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {"version": version["number"], "variables": variables, "metadata": dict(metadata or {})}
+
+    def _after_fork(self) -> None:
+        # The child has no threads but copies of the parent's sockets: start clean.
+        self._http = self._new_http()
+        self.batcher._reset()
+        self.cache._reset()
+        if self.watcher is not None:
+            self.watcher.reset()
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait (up to `timeout` s) until every queued item is sent, spooled or dropped."""
+        return self.batcher.flush(timeout)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Flush within `timeout` (default: shutdown_timeout), keep the rest in the spool, stop."""
+        return self.batcher.shutdown(timeout)
+
+
+class Promptyard(_Core):
+    """The synchronous client. `Promptyard()` reads PROMPTYARD_URL and PROMPTYARD_API_KEY."""
+
+    def get(self, name: str, *, version: int | None = None, label: str | None = None,
+            variables: dict[str, Any] | None = None, metadata: Mapping[str, Any] | None = None,
+            fallback: Any = None) -> Prompt:
+        """A prompt version (by version, label, or the 'production' label / newest), rendered
+        with `variables` when given; `metadata` feeds the label's routing policy."""
+        key: Key = (name, version, label)
+        self._watch()
+        entry, fresh = self.cache.lookup(key)
+        stale = False
+        if entry is not None and fresh:
+            bundle = entry.bundle
+        else:
+            try:
+                bundle = self._fetch_bundle(key)
+                self.cache.store(key, bundle)
+            except errors.Unavailable:
+                if entry is not None:
+                    bundle, stale = entry.bundle, True
+                elif fallback is not None:
+                    return self._from_fallback(name, fallback, variables)
+                else:
+                    raise
+        version_data, route = self._choose(bundle, metadata)
+        rendered = None
+        if variables is not None:
+            if version_data.get("template_format") == "jinja2":
+                rendered = self._render_remote(name, version_data, variables, metadata)
+            else:
+                rendered = prompts.render_locally(version_data, variables)
+        return self._build(key, bundle, version_data, route, variables, rendered, stale)
+
+    def _render_remote(self, name: str, version: dict[str, Any], variables: dict[str, Any],
+                       metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+        try:
+            response = self._http.post(f"/api/v1/fetch/{quote(name, safe='/')}",
+                                       json=self._remote_render_body(version, variables, metadata))
+        except httpx.HTTPError as exc:
+            raise http.unreachable(exc) from exc
+        return http.check(response)["rendered"]
+
+    def close(self) -> None:
+        self.shutdown()
+        self._http.close()
+
+    def __enter__(self) -> "Promptyard":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncPromptyard(_Core):
+    """The asyncio client: `await get(...)`, `await flush()`, `await shutdown()`; log, score and
+    metadata are plain calls because they never wait for anything."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._ahttp: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
+
+    def _async_http(self) -> httpx.AsyncClient:
+        # An AsyncClient belongs to the event loop that created it.
+        loop = asyncio.get_running_loop()
+        if self._ahttp is None or self._ahttp[0] is not loop:
+            self._ahttp = (loop, httpx.AsyncClient(base_url=self.base_url, headers=http.headers(self.api_key),
+                                                   timeout=self.timeout))
+        return self._ahttp[1]
+
+    async def _arequest(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            response = await self._async_http().request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise http.unreachable(exc) from exc
+        return http.check(response)
+
+    async def get(self, name: str, *, version: int | None = None, label: str | None = None,
+                  variables: dict[str, Any] | None = None, metadata: Mapping[str, Any] | None = None,
+                  fallback: Any = None) -> Prompt:
+        """Same as Promptyard.get; only a cache miss (or a jinja2 render) awaits the server."""
+        key: Key = (name, version, label)
+        self._watch()
+        entry, fresh = self.cache.lookup(key)
+        stale = False
+        if entry is not None and fresh:
+            bundle = entry.bundle
+        else:
+            try:
+                path, params = self._bundle_request(key)
+                bundle = await self._arequest("GET", path, params=params)
+                self.cache.store(key, bundle)
+            except errors.Unavailable:
+                if entry is not None:
+                    bundle, stale = entry.bundle, True
+                elif fallback is not None:
+                    return self._from_fallback(name, fallback, variables)
+                else:
+                    raise
+        version_data, route = self._choose(bundle, metadata)
+        rendered = None
+        if variables is not None:
+            if version_data.get("template_format") == "jinja2":
+                body = self._remote_render_body(version_data, variables, metadata)
+                rendered = (await self._arequest("POST", f"/api/v1/fetch/{quote(name, safe='/')}",
+                                                 json=body))["rendered"]
+            else:
+                rendered = prompts.render_locally(version_data, variables)
+        return self._build(key, bundle, version_data, route, variables, rendered, stale)
+
+    async def flush(self, timeout: float | None = 10.0) -> bool:  # type: ignore[override]
+        return await asyncio.to_thread(self.batcher.flush, timeout)
+
+    async def shutdown(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+        return await asyncio.to_thread(self.batcher.shutdown, timeout)
+
+    async def aclose(self) -> None:
+        await self.shutdown()
+        if self._ahttp is not None:
+            await self._ahttp[1].aclose()
+        self._http.close()
+
+    async def __aenter__(self) -> "AsyncPromptyard":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _shutdown_all() -> None:
+    for client in list(_clients):
+        client.batcher.shutdown()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_clients):
+        client._after_fork()
+
+
+atexit.register(_shutdown_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

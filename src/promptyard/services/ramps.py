@@ -1,0 +1,161 @@
+"""Guarded ramps: step a candidate version's share of a label up on a schedule, and revert
+automatically when it does worse than the baseline by more than a set margin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from promptyard.domain import access
+from promptyard.domain.records import Principal
+from promptyard.errors import Conflict, InvalidInput, NotFound
+from promptyard.services import audit, experiments, keys, labels, prompts, versions
+from promptyard.store.models import LabelRamp, ReleaseLabel
+from promptyard.store.types import utcnow
+
+
+@dataclass(frozen=True)
+class RampRecord:
+    id: int
+    label: str
+    plan: dict[str, Any]
+    state: str  # running | done | reverted | stopped
+    step: int
+    weight: float  # the candidate's current share, percent
+    next_at: datetime | None
+    note: str
+    created_by: str
+    created_at: datetime
+
+
+def _record(r: LabelRamp, label: str) -> RampRecord:
+    steps = r.plan["steps"]
+    weight = steps[min(r.step, len(steps) - 1)] if r.state == "running" else (100 if r.state == "done" else 0)
+    return RampRecord(r.id, label, r.plan, r.state, r.step, weight, r.next_at, r.note, r.created_by, r.created_at)
+
+
+def check_plan(plan: dict[str, Any], existing: set[int]) -> dict[str, Any]:
+    try:
+        candidate, baseline = int(plan["candidate"]), int(plan["baseline"])
+        steps = [float(s) for s in plan.get("steps") or [10, 25, 50, 100]]
+        interval = float(plan.get("interval_s", 3600))
+        guard = plan.get("guard") or {"metric": experiments.ERROR_RATE, "margin": 2.0}
+        metric, margin = str(guard["metric"]), float(guard["margin"])
+        min_n = int(plan.get("min_n", 30))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"ramp plan needs candidate, baseline, steps, interval_s, guard {{metric, margin}}: {exc}")
+    if candidate == baseline or not {candidate, baseline} <= existing:
+        raise InvalidInput("candidate and baseline must be two different existing versions")
+    if not steps or steps != sorted(steps) or steps[0] <= 0 or steps[-1] != 100 or len(set(steps)) != len(steps):
+        raise InvalidInput("steps must rise strictly from above 0 to 100, e.g. [10, 25, 50, 100]")
+    if interval < 1 or margin < 0 or min_n < 1:
+        raise InvalidInput("interval_s must be >= 1, guard.margin >= 0, min_n >= 1")
+    return {"candidate": candidate, "baseline": baseline, "steps": steps, "interval_s": interval,
+            "guard": {"metric": metric, "margin": margin}, "min_n": min_n,
+            "sticky_key": plan.get("sticky_key")}
+
+
+def _split(plan: dict[str, Any], weight: float, old_policy: dict[str, Any] | None) -> dict[str, Any]:
+    policy = dict(old_policy or {})
+    policy["split"] = [{"version": plan["baseline"], "weight": 100 - weight},
+                       {"version": plan["candidate"], "weight": weight}]
+    policy["split"] = [s for s in policy["split"] if s["weight"] > 0]
+    if plan.get("sticky_key"):
+        policy["sticky_key"] = plan["sticky_key"]
+    return policy
+
+
+def start(session: Session, p: Principal, prompt_id: int, label: str, plan: dict[str, Any], *,
+          reason: str) -> RampRecord:
+    access.require(p, "write")
+    prompt = prompts.load(session, p, prompt_id, lock=True)
+    row = session.scalar(select(ReleaseLabel).where(ReleaseLabel.prompt_id == prompt.id, ReleaseLabel.name == label))
+    if row is None:
+        raise NotFound(f"prompt {prompt.name!r} has no label {label!r}")
+    if session.scalar(select(LabelRamp.id).where(LabelRamp.label_id == row.id, LabelRamp.state == "running")):
+        raise Conflict(f"label '{label}' already has a running ramp; stop it first")
+    existing = {v.number for v in versions.list_versions(session, p, prompt_id)}
+    plan = check_plan(plan, existing)
+    labels.move(session, p, prompt.id, label, version=plan["baseline"],
+                policy=_split(plan, plan["steps"][0], row.policy), reason=reason or "ramp started")
+    ramp = LabelRamp(workspace_id=p.workspace_id, label_id=row.id, plan=plan, state="running", step=0,
+                     next_at=utcnow() + timedelta(seconds=plan["interval_s"]), created_by=p.actor,
+                     note=f"started at {plan['steps'][0]:g}%")
+    session.add(ramp)
+    session.flush()
+    audit.record(session, p.workspace_id, p.actor, "ramp.start", "prompt", prompt.id, {"label": label, "plan": plan})
+    return _record(ramp, label)
+
+
+def list_ramps(session: Session, p: Principal, prompt_id: int, label: str) -> list[RampRecord]:
+    access.require(p, "read")
+    prompts.load(session, p, prompt_id)
+    rows = session.scalars(select(LabelRamp).join(ReleaseLabel, LabelRamp.label_id == ReleaseLabel.id)
+                           .where(ReleaseLabel.prompt_id == prompt_id, ReleaseLabel.name == label,
+                                  LabelRamp.workspace_id == p.workspace_id).order_by(LabelRamp.id.desc()))
+    return [_record(r, label) for r in rows]
+
+
+def stop(session: Session, p: Principal, ramp_id: int, *, reason: str) -> RampRecord:
+    access.require(p, "write")
+    ramp = session.scalar(select(LabelRamp).where(LabelRamp.workspace_id == p.workspace_id, LabelRamp.id == ramp_id))
+    if ramp is None:
+        raise NotFound(f"no ramp with id {ramp_id}")
+    if ramp.state == "running":
+        ramp.state, ramp.next_at, ramp.note = "stopped", None, f"stopped by {p.actor}: {reason}"
+        audit.record(session, p.workspace_id, p.actor, "ramp.stop", "ramp", ramp.id, {"reason": reason})
+    label = session.scalar(select(ReleaseLabel.name).where(ReleaseLabel.id == ramp.label_id))
+    return _record(ramp, label)
+
+
+def tick(session: Session, now: datetime | None = None, workspace_id: int | None = None) -> list[RampRecord]:
+    """Advance every due ramp (of one workspace, or all) by one step, or revert it. Safe to call
+    from several server processes at once: due rows are locked (skipped when another has them)."""
+    now = now or utcnow()
+    q = select(LabelRamp).where(LabelRamp.state == "running", LabelRamp.next_at <= now)
+    if workspace_id is not None:
+        q = q.where(LabelRamp.workspace_id == workspace_id)
+    done = []
+    for ramp in session.scalars(q.with_for_update(skip_locked=True)):
+        label = session.get(ReleaseLabel, ramp.label_id)
+        system = keys.system_principal(ramp.workspace_id, actor=f"ramp:{ramp.id}")
+        _advance(session, system, ramp, label, now)
+        done.append(_record(ramp, label.name))
+    return done
+
+
+def tick_workspace(session: Session, p: Principal) -> list[RampRecord]:
+    access.require(p, "admin")
+    return tick(session, workspace_id=p.workspace_id)
+
+
+def _advance(session: Session, p: Principal, ramp: LabelRamp, label: ReleaseLabel, now: datetime) -> None:
+    plan = ramp.plan
+    arms = experiments.merge(experiments.collect(session, p, label.prompt_id, label.name, ramp.created_at))
+    base, cand = arms.get(plan["baseline"]), arms.get(plan["candidate"])
+    metric, margin = plan["guard"]["metric"], plan["guard"]["margin"]
+    cmp = experiments.compare(base, cand, metric, plan["min_n"]) if base and cand else None
+    ramp.next_at = now + timedelta(seconds=plan["interval_s"])
+    if cmp is None or cmp["verdict"] == "too_few" or cmp["diff"] is None:
+        ramp.note = f"held at {plan['steps'][ramp.step]:g}%: too few samples to judge {metric}"
+        return
+    worse = cmp["diff"] > margin if metric == experiments.ERROR_RATE else cmp["diff"] < -margin
+    if worse:
+        labels.move(session, p, label.prompt_id, label.name, version=plan["baseline"], policy=None,
+                    reason=f"ramp {ramp.id} reverted: {cmp['text']}")
+        ramp.state, ramp.next_at, ramp.note = "reverted", None, f"reverted: {cmp['text']}"
+        return
+    ramp.step += 1
+    weight = plan["steps"][ramp.step]
+    if weight >= 100:
+        labels.move(session, p, label.prompt_id, label.name, version=plan["candidate"], policy=None,
+                    reason=f"ramp {ramp.id} completed: {cmp['text']}")
+        ramp.state, ramp.next_at, ramp.note = "done", None, f"promoted v{plan['candidate']}: {cmp['text']}"
+        return
+    labels.move(session, p, label.prompt_id, label.name, version=plan["baseline"],
+                policy=_split(plan, weight, label.policy), reason=f"ramp {ramp.id} step to {weight:g}%")
+    ramp.note = f"stepped to {weight:g}%: {cmp['text']}"

@@ -1,0 +1,86 @@
+"""/api/v1: experiments on a label (results, promote, rollback) and guarded ramps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from promptyard.services import experiments, ramps
+from promptyard.web.api import shapes
+from promptyard.web.api.deps import Auth, Ctx, Id, OptNumber
+
+router = APIRouter(prefix="/api/v1", tags=["experiments"])
+
+
+class PromoteIn(BaseModel):
+    version: int | None = Field(None, ge=1, le=2**53, description="the winner: becomes the label's single version")
+    policy: dict[str, Any] | None = Field(None, description="or a new split")
+    reason: str
+
+
+class ReasonIn(BaseModel):
+    reason: str = ""
+
+
+class RampIn(BaseModel):
+    candidate: int = Field(ge=1, le=2**53)
+    baseline: int = Field(ge=1, le=2**53)
+    steps: list[float] = Field(default_factory=lambda: [10, 25, 50, 100], description="candidate share, percent")
+    interval_s: float = Field(3600, description="seconds between steps")
+    guard: dict[str, Any] = Field(default_factory=lambda: {"metric": "error_rate", "margin": 2.0},
+                                  description="{metric: score name | error_rate, margin}: revert when worse by more")
+    min_n: int = Field(30, ge=1, le=10**6)
+    sticky_key: str | None = None
+    reason: str = ""
+
+
+@router.get("/prompts/{prompt_id}/labels/{label}/experiment")
+def experiment(prompt_id: Id, label: str, c: Ctx, p: Auth, baseline: OptNumber = None,
+               since: datetime | None = None, min_n: Annotated[int, Query(ge=1)] = 30):
+    """Per version and segment: requests, error rate, latency, cost, score means with 95% CIs;
+    each candidate against the baseline (Welch's t-test for numeric scores, a two-proportion z-test
+    for error rate and pass/fail scores) with a plain-language verdict."""
+    with c.db.read() as s:
+        return shapes.plain(experiments.view(s, p, prompt_id, label, baseline=baseline, since=since, min_n=min_n))
+
+
+@router.post("/prompts/{prompt_id}/labels/{label}/promote")
+def promote(prompt_id: Id, label: str, body: PromoteIn, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        return shapes.plain(experiments.promote(s, p, prompt_id, label, version=body.version, policy=body.policy,
+                                                reason=body.reason))
+
+
+@router.post("/prompts/{prompt_id}/labels/{label}/rollback")
+def rollback(prompt_id: Id, label: str, body: ReasonIn, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        return shapes.plain(experiments.rollback(s, p, prompt_id, label, reason=body.reason))
+
+
+@router.get("/prompts/{prompt_id}/labels/{label}/ramps")
+def list_ramps(prompt_id: Id, label: str, c: Ctx, p: Auth):
+    with c.db.read() as s:
+        return {"items": shapes.plain(ramps.list_ramps(s, p, prompt_id, label))}
+
+
+@router.post("/prompts/{prompt_id}/labels/{label}/ramps", status_code=201)
+def start_ramp(prompt_id: Id, label: str, body: RampIn, c: Ctx, p: Auth):
+    plan = body.model_dump(exclude={"reason"})
+    with c.db.write() as s:
+        return shapes.plain(ramps.start(s, p, prompt_id, label, plan, reason=body.reason))
+
+
+@router.post("/ramps/{ramp_id}/stop")
+def stop_ramp(ramp_id: Id, body: ReasonIn, c: Ctx, p: Auth):
+    with c.db.write() as s:
+        return shapes.plain(ramps.stop(s, p, ramp_id, reason=body.reason))
+
+
+@router.post("/ramps/tick")
+def tick(c: Ctx, p: Auth):
+    """Advance this workspace's due ramps now (the server also does it every PROMPTYARD_RAMP_TICK_S)."""
+    with c.db.write() as s:
+        return {"items": shapes.plain(ramps.tick_workspace(s, p))}

@@ -1,0 +1,90 @@
+"""The CLI and a real `promptyard serve` process (SQLite by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.servers import start_server
+
+PY = [sys.executable, "-m", "promptyard.cli"]
+
+
+@pytest.fixture()
+def live(tmp_path, database):  # noqa: ANN001, ANN201
+    url = None if database.kind == "sqlite" else database.url
+    server = start_server(tmp_path / "data", url)
+    yield server
+    server.stop()
+
+
+def cli(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
+    import os
+
+    return subprocess.run([*PY, *args], capture_output=True, text=True, env=dict(os.environ, **(env or {})),
+                          timeout=60, **kw)
+
+
+def test_serve_health_first_run_and_restart(tmp_path):
+    server = start_server(tmp_path / "data")
+    try:
+        out = "".join(server.output)
+        assert "serving on http://127.0.0.1:" in out and server.api_key.startswith("py_sk_")
+        assert server.admin_email == "admin@localhost" and len(server.admin_password) >= 10
+        health = httpx.get(server.url + "/-/health").json()
+        assert health["status"] == "ok" and health["database"] == "sqlite" and health["version"]
+        assert (tmp_path / "data" / "promptyard.db").exists()
+    finally:
+        server.stop()
+    again = start_server(tmp_path / "data")  # second start: nothing new shown, key still works
+    try:
+        assert again.api_key == "" and "Log in at" in "".join(again.output)
+        r = httpx.get(again.url + "/api/v1/prompts", headers={"Authorization": f"Bearer {server.api_key}"})
+        assert r.status_code == 200
+    finally:
+        again.stop()
+
+
+def test_keys_and_users_commands(tmp_path):
+    env = {"PROMPTYARD_DATA_DIR": str(tmp_path)}
+    assert cli("db", "upgrade", env=env).returncode == 0
+    made = cli("keys", "create", "--name", "ci", "--scopes", "read", env=env)
+    assert made.returncode == 0, made.stderr
+    raw = made.stdout.strip()
+    assert raw.startswith("py_sk_") and "\n" not in raw
+    listed = cli("keys", "list", env=env).stdout
+    assert "ci" in listed and raw not in listed and "active" in listed
+    key_id = listed.split("\t")[0]
+    assert cli("keys", "revoke", key_id, env=env).returncode == 0
+    assert "revoked" in cli("keys", "list", env=env).stdout
+    bad = cli("keys", "create", "--name", "x", "--scopes", "root", env=env)
+    assert bad.returncode == 1 and "scopes" in bad.stderr
+    assert cli("users", "create", "--email", "ph@example.jp", "--password", "long-enough-pw", env=env).returncode == 0
+
+
+def test_prompts_push_pull_roundtrip(live, tmp_path):
+    env = {"PROMPTYARD_URL": live.url, "PROMPTYARD_API_KEY": live.api_key}
+    src = tmp_path / "prompts"
+    (src / "服薬指導").mkdir(parents=True)
+    (src / "服薬指導" / "返信案.yaml").write_text(
+        "folder: production\nmodel: {provider: openai, name: gpt-4o, parameters: {temperature: 0.2}}\n"
+        "messages:\n  - role: system\n    content: 丁寧に答えてください。\n  - role: user\n    content: '{question}'\n",
+        encoding="utf-8")
+    first = cli("prompts", "push", str(src), "-m", "initial", "--label", "staging", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "服薬指導/返信案: new version v1" in first.stdout
+    again = cli("prompts", "push", str(src), "-m", "no change", env=env)
+    assert "unchanged (v1)" in again.stdout
+    out = tmp_path / "pulled"
+    assert cli("prompts", "pull", str(out), env=env).returncode == 0
+    pulled = (out / "服薬指導" / "返信案.yaml").read_text(encoding="utf-8")
+    assert "丁寧に答えてください。" in pulled and "folder: production" in pulled
+    listed = cli("prompts", "list", env=env).stdout
+    assert "服薬指導/返信案\tv1\tproduction\tstaging=v1" in listed
+    got = cli("prompts", "get", "服薬指導/返信案", "--label", "staging", env=env)
+    assert '"number": 1' in got.stdout
+    missing = cli("prompts", "get", "nope", env=env)
+    assert missing.returncode == 1 and "no prompt named 'nope'" in missing.stderr

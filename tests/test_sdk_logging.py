@@ -1,0 +1,186 @@
+"""The SDK's logging pipeline under faults: a real HTTP sink that fails, hangs or drops the
+connection on demand, and a real child process that exits with a full queue."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from promptyard import Promptyard
+from tests.test_sdk_servers import Hanging, Sink, closed_port_url, read_spool
+
+FAST = dict(flush_interval=0.05, timeout=1.0, watch_changes=False)
+
+
+@pytest.fixture()
+def sink():  # noqa: ANN201
+    s = Sink()
+    yield s
+    s.stop()
+
+
+def test_log_returns_id_at_once_and_batches_arrive(sink: Sink) -> None:
+    py = Promptyard(sink.url, "key", batch_size=50, **FAST)
+    ids = [py.log(provider="openai", model="m", input={"n": i}, output=f"o{i}") for i in range(120)]
+    py.score(ids[0], "quality", 90, comment="good")
+    py.metadata(ids[0], {"user": 7})
+    assert len(set(ids)) == 120
+    assert py.flush(10)
+    assert set(sink.logs) == set(ids)
+    assert max(len(p) for p in sink.posts) <= 50
+    assert sink.scores == [(ids[0], {"name": "quality", "value": 90, "source": "api", "comment": "good"})]
+    assert sink.metadata == [(ids[0], {"user": "7"})]
+    stats = py.stats()
+    assert stats["sent"] == 122 and stats["dropped"] == stats["retried"] == 0
+    py.shutdown()
+
+
+def test_unstorable_characters_become_replacement_characters(sink: Sink) -> None:
+    py = Promptyard(sink.url, "key", **FAST)
+    rid = py.log(input={"bad\x00key": "nul\x00here"}, output="lone \ud800 surrogate", tags=["t\udfff"])
+    assert py.flush(5)
+    stored = sink.logs[rid]
+    assert stored["input"] == {"bad\ufffdkey": "nul\ufffdhere"}
+    assert stored["output"] == "lone \ufffd surrogate" and stored["tags"] == ["t\ufffd"]
+
+
+def test_500s_and_429s_are_retried_with_the_same_ids(sink: Sink) -> None:
+    sink.fail, sink.fail_status = 3, 503
+    py = Promptyard(sink.url, "key", max_retries=10, **FAST)
+    py.batcher.config = py.batcher.config.__class__(**{**py.batcher.config.__dict__, "retry_base": 0.01})
+    ids = [py.log(output=i) for i in range(10)]
+    assert py.flush(10)
+    sink.fail, sink.fail_status = 2, 429
+    ids += [py.log(output=i) for i in range(10)]
+    assert py.flush(10)
+    assert set(sink.logs) == set(ids)
+    assert py.stats()["retried"] == 5 and py.stats()["sent"] == 20
+
+
+def test_connection_dropped_after_store_resends_without_duplicates(sink: Sink) -> None:
+    sink.drop_after_store = 1
+    py = Promptyard(sink.url, "key", **FAST)
+    ids = [py.log(output=i) for i in range(25)]
+    assert py.flush(10)
+    assert len(sink.posts) == 2 and sink.posts[0] == sink.posts[1] == ids  # the same ids, sent again
+    assert len(sink.logs) == 25 and py.stats()["sent"] == 25
+
+
+def test_other_4xx_is_not_retried_and_counted_as_rejected(sink: Sink) -> None:
+    sink.fail, sink.fail_status = 1, 401
+    py = Promptyard(sink.url, "key", **FAST)
+    py.log(output="x")
+    assert py.flush(5)
+    assert py.stats()["rejected"] == 1 and py.stats()["retried"] == 0
+    bad = py.log(output="refused one")
+    sink.reject_ids.add(bad)
+    good = py.log(output="fine")
+    assert py.flush(5)
+    assert good in sink.logs and bad not in sink.logs and py.stats()["rejected"] == 2
+
+
+def test_burst_larger_than_queue_never_blocks_and_counts_drops() -> None:
+    hanging = Hanging()
+    py = Promptyard(hanging.url, "key", max_queue=1000, **FAST)
+    start = time.perf_counter()
+    for i in range(5000):
+        py.log(output=i)
+    elapsed = time.perf_counter() - start
+    stats = py.stats()
+    assert elapsed < 1.0, elapsed
+    # Bounded by the queue plus the one batch the sender holds in flight.
+    assert 1000 <= stats["queued"] <= 1000 + py.batcher.config.batch_size
+    assert stats["dropped"] == 5000 - stats["queued"]
+    assert py.flush(0.2) is False
+    hanging.close()
+
+
+def test_server_down_spools_and_a_restarted_client_replays_everything(sink: Sink, tmp_path) -> None:  # noqa: ANN001
+    spool = tmp_path / "spool"
+    down = Promptyard(closed_port_url(), "key", spool_dir=spool, max_retries=1, **FAST)
+    ids = [down.log(output=i) for i in range(300)]
+    assert down.flush(10)
+    assert down.stats()["spooled"] == 300 and down.stats()["sent"] == 0
+    assert len(read_spool(spool)) == 300
+    down.shutdown()
+    up = Promptyard(sink.url, "key", spool_dir=spool, **FAST)  # replays on start, before any new log
+    sink.wait_for(300)
+    assert set(sink.logs) == set(ids)
+    deadline = time.time() + 5
+    while up.stats()["spool_files"] and time.time() < deadline:
+        time.sleep(0.02)
+    assert up.stats()["replayed"] == 300 and up.stats()["spool_files"] == 0
+    up.shutdown()
+
+
+def test_server_back_after_outage_is_found_by_probe(sink: Sink, tmp_path) -> None:  # noqa: ANN001
+    py = Promptyard(sink.url, "key", spool_dir=tmp_path, max_retries=0, **FAST)
+    py.batcher.config = py.batcher.config.__class__(**{**py.batcher.config.__dict__, "probe_interval": 0.2})
+    sink.fail = 1
+    first = py.log(output="during outage")
+    assert py.flush(5) and py.stats()["spooled"] == 1
+    second = py.log(output="after")
+    sink.wait_for(2, timeout=5)
+    assert set(sink.logs) == {first, second}
+
+
+EXIT_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from promptyard import Promptyard
+    py = Promptyard(sys.argv[1], "key", spool_dir=sys.argv[2], shutdown_timeout=1.0, timeout=30,
+                    max_queue=5000, watch_changes=False)
+    ids = [py.log(output=i) for i in range(5000)]
+    print(",".join(ids[:1] + ids[-1:]), flush=True)
+    print("logged", flush=True)
+""")
+
+
+def test_exit_with_full_queue_within_timeout_and_spool_keeps_the_rest(sink: Sink, tmp_path) -> None:  # noqa: ANN001
+    hanging = Hanging()
+    spool = tmp_path / "spool"
+    start = time.time()
+    out = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, hanging.url, str(spool)], capture_output=True,
+                         text=True, timeout=30, cwd=os.getcwd())
+    took = time.time() - start
+    assert out.returncode == 0, out.stderr
+    assert took < 6, took  # interpreter start + 1 s shutdown timeout, not the 30 s HTTP timeout
+    items = read_spool(spool)
+    assert len({i["body"]["id"] for i in items}) == 5000
+    hanging.close()
+    replay = Promptyard(sink.url, "key", spool_dir=spool, **FAST)
+    sink.wait_for(5000, timeout=20)
+    assert len(sink.logs) == 5000
+    replay.shutdown()
+
+
+def test_flush_and_shutdown_without_spool_count_what_is_lost() -> None:
+    py = Promptyard(closed_port_url(), "key", **FAST)
+    for i in range(10):
+        py.log(output=i)
+    start = time.time()
+    assert py.flush(0.5) is False
+    assert py.shutdown(0.5) is False
+    assert time.time() - start < 3
+    assert py.stats()["dropped"] == 10
+    assert py.log(output="after shutdown") and py.stats()["dropped"] == 11
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_has_its_own_queue_and_thread(sink: Sink) -> None:
+    py = Promptyard(sink.url, "key", **FAST)
+    parent_id = py.log(output="parent")
+    assert py.flush(5)
+    pid = os.fork()
+    if pid == 0:  # child: a fresh queue and sender thread; the parent's items are not resent
+        child_id = py.log(output="child", request_id="child-" + parent_id)
+        ok = py.flush(5) and py.stats()["sent"] == 1
+        os._exit(0 if ok and child_id else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert set(sink.logs) == {parent_id, "child-" + parent_id}
+    assert sum(len(p) for p in sink.posts) == 2

@@ -1,0 +1,167 @@
+"""Servers the SDK tests talk to (no tests here): the live app in a real process, a log sink
+that fails on demand, and a socket that accepts connections and never answers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.servers import LiveServer, start_server
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> LiveServer:  # noqa: ANN001
+    server = start_server(tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()
+
+
+def publish(live: LiveServer, name: str, content: str, labels: list[str] | None = None, **extra: Any) -> dict:
+    body = {"name": name, "messages": [{"role": "system", "content": content}], "commit_message": "test",
+            "labels": labels or []} | extra
+    r = httpx.post(live.url + "/api/v1/publish", json=body, headers={"Authorization": f"Bearer {live.api_key}"})
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def admin(live: LiveServer, method: str, path: str, **kw: Any) -> httpx.Response:
+    return httpx.request(method, live.url + path, headers={"Authorization": f"Bearer {live.api_key}"}, **kw)
+
+
+def ingest_available(live: LiveServer) -> bool:
+    return admin(live, "POST", "/api/v1/requests", json={"requests": []}).status_code != 404
+
+
+class Sink(ThreadingHTTPServer):
+    """Stores request logs by client id (like the server: a replay stores nothing twice), with
+    faults on demand: `fail` answers the next N posts with `fail_status`; `drop_after_store`
+    stores the next N batches and then closes the connection without answering. Any other
+    path is proxied to `upstream` (the live app) when given."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str | None = None):
+        super().__init__(("127.0.0.1", 0), _SinkHandler)
+        self.upstream = upstream
+        self.logs: dict[str, dict] = {}
+        self.posts: list[list[str]] = []  # ids per received log batch, in order
+        self.scores: list[tuple[str, dict]] = []
+        self.metadata: list[tuple[str, dict]] = []
+        self.fail = self.drop_after_store = 0
+        self.fail_status = 500
+        self.reject_ids: set[str] = set()
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        deadline = time.time() + timeout
+        while len(self.logs) < count and time.time() < deadline:
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _SinkHandler(BaseHTTPRequestHandler):
+    server: Sink
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._proxy(b"")
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        if not self.path.startswith("/api/v1/requests"):
+            return self._proxy(body)
+        s = self.server
+        with s.lock:
+            if s.fail > 0:
+                s.fail -= 1
+                return self._answer(s.fail_status, {"error": {"code": "x", "message": "injected"}})
+            data = json.loads(body)
+            answer = self._store(data)
+            if s.drop_after_store > 0:
+                s.drop_after_store -= 1
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+        self._answer(200, answer)
+
+    def _store(self, data: dict) -> dict:
+        s = self.server
+        parts = self.path.split("/")
+        if len(parts) == 6:  # /api/v1/requests/{id}/scores|metadata
+            (s.scores if parts[5] == "scores" else s.metadata).append((parts[4], data))
+            return {"ok": True}
+        items = data.get("requests", [data]) if isinstance(data, dict) else data
+        s.posts.append([i["id"] for i in items])
+        accepted = duplicates = 0
+        errors = []
+        for index, item in enumerate(items):
+            if item["id"] in s.reject_ids:
+                errors.append({"index": index, "field": "id", "message": "refused"})
+            elif item["id"] in s.logs:
+                duplicates += 1
+            else:
+                s.logs[item["id"]] = item
+                accepted += 1
+        return {"accepted": accepted, "duplicates": duplicates, "errors": errors}
+
+    def _proxy(self, body: bytes) -> None:
+        if not self.server.upstream:
+            return self._answer(404, {"error": {"code": "not_found", "message": "no upstream"}})
+        headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
+        r = httpx.request(self.command, self.server.upstream + self.path, content=body or None, headers=headers,
+                          timeout=60)
+        self._answer(r.status_code, r.json())
+
+    def _answer(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class Hanging:
+    """Accepts connections (the kernel's backlog does) and never reads or answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def read_spool(directory: Path) -> list[dict]:
+    items = []
+    for path in sorted(directory.iterdir()):
+        if ".jsonl" in path.name and not path.name.startswith("."):
+            items += [json.loads(line) for line in path.read_text().splitlines()]
+    return items
