@@ -22,6 +22,7 @@ from promptyard.web.api import errors as api_errors
 from promptyard.web.api import client_support as api_client_support
 from promptyard.web.api import experiments as api_experiments
 from promptyard.web.api import folders as api_folders
+from promptyard.web.api import logs as api_logs
 from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import system as api_system
 from promptyard.web.context import AppContext
@@ -42,7 +43,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="Promptyard", version=app_version(), openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None, lifespan=_lifespan)
     app.state.ctx = AppContext(settings=settings, db=db or Database(settings.db_url), version=app_version())
-    for router in (api_system.router, api_prompts.router, api_folders.router, api_experiments.router,
+    for router in (api_system.router, api_prompts.router, api_folders.router, api_experiments.router, api_logs.router,
                    api_client_support.router):
         app.include_router(router)
     _errors(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -31,9 +32,33 @@ def key_from_headers(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+# Authenticated keys are remembered briefly: a key lookup is a database round trip on every call,
+# which doubled the latency of the hot fetch path. A revoked key stops working in this process at
+# once (revoke clears the cache) and in other server processes within AUTH_CACHE_S seconds.
+AUTH_CACHE_S = 2.0
+_auth_cache: dict[str, tuple[float, Principal]] = {}
+
+
+def forget_keys() -> None:
+    _auth_cache.clear()
+
+
+def cached_principal(raw: str | None) -> Principal | None:
+    hit = _auth_cache.get(raw or "")
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
 def principal_for_key(context: AppContext, raw: str | None) -> Principal:
+    hit = cached_principal(raw)
+    if hit is not None:
+        return hit
     with context.db.read() as session:
         principal, stale = keys.authenticate(session, raw)
+    if len(_auth_cache) > 10_000:
+        _auth_cache.clear()
+    _auth_cache[raw or ""] = (time.monotonic() + AUTH_CACHE_S, principal)
     if stale:
         try:
             with context.db.write() as session:

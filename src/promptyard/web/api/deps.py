@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from promptyard.domain.records import Principal
-from promptyard.web.context import AppContext, ctx, key_from_headers, principal_for_key
+from promptyard.web.context import AppContext, cached_principal, ctx, key_from_headers, principal_for_key
 
 
-def api_principal(request: Request) -> Principal:
-    return principal_for_key(ctx(request), key_from_headers(request))
+async def api_principal(request: Request) -> Principal:
+    # Async so that a cached key costs no thread hop; a lookup runs in the thread pool.
+    raw = key_from_headers(request)
+    return cached_principal(raw) or await run_in_threadpool(principal_for_key, ctx(request), raw)
 
 
 Auth = Annotated[Principal, Depends(api_principal)]

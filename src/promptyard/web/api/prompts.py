@@ -129,7 +129,7 @@ def fetch(name: str, request: Request, c: Ctx, p: Auth, version: OptNumber = Non
     metadata = {k[5:]: v for k, v in request.query_params.items() if k.startswith("meta.")}
     with c.db.read() as s:
         r = labels.resolve(s, p, name, version=version, label=label, metadata=metadata)
-    return shapes.resolved(r)
+    return JSONResponse(shapes.resolved(r))  # already JSON-ready: skip FastAPI's slow re-encoding
 
 
 @router.post("/fetch/{name:path}")

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from promptyard.services import audit, changes, keys
 from promptyard.web.api import shapes
+from promptyard.web.context import forget_keys
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx, Id, OptNumber
 from promptyard.web.api.schemas import KeyIn
 
@@ -45,7 +46,9 @@ def create_key(body: KeyIn, c: Ctx, p: Auth):
 @router.delete("/api/v1/keys/{key_id}")
 def revoke_key(key_id: Id, c: Ctx, p: Auth):
     with c.db.write() as s:
-        return shapes.plain(keys.revoke_key(s, p, key_id))
+        record = keys.revoke_key(s, p, key_id)
+    forget_keys()
+    return shapes.plain(record)
 
 
 @router.get("/api/v1/audit")

@@ -1,0 +1,219 @@
+"""A request log as clients send it, checked and normalised before it is stored (pure)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from promptyard.errors import InvalidInput
+
+SCORE_NAME = re.compile(r"^[\w.\-]{1,100}$")
+MAX_TAGS = 100
+MAX_METADATA = 200
+
+
+class LogError(InvalidInput):
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}", details={"field": field_name})
+        self.field = field_name
+
+
+@dataclass
+class NormalLog:
+    client_id: str
+    start_time: datetime
+    end_time: datetime | None
+    latency_ms: float | None
+    provider: str | None
+    model: str | None
+    function_name: str | None
+    input: Any
+    output: Any
+    parameters: dict[str, Any]
+    input_text: str
+    output_text: str
+    status: str
+    error_type: str | None
+    error_message: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    cost: float | None
+    tags: list[str]
+    group_id: str | None
+    metadata: dict[str, str]
+    scores: list[dict[str, Any]]
+    prompt: dict[str, Any] | None
+    routing: dict[str, Any] | None
+    span_id: str | None = None
+    source: str = "api"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_time(value: Any, name: str) -> datetime | None:
+    """ISO-8601 (naive = UTC) or epoch seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise LogError(name, "must be an ISO-8601 time or epoch seconds")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or not 0 <= value < 32503680000:
+            raise LogError(name, f"epoch seconds out of range: {value}")
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, str):
+        try:
+            t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise LogError(name, f"not an ISO-8601 time: {value[:40]!r}") from None
+        return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    raise LogError(name, "must be an ISO-8601 time or epoch seconds")
+
+
+def _str(raw: dict, name: str, limit: int = 200) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise LogError(name, f"must be a string of at most {limit} characters")
+    return value
+
+
+def _count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise LogError(name, "must be a whole number >= 0")
+    return value
+
+
+def metadata(value: Any, name: str = "metadata") -> dict[str, str]:
+    """String keys and values; other JSON scalars become strings; nested values are refused."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise LogError(name, "must be an object of key -> value")
+    if len(value) > MAX_METADATA:
+        raise LogError(name, f"has more than {MAX_METADATA} keys")
+    out = {}
+    for k, v in value.items():
+        if not k or len(k) > 200:
+            raise LogError(f"{name}.{k}", "keys must be 1-200 characters")
+        if isinstance(v, (dict, list)):
+            raise LogError(f"{name}.{k}", "values must be strings, numbers or booleans, not objects or lists")
+        if v is None:
+            continue
+        text = json.dumps(v) if isinstance(v, bool) else str(v)
+        if len(text) > 1000:
+            raise LogError(f"{name}.{k}", "values must be at most 1,000 characters")
+        out[str(k)] = text
+    return out
+
+
+def tags(value: Any, name: str = "tags") -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, str) and 0 < len(t) <= 200 for t in value):
+        raise LogError(name, "must be a list of strings of 1-200 characters")
+    if len(value) > MAX_TAGS:
+        raise LogError(name, f"has more than {MAX_TAGS} tags")
+    return list(dict.fromkeys(value))
+
+
+def score(item: Any, name: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise LogError(name, "must be an object {name, value, comment?}")
+    sname, value = item.get("name", "default"), item.get("value")
+    if not isinstance(sname, str) or not SCORE_NAME.match(sname):
+        raise LogError(f"{name}.name", "must be 1-100 letters, digits, '_', '.', '-'")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise LogError(f"{name}.value", f"must be a number from 0 to 100 (got {value!r})")
+    comment = item.get("comment") or ""
+    if not isinstance(comment, str) or len(comment) > 5000:
+        raise LogError(f"{name}.comment", "must be a string of at most 5,000 characters")
+    source = item.get("source") or "api"
+    if source not in ("api", "human", "rule"):
+        raise LogError(f"{name}.source", "must be api, human or rule")
+    author = item.get("author") or ""
+    if not isinstance(author, str) or len(author) > 320:
+        raise LogError(f"{name}.author", "must be a string")
+    return {"name": sname, "value": float(value), "comment": comment, "source": source, "author": author}
+
+
+def text_of(value: Any, limit: int = 200_000) -> str:
+    """Plain text of messages/prompt/output JSON, for full-text search."""
+    parts: list[str] = []
+
+    def walk(v: Any) -> None:
+        if sum(len(p) for p in parts) > limit:
+            return
+        if isinstance(v, str):
+            parts.append(v)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for k in ("content", "text", "prompt", "messages", "message", "choices", "output", "input",
+                      "arguments", "tool_calls", "function"):
+                if k in v:
+                    walk(v[k])
+
+    walk(value)
+    return "\n".join(parts)[:limit]
+
+
+def normalise(raw: Any, *, now: datetime) -> NormalLog:
+    if not isinstance(raw, dict):
+        raise LogError("log", "must be an object")
+    client_id = raw.get("id") or str(uuid.uuid4())
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
+        raise LogError("id", "must be a string of 1-64 characters (a UUID)")
+    start = parse_time(raw.get("start_time"), "start_time") or now
+    end = parse_time(raw.get("end_time"), "end_time")
+    if end is not None and end < start:
+        raise LogError("end_time", "is before start_time")
+    status = raw.get("status") or "ok"
+    if status not in ("ok", "error"):
+        raise LogError("status", "must be 'ok' or 'error'")
+    err = raw.get("error") or {}
+    if not isinstance(err, dict):
+        raise LogError("error", "must be an object {type, message}")
+    usage = raw.get("usage") or {}
+    if not isinstance(usage, dict):
+        raise LogError("usage", "must be an object {input_tokens, output_tokens}")
+    tin, tout = _count(usage.get("input_tokens"), "usage.input_tokens"), _count(usage.get("output_tokens"),
+                                                                                 "usage.output_tokens")
+    cost = raw.get("cost")
+    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost < 1e9):
+        raise LogError("cost", "must be a number >= 0")
+    scores = raw.get("scores") or []
+    if not isinstance(scores, list):
+        raise LogError("scores", "must be a list of {name, value}")
+    prompt = raw.get("prompt")
+    if prompt is not None:
+        if not isinstance(prompt, dict) or not isinstance(prompt.get("name"), str):
+            raise LogError("prompt", "must be an object {name, version | label, variables}")
+        if prompt.get("version") is not None and (not isinstance(prompt["version"], int) or prompt["version"] < 1):
+            raise LogError("prompt.version", "must be a whole number >= 1")
+        if prompt.get("variables") is not None and not isinstance(prompt["variables"], dict):
+            raise LogError("prompt.variables", "must be an object")
+    routing = raw.get("routing")
+    if routing is not None and not isinstance(routing, dict):
+        raise LogError("routing", "must be an object {label, rule, unit}")
+    inp, out = raw.get("input"), raw.get("output")
+    params = (inp or {}).get("parameters") if isinstance(inp, dict) else None
+    return NormalLog(
+        client_id=client_id, start_time=start, end_time=end,
+        latency_ms=(end - start).total_seconds() * 1000 if end else None,
+        provider=_str(raw, "provider", 100), model=_str(raw, "model"), function_name=_str(raw, "function_name"),
+        input=inp, output=out, parameters=params if isinstance(params, dict) else {},
+        input_text=text_of(inp), output_text=text_of(out), status=status,
+        error_type=_str(err, "type", 100), error_message=(err.get("message") or None) if status == "error" or err else None,
+        input_tokens=tin, output_tokens=tout, total_tokens=(tin or 0) + (tout or 0) if tin is not None or tout is not None else None,
+        cost=float(cost) if cost is not None else None, tags=tags(raw.get("tags")), group_id=_str(raw, "group"),
+        metadata=metadata(raw.get("metadata")), scores=[score(s, f"scores[{i}]") for i, s in enumerate(scores)],
+        prompt=prompt, routing=routing)

@@ -1,0 +1,357 @@
+"""The request search language, one for the API, the CLI and the UI (pure).
+
+    metadata.env = "prod" AND score.medically_correct < 60 AND (tag = "beta" OR metadata.role = "staff")
+        AND text ~ "用量"
+
+AST: Cond(field, key, op, value) | And(items) | Or(items) | Not(item); `parse(text)` and
+`from_json(obj)` build it, `to_text` and `to_json` give it back. SQL is made from it in
+store/query_sql.py with bound parameters only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator, Union
+
+from promptyard.errors import InvalidInput
+
+MAX_TEXT, MAX_CONDS, MAX_DEPTH = 2000, 50, 20
+STR_OPS = ("=", "!=", "~", "in", "not_in", "exists", "missing")
+NUM_OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "not_in", "exists", "missing")
+FIELDS: dict[str, dict[str, Any]] = {
+    "metadata": {"keyed": True, "type": "str", "ops": STR_OPS},
+    "score": {"keyed": True, "type": "num", "ops": ("=", "!=", "<", "<=", ">", ">=", "exists", "missing")},
+    "tag": {"type": "str", "ops": ("=", "!=", "in", "not_in", "exists", "missing")},
+    "prompt": {"type": "str", "ops": STR_OPS},
+    "label": {"type": "str", "ops": STR_OPS},
+    "model": {"type": "str", "ops": STR_OPS},
+    "provider": {"type": "str", "ops": STR_OPS},
+    "group": {"type": "str", "ops": ("=", "!=", "exists", "missing")},
+    "id": {"type": "str", "ops": ("=", "in")},
+    "status": {"type": "str", "ops": ("=", "!=", "in")},
+    "version": {"type": "int", "ops": NUM_OPS},
+    "latency": {"type": "num", "ops": NUM_OPS},
+    "tokens": {"type": "num", "ops": NUM_OPS},
+    "input_tokens": {"type": "num", "ops": NUM_OPS},
+    "output_tokens": {"type": "num", "ops": NUM_OPS},
+    "cost": {"type": "num", "ops": NUM_OPS},
+    "time": {"type": "time", "ops": ("<", "<=", ">", ">=")},
+    "text": {"type": "str", "ops": ("~",)},
+    "input": {"type": "str", "ops": ("~",)},
+    "output": {"type": "str", "ops": ("~",)},
+}
+FIELD_LIST = "metadata.<key>, score.<name>, " + ", ".join(f for f in FIELDS if f not in ("metadata", "score"))
+
+
+class FilterSyntaxError(InvalidInput):
+    def __init__(self, message: str, position: int | None = None, path: str | None = None):
+        where = f" at position {position}" if position is not None else (f" at {path}" if path else "")
+        super().__init__(message + where, details={"position": position} if position is not None else {"path": path})
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Relative:
+    amount: int
+    unit: str  # m | h | d
+
+    def __str__(self) -> str:
+        return f"-{self.amount}{self.unit}"
+
+
+@dataclass(frozen=True)
+class Cond:
+    field: str
+    key: str | None
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Any
+
+
+Node = Union[Cond, And, Or, Not]
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+) | (?P<lp>\() | (?P<rp>\)) | (?P<lb>\[) | (?P<rb>\]) | (?P<comma>,)
+  | (?P<op>!=|<=|>=|=|<|>|~)
+  | (?P<dq>"(?:[^"\\]|\\.)*") | (?P<sq>'(?:[^'\\]|\\.)*')
+  | (?P<rel>-\d+[mhd](?![\w]))
+  | (?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]))
+  | (?P<word>[^\s()\[\],!=<>~"'.]+(?:\.(?:[^\s()\[\],!=<>~"'.]+|"(?:[^"\\]|\\.)*"))?)
+""", re.X)
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise FilterSyntaxError(f"unexpected character {text[pos]!r}", pos)
+        if m.lastgroup != "ws":
+            out.append((m.lastgroup, m.group(), pos))
+        pos = m.end()
+    out.append(("end", "", len(text)))
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.toks, self.i, self.conds = _tokens(text), 0, 0
+
+    def peek(self) -> tuple[str, str, int]:
+        return self.toks[self.i]
+
+    def take(self) -> tuple[str, str, int]:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def keyword(self, word: str) -> bool:
+        kind, text, _ = self.peek()
+        if kind == "word" and text.upper() == word:
+            self.i += 1
+            return True
+        return False
+
+    def expr(self, depth: int) -> Node:
+        if depth > MAX_DEPTH:
+            raise FilterSyntaxError(f"filter is nested more than {MAX_DEPTH} levels deep", self.peek()[2])
+        items = [self.conj(depth)]
+        while self.keyword("OR"):
+            items.append(self.conj(depth))
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def conj(self, depth: int) -> Node:
+        items = [self.unary(depth)]
+        while self.keyword("AND"):
+            items.append(self.unary(depth))
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def unary(self, depth: int) -> Node:
+        if self.keyword("NOT"):
+            return Not(self.unary(depth + 1))
+        kind, _, pos = self.peek()
+        if kind == "lp":
+            self.take()
+            node = self.expr(depth + 1)
+            if self.take()[0] != "rp":
+                raise FilterSyntaxError("expected ')'", self.toks[self.i - 1][2])
+            return node
+        return self.condition()
+
+    def condition(self) -> Cond:
+        kind, text, pos = self.take()
+        if kind != "word":
+            raise FilterSyntaxError(f"expected a field ({FIELD_LIST})", pos)
+        field, key = _field(text, pos)
+        self.conds += 1
+        if self.conds > MAX_CONDS:
+            raise FilterSyntaxError(f"a filter may have at most {MAX_CONDS} conditions", pos)
+        kind, op, opos = self.peek()
+        if kind == "word" and op.lower() in ("exists", "missing"):
+            self.take()
+            return check(Cond(field, key, op.lower()), opos)
+        if kind == "word" and op.lower() in ("in", "not"):
+            self.take()
+            op = "in" if op.lower() == "in" else "not_in"
+            if op == "not_in" and not self.keyword("IN"):
+                raise FilterSyntaxError("expected 'in' after 'not'", self.peek()[2])
+            return check(Cond(field, key, op, self.values()), opos)
+        if kind != "op":
+            raise FilterSyntaxError(f"expected an operator after {text!r}", opos)
+        self.take()
+        return check(Cond(field, key, op, self.value(field)), opos)
+
+    def values(self) -> tuple:
+        kind, _, pos = self.take()
+        if kind != "lb":
+            raise FilterSyntaxError("expected '[' to start a list", pos)
+        out = [self.value(None)]
+        while self.peek()[0] == "comma":
+            self.take()
+            out.append(self.value(None))
+        if self.take()[0] != "rb":
+            raise FilterSyntaxError("expected ']' to end the list", self.toks[self.i - 1][2])
+        return tuple(out)
+
+    def value(self, field: str | None) -> Any:
+        kind, text, pos = self.take()
+        if kind in ("dq", "sq"):
+            return _unquote(text, pos)
+        if kind == "num":
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        if kind == "rel":
+            return Relative(int(text[1:-1]), text[-1])
+        if kind == "word" and text.lower() in ("ok", "error"):
+            return text.lower()
+        if kind == "end":
+            raise FilterSyntaxError("expected a value", pos)
+        raise FilterSyntaxError(f"expected a value; quote text values: \"{text}\"", pos)
+
+
+def _unquote(text: str, pos: int) -> str:
+    if text[0] == '"':
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise FilterSyntaxError("invalid escape in string", pos) from None
+    return re.sub(r"\\(.)", r"\1", text[1:-1])
+
+
+def _field(text: str, pos: int) -> tuple[str, str | None]:
+    name, _, key = text.partition(".")
+    spec = FIELDS.get(name.lower())
+    if spec is None or bool(spec.get("keyed")) != bool(key):
+        raise FilterSyntaxError(f"unknown field {text!r} (fields: {FIELD_LIST})", pos)
+    if key.startswith('"'):
+        key = _unquote(key, pos)
+    return name.lower(), key or None
+
+
+def check(c: Cond, pos: int | None = None, path: str | None = None) -> Cond:
+    """Op allowed on the field and value of the right type (metadata numbers become text)."""
+    spec = FIELDS[c.field]
+    if c.op not in spec["ops"]:
+        raise FilterSyntaxError(f"operator '{c.op}' is not allowed on {c.field}", pos, path)
+    if c.op in ("exists", "missing"):
+        return Cond(c.field, c.key, c.op, None)
+    values = c.value if isinstance(c.value, tuple) else (c.value,)
+    if c.op in ("in", "not_in") and not isinstance(c.value, tuple):
+        raise FilterSyntaxError(f"'{c.op}' needs a list", pos, path)
+    fixed = tuple(_typed(spec["type"], c.field, v, pos, path) for v in values)
+    return Cond(c.field, c.key, c.op, fixed if c.op in ("in", "not_in") else fixed[0])
+
+
+def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None) -> Any:
+    if kind == "str":
+        if isinstance(v, bool) or isinstance(v, Relative) or v is None:
+            raise FilterSyntaxError(f"{field} needs a text value", pos, path)
+        if field == "status" and v not in ("ok", "error"):
+            raise FilterSyntaxError("status is ok or error", pos, path)
+        return v if isinstance(v, str) else str(v)
+    if kind in ("num", "int"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise FilterSyntaxError(f"{field} needs a number", pos, path)
+        if kind == "int" and not float(v).is_integer():
+            raise FilterSyntaxError(f"{field} needs a whole number", pos, path)
+        return int(v) if kind == "int" else v
+    if isinstance(v, Relative):
+        return v
+    if isinstance(v, str):
+        try:
+            t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise FilterSyntaxError(f"time needs an ISO-8601 time or -24h / -7d / -30m, not {v!r}", pos, path)
+        return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
+    raise FilterSyntaxError("time needs an ISO-8601 time or -24h / -7d / -30m", pos, path)
+
+
+def parse(text: str) -> Node | None:
+    if text is None or not text.strip():
+        return None
+    if len(text) > MAX_TEXT:
+        raise FilterSyntaxError(f"filter is longer than {MAX_TEXT} characters", MAX_TEXT)
+    p = _Parser(text)
+    node = p.expr(0)
+    kind, rest, pos = p.peek()
+    if kind != "end":
+        raise FilterSyntaxError(f"unexpected {rest!r}; join conditions with AND / OR", pos)
+    return node
+
+
+def _quote(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "[" + ", ".join(_quote(x) for x in v) + "]"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, datetime):
+        return json.dumps(v.isoformat())
+    return str(v)
+
+
+def to_text(node: Node | None) -> str:
+    if node is None:
+        return ""
+    if isinstance(node, Cond):
+        name = node.field if node.key is None else f"{node.field}.{json.dumps(node.key, ensure_ascii=False)}"
+        if node.op in ("exists", "missing"):
+            return f"{name} {node.op}"
+        op = {"in": "in", "not_in": "not in"}.get(node.op, node.op)
+        return f"{name} {op} {_quote(node.value)}"
+    if isinstance(node, Not):
+        return f"NOT ({to_text(node.item)})"
+    joiner = " AND " if isinstance(node, And) else " OR "
+    return joiner.join(f"({to_text(i)})" for i in node.items)
+
+
+def to_json(node: Node | None) -> dict | None:
+    if node is None:
+        return None
+    if isinstance(node, Cond):
+        v = node.value
+        v = list(v) if isinstance(v, tuple) else (str(v) if isinstance(v, Relative) else
+                                                 v.isoformat() if isinstance(v, datetime) else v)
+        return {"field": node.field, "key": node.key, "op": node.op, "value": v}
+    if isinstance(node, Not):
+        return {"not": to_json(node.item)}
+    return {"and" if isinstance(node, And) else "or": [to_json(i) for i in node.items]}
+
+
+def from_json(obj: Any, path: str = "filter", depth: int = 0) -> Node | None:
+    if obj is None:
+        return None
+    if depth > MAX_DEPTH or not isinstance(obj, dict):
+        raise FilterSyntaxError("expected an object {and|or|not|field}", None, path)
+    for k, cls in (("and", And), ("or", Or)):
+        if k in obj:
+            items = obj[k]
+            if not isinstance(items, list) or not items:
+                raise FilterSyntaxError(f"'{k}' needs a non-empty list", None, path)
+            return cls(tuple(from_json(x, f"{path}.{k}[{i}]", depth + 1) for i, x in enumerate(items)))
+    if "not" in obj:
+        return Not(from_json(obj["not"], f"{path}.not", depth + 1))
+    field, key = obj.get("field"), obj.get("key")
+    if not isinstance(field, str):
+        raise FilterSyntaxError("a condition needs 'field'", None, path)
+    if "." in field and key is None:
+        field, key = field.split(".", 1)
+    if field not in FIELDS or bool(FIELDS[field].get("keyed")) != bool(key):
+        raise FilterSyntaxError(f"unknown field {field!r} (fields: {FIELD_LIST})", None, path)
+    op, value = obj.get("op"), obj.get("value")
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(value, str) and FIELDS[field]["type"] == "time" and re.fullmatch(r"-\d+[mhd]", value):
+        value = Relative(int(value[1:-1]), value[-1])
+    return check(Cond(field, key, op, value), None, path)
+
+
+def conditions(node: Node | None) -> Iterator[Cond]:
+    if isinstance(node, Cond):
+        yield node
+    elif isinstance(node, Not):
+        yield from conditions(node.item)
+    elif node is not None:
+        for i in node.items:
+            yield from conditions(i)
+
+
+def resolve_time(value: Any, now: datetime) -> datetime:
+    if isinstance(value, Relative):
+        return now - timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[value.unit]: value.amount})
+    return value

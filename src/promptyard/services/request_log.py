@@ -1,0 +1,317 @@
+"""The request log: ingest (idempotent by client id), annotate (metadata, tags, scores - also
+before the log itself has arrived), read, search with the filter language."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy.orm import Session
+
+from promptyard.domain import access, costs, query
+from promptyard.domain import logs as rl
+from promptyard.domain.records import Principal
+from promptyard.errors import InvalidInput, NotFound, PromptyardError
+from promptyard.services import labels
+from promptyard.store.query_sql import where
+from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
+from promptyard.store.types import utcnow
+
+
+def _insert(session: Session, model: Any):  # noqa: ANN202
+    """INSERT that skips rows whose unique key already exists (concurrent replays of a batch)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(model)
+
+
+def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, source: str = "api") -> dict:
+    """Store each valid log; report invalid ones by index. Replayed ids store nothing twice."""
+    access.require(p, "ingest")
+    if not logs:
+        raise InvalidInput("requests: the batch is empty")
+    if len(logs) > max_batch:
+        raise InvalidInput(f"requests: a batch may hold at most {max_batch} logs (got {len(logs)})")
+    now = utcnow()
+    good: list[tuple[int, rl.NormalLog]] = []
+    errors, warnings = [], []
+    for i, raw in enumerate(logs):
+        try:
+            good.append((i, rl.normalise(raw, now=now)))
+        except rl.LogError as exc:
+            errors.append({"index": i, "field": exc.field, "message": exc.message})
+    seen: set[str] = set()
+    unique = [(i, log) for i, log in good if not (log.client_id in seen or seen.add(log.client_id))]
+    ids = [log.client_id for _, log in unique]
+    existing = set(session.scalars(select(Request.client_id).where(
+        Request.workspace_id == p.workspace_id, Request.client_id.in_(ids)))) if ids else set()
+    fresh = [(i, log) for i, log in unique if log.client_id not in existing]
+    attribution = _Attribution(session, p)
+    rows = []
+    for i, log in fresh:
+        row = _row(p, log, source)
+        warning = attribution.apply(row, log)
+        if warning:
+            warnings.append({"index": i, "message": warning})
+        rows.append(row)
+    inserted = _store(session, p, rows, [log for _, log in fresh])
+    return {"accepted": len(inserted), "duplicates": len(good) - len(inserted),
+            "ids": [log.client_id for _, log in good], "errors": errors, "warnings": warnings}
+
+
+def _row(p: Principal, log: rl.NormalLog, source: str) -> dict[str, Any]:
+    cost = log.cost if log.cost is not None else costs.cost(log.model, log.input_tokens, log.output_tokens)
+    return {
+        "workspace_id": p.workspace_id, "client_id": log.client_id, "received_at": utcnow(),
+        "start_time": log.start_time, "end_time": log.end_time, "latency_ms": log.latency_ms,
+        "provider": log.provider, "model": log.model, "function_name": log.function_name, "input": log.input,
+        "output": log.output, "parameters": log.parameters, "input_text": log.input_text,
+        "output_text": log.output_text, "status": log.status, "error_type": log.error_type,
+        "error_message": log.error_message, "input_tokens": log.input_tokens, "output_tokens": log.output_tokens,
+        "total_tokens": log.total_tokens, "cost": cost, "prompt_id": None, "prompt_version_id": None,
+        "prompt_name": None, "version_number": None, "label": None, "input_variables": None,
+        "routing": log.routing, "group_id": log.group_id, "span_id": log.span_id, "tags": log.tags,
+        "source": source,
+    }
+
+
+class _Attribution:
+    """Links logs to the prompt version that produced them; a label resolves to the version it
+    serves (a routing decision sent by the SDK wins, since it chose the version)."""
+
+    def __init__(self, session: Session, p: Principal):
+        self.session, self.p, self.cache = session, p, {}
+
+    def apply(self, row: dict[str, Any], log: rl.NormalLog) -> str | None:
+        prompt = log.prompt
+        if not prompt:
+            return None
+        name, version, label = prompt["name"], prompt.get("version"), prompt.get("label")
+        row["prompt_name"], row["input_variables"] = name, prompt.get("variables")
+        row["label"] = label or (log.routing or {}).get("label")
+        key = (name, version, None if version else label, json.dumps(log.metadata, sort_keys=True)
+               if not version else None)
+        if key not in self.cache:
+            try:
+                self.cache[key] = labels.resolve(self.session, self.p, name, version=version, label=label,
+                                                 metadata=log.metadata)
+            except PromptyardError as exc:
+                self.cache[key] = exc
+        found = self.cache[key]
+        if isinstance(found, PromptyardError):
+            return f"stored without a prompt link: {found.message}"
+        row.update(prompt_id=found.prompt.id, prompt_version_id=found.version.id,
+                   version_number=found.version.number, prompt_name=found.prompt.name)
+        if not version and label and not log.routing and found.rule:
+            row["routing"] = {"label": found.label, "rule": found.rule, "unit": found.unit}
+        return None
+
+
+def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.NormalLog]) -> set[str]:
+    if not rows:
+        return set()
+    stmt = _insert(session, Request).on_conflict_do_nothing(index_elements=["workspace_id", "client_id"])
+    inserted = {cid: rid for rid, cid in session.execute(stmt.returning(Request.id, Request.client_id), rows)}
+    meta, tags, scores = [], [], []
+    for log in logs:
+        rid = inserted.get(log.client_id)
+        if rid is None:
+            continue
+        meta += [{"request_id": rid, "key": k, "value": v, "workspace_id": p.workspace_id}
+                 for k, v in log.metadata.items()]
+        tags += [{"request_id": rid, "tag": t, "workspace_id": p.workspace_id} for t in log.tags]
+        scores += [_score_row(p, rid, s) for s in log.scores]
+    if meta:
+        session.execute(insert(RequestMetadata), meta)
+    if tags:
+        session.execute(insert(RequestTag), tags)
+    if scores:
+        session.execute(insert(Score), scores)
+    _apply_pending(session, p, inserted)
+    return set(inserted)
+
+
+def _score_row(p: Principal, request_id: int, s: dict[str, Any]) -> dict[str, Any]:
+    now = utcnow()
+    return {"workspace_id": p.workspace_id, "request_id": request_id, "name": s["name"], "value": s["value"],
+            "comment": s["comment"], "source": s["source"], "author": s["author"] or p.actor,
+            "created_at": now, "updated_at": now}
+
+
+def _apply_pending(session: Session, p: Principal, inserted: dict[str, int]) -> None:
+    pending = session.scalars(select(PendingUpdate).where(
+        PendingUpdate.workspace_id == p.workspace_id, PendingUpdate.client_id.in_(list(inserted)))
+        .order_by(PendingUpdate.id)).all()
+    for item in pending:
+        _annotate(session, p, inserted[item.client_id], item.kind, item.payload)
+        session.delete(item)
+
+
+def _annotate(session: Session, p: Principal, request_id: int, kind: str, payload: dict) -> None:
+    if kind == "metadata":
+        for k, v in payload.items():
+            row = session.get(RequestMetadata, (request_id, k))
+            if row:
+                row.value = v
+            else:
+                session.add(RequestMetadata(request_id=request_id, key=k, value=v, workspace_id=p.workspace_id))
+    elif kind == "tags":
+        have = set(session.scalars(select(RequestTag.tag).where(RequestTag.request_id == request_id)))
+        for t in payload.get("add", []):
+            if t not in have:
+                session.add(RequestTag(request_id=request_id, tag=t, workspace_id=p.workspace_id))
+        if payload.get("remove"):
+            session.execute(delete(RequestTag).where(RequestTag.request_id == request_id,
+                                                     RequestTag.tag.in_(payload["remove"])))
+        req = session.get(Request, request_id)
+        req.tags = sorted((have | set(payload.get("add", []))) - set(payload.get("remove", [])))
+    else:
+        _upsert_score(session, p, request_id, payload)
+    session.flush()
+
+
+def _upsert_score(session: Session, p: Principal, request_id: int, s: dict[str, Any]) -> None:
+    row = session.scalar(select(Score).where(Score.request_id == request_id, Score.name == s["name"]))
+    if row is None:
+        session.add(Score(**_score_row(p, request_id, s)))
+        return
+    row.value, row.comment, row.source = s["value"], s["comment"], s["source"]
+    row.author, row.updated_at = s["author"] or p.actor, utcnow()
+
+
+def _find(session: Session, p: Principal, ref: str) -> int | None:
+    cond = Request.client_id == ref
+    if ref.isdigit() and len(ref) < 16:
+        cond = or_(cond, Request.id == int(ref))
+    return session.scalar(select(Request.id).where(Request.workspace_id == p.workspace_id, cond).limit(1))
+
+
+def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, *, grace_s: int) -> dict:
+    """Metadata/tags/scores for a logged request, or kept pending for one whose log has not
+    arrived yet (applied when it arrives, within the grace window)."""
+    access.require(p, "ingest")
+    items = _check_annotation(kind, payload)
+    request_id = _find(session, p, ref)
+    if request_id is None:
+        if ref.isdigit() or len(ref) > 64:
+            raise NotFound(f"no request with id {ref}")
+        cutoff = utcnow() - timedelta(seconds=grace_s)
+        session.execute(delete(PendingUpdate).where(PendingUpdate.created_at < cutoff))
+        session.add_all(PendingUpdate(workspace_id=p.workspace_id, client_id=ref, kind=kind, payload=item)
+                        for item in items)
+        return {"id": ref, "pending": True}
+    for item in items:
+        _annotate(session, p, request_id, kind, item)
+    return {"id": ref, "pending": False}
+
+
+def _check_annotation(kind: str, payload: Any) -> list[dict]:
+    if kind == "metadata":
+        return [rl.metadata(payload)]
+    if kind == "tags":
+        if not isinstance(payload, dict):
+            raise InvalidInput("tags: send {\"add\": [...], \"remove\": [...]}")
+        return [{"add": rl.tags(payload.get("add"), "add"), "remove": rl.tags(payload.get("remove"), "remove")}]
+    items = payload if isinstance(payload, list) else [payload]
+    return [rl.score(s, f"scores[{i}]") for i, s in enumerate(items)]
+
+
+def _cursor(value: str | None) -> tuple[datetime, int] | None:
+    if not value:
+        return None
+    try:
+        t, rid = json.loads(base64.urlsafe_b64decode(value.encode()))
+        return datetime.fromisoformat(t), int(rid)
+    except (ValueError, TypeError):
+        raise InvalidInput("cursor: not a cursor this server gave out") from None
+
+
+def search(session: Session, p: Principal, *, node: query.Node | None = None, prompt: str | None = None,
+           version: int | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    """Newest first, keyset-paged on (start_time, id): stable while new logs arrive."""
+    access.require(p, "read")
+    q = select(Request).where(Request.workspace_id == p.workspace_id, where(node, utcnow()))
+    if prompt:
+        q = q.where(Request.prompt_name == prompt)
+    if version:
+        q = q.where(Request.version_number == version)
+    after = _cursor(cursor)
+    if after:
+        q = q.where(or_(Request.start_time < after[0], and_(Request.start_time == after[0], Request.id < after[1])))
+    rows = session.scalars(q.order_by(Request.start_time.desc(), Request.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = summaries(session, rows)
+    nxt = None
+    if more:
+        last = rows[-1]
+        nxt = base64.urlsafe_b64encode(json.dumps([last.start_time.isoformat(), last.id]).encode()).decode()
+    return items, nxt
+
+
+def summaries(session: Session, rows: list[Request]) -> list[dict]:
+    ids = [r.id for r in rows]
+    meta: dict[int, dict] = {i: {} for i in ids}
+    scores: dict[int, dict] = {i: {} for i in ids}
+    if ids:
+        for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id.in_(ids))):
+            meta[m.request_id][m.key] = m.value
+        for s in session.scalars(select(Score).where(Score.request_id.in_(ids))):
+            scores[s.request_id][s.name] = s.value
+    return [_summary(r, meta[r.id], scores[r.id]) for r in rows]
+
+
+def _summary(r: Request, meta: dict, scores: dict) -> dict:
+    return {"id": r.client_id, "number": r.id, "start_time": r.start_time, "end_time": r.end_time,
+            "latency_ms": r.latency_ms, "provider": r.provider, "model": r.model, "status": r.status,
+            "prompt": r.prompt_name, "version": r.version_number, "label": r.label,
+            "input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "total_tokens": r.total_tokens,
+            "cost": r.cost, "tags": list(r.tags or []), "group": r.group_id, "metadata": meta, "scores": scores}
+
+
+def get(session: Session, p: Principal, ref: str) -> dict:
+    """One request with everything linked, and the template version rendered with its variables."""
+    access.require(p, "read")
+    rid = _find(session, p, ref)
+    if rid is None:
+        raise NotFound(f"no request with id {ref}")
+    r = session.get(Request, rid)
+    out = _summary(r, {}, {})
+    out["metadata"] = {m.key: m.value for m in session.scalars(
+        select(RequestMetadata).where(RequestMetadata.request_id == rid))}
+    out["scores"] = [{"name": s.name, "value": s.value, "comment": s.comment, "source": s.source,
+                      "author": s.author, "created_at": s.created_at, "updated_at": s.updated_at}
+                     for s in session.scalars(select(Score).where(Score.request_id == rid).order_by(Score.name))]
+    out.update(input=r.input, output=r.output, parameters=r.parameters, function_name=r.function_name,
+               error={"type": r.error_type, "message": r.error_message} if r.status == "error" else None,
+               input_variables=r.input_variables, routing=r.routing, received_at=r.received_at,
+               prompt_id=r.prompt_id, rendered_template=_rendered(session, r))
+    return out
+
+
+def _rendered(session: Session, r: Request) -> dict | None:
+    from promptyard.domain import templates
+    from promptyard.store.models import PromptVersion
+
+    if not r.prompt_version_id:
+        return None
+    v = session.get(PromptVersion, r.prompt_version_id)
+    try:
+        return templates.render(v.kind, v.template, v.template_format, r.input_variables or {}, strict=False)
+    except InvalidInput as exc:
+        return {"error": exc.message}
+
+
+def iterate(session: Session, p: Principal, node: query.Node | None, batch: int = 1000):
+    """Every matching request, newest first, in keyset batches (constant memory for exports)."""
+    cursor = None
+    while True:
+        items, cursor = search(session, p, node=node, limit=batch, cursor=cursor)
+        yield from items
+        if not cursor:
+            return

@@ -1,0 +1,135 @@
+"""/api/v1/requests: ingest, annotate, read, search, statistics, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Any, Iterator
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from promptyard.domain import query
+from promptyard.errors import InvalidInput
+from promptyard.services import log_stats, request_log
+from promptyard.web.api import shapes
+from promptyard.web.api.deps import MAX_ID, Auth, Ctx
+
+router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _filter(text: str | None = None, obj: Any = None) -> query.Node | None:
+    if obj is not None and not isinstance(obj, str):
+        return query.from_json(obj)
+    return query.parse(obj if isinstance(obj, str) else text or "")
+
+
+@router.post("")
+def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {\"requests\": [...]}")]):
+    """Store one log or a batch (up to PROMPTYARD_MAX_BATCH). Valid logs are stored even when others
+    in the batch are not; those are reported by index. 422 only when nothing was valid."""
+    logs = body.get("requests") if isinstance(body, dict) and "requests" in body else [body]
+    if not isinstance(logs, list):
+        raise InvalidInput("requests: must be a list of logs")
+    with c.db.write() as s:
+        result = request_log.ingest(s, p, logs, max_batch=c.settings.max_batch)
+    status = 422 if result["errors"] and not result["ids"] else 200
+    return JSONResponse(result, status_code=status)
+
+
+@router.get("")
+def list_requests(c: Ctx, p: Auth, filter: str | None = None, prompt: str | None = None,
+                  version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None, limit: Limit = 50,
+                  cursor: str | None = None):
+    with c.db.read() as s:
+        items, nxt = request_log.search(s, p, node=_filter(filter), prompt=prompt, version=version, limit=limit,
+                                     cursor=cursor)
+    return JSONResponse(shapes.plain({"items": items, "next_cursor": nxt}))
+
+
+@router.post("/search")
+def search(c: Ctx, p: Auth, body: Annotated[dict, Body()]):
+    """Body: {filter: text or JSON form, prompt?, version?, limit?, cursor?}."""
+    limit = body.get("limit", 50)
+    if not isinstance(limit, int) or not 1 <= limit <= 500:
+        raise InvalidInput("limit: must be a whole number from 1 to 500")
+    with c.db.read() as s:
+        items, nxt = request_log.search(s, p, node=_filter(obj=body.get("filter")), prompt=body.get("prompt"),
+                                     version=body.get("version"), limit=limit, cursor=body.get("cursor"))
+    return JSONResponse(shapes.plain({"items": items, "next_cursor": nxt}))
+
+
+@router.get("/stats")
+def stats(c: Ctx, p: Auth, prompt: str | None = None, filter: str | None = None):
+    with c.db.read() as s:
+        return {"items": shapes.plain(log_stats.per_version(s, p, prompt=prompt, node=_filter(filter)))}
+
+
+EXPORT_COLUMNS = ["id", "start_time", "prompt", "version", "label", "provider", "model", "status", "latency_ms",
+                  "input_tokens", "output_tokens", "cost", "tags", "metadata", "scores"]
+
+
+def safe_cell(value: Any) -> str:
+    """Spreadsheets run cells starting with = + - @ (or tab/CR) as formulas: neutralise them."""
+    text = "" if value is None else (json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list))
+                                     else str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get("/export")
+def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "jsonl",
+           filter: str | None = None):
+    """Every matching request, streamed (constant memory)."""
+    node = _filter(filter)
+
+    def rows() -> Iterator[str]:
+        with c.db.read() as s:
+            if format == "csv":
+                buf = io.StringIO()
+                writer = csv.writer(buf)
+                writer.writerow(EXPORT_COLUMNS)
+                for item in request_log.iterate(s, p, node):
+                    writer.writerow([safe_cell(shapes.plain(item.get(col))) for col in EXPORT_COLUMNS])
+                    if buf.tell() > 65536:
+                        yield buf.getvalue()
+                        buf.seek(0)
+                        buf.truncate()
+                yield buf.getvalue()
+            else:
+                for item in request_log.iterate(s, p, node):
+                    yield json.dumps(shapes.plain(item), ensure_ascii=False) + "\n"
+
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    return StreamingResponse(rows(), media_type=media,
+                             headers={"Content-Disposition": f'attachment; filename="requests.{format}"'})
+
+
+@router.get("/{ref}")
+def get_request(ref: str, c: Ctx, p: Auth):
+    with c.db.read() as s:
+        return JSONResponse(shapes.plain(request_log.get(s, p, ref)))
+
+
+def _annotate(c: Ctx, p: Auth, ref: str, kind: str, payload: Any) -> Any:
+    with c.db.write() as s:
+        return request_log.annotate(s, p, ref, kind, payload, grace_s=c.settings.pending_grace_s)
+
+
+@router.post("/{ref}/metadata")
+def add_metadata(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
+    """Add or overwrite metadata keys (string values; numbers and booleans become text)."""
+    return _annotate(c, p, ref, "metadata", body)
+
+
+@router.post("/{ref}/tags")
+def update_tags(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
+    return _annotate(c, p, ref, "tags", body)
+
+
+@router.post("/{ref}/scores")
+def add_scores(ref: str, c: Ctx, p: Auth, body: Annotated[Any, Body()]):
+    """{name, value 0-100, comment?, source: api|human|rule, author?} or a list of them. Re-scoring
+    a name updates it."""
+    return _annotate(c, p, ref, "scores", body)

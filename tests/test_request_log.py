@@ -1,0 +1,177 @@
+"""The request log through the API on SQLite and PostgreSQL: ingest, annotate, read, search,
+statistics, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.test_registry_api import CHAT
+
+NAME = "服薬指導/返信案"
+
+
+def log(**kw):  # noqa: ANN003, ANN201
+    base = {"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o",
+            "input": {"messages": [{"role": "user", "content": "この薬の用量は?"}], "parameters": {"temperature": 0}},
+            "output": {"text": "1日2回です。"}, "start_time": "2026-11-20T10:00:00Z",
+            "end_time": "2026-11-20T10:00:01.5Z", "usage": {"input_tokens": 1000, "output_tokens": 500},
+            "tags": ["beta"], "metadata": {"env": "prod", "role": "staff", "user_id": 7}}
+    base.update(kw)
+    return base
+
+
+def ingest(api, *logs):  # noqa: ANN001, ANN201
+    r = api.post("/api/v1/requests", json={"requests": list(logs)})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_ingest_derives_latency_cost_and_coerces_metadata(api):
+    one = log(scores=[{"name": "follows_manual", "value": 80}, {"name": "medically_correct", "value": 55}])
+    assert ingest(api, one)["accepted"] == 1
+    got = api.get(f"/api/v1/requests/{one['id']}").json()
+    assert got["latency_ms"] == 1500 and got["total_tokens"] == 1500
+    assert got["cost"] == (1000 * 2.5 + 500 * 10.0) / 1e6
+    assert got["metadata"] == {"env": "prod", "role": "staff", "user_id": "7"}
+    assert {s["name"]: s["value"] for s in got["scores"]} == {"follows_manual": 80, "medically_correct": 55}
+    assert api.get(f"/api/v1/requests/{got['number']}").json()["id"] == one["id"]
+
+
+def test_own_cost_wins_and_unknown_models_have_none(api):
+    a, b = log(cost=0.5), log(model="my-local-llama")
+    ingest(api, a, b)
+    assert api.get(f"/api/v1/requests/{a['id']}").json()["cost"] == 0.5
+    assert api.get(f"/api/v1/requests/{b['id']}").json()["cost"] is None
+
+
+def test_replay_stores_nothing_twice(api):
+    batch = [log(), log()]
+    assert ingest(api, *batch)["accepted"] == 2
+    again = ingest(api, *batch, batch[0])
+    assert (again["accepted"], again["duplicates"]) == (0, 3)
+    assert len(api.get("/api/v1/requests").json()["items"]) == 2
+
+
+def test_bad_logs_reported_by_index_good_ones_stored(api):
+    r = api.post("/api/v1/requests", json={"requests": [log(), {"start_time": "yesterday"},
+                                                        log(metadata={"a": {"nested": 1}})]})
+    body = r.json()
+    assert r.status_code == 200 and body["accepted"] == 1
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(1, "start_time"), (2, "metadata.a")]
+    r = api.post("/api/v1/requests", json={"requests": [{"status": "maybe"}]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "status"
+    assert api.post("/api/v1/requests", json={"requests": []}).status_code == 422
+    too_many = api.post("/api/v1/requests", json={"requests": [log() for _ in range(1001)]})
+    assert too_many.status_code in (413, 422)
+
+
+def test_label_resolves_to_the_served_version(api):
+    pid = api.post("/api/v1/prompts", json={"name": NAME, "version": CHAT}).json()["id"]
+    api.post(f"/api/v1/prompts/{pid}/versions", json={**CHAT, "messages": [{"role": "user", "content": "v2 {q}"}]})
+    api.put(f"/api/v1/prompts/{pid}/labels/production", json={"version": 1, "reason": "proven"})
+    one = log(prompt={"name": NAME, "label": "production", "variables": {"question": "用量?", "patient": "P1"}})
+    res = ingest(api, one, log(prompt={"name": "nope", "version": 1}))
+    assert res["warnings"][0]["index"] == 1
+    got = api.get(f"/api/v1/requests/{one['id']}").json()
+    assert (got["prompt"], got["version"], got["label"]) == (NAME, 1, "production")
+    assert got["rendered_template"]["messages"][1]["content"] == "用量? (patient: P1)"
+    assert got["input_variables"] == {"question": "用量?", "patient": "P1"}
+    assert [i["id"] for i in api.get("/api/v1/requests", params={"prompt": NAME, "version": 1}).json()["items"]] \
+        == [one["id"]]
+
+
+def test_scores_update_and_arrive_before_the_log(api):
+    one = log()
+    rid = one["id"]
+    r = api.post(f"/api/v1/requests/{rid}/scores", json={"name": "medically_correct", "value": 40})
+    assert r.json()["pending"] is True
+    api.post(f"/api/v1/requests/{rid}/metadata", json={"reviewer": "薬剤師A"})
+    ingest(api, one)
+    got = api.get(f"/api/v1/requests/{rid}").json()
+    assert got["metadata"]["reviewer"] == "薬剤師A"
+    assert got["scores"][0]["value"] == 40
+    api.post(f"/api/v1/requests/{rid}/scores", json={"name": "medically_correct", "value": 90, "comment": "ok",
+                                                     "source": "human", "author": "ph@example.jp"})
+    s = api.get(f"/api/v1/requests/{rid}").json()["scores"][0]
+    assert (s["value"], s["author"], s["source"]) == (90, "ph@example.jp", "human")
+    assert s["updated_at"] >= s["created_at"]
+    bad = api.post(f"/api/v1/requests/{rid}/scores", json={"name": "x", "value": 101})
+    assert bad.status_code == 422 and "0 to 100" in bad.json()["error"]["message"]
+    api.post(f"/api/v1/requests/{rid}/tags", json={"add": ["reviewed"], "remove": ["beta"]})
+    assert api.get(f"/api/v1/requests/{rid}").json()["tags"] == ["reviewed"]
+    assert api.post("/api/v1/requests/123456789/scores", json={"name": "x", "value": 1}).status_code == 404
+
+
+def test_three_condition_filter_and_text_search(api):
+    match = log(metadata={"env": "prod", "role": "staff"}, scores=[{"name": "medically_correct", "value": 40}],
+                output={"text": "用量は1日3回"})
+    ingest(api, match,
+           log(metadata={"env": "dev", "role": "staff"}, scores=[{"name": "medically_correct", "value": 40}]),
+           log(metadata={"env": "prod", "role": "staff"}, scores=[{"name": "medically_correct", "value": 90}]),
+           log(metadata={"env": "prod"}, tags=["other"], scores=[{"name": "medically_correct", "value": 10}]))
+    f = ('metadata.env = "prod" AND score.medically_correct < 60 AND (tag = "beta" OR metadata.role = "staff") '
+         'AND text ~ "用量"')
+    items = api.get("/api/v1/requests", params={"filter": f}).json()["items"]
+    assert [i["id"] for i in items] == [match["id"]]
+    as_json = {"and": [{"field": "metadata.env", "op": "=", "value": "prod"},
+                       {"field": "score", "key": "medically_correct", "op": "<", "value": 60},
+                       {"field": "output", "op": "~", "value": "1日3回"}]}
+    items = api.post("/api/v1/requests/search", json={"filter": as_json}).json()["items"]
+    assert [i["id"] for i in items] == [match["id"]]
+    r = api.get("/api/v1/requests", params={"filter": 'metadata.env = prod'})
+    assert r.status_code == 422 and r.json()["error"]["details"]["position"] == 15
+
+
+def test_keyset_paging_is_stable_under_inserts(api):
+    logs = [log(start_time=f"2026-11-20T10:00:{i:02d}Z", end_time=None) for i in range(7)]
+    ingest(api, *logs)
+    page1 = api.get("/api/v1/requests", params={"limit": 3}).json()
+    ingest(api, log(start_time="2026-11-20T11:00:00Z", end_time=None))  # newer: must not shift later pages
+    page2 = api.get("/api/v1/requests", params={"limit": 3, "cursor": page1["next_cursor"]}).json()
+    page3 = api.get("/api/v1/requests", params={"limit": 3, "cursor": page2["next_cursor"]}).json()
+    seen = [i["id"] for p in (page1, page2, page3) for i in p["items"]]
+    assert seen == [x["id"] for x in reversed(logs)] and page3["next_cursor"] is None
+    assert api.get("/api/v1/requests", params={"cursor": "garbage"}).status_code == 422
+
+
+def test_stats_per_version_with_confidence_intervals(api):
+    api.post("/api/v1/publish", json={**CHAT, "name": "s"})
+    values = [50, 60, 70, 80, 90]
+    ingest(api, *[log(prompt={"name": "s", "version": 1}, status="error" if v == 50 else "ok",
+                      scores=[{"name": "q", "value": v}]) for v in values])
+    item = api.get("/api/v1/requests/stats", params={"prompt": "s"}).json()["items"][0]
+    assert (item["version"], item["count"], item["error_rate"]) == (1, 5, 0.2)
+    q = item["scores"]["q"]
+    assert q["n"] == 5 and q["mean"] == 70 and round(q["ci_low"], 2) == 50.37 and round(q["ci_high"], 2) == 89.63
+    assert item["latency_p50"] == 1500
+
+
+def test_export_csv_neutralises_formulas_and_jsonl(api):
+    ingest(api, log(metadata={"note": "=HYPERLINK(\"http://evil\")"}, model="-cmd"), log())
+    text = api.get("/api/v1/requests/export", params={"format": "csv"}).text
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][0] == "id" and len(rows) == 3
+    assert any(cell.startswith("'-cmd") for cell in rows[1] + rows[2])
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
+    lines = api.get("/api/v1/requests/export", params={"format": "jsonl", "filter": 'model = "-cmd"'}).text
+    assert [json.loads(x)["model"] for x in lines.splitlines()] == ["-cmd"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=st.text(max_size=80))
+def test_random_filters_never_500(api, text):
+    r = api.get("/api/v1/requests", params={"filter": text})
+    assert r.status_code in (200, 422), r.text
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(value=st.text(min_size=1, max_size=30).filter(lambda s: "\x00" not in s and not any(0xD800 <= ord(c) <= 0xDFFF for c in s)))
+def test_filter_values_match_literally(api, value):
+    r = api.post("/api/v1/requests/search", json={"filter": {"field": "metadata.k", "op": "=", "value": value}})
+    assert r.status_code == 200 and r.json()["items"] == []
