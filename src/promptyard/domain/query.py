@@ -248,8 +248,10 @@ def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None) -> 
     if kind in ("num", "int"):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise FilterSyntaxError(f"{field} needs a number", pos, path)
-        if kind == "int" and not float(v).is_integer():
-            raise FilterSyntaxError(f"{field} needs a whole number", pos, path)
+        if kind == "int" and (not float(v).is_integer() or abs(v) >= 2**31):
+            raise FilterSyntaxError(f"{field} needs a whole number below 2**31", pos, path)
+        if kind == "num" and isinstance(v, int) and abs(v) >= 2**31:
+            return float(v)  # compare as a float: a bigger integer would not fit the column's type
         return int(v) if kind == "int" else v
     if isinstance(v, Relative):
         return v

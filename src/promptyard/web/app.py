@@ -12,6 +12,7 @@ from typing import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError
@@ -43,8 +44,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="Promptyard", version=app_version(), openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None, lifespan=_lifespan)
     app.state.ctx = AppContext(settings=settings, db=db or Database(settings.db_url), version=app_version())
-    for router in (api_system.router, api_prompts.router, api_folders.router, api_experiments.router, api_logs.router,
-                   api_client_support.router):
+    routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_client_support)
+    for router in (module.router for module in routers):
         app.include_router(router)
     _errors(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
@@ -96,8 +97,9 @@ def _errors(app: FastAPI) -> None:
         return _surface(request).from_http(exc)
 
     @app.exception_handler(OverflowError)
-    async def overflow(request: Request, exc: OverflowError):  # noqa: ANN202
-        # A number too large for a database integer that slipped past schema bounds.
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: Exception):  # noqa: ANN202
+        # A value too large for its database column that slipped past the schema bounds.
         return _surface(request).from_domain(InvalidInput("a number in the request is out of range"))
 
     @app.exception_handler(Exception)

@@ -20,9 +20,9 @@ async def api_principal(request: Request) -> Principal:
 Auth = Annotated[Principal, Depends(api_principal)]
 Ctx = Annotated[AppContext, Depends(ctx)]
 
-# Ids and numbers are bounded so that no client value overflows a database integer (SQLite raises
-# OverflowError past 2**63).
-MAX_ID = 2**53
+# Ids and numbers are bounded so that no client value overflows a database integer column
+# (32-bit on PostgreSQL; SQLite raises OverflowError past 2**63).
+MAX_ID = 2**31 - 1
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Number = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptNumber = Annotated[int | None, Query(ge=1, le=MAX_ID)]

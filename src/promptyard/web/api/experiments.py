@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["experiments"])
 
 
 class PromoteIn(BaseModel):
-    version: int | None = Field(None, ge=1, le=2**53, description="the winner: becomes the label's single version")
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="the winner: becomes the label's single version")
     policy: dict[str, Any] | None = Field(None, description="or a new split")
     reason: str
 
@@ -26,8 +26,8 @@ class ReasonIn(BaseModel):
 
 
 class RampIn(BaseModel):
-    candidate: int = Field(ge=1, le=2**53)
-    baseline: int = Field(ge=1, le=2**53)
+    candidate: int = Field(ge=1, le=2**31 - 1)
+    baseline: int = Field(ge=1, le=2**31 - 1)
     steps: list[float] = Field(default_factory=lambda: [10, 25, 50, 100], description="candidate share, percent")
     interval_s: float = Field(3600, description="seconds between steps")
     guard: dict[str, Any] = Field(default_factory=lambda: {"metric": "error_rate", "margin": 2.0},

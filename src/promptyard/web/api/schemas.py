@@ -56,13 +56,13 @@ class PublishIn(VersionIn):
 
 
 class LabelIn(BaseModel):
-    version: int | None = Field(None, ge=1, le=2**53, description="version number the label points at")
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="version number the label points at")
     policy: dict[str, Any] | None = Field(None, description="routing policy: split + segments (see docs)")
     reason: str = ""
 
 
 class FetchIn(BaseModel):
-    version: int | None = Field(None, ge=1, le=2**53)
+    version: int | None = Field(None, ge=1, le=2**31 - 1)
     label: str | None = None
     variables: dict[str, Any] | None = Field(None, description="input variables; when given, the template is rendered")
     metadata: dict[str, Any] = Field(default_factory=dict, description="request metadata used by routing policies")
