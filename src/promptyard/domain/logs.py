@@ -147,23 +147,22 @@ def score(item: Any, name: str) -> dict[str, Any]:
 def text_of(value: Any, limit: int = 200_000) -> str:
     """Plain text of messages/prompt/output JSON, for full-text search."""
     parts: list[str] = []
-
-    def walk(v: Any) -> None:
-        if sum(len(p) for p in parts) > limit:
-            return
+    size = 0
+    stack = [value]
+    while stack and size < limit:
+        v = stack.pop()
         if isinstance(v, str):
             parts.append(v)
+            size += len(v)
         elif isinstance(v, list):
-            for x in v:
-                walk(x)
+            stack.extend(reversed(v))
         elif isinstance(v, dict):
-            for k in ("content", "text", "prompt", "messages", "message", "choices", "output", "input",
-                      "arguments", "tool_calls", "function"):
-                if k in v:
-                    walk(v[k])
-
-    walk(value)
+            stack.extend(v[k] for k in reversed(_TEXT_KEYS) if k in v)
     return "\n".join(parts)[:limit]
+
+
+_TEXT_KEYS = ("content", "text", "prompt", "messages", "message", "choices", "output", "input", "arguments",
+              "tool_calls", "function")
 
 
 def normalise(raw: Any, *, now: datetime) -> NormalLog:
