@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
 import httpx
 import pytest
@@ -17,6 +18,11 @@ PY = [sys.executable, "-m", "promptyard.cli"]
 def live(tmp_path, database):  # noqa: ANN001, ANN201
     url = None if database.kind == "sqlite" else database.url
     server = start_server(tmp_path / "data", url)
+    if not server.api_key:  # the shared PostgreSQL database was set up before: a key of our own
+        made = cli("keys", "create", "--name", "cli-test", "--workspace", f"cli-{uuid.uuid4().hex[:8]}",
+                   "--database-url", url)
+        assert made.returncode == 0, made.stderr
+        server.api_key = made.stdout.strip()
     yield server
     server.stop()
 
@@ -88,3 +94,18 @@ def test_prompts_push_pull_roundtrip(live, tmp_path):
     assert '"number": 1' in got.stdout
     missing = cli("prompts", "get", "nope", env=env)
     assert missing.returncode == 1 and "no prompt named 'nope'" in missing.stderr
+
+
+def test_requests_export_command(live, tmp_path):
+    env = {"PROMPTYARD_URL": live.url, "PROMPTYARD_API_KEY": live.api_key}
+    r = httpx.post(live.url + "/api/v1/requests", headers={"Authorization": f"Bearer {live.api_key}"},
+                   json={"requests": [{"model": "m", "metadata": {"env": "prod"}, "output": {"text": "=1+1"}},
+                                      {"model": "m", "metadata": {"env": "dev"}}]})
+    assert r.json()["accepted"] == 2
+    out = tmp_path / "prod.csv"
+    done = cli("requests", "export", "--filter", 'metadata.env = "prod"', "--format", "csv", "-o", str(out), env=env)
+    assert done.returncode == 0, done.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and "prod" in lines[1]
+    bad = cli("requests", "export", "--filter", "metadata.env = prod", env=env)
+    assert bad.returncode == 1 and "position" in bad.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -107,6 +108,25 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Stream matching requests into a file (or stdout) without holding them in memory."""
+    api = _api(args)
+    params = {"format": args.format} | ({"filter": args.filter} if args.filter else {})
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    try:
+        with api.http.stream("GET", "/api/v1/requests/export", params=params, timeout=None) as r:
+            if r.status_code >= 400:
+                r.read()
+                err = r.json().get("error", {})
+                raise errors.from_status(r.status_code, err.get("message", r.text[:300]), err.get("code"))
+            for chunk in r.iter_bytes():
+                out.write(chunk)
+    finally:
+        if args.output:
+            out.close()
+    return 0
+
+
 def _prompt_id(api: Api, name: str) -> int:
     return api.call("GET", f"/api/v1/prompts/by-name/{quote(name, safe='')}")["id"]
 
@@ -185,6 +205,13 @@ def add_commands(sub: Any) -> None:
     pu.add_argument("--folder", help="only prompts in this folder")
     pu.add_argument("--label", help="pull this label's version instead of the newest")
     pu.set_defaults(func=cmd_pull)
-    for p in (pl, pg, pp, pu, *_experiment_commands(sub)):
+    requests = sub.add_parser("requests", help="the request log on a running server").add_subparsers(
+        dest="requests_cmd", required=True)
+    ex = requests.add_parser("export", help="export requests matching a filter as CSV or JSONL")
+    ex.add_argument("--filter", help='e.g. \'metadata.env = "prod" AND score.medically_correct < 60\'')
+    ex.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+    ex.add_argument("-o", "--output", help="file to write (default: standard output)")
+    ex.set_defaults(func=cmd_export)
+    for p in (pl, pg, pp, pu, ex, *_experiment_commands(sub)):
         p.add_argument("--url", help="server URL (PROMPTYARD_URL)")
         p.add_argument("--api-key", help="API key (PROMPTYARD_API_KEY)")

@@ -228,6 +228,19 @@ def summary(values: Sequence[float]) -> Summary:
     return Summary(n, mean, sd, mean - half, mean + half)
 
 
+def summary_from_moments(n: int, mean: float | None, mean_of_squares: float | None) -> Summary:
+    """The same as summary() from n, mean and mean of squares, as a database aggregates them
+    (one pass: fine for scores on a 0-100 scale, where cancellation is no concern)."""
+    if not n or mean is None:
+        return Summary(0, None, None, None, None)
+    if n < 2:
+        return Summary(n, mean, None, None, None)
+    var = max(0.0, (mean_of_squares - mean * mean) * n / (n - 1))
+    sd = math.sqrt(var)
+    half = t_ppf(1 - ALPHA / 2, n - 1) * sd / math.sqrt(n)
+    return Summary(n, mean, sd, mean - half, mean + half)
+
+
 def welch(a: Sequence[float], b: Sequence[float]) -> Comparison | None:
     """Welch's t test of mean(b) - mean(a); None when a side has fewer than 2 values."""
     xa, xb = _finite(a, "a"), _finite(b, "b")

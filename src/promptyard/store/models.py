@@ -211,6 +211,9 @@ class Request(Base):
         Index("ix_requests_ws_time", "workspace_id", "start_time", "id"),
         Index("ix_requests_version_time", "prompt_version_id", "start_time", "id"),
         Index("ix_requests_prompt_time", "prompt_id", "start_time", "id"),
+        # Covers per-version statistics (no visit to the wide rows) and latency percentiles.
+        Index("ix_requests_stats", "workspace_id", "prompt_name", "version_number", "latency_ms", "status",
+              "total_tokens", "cost"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -269,6 +272,7 @@ class Score(Base):
     __table_args__ = (
         UniqueConstraint("request_id", "name"),
         Index("ix_scores_ws_name_value", "workspace_id", "name", "value", "request_id"),
+        Index("ix_scores_request_name_value", "request_id", "name", "value"),  # covers score aggregates
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

@@ -19,6 +19,7 @@ from promptyard.errors import InvalidInput, PromptyardError
 from promptyard.services import ramps
 from promptyard.settings import Settings
 from promptyard.store.db import Database
+from promptyard.web import compat, ui
 from promptyard.web.api import errors as api_errors
 from promptyard.web.api import client_support as api_client_support
 from promptyard.web.api import experiments as api_experiments
@@ -47,6 +48,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_client_support)
     for router in (module.router for module in routers):
         app.include_router(router)
+    app.include_router(ui.router)
+    app.include_router(compat.router)  # last: its root-level paths never shadow ours
     _errors(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)
@@ -79,8 +82,14 @@ async def _tick_ramps(context: AppContext) -> None:
 
 
 def _surface(request: Request):  # noqa: ANN202
-    """The error module of the surface a path belongs to (API by default)."""
-    return api_errors
+    """The error module of the surface a path belongs to: each has from_domain, from_validation,
+    from_http and from_unexpected. Until a surface has its own, it answers in the API's shape."""
+    path = request.url.path
+    if path == "/ui" or path.startswith("/ui/"):
+        return getattr(ui, "errors", api_errors)
+    if path.startswith(("/api/v1/", "/-/")):
+        return api_errors
+    return getattr(compat, "errors", api_errors)
 
 
 def _errors(app: FastAPI) -> None:

@@ -1,0 +1,72 @@
+"""Search and statistics on a seeded data set (bench/seed_million.py): first page of a
+3-condition filter (2 metadata + 1 score) and per-version aggregates, in-process and over HTTP.
+Targets: first page p95 under 100 ms; per-version aggregates under 1 s.
+
+    python bench/bench_search.py --url sqlite:///bench/out/million.db --label "SQLite, 1,000,000 logs"
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, pct, server, write_section  # noqa: E402
+
+FILTER = 'metadata.env = "prod" AND metadata.store = "s3" AND score.medically_correct < 30'
+RUNS = 30
+
+
+def timed(fn, runs: int = RUNS) -> list[float]:  # noqa: ANN001
+    fn()
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--label", required=True)
+    args = ap.parse_args()
+    key = (Path(__file__).resolve().parent / "out" / "key.txt").read_text().strip()
+    with server(args.url) as (url, _):
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
+            def page() -> None:
+                r = c.get("/api/v1/requests", params={"filter": FILTER, "limit": 50})
+                r.raise_for_status()
+                assert len(r.json()["items"]) == 50
+
+            def stats_one() -> None:
+                c.get("/api/v1/requests/stats", params={"prompt": "bench/prompt-0"}).raise_for_status()
+
+            def stats_all() -> None:
+                c.get("/api/v1/requests/stats").raise_for_status()
+
+            first = timed(page)
+            one = timed(stats_one, 5)
+            every = timed(stats_all, 3)
+    rows = [f"| {args.label} | {pct(first, 50):.1f} | {pct(first, 95):.1f} | {pct(one, 50):.0f} | "
+            f"{pct(every, 50):.0f} |"]
+    print(rows[0], flush=True)
+    section = f"search-{args.label.split(',')[0].lower()}"
+    write_section(section, "\n".join([
+        f"## Search and statistics, {args.label} (`bench/bench_search.py`)",
+        f"Seeded by `bench/seed_million.py` (5 prompts x 3 versions, 3 metadata keys and 2 scores per log). "
+        f"Over HTTP to one `promptyard serve`; {machine()}. First page (50 rows, newest first) of "
+        f"`{FILTER}`; per-version statistics (count, error rate, latency p50/p95, tokens, cost, score means with "
+        "95% CIs) for one prompt (~20% of the logs) and for all logs. Milliseconds. Targets: first page p95 "
+        "< 100 ms, statistics < 1 s.", "",
+        "| data | first page p50 | first page p95 | stats, one prompt | stats, all logs |",
+        "|---|---|---|---|---|", *rows]))
+
+
+if __name__ == "__main__":
+    main()
