@@ -1,0 +1,5 @@
+"""(placeholder: filled by the UI work)"""
+
+from fastapi import APIRouter
+
+router = APIRouter()
