@@ -1,3 +1,20 @@
-"""(placeholder: the UI's error page; until then the API's JSON shape)"""
+"""(placeholder until the UI has its error page) The UI surface's error responses."""
 
-from promptyard.web.api.errors import from_domain, from_http, from_unexpected, from_validation  # noqa: F401
+from fastapi import Request
+from fastapi.responses import PlainTextResponse
+
+
+def from_domain(exc):  # noqa: ANN001, ANN201
+    return PlainTextResponse(exc.message, status_code=exc.status)
+
+
+def from_validation(exc):  # noqa: ANN001, ANN201
+    return PlainTextResponse("invalid input", status_code=422)
+
+
+def from_http(exc):  # noqa: ANN001, ANN201
+    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+
+
+def from_unexpected(request: Request, exc: Exception):  # noqa: ANN201
+    return PlainTextResponse("internal error", status_code=500)
