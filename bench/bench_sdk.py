@@ -102,8 +102,8 @@ def main() -> None:
         f"Cached `get` (no variables): p50 {get[0]:.1f} us, p99 {get[1]:.1f} us; "
         f"with f-string rendering of 3 messages: p50 {get[2]:.1f} us, p99 {get[3]:.1f} us.", "",
         "Targets: log p50 < 50 us, p99 < 1 ms; cached get < 20 us.", "",
-        "The official `promptlayer` SDK side by side is not measured: this checkout has no PromptLayer-"
-        "compatible API yet (web/compat is empty), so its calls would only measure 404s.",
+        "The official `promptlayer` SDK side by side, against our PromptLayer-compatible API: see the next "
+        "section (bench/bench_promptlayer_sdk.py).",
     ])
     write_section("bench-sdk", text)
     print(text)

@@ -72,5 +72,11 @@ def write_section(name: str, markdown: str) -> None:
     DOC.write_text(text, encoding="utf-8")
 
 
+def key_file(database_url: str) -> Path:
+    """Where seed_million.py keeps the API key of the data set it seeded at this URL."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", database_url.split("://", 1)[-1]).strip("-")
+    return ROOT / "bench" / "out" / f"{name[-80:]}.key"
+
+
 def machine() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"

@@ -3,7 +3,7 @@
 
     python bench/seed_million.py --url sqlite:///bench/out/million.db [--rows 1000000]
 
-Prints the workspace's admin API key; writes it to <url's file or bench/out>/key.txt."""
+Prints the workspace's admin API key and keeps it in bench/out/ (common.key_file) for the benchmarks."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import key_file  # noqa: E402
 
 from promptyard.services import keys, versions
 from promptyard.store.db import Database
@@ -45,8 +48,8 @@ def seed(url: str, rows: int, seed_value: int = 42) -> str:
     for base in range(0, rows, CHUNK):
         n = min(CHUNK, rows - base)
         with db.write() as s:
-            first = _requests(s, ws, ids, rng, start, base, n)
-            _children(s, ws, rng, first, n)
+            first, versions_of = _requests(s, ws, ids, rng, start, base, n)
+            _children(s, ws, rng, first, versions_of)
         done = base + n
         if done % 100_000 == 0 or done == rows:
             print(f"{done:,} rows, {done / (time.time() - t0):,.0f} rows/s", flush=True)
@@ -54,7 +57,7 @@ def seed(url: str, rows: int, seed_value: int = 42) -> str:
     return raw
 
 
-def _requests(s, ws, ids, rng, start, base, n) -> int:  # noqa: ANN001
+def _requests(s, ws, ids, rng, start, base, n) -> tuple[int, list]:  # noqa: ANN001
     batch = []
     for i in range(base, base + n):
         prompt, version = rng.randrange(PROMPTS), rng.randrange(VERSIONS) + 1
@@ -70,18 +73,19 @@ def _requests(s, ws, ids, rng, start, base, n) -> int:  # noqa: ANN001
             "prompt_name": f"bench/prompt-{prompt}", "version_number": version, "label": "production",
             "tags": ["bench"], "source": "api"})
     s.execute(insert(Request.__table__), batch)
-    return s.scalar(Request.__table__.select().with_only_columns(Request.__table__.c.id)
-                    .where(Request.__table__.c.client_id == f"seed-{base}", Request.__table__.c.workspace_id == ws))
+    t = Request.__table__
+    first = s.scalar(t.select().with_only_columns(t.c.id).where(t.c.client_id == f"seed-{base}", t.c.workspace_id == ws))
+    return first, [(r["prompt_name"], r["version_number"]) for r in batch]
 
 
-def _children(s, ws, rng, first: int, n: int) -> None:  # noqa: ANN001
+def _children(s, ws, rng, first: int, versions_of: list) -> None:  # noqa: ANN001
     meta, scores, tags = [], [], []
-    for rid in range(first, first + n):
+    for rid, (name, number) in zip(range(first, first + len(versions_of)), versions_of):
         meta += [{"request_id": rid, "workspace_id": ws, "key": "env", "value": rng.choice(("prod", "prod", "dev"))},
                  {"request_id": rid, "workspace_id": ws, "key": "store", "value": f"s{rng.randrange(31)}"},
                  {"request_id": rid, "workspace_id": ws, "key": "user_id", "value": f"u{rng.randrange(50_000)}"}]
         scores += [{"request_id": rid, "workspace_id": ws, "name": "medically_correct", "value": rng.randrange(101),
-                    "comment": "", "source": "api", "author": "seed"},
+                    "comment": "", "source": "api", "author": "seed", "prompt_name": name, "version_number": number},
                    {"request_id": rid, "workspace_id": ws, "name": "follows_manual", "value": rng.randrange(101),
                     "comment": "", "source": "api", "author": "seed"}]
         tags.append({"request_id": rid, "workspace_id": ws, "tag": "bench"})
@@ -97,7 +101,7 @@ def main() -> None:
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
     key = seed(args.url, args.rows)
-    (OUT / "key.txt").write_text(key)
+    key_file(args.url).write_text(key)
     print(key)
 
 

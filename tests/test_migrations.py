@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import select, text
 
-from promptyard.store.migrate import current
-from promptyard.store.models import Base
+from promptyard.services import keys
+from promptyard.store.db import Database
+from promptyard.store.migrate import current, upgrade
+from promptyard.store.models import Base, Request, Score
+from tests.conftest import _pg_database
 
 
 def test_migrations_match_models(database):
@@ -21,3 +28,41 @@ def _dialect_extra(item) -> bool:  # noqa: ANN001
     """Search structures that live only in migrations (FTS5 tables, trigram indexes)."""
     text = repr(item)
     return "fts" in text or "trgm" in text
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path):  # noqa: ANN001, ANN201
+    """A database with no schema yet, dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    admin, name, url = _pg_database("migrations")
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_upgrade_copies_versions_onto_existing_scores(empty_url):
+    """0003 gives every stored score its request's prompt name and version number."""
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine, "0002")
+        with db.write() as s:
+            ws, _ = keys.ensure_workspace(s, "m")
+            now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+            rows = [{"workspace_id": ws, "client_id": f"c{i}", "received_at": now, "start_time": now,
+                     "input": {}, "output": {}, "parameters": {}, "input_text": "", "output_text": "",
+                     "status": "ok", "tags": [], "source": "api", "prompt_name": name, "version_number": number}
+                    for i, (name, number) in enumerate([("a", 1), ("a", 2), (None, None)])]
+            s.execute(Request.__table__.insert(), rows)
+            ids = s.scalars(select(Request.id).order_by(Request.client_id)).all()
+            s.execute(text("INSERT INTO scores (workspace_id, request_id, name, value, comment, source, author, "
+                           "created_at, updated_at) VALUES (:ws, :rid, 'q', 1, '', 'api', '', :t, :t)"),
+                      [{"ws": ws, "rid": rid, "t": now} for rid in ids])
+        upgrade(db.engine)
+        with db.read() as s:
+            got = s.execute(select(Score.prompt_name, Score.version_number).order_by(Score.request_id)).all()
+        assert [tuple(g) for g in got] == [("a", 1), ("a", 2), (None, None)]
+    finally:
+        db.dispose()

@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -150,6 +151,32 @@ def test_stats_per_version_with_confidence_intervals(api):
     q = item["scores"]["q"]
     assert q["n"] == 5 and q["mean"] == 70 and round(q["ci_low"], 2) == 50.37 and round(q["ci_high"], 2) == 89.63
     assert item["latency_p50"] == 1500
+
+
+def test_stats_filtered_and_unfiltered_agree_with_numpy_percentiles(api):
+    """Both ways to read statistics (index-ordered without a filter, ranked with one) give the
+    numpy percentiles; late scores count for the version of their request."""
+    import numpy as np
+
+    api.post("/api/v1/publish", json={**CHAT, "name": "pct"})
+    api.post("/api/v1/publish", json={**CHAT, "name": "pct", "messages": [{"role": "user", "content": "v2"}]})
+    latencies = {1: [120, 80, 300, 95, 101, 2000, 130], 2: [50, 70]}
+    logs = [log(prompt={"name": "pct", "version": v}, start_time="2026-11-20T10:00:00Z",
+                end_time=f"2026-11-20T10:00:{ms // 1000:02d}.{ms % 1000:03d}Z", metadata={"env": "prod"})
+            for v, values in latencies.items() for ms in values]
+    ingest(api, *logs, log(prompt={"name": "pct", "version": 1}, metadata={"env": "dev"}))
+    for i, one in enumerate(logs):  # scored after the logs arrived
+        api.post(f"/api/v1/requests/{one['id']}/scores", json={"name": "ok", "value": 10 * i})
+    plain = {i["version"]: i for i in api.get("/api/v1/requests/stats", params={"prompt": "pct"}).json()["items"]}
+    prod = {i["version"]: i for i in api.get("/api/v1/requests/stats", params={
+        "prompt": "pct", "filter": 'metadata.env = "prod"'}).json()["items"]}
+    assert plain[1]["count"] == 8 and prod[1]["count"] == 7
+    for v, values in latencies.items():
+        assert prod[v]["latency_p50"] == pytest.approx(np.percentile(values, 50))
+        assert prod[v]["latency_p95"] == pytest.approx(np.percentile(values, 95))
+        assert prod[v]["scores"]["ok"] == plain[v]["scores"]["ok"]
+    assert plain[1]["latency_p50"] == pytest.approx(np.percentile(latencies[1] + [1500], 50))
+    assert plain[2]["scores"]["ok"]["n"] == 2 and plain[2]["scores"]["ok"]["mean"] == 75
 
 
 def test_export_csv_neutralises_formulas_and_jsonl(api):

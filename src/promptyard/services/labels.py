@@ -167,3 +167,37 @@ def _target(session: Session, p: Principal, name: str, version: int | None, labe
     if row is None:
         return _Target(cursor, record, "latest", prompt.latest_version, None)
     return _Target(cursor, record, row.name, None if row.policy else row.version, row.policy)
+
+
+# --- labels addressed by id (PromptLayer's REST paths: /prompt-labels/{id}) --------------------
+
+
+@dataclass(frozen=True)
+class LabelRef:
+    id: int
+    prompt_id: int
+    name: str
+    version: int
+    version_id: int
+    created_at: Any
+
+
+def refs(session: Session, p: Principal, prompt_id: int, name: str | None = None) -> list[LabelRef]:
+    """A prompt's labels with their row and version ids (or just the one called `name`)."""
+    access.require(p, "prompts:read")
+    prompt = prompts.load(session, p, prompt_id)
+    q = (select(ReleaseLabel, PromptVersion.number).join(PromptVersion, ReleaseLabel.version_id == PromptVersion.id)
+         .where(ReleaseLabel.prompt_id == prompt.id).order_by(ReleaseLabel.name))
+    if name is not None:
+        q = q.where(ReleaseLabel.name == name)
+    return [LabelRef(lab.id, lab.prompt_id, lab.name, number, lab.version_id, lab.updated_at)
+            for lab, number in session.execute(q)]
+
+
+def ref_by_id(session: Session, p: Principal, label_id: int) -> LabelRef:
+    access.require(p, "prompts:read")
+    label = session.scalar(select(ReleaseLabel).where(ReleaseLabel.workspace_id == p.workspace_id,
+                                                      ReleaseLabel.id == label_id))
+    if label is None:
+        raise NotFound(f"no release label with id {label_id}")
+    return refs(session, p, label.prompt_id, label.name)[0]

@@ -8,14 +8,14 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, costs, query
 from promptyard.domain import logs as rl
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
-from promptyard.services import labels
+from promptyard.services import labels, prompts
 from promptyard.store.query_sql import where
 from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
@@ -121,14 +121,14 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
     stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["workspace_id", "client_id"])
     inserted = {cid: rid for rid, cid in session.execute(stmt.returning(table.c.id, table.c.client_id), rows)}
     meta, tags, scores = [], [], []
-    for log in logs:
+    for log, row in zip(logs, rows):
         rid = inserted.get(log.client_id)
         if rid is None:
             continue
         meta += [{"request_id": rid, "key": k, "value": v, "workspace_id": p.workspace_id}
                  for k, v in log.metadata.items()]
         tags += [{"request_id": rid, "tag": t, "workspace_id": p.workspace_id} for t in log.tags]
-        scores += [_score_row(p, rid, s) for s in log.scores]
+        scores += [_score_row(p, rid, s, (row["prompt_name"], row["version_number"])) for s in log.scores]
     for model, values in ((RequestMetadata, meta), (RequestTag, tags), (Score, scores)):
         if values:
             session.execute(insert(model.__table__), values)
@@ -136,11 +136,20 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
     return set(inserted)
 
 
-def _score_row(p: Principal, request_id: int, s: dict[str, Any]) -> dict[str, Any]:
+def _score_row(p: Principal, request_id: int, s: dict[str, Any], version: tuple[str | None, int | None]
+               ) -> dict[str, Any]:
+    # A score carries its request's prompt name and version number (kept equal by
+    # _attribute_scores) so that per-version score statistics read the scores table alone.
     now = utcnow()
     return {"workspace_id": p.workspace_id, "request_id": request_id, "name": s["name"], "value": s["value"],
             "comment": s["comment"], "source": s["source"], "author": s["author"] or p.actor,
-            "created_at": now, "updated_at": now}
+            "created_at": now, "updated_at": now, "prompt_name": version[0], "version_number": version[1]}
+
+
+def _attribute_scores(session: Session, request_id: int, name: str | None, number: int | None) -> None:
+    """Keep the scores' copy of the request's prompt version in step when the request is relinked."""
+    session.execute(update(Score).where(Score.request_id == request_id)
+                    .values(prompt_name=name, version_number=number))
 
 
 def _apply_pending(session: Session, p: Principal, inserted: dict[str, int]) -> None:
@@ -178,7 +187,9 @@ def _annotate(session: Session, p: Principal, request_id: int, kind: str, payloa
 def _upsert_score(session: Session, p: Principal, request_id: int, s: dict[str, Any]) -> None:
     row = session.scalar(select(Score).where(Score.request_id == request_id, Score.name == s["name"]))
     if row is None:
-        session.add(Score(**_score_row(p, request_id, s)))
+        version = session.execute(select(Request.prompt_name, Request.version_number)
+                                  .where(Request.id == request_id)).one()
+        session.add(Score(**_score_row(p, request_id, s, tuple(version))))
         return
     row.value, row.comment, row.source = s["value"], s["comment"], s["source"]
     row.author, row.updated_at = s["author"] or p.actor, utcnow()
@@ -315,3 +326,56 @@ def iterate(session: Session, p: Principal, node: query.Node | None, batch: int 
         yield from items
         if not cursor:
             return
+
+
+# --- used by the PromptLayer-compatible routes (web/compat) ------------------------------------
+
+
+def ingest_one(session: Session, p: Principal, raw: dict, *, source: str = "api",
+               prompt_id: int | None = None) -> tuple[int, bool]:
+    """Store one log; (row id, created). A replayed client id returns the stored row's id, so
+    a client that resends the same log gets the same answer. `prompt_id` links the log to a
+    prompt known by id only (the name is what attribution resolves)."""
+    if prompt_id is not None and isinstance(raw.get("prompt"), dict):
+        try:
+            raw = raw | {"prompt": raw["prompt"] | {"name": prompts.load(session, p, prompt_id).name}}
+        except NotFound:
+            raw = {k: v for k, v in raw.items() if k != "prompt"}  # stored unlinked, like a bad name
+    result = ingest(session, p, [raw], max_batch=1, source=source)
+    if result["errors"]:
+        err = result["errors"][0]
+        raise rl.LogError(err["field"], err["message"].split(": ", 1)[-1])
+    rid = _find(session, p, result["ids"][0])
+    return rid, bool(result["accepted"])
+
+
+def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version: int | None = None,
+                label: str | None = None, variables: dict | None = None) -> dict:
+    """Attach an already stored request to the prompt version that produced it (a label resolves,
+    with the request's own metadata for routing policies, to the version it serves)."""
+    access.require(p, "ingest")
+    rid = _find(session, p, ref)
+    if rid is None:
+        raise NotFound(f"no request with id {ref}")
+    if variables is not None and not isinstance(variables, dict):
+        raise InvalidInput("prompt_input_variables: must be an object")
+    meta = {m.key: m.value for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id == rid))}
+    found = labels.resolve(session, p, name, version=version, label=label, metadata=meta)
+    row = session.get(Request, rid)
+    row.prompt_id, row.prompt_version_id = found.prompt.id, found.version.id
+    row.prompt_name, row.version_number, row.label = found.prompt.name, found.version.number, found.label
+    row.input_variables = variables
+    _attribute_scores(session, rid, row.prompt_name, row.version_number)
+    if found.rule:
+        row.routing = {"label": found.label, "rule": found.rule, "unit": found.unit}
+    session.flush()
+    return {"id": row.client_id, "prompt": found.prompt.name, "version": found.version.number}
+
+
+def set_group(session: Session, p: Principal, ref: str, group: str) -> None:
+    access.require(p, "ingest")
+    rid = _find(session, p, ref)
+    if rid is None:
+        raise NotFound(f"no request with id {ref}")
+    session.get(Request, rid).group_id = group
+    session.flush()

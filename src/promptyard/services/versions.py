@@ -127,3 +127,24 @@ def by_number_or_404(session: Session, prompt: Prompt, number: int) -> PromptVer
     if v is None:
         raise NotFound(f"prompt {prompt.name!r} has no version {number} (newest: {prompt.latest_version})")
     return v
+
+
+def heads(session: Session, p: Principal, *, label: str | None = None, limit: int = 30,
+          offset: int = 0) -> list[tuple[Any, VersionRecord]]:
+    """(prompt record, version) per prompt, by name: the newest version, or with `label` the
+    version the label points at (a routing label's base version); prompts without it are left out.
+    One query for the versions of the whole page (used by the PromptLayer template list)."""
+    from sqlalchemy import and_, or_
+
+    page = [r for r in prompts.search(session, p, label=label, limit=limit, offset=offset) if r.latest_version]
+    wanted = {}
+    for r in page:
+        number = next((lab.version for lab in r.labels if lab.name == label), None) if label else r.latest_version
+        if number:
+            wanted[r.id] = number
+    if not wanted:
+        return []
+    rows = session.scalars(select(PromptVersion).where(or_(*(
+        and_(PromptVersion.prompt_id == pid, PromptVersion.number == n) for pid, n in wanted.items()))))
+    by_prompt = {v.prompt_id: v for v in rows}
+    return [(r, record(by_prompt[r.id], r.name)) for r in page if r.id in by_prompt]

@@ -71,6 +71,17 @@ class Database:
         with self._write() as session, session.begin():
             yield session
 
+    def analyze(self) -> None:
+        """SQLite: refresh the planner's statistics (sqlite_stat1). Without them it cannot tell a
+        rare metadata value from a common one and drives filtered statistics from the wrong side
+        (3-5 s instead of about 1 s over a million logs). analysis_limit samples each index, so
+        this takes well under a second at that size. PostgreSQL's autovacuum does this itself."""
+        if self.kind != "sqlite":
+            return
+        with self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")

@@ -272,7 +272,8 @@ class Score(Base):
     __table_args__ = (
         UniqueConstraint("request_id", "name"),
         Index("ix_scores_ws_name_value", "workspace_id", "name", "value", "request_id"),
-        Index("ix_scores_request_name_value", "request_id", "name", "value"),  # covers score aggregates
+        Index("ix_scores_request_name_value", "request_id", "name", "value"),  # covers filtered aggregates
+        Index("ix_scores_stats", "workspace_id", "prompt_name", "version_number", "name", "value"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -284,6 +285,10 @@ class Score(Base):
     author: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The request's prompt name and version number, copied so that per-version score statistics
+    # need no join over a million requests (services/request_log keeps them in step).
+    prompt_name: Mapped[str | None] = mapped_column(String(500))
+    version_number: Mapped[int | None] = mapped_column(Integer)
 
 
 class PendingUpdate(Base):

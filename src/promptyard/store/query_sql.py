@@ -21,16 +21,21 @@ COLUMNS = {
 }
 
 
-def where(node: Node | None, now: datetime) -> ColumnElement[bool]:
+def where(node: Node | None, now: datetime, *, sets_of: int | None = None) -> ColumnElement[bool]:
+    """The WHERE clause for `node`. Metadata, score and tag conditions are correlated EXISTS by
+    default: a time-ordered page stops after its first matches. Aggregates visit every match, so
+    they pass `sets_of=<workspace id>` to get `id IN (<index range of that workspace>)` instead,
+    which the database can drive from the smallest matching set (20 s -> about 1 s for two
+    metadata conditions over a million logs on SQLite)."""
     if node is None:
         return true()
     if isinstance(node, And):
-        return and_(*(where(i, now) for i in node.items))
+        return and_(*(where(i, now, sets_of=sets_of) for i in node.items))
     if isinstance(node, Or):
-        return or_(*(where(i, now) for i in node.items))
+        return or_(*(where(i, now, sets_of=sets_of) for i in node.items))
     if isinstance(node, Not):
-        return not_(where(node.item, now))
-    return _cond(node, now)
+        return not_(where(node.item, now, sets_of=sets_of))
+    return _cond(node, now, sets_of)
 
 
 def _compare(col: Any, op: str, value: Any) -> ColumnElement[bool]:
@@ -59,13 +64,13 @@ def _compare(col: Any, op: str, value: Any) -> ColumnElement[bool]:
     raise ValueError(op)
 
 
-def _cond(c: Cond, now: datetime) -> ColumnElement[bool]:
+def _cond(c: Cond, now: datetime, sets_of: int | None) -> ColumnElement[bool]:
     if c.field == "metadata":
-        return _keyed(RequestMetadata, RequestMetadata.key == c.key, RequestMetadata.value, c)
+        return _keyed(RequestMetadata, RequestMetadata.key == c.key, RequestMetadata.value, c, sets_of)
     if c.field == "score":
-        return _keyed(Score, Score.name == c.key, Score.value, c)
+        return _keyed(Score, Score.name == c.key, Score.value, c, sets_of)
     if c.field == "tag":
-        return _tag(c)
+        return _tag(c, sets_of)
     if c.field in ("text", "input", "output"):
         cols = {"text": (Request.input_text, Request.output_text), "input": (Request.input_text,),
                 "output": (Request.output_text,)}[c.field]
@@ -78,26 +83,30 @@ def _cond(c: Cond, now: datetime) -> ColumnElement[bool]:
     return _compare(COLUMNS[c.field], c.op, value)
 
 
-def _keyed(model: Any, key_match: Any, value_col: Any, c: Cond) -> ColumnElement[bool]:
-    """metadata.<key> / score.<name>: a correlated EXISTS, so the time-ordered scan of requests
-    stops at the first page instead of joining everything."""
-    base = select(1).where(model.request_id == Request.id, key_match)
+def _has(model: Any, sets_of: int | None, *conds: Any) -> ColumnElement[bool]:
+    """Some row of `model` (metadata, score, tag) of the request matches `conds`."""
+    if sets_of is None:
+        return exists(select(1).where(model.request_id == Request.id, *conds))
+    return Request.id.in_(select(model.request_id).where(model.workspace_id == sets_of, *conds))
+
+
+def _keyed(model: Any, key_match: Any, value_col: Any, c: Cond, sets_of: int | None) -> ColumnElement[bool]:
+    """metadata.<key> / score.<name>."""
     if c.op == "missing":
-        return ~exists(base)
+        return ~_has(model, sets_of, key_match)
     if c.op == "exists":
-        return exists(base)
+        return _has(model, sets_of, key_match)
     if c.op in ("!=", "not_in"):  # missing counts as "not equal"
         positive = "=" if c.op == "!=" else "in"
-        return ~exists(base.where(_compare(value_col, positive, c.value)))
-    return exists(base.where(_compare(value_col, c.op, c.value)))
+        return ~_has(model, sets_of, key_match, _compare(value_col, positive, c.value))
+    return _has(model, sets_of, key_match, _compare(value_col, c.op, c.value))
 
 
-def _tag(c: Cond) -> ColumnElement[bool]:
-    base = select(1).where(RequestTag.request_id == Request.id)
+def _tag(c: Cond, sets_of: int | None) -> ColumnElement[bool]:
     if c.op == "exists":
-        return exists(base)
+        return _has(RequestTag, sets_of)
     if c.op == "missing":
-        return ~exists(base)
+        return ~_has(RequestTag, sets_of)
     values = list(c.value) if isinstance(c.value, tuple) else [c.value]
-    has = exists(base.where(RequestTag.tag.in_(values)))
+    has = _has(RequestTag, sets_of, RequestTag.tag.in_(values))
     return has if c.op in ("=", "in") else ~has

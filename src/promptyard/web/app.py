@@ -59,12 +59,24 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: AppContext = app.state.ctx
-    ticker = None
+    tasks = [asyncio.create_task(_analyze(context))]
     if context.settings.ramp_tick_s > 0:
-        ticker = asyncio.create_task(_tick_ramps(context))
+        tasks.append(asyncio.create_task(_tick_ramps(context)))
     yield
-    if ticker:
-        ticker.cancel()
+    for task in tasks:
+        task.cancel()
+
+
+async def _analyze(context: AppContext) -> None:
+    """Planner statistics at start and then on a schedule (a no-op on PostgreSQL)."""
+    while True:
+        try:
+            await run_in_threadpool(context.db.analyze)
+        except Exception:  # noqa: BLE001 - statistics only speed queries up; retry next time
+            log.exception("refreshing the query planner's statistics failed")
+        if context.settings.analyze_every_s <= 0:
+            return
+        await asyncio.sleep(context.settings.analyze_every_s)
 
 
 async def _tick_ramps(context: AppContext) -> None:

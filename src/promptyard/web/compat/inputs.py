@@ -1,0 +1,93 @@
+"""Reading PromptLayer requests: the JSON body, the API key (header or body), and field values
+the way the SDK sends them (explicit nulls for absent values, ids as ints or numeric strings)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+
+from promptyard.domain.records import Principal
+from promptyard.errors import InvalidInput
+from promptyard.web.context import AppContext, cached_principal, ctx, key_from_headers, principal_for_key
+
+MAX_ID = 2**31 - 1  # larger ids fit no id column here (32-bit on PostgreSQL)
+
+
+@dataclass
+class Call:
+    """One authenticated compat call: the app context, who is calling, and the JSON body."""
+
+    c: AppContext
+    p: Principal
+    body: dict[str, Any]
+
+
+async def call(request: Request) -> Call:
+    """Dependency: body first (the key may be in it), then the key - header `X-API-KEY` first,
+    then body `api_key`, as the SDK sends it in one or the other depending on the endpoint."""
+    body = await _body(request)
+    raw = key_from_headers(request) or (body.get("api_key") if isinstance(body.get("api_key"), str) else None)
+    context = ctx(request)
+    principal = cached_principal(raw) or await run_in_threadpool(principal_for_key, context, raw)
+    return Call(context, principal, body)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    data = await request.body()
+    if not data.strip():
+        return {}
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"body: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("body: must be a JSON object")
+    return value
+
+
+def integer(body: dict, name: str, *, required: bool = False) -> int | None:
+    """An id or number: a JSON integer or a numeric string (the REST docs show string ids)."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidInput(f"{name}: is required")
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise InvalidInput(f"{name}: must be a whole number from 0 to {MAX_ID} (got {str(value)[:40]!r})")
+    return value
+
+
+def text(body: dict, name: str, *, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"{name}: is required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name}: must be a string")
+    return value
+
+
+def obj(body: dict, name: str) -> dict:
+    value = body.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{name}: must be an object")
+    return value
+
+
+def string_map(value: Any, name: str) -> dict[str, str]:
+    """Metadata as str -> str: run() sends its metadata unchecked, so numbers, booleans and even
+    nested values arrive; they are kept as text rather than refused after the LLM call was made."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{name}: must be an object of key -> value")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items() if v is not None}
