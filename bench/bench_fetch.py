@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, pct, server, write_section  # noqa: E402
 
 N = 2000
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/promptyard_bench"
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/promptyard_bench_fetch"
 NAME = "服薬指導/返信案"
 
 
@@ -71,8 +71,8 @@ def pg_ready() -> bool:
     admin = create_engine(PG.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as c:
-            c.exec_driver_sql("DROP DATABASE IF EXISTS promptyard_bench WITH (FORCE)")
-            c.exec_driver_sql("CREATE DATABASE promptyard_bench")
+            c.exec_driver_sql("DROP DATABASE IF EXISTS promptyard_bench_fetch WITH (FORCE)")
+            c.exec_driver_sql("CREATE DATABASE promptyard_bench_fetch")
         return True
     except Exception:  # noqa: BLE001
         return False

@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, costs, query
@@ -17,17 +17,9 @@ from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import labels, prompts
 from promptyard.store.query_sql import where
+from promptyard.store import bulk
 from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
-
-
-def _insert(session: Session, model: Any):  # noqa: ANN202
-    """INSERT that skips rows whose unique key already exists (concurrent replays of a batch)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(model)
 
 
 def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, source: str = "api") -> dict:
@@ -47,19 +39,15 @@ def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, s
             errors.append({"index": i, "field": exc.field, "message": exc.message})
     seen: set[str] = set()
     unique = [(i, log) for i, log in good if not (log.client_id in seen or seen.add(log.client_id))]
-    ids = [log.client_id for _, log in unique]
-    existing = set(session.scalars(select(Request.client_id).where(
-        Request.workspace_id == p.workspace_id, Request.client_id.in_(ids)))) if ids else set()
-    fresh = [(i, log) for i, log in unique if log.client_id not in existing]
     attribution = _Attribution(session, p)
     rows = []
-    for i, log in fresh:
+    for i, log in unique:  # ids stored before are skipped by the insert itself (a replay answers the same)
         row = _row(p, log, source)
         warning = attribution.apply(row, log)
         if warning:
             warnings.append({"index": i, "message": warning})
         rows.append(row)
-    inserted = _store(session, p, rows, [log for _, log in fresh])
+    inserted = _store(session, p, rows, [log for _, log in unique])
     return {"accepted": len(inserted), "duplicates": len(good) - len(inserted),
             "ids": [log.client_id for _, log in good], "errors": errors, "warnings": warnings}
 
@@ -115,11 +103,8 @@ class _Attribution:
 def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.NormalLog]) -> set[str]:
     if not rows:
         return set()
-    # Core inserts on the tables (not the ORM's bulk path): the ORM bookkeeping per row cost more
-    # than the database itself in the ingest benchmark.
-    table = Request.__table__
-    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["workspace_id", "client_id"])
-    inserted = {cid: rid for rid, cid in session.execute(stmt.returning(table.c.id, table.c.client_id), rows)}
+    inserted = dict(bulk.insert(session, Request.__table__, rows, skip_conflicts_on=("workspace_id", "client_id"),
+                                returning=("client_id", "id")))
     meta, tags, scores = [], [], []
     for log, row in zip(logs, rows):
         rid = inserted.get(log.client_id)
@@ -130,8 +115,7 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
         tags += [{"request_id": rid, "tag": t, "workspace_id": p.workspace_id} for t in log.tags]
         scores += [_score_row(p, rid, s, (row["prompt_name"], row["version_number"])) for s in log.scores]
     for model, values in ((RequestMetadata, meta), (RequestTag, tags), (Score, scores)):
-        if values:
-            session.execute(insert(model.__table__), values)
+        bulk.insert(session, model.__table__, values)
     _apply_pending(session, p, inserted)
     return set(inserted)
 

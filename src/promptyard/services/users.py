@@ -14,6 +14,13 @@ from promptyard.store.models import Membership, User
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 10
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _dummy:
+        _dummy.append(_hasher.hash("no such user"))
+    return _dummy[0]
 
 
 def count(session: Session) -> int:
@@ -44,9 +51,11 @@ def check_password(session: Session, email: str, password: str) -> int:
     """The user id when email and password match; Unauthorized otherwise (same message either way)."""
     user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
     try:
+        # An unknown email costs one hash check too, so the answer time does not tell which
+        # emails have accounts.
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password or "")
         if user is None:
             raise VerifyMismatchError
-        _hasher.verify(user.password_hash, password or "")
     except (VerifyMismatchError, InvalidHashError):
         raise Unauthorized("wrong email or password") from None
     return user.id

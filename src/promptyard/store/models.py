@@ -255,7 +255,7 @@ class RequestTag(Base):
     __table_args__ = (Index("ix_request_tags_ws_tag", "workspace_id", "tag", "request_id"),)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(200), primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the request; no key of its own (0004)
 
 
 class RequestMetadata(Base):
@@ -264,7 +264,7 @@ class RequestMetadata(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(String(1000))
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the request; no key of its own (0004)
 
 
 class Score(Base):
@@ -276,7 +276,7 @@ class Score(Base):
         Index("ix_scores_stats", "workspace_id", "prompt_name", "version_number", "name", "value"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the request; no key of its own (0004)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     value: Mapped[float] = mapped_column(Float)

@@ -14,8 +14,10 @@ import json
 import re
 from typing import Any, Callable
 
-_NUL = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000")
-_SURROGATE = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u[dD][89a-fA-F]")
+# A cheap first look: an escaped NUL or an escaped surrogate (paired or not). Only a body that
+# has one is decoded and walked, which tells a real NUL or lone surrogate from an escaped
+# backslash or a valid pair (an emoji). A precise regex over every body cost 29 ms per 500 logs.
+_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def error_body(status: int, code: str, message: str, details: Any = None) -> bytes:
@@ -27,22 +29,30 @@ def error_body(status: int, code: str, message: str, details: Any = None) -> byt
 
 def bad_text(body: bytes) -> str | None:
     """A description of the first unstorable character in a JSON body, or None."""
-    if b"\x00" in body or _NUL.search(body):
+    if b"\x00" in body:
         return "text may not contain NUL (\\u0000) characters"
-    if _SURROGATE.search(body):
+    if _SUSPECT.search(body):
         try:
             _walk(json.loads(body))
-        except ValueError as exc:
+        except _Unstorable as exc:
             return str(exc)
+        except ValueError:  # not JSON: the route reports that with its position
+            return None
     return None
+
+
+class _Unstorable(ValueError):
+    pass
 
 
 def _walk(value: Any, path: str = "$") -> None:
     if isinstance(value, str):
+        if "\x00" in value:
+            raise _Unstorable(f"{path}: text may not contain NUL (\\u0000) characters")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError(f"{path}: text may not contain unpaired UTF-16 surrogates") from None
+            raise _Unstorable(f"{path}: text may not contain unpaired UTF-16 surrogates") from None
     elif isinstance(value, dict):
         for k, v in value.items():
             _walk(k, path)

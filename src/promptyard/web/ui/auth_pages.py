@@ -1,5 +1,138 @@
-"""(placeholder: filled by the UI work)"""
+"""Logging in and out, the language switch, and the user's own settings (language, time zone)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from promptyard.errors import InvalidInput, Unauthorized
+from promptyard.services import members, users, web_sessions
+from promptyard.web.context import ctx
+from promptyard.web.ui import catalogue, pages
+from promptyard.web.ui.pages import FormData, MaybeUser, Viewer
 
 router = APIRouter()
+
+# Login forms carry a random token that must match a cookie set with the form (double submit),
+# so another site cannot log a victim into an account of its choosing.
+LOGIN_COOKIE = "py_login"
+ZONES = sorted(zoneinfo.available_timezones())
+
+
+def safe_next(value: object) -> str:
+    """Where to go after logging in: only paths inside the UI (no open redirect)."""
+    if isinstance(value, str) and value.startswith("/ui") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/ui/"
+
+
+def _cookie(response: Response, request: Request, name: str, value: str, **kw: object) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="lax", secure=ctx(request).settings.secure_cookies,
+                        path="/ui", **kw)
+
+
+@router.get("/", name="home")
+def home(request: Request, user: MaybeUser) -> RedirectResponse:
+    return RedirectResponse(pages.path_for(request, "prompts" if user else "login"), status_code=303)
+
+
+def _login_form(request: Request, *, status: int = 200, error: str | None = None, email: str = "",
+                next_url: str = "/ui/", expired: bool = False) -> Response:
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+    response = pages.render(request, None, "ui/login.html", status_code=status, error=error, email=email,
+                            next=safe_next(next_url), login_token=token, expired=expired)
+    _cookie(response, request, LOGIN_COOKIE, token, max_age=3600)
+    return response
+
+
+@router.get("/login", name="login")
+def login_page(request: Request, user: MaybeUser, next: str = "/ui/") -> Response:
+    if user:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_form(request, next_url=next, expired=pages.SESSION_COOKIE in request.cookies)
+
+
+@router.post("/login", name="login_submit")
+def login_submit(request: Request, form: FormData) -> Response:
+    lang = pages.visitor_lang(request)
+    email, next_url = str(form.get("email") or ""), form.get("next")
+    sent, expected = str(form.get("login_token") or ""), request.cookies.get(LOGIN_COOKIE) or ""
+    if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
+        return _login_form(request, status=403, error=catalogue.translate(lang, "login.stale"), email=email,
+                           next_url=next_url)
+    settings = ctx(request).settings
+    try:
+        # The slow password check runs in a read transaction: a write transaction would hold
+        # SQLite's write lock (and stall request logging) for the whole argon2 computation.
+        with pages.db(request).read() as s:
+            user_id = users.check_password(s, email, str(form.get("password") or ""))
+        with pages.db(request).write() as s:
+            raw, login = web_sessions.open_session(s, user_id, hours=settings.session_hours)
+    except Unauthorized as exc:
+        key = "login.no_workspace" if "member" in exc.message else "login.wrong"
+        return _login_form(request, status=401, error=catalogue.translate(lang, key), email=email, next_url=next_url)
+    response = RedirectResponse(safe_next(next_url), status_code=303)
+    _cookie(response, request, pages.SESSION_COOKIE, raw, max_age=settings.session_hours * 3600,
+            expires=login.expires_at)
+    response.delete_cookie(LOGIN_COOKIE, path="/ui")
+    return response
+
+
+@router.post("/logout", name="logout")
+def logout(request: Request, user: MaybeUser, form: FormData) -> Response:
+    if user:
+        pages.check_csrf(user, form)
+        with pages.db(request).write() as s:
+            web_sessions.logout(s, request.cookies.get(pages.SESSION_COOKIE))
+    response = RedirectResponse(pages.path_for(request, "login"), status_code=303)
+    response.delete_cookie(pages.SESSION_COOKIE, path="/ui")
+    return response
+
+
+@router.post("/language", name="language")
+def language(request: Request, user: MaybeUser, form: FormData) -> Response:
+    lang = form.get("lang") if form.get("lang") in catalogue.LANGUAGES else catalogue.DEFAULT
+    response = RedirectResponse(safe_next(form.get("next")), status_code=303)
+    if user:
+        pages.check_csrf(user, form)
+        with pages.db(request).write() as s:
+            members.update_profile(s, user.principal, locale=lang)
+    # Also remembered for the login page, which is shown before anyone is known.
+    _cookie(response, request, pages.LANG_COOKIE, lang, max_age=365 * 86400)
+    return response
+
+
+def _settings(request: Request, user: pages.UiUser, *, status: int = 200, error: str | None = None) -> Response:
+    with pages.db(request).read() as s:
+        spaces = web_sessions.workspaces(s, user.user_id)
+    return pages.render(request, user, "ui/settings.html", status_code=status, zones=ZONES, error=error,
+                        workspaces=spaces)
+
+
+@router.get("/settings", name="settings")
+def settings_page(request: Request, user: Viewer) -> Response:
+    return _settings(request, user)
+
+
+@router.post("/workspace", name="workspace_switch")
+def workspace_switch(request: Request, user: Viewer, form: FormData) -> Response:
+    pages.check_csrf(user, form)
+    target = str(form.get("workspace_id") or "")
+    with pages.db(request).write() as s:
+        web_sessions.switch_workspace(s, request.cookies.get(pages.SESSION_COOKIE), int(target) if target.isdigit() else 0)
+    return pages.redirect(request, "prompts", notice="workspace_switched")
+
+
+@router.post("/settings", name="settings_save")
+def settings_save(request: Request, user: Viewer, form: FormData) -> Response:
+    pages.check_csrf(user, form)
+    try:
+        with pages.db(request).write() as s:
+            members.update_profile(s, user.principal, locale=str(form.get("locale", "")),
+                                   time_zone=str(form.get("time_zone", "")), name=str(form.get("name", "")))
+    except InvalidInput as exc:
+        return _settings(request, user, status=422, error=exc.message)
+    return pages.redirect(request, "settings", notice="settings_saved")

@@ -1,5 +1,171 @@
-"""(placeholder: filled by the UI work)"""
+"""Request log pages: the list with the filter box and keyset paging, exports, one request with
+its score and metadata forms, and per-version analytics drawn as SVG charts.
 
-from fastapi import APIRouter
+Every read and write goes through services (request_views, request_log, log_stats), which check
+the user's workspace and rights; handlers only parse, call and shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import RedirectResponse, StreamingResponse
+from starlette.routing import NoMatchFound
+
+from promptyard.domain import access
+from promptyard.domain import query as filters
+from promptyard.errors import InvalidInput
+from promptyard.services import log_stats, request_views
+from promptyard.web.ui import charts, conversation, pages, request_filters
+from promptyard.web.ui.catalogue import translate
+from promptyard.web.context import ctx
+from promptyard.web.ui.pages import Editor, FormData, UiUser, Viewer
 
 router = APIRouter()
+PAGE_SIZE = 50
+Text = Annotated[str, Query(max_length=4000)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+Version = Annotated[int | None, Query(ge=1, le=pages.MAX_ID)]
+Ref = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _scope(prompt: str, version: int | None) -> dict[str, Any]:
+    return {"prompt": prompt or None, "version": version if prompt else None}
+
+
+def _helpers_redirect(request: Request, user: UiUser, name: str, q: str) -> RedirectResponse | None:
+    """Helper fields become filter text in the box (one truth): redirect to the plain URL."""
+    params = request.query_params
+    if not request_filters.has_helpers(params):
+        return None
+    text = request_filters.combine(q, request_filters.helper_conditions(params, user.time_zone))
+    keep = {k: params.get(k) for k in ("prompt", "version")}
+    return RedirectResponse(pages.path_for(request, name, {**keep, "q": text}), status_code=303)
+
+
+def _prompt_link(request: Request, prompt_id: int | None, version: int | None = None) -> str | None:
+    """The registry's page of the prompt (at that version), when the registry UI has that page."""
+    if not prompt_id:
+        return None
+    try:
+        return pages.path_for(request, "prompt", {"v": version}, prompt_id=prompt_id)
+    except NoMatchFound:
+        return None
+
+
+@router.get("/requests", name="requests")
+def list_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", version: Version = None,
+              after: Cursor = None, before: Cursor = None):
+    try:
+        jump = _helpers_redirect(request, user, "requests", q)
+    except filters.FilterSyntaxError as exc:
+        return _list(request, user, q, prompt, version, None, None, request_filters.place(q, exc))
+    if jump:
+        return jump
+    return _list(request, user, q, prompt, version, after, before, None)
+
+
+def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | None, after: str | None,
+          before: str | None, error: request_filters.FilterError | None):
+    node, parse_error = request_filters.parse(q)
+    error = error or parse_error
+    scope = _scope(prompt, version)
+    with pages.db(request).read() as s:
+        found = {"items": [], "next": None, "prev": None} if error else request_views.browse(
+            s, user.principal, node=node, limit=PAGE_SIZE, after=after, before=before if not after else None,
+            **scope)
+        names = request_views.suggestions(s, user.principal)
+        ids = request_views.prompt_ids(s, user.principal, {i["prompt"] for i in found["items"] if i["prompt"]})
+    return pages.render(request, user, "ui/requests/list.html", status_code=422 if error else 200,
+                        q=q, scope=scope, page=found, names=names, error=error, prompt_links={
+                            n: _prompt_link(request, pid) for n, pid in ids.items()},
+                        score_ops=request_filters.SCORE_OPS, since=request_filters.SINCE,
+                        columns=_columns(found["items"]))
+
+
+def _columns(items: list[dict]) -> dict[str, list[str]]:
+    """Score and metadata names on this page, so every row lines up under the same headings."""
+    return {"scores": sorted({n for i in items for n in i["scores"]})[:8],
+            "metadata": sorted({k for i in items for k in i["metadata"]})[:6]}
+
+
+@router.get("/requests/export", name="requests_export")
+def export(request: Request, user: Viewer, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
+           q: Text = "", prompt: Text = "", version: Version = None):
+    node = request_views.scoped(filters.parse(q), **_scope(prompt, version))
+    database = pages.db(request)
+
+    def chunks():  # noqa: ANN202 - the session lives as long as the stream
+        with database.read() as s:
+            yield from request_views.export(s, user.principal, node, format)
+
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    return StreamingResponse(chunks(), media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="requests.{format}"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/requests/{ref}", name="request")
+def detail_page(request: Request, ref: Ref, user: Viewer):
+    return _detail(request, user, ref)
+
+
+def _detail(request: Request, user: UiUser, ref: str, status_code: int = 200, **form_state: Any):
+    with pages.db(request).read() as s:
+        item = request_views.detail(s, user.principal, ref)
+    return pages.render(request, user, "ui/requests/detail.html", status_code=status_code, item=item,
+                        input_turns=conversation.turns(item["input"], "user"),
+                        output_turns=conversation.turns(item["output"], "assistant"),
+                        rendered_turns=conversation.turns(item["rendered_template"], "system")
+                        if item["rendered_template"] and "error" not in item["rendered_template"] else None,
+                        prompt_link=_prompt_link(request, item["prompt_id"], item["version"]),
+                        can_edit=access.has(user.principal, "write"),
+                        form_error=form_state.get("form_error"), form_values=form_state.get("form_values", {}))
+
+
+def _annotate(request: Request, user: UiUser, ref: str, kind: str, payload: dict, form: Any, notice: str):
+    pages.check_csrf(user, form)
+    try:
+        with pages.db(request).write() as s:
+            request_views.annotate(s, user.principal, ref, kind, payload,
+                                   grace_s=ctx(request).settings.pending_grace_s)
+    except InvalidInput as exc:
+        return _detail(request, user, ref, 422, form_error=exc.message, form_values=dict(form))
+    return pages.redirect(request, "request", notice=notice, ref=ref)
+
+
+@router.post("/requests/{ref}/scores", name="request_score")
+def score(request: Request, ref: Ref, user: Editor, form: FormData):
+    value = _float(form.get("value"))
+    payload = {"name": (form.get("name") or "").strip(), "value": value, "comment": form.get("comment") or "",
+               "source": "human", "author": user.email}
+    return _annotate(request, user, ref, "scores", payload, form, "requests_score_saved")
+
+
+@router.post("/requests/{ref}/metadata", name="request_metadata")
+def metadata(request: Request, ref: Ref, user: Editor, form: FormData):
+    key = (form.get("key") or "").strip()
+    return _annotate(request, user, ref, "metadata", {key: form.get("value") or ""}, form,
+                     "requests_metadata_saved")
+
+
+def _float(text: Any) -> Any:
+    """The score as a number when it is one; anything else goes to the service, which says why."""
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        return text
+
+
+@router.get("/analytics", name="analytics")
+def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = ""):
+    node, error = request_filters.parse(q)
+    with pages.db(request).read() as s:
+        items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
+        names = request_views.suggestions(s, user.principal)
+    chart_list = charts.analytics_charts(items, lambda key, **kw: translate(user.locale, key, **kw))
+    return pages.render(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
+                        q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names,
+                        score_names=sorted({n for i in items for n in i["scores"]}),
+                        label=lambda i: charts.version_label(i, translate(user.locale, "requests.analytics.unlinked")))

@@ -1,0 +1,75 @@
+"""Bulk inserts for the ingest path.
+
+A batch of 500 logs is about 3,500 rows (the request, its metadata, scores and tags). Through
+SQLAlchemy's executemany the per-row parameter handling cost more than the databases did, and
+on PostgreSQL psycopg re-parsed the multi-row INSERT text (too long for its statement cache) on
+every batch. Here values are converted once with the columns' own SQLAlchemy bind processors, so
+they are stored exactly as the ORM stores them, and then handed to the driver directly:
+
+- SQLite: the driver's executemany, with the statement compiled once;
+- PostgreSQL: one INSERT ... SELECT FROM unnest(<one array per column>) per table, a short
+  statement whatever the batch size.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from sqlalchemy import JSON, Float, Integer, Table
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import Column
+
+
+def insert(session: Session, table: Table, rows: list[dict[str, Any]], *, skip_conflicts_on: Iterable[str] = (),
+           returning: tuple[str, ...] = ()) -> list[tuple]:
+    """Insert `rows` (dicts with the same keys) into `table`. Rows that clash with an existing
+    row on the `skip_conflicts_on` unique key are skipped; the `returning` columns of the rows
+    inserted are returned, in any order."""
+    if not rows:
+        return []
+    conn = session.connection()
+    dialect = conn.dialect
+    cols = [table.c[name] for name in rows[0]]
+    names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in cols)
+    target = dialect.identifier_preparer.format_table(table)
+    conflict = f" ON CONFLICT ({', '.join(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
+    columns = [_values(c, dialect, [r[c.name] for r in rows]) for c in cols]
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        if dialect.name == "postgresql":
+            arrays = ", ".join(f"%b::{_pg_type(c, dialect)}[]" for c in cols)  # binary: no text escaping
+            back = f" RETURNING {', '.join(returning)}" if returning else ""
+            cursor.execute(f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}{back}", columns)
+            return cursor.fetchall() if returning else []
+        # executemany cannot return rows. A write transaction on SQLite holds the database's
+        # only write lock (BEGIN IMMEDIATE), so the rows it inserts are exactly those whose rowid
+        # is above the largest one before it.
+        before = cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {target}").fetchone()[0] if returning else 0
+        marks = ", ".join("?" for _ in cols)
+        cursor.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks}){conflict}", list(zip(*columns)))
+        if not returning:
+            return []
+        return cursor.execute(f"SELECT {', '.join(returning)} FROM {target} WHERE rowid > ?", (before,)).fetchall()
+    finally:
+        cursor.close()
+
+
+def _values(col: Column, dialect: Any, values: list[Any]) -> list[Any]:
+    if isinstance(col.type, JSON) and dialect.name == "postgresql":
+        # As text, cast to jsonb by the statement; Python None is JSON null, as in the ORM.
+        return [json.dumps(v) for v in values]
+    process = col.type._cached_bind_processor(dialect)
+    if process is not None:
+        values = [process(v) for v in values]
+    if dialect.name == "postgresql":
+        # Arrays must hold one type: 3 and 2.5 in a float column, or 7 in a float column, would
+        # otherwise make psycopg pick int for some elements.
+        kind = float if isinstance(col.type, Float) else int if isinstance(col.type, Integer) else None
+        if kind is not None:
+            values = [None if v is None else kind(v) for v in values]
+    return values
+
+
+def _pg_type(col: Column, dialect: Any) -> str:
+    return "jsonb" if isinstance(col.type, JSON) else col.type.compile(dialect=dialect)

@@ -1,0 +1,22 @@
+// Small progressive enhancements; every page works without this file.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  // Forms marked data-confirm ask before submitting (e.g. revoking a key).
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+  // Buttons marked data-copy copy the text of the element they name.
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const source = document.getElementById(button.dataset.copy);
+      if (source && navigator.clipboard) navigator.clipboard.writeText(source.textContent.trim());
+    });
+  }
+  // Selects marked data-autosubmit submit their form on change (a button remains for no-JS use).
+  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+    select.addEventListener("change", () => select.form.requestSubmit());
+  }
+});

@@ -1,0 +1,81 @@
+"""The prompt editor: edit messages, format, model and parameters starting from any version;
+preview the template with sample variables (rendered on the server, errors shown in the form);
+save as a new version, which needs a commit message."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from promptyard.domain import templates
+from promptyard.domain.records import PromptRecord
+from promptyard.errors import InvalidInput
+from promptyard.services import prompts, versions
+from promptyard.web.context import ctx
+from promptyard.web.ui import catalogue, pages
+from promptyard.web.ui.pages import Editor, FormData, Id, UiUser
+from promptyard.web.ui.version_form import VersionForm
+
+router = APIRouter()
+
+OptNumber = Annotated[int | None, Query(ge=1, le=pages.MAX_ID)]
+
+
+def _editor(request: Request, user: UiUser, prompt: PromptRecord, vf: VersionForm, base: int | None, *,
+            status: int = 200, error: str | None = None, preview: dict | None = None,
+            preview_error: str | None = None) -> Response:
+    return pages.render(request, user, "ui/prompts/edit.html", status_code=status, prompt=prompt, vf=vf, base=base,
+                        error=error, preview=preview, preview_error=preview_error, variables=vf.variables(),
+                        roles=templates.ROLES, formats=templates.FORMATS)
+
+
+@router.get("/prompts/{prompt_id}/edit", name="prompt_edit")
+def edit_page(request: Request, prompt_id: Id, user: Editor, base: OptNumber = None) -> Response:
+    with pages.db(request).read() as s:
+        prompt = prompts.get(s, user.principal, prompt_id)
+        number = base or prompt.latest_version
+        start = versions.get(s, user.principal, prompt_id, number) if number else None
+    vf = VersionForm.from_version(start) if start else VersionForm()
+    return _editor(request, user, prompt, vf, number)
+
+
+def _limits(request: Request) -> templates.RenderLimits:
+    settings = ctx(request).settings
+    return templates.RenderLimits(max_seconds=settings.render_timeout_s, max_output_chars=settings.render_max_chars)
+
+
+@router.post("/prompts/{prompt_id}/edit", name="prompt_save")
+def save(request: Request, prompt_id: Id, user: Editor, form: FormData) -> Response:
+    pages.check_csrf(user, form)
+    vf = VersionForm.from_form(form)
+    base = int(form["base"]) if str(form.get("base", "")).isdigit() else None
+    with pages.db(request).read() as s:
+        prompt = prompts.get(s, user.principal, prompt_id)
+    if form.get("add_message"):
+        vf.add_message()
+        return _editor(request, user, prompt, vf, base)
+    if form.get("preview"):
+        try:
+            return _editor(request, user, prompt, vf, base, preview=vf.preview(_limits(request)))
+        except InvalidInput as exc:
+            return _editor(request, user, prompt, vf, base, status=422, preview_error=exc.message)
+    return _publish(request, user, prompt, vf, base)
+
+
+def _publish(request: Request, user: UiUser, prompt: PromptRecord, vf: VersionForm, base: int | None) -> Response:
+    if not vf.commit_message:
+        # Checked here too (the service checks it as well) to show the message in the user's language.
+        return _editor(request, user, prompt, vf, base, status=422,
+                       error=catalogue.translate(user.locale, "editor.commit_required"))
+    try:
+        with pages.db(request).write() as s:
+            version, created = versions.publish(s, user.principal, prompt.id, vf.spec())
+    except InvalidInput as exc:
+        return _editor(request, user, prompt, vf, base, status=exc.status, error=exc.message)
+    if not created:
+        return _editor(request, user, prompt, vf, base, status=409,
+                       error=catalogue.translate(user.locale, "editor.unchanged", version=version.number))
+    return pages.redirect(request, "prompt", notice="version_saved", prompt_id=prompt.id,
+                          query={"v": version.number})

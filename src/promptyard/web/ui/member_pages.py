@@ -1,0 +1,109 @@
+"""Members of the workspace and their roles, invitations (admins), and accepting an invitation
+(anyone holding the link: a new account, or an existing one after its password)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from promptyard.domain import access
+from promptyard.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from promptyard.services import members, web_sessions
+from promptyard.web.context import ctx
+from promptyard.web.ui import pages
+from promptyard.web.ui.pages import Admin, FormData, Id, UiUser
+
+router = APIRouter()
+
+
+def _page(request: Request, user: UiUser, *, status: int = 200, error: str | None = None,
+          invite_link: str | None = None, form: dict | None = None) -> Response:
+    with pages.db(request).read() as s:
+        people = members.list_members(s, user.principal)
+        open_invites = members.list_invitations(s, user.principal)
+    return pages.render(request, user, "ui/admin/members.html", status_code=status, members=people,
+                        invitations=open_invites, roles=access.ROLES, error=error, invite_link=invite_link,
+                        form=form or {"email": "", "role": "editor"})
+
+
+@router.get("/members", name="members")
+def members_page(request: Request, user: Admin) -> Response:
+    return _page(request, user)
+
+
+@router.post("/members/{user_id}/role", name="member_role")
+def member_role(request: Request, user_id: Id, user: Admin, form: FormData) -> Response:
+    pages.check_csrf(user, form)
+    try:
+        with pages.db(request).write() as s:
+            members.set_role(s, user.principal, user_id, str(form.get("role") or ""))
+    except (InvalidInput, Forbidden, Conflict) as exc:
+        return _page(request, user, status=exc.status, error=exc.message)
+    return pages.redirect(request, "members", notice="member_saved")
+
+
+@router.post("/members/{user_id}/remove", name="member_remove")
+def member_remove(request: Request, user_id: Id, user: Admin, form: FormData) -> Response:
+    pages.check_csrf(user, form)
+    try:
+        with pages.db(request).write() as s:
+            members.remove(s, user.principal, user_id)
+    except (InvalidInput, Forbidden, Conflict) as exc:
+        return _page(request, user, status=exc.status, error=exc.message)
+    return pages.redirect(request, "members", notice="member_removed")
+
+
+@router.post("/invitations", name="invite")
+def invite(request: Request, user: Admin, form: FormData) -> Response:
+    pages.check_csrf(user, form)
+    fields = {"email": str(form.get("email") or "").strip(), "role": str(form.get("role") or "")}
+    try:
+        with pages.db(request).write() as s:
+            _, raw = members.invite(s, user.principal, email=fields["email"], role=fields["role"])
+    except (InvalidInput, Forbidden, Conflict) as exc:
+        return _page(request, user, status=exc.status, error=exc.message, form=fields)
+    # Shown once on this answer (never put in a redirect URL); the admin sends it to the person.
+    link = str(request.base_url).rstrip("/") + pages.path_for(request, "invitation", token=raw)
+    return _page(request, user, invite_link=link)
+
+
+@router.post("/invitations/{invitation_id}/revoke", name="invitation_revoke")
+def invitation_revoke(request: Request, invitation_id: Id, user: Admin, form: FormData) -> Response:
+    pages.check_csrf(user, form)
+    with pages.db(request).write() as s:
+        members.revoke_invitation(s, user.principal, invitation_id)
+    return pages.redirect(request, "members", notice="invitation_revoked")
+
+
+def _accept_form(request: Request, token: str, *, status: int = 200, error: str | None = None) -> Response:
+    with pages.db(request).read() as s:
+        invitation, has_account = members.invitation(s, token)
+    return pages.render(request, None, "ui/admin/accept.html", status_code=status, invitation=invitation,
+                        has_account=has_account, token=token, error=error)
+
+
+@router.get("/invite/{token}", name="invitation")
+def invitation_page(request: Request, token: str) -> Response:
+    return _accept_form(request, token)
+
+
+@router.post("/invite/{token}", name="invitation_accept")
+def invitation_accept(request: Request, token: str, form: FormData) -> Response:
+    # No CSRF token here: the secret invitation token in the URL already proves the form's origin.
+    settings = ctx(request).settings
+    try:
+        with pages.db(request).write() as s:
+            user_id, workspace_id = members.accept(s, token, password=str(form.get("password") or ""),
+                                                   name=str(form.get("name") or ""))
+            # Logged in at once, in the workspace that invited them.
+            raw, _ = web_sessions.open_session(s, user_id, hours=settings.session_hours, workspace_id=workspace_id)
+    except (InvalidInput, Unauthorized, Conflict) as exc:
+        return _accept_form(request, token, status=exc.status, error=exc.message)
+    return _logged_in(request, raw, settings.session_hours)
+
+
+def _logged_in(request: Request, raw: str, hours: int) -> Response:
+    response = RedirectResponse(pages.path_for(request, "prompts"), status_code=303)
+    response.set_cookie(pages.SESSION_COOKIE, raw, httponly=True, samesite="lax", path="/ui", max_age=hours * 3600,
+                        secure=ctx(request).settings.secure_cookies)
+    return response

@@ -1,0 +1,319 @@
+"""The UI's foundation: templates, the logged-in user, roles, CSRF, i18n, rendering.
+
+How a page module uses it::
+
+    from fastapi import APIRouter, Depends, Request
+    from promptyard.services import prompts
+    from promptyard.web.ui import pages
+    from promptyard.web.ui.pages import Editor, FormData, Viewer
+
+    router = APIRouter()
+
+    @router.get("/prompts/{prompt_id}", name="prompt")
+    def prompt_page(request: Request, prompt_id: pages.Id, user: Viewer):
+        with pages.db(request).read() as s:
+            prompt = prompts.get(s, user.principal, prompt_id)   # the service checks rights
+        return pages.render(request, user, "ui/prompt.html", prompt=prompt)
+
+    @router.post("/prompts/{prompt_id}/describe", name="prompt_describe")
+    def describe(request: Request, prompt_id: pages.Id, user: Editor, form: FormData):
+        pages.check_csrf(user, form)                              # every POST, first thing
+        ...
+        return pages.redirect(request, "prompt", notice="saved", prompt_id=prompt_id)
+
+- `viewer` / `editor` / `admin` (aliases `Viewer`, `Editor`, `Admin`) are dependencies returning
+  a `UiUser`; without a valid session they redirect to /ui/login?next=..., with too low a role
+  they answer with the 403 page. Services still check `user.principal` themselves.
+- `FormData` is the parsed form body (`form.get(name)`, `form.getlist(name)`); parse fields
+  yourself so bad input re-renders the form (422) instead of a framework error.
+- Errors raised by services (NotFound, Forbidden, InvalidInput ...) become the HTML error page
+  (errors.py). To re-render a form instead, catch `InvalidInput`/`Conflict` and call `render(...,
+  status_code=422, error=exc.message)`.
+- Templates extend "ui/base.html" (blocks `title`, `content`) and get: `t(key, **fields)`
+  (catalogue text in the user's language; files in web/ui/i18n/, see catalogue.py),
+  `fmt_time(dt)` (the user's time zone), `url_for(route_name, query={...}, **path_params)` (a path),
+  `csrf_field()` (every POST form), `safe_href(url)` (only http(s) and relative links survive),
+  `pretty_json(value)`, `user`, `lang`, `request`. Autoescape is on and undefined names raise:
+  never use `|safe` on user or LLM text.
+- `redirect(request, route_name, notice=key, **path_params)` after a successful POST (303); the
+  notice shows as `t("notice." + key)` on the next page.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Depends, Path as PathParam, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from markupsafe import Markup
+from starlette.datastructures import FormData as StarletteFormData
+from starlette.exceptions import HTTPException
+from starlette.routing import NoMatchFound
+
+from promptyard.domain import access
+from promptyard.domain.records import Principal
+from promptyard.errors import Forbidden
+from promptyard.services import web_sessions
+from promptyard.store.db import Database
+from promptyard.web.context import ctx
+from promptyard.web.ui import catalogue
+
+WEB = Path(__file__).resolve().parents[1]
+TEMPLATES = WEB / "templates"
+STATIC = WEB / "static"
+SESSION_COOKIE = "py_session"
+LANG_COOKIE = "py_lang"
+MAX_ID = 2**31 - 1
+Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+# Pages carry private data and must not run foreign code: no inline or third-party scripts,
+# no framing. Inline style attributes stay allowed (escaped text cannot reach them).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                                "frame-ancestors 'none'; form-action 'self'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass
+class UiUser:
+    user_id: int
+    email: str
+    name: str
+    workspace_id: int
+    role: str
+    locale: str  # the language pages are shown in: 'en' | 'ja'
+    time_zone: str
+    csrf_token: str
+    principal: Principal
+    saved_locale: str | None = None  # the user's own choice (None = follow the browser)
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What an error page needs to look like the page it replaces (see errors.py)."""
+
+    request: Request
+    lang: str
+    user: UiUser | None = None
+
+
+# Set by the async dependencies below, which run in the request's own task, so the exception
+# handlers (same task) can render the error page in the user's language with the header.
+current: contextvars.ContextVar[PageContext | None] = contextvars.ContextVar("promptyard_ui_page", default=None)
+
+
+def db(request: Request) -> Database:
+    return ctx(request).db
+
+
+def visitor_lang(request: Request) -> str:
+    return catalogue.negotiate(None, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+async def bind_request(request: Request) -> None:
+    """Router-wide dependency: every UI request knows its language before anything can fail."""
+    current.set(PageContext(request, visitor_lang(request)))
+
+
+def _to_user(login: web_sessions.WebLogin, request: Request) -> UiUser:
+    lang = catalogue.negotiate(login.locale, request.cookies.get(LANG_COOKIE),
+                               request.headers.get("accept-language"))
+    principal = Principal(workspace_id=login.workspace_id, actor=login.email,
+                          scopes=access.ROLE_SCOPES.get(login.role, frozenset()), user_id=login.user_id,
+                          role=login.role)
+    return UiUser(login.user_id, login.email, login.name, login.workspace_id, login.role, lang,
+                  _zone_name(login.time_zone), login.csrf_token, principal, login.locale)
+
+
+def _lookup(database: Database, raw: str) -> web_sessions.WebLogin | None:
+    with database.read() as s:
+        return web_sessions.lookup(s, raw)
+
+
+async def optional_user(request: Request) -> UiUser | None:
+    raw = request.cookies.get(SESSION_COOKIE)
+    login = await run_in_threadpool(_lookup, db(request), raw) if raw else None
+    user = _to_user(login, request) if login else None
+    current.set(PageContext(request, user.locale if user else visitor_lang(request), user))
+    return user
+
+
+def login_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        target = "/ui/"
+    return path_for(request, "login") + "?" + urlencode({"next": target})
+
+
+def _needs(scope: str):  # noqa: ANN202
+    async def dependency(request: Request) -> UiUser:
+        user = await optional_user(request)
+        if user is None:
+            # errors.from_http turns this into a 303 to the login page.
+            raise HTTPException(401, "login required", headers={"Location": login_url(request)})
+        if not access.has(user.principal, scope):
+            raise Forbidden(f"this page needs the '{scope}' right; your role is {user.role}")
+        return user
+
+    dependency.__name__ = f"needs_{scope}"
+    return dependency
+
+
+viewer = _needs("read")
+editor = _needs("write")
+admin = _needs("admin")
+Viewer = Annotated[UiUser, Depends(viewer)]
+Editor = Annotated[UiUser, Depends(editor)]
+Admin = Annotated[UiUser, Depends(admin)]
+MaybeUser = Annotated[UiUser | None, Depends(optional_user)]
+
+
+async def read_form(request: Request) -> StarletteFormData:
+    return await request.form()
+
+
+FormData = Annotated[StarletteFormData, Depends(read_form)]
+
+
+def check_csrf(user: UiUser, form: Any) -> None:
+    token = form.get("csrf_token") if form is not None else None
+    if not isinstance(token, str) or not secrets.compare_digest(token.encode(), user.csrf_token.encode()):
+        raise Forbidden("the form was stale or not sent from this site (CSRF check failed); reload the page",
+                        details={"ui_message": "error.csrf"})
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+def _zone_name(name: str | None) -> str:
+    try:
+        ZoneInfo(name or "UTC")
+        return name or "UTC"
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+
+
+@pass_context
+def _t(context: Any, key: str, /, **fields: object) -> str:
+    return catalogue.translate(context["lang"], key, **fields)
+
+
+@pass_context
+def fmt_time(context: Any, value: datetime | str | None, seconds: bool = False) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    local = value.astimezone(ZoneInfo(context["tz"]))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def _ui_routes(app: Any) -> list[Any]:
+    """The app's routes that belong to the UI. Route names are only unique per surface (the API
+    also has an 'experiment' route), so UI links are looked up among UI routes only."""
+    found = getattr(app.state, "ui_routes", None)
+    if found is None:
+        found = [r for r in app.router.routes
+                 if getattr(getattr(r, "original_router", None), "prefix", None) == "/ui"  # included router (newer FastAPI)
+                 or str(getattr(r, "path", "")).startswith("/ui/")]  # flattened routes (older FastAPI)
+        app.state.ui_routes = found
+    return found
+
+
+def path_for(request: Request, route: str, /, query: dict[str, Any] | None = None, **params: Any) -> str:
+    values = {k: str(v) for k, v in params.items()}
+    for candidate in _ui_routes(request.app):
+        try:
+            path = candidate.url_path_for(route, **values)
+            break
+        except NoMatchFound:
+            continue
+    else:
+        raise NoMatchFound(route, values)
+    clean = {k: v for k, v in (query or {}).items() if v is not None and v != ""}
+    return f"{path}?{urlencode(clean, doseq=True)}" if clean else str(path)
+
+
+@pass_context
+def _url_for(context: Any, route: str, /, query: dict[str, Any] | None = None, **params: Any) -> str:
+    return path_for(context["request"], route, query, **params)
+
+
+@pass_context
+def _url_or_none(context: Any, route: str, **params: Any) -> str | None:
+    """A path, or None when no route has that name (a page area that is not installed)."""
+    try:
+        return path_for(context["request"], route, **params)
+    except NoMatchFound:
+        return None
+
+
+@pass_context
+def csrf_field(context: Any) -> Markup:
+    user = context.get("user")
+    token = user.csrf_token if user else ""
+    return Markup('<input type="hidden" name="csrf_token" value="%s">') % token
+
+
+def safe_href(url: object) -> str:
+    """A link target from user data: http(s) URLs and same-site paths only, anything else '#'."""
+    if not isinstance(url, str):
+        return "#"
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return text
+    if not parts.scheme and text.startswith("/") and not text.startswith("//") and "\\" not in text:
+        return text
+    return "#"
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@pass_context
+def _notice(context: Any) -> str | None:
+    key = context["request"].query_params.get("notice")
+    text = f"notice.{key}" if key else None
+    if text and text in catalogue.catalogue("en"):
+        return catalogue.translate(context["lang"], text)
+    return None
+
+
+env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                  trim_blocks=True, lstrip_blocks=True)
+env.globals.update(t=_t, fmt_time=fmt_time, url_for=_url_for, url_or_none=_url_or_none, csrf_field=csrf_field, safe_href=safe_href,
+                   notice=_notice, languages=catalogue.LANGUAGES)
+env.filters.update(fmt_time=fmt_time, safe_href=safe_href, pretty_json=pretty_json)
+
+
+def render(request: Request, user: UiUser | None, template_name: str, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    lang = user.locale if user else visitor_lang(request)
+    html = env.get_template(template_name).render(request=request, user=user, lang=lang,
+                                                  tz=user.time_zone if user else "UTC", **context)
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def redirect(request: Request, route: str, notice: str | None = None, query: dict[str, Any] | None = None,
+             **params: Any) -> RedirectResponse:
+    """303 See Other after a POST, so a reload does not send the form again."""
+    return RedirectResponse(path_for(request, route, {**(query or {}), "notice": notice}, **params),
+                            status_code=303)

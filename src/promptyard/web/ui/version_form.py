@@ -1,0 +1,118 @@
+"""The prompt editor's form: a version's fields as the browser sends them, turned into the spec
+that `services.versions.publish` takes, and a server-side preview with sample variables.
+
+Messages arrive as numbered fields (role_0, content_0, name_0, remove_0 ...) so the editor works
+without JavaScript; "add a message" is a submit button that re-renders the form with one more."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptyard.domain import templates
+from promptyard.domain.records import VersionRecord
+from promptyard.errors import InvalidInput
+
+MAX_MESSAGES = 100
+
+
+@dataclass
+class VersionForm:
+    kind: str = "chat"
+    template_format: str = "f-string"
+    messages: list[dict[str, str]] = field(default_factory=lambda: [{"role": "system", "content": "", "name": ""},
+                                                                     {"role": "user", "content": "", "name": ""}])
+    text: str = ""
+    tools: str = ""  # JSON text; kept as the version had it
+    provider: str = ""
+    model: str = ""
+    parameters: str = "{}"  # JSON text
+    commit_message: str = ""
+    samples: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_version(cls, v: VersionRecord) -> "VersionForm":
+        messages = [{"role": m.get("role", "user"), "content": m.get("content") or "", "name": m.get("name") or ""}
+                    for m in v.template.get("messages") or []]
+        tools = v.template.get("tools")
+        return cls(kind=v.kind, template_format=v.template_format, messages=messages or cls().messages,
+                   text=v.template.get("text") or "", tools=_dump(tools) if tools is not None else "",
+                   provider=v.provider or "", model=v.model or "", parameters=_dump(v.parameters or {}))
+
+    @classmethod
+    def from_form(cls, form: Any) -> "VersionForm":
+        def text(name: str, default: str = "") -> str:
+            value = form.get(name, default)
+            return value if isinstance(value, str) else default
+
+        messages = []
+        count = min(_int(text("message_count", "0")), MAX_MESSAGES)
+        for i in range(count):
+            if text(f"remove_{i}"):
+                continue
+            messages.append({"role": text(f"role_{i}", "user"), "content": text(f"content_{i}").replace("\r\n", "\n"),
+                             "name": text(f"name_{i}").strip()})
+        samples = {key[4:]: value for key, value in form.items() if key.startswith("var_") and isinstance(value, str)}
+        return cls(kind=text("kind", "chat"), template_format=text("template_format", "f-string"), messages=messages,
+                   text=text("text").replace("\r\n", "\n"), tools=text("tools").strip(),
+                   provider=text("provider").strip(), model=text("model").strip(),
+                   parameters=text("parameters", "{}").strip() or "{}", commit_message=text("commit_message").strip(),
+                   samples=samples)
+
+    def add_message(self) -> None:
+        if len(self.messages) < MAX_MESSAGES:
+            self.messages.append({"role": "user", "content": "", "name": ""})
+
+    def template(self) -> dict[str, Any]:
+        if self.kind == "completion":
+            return {"text": self.text}
+        out: dict[str, Any] = {"messages": [{k: v for k, v in m.items() if k != "name" or v} for m in self.messages]}
+        if self.tools:
+            out["tools"] = _load(self.tools, "tools", list)
+        return out
+
+    def spec(self) -> dict[str, Any]:
+        """The version as `publish` takes it; InvalidInput naming the field when something is off."""
+        model = None
+        if self.provider or self.model or self.parameters not in ("", "{}"):
+            model = {"provider": self.provider or None, "name": self.model or None,
+                     "parameters": _load(self.parameters, "parameters", dict)}
+        kind = self.kind if self.kind in templates.KINDS else "chat"
+        body = {"type": kind, "template_format": self.template_format, "model": model,
+                "commit_message": self.commit_message}
+        return body | self.template()
+
+    def variables(self) -> list[str]:
+        """The template's input variables, or [] while its text does not parse."""
+        try:
+            return templates.extract_variables(self.kind, self.template(), self.template_format)
+        except InvalidInput:
+            return []
+
+    def preview(self, limits: templates.RenderLimits) -> dict[str, Any]:
+        """The template rendered with the sample values (strict: every variable needs one)."""
+        values = {name: self.samples.get(name, "") for name in self.variables() if name in self.samples}
+        return templates.render(self.kind, self.template(), self.template_format, values, limits=limits)
+
+
+def _int(text: str) -> int:
+    try:
+        return max(int(text), 0)
+    except ValueError:
+        return 0
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _load(text: str, name: str, kind: type) -> Any:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(value, kind):
+        shape = 'an object, e.g. {"temperature": 0.2}' if kind is dict else "a list"
+        raise InvalidInput(f"{name}: must be {shape}")
+    return value

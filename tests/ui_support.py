@@ -1,0 +1,57 @@
+"""Helpers for in-process UI tests: users in the test's workspace, logged-in clients, CSRF tokens.
+
+    def test_x(ui):
+        client = ui("editor")             # logged in as a new editor of a fresh workspace
+        page = client.get("/ui/prompts")
+        client.post("/ui/...", data={"csrf_token": client.csrf, ...})
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_LOGIN = re.compile(r'name="login_token" value="([^"]+)"')
+
+
+def make_user(database, principal, role: str = "editor", name: str = "") -> str:  # noqa: ANN001
+    from promptyard.services import users
+
+    email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+    with database.write() as s:
+        users.create_user(s, principal.workspace_id, email=email, password=PASSWORD, role=role, name=name)
+    return email
+
+
+def log_in(client, email: str, password: str = PASSWORD, next_url: str = "/ui/"):  # noqa: ANN001, ANN201
+    page = client.get("/ui/login")
+    token = _LOGIN.search(page.text).group(1)
+    return client.post("/ui/login", data={"email": email, "password": password, "login_token": token,
+                                          "next": next_url}, follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    return _CSRF.search(html).group(1)
+
+
+@pytest.fixture()
+def ui(app, database, principal):  # noqa: ANN001, ANN201
+    """A factory of logged-in TestClients (one per call) in this test's workspace."""
+    from fastapi.testclient import TestClient
+
+    def make(role: str = "admin", name: str = "", lang: str | None = None):  # noqa: ANN202
+        client = TestClient(app, raise_server_exceptions=False)
+        if lang:
+            client.headers["Accept-Language"] = lang
+        client.email = make_user(database, principal, role, name)
+        answer = log_in(client, client.email)
+        assert answer.status_code == 303, answer.text
+        client.csrf = csrf_of(client.get("/ui/settings").text)
+        client.principal = principal
+        return client
+
+    return make
