@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import key_file  # noqa: E402
 
 from promptyard.services import keys, versions
+from promptyard.store import rollups
 from promptyard.store.db import Database
 from promptyard.store.migrate import upgrade
 from promptyard.store.models import Request, RequestMetadata, RequestTag, Score
@@ -48,8 +49,8 @@ def seed(url: str, rows: int, seed_value: int = 42) -> str:
     for base in range(0, rows, CHUNK):
         n = min(CHUNK, rows - base)
         with db.write() as s:
-            first, versions_of = _requests(s, ws, ids, rng, start, base, n)
-            _children(s, ws, rng, first, versions_of)
+            first, batch = _requests(s, ws, ids, rng, start, base, n)
+            _children(s, ws, rng, first, batch)
         done = base + n
         if done % 100_000 == 0 or done == rows:
             print(f"{done:,} rows, {done / (time.time() - t0):,.0f} rows/s", flush=True)
@@ -57,7 +58,7 @@ def seed(url: str, rows: int, seed_value: int = 42) -> str:
     return raw
 
 
-def _requests(s, ws, ids, rng, start, base, n) -> tuple[int, list]:  # noqa: ANN001
+def _requests(s, ws, ids, rng, start, base, n) -> tuple[int, list[dict]]:  # noqa: ANN001
     batch = []
     for i in range(base, base + n):
         prompt, version = rng.randrange(PROMPTS), rng.randrange(VERSIONS) + 1
@@ -75,20 +76,28 @@ def _requests(s, ws, ids, rng, start, base, n) -> tuple[int, list]:  # noqa: ANN
     s.execute(insert(Request.__table__), batch)
     t = Request.__table__
     first = s.scalar(t.select().with_only_columns(t.c.id).where(t.c.client_id == f"seed-{base}", t.c.workspace_id == ws))
-    return first, [(r["prompt_name"], r["version_number"]) for r in batch]
+    return first, batch
 
 
-def _children(s, ws, rng, first: int, versions_of: list) -> None:  # noqa: ANN001
+def _children(s, ws, rng, first: int, batch: list[dict]) -> None:  # noqa: ANN001
+    """Metadata, scores and tags, and the running totals as ingest keeps them."""
     meta, scores, tags = [], [], []
-    for rid, (name, number) in zip(range(first, first + len(versions_of)), versions_of):
+    changes = rollups.Changes()
+    for rid, r in zip(range(first, first + len(batch)), batch):
         meta += [{"request_id": rid, "workspace_id": ws, "key": "env", "value": rng.choice(("prod", "prod", "dev"))},
                  {"request_id": rid, "workspace_id": ws, "key": "store", "value": f"s{rng.randrange(31)}"},
                  {"request_id": rid, "workspace_id": ws, "key": "user_id", "value": f"u{rng.randrange(50_000)}"}]
         scores += [{"request_id": rid, "workspace_id": ws, "name": "medically_correct", "value": rng.randrange(101),
-                    "comment": "", "source": "api", "author": "seed", "prompt_name": name, "version_number": number},
+                    "comment": "", "source": "api", "author": "seed"},
                    {"request_id": rid, "workspace_id": ws, "name": "follows_manual", "value": rng.randrange(101),
                     "comment": "", "source": "api", "author": "seed"}]
         tags.append({"request_id": rid, "workspace_id": ws, "tag": "bench"})
+        version = rollups.key(r["prompt_name"], r["version_number"])
+        changes.request(version, status=r["status"], total_tokens=r["total_tokens"], cost=r["cost"],
+                        latency_ms=r["latency_ms"])
+        for sc in scores[-2:]:
+            changes.score(version, sc["name"], sc["value"])
+    changes.apply(s, ws)
     s.execute(insert(RequestMetadata.__table__), meta)
     s.execute(insert(Score.__table__), scores)
     s.execute(insert(RequestTag.__table__), tags)

@@ -9,10 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
-from promptyard.services import keys
+from promptyard.services import keys, log_stats
 from promptyard.store.db import Database
 from promptyard.store.migrate import current, upgrade
-from promptyard.store.models import Base, Request, Score
+from promptyard.store.models import Base, Request
 from tests.conftest import _pg_database
 
 
@@ -43,8 +43,8 @@ def empty_url(request, tmp_path):  # noqa: ANN001, ANN201
     admin.dispose()
 
 
-def test_upgrade_copies_versions_onto_existing_scores(empty_url):
-    """0003 gives every stored score its request's prompt name and version number."""
+def test_upgrade_fills_version_totals_from_stored_logs(empty_url):
+    """0003 computes the running totals of the logs stored before it, as ingest keeps them."""
     db = Database(empty_url)
     try:
         upgrade(db.engine, "0002")
@@ -53,16 +53,21 @@ def test_upgrade_copies_versions_onto_existing_scores(empty_url):
             now = datetime(2026, 11, 1, tzinfo=timezone.utc)
             rows = [{"workspace_id": ws, "client_id": f"c{i}", "received_at": now, "start_time": now,
                      "input": {}, "output": {}, "parameters": {}, "input_text": "", "output_text": "",
-                     "status": "ok", "tags": [], "source": "api", "prompt_name": name, "version_number": number}
-                    for i, (name, number) in enumerate([("a", 1), ("a", 2), (None, None)])]
+                     "status": status, "tags": [], "source": "api", "prompt_name": name, "version_number": number,
+                     "latency_ms": latency, "total_tokens": 10, "cost": None}
+                    for i, (name, number, status, latency) in enumerate(
+                        [("a", 1, "ok", 100.0), ("a", 1, "error", 200.0), (None, None, "ok", None)])]
             s.execute(Request.__table__.insert(), rows)
             ids = s.scalars(select(Request.id).order_by(Request.client_id)).all()
             s.execute(text("INSERT INTO scores (workspace_id, request_id, name, value, comment, source, author, "
-                           "created_at, updated_at) VALUES (:ws, :rid, 'q', 1, '', 'api', '', :t, :t)"),
-                      [{"ws": ws, "rid": rid, "t": now} for rid in ids])
+                           "created_at, updated_at) VALUES (:ws, :rid, 'q', :v, '', 'api', '', :t, :t)"),
+                      [{"ws": ws, "rid": rid, "v": v, "t": now} for rid, v in zip(ids, (40, 60, 5))])
         upgrade(db.engine)
         with db.read() as s:
-            got = s.execute(select(Score.prompt_name, Score.version_number).order_by(Score.request_id)).all()
-        assert [tuple(g) for g in got] == [("a", 1), ("a", 2), (None, None)]
+            stats = {(i["prompt"], i["version"]): i for i in log_stats.per_version(s, keys.system_principal(ws))}
+        a1 = stats[("a", 1)]
+        assert (a1["count"], a1["error_rate"], a1["tokens_total"], a1["cost_total"]) == (2, 0.5, 20, None)
+        assert a1["scores"]["q"]["mean"] == 50 and a1["latency_p50"] == pytest.approx(150, rel=0.01)
+        assert stats[(None, None)]["scores"]["q"]["n"] == 1 and stats[(None, None)]["latency_p50"] is None
     finally:
         db.dispose()

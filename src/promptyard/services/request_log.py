@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, costs, query
@@ -17,7 +17,7 @@ from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import labels, prompts
 from promptyard.store.query_sql import where
-from promptyard.store import bulk
+from promptyard.store import bulk, rollups
 from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
 
@@ -106,6 +106,7 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
     inserted = dict(bulk.insert(session, Request.__table__, rows, skip_conflicts_on=("workspace_id", "client_id"),
                                 returning=("client_id", "id")))
     meta, tags, scores = [], [], []
+    changes = rollups.Changes()
     for log, row in zip(logs, rows):
         rid = inserted.get(log.client_id)
         if rid is None:
@@ -113,39 +114,37 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
         meta += [{"request_id": rid, "key": k, "value": v, "workspace_id": p.workspace_id}
                  for k, v in log.metadata.items()]
         tags += [{"request_id": rid, "tag": t, "workspace_id": p.workspace_id} for t in log.tags]
-        scores += [_score_row(p, rid, s, (row["prompt_name"], row["version_number"])) for s in log.scores]
+        scores += [_score_row(p, rid, s) for s in log.scores]
+        version = rollups.key(row["prompt_name"], row["version_number"])
+        changes.request(version, status=row["status"], total_tokens=row["total_tokens"], cost=row["cost"],
+                        latency_ms=row["latency_ms"])
+        for sc in log.scores:
+            changes.score(version, sc["name"], sc["value"])
     for model, values in ((RequestMetadata, meta), (RequestTag, tags), (Score, scores)):
         bulk.insert(session, model.__table__, values)
-    _apply_pending(session, p, inserted)
+    _apply_pending(session, p, inserted, changes)
+    changes.apply(session, p.workspace_id)  # last: its rows stay locked only until the commit
     return set(inserted)
 
 
-def _score_row(p: Principal, request_id: int, s: dict[str, Any], version: tuple[str | None, int | None]
-               ) -> dict[str, Any]:
-    # A score carries its request's prompt name and version number (kept equal by
-    # _attribute_scores) so that per-version score statistics read the scores table alone.
+def _score_row(p: Principal, request_id: int, s: dict[str, Any]) -> dict[str, Any]:
     now = utcnow()
     return {"workspace_id": p.workspace_id, "request_id": request_id, "name": s["name"], "value": s["value"],
             "comment": s["comment"], "source": s["source"], "author": s["author"] or p.actor,
-            "created_at": now, "updated_at": now, "prompt_name": version[0], "version_number": version[1]}
+            "created_at": now, "updated_at": now}
 
 
-def _attribute_scores(session: Session, request_id: int, name: str | None, number: int | None) -> None:
-    """Keep the scores' copy of the request's prompt version in step when the request is relinked."""
-    session.execute(update(Score).where(Score.request_id == request_id)
-                    .values(prompt_name=name, version_number=number))
-
-
-def _apply_pending(session: Session, p: Principal, inserted: dict[str, int]) -> None:
+def _apply_pending(session: Session, p: Principal, inserted: dict[str, int], changes: rollups.Changes) -> None:
     pending = session.scalars(select(PendingUpdate).where(
         PendingUpdate.workspace_id == p.workspace_id, PendingUpdate.client_id.in_(list(inserted)))
         .order_by(PendingUpdate.id)).all()
     for item in pending:
-        _annotate(session, p, inserted[item.client_id], item.kind, item.payload)
+        _annotate(session, p, inserted[item.client_id], item.kind, item.payload, changes)
         session.delete(item)
 
 
-def _annotate(session: Session, p: Principal, request_id: int, kind: str, payload: dict) -> None:
+def _annotate(session: Session, p: Principal, request_id: int, kind: str, payload: dict,
+              changes: rollups.Changes) -> None:
     if kind == "metadata":
         for k, v in payload.items():
             row = session.get(RequestMetadata, (request_id, k))
@@ -164,17 +163,20 @@ def _annotate(session: Session, p: Principal, request_id: int, kind: str, payloa
         req = session.get(Request, request_id)
         req.tags = sorted((have | set(payload.get("add", []))) - set(payload.get("remove", [])))
     else:
-        _upsert_score(session, p, request_id, payload)
+        _upsert_score(session, p, request_id, payload, changes)
     session.flush()
 
 
-def _upsert_score(session: Session, p: Principal, request_id: int, s: dict[str, Any]) -> None:
+def _upsert_score(session: Session, p: Principal, request_id: int, s: dict[str, Any],
+                  changes: rollups.Changes) -> None:
+    version = rollups.key(*session.execute(select(Request.prompt_name, Request.version_number)
+                                           .where(Request.id == request_id)).one())
+    changes.score(version, s["name"], s["value"])
     row = session.scalar(select(Score).where(Score.request_id == request_id, Score.name == s["name"]))
     if row is None:
-        version = session.execute(select(Request.prompt_name, Request.version_number)
-                                  .where(Request.id == request_id)).one()
-        session.add(Score(**_score_row(p, request_id, s, tuple(version))))
+        session.add(Score(**_score_row(p, request_id, s)))
         return
+    changes.score(version, s["name"], row.value, sign=-1)
     row.value, row.comment, row.source = s["value"], s["comment"], s["source"]
     row.author, row.updated_at = s["author"] or p.actor, utcnow()
 
@@ -200,8 +202,10 @@ def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, 
         session.add_all(PendingUpdate(workspace_id=p.workspace_id, client_id=ref, kind=kind, payload=item)
                         for item in items)
         return {"id": ref, "pending": True}
+    changes = rollups.Changes()
     for item in items:
-        _annotate(session, p, request_id, kind, item)
+        _annotate(session, p, request_id, kind, item, changes)
+    changes.apply(session, p.workspace_id)
     return {"id": ref, "pending": False}
 
 
@@ -346,14 +350,29 @@ def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version:
     meta = {m.key: m.value for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id == rid))}
     found = labels.resolve(session, p, name, version=version, label=label, metadata=meta)
     row = session.get(Request, rid)
+    _move_totals(session, p, row, rollups.key(found.prompt.name, found.version.number))
     row.prompt_id, row.prompt_version_id = found.prompt.id, found.version.id
     row.prompt_name, row.version_number, row.label = found.prompt.name, found.version.number, found.label
     row.input_variables = variables
-    _attribute_scores(session, rid, row.prompt_name, row.version_number)
     if found.rule:
         row.routing = {"label": found.label, "rule": found.rule, "unit": found.unit}
     session.flush()
     return {"id": row.client_id, "prompt": found.prompt.name, "version": found.version.number}
+
+
+def _move_totals(session: Session, p: Principal, row: Request, new: rollups.Key) -> None:
+    """A relinked request (and its scores) counts for its new version from now on."""
+    old = rollups.key(row.prompt_name, row.version_number)
+    if old == new:
+        return
+    changes = rollups.Changes()
+    scores = session.execute(select(Score.name, Score.value).where(Score.request_id == row.id)).all()
+    for version, sign in ((old, -1), (new, 1)):
+        changes.request(version, status=row.status, total_tokens=row.total_tokens, cost=row.cost,
+                        latency_ms=row.latency_ms, sign=sign)
+        for name, value in scores:
+            changes.score(version, name, value, sign=sign)
+    changes.apply(session, p.workspace_id)
 
 
 def set_group(session: Session, p: Principal, ref: str, group: str) -> None:

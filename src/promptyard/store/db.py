@@ -57,7 +57,12 @@ class Database:
         self.engine = make_engine(url, echo=echo)
         self.kind = self.engine.dialect.name  # "sqlite" | "postgresql"
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.kind == "sqlite" else self.engine
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL reads run in autocommit: at READ COMMITTED every statement takes its own
+        # snapshot anyway, and BEGIN + COMMIT were two of the four round trips of a prompt fetch.
+        # SQLite keeps its read transaction: there it is one consistent snapshot, and free.
+        reader = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.kind == "postgresql" \
+            else self.engine
+        self._read = sessionmaker(reader, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
 
     @contextmanager

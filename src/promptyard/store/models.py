@@ -273,7 +273,6 @@ class Score(Base):
         UniqueConstraint("request_id", "name"),
         Index("ix_scores_ws_name_value", "workspace_id", "name", "value", "request_id"),
         Index("ix_scores_request_name_value", "request_id", "name", "value"),  # covers filtered aggregates
-        Index("ix_scores_stats", "workspace_id", "prompt_name", "version_number", "name", "value"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(Integer)  # via the request; no key of its own (0004)
@@ -285,10 +284,54 @@ class Score(Base):
     author: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The request's prompt name and version number, copied so that per-version score statistics
-    # need no join over a million requests (services/request_log keeps them in step).
-    prompt_name: Mapped[str | None] = mapped_column(String(500))
-    version_number: Mapped[int | None] = mapped_column(Integer)
+
+
+# --- running totals per prompt version (store/rollups.py keeps them in step with every write) ---
+# A version key is (prompt_name, version_number) as the requests carry it; logs without a prompt
+# count under ("", 0), because a unique key treats NULLs as all different.
+
+
+class VersionTotals(Base):
+    __tablename__ = "version_totals"
+    __table_args__ = (UniqueConstraint("workspace_id", "prompt_name", "version_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    prompt_name: Mapped[str] = mapped_column(String(500))
+    version_number: Mapped[int] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    tokens_n: Mapped[int] = mapped_column(BigInteger, default=0)  # requests with a token count
+    tokens_sum: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_n: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class LatencyBucket(Base):
+    """How many requests of a version took a latency in one bucket (buckets 2% wide, see rollups)."""
+
+    __tablename__ = "latency_buckets"
+    __table_args__ = (UniqueConstraint("workspace_id", "prompt_name", "version_number", "bucket"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    prompt_name: Mapped[str] = mapped_column(String(500))
+    version_number: Mapped[int] = mapped_column(Integer)
+    bucket: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ScoreTotals(Base):
+    """n, sum and sum of squares of one score name's values over a version's requests."""
+
+    __tablename__ = "score_totals"
+    __table_args__ = (UniqueConstraint("workspace_id", "prompt_name", "version_number", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    prompt_name: Mapped[str] = mapped_column(String(500))
+    version_number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    sum: Mapped[float] = mapped_column(Float, default=0.0)
+    sum_sq: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class PendingUpdate(Base):

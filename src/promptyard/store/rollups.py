@@ -1,0 +1,140 @@
+"""Running totals per prompt version, kept in step with every write of the request log, so that
+statistics over all of a workspace's logs read a few hundred rows instead of every log (a million
+logs: about 1 s from the logs themselves, a few milliseconds from here).
+
+Per version key (prompt name, version number): request, error, token and cost totals; a latency
+histogram with buckets 2% wide (percentiles read from it are within 1% of the exact value); and
+per score name n, sum and sum of squares (mean and confidence interval). Writers collect deltas
+in a `Changes` and apply them once per transaction, in key order, so that concurrent writers
+lock the same rows in the same order (no deadlocks) and hold them only until their commit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from promptyard.store.models import LatencyBucket, ScoreTotals, VersionTotals
+
+Key = tuple[str, int]
+GAMMA = 1.02  # bucket width; migration 0003 computes buckets with the same formula
+ZERO_BUCKET = -100_000  # latencies of 0 ms or less (clock skew between start and end)
+_TOTALS = ("requests", "errors", "tokens_n", "tokens_sum", "cost_n", "cost_sum")
+
+
+def key(prompt_name: str | None, version_number: int | None) -> Key:
+    return (prompt_name or "", version_number or 0)
+
+
+def bucket(latency_ms: float) -> int:
+    return ZERO_BUCKET if latency_ms <= 0 else math.floor(math.log(latency_ms) / math.log(GAMMA))
+
+
+def bucket_value(b: int) -> float:
+    """The geometric middle of bucket b: at most 1% from any latency in it."""
+    return 0.0 if b == ZERO_BUCKET else GAMMA ** (b + 0.5)
+
+
+class Changes:
+    """Deltas to the totals, collected while a transaction writes logs and scores."""
+
+    def __init__(self) -> None:
+        self.totals: dict[Key, list[float]] = defaultdict(lambda: [0] * len(_TOTALS))
+        self.buckets: Counter[tuple[Key, int]] = Counter()
+        self.scores: dict[tuple[Key, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+
+    def request(self, k: Key, *, status: str, total_tokens: int | None, cost: float | None,
+                latency_ms: float | None, sign: int = 1) -> None:
+        t = self.totals[k]
+        t[0] += sign
+        t[1] += sign if status == "error" else 0
+        if total_tokens is not None:
+            t[2], t[3] = t[2] + sign, t[3] + sign * total_tokens
+        if cost is not None:
+            t[4], t[5] = t[4] + sign, t[5] + sign * cost
+        if latency_ms is not None:
+            self.buckets[(k, bucket(latency_ms))] += sign
+
+    def score(self, k: Key, name: str, value: float, sign: int = 1) -> None:
+        s = self.scores[(k, name)]
+        s[0] += sign
+        s[1] += sign * value
+        s[2] += sign * value * value
+
+    def apply(self, session: Session, workspace_id: int) -> None:
+        ws = {"workspace_id": workspace_id}
+        _add(session, VersionTotals, ("prompt_name", "version_number"), _TOTALS,
+             [ws | _k(k) | dict(zip(_TOTALS, t)) for k, t in sorted(self.totals.items()) if any(t)])
+        _add(session, LatencyBucket, ("prompt_name", "version_number", "bucket"), ("n",),
+             [ws | _k(k) | {"bucket": b, "n": n} for (k, b), n in sorted(self.buckets.items()) if n])
+        _add(session, ScoreTotals, ("prompt_name", "version_number", "name"), ("n", "sum", "sum_sq"),
+             [ws | _k(k) | {"name": name, "n": s[0], "sum": s[1], "sum_sq": s[2]}
+              for (k, name), s in sorted(self.scores.items()) if s[0] or s[1]])
+
+
+def _k(k: Key) -> dict[str, Any]:
+    return {"prompt_name": k[0], "version_number": k[1]}
+
+
+def _add(session: Session, model: Any, keys: tuple[str, ...], values: tuple[str, ...], rows: list[dict]) -> None:
+    """Upsert that adds to the stored values (a row is created at the first delta)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = model.__table__
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=["workspace_id", *keys],
+                                      set_={v: table.c[v] + stmt.excluded[v] for v in values})
+    session.execute(stmt, rows)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def read(session: Session, workspace_id: int, prompt: str | None = None) -> dict[str, dict[Key, Any]]:
+    """{"totals": {key: row}, "latency": {key: [(bucket, n), ...] ascending}, "scores": {key: {name: row}}};
+    rows have the columns' names as attributes (plain rows, not ORM objects: a million logs leave
+    a few thousand buckets to read)."""
+    def rows(model: Any, *cols: Any) -> Any:
+        q = select(model.prompt_name, model.version_number, *cols).where(model.workspace_id == workspace_id)
+        return session.execute(q if prompt is None else q.where(model.prompt_name == prompt))
+
+    t, b, sc = VersionTotals, LatencyBucket, ScoreTotals
+    out: dict[str, dict] = {"totals": {}, "latency": defaultdict(list), "scores": defaultdict(dict)}
+    for row in rows(t, *(t.__table__.c[c] for c in _TOTALS)):
+        if row.requests > 0:
+            out["totals"][(row.prompt_name, row.version_number)] = row
+    for row in rows(b, b.bucket, b.n):
+        if row.n > 0:
+            out["latency"][(row.prompt_name, row.version_number)].append((row.bucket, row.n))
+    for row in rows(sc, sc.name, sc.n, sc.sum, sc.sum_sq):
+        if row.n > 0:
+            out["scores"][(row.prompt_name, row.version_number)][row.name] = row
+    for buckets in out["latency"].values():
+        buckets.sort()
+    return out
+
+
+def percentile(buckets: Iterable[tuple[int, int]], q: float) -> float | None:
+    """The q-th percentile (linear between ranks, numpy's default) from a histogram."""
+    buckets = list(buckets)
+    n = sum(count for _, count in buckets)
+    if not n:
+        return None
+    k = (n - 1) * q / 100
+    lo, w = int(k), k - int(k)
+    values, seen = {}, 0
+    for b, count in buckets:
+        for r in (lo, lo + 1):
+            if seen <= r < seen + count:
+                values[r] = bucket_value(b)
+        seen += count
+    low = values[lo]
+    return low + (values.get(lo + 1, low) - low) * w
