@@ -47,3 +47,45 @@ def test_concurrent_label_moves_are_all_recorded(database, principal):
     chain = list(reversed(history))
     assert chain[0].from_version is None
     assert all(a.to_version == b.from_version for a, b in zip(chain, chain[1:]))
+
+
+def test_concurrent_ingest_and_scoring_keep_running_totals_exact(database, principal):
+    """16 writers ingest overlapping batches (replays included) over three versions and re-score
+    each other's logs at once: no deadlock, nothing lost, and the running totals equal the
+    statistics computed from the logs."""
+    import random
+    import uuid
+
+    from promptyard.domain import query
+    from promptyard.services import log_stats, request_log
+
+    with database.write() as s:
+        for i in range(3):
+            versions.publish_by_name(s, principal, name="busy", spec=spec(i))
+    ids = [str(uuid.uuid4()) for _ in range(240)]
+
+    def log(i: int) -> dict:
+        return {"id": ids[i], "model": "gpt-4o", "prompt": {"name": "busy", "version": 1 + i % 3},
+                "start_time": "2026-11-20T10:00:00Z", "end_time": f"2026-11-20T10:00:0{1 + i % 7}Z",
+                "usage": {"input_tokens": i, "output_tokens": 1}, "scores": [{"name": "q", "value": i % 101}]}
+
+    def writer(w: int) -> None:
+        rng = random.Random(w)
+        for start in (w * 15, (w * 15 + 7) % 240):  # the second batch overlaps another writer's
+            with database.write() as s:
+                request_log.ingest(s, principal, [log(i % 240) for i in range(start, start + 15)], max_batch=100)
+        for i in rng.sample(range(w * 15), min(10, w * 15)):
+            with database.write() as s:
+                request_log.annotate(s, principal, ids[i], "scores", {"name": "q", "value": rng.randrange(101)},
+                                     grace_s=60)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(writer, range(16)))
+    with database.read() as s:
+        totals = log_stats.per_version(s, principal, prompt="busy")
+        exact = log_stats.per_version(s, principal, prompt="busy", node=query.parse('status = "ok"'))
+    assert sum(t["count"] for t in totals) == 240
+    for t, e in zip(totals, exact, strict=True):
+        assert (t["version"], t["count"], t["tokens_total"]) == (e["version"], e["count"], e["tokens_total"])
+        assert t["scores"]["q"]["n"] == e["scores"]["q"]["n"]
+        assert abs(t["scores"]["q"]["mean"] - e["scores"]["q"]["mean"]) < 1e-9

@@ -211,6 +211,27 @@ def test_running_totals_equal_the_logs_after_any_writes(api):
             assert t["scores"][name] == pytest.approx(e["scores"][name]), name
 
 
+def test_pending_update_that_raced_its_log_is_applied_later(api, database):
+    """A score kept pending while its log was being stored (neither transaction saw the other's
+    row) is applied by the server's periodic sweep, with its author, and counted in the totals."""
+    from promptyard.store.models import PendingUpdate
+
+    one = log(scores=[])
+    ingest(api, one)
+    with database.write() as s:  # what the race leaves behind: a pending score for a stored log
+        s.add(PendingUpdate(workspace_id=api.principal.workspace_id, client_id=one["id"], kind="scores",
+                            payload={"name": "late", "value": 70, "comment": "", "source": "human",
+                                     "author": "ph@example.jp"}))
+    with database.write() as s:
+        assert request_log.apply_late_pending(s) >= 1
+    got = api.get(f"/api/v1/requests/{one['id']}").json()["scores"]
+    assert [(x["name"], x["value"], x["author"]) for x in got] == [("late", 70, "ph@example.jp")]
+    unlinked = [i for i in api.get("/api/v1/requests/stats").json()["items"] if i["prompt"] is None]
+    assert unlinked[0]["scores"]["late"]["n"] == 1
+    with database.write() as s:
+        assert request_log.apply_late_pending(s) == 0
+
+
 def test_export_csv_neutralises_formulas_and_jsonl(api):
     ingest(api, log(metadata={"note": "=HYPERLINK(\"http://evil\")"}, model="-cmd"), log())
     text = api.get("/api/v1/requests/export", params={"format": "csv"}).text

@@ -30,7 +30,7 @@ class Settings:
     render_max_chars: int = _opt(1_000_000, "largest rendered template, in characters")
     session_hours: int = _opt(12, "how long a browser login lasts")
     pending_grace_s: int = _opt(3600, "how long a score/metadata update for a not-yet-logged request waits for it")
-    ramp_tick_s: float = _opt(30.0, "how often the server advances guarded ramps (0 = never; use `experiments tick`)")
+    ramp_tick_s: float = _opt(30.0, "how often the server advances guarded ramps and applies pending updates whose log arrived meanwhile (0 = never; use `experiments tick`)")
     analyze_every_s: float = _opt(3600.0, "SQLite: how often the server refreshes the query planner's statistics "
                                   "(0 = only at start)")
     log_level: str = _opt("info", "server log level")

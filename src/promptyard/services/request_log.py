@@ -15,7 +15,7 @@ from promptyard.domain import access, costs, query
 from promptyard.domain import logs as rl
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
-from promptyard.services import labels, prompts
+from promptyard.services import keys, labels, prompts
 from promptyard.store.query_sql import where
 from promptyard.store import bulk, rollups
 from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
@@ -143,6 +143,26 @@ def _apply_pending(session: Session, p: Principal, inserted: dict[str, int], cha
         session.delete(item)
 
 
+def apply_late_pending(session: Session, limit: int = 1000) -> int:
+    """Apply pending updates whose log is stored after all. A score sent while its log was being
+    stored is kept pending (the log's transaction had not committed), and that transaction looked
+    for pending updates before this one was committed: neither saw the other. The server runs this
+    every PROMPTYARD_RAMP_TICK_S, from any number of processes (rows are locked, skipped by others)."""
+    found = session.execute(
+        select(PendingUpdate, Request.id).join(Request, and_(Request.workspace_id == PendingUpdate.workspace_id,
+                                                             Request.client_id == PendingUpdate.client_id))
+        .order_by(PendingUpdate.id).limit(limit).with_for_update(skip_locked=True, of=PendingUpdate)).all()
+    by_workspace: dict[int, rollups.Changes] = {}
+    for item, request_id in found:
+        changes = by_workspace.setdefault(item.workspace_id, rollups.Changes())
+        _annotate(session, keys.system_principal(item.workspace_id, actor="pending"), request_id, item.kind,
+                  item.payload, changes)
+        session.delete(item)
+    for workspace_id, changes in sorted(by_workspace.items()):
+        changes.apply(session, workspace_id)
+    return len(found)
+
+
 def _annotate(session: Session, p: Principal, request_id: int, kind: str, payload: dict,
               changes: rollups.Changes) -> None:
     if kind == "metadata":
@@ -169,8 +189,11 @@ def _annotate(session: Session, p: Principal, request_id: int, kind: str, payloa
 
 def _upsert_score(session: Session, p: Principal, request_id: int, s: dict[str, Any],
                   changes: rollups.Changes) -> None:
+    # The request's row lock serialises every score write and relink of this request: the value
+    # replaced (and subtracted from the totals) is the one stored last, and the version it counts
+    # for cannot change underneath (PostgreSQL; SQLite writers are serial anyway).
     version = rollups.key(*session.execute(select(Request.prompt_name, Request.version_number)
-                                           .where(Request.id == request_id)).one())
+                                           .where(Request.id == request_id).with_for_update()).one())
     changes.score(version, s["name"], s["value"])
     row = session.scalar(select(Score).where(Score.request_id == request_id, Score.name == s["name"]))
     if row is None:
@@ -199,6 +222,8 @@ def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, 
             raise NotFound(f"no request with id {ref}")
         cutoff = utcnow() - timedelta(seconds=grace_s)
         session.execute(delete(PendingUpdate).where(PendingUpdate.created_at < cutoff))
+        if kind == "scores":  # whoever applies it later, the score keeps its author
+            items = [item | {"author": item.get("author") or p.actor} for item in items]
         session.add_all(PendingUpdate(workspace_id=p.workspace_id, client_id=ref, kind=kind, payload=item)
                         for item in items)
         return {"id": ref, "pending": True}
@@ -349,7 +374,7 @@ def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version:
         raise InvalidInput("prompt_input_variables: must be an object")
     meta = {m.key: m.value for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id == rid))}
     found = labels.resolve(session, p, name, version=version, label=label, metadata=meta)
-    row = session.get(Request, rid)
+    row = session.get(Request, rid, with_for_update=True)  # see _upsert_score
     _move_totals(session, p, row, rollups.key(found.prompt.name, found.version.number))
     row.prompt_id, row.prompt_version_id = found.prompt.id, found.version.id
     row.prompt_name, row.version_number, row.label = found.prompt.name, found.version.number, found.label

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError
-from promptyard.services import ramps
+from promptyard.services import ramps, request_log
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
@@ -61,7 +61,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: AppContext = app.state.ctx
     tasks = [asyncio.create_task(_analyze(context))]
     if context.settings.ramp_tick_s > 0:
-        tasks.append(asyncio.create_task(_tick_ramps(context)))
+        tasks.append(asyncio.create_task(_tick(context)))
     yield
     for task in tasks:
         task.cancel()
@@ -79,11 +79,14 @@ async def _analyze(context: AppContext) -> None:
         await asyncio.sleep(context.settings.analyze_every_s)
 
 
-async def _tick_ramps(context: AppContext) -> None:
-    """Guarded ramps advance on their schedule while the server runs."""
+async def _tick(context: AppContext) -> None:
+    """While the server runs: guarded ramps advance on their schedule, and pending updates whose
+    log arrived at the same moment are applied (request_log.apply_late_pending)."""
     def tick() -> None:
         with context.db.write() as s:
             ramps.tick(s)
+        with context.db.write() as s:
+            request_log.apply_late_pending(s)
 
     while True:
         await asyncio.sleep(context.settings.ramp_tick_s)
