@@ -48,6 +48,8 @@ def server(database_url: str | None = None, extra_env: dict | None = None) -> It
         if "admin API key:" in line:
             key = line.split("admin API key:")[1].strip()
             break
+        if line.startswith("Log in at"):  # not the first start on this database: no key
+            break
     while not _listening(port) and time.time() < deadline:
         time.sleep(0.05)
     try:

@@ -49,3 +49,28 @@ def test_secret_keys_get_no_cors_headers(api) -> None:  # noqa: ANN001
     name = _publish(api)
     r = api.get(f"/api/v1/fetch/{name}", headers={"Origin": ORIGIN})
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+
+
+def test_publishable_and_ingest_keys_cannot_read_logs(api, database) -> None:  # noqa: ANN001
+    """A key in a web page may log and read prompts, nothing else: every read of the request log,
+    the audit trail, keys, label moves and experiments answer 403 before any data (export too,
+    although it streams)."""
+    name = _publish(api)
+    rid = str(uuid.uuid4())
+    for key in (make_key(database, api.principal, kind="publishable", allowed_origins=[ORIGIN]),
+                make_key(database, api.principal, scopes=("ingest", "prompts:read"))):
+        auth = {"Authorization": f"Bearer {key}", "Origin": ORIGIN}
+        r = api.post("/api/v1/requests", headers=auth, json={"id": rid, "model": "m", "output": {"text": "t"}})
+        assert r.status_code == 200, r.text
+        r = api.post(f"/api/v1/requests/{rid}/scores", headers=auth, json={"name": "q", "value": 5})
+        assert r.status_code == 200, r.text
+        assert api.get(f"/api/v1/fetch/{name}", headers=auth).status_code == 200
+        prompt_id = api.get(f"/api/v1/prompts/by-name/{name}").json()["id"]
+        for method, path in (("GET", "/api/v1/requests"), ("GET", f"/api/v1/requests/{rid}"),
+                             ("GET", "/api/v1/requests/stats"), ("GET", "/api/v1/requests/export?format=csv"),
+                             ("POST", "/api/v1/requests/search"), ("GET", "/api/v1/audit"),
+                             ("GET", "/api/v1/keys"), ("GET", f"/api/v1/prompts/{prompt_id}/labels/production/experiment"),
+                             ("POST", f"/api/v1/prompts/{prompt_id}/labels/production/promote")):
+            r = api.request(method, path, headers=auth, json={} if method == "POST" else None)
+            assert r.status_code == 403, (path, r.status_code, r.text[:200])
+            assert r.json()["error"]["code"] == "forbidden"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from promptyard.services import keys, prompts
 from promptyard.store.models import Membership, User
 
-from tests.ui_support import PASSWORD, csrf_of, log_in, make_user, ui  # noqa: F401
+from tests.ui_support import PASSWORD, accept_invitation, csrf_of, log_in, make_user, ui  # noqa: F401
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 
@@ -63,9 +63,9 @@ def test_invite_accept_and_change_roles(ui, app):
     newcomer = TestClient(app, raise_server_exceptions=False)
     page = newcomer.get(path)
     assert page.status_code == 200 and "new.person@example.com" in page.text
-    short = newcomer.post(path, data={"name": "New", "password": "short"})
+    short = accept_invitation(newcomer, path, name="New", password="short")
     assert short.status_code == 422 and "at least 10" in short.text
-    joined = newcomer.post(path, data={"name": "New", "password": PASSWORD}, follow_redirects=False)
+    joined = accept_invitation(newcomer, path, name="New", password=PASSWORD)
     assert joined.status_code == 303
     assert "(editor)" in newcomer.get("/ui/settings").text
     assert newcomer.get(path).status_code == 404  # used once
@@ -115,8 +115,8 @@ def test_invitation_for_an_existing_account_needs_its_password(ui, app, database
     path = re.search(r'id="invite-link" class="mono">[^<]*?testserver([^<]+)<', answer.text).group(1)
     client = TestClient(app, raise_server_exceptions=False)
     assert "already has an account" in client.get(path).text
-    assert client.post(path, data={"password": "wrong password!"}).status_code == 401
-    assert client.post(path, data={"password": PASSWORD}, follow_redirects=False).status_code == 303
+    assert accept_invitation(client, path, password="wrong password!").status_code == 401
+    assert accept_invitation(client, path, password=PASSWORD).status_code == 303
     dup = admin.post("/ui/invitations", data={"csrf_token": admin.csrf, "email": someone, "role": "viewer"})
     assert dup.status_code == 409
 
@@ -136,3 +136,87 @@ def test_a_member_of_two_workspaces_can_switch(ui, database):
     listing = admin.get("/ui/prompts").text
     assert "only-in-second" in listing and "(viewer)" in listing
     assert admin.get("/ui/keys").status_code == 403  # a viewer there
+
+
+def _invite_path(admin, email: str, role: str = "viewer") -> str:  # noqa: ANN001
+    answer = admin.post("/ui/invitations", data={"csrf_token": admin.csrf, "email": email, "role": role})
+    return re.search(r'id="invite-link" class="mono">[^<]*?testserver([^<]+)<', answer.text).group(1)
+
+
+def test_accepting_an_invitation_needs_the_pages_own_token(ui, app):
+    """Whoever made an invitation knows its link, so the link alone must not log a browser in:
+    another site could otherwise post the form and log its visitor into the inviter's account."""
+    admin = ui("admin")
+    path = _invite_path(admin, "csrf.victim@example.com")
+    victim = TestClient(app, raise_server_exceptions=False)
+    forged = victim.post(path, data={"password": PASSWORD, "login_token": "guessed"}, follow_redirects=False)
+    assert forged.status_code == 403 and "py_session" not in victim.cookies
+    assert accept_invitation(victim, path, password=PASSWORD).status_code == 303
+    assert "py_session" in victim.cookies
+
+
+def test_a_second_invitation_for_a_member_is_a_conflict_not_a_crash(ui, app):
+    admin = ui("admin")
+    first, second = _invite_path(admin, "twice@example.com"), _invite_path(admin, "twice@example.com")
+    assert accept_invitation(TestClient(app, raise_server_exceptions=False), first,
+                             password=PASSWORD).status_code == 303
+    again = accept_invitation(TestClient(app, raise_server_exceptions=False), second, password=PASSWORD)
+    assert again.status_code == 409 and "already a member" in again.text
+
+
+def test_removal_ends_sessions_in_that_workspace_only(ui, app, database):
+    """An admin of one workspace ends a person's sessions there, not their work elsewhere."""
+    admin = ui("admin")
+    with database.write() as s:
+        other_ws, _ = keys.ensure_workspace(s, f"elsewhere-{admin.csrf[:6]}")
+    person = make_user(database, keys.system_principal(other_ws), "editor")
+    with database.write() as s:
+        uid = s.scalar(select(User.id).where(User.email == person))
+        s.add(Membership(workspace_id=admin.principal.workspace_id, user_id=uid, role="viewer"))
+    here, elsewhere = TestClient(app, raise_server_exceptions=False), TestClient(app, raise_server_exceptions=False)
+    log_in(here, person)
+    log_in(elsewhere, person)
+    # 'here' switches into the admin's workspace; 'elsewhere' stays in the person's own one.
+    assert here.post("/ui/workspace", data={"csrf_token": csrf_of(here.get("/ui/settings").text),
+                                           "workspace_id": str(admin.principal.workspace_id)},
+                     follow_redirects=False).status_code == 303
+    removed = admin.post(f"/ui/members/{uid}/remove", data={"csrf_token": admin.csrf}, follow_redirects=False)
+    assert removed.status_code == 303
+    assert here.get("/ui/settings", follow_redirects=False).status_code == 303  # logged out here
+    assert elsewhere.get("/ui/settings").status_code == 200
+
+
+def test_another_workspaces_ids_are_not_found_on_every_action(ui, database):
+    from promptyard.services import labels, members, versions
+
+    admin = ui("owner")
+    with database.write() as s:
+        other_ws, _ = keys.ensure_workspace(s, f"foreign-{admin.csrf[:6]}")
+        other = keys.system_principal(other_ws)
+        pid = prompts.create(s, other, name="foreign-secret").id
+        for i in (1, 2):
+            versions.publish(s, other, pid, {"messages": [{"role": "user", "content": f"v{i}"}], "commit_message": "c"})
+        labels.move(s, other, pid, "production", version=1, reason="r")
+        key_id = keys.create_key(s, other, name="foreign-key")[0].id
+        invitation_id = members.invite(s, other, email="foreign@example.com", role="viewer")[0].id
+    foreign_user = make_user(database, other, "viewer")
+    with database.read() as s:
+        uid = s.scalar(select(User.id).where(User.email == foreign_user))
+    c = admin.csrf
+    base = f"/ui/prompts/{pid}/labels/production"
+    assert admin.get(f"{base}/experiment").status_code == 404
+    for path, data in [(f"{base}/promote", {"version": "2", "reason": "r"}), (f"{base}/rollback", {"reason": "r"}),
+                       (f"{base}/policy", {"weight_2": "100", "reason": "r"}),
+                       (f"{base}/ramps", {"candidate": "2", "baseline": "1", "steps": "50,100", "interval_min": "1",
+                                          "metric": "error_rate", "margin": "1", "min_n": "5", "reason": "r"}),
+                       (f"/ui/keys/{key_id}/revoke", {}), (f"/ui/members/{uid}/role", {"role": "admin"}),
+                       (f"/ui/members/{uid}/remove", {}), (f"/ui/invitations/{invitation_id}/revoke", {})]:
+        answer = admin.post(path, data={"csrf_token": c, **data})
+        assert answer.status_code == 404, path
+        assert "foreign-secret" not in answer.text and "foreign-key" not in answer.text, path
+    with database.read() as s:
+        label = next(x for x in prompts.get(s, other, pid).labels if x.name == "production")
+        assert (label.version, label.policy) == (1, None)
+        assert keys.list_keys(s, other)[0].revoked_at is None
+        assert [m.role for m in members.list_members(s, other)] == ["viewer"]
+        assert len(members.list_invitations(s, other)) == 1

@@ -119,3 +119,15 @@ def test_security_headers(ui):
     page = ui("viewer").get("/ui/settings")
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_no_template_needs_inline_styles():
+    """The CSP allows no inline styles (style-src 'self'): a style attribute would be ignored."""
+    from pathlib import Path
+
+    from promptyard.web.ui import pages
+
+    found = [str(p.relative_to(pages.TEMPLATES)) for p in Path(pages.TEMPLATES).rglob("*.html")
+             if " style=" in p.read_text(encoding="utf-8") or "<style" in p.read_text(encoding="utf-8")]
+    assert found == []
+    assert "'unsafe-inline'" not in pages.SECURITY_HEADERS["Content-Security-Policy"]

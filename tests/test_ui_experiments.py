@@ -51,6 +51,16 @@ def test_verdicts_in_japanese(ui, experiment):
     client = ui("viewer", lang="ja")
     text = client.get(f"/ui/prompts/{experiment}/labels/production/experiment").text
     assert "v2 は correct で" in text and "良い" in text and "サンプルが少なすぎて" in text
+    # The service's English warnings and test names do not leak into the Japanese page.
+    assert "too few samples" not in text and "welch_t" not in text and "ウェルチの t 検定" in text
+
+
+def test_missing_baseline_is_warned_in_the_users_language(ui, experiment):
+    client = ui("viewer", lang="ja")
+    text = client.get(f"/ui/prompts/{experiment}/labels/production/experiment?baseline=3").text
+    assert "基準バージョン v3 へのリクエストはありません" not in text  # v3 has staff requests
+    text = client.get(f"/ui/prompts/{experiment}/labels/production/experiment?baseline=9").text
+    assert "基準バージョン v9 へのリクエストはありません" in text and "no requests for the baseline" not in text
 
 
 def test_edit_split_promote_and_roll_back(ui, experiment, database):

@@ -2,7 +2,8 @@
 once in Japanese: log in, create a prompt in a folder, edit it to version 2 with a commit
 message, view the diff, move a label, log requests through our SDK (a wrapped `openai` client
 talking to the fake LLM), find them with a 3-condition filter, open one, score it, and see the
-score in the analytics. Plus: hostile text stored through the API never runs on the request pages.
+score in the analytics. Plus: the request pages work with JavaScript switched off, and hostile
+text stored through the API never runs on them.
 
 Set PROMPTYARD_UI_SCREENSHOTS=docs/screenshots to refresh the request pages' screenshots.
 """
@@ -41,9 +42,10 @@ def server(tmp_path_factory) -> LiveServer:  # noqa: ANN001
     live.stop()
 
 
-def logged_in(browser, server: LiveServer, lang: str):  # noqa: ANN001, ANN201
+def logged_in(browser, server: LiveServer, lang: str, javascript: bool = True):  # noqa: ANN001, ANN201
     """A page whose browser prefers `lang`, logged in as the first admin; dialogs are recorded."""
-    context = browser.new_context(locale="ja-JP" if lang == "ja" else "en-US", viewport={"width": 1360, "height": 900})
+    context = browser.new_context(locale="ja-JP" if lang == "ja" else "en-US", viewport={"width": 1360, "height": 900},
+                                  java_script_enabled=javascript)
     page = context.new_page()
     page.dialogs = []
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
@@ -160,6 +162,33 @@ def test_the_whole_loop_in_the_browser(browser, server, fake_llm, lang):  # noqa
     chart = page.locator("figure[data-chart='score:medically_correct'] svg")
     assert chart.count() == 1 and f"{name}@2" in chart.inner_html()
     assert page.dialogs == []
+    page.context.close()
+
+
+def test_the_request_pages_work_without_javascript(browser, server):  # noqa: ANN001
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    tag = f"nojs-{uuid.uuid4().hex[:6]}"
+    logs = [{"id": uuid.uuid4().hex, "model": "gpt-4o", "tags": [tag], "metadata": {"env": env},
+             "output": {"text": f"answer {i}"}} for i, env in enumerate(("prod", "prod", "dev"))]
+    assert httpx.post(server.url + "/api/v1/requests", headers=headers, json={"requests": logs}).status_code == 200
+    page = logged_in(browser, server, "en", javascript=False)
+    page.goto(server.url + "/ui/requests?" + str(httpx.QueryParams({"q": f'tag = "{tag}"'})))
+    page.click("details.helpers summary")
+    page.fill("input[name=h_meta_key]", "env")
+    page.fill("input[name=h_meta_value]", "prod")
+    page.click("button[name=add]")
+    page.wait_for_load_state("load")
+    assert page.input_value("input[name=q]") == f'tag = "{tag}" AND metadata.env = "prod"'
+    assert page.locator("table.requests tbody tr").count() == 2
+    page.locator("table.requests td.time a").first.click()
+    page.wait_for_url(re.compile(r".*/ui/requests/\d+$"))
+    page.fill("form.score-form.new input[name=name]", "follows_manual")
+    page.fill("form.score-form.new input[name=value]", "100")
+    page.click("form.score-form.new button")
+    page.wait_for_url(re.compile(r".*notice=requests_score_saved$"))
+    assert "follows_manual" in page.inner_text("table.scores-table")
+    page.click("section.io-out details.raw summary")  # raw JSON on demand: <details>, no script
+    assert '"text": "answer' in page.inner_text("section.io-out details.raw")
     page.context.close()
 
 

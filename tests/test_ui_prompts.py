@@ -208,3 +208,64 @@ def test_malformed_addresses_are_html_404s(ui):
         answer = client.get(path)
         assert answer.status_code in (404, 422), path
         assert answer.headers["content-type"].startswith("text/html") and "Traceback" not in answer.text
+
+
+def test_nul_characters_and_files_in_forms_are_refused_on_every_database(ui, database):
+    """PostgreSQL cannot store NUL and SQLite would: both refuse it (as the API does), with the
+    error page in the user's language instead of a database error. No UI form takes files."""
+    client = ui("editor")
+    pid = _prompt(database, client.principal)
+    answer = client.post(f"/ui/prompts/{pid}/edit", data=_editor_form(client, "a\x00b {topic}", "nul", save="1"))
+    assert answer.status_code == 422 and "NUL character" in answer.text
+    settings = client.post("/ui/settings", data={"csrf_token": client.csrf, "name": "me\x00", "locale": "",
+                                                 "time_zone": "UTC"})
+    assert settings.status_code == 422 and "NUL character" in settings.text
+    upload = client.post(f"/ui/prompts/{pid}/labels/production/policy", data={"csrf_token": client.csrf},
+                         files={"weight_1": ("w.txt", b"100")})
+    assert upload.status_code == 422 and "does not take files" in upload.text
+    with database.read() as s:
+        assert prompts.get(s, client.principal, pid).latest_version == 1
+
+
+def test_numbers_that_only_look_like_digits_are_form_errors(ui, database):
+    """'²'.isdigit() is True but int('²') fails: such fields re-render the form, never a 500."""
+    client = ui("admin")
+    pid = _prompt(database, client.principal, n=2)
+    label = client.post(f"/ui/prompts/{pid}/labels", data={"csrf_token": client.csrf, "label": "staging",
+                                                            "version": "²", "reason": "r"})
+    assert label.status_code == 422 and "choose the version" in label.text
+    huge = client.post(f"/ui/prompts/{pid}/labels", data={"csrf_token": client.csrf, "label": "staging",
+                                                           "version": "9" * 30, "reason": "r"})
+    assert huge.status_code == 422
+    assert client.post("/ui/workspace", data={"csrf_token": client.csrf, "workspace_id": "²"}).status_code == 404
+    edit = client.post(f"/ui/prompts/{pid}/edit", data=_editor_form(client, "x {topic}", "", base="²", preview="1",
+                                                                     var_topic="t", var_question="q"))
+    assert edit.status_code == 200
+
+
+def test_nul_in_the_address_is_refused_not_a_database_error(ui, database):
+    client = ui("viewer")
+    pid = _prompt(database, client.principal)
+    for path in ("/ui/prompts?q=a%00b", "/ui/prompts?folder=%00", f"/ui/prompts/{pid}/labels/a%00b/experiment"):
+        answer = client.get(path)
+        assert answer.status_code == 422 and "NUL character" in answer.text, path
+
+
+def test_registry_dates_are_shown_in_the_users_time_zone(ui, database):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    from promptyard.store.models import LabelEvent, PromptVersion
+
+    client = ui("editor")
+    pid = _prompt(database, client.principal)
+    with database.write() as s:
+        labels.move(s, client.principal, pid, "staging", version=1, reason="try")
+        when = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
+        s.execute(update(PromptVersion).where(PromptVersion.prompt_id == pid).values(created_at=when))
+        s.execute(update(LabelEvent).where(LabelEvent.prompt_id == pid).values(created_at=when))
+    assert "2026-11-20 01:00 UTC" in client.get(f"/ui/prompts/{pid}").text
+    client.post("/ui/settings", data={"csrf_token": client.csrf, "name": "me", "locale": "", "time_zone": "Asia/Tokyo"})
+    assert "2026-11-20 10:00 JST" in client.get(f"/ui/prompts/{pid}").text
+    assert "2026-11-20 10:00 JST" in client.get(f"/ui/prompts/{pid}/labels").text

@@ -296,3 +296,15 @@ def test_hostile_text_is_shown_as_text_on_every_page(api, ui):  # noqa: F811
         assert live_markup(html) == []
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in pages[1]
     assert "&lt;img src=x onerror=&#34;window.__xss=1&#34;&gt;" in pages[1]
+
+
+def test_crafted_cursors_are_a_4xx_never_a_500(ui):  # noqa: F811
+    import base64
+
+    client = ui("viewer")
+    for raw in ('["2026-01-01T00:00:00", 5]', '["2026-01-01T00:00:00+09:00", "x"]', '[1, 2]', '{"a": 1}', "[]",
+                '["9999-12-31T23:59:59+00:00", 99999999999999999999]'):
+        cursor = base64.urlsafe_b64encode(raw.encode()).decode()
+        for name in ("after", "before"):
+            r = client.get("/ui/requests", params={name: cursor})
+            assert r.status_code in (200, 422), (raw, name, r.status_code)

@@ -38,6 +38,12 @@ def csrf_of(html: str) -> str:
     return _CSRF.search(html).group(1)
 
 
+def accept_invitation(client, path: str, **fields: str):  # noqa: ANN001, ANN201
+    """Open an invitation link and send its form (with the page's login token)."""
+    token = _LOGIN.search(client.get(path).text).group(1)
+    return client.post(path, data={"login_token": token, **fields}, follow_redirects=False)
+
+
 @pytest.fixture()
 def ui(app, database, principal):  # noqa: ANN001, ANN201
     """A factory of logged-in TestClients (one per call) in this test's workspace."""

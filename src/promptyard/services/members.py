@@ -95,7 +95,7 @@ def remove(session: Session, p: Principal, user_id: int) -> None:
     m = _membership(session, p, user_id)
     _check_owner_rules(session, p, m, None)
     session.delete(m)
-    web_sessions.end_all(session, user_id)  # their open sessions in any workspace end now
+    web_sessions.end_in_workspace(session, user_id, p.workspace_id)  # their open sessions here end now
     audit.record(session, p.workspace_id, p.actor, "member.remove", "user", user_id, {"role": m.role})
 
 
@@ -144,7 +144,7 @@ def revoke_invitation(session: Session, p: Principal, invitation_id: int) -> Non
     audit.record(session, p.workspace_id, p.actor, "member.uninvite", "invitation", invitation_id)
 
 
-def open_invitation(session: Session, raw: str | None, *, lock: bool = False) -> Invitation:
+def _open_invitation(session: Session, raw: str | None, *, lock: bool = False) -> Invitation:
     q = select(Invitation).where(Invitation.token_hash == _hash(raw or ""))
     row = session.scalar(q.with_for_update() if lock else q)
     if row is None or row.accepted_at is not None or row.expires_at <= utcnow():
@@ -154,20 +154,24 @@ def open_invitation(session: Session, raw: str | None, *, lock: bool = False) ->
 
 def invitation(session: Session, raw: str | None) -> tuple[InvitationRecord, bool]:
     """An open invitation by its token, and whether its email already has an account."""
-    row = open_invitation(session, raw)
+    row = _open_invitation(session, raw)
     return _invitation_record(row), session.scalar(select(User.id).where(User.email == row.email)) is not None
 
 
 def accept(session: Session, raw: str | None, *, password: str, name: str = "") -> tuple[int, int]:
     """Join the invitation's workspace: a new account with `password`, or - when the email already
     has one - that account after checking its password. Returns (user id, workspace id)."""
-    row = open_invitation(session, raw, lock=True)
+    row = _open_invitation(session, raw, lock=True)
     existing = session.scalar(select(User.id).where(User.email == row.email))
     if existing is None:
         user_id = users.create_user(session, row.workspace_id, email=row.email, password=password, role=row.role,
                                     name=name.strip(), actor=row.email)
     else:
         user_id = users.check_password(session, row.email, password)
+        # Two open invitations for one email: the second finds the membership the first made.
+        if session.scalar(select(Membership.id).where(Membership.workspace_id == row.workspace_id,
+                                                      Membership.user_id == user_id)):
+            raise Conflict(f"{row.email} is already a member of this workspace; log in instead")
         session.add(Membership(workspace_id=row.workspace_id, user_id=user_id, role=row.role))
     row.accepted_at = utcnow()
     audit.record(session, row.workspace_id, row.email, "member.join", "user", user_id, {"role": row.role})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
@@ -331,14 +331,20 @@ def _rendered(session: Session, r: Request) -> dict | None:
         return {"error": exc.message}
 
 
-def iterate(session: Session, p: Principal, node: query.Node | None, batch: int = 1000):
-    """Every matching request, newest first, in keyset batches (constant memory for exports)."""
-    cursor = None
-    while True:
-        items, cursor = search(session, p, node=node, limit=batch, cursor=cursor)
-        yield from items
-        if not cursor:
-            return
+def iterate(session: Session, p: Principal, node: query.Node | None, batch: int = 1000) -> Iterator[dict]:
+    """Every matching request, newest first, in keyset batches (constant memory for exports).
+    The rights are checked now, not at the first batch: a streamed answer has started by then."""
+    access.require(p, "read")
+
+    def batches() -> Iterator[dict]:
+        cursor = None
+        while True:
+            items, cursor = search(session, p, node=node, limit=batch, cursor=cursor)
+            yield from items
+            if not cursor:
+                return
+
+    return batches()
 
 
 # --- used by the PromptLayer-compatible routes (web/compat) ------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from promptyard.errors import NotFound, Unauthorized
-from promptyard.services import audit, users
+from promptyard.services import audit
 from promptyard.store.models import Membership, User, WebSession, Workspace
 from promptyard.store.types import utcnow
 
@@ -49,7 +49,8 @@ def open_session(session: Session, user_id: int, *, hours: int,
         q = q.where(Membership.workspace_id == workspace_id)
     membership = session.scalar(q.order_by(Membership.id).limit(1))
     if membership is None:
-        raise Unauthorized("this account is not a member of any workspace")
+        raise Unauthorized("this account is not a member of any workspace",
+                           details={"reason": "no_workspace"})
     now = utcnow()
     # Expired sessions of this user are dropped here, so the table never grows without bound.
     session.execute(delete(WebSession).where(WebSession.user_id == user_id, WebSession.expires_at < now))
@@ -61,12 +62,6 @@ def open_session(session: Session, user_id: int, *, hours: int,
     assert found is not None  # just created
     audit.record(session, membership.workspace_id, found.email, "user.login", "user", user_id)
     return raw, found
-
-
-def login(session: Session, *, email: str, password: str, hours: int) -> tuple[str, WebLogin]:
-    """Check the password and open a session in one transaction (tests and scripts; the login
-    page checks the password in a read transaction first, see auth_pages)."""
-    return open_session(session, users.check_password(session, email, password), hours=hours)
 
 
 def lookup(session: Session, raw: str | None) -> WebLogin | None:
@@ -93,12 +88,10 @@ def logout(session: Session, raw: str | None) -> None:
         session.execute(delete(WebSession).where(WebSession.token_hash == _hash(raw)))
 
 
-def end_all(session: Session, user_id: int, *, keep_session_id: int | None = None) -> None:
-    """Close a user's other sessions (after a password change or removal from a workspace)."""
-    q = delete(WebSession).where(WebSession.user_id == user_id)
-    if keep_session_id is not None:
-        q = q.where(WebSession.id != keep_session_id)
-    session.execute(q)
+def end_in_workspace(session: Session, user_id: int, workspace_id: int) -> None:
+    """Close a user's sessions in one workspace (after removal from it); their sessions in other
+    workspaces are not this workspace's admins' business."""
+    session.execute(delete(WebSession).where(WebSession.user_id == user_id, WebSession.workspace_id == workspace_id))
 
 
 def workspaces(session: Session, user_id: int) -> list[tuple[int, str, str]]:

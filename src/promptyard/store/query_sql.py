@@ -51,8 +51,8 @@ def _compare(col: Any, op: str, value: Any) -> ColumnElement[bool]:
         return col > value
     if op == ">=":
         return col >= value
-    if op == "~":
-        return col.contains(value, autoescape=True)
+    if op == "~":  # case-insensitive on both databases (SQLite's LIKE alone ignores ASCII case only)
+        return col.icontains(value, autoescape=True)
     if op == "in":
         return col.in_(list(value))
     if op == "not_in":
@@ -74,7 +74,7 @@ def _cond(c: Cond, now: datetime, sets_of: int | None) -> ColumnElement[bool]:
     if c.field in ("text", "input", "output"):
         cols = {"text": (Request.input_text, Request.output_text), "input": (Request.input_text,),
                 "output": (Request.output_text,)}[c.field]
-        return or_(*(col.contains(c.value, autoescape=True) for col in cols))
+        return or_(*(_compare(col, "~", c.value) for col in cols))
     if c.field == "id":
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         ints = [int(v) for v in values if v.isdigit() and len(v) < 16]

@@ -83,6 +83,8 @@ def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$"
            filter: str | None = None):
     """Every matching request, streamed (constant memory)."""
     node = _filter(filter)
+    with c.db.read() as s:
+        request_log.iterate(s, p, node)  # refuses a key without the read scope before the answer starts
 
     def rows() -> Iterator[str]:
         with c.db.read() as s:

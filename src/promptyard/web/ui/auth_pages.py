@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import zoneinfo
 
 from fastapi import APIRouter, Request
@@ -16,9 +15,6 @@ from promptyard.web.ui.pages import FormData, MaybeUser, Viewer
 
 router = APIRouter()
 
-# Login forms carry a random token that must match a cookie set with the form (double submit),
-# so another site cannot log a victim into an account of its choosing.
-LOGIN_COOKIE = "py_login"
 ZONES = sorted(zoneinfo.available_timezones())
 
 
@@ -29,11 +25,6 @@ def safe_next(value: object) -> str:
     return "/ui/"
 
 
-def _cookie(response: Response, request: Request, name: str, value: str, **kw: object) -> None:
-    response.set_cookie(name, value, httponly=True, samesite="lax", secure=ctx(request).settings.secure_cookies,
-                        path="/ui", **kw)
-
-
 @router.get("/", name="home")
 def home(request: Request, user: MaybeUser) -> RedirectResponse:
     return RedirectResponse(pages.path_for(request, "prompts" if user else "login"), status_code=303)
@@ -41,10 +32,10 @@ def home(request: Request, user: MaybeUser) -> RedirectResponse:
 
 def _login_form(request: Request, *, status: int = 200, error: str | None = None, email: str = "",
                 next_url: str = "/ui/", expired: bool = False) -> Response:
-    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+    token = pages.login_token(request)
     response = pages.render(request, None, "ui/login.html", status_code=status, error=error, email=email,
                             next=safe_next(next_url), login_token=token, expired=expired)
-    _cookie(response, request, LOGIN_COOKIE, token, max_age=3600)
+    pages.set_cookie(response, request, pages.LOGIN_COOKIE, token, max_age=3600)
     return response
 
 
@@ -59,25 +50,22 @@ def login_page(request: Request, user: MaybeUser, next: str = "/ui/") -> Respons
 def login_submit(request: Request, form: FormData) -> Response:
     lang = pages.visitor_lang(request)
     email, next_url = str(form.get("email") or ""), form.get("next")
-    sent, expected = str(form.get("login_token") or ""), request.cookies.get(LOGIN_COOKIE) or ""
-    if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
+    if not pages.check_login_token(request, form):
         return _login_form(request, status=403, error=catalogue.translate(lang, "login.stale"), email=email,
                            next_url=next_url)
-    settings = ctx(request).settings
     try:
         # The slow password check runs in a read transaction: a write transaction would hold
         # SQLite's write lock (and stall request logging) for the whole argon2 computation.
         with pages.db(request).read() as s:
             user_id = users.check_password(s, email, str(form.get("password") or ""))
         with pages.db(request).write() as s:
-            raw, login = web_sessions.open_session(s, user_id, hours=settings.session_hours)
+            raw, login = web_sessions.open_session(s, user_id, hours=ctx(request).settings.session_hours)
     except Unauthorized as exc:
-        key = "login.no_workspace" if "member" in exc.message else "login.wrong"
+        no_workspace = isinstance(exc.details, dict) and exc.details.get("reason") == "no_workspace"
+        key = "login.no_workspace" if no_workspace else "login.wrong"
         return _login_form(request, status=401, error=catalogue.translate(lang, key), email=email, next_url=next_url)
     response = RedirectResponse(safe_next(next_url), status_code=303)
-    _cookie(response, request, pages.SESSION_COOKIE, raw, max_age=settings.session_hours * 3600,
-            expires=login.expires_at)
-    response.delete_cookie(LOGIN_COOKIE, path="/ui")
+    pages.start_session(response, request, raw, login)
     return response
 
 
@@ -101,7 +89,7 @@ def language(request: Request, user: MaybeUser, form: FormData) -> Response:
         with pages.db(request).write() as s:
             members.update_profile(s, user.principal, locale=lang)
     # Also remembered for the login page, which is shown before anyone is known.
-    _cookie(response, request, pages.LANG_COOKIE, lang, max_age=365 * 86400)
+    pages.set_cookie(response, request, pages.LANG_COOKIE, lang, max_age=365 * 86400)
     return response
 
 
@@ -120,9 +108,9 @@ def settings_page(request: Request, user: Viewer) -> Response:
 @router.post("/workspace", name="workspace_switch")
 def workspace_switch(request: Request, user: Viewer, form: FormData) -> Response:
     pages.check_csrf(user, form)
-    target = str(form.get("workspace_id") or "")
+    target = pages.form_id(form.get("workspace_id")) or 0
     with pages.db(request).write() as s:
-        web_sessions.switch_workspace(s, request.cookies.get(pages.SESSION_COOKIE), int(target) if target.isdigit() else 0)
+        web_sessions.switch_workspace(s, request.cookies.get(pages.SESSION_COOKIE), target)
     return pages.redirect(request, "prompts", notice="workspace_switched")
 
 

@@ -50,7 +50,7 @@ def _limits(request: Request) -> templates.RenderLimits:
 def save(request: Request, prompt_id: Id, user: Editor, form: FormData) -> Response:
     pages.check_csrf(user, form)
     vf = VersionForm.from_form(form)
-    base = int(form["base"]) if str(form.get("base", "")).isdigit() else None
+    base = pages.form_id(form.get("base"))
     with pages.db(request).read() as s:
         prompt = prompts.get(s, user.principal, prompt_id)
     if form.get("add_message"):

@@ -67,11 +67,15 @@ def _page(request: Request, user: UiUser, prompt_id: int, label: str, *, baselin
                     "segments": json.dumps(policy["segments"], indent=2, ensure_ascii=False)
                     if policy.get("segments") else ""}
     score_names = sorted({n for arm in view["versions"] for n in arm["scores"]})
+    # The service's warnings are English sentences; the same facts, in the user's language:
+    too_few = sorted({verdict_text(c, user.locale) for c in view["comparisons"] if c["verdict"] == "too_few"})
+    no_baseline = all(arm["version"] != view["baseline"] for arm in view["versions"])
     ramp_form = ramp_form or {"candidate": str(max(numbers, default=1)), "baseline": str(current.version),
                               "steps": "10, 25, 50, 100", "interval_min": "60", "metric": experiments.ERROR_RATE,
                               "margin": "2", "min_n": "30", "sticky_key": policy.get("sticky_key", "")}
     return pages.render(request, user, "ui/experiments/detail.html", status_code=status, prompt=prompt, label=current,
                         view=view, numbers=numbers, form=form, error=error, min_n=min_n, score_names=score_names,
+                        too_few=too_few, no_baseline=no_baseline,
                         verdict=lambda c: verdict_text(c, user.locale), ramps=ramp_list, ramp_form=ramp_form,
                         metrics=[experiments.ERROR_RATE, *score_names])
 
@@ -86,12 +90,13 @@ def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
     """weight_<version> fields, a sticky key and the segments as JSON -> a routing policy."""
     split = []
     for key, value in form.items():
-        if key.startswith("weight_") and key[7:].isdigit() and str(value).strip() not in ("", "0"):
+        version = pages.form_id(key[7:]) if key.startswith("weight_") else None
+        if version is not None and str(value).strip() not in ("", "0"):
             try:
                 weight = float(value)
             except ValueError:
-                raise InvalidInput(f"the weight of v{key[7:]} must be a number (got {value!r})") from None
-            split.append({"version": int(key[7:]), "weight": int(weight) if weight.is_integer() else weight})
+                raise InvalidInput(f"the weight of v{version} must be a number (got {value!r})") from None
+            split.append({"version": version, "weight": int(weight) if weight.is_integer() else weight})
     policy: dict[str, Any] = {"split": split}
     if str(form.get("sticky_key") or "").strip():
         policy["sticky_key"] = str(form["sticky_key"]).strip()
@@ -140,8 +145,7 @@ def set_policy(request: Request, prompt_id: Id, label: Label, user: Editor, form
 @router.post("/prompts/{prompt_id}/labels/{label}/promote", name="experiment_promote")
 def promote(request: Request, prompt_id: Id, label: Label, user: Editor, form: FormData) -> Response:
     pages.check_csrf(user, form)
-    version = str(form.get("version") or "")
-    return _change(request, user, prompt_id, label, form, version=int(version) if version.isdigit() else None,
+    return _change(request, user, prompt_id, label, form, version=pages.form_id(form.get("version")),
                    reason=str(form.get("reason") or ""))
 
 

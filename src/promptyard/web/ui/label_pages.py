@@ -37,12 +37,12 @@ def labels_page(request: Request, prompt_id: Id, user: Viewer) -> Response:
 def move_label(request: Request, prompt_id: Id, user: Editor, form: FormData) -> Response:
     pages.check_csrf(user, form)
     fields = {k: str(form.get(k) or "").strip() for k in ("label", "version", "reason")}
+    version = pages.form_id(fields["version"])
     try:
-        if not fields["version"].isdigit():
+        if version is None:
             raise InvalidInput("choose the version the label should point at")
         with pages.db(request).write() as s:
-            labels.move(s, user.principal, prompt_id, fields["label"], version=int(fields["version"]),
-                        reason=fields["reason"])
+            labels.move(s, user.principal, prompt_id, fields["label"], version=version, reason=fields["reason"])
     except (InvalidInput, Forbidden) as exc:
         return _page(request, user, prompt_id, status=exc.status, error=exc.message, form=fields)
     except NotFound as exc:

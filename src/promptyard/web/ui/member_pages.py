@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from promptyard.domain import access
 from promptyard.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from promptyard.services import members, web_sessions
 from promptyard.web.context import ctx
-from promptyard.web.ui import pages
+from promptyard.web.ui import catalogue, pages
 from promptyard.web.ui.pages import Admin, FormData, Id, UiUser
 
 router = APIRouter()
+
+Token = Annotated[str, Path(max_length=200)]  # invitation tokens are 43 characters
 
 
 def _page(request: Request, user: UiUser, *, status: int = 200, error: str | None = None,
@@ -78,32 +82,34 @@ def invitation_revoke(request: Request, invitation_id: Id, user: Admin, form: Fo
 def _accept_form(request: Request, token: str, *, status: int = 200, error: str | None = None) -> Response:
     with pages.db(request).read() as s:
         invitation, has_account = members.invitation(s, token)
-    return pages.render(request, None, "ui/admin/accept.html", status_code=status, invitation=invitation,
-                        has_account=has_account, token=token, error=error)
+    login_token = pages.login_token(request)
+    response = pages.render(request, None, "ui/admin/accept.html", status_code=status, invitation=invitation,
+                            has_account=has_account, token=token, login_token=login_token, error=error)
+    pages.set_cookie(response, request, pages.LOGIN_COOKIE, login_token, max_age=3600)
+    return response
 
 
 @router.get("/invite/{token}", name="invitation")
-def invitation_page(request: Request, token: str) -> Response:
+def invitation_page(request: Request, token: Token) -> Response:
     return _accept_form(request, token)
 
 
 @router.post("/invite/{token}", name="invitation_accept")
-def invitation_accept(request: Request, token: str, form: FormData) -> Response:
-    # No CSRF token here: the secret invitation token in the URL already proves the form's origin.
-    settings = ctx(request).settings
+def invitation_accept(request: Request, token: Token, form: FormData) -> Response:
+    # Accepting logs the browser in, and whoever made the invitation knows its token: without the
+    # login form's double-submit token another site could log a victim into an account it made.
+    if not pages.check_login_token(request, form):
+        return _accept_form(request, token, status=403,
+                            error=catalogue.translate(pages.visitor_lang(request), "login.stale"))
     try:
         with pages.db(request).write() as s:
             user_id, workspace_id = members.accept(s, token, password=str(form.get("password") or ""),
                                                    name=str(form.get("name") or ""))
             # Logged in at once, in the workspace that invited them.
-            raw, _ = web_sessions.open_session(s, user_id, hours=settings.session_hours, workspace_id=workspace_id)
+            raw, login = web_sessions.open_session(s, user_id, hours=ctx(request).settings.session_hours,
+                                                   workspace_id=workspace_id)
     except (InvalidInput, Unauthorized, Conflict) as exc:
         return _accept_form(request, token, status=exc.status, error=exc.message)
-    return _logged_in(request, raw, settings.session_hours)
-
-
-def _logged_in(request: Request, raw: str, hours: int) -> Response:
     response = RedirectResponse(pages.path_for(request, "prompts"), status_code=303)
-    response.set_cookie(pages.SESSION_COOKIE, raw, httponly=True, samesite="lax", path="/ui", max_age=hours * 3600,
-                        secure=ctx(request).settings.secure_cookies)
+    pages.start_session(response, request, raw, login)
     return response

@@ -25,7 +25,11 @@ How a page module uses it::
   a `UiUser`; without a valid session they redirect to /ui/login?next=..., with too low a role
   they answer with the 403 page. Services still check `user.principal` themselves.
 - `FormData` is the parsed form body (`form.get(name)`, `form.getlist(name)`); parse fields
-  yourself so bad input re-renders the form (422) instead of a framework error.
+  yourself so bad input re-renders the form (422) instead of a framework error. Every value is a
+  str without NUL (files and NUL are refused before the handler runs); `form_id(value)` reads a
+  version number or id (None when it is not one).
+- Forms that log someone in use `login_token` / `check_login_token` (double submit) instead of
+  the session's CSRF token, and `start_session` to hand out the cookie.
 - Errors raised by services (NotFound, Forbidden, InvalidInput ...) become the HTML error page
   (errors.py). To re-render a form instead, catch `InvalidInput`/`Conflict` and call `render(...,
   status_code=422, error=exc.message)`.
@@ -53,7 +57,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, Path as PathParam, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from markupsafe import Markup
 from starlette.datastructures import FormData as StarletteFormData
@@ -62,7 +66,7 @@ from starlette.routing import NoMatchFound
 
 from promptyard.domain import access
 from promptyard.domain.records import Principal
-from promptyard.errors import Forbidden
+from promptyard.errors import Forbidden, InvalidInput
 from promptyard.services import web_sessions
 from promptyard.store.db import Database
 from promptyard.web.context import ctx
@@ -73,13 +77,14 @@ TEMPLATES = WEB / "templates"
 STATIC = WEB / "static"
 SESSION_COOKIE = "py_session"
 LANG_COOKIE = "py_lang"
+LOGIN_COOKIE = "py_login"
 MAX_ID = 2**31 - 1
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
-# Pages carry private data and must not run foreign code: no inline or third-party scripts,
-# no framing. Inline style attributes stay allowed (escaped text cannot reach them).
+# Pages carry private data and must not run foreign code: no inline or third-party scripts or
+# styles (templates use classes from app.css, never style attributes), no framing.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                                 "frame-ancestors 'none'; form-action 'self'"),
     "X-Content-Type-Options": "nosniff",
@@ -126,8 +131,12 @@ def visitor_lang(request: Request) -> str:
 
 
 async def bind_request(request: Request) -> None:
-    """Router-wide dependency: every UI request knows its language before anything can fail."""
+    """Router-wide dependency: every UI request knows its language before anything can fail, and
+    NUL characters in the address are refused here as in forms (see read_form)."""
     current.set(PageContext(request, visitor_lang(request)))
+    values = [*request.path_params.values(), *(v for _, v in request.query_params.multi_items())]
+    if any("\x00" in str(v) for v in values):
+        raise InvalidInput("text may not contain NUL characters", details={"ui_message": "error.form_nul"})
 
 
 def _to_user(login: web_sessions.WebLogin, request: Request) -> UiUser:
@@ -184,10 +193,27 @@ MaybeUser = Annotated[UiUser | None, Depends(optional_user)]
 
 
 async def read_form(request: Request) -> StarletteFormData:
-    return await request.form()
+    """The form body, refused (422 page) when it holds files or NUL characters: no UI form uploads
+    files, and NUL is text PostgreSQL cannot store while SQLite would - the API refuses it too."""
+    form = await request.form()
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            raise InvalidInput(f"the field {key!r} must be text, not a file", details={"ui_message": "error.form_file"})
+        if "\x00" in key or "\x00" in value:
+            raise InvalidInput("text may not contain NUL characters", details={"ui_message": "error.form_nul"})
+    return form
 
 
 FormData = Annotated[StarletteFormData, Depends(read_form)]
+
+
+def form_id(value: object) -> int | None:
+    """A version number or id typed into a form: 1 ... MAX_ID in ASCII digits, else None.
+    (str.isdigit() is not enough: it accepts '²', which int() refuses.)"""
+    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
+        number = int(value)
+        return number if 1 <= number <= MAX_ID else None
+    return None
 
 
 def check_csrf(user: UiUser, form: Any) -> None:
@@ -195,6 +221,33 @@ def check_csrf(user: UiUser, form: Any) -> None:
     if not isinstance(token, str) or not secrets.compare_digest(token.encode(), user.csrf_token.encode()):
         raise Forbidden("the form was stale or not sent from this site (CSRF check failed); reload the page",
                         details={"ui_message": "error.csrf"})
+
+
+# --- cookies and logging in ----------------------------------------------------------------------
+
+def set_cookie(response: Response, request: Request, name: str, value: str, **kw: Any) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="lax", secure=ctx(request).settings.secure_cookies,
+                        path="/ui", **kw)
+
+
+def login_token(request: Request) -> str:
+    """The token for a form that logs someone in (login, accepting an invitation). It must come
+    back with the cookie of the same name (double submit, see check_login_token)."""
+    return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+
+
+def check_login_token(request: Request, form: Any) -> bool:
+    """Whether a logging-in form came from our own page: another site cannot read or set the
+    cookie, so it cannot log a victim into an account of its choosing (login CSRF)."""
+    sent, expected = form.get("login_token"), request.cookies.get(LOGIN_COOKIE) or ""
+    return isinstance(sent, str) and bool(expected) and secrets.compare_digest(sent.encode(), expected.encode())
+
+
+def start_session(response: Response, request: Request, raw: str, login: web_sessions.WebLogin) -> None:
+    """Hand the browser its new session cookie (a fresh token on every login: no fixation)."""
+    set_cookie(response, request, SESSION_COOKIE, raw, max_age=ctx(request).settings.session_hours * 3600,
+               expires=login.expires_at)
+    response.delete_cookie(LOGIN_COOKIE, path="/ui")
 
 
 # --- rendering ---------------------------------------------------------------------------------
