@@ -71,6 +71,7 @@ def test_publishable_and_ingest_keys_cannot_read_logs(api, database) -> None:  #
                              ("POST", "/api/v1/requests/search"), ("GET", "/api/v1/audit"),
                              ("GET", "/api/v1/keys"), ("GET", f"/api/v1/prompts/{prompt_id}/labels/production/experiment"),
                              ("POST", f"/api/v1/prompts/{prompt_id}/labels/production/promote")):
-            r = api.request(method, path, headers=auth, json={} if method == "POST" else None)
+            body = {"reason": "r", "version": 1} if path.endswith("promote") else {}
+            r = api.request(method, path, headers=auth, json=body if method == "POST" else None)
             assert r.status_code == 403, (path, r.status_code, r.text[:200])
             assert r.json()["error"]["code"] == "forbidden"

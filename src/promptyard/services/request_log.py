@@ -221,7 +221,8 @@ def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, 
         if ref.isdigit() or len(ref) > 64:
             raise NotFound(f"no request with id {ref}")
         cutoff = utcnow() - timedelta(seconds=grace_s)
-        session.execute(delete(PendingUpdate).where(PendingUpdate.created_at < cutoff))
+        session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == p.workspace_id,
+                                                    PendingUpdate.created_at < cutoff))
         if kind == "scores":  # whoever applies it later, the score keeps its author
             items = [item | {"author": item.get("author") or p.actor} for item in items]
         session.add_all(PendingUpdate(workspace_id=p.workspace_id, client_id=ref, kind=kind, payload=item)
