@@ -1,15 +1,13 @@
 """Read models the browser UI needs on top of the request log: pages that go both ways, the
-names its filter helpers suggest, one call for the request detail page, and streamed exports
-(CSV/JSONL) of a filter. Everything goes through request_log / log_stats for the rules."""
+names its filter helpers suggest and one call for the request detail page. Everything goes
+through request_log / log_stats for the rules; exports are services/exports.py."""
 
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
@@ -152,45 +150,3 @@ def detail(session: Session, p: Principal, ref: str) -> dict[str, Any]:
     names = set(_distinct(session, Score.name, Score.workspace_id, p.workspace_id))
     out["score_names"] = sorted(names | {s["name"] for s in out["scores"]})
     return out
-
-
-EXPORT_COLUMNS = ["id", "start_time", "prompt", "version", "label", "provider", "model", "status", "latency_ms",
-                  "input_tokens", "output_tokens", "cost", "tags", "metadata", "scores"]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def safe_cell(value: Any) -> str:
-    """Spreadsheets run cells starting with = + - @ (or tab/CR) as formulas: neutralise them."""
-    text = "" if value is None else (json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list))
-                                     else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def export(session: Session, p: Principal, node: query.Node | None, fmt: str) -> Iterator[str]:
-    """Every matching request as CSV or JSONL text chunks (keyset batches: constant memory)."""
-    if fmt not in ("csv", "jsonl"):
-        raise InvalidInput("format: csv or jsonl")
-    access.require(p, "read")
-    if fmt == "jsonl":
-        for item in request_log.iterate(session, p, node):
-            yield json.dumps(_plain(item), ensure_ascii=False) + "\n"
-        return
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(EXPORT_COLUMNS)
-    for item in request_log.iterate(session, p, node):
-        writer.writerow([safe_cell(_plain(item.get(col))) for col in EXPORT_COLUMNS])
-        if buf.tell() > 65536:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from promptyard.domain import query
 from promptyard.errors import InvalidInput
-from promptyard.services import log_stats, request_log
+from promptyard.services import exports, log_stats, request_log
 from promptyard.web.api import shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx
+from promptyard.web.downloads import download
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -67,45 +65,13 @@ def stats(c: Ctx, p: Auth, prompt: str | None = None, filter: str | None = None)
         return {"items": shapes.plain(log_stats.per_version(s, p, prompt=prompt, node=_filter(filter)))}
 
 
-EXPORT_COLUMNS = ["id", "start_time", "prompt", "version", "label", "provider", "model", "status", "latency_ms",
-                  "input_tokens", "output_tokens", "cost", "tags", "metadata", "scores"]
-
-
-def safe_cell(value: Any) -> str:
-    """Spreadsheets run cells starting with = + - @ (or tab/CR) as formulas: neutralise them."""
-    text = "" if value is None else (json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list))
-                                     else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @router.get("/export")
 def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "jsonl",
            filter: str | None = None):
     """Every matching request, streamed (constant memory)."""
     node = _filter(filter)
-    with c.db.read() as s:
-        request_log.iterate(s, p, node)  # refuses a key without the read scope before the answer starts
-
-    def rows() -> Iterator[str]:
-        with c.db.read() as s:
-            if format == "csv":
-                buf = io.StringIO()
-                writer = csv.writer(buf)
-                writer.writerow(EXPORT_COLUMNS)
-                for item in request_log.iterate(s, p, node):
-                    writer.writerow([safe_cell(shapes.plain(item.get(col))) for col in EXPORT_COLUMNS])
-                    if buf.tell() > 65536:
-                        yield buf.getvalue()
-                        buf.seek(0)
-                        buf.truncate()
-                yield buf.getvalue()
-            else:
-                for item in request_log.iterate(s, p, node):
-                    yield json.dumps(shapes.plain(item), ensure_ascii=False) + "\n"
-
-    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
-    return StreamingResponse(rows(), media_type=media,
-                             headers={"Content-Disposition": f'attachment; filename="requests.{format}"'})
+    return download(c.db.read, lambda s: exports.export(s, p, node, format), media_type=exports.MEDIA[format],
+                    filename=f"requests.{format}")
 
 
 @router.get("/{ref}")

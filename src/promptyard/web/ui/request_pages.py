@@ -10,16 +10,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi.responses import RedirectResponse
 from starlette.routing import NoMatchFound
 
 from promptyard.domain import access
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
-from promptyard.services import log_stats, request_views
+from promptyard.services import exports, log_stats, request_views
 from promptyard.web.ui import charts, conversation, pages, request_filters
 from promptyard.web.ui.catalogue import translate
 from promptyard.web.context import ctx
+from promptyard.web.downloads import download
 from promptyard.web.ui.pages import Editor, FormData, UiUser, Viewer
 
 router = APIRouter()
@@ -94,16 +95,8 @@ def _columns(items: list[dict]) -> dict[str, list[str]]:
 def export(request: Request, user: Viewer, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
            q: Text = "", prompt: Text = "", version: Version = None):
     node = request_views.scoped(filters.parse(q), **_scope(prompt, version))
-    database = pages.db(request)
-
-    def chunks():  # noqa: ANN202 - the session lives as long as the stream
-        with database.read() as s:
-            yield from request_views.export(s, user.principal, node, format)
-
-    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
-    return StreamingResponse(chunks(), media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="requests.{format}"', "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff"})
+    return download(pages.db(request).read, lambda s: exports.export(s, user.principal, node, format),
+                    media_type=exports.MEDIA[format], filename=f"requests.{format}")
 
 
 @router.get("/requests/{ref}", name="request")

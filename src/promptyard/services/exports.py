@@ -1,0 +1,65 @@
+"""Exports of the request log as CSV or JSONL text, for the API, the UI and the CLI alike."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy.orm import Session
+
+from promptyard.domain import query
+from promptyard.domain.records import Principal
+from promptyard.errors import InvalidInput
+from promptyard.services import request_log
+
+FORMATS = ("csv", "jsonl")
+COLUMNS = ["id", "start_time", "prompt", "version", "label", "provider", "model", "status", "latency_ms",
+           "input_tokens", "output_tokens", "cost", "tags", "metadata", "scores"]
+MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+def export(session: Session, p: Principal, node: query.Node | None, fmt: str) -> Iterator[str]:
+    """Every matching request, newest first, as text chunks (keyset batches: constant memory).
+    Format and rights are checked when called, before the first chunk is asked for."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}")
+    items = request_log.iterate(session, p, node)
+    return _jsonl(items) if fmt == "jsonl" else _csv(items)
+
+
+def _jsonl(items: Iterator[dict]) -> Iterator[str]:
+    for item in items:
+        yield json.dumps(_plain(item), ensure_ascii=False) + "\n"
+
+
+def _csv(items: Iterator[dict]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(COLUMNS)
+    for item in items:
+        writer.writerow([safe_cell(_plain(item.get(col))) for col in COLUMNS])
+        if buf.tell() > 65536:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def safe_cell(value: Any) -> str:
+    """Spreadsheets run cells starting with = + - @ (or tab/CR) as formulas: neutralise them."""
+    text = "" if value is None else (json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list))
+                                     else str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
