@@ -20,7 +20,11 @@ from promptyard.store.query_sql import where
 from promptyard.store.models import Request, Score
 from promptyard.store.types import utcnow
 
-KEY = (Request.prompt_name, Request.version_number)
+# Filtered statistics group by an expression of the version key (prompt name, number), not the key. Grouping by
+# the columns made SQLite walk ix_requests_stats (sorted by them) and fetch every log's row to test
+# the filter (a time range over a million logs: 10 s); with the expression it takes the filter's
+# own index (time: ix_requests_ws_time) and sorts the matches. PostgreSQL plans both alike.
+GROUP = (Request.prompt_name.concat(""), Request.version_number + 0)
 QUANTILES = (50, 95)
 
 
@@ -61,10 +65,10 @@ def _from_logs(session: Session, p: Principal, prompt: str | None, node: query.N
     if prompt:
         scope.append(Request.prompt_name == prompt)
     totals = session.execute(
-        select(*KEY, func.count(), func.sum(case((Request.status == "error", 1), else_=0)),
+        select(*GROUP, func.count(), func.sum(case((Request.status == "error", 1), else_=0)),
                func.sum(Request.total_tokens), func.avg(Request.total_tokens), func.sum(Request.cost),
                func.count(Request.latency_ms))
-        .where(*scope).group_by(*KEY)).all()
+        .where(*scope).group_by(*GROUP)).all()
     latency = _latency_percentiles(session, scope, {(row[0], row[1]): row[-1] for row in totals})
     out: dict[tuple, dict[str, Any]] = {}
     for name, number, n, errors, tok_sum, tok_avg, cost, _ in totals:
@@ -78,10 +82,10 @@ def _from_logs(session: Session, p: Principal, prompt: str | None, node: query.N
 
 def _score_moments(scope: list) -> Select:
     """n, mean and mean of squares per version and score name over the matching logs."""
-    return (select(*KEY, Score.name, func.count(Score.value), func.avg(Score.value),
+    return (select(*GROUP, Score.name, func.count(Score.value), func.avg(Score.value),
                    func.avg(Score.value * Score.value))
             .join(Request, Request.id == Score.request_id).where(*scope)
-            .group_by(*KEY, Score.name).order_by(Score.name))
+            .group_by(*GROUP, Score.name).order_by(Score.name))
 
 
 def _ranks(n: int, q: float) -> tuple[int, float]:
@@ -98,8 +102,8 @@ def _latency_percentiles(session: Session, scope: list, counts: dict[tuple, int]
     wanted = {key: [_ranks(n, q) for q in QUANTILES] for key, n in counts.items() if n}
     found: dict[tuple, dict[int, float]] = {key: {} for key in wanted}
     if wanted:
-        rank = func.row_number().over(partition_by=KEY, order_by=Request.latency_ms) - 1
-        ranked = select(*KEY, Request.latency_ms, rank.label("rank")).where(
+        rank = func.row_number().over(partition_by=GROUP, order_by=Request.latency_ms) - 1
+        ranked = select(*GROUP, Request.latency_ms, rank.label("rank")).where(
             *scope, Request.latency_ms.is_not(None)).subquery()
         ranks = sorted({r + d for parts in wanted.values() for r, _ in parts for d in (0, 1)})
         for name, number, latency, r in session.execute(select(ranked).where(ranked.c.rank.in_(ranks))):
