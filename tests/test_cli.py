@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -109,3 +111,47 @@ def test_requests_export_command(live, tmp_path):
     assert len(lines) == 2 and "prod" in lines[1]
     bad = cli("requests", "export", "--filter", "metadata.env = prod", env=env)
     assert bad.returncode == 1 and "position" in bad.stderr
+
+
+def test_experiment_commands(live, tmp_path):
+    """The whole experiment life cycle from the command line: policy, show, ramp, tick, stop,
+    promote, rollback, clear."""
+    env = {"PROMPTYARD_URL": live.url, "PROMPTYARD_API_KEY": live.api_key}
+    auth = {"Authorization": f"Bearer {live.api_key}"}
+    name = f"cli/exp-{uuid.uuid4().hex[:6]}"
+    for text in ("v1 {q}", "v2 {q}"):
+        r = httpx.post(live.url + "/api/v1/publish", headers=auth, json={
+            "name": name, "messages": [{"role": "user", "content": text}], "commit_message": text,
+            "labels": ["production"] if text.startswith("v1") else []})
+        assert r.status_code in (200, 201), r.text
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"sticky_key": "user_id", "split": [{"version": 1, "weight": 90},
+                                                                      {"version": 2, "weight": 10}],
+                                  "segments": [{"name": "staff", "when": [{"key": "role", "op": "=",
+                                                                           "value": "staff"}], "version": 2}]}))
+    done = cli("experiments", "policy", name, "production", "--file", str(policy), "--reason", "try v2", env=env)
+    assert done.returncode == 0 and "policy set" in done.stdout, done.stderr
+    staff = httpx.get(live.url + f"/api/v1/fetch/{quote(name, safe='')}", headers=auth,
+                      params={"label": "production", "meta.role": "staff"}).json()
+    assert staff["version"]["number"] == 2
+    shown = cli("experiments", "show", name, "production", env=env)
+    assert shown.returncode == 0 and "v1" in shown.stdout, shown.stderr
+    bad = cli("experiments", "policy", name, "production", "--file", str(policy), "--reason", " ", env=env)
+    assert bad.returncode == 1 and "needs a reason" in bad.stderr
+    cli("experiments", "policy", name, "production", "--clear", "--version", "1", "--reason", "plain", env=env)
+    ramp = cli("experiments", "ramp", name, "production", "--candidate", "2", "--baseline", "1", "--steps", "10",
+               "50", "100", "--interval", "1", "--reason", "ramp it", env=env)
+    assert ramp.returncode == 0 and "running" in ramp.stdout, ramp.stderr
+    ramp_id = ramp.stdout.split()[1]
+    assert cli("experiments", "tick", env=env).returncode == 0
+    stopped = cli("experiments", "stop-ramp", ramp_id, "--reason", "enough", env=env)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
+    promoted = cli("experiments", "promote", name, "production", "--version", "2", "--reason", "v2 wins", env=env)
+    assert promoted.returncode == 0 and "v2" in promoted.stdout, promoted.stderr
+    back = cli("experiments", "rollback", name, "production", "--reason", "oops", env=env)
+    assert back.returncode == 0 and "-> v" in back.stdout, back.stderr
+    history = httpx.get(live.url + f"/api/v1/prompts/by-name/{quote(name, safe='')}", headers=auth).json()
+    assert history["labels"]
+    missing = cli("experiments", "policy", name, "production", "--file", str(tmp_path / "nope.json"),
+                  "--reason", "x", env=env)
+    assert missing.returncode != 0

@@ -149,12 +149,28 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     elif args.exp_cmd == "rollback":
         label = api.call("POST", base + "/rollback", json={"reason": args.reason})
         print(f"{args.label} -> v{label['version']}")
+    elif args.exp_cmd == "policy":
+        policy = None if args.clear else json.loads(Path(args.file).read_text(encoding="utf-8") if args.file != "-"
+                                                   else sys.stdin.read())
+        label = api.call("PUT", base, json={"policy": policy, "version": args.version, "reason": args.reason})
+        print(f"{args.label} -> " + ("policy set" if label.get("policy") else f"v{label['version']}"))
     else:
         plan = {"candidate": args.candidate, "baseline": args.baseline, "steps": args.steps,
                 "interval_s": args.interval, "guard": {"metric": args.guard, "margin": args.margin},
                 "reason": args.reason}
         ramp = api.call("POST", base + "/ramps", json=plan)
         print(f"ramp {ramp['id']} running: v{args.candidate} at {ramp['weight']:g}%")
+    return 0
+
+
+def cmd_ramps(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if args.exp_cmd == "tick":
+        for ramp in api.call("POST", "/api/v1/ramps/tick")["items"]:
+            print(f"ramp {ramp['id']}: {ramp['state']} at {ramp['weight']:g}% ({ramp.get('note') or ''})")
+    else:
+        ramp = api.call("POST", f"/api/v1/ramps/{args.id}/stop", json={"reason": args.reason})
+        print(f"ramp {ramp['id']}: {ramp['state']}")
     return 0
 
 
@@ -173,14 +189,24 @@ def _experiment_commands(sub: Any) -> list[argparse.ArgumentParser]:
     ramp.add_argument("--interval", type=float, default=3600, help="seconds between steps")
     ramp.add_argument("--guard", default="error_rate", help="score name or error_rate")
     ramp.add_argument("--margin", type=float, default=2.0)
-    parsers = [show, promote, rollback, ramp]
+    policy = exp.add_parser("policy", help="set the label's routing policy (split + segments) from JSON")
+    which = policy.add_mutually_exclusive_group(required=True)
+    which.add_argument("--file", help="policy JSON file (docs/experiments.md), '-' for standard input")
+    which.add_argument("--clear", action="store_true", help="remove the policy: back to one version")
+    policy.add_argument("--version", type=int, help="the base version (default: the largest weight)")
+    parsers = [show, promote, rollback, ramp, policy]
     for p in parsers:
         p.add_argument("prompt")
         p.add_argument("label")
         p.set_defaults(func=cmd_experiment)
-    for p in (promote, rollback, ramp):
+    stop = exp.add_parser("stop-ramp", help="stop a guarded ramp where it is")
+    stop.add_argument("id", type=int)
+    tick = exp.add_parser("tick", help="advance this workspace's due ramps now")
+    for p in (stop, tick):
+        p.set_defaults(func=cmd_ramps)
+    for p in (promote, rollback, ramp, policy, stop):
         p.add_argument("--reason", required=True)
-    return parsers
+    return [*parsers, stop, tick]
 
 
 def add_commands(sub: Any) -> None:
