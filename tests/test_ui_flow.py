@@ -57,10 +57,11 @@ def logged_in(browser, server: LiveServer, lang: str, javascript: bool = True): 
     return page
 
 
-def shot(page, name: str, full_page: bool = True) -> None:  # noqa: ANN001
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"requests-{name}.png"), full_page=full_page)
+def shot(page, out: Path, name: str, full_page: bool = True) -> None:  # noqa: ANN001
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"requests-{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    assert path.stat().st_size > 10_000, path  # a page was drawn, not a blank
 
 
 def registry_steps(page, server: LiveServer, name: str, lang: str) -> None:  # noqa: ANN001
@@ -234,10 +235,11 @@ def test_hostile_logs_never_run_on_the_request_pages(browser, server):  # noqa: 
     page.context.close()
 
 
-@pytest.mark.skipif(not SHOTS, reason="set PROMPTYARD_UI_SCREENSHOTS to refresh docs/screenshots")
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_screenshots_of_the_request_pages(browser, server, lang):  # noqa: ANN001
-    """Three versions of a prompt with scored logs, so the charts show what they are for."""
+def test_request_pages_with_three_scored_versions(browser, server, lang, tmp_path):  # noqa: ANN001
+    """Three versions of a prompt with 90 scored logs: list, detail and analytics draw them all
+    (one chart row per version). The pictures go to PROMPTYARD_UI_SCREENSHOTS when set (that is
+    how docs/screenshots are refreshed), else to a temporary folder."""
     import random
     from datetime import datetime, timedelta, timezone
 
@@ -265,14 +267,16 @@ def test_screenshots_of_the_request_pages(browser, server, lang):  # noqa: ANN00
                        {"name": "follows_manual", "value": 100 if rng.random() < 0.4 + 0.2 * version else 0}]})
     httpx.post(server.url + "/api/v1/requests", headers=headers, json={"requests": logs}).raise_for_status()
     page = logged_in(browser, server, lang)
+    out = Path(SHOTS) if SHOTS else tmp_path
     suffix = "" if lang == "en" else "-ja"
     q = f'prompt = "{name}" AND score.medically_correct >= 50'
     page.goto(server.url + "/ui/requests?" + str(httpx.QueryParams({"q": q})))
     page.click("details.helpers summary")
-    shot(page, "list" + suffix, full_page=False)
+    shot(page, out, "list" + suffix, full_page=False)
     page.locator("table.requests td.time a").nth(1).click()
     page.wait_for_load_state("load")
-    shot(page, "detail" + suffix)
+    shot(page, out, "detail" + suffix)
     page.goto(server.url + "/ui/analytics?" + str(httpx.QueryParams({"prompt": name})))
-    shot(page, "analytics" + suffix)
+    assert page.locator("table tbody tr").count() == 3 and page.locator("svg.chart").count() >= 3
+    shot(page, out, "analytics" + suffix)
     page.context.close()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from promptyard.domain import query
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput
-from promptyard.services import request_log
+from promptyard.services import request_reads
 
 FORMATS = ("csv", "jsonl")
 COLUMNS = ["id", "start_time", "prompt", "version", "label", "provider", "model", "status", "latency_ms",
@@ -26,7 +26,7 @@ def export(session: Session, p: Principal, node: query.Node | None, fmt: str) ->
     Format and rights are checked when called, before the first chunk is asked for."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}")
-    items = request_log.iterate(session, p, node)
+    items = request_reads.iterate(session, p, node)
     return _jsonl(items) if fmt == "jsonl" else _csv(items)
 
 

@@ -1,22 +1,21 @@
-"""The request log: ingest (idempotent by client id), annotate (metadata, tags, scores - also
-before the log itself has arrived), read, search with the filter language."""
+"""Writing the request log: ingest (idempotent by client id), annotate (metadata, tags, scores -
+also before the log itself has arrived), relink to a prompt version; the running totals kept in
+step. Reading is services/request_reads.py."""
 
 from __future__ import annotations
 
-import base64
 import json
-from datetime import datetime, timedelta
-from typing import Any, Iterator
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
-from promptyard.domain import access, costs, query
+from promptyard.domain import access, costs
 from promptyard.domain import logs as rl
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import keys, labels, prompts
-from promptyard.store.query_sql import where
 from promptyard.store import bulk, rollups
 from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
@@ -204,7 +203,7 @@ def _upsert_score(session: Session, p: Principal, request_id: int, s: dict[str, 
     row.author, row.updated_at = s["author"] or p.actor, utcnow()
 
 
-def _find(session: Session, p: Principal, ref: str) -> int | None:
+def find(session: Session, p: Principal, ref: str) -> int | None:
     cond = Request.client_id == ref
     if ref.isdigit() and len(ref) < 16:
         cond = or_(cond, Request.id == int(ref))
@@ -216,7 +215,7 @@ def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, 
     arrived yet (applied when it arrives, within the grace window)."""
     access.require(p, "ingest")
     items = _check_annotation(kind, payload)
-    request_id = _find(session, p, ref)
+    request_id = find(session, p, ref)
     if request_id is None:
         if ref.isdigit() or len(ref) > 64:
             raise NotFound(f"no request with id {ref}")
@@ -246,108 +245,6 @@ def _check_annotation(kind: str, payload: Any) -> list[dict]:
     return [rl.score(s, f"scores[{i}]") for i, s in enumerate(items)]
 
 
-def _cursor(value: str | None) -> tuple[datetime, int] | None:
-    if not value:
-        return None
-    try:
-        t, rid = json.loads(base64.urlsafe_b64decode(value.encode()))
-        return datetime.fromisoformat(t), int(rid)
-    except (ValueError, TypeError):
-        raise InvalidInput("cursor: not a cursor this server gave out") from None
-
-
-def search(session: Session, p: Principal, *, node: query.Node | None = None, prompt: str | None = None,
-           version: int | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
-    """Newest first, keyset-paged on (start_time, id): stable while new logs arrive."""
-    access.require(p, "read")
-    q = select(Request).where(Request.workspace_id == p.workspace_id, where(node, utcnow()))
-    if prompt:
-        q = q.where(Request.prompt_name == prompt)
-    if version:
-        q = q.where(Request.version_number == version)
-    after = _cursor(cursor)
-    if after:
-        q = q.where(or_(Request.start_time < after[0], and_(Request.start_time == after[0], Request.id < after[1])))
-    rows = session.scalars(q.order_by(Request.start_time.desc(), Request.id.desc()).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = summaries(session, rows)
-    nxt = None
-    if more:
-        last = rows[-1]
-        nxt = base64.urlsafe_b64encode(json.dumps([last.start_time.isoformat(), last.id]).encode()).decode()
-    return items, nxt
-
-
-def summaries(session: Session, rows: list[Request]) -> list[dict]:
-    ids = [r.id for r in rows]
-    meta: dict[int, dict] = {i: {} for i in ids}
-    scores: dict[int, dict] = {i: {} for i in ids}
-    if ids:
-        for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id.in_(ids))):
-            meta[m.request_id][m.key] = m.value
-        for s in session.scalars(select(Score).where(Score.request_id.in_(ids))):
-            scores[s.request_id][s.name] = s.value
-    return [_summary(r, meta[r.id], scores[r.id]) for r in rows]
-
-
-def _summary(r: Request, meta: dict, scores: dict) -> dict:
-    return {"id": r.client_id, "number": r.id, "start_time": r.start_time, "end_time": r.end_time,
-            "latency_ms": r.latency_ms, "provider": r.provider, "model": r.model, "status": r.status,
-            "prompt": r.prompt_name, "version": r.version_number, "label": r.label,
-            "input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "total_tokens": r.total_tokens,
-            "cost": r.cost, "tags": list(r.tags or []), "group": r.group_id, "metadata": meta, "scores": scores}
-
-
-def get(session: Session, p: Principal, ref: str) -> dict:
-    """One request with everything linked, and the template version rendered with its variables."""
-    access.require(p, "read")
-    rid = _find(session, p, ref)
-    if rid is None:
-        raise NotFound(f"no request with id {ref}")
-    r = session.get(Request, rid)
-    out = _summary(r, {}, {})
-    out["metadata"] = {m.key: m.value for m in session.scalars(
-        select(RequestMetadata).where(RequestMetadata.request_id == rid))}
-    out["scores"] = [{"name": s.name, "value": s.value, "comment": s.comment, "source": s.source,
-                      "author": s.author, "created_at": s.created_at, "updated_at": s.updated_at}
-                     for s in session.scalars(select(Score).where(Score.request_id == rid).order_by(Score.name))]
-    out.update(input=r.input, output=r.output, parameters=r.parameters, function_name=r.function_name,
-               error={"type": r.error_type, "message": r.error_message} if r.status == "error" else None,
-               input_variables=r.input_variables, routing=r.routing, received_at=r.received_at,
-               prompt_id=r.prompt_id, rendered_template=_rendered(session, r))
-    return out
-
-
-def _rendered(session: Session, r: Request) -> dict | None:
-    from promptyard.domain import templates
-    from promptyard.store.models import PromptVersion
-
-    if not r.prompt_version_id:
-        return None
-    v = session.get(PromptVersion, r.prompt_version_id)
-    try:
-        return templates.render(v.kind, v.template, v.template_format, r.input_variables or {}, strict=False)
-    except InvalidInput as exc:
-        return {"error": exc.message}
-
-
-def iterate(session: Session, p: Principal, node: query.Node | None, batch: int = 1000) -> Iterator[dict]:
-    """Every matching request, newest first, in keyset batches (constant memory for exports).
-    The rights are checked now, not at the first batch: a streamed answer has started by then."""
-    access.require(p, "read")
-
-    def batches() -> Iterator[dict]:
-        cursor = None
-        while True:
-            items, cursor = search(session, p, node=node, limit=batch, cursor=cursor)
-            yield from items
-            if not cursor:
-                return
-
-    return batches()
-
-
 # --- used by the PromptLayer-compatible routes (web/compat) ------------------------------------
 
 
@@ -365,7 +262,7 @@ def ingest_one(session: Session, p: Principal, raw: dict, *, source: str = "api"
     if result["errors"]:
         err = result["errors"][0]
         raise rl.LogError(err["field"], err["message"].split(": ", 1)[-1])
-    rid = _find(session, p, result["ids"][0])
+    rid = find(session, p, result["ids"][0])
     return rid, bool(result["accepted"])
 
 
@@ -374,7 +271,7 @@ def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version:
     """Attach an already stored request to the prompt version that produced it (a label resolves,
     with the request's own metadata for routing policies, to the version it serves)."""
     access.require(p, "ingest")
-    rid = _find(session, p, ref)
+    rid = find(session, p, ref)
     if rid is None:
         raise NotFound(f"no request with id {ref}")
     if variables is not None and not isinstance(variables, dict):
@@ -409,7 +306,7 @@ def _move_totals(session: Session, p: Principal, row: Request, new: rollups.Key)
 
 def set_group(session: Session, p: Principal, ref: str, group: str) -> None:
     access.require(p, "ingest")
-    rid = _find(session, p, ref)
+    rid = find(session, p, ref)
     if rid is None:
         raise NotFound(f"no request with id {ref}")
     session.get(Request, rid).group_id = group

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from promptyard.domain import query
 from promptyard.errors import InvalidInput
-from promptyard.services import exports, log_stats, request_log
+from promptyard.services import exports, log_stats, request_log, request_reads
 from promptyard.web.api import shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx
 from promptyard.web.downloads import download
@@ -42,7 +42,7 @@ def list_requests(c: Ctx, p: Auth, filter: str | None = None, prompt: str | None
                   version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None, limit: Limit = 50,
                   cursor: str | None = None):
     with c.db.read() as s:
-        items, nxt = request_log.search(s, p, node=_filter(filter), prompt=prompt, version=version, limit=limit,
+        items, nxt = request_reads.search(s, p, node=_filter(filter), prompt=prompt, version=version, limit=limit,
                                      cursor=cursor)
     return JSONResponse(shapes.plain({"items": items, "next_cursor": nxt}))
 
@@ -54,7 +54,7 @@ def search(c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     if not isinstance(limit, int) or not 1 <= limit <= 500:
         raise InvalidInput("limit: must be a whole number from 1 to 500")
     with c.db.read() as s:
-        items, nxt = request_log.search(s, p, node=_filter(obj=body.get("filter")), prompt=body.get("prompt"),
+        items, nxt = request_reads.search(s, p, node=_filter(obj=body.get("filter")), prompt=body.get("prompt"),
                                      version=body.get("version"), limit=limit, cursor=body.get("cursor"))
     return JSONResponse(shapes.plain({"items": items, "next_cursor": nxt}))
 
@@ -77,7 +77,7 @@ def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$"
 @router.get("/{ref}")
 def get_request(ref: str, c: Ctx, p: Auth):
     with c.db.read() as s:
-        return JSONResponse(shapes.plain(request_log.get(s, p, ref)))
+        return JSONResponse(shapes.plain(request_reads.get(s, p, ref)))
 
 
 def _annotate(c: Ctx, p: Auth, ref: str, kind: str, payload: Any) -> Any:

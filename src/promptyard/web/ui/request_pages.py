@@ -16,7 +16,7 @@ from starlette.routing import NoMatchFound
 from promptyard.domain import access
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
-from promptyard.services import exports, log_stats, request_views
+from promptyard.services import exports, log_stats, request_reads, request_views
 from promptyard.web.ui import charts, conversation, pages, request_filters
 from promptyard.web.ui.catalogue import translate
 from promptyard.web.context import ctx
@@ -73,7 +73,7 @@ def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | No
     error = error or parse_error
     scope = _scope(prompt, version)
     with pages.db(request).read() as s:
-        found = {"items": [], "next": None, "prev": None} if error else request_views.browse(
+        found = {"items": [], "next": None, "prev": None} if error else request_reads.browse(
             s, user.principal, node=node, limit=PAGE_SIZE, after=after, before=before if not after else None,
             **scope)
         names = request_views.suggestions(s, user.principal)
