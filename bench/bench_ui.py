@@ -192,12 +192,11 @@ def main() -> None:
         *breakdown,
         "",
         "Over all logs or one prompt the page reads the running totals (store/rollups.py). With a "
-        "filter the aggregates are computed from the matching logs, and their cost follows the number "
-        "of index entries visited, not the number of matches: on SQLite a time filter makes the counts "
-        "and the latency ranks walk `ix_requests_stats` (picked for its GROUP BY order) and look up "
-        "every one of the million rows for its start time (grouping by an expression that index "
-        "cannot supply, e.g. `prompt_name || ''`, lets SQLite take the time range on "
-        "`ix_requests_ws_time` instead: 2.8 s -> 30 ms for the counts of this filter).",
+        "filter the aggregates are computed from the matching logs (log_stats groups by an expression "
+        "of the version, so that SQLite takes the filter's own index instead of walking "
+        "`ix_requests_stats` for its GROUP BY order: a time filter went from 8 s to 0.16 s). A filter "
+        "matching ~32,000 logs by one metadata value still misses 200 ms: counting, ranking latencies "
+        "and averaging scores over them is three passes over the matches.",
     ]))
 
 
