@@ -2,7 +2,7 @@
 
 The search and UI benchmarks need the seeded million-log data sets; they are made first when
 missing (SQLite: bench/out/million.db; PostgreSQL: database promptyard_bench, when reachable).
-Takes about 20 minutes on 2 cores."""
+Takes about 30 minutes on 2 cores."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def main() -> None:
     for url, name in targets:
         run("bench/bench_search.py", "--url", url, "--label", f"{name}, 1,000,000 logs")
         run("bench/bench_ui.py", "--url", url, "--label", f"{name}, 1,000,000 logs")
+        run("bench/bench_export.py", "--url", url, "--label", f"{name}, 1,000,000 logs")
 
 
 if __name__ == "__main__":

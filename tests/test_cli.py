@@ -21,7 +21,8 @@ def live(tmp_path, database):  # noqa: ANN001, ANN201
     url = None if database.kind == "sqlite" else database.url
     server = start_server(tmp_path / "data", url)
     if not server.api_key:  # the shared PostgreSQL database was set up before: a key of our own
-        made = cli("keys", "create", "--name", "cli-test", "--workspace", f"cli-{uuid.uuid4().hex[:8]}",
+        made = cli("keys", "create", "--name", "cli-test", "--scopes", "read,write,ingest,admin",
+                   "--workspace", f"cli-{uuid.uuid4().hex[:8]}",
                    "--database-url", url)
         assert made.returncode == 0, made.stderr
         server.api_key = made.stdout.strip()

@@ -104,3 +104,34 @@ test("publishable key: allowed origin gets CORS headers, others 403", async () =
   const bad = new Promptyard({ baseUrl: URL_, apiKey: key.body.key, headers: { Origin: "https://evil.example" } });
   await assert.rejects(bad.get(name), (e) => e.status === 403);
 });
+
+test("live server: log linked to a fetched prompt, score and metadata with a publishable key", async () => {
+  const origin = "https://shop.example.com";
+  const key = await admin("POST", "/api/v1/keys", { name: unique("pk-live"), kind: "publishable", allowed_origins: [origin] });
+  const name = unique("js/live");
+  await admin("POST", "/api/v1/publish", { name, messages: [{ role: "user", content: "Dose of {drug}?" }],
+    model: { provider: "openai", name: "gpt-4o" }, commit_message: "c", labels: ["production"] });
+  const py = new Promptyard({ baseUrl: URL_, apiKey: key.body.key, headers: { Origin: origin }, flushInterval: 10 });
+  const p = await py.get(name, { variables: { drug: "aspirin" } });
+  await admin("POST", "/api/v1/publish", { name, messages: [{ role: "user", content: "Dosage of {drug}?" }],
+    commit_message: "v2", labels: ["production"] });
+  assert.equal((await admin("GET", `/api/v1/fetch/${name}`)).body.version.number, 2);
+  const again = await py.get(name, { variables: { drug: "aspirin" } });
+  assert.equal(again.version, 1); // from the cache: no request until its TTL runs out
+  const id = py.log({ provider: "openai", model: "gpt-4o", input: { messages: p.messages },
+    output: { role: "assistant", content: "Twice a day." }, prompt: p.link(), tags: ["web"], metadata: { store: "s1" } });
+  py.score(id, "medically_correct", 90, "checked");
+  py.score(id, "follows_manual", 70);
+  py.metadata(id, { reviewer: "薬剤師A" });
+  assert.equal(await py.flush(10000), true);
+  assert.equal(py.stats().rejected ?? 0, 0);
+  const got = await admin("GET", `/api/v1/requests/${id}`);
+  assert.equal(got.status, 200);
+  assert.equal(got.body.prompt, name);
+  assert.equal(got.body.version, 1);
+  assert.deepEqual(got.body.metadata, { store: "s1", reviewer: "薬剤師A" });
+  assert.deepEqual(got.body.scores.map((s) => [s.name, s.value]), [["follows_manual", 70], ["medically_correct", 90]]);
+  assert.equal(got.body.scores.find((s) => s.name === "medically_correct").comment, "checked");
+  const read = await fetch(`${URL_}/api/v1/requests/${id}`, { headers: { Authorization: `Bearer ${key.body.key}`, Origin: origin } });
+  assert.equal(read.status, 403); // a key in a web page cannot read logs
+});
