@@ -156,3 +156,29 @@ def test_experiment_commands(live, tmp_path):
     missing = cli("experiments", "policy", name, "production", "--file", str(tmp_path / "nope.json"),
                   "--reason", "x", env=env)
     assert missing.returncode != 0
+
+
+def test_serve_flags_win_over_the_environment(tmp_path):
+    """--host, --port and --data-dir override PROMPTYARD_HOST / _PORT / _DATA_DIR."""
+    import os
+    import time
+
+    from tests.servers import free_port
+
+    port = free_port()
+    env = dict(os.environ, PROMPTYARD_PORT="9", PROMPTYARD_DATA_DIR=str(tmp_path / "env"), PROMPTYARD_LOG_LEVEL="warning")
+    env.pop("PROMPTYARD_DATABASE_URL", None)
+    proc = subprocess.Popen([*PY, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir",
+                             str(tmp_path / "flag")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, health = time.time() + 60, None
+        while time.time() < deadline and health is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/-/health", timeout=1).json()
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert health and health["status"] == "ok"
+        assert (tmp_path / "flag" / "promptyard.db").exists() and not (tmp_path / "env").exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -166,3 +166,36 @@ def test_guarded_ramp_reverts_when_candidate_is_worse(database, principal, promp
         r = labels.resolve(s, principal, "reply", label="production", metadata={"user_id": "x"})
         hist = labels.history(s, principal, prompt_id, "production")
     assert r.version.number == 3 and hist[0].actor == f"ramp:{ramp.id}"
+
+
+def test_guarded_ramp_on_the_error_rate_reverts_when_the_candidate_fails_more(database, principal, prompt_id):
+    """The default guard: the candidate's error rate above the baseline's by more than the margin
+    (percentage points) reverts the ramp. A new ramp counts only requests since it started."""
+    ramp = _ramp(database, principal, prompt_id, guard="error_rate")
+    for i in range(60):
+        record(database, principal, prompt_id, 3, status="error" if i % 20 == 0 else "ok")  # 5%
+        record(database, principal, prompt_id, 4, status="error" if i % 20 < 6 else "ok")  # 30%
+    reverted = [r for r in _tick(database, 2) if r.id == ramp.id][0]
+    assert reverted.state == "reverted", reverted.note
+    ramp = _ramp(database, principal, prompt_id, guard="error_rate")
+    stepped = [r for r in _tick(database, 4) if r.id == ramp.id][0]  # since this ramp: no errors yet, too few
+    assert stepped.state == "running"
+
+
+def test_a_log_naming_only_the_label_records_version_and_rule(database, principal, prompt_id):
+    """The caller sends the label it fetched by; the server stores the version the policy served
+    and the rule that chose it (as our SDK and the fetch would have)."""
+    from promptyard.services import request_log
+
+    with database.write() as s:
+        labels.move(s, principal, prompt_id, "production", policy=POLICY, reason="try v4 and v5")
+        logs = [{"id": str(uuid.uuid4()), "model": "m", "metadata": meta,
+                 "prompt": {"name": "reply", "label": "production"}}
+                for meta in ({"role": "staff", "user_id": "u1"}, {"user_id": "u2"}, {})]
+        assert request_log.ingest(s, principal, logs, max_batch=10)["accepted"] == 3
+    with database.read() as s:
+        got = [s.query(Request).filter_by(workspace_id=principal.workspace_id, client_id=one["id"]).one()
+               for one in logs]
+    assert (got[0].version_number, got[0].routing["rule"]) == (5, "segment:staff")
+    assert got[1].version_number in (3, 4) and got[1].routing == {"label": "production", "rule": "split", "unit": "u2"}
+    assert got[2].version_number in (3, 4) and got[2].routing["rule"] == "split" and got[2].label == "production"

@@ -232,3 +232,19 @@ def test_change_feed(api):
     api.put(f"/api/v1/prompts/{pid}/labels/staging", json={"version": 1})
     items = api.get("/api/v1/changes", params={"since": start, "wait": 1}).json()["items"]
     assert {"version", "label"} <= {i["kind"] for i in items if i["prompt"] == NAME}
+
+
+def test_duplicate_names_conflict_and_versions_carry_author_and_time(api):
+    """A name is unique per workspace (spaces are part of it); a version records who and when."""
+    from datetime import datetime, timedelta, timezone
+
+    name = "returns desk/reply draft 1"
+    p = create(api, name=name)
+    again = api.post("/api/v1/prompts", json={"name": name})
+    assert again.status_code == 409 and name in again.json()["error"]["message"]
+    assert api.post("/api/v1/prompts", json={"name": name + " "}).status_code == 422  # no look-alike names
+    v1 = api.get(f"/api/v1/prompts/{p['id']}/versions/1").json()
+    assert v1["author"].startswith("key:k-")  # the API key that published it
+    made = datetime.fromisoformat(v1["created_at"].replace("Z", "+00:00"))
+    assert abs(datetime.now(timezone.utc) - made) < timedelta(minutes=5)
+    assert api.get(f"/api/v1/prompts/by-name/{quote(name)}").json()["id"] == p["id"]
