@@ -156,3 +156,34 @@ def test_cached_get_is_fast(live) -> None:  # noqa: ANN001
         py.get(name)
     per_call = (time.perf_counter() - start) / 2000
     assert per_call < 200e-6, per_call  # target is 20 us; generous bound for a shared CI machine
+
+
+def test_many_callers_of_a_stale_entry_start_one_refresh() -> None:
+    """Stale-while-revalidate: 20 threads reading a stale entry at once are all served the stale
+    copy at once, and the key is fetched once, in the background."""
+    import threading
+
+    from promptyard.sdk.cache import PromptCache
+
+    calls, release = [], threading.Event()
+
+    def fetch(key):  # noqa: ANN001, ANN202 - the network, slow: the refresh is still running
+        calls.append(key)
+        release.wait(5)
+        return {"version": 2}
+
+    cache = PromptCache(fetch, ttl=0.01, stale_ttl=60)
+    key = ("p", None, "production")
+    cache.store(key, {"version": 1})
+    time.sleep(0.05)
+    served = []
+    threads = [threading.Thread(target=lambda: served.append(cache.lookup(key)[0].bundle["version"]))
+               for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert served == [1] * 20
+    release.set()
+    assert _wait(lambda: cache.entries[key].bundle["version"] == 2)
+    assert calls == [key]
