@@ -239,8 +239,11 @@ def test_export_csv_neutralises_formulas_and_jsonl(api):
     assert rows[0][0] == "id" and len(rows) == 3
     assert any(cell.startswith("'-cmd") for cell in rows[1] + rows[2])
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
+    assert rows[0][-3:] == ["input_text", "output_text", "error"] and "1日2回です。" in rows[1][-2]
     lines = api.get("/api/v1/requests/export", params={"format": "jsonl", "filter": 'model = "-cmd"'}).text
-    assert [json.loads(x)["model"] for x in lines.splitlines()] == ["-cmd"]
+    items = [json.loads(x) for x in lines.splitlines()]
+    assert [i["model"] for i in items] == ["-cmd"]
+    assert items[0]["output"] == {"text": "1日2回です。"} and items[0]["input"]["messages"][0]["content"] == "この薬の用量は?"
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

@@ -17,13 +17,16 @@ from promptyard.services import request_reads
 
 FORMATS = ("csv", "jsonl")
 COLUMNS = ["id", "start_time", "prompt", "version", "label", "provider", "model", "status", "latency_ms",
-           "input_tokens", "output_tokens", "cost", "tags", "metadata", "scores"]
+           "input_tokens", "output_tokens", "cost", "tags", "metadata", "scores", "input_text", "output_text",
+           "error"]
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 def export(session: Session, p: Principal, node: query.Node | None, fmt: str) -> Iterator[str]:
-    """Every matching request, newest first, as text chunks (keyset batches: constant memory).
-    Format and rights are checked when called, before the first chunk is asked for."""
+    """Every matching request, newest first, as text chunks (keyset batches: constant memory):
+    JSONL with everything (input, output, variables, routing), CSV with the list columns and the
+    input and output as plain text. Format and rights are checked when called, before the first
+    chunk is asked for."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}")
     items = request_reads.iterate(session, p, node)

@@ -51,9 +51,10 @@ def _scope(session: Session, p: Principal, prompt: str | None, version: int | No
 
 def browse(session: Session, p: Principal, *, node: query.Node | None, prompt: str | None = None,
            version: int | None = None, limit: int = 50, after: str | None = None,
-           before: str | None = None) -> dict[str, Any]:
+           before: str | None = None, full: bool = False) -> dict[str, Any]:
     """One page newest first, keyset-paged on (start_time, id) with cursors both ways: `after`
-    pages to older logs, `before` back to newer ones. Pages stay put while new logs arrive."""
+    pages to older logs, `before` back to newer ones. Pages stay put while new logs arrive.
+    `full`: the items carry their input and output too (see summaries)."""
     access.require(p, "read")
     scope, by_id = _scope(session, p, prompt, version)
     # Scoped by prompt id, "+ 0" keeps the workspace check but out of the planner's choice of
@@ -66,14 +67,14 @@ def browse(session: Session, p: Principal, *, node: query.Node | None, prompt: s
         q = q.where(or_(Request.start_time > t, and_(Request.start_time == t, Request.id > rid)))
         rows = session.scalars(q.order_by(Request.start_time.asc(), Request.id.asc()).limit(limit + 1)).all()
         more = len(rows) > limit
-        items = summaries(session, list(reversed(rows[:limit])))
+        items = summaries(session, list(reversed(rows[:limit])), full=full)
         return {"items": items, "next": _edge(items[-1]) if items else None,
                 "prev": _edge(items[0]) if more else None}
     if after:
         t, rid = decode_cursor(after)
         q = q.where(or_(Request.start_time < t, and_(Request.start_time == t, Request.id < rid)))
     rows = session.scalars(q.order_by(Request.start_time.desc(), Request.id.desc()).limit(limit + 1)).all()
-    items = summaries(session, rows[:limit])
+    items = summaries(session, rows[:limit], full=full)
     # Any page reached by `after` has newer logs: at least the page it came from. An emptied
     # page (its logs deleted) still leads back through its own cursor.
     return {"items": items, "next": _edge(items[-1]) if len(rows) > limit else None,
@@ -91,16 +92,29 @@ def search(session: Session, p: Principal, *, node: query.Node | None = None, pr
     return found["items"], found["next"]
 
 
-def summaries(session: Session, rows: list[Request]) -> list[dict]:
+def summaries(session: Session, rows: list[Request], *, full: bool = False) -> list[dict]:
+    """The list fields of each request with its metadata and scores (`full`: with the input and
+    output too, for exports). Plain rows, not ORM objects: an export reads a million of them."""
     ids = [r.id for r in rows]
     meta: dict[int, dict] = {i: {} for i in ids}
     scores: dict[int, dict] = {i: {} for i in ids}
     if ids:
-        for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id.in_(ids))):
-            meta[m.request_id][m.key] = m.value
-        for s in session.scalars(select(Score).where(Score.request_id.in_(ids))):
-            scores[s.request_id][s.name] = s.value
-    return [_summary(r, meta[r.id], scores[r.id]) for r in rows]
+        for rid, key, value in session.execute(select(RequestMetadata.request_id, RequestMetadata.key,
+                                                      RequestMetadata.value).where(RequestMetadata.request_id.in_(ids))):
+            meta[rid][key] = value
+        for rid, name, value in session.execute(select(Score.request_id, Score.name, Score.value)
+                                                .where(Score.request_id.in_(ids))):
+            scores[rid][name] = value
+    out = [_summary(r, meta[r.id], scores[r.id]) for r in rows]
+    if full:
+        for item, r in zip(out, rows):
+            item.update(input=r.input, output=r.output, input_text=r.input_text, output_text=r.output_text,
+                        error=_error(r), input_variables=r.input_variables, routing=r.routing)
+    return out
+
+
+def _error(r: Request) -> dict | None:
+    return {"type": r.error_type, "message": r.error_message} if r.status == "error" else None
 
 
 def _summary(r: Request, meta: dict, scores: dict) -> dict:
@@ -125,7 +139,7 @@ def get(session: Session, p: Principal, ref: str) -> dict:
                       "author": s.author, "created_at": s.created_at, "updated_at": s.updated_at}
                      for s in session.scalars(select(Score).where(Score.request_id == rid).order_by(Score.name))]
     out.update(input=r.input, output=r.output, parameters=r.parameters, function_name=r.function_name,
-               error={"type": r.error_type, "message": r.error_message} if r.status == "error" else None,
+               error=_error(r),
                input_variables=r.input_variables, routing=r.routing, received_at=r.received_at,
                prompt_id=r.prompt_id, rendered_template=_rendered(session, r))
     return out
@@ -145,16 +159,18 @@ def _rendered(session: Session, r: Request) -> dict | None:
 
 
 def iterate(session: Session, p: Principal, node: query.Node | None, batch: int = 1000) -> Iterator[dict]:
-    """Every matching request, newest first, in keyset batches (constant memory for exports).
-    The rights are checked now, not at the first batch: a streamed answer has started by then."""
+    """Every matching request with its input and output, newest first, in keyset batches
+    (constant memory for exports). The rights are checked now, not at the first batch: a
+    streamed answer has started by then."""
     access.require(p, "read")
 
     def batches() -> Iterator[dict]:
-        cursor = None
+        after = None
         while True:
-            items, cursor = search(session, p, node=node, limit=batch, cursor=cursor)
-            yield from items
-            if not cursor:
+            found = browse(session, p, node=node, limit=batch, after=after, full=True)
+            yield from found["items"]
+            after = found["next"]
+            if not after:
                 return
 
     return batches()
