@@ -1,10 +1,12 @@
-"""Headless Chromium through Playwright (Debian's `chromium`, no browser download).
+"""Headless Chromium through Playwright (Debian's `chromium`, no browser download), and the steps
+the browser tests share: a logged-in page, the registry flow, hostile payloads.
 
 Under CI=true a missing browser fails the test; locally it skips with a loud message.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -26,3 +28,76 @@ def browser():  # noqa: ANN201
         b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield b
         b.close()
+
+
+TEXTS = {
+    "en": {"saved": "New version saved.", "moved": "Label moved.", "nav": "Prompts", "score_saved": "Score saved.",
+           "analytics": "Analytics by version", "requests": "Requests", "rendered": "Rendered template"},
+    "ja": {"saved": "新しいバージョンを保存しました。", "moved": "ラベルを移動しました。", "nav": "プロンプト",
+           "score_saved": "スコアを保存しました。", "analytics": "バージョン別の分析", "requests": "リクエスト",
+           "rendered": "展開したテンプレート"},
+}
+# Each sets window.__xss (and opens a dialog) if it ever runs.
+PAYLOADS = [
+    "<script>window.__xss = 'script'; alert('script')</script>",
+    "<img src=x onerror=\"window.__xss = 'img'; alert('img')\">",
+    "\"><svg onload=\"window.__xss = 'svg'; alert('svg')\">",
+    "javascript:window.__xss='link';alert('link')",
+]
+
+
+def new_page(browser, server, lang: str, *, js: bool = True, start: str = "/ui/prompts",  # noqa: ANN001, ANN201
+             email: str | None = None, password: str | None = None):
+    """A page whose browser prefers `lang`, logged in (as the first admin unless told) through the
+    login form that `start` redirects to; dialogs are recorded (and dismissed)."""
+    context = browser.new_context(locale="ja-JP" if lang == "ja" else "en-US", viewport={"width": 1360, "height": 900},
+                                  java_script_enabled=js)
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(server.url + start)
+    assert "/ui/login" in page.url
+    page.fill("input[name=email]", email or server.admin_email)
+    page.fill("input[name=password]", password or server.admin_password)
+    page.click("form[action='/ui/login'] button")
+    page.wait_for_url(re.compile(rf".*{re.escape(start)}$"))
+    return page
+
+
+def registry_steps(page, server, name: str, lang: str) -> None:  # noqa: ANN001
+    """Create a prompt in the folder experimental/, edit it to version 2 with a commit message
+    (previewing it first), view the diff, move production to v2 with a reason."""
+    page.goto(server.url + "/ui/prompts/new")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=folder]", "experimental")
+    page.fill("textarea[name=content_0]", "You answer questions about {topic}.")
+    page.fill("textarea[name=content_1]", "{question}")
+    page.fill("input[name=commit_message]", "first version")
+    page.click("button[name=save]")
+    page.wait_for_url(re.compile(r".*/ui/prompts/\d+\?notice=prompt_created$"))
+    assert page.inner_text("h1") == name
+
+    page.click("a[href*='/edit']")
+    page.fill("textarea[name=content_0]", "You answer questions about {topic}, briefly and kindly.")
+    page.fill("textarea[name=var_topic]", "aspirin")
+    page.fill("textarea[name=var_question]", "dose?")
+    page.click("button[name=preview]")
+    assert "about aspirin, briefly" in page.inner_text("#preview")
+    page.fill("input[name=commit_message]", "shorter, kinder answers")
+    page.click("button[name=save]")
+    page.wait_for_url(re.compile(r".*v=2&notice=version_saved$"))
+    assert page.inner_text("p.notice") == TEXTS[lang]["saved"]
+    assert "shorter, kinder answers" in page.inner_text("table")
+
+    page.click("a.button[href$='/diff']")
+    row = page.locator("table.diff tr.replace").first
+    assert "about {topic}." in row.inner_text() and "briefly and kindly" in row.inner_text()
+
+    page.goto(page.url.split("/diff")[0] + "/labels")
+    page.fill("input[name=label]", "production")
+    page.select_option("select[name=version]", "2")
+    page.fill("input[name=reason]", "v2 reads better")
+    page.click("form[action$='/labels'] button.primary")
+    page.wait_for_url(re.compile(r".*/labels\?notice=label_moved$"))
+    assert page.inner_text("p.notice") == TEXTS[lang]["moved"]
+    assert "v2 reads better" in page.inner_text("body")

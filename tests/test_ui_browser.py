@@ -1,6 +1,7 @@
 """The registry UI in headless Chromium against a real `promptyard serve`: log in, create a prompt
 in a folder, edit it to version 2 with a commit message, preview, view the diff, move a label -
-in English and in Japanese; hostile text stored through the API never runs."""
+in English and in Japanese (the steps are tests/browser.py's, which the whole-loop proof in
+test_ui_flow.py shares); hostile text stored through the API never runs."""
 
 from __future__ import annotations
 
@@ -10,12 +11,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.browser import browser  # noqa: F401
+from tests.browser import PAYLOADS, TEXTS, browser, new_page, registry_steps  # noqa: F401
 from tests.servers import LiveServer, start_server
-
-TEXTS = {"en": {"saved": "New version saved.", "moved": "Label moved.", "nav": "Prompts"},
-         "ja": {"saved": "新しいバージョンを保存しました。", "moved": "ラベルを移動しました。", "nav": "プロンプト"}}
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> LiveServer:  # noqa: ANN001
@@ -25,77 +22,18 @@ def server(tmp_path_factory) -> LiveServer:  # noqa: ANN001
     live.stop()
 
 
-def new_page(browser, server: LiveServer, lang: str, *, js: bool = True, email: str | None = None,  # noqa: ANN001, ANN201
-             password: str | None = None):
-    """A logged-in page whose browser prefers `lang`; dialogs are recorded (and dismissed)."""
-    context = browser.new_context(locale="ja-JP" if lang == "ja" else "en-US", viewport={"width": 1280, "height": 900},
-                                  java_script_enabled=js)
-    page = context.new_page()
-    page.dialogs = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.goto(server.url + "/ui/prompts")
-    assert "/ui/login" in page.url
-    page.fill("input[name=email]", email or server.admin_email)
-    page.fill("input[name=password]", password or server.admin_password)
-    page.click("form[action='/ui/login'] button")
-    page.wait_for_url(re.compile(r".*/ui/prompts$"))
-    return page
-
-
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_registry_flow_in_the_browser(browser, server, lang):  # noqa: ANN001
     page = new_page(browser, server, lang)
     assert page.get_attribute("html", "lang") == lang
     assert page.locator("nav.main a").first.inner_text() == TEXTS[lang]["nav"]
     name = f"pharmacy-answer-{lang}-{uuid.uuid4().hex[:4]}"
-
-    page.click("a[href^='/ui/prompts/new']")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=folder]", "experimental")
-    page.fill("textarea[name=content_0]", "You answer questions about {topic}.")
-    page.fill("textarea[name=content_1]", "{question}")
-    page.fill("input[name=commit_message]", "first version")
-    page.click("button[name=save]")
-    page.wait_for_url(re.compile(r".*/ui/prompts/\d+\?notice=prompt_created$"))
-    assert page.inner_text("h1") == name
-
-    page.click("a[href*='/edit']")
-    page.fill("textarea[name=content_0]", "You answer questions about {topic}, briefly and kindly.")
-    page.fill("textarea[name=var_topic]", "aspirin")
-    page.fill("textarea[name=var_question]", "dose?")
-    page.click("button[name=preview]")
-    assert "about aspirin, briefly" in page.inner_text("#preview")
-    page.fill("input[name=commit_message]", "shorter, kinder answers")
-    page.click("button[name=save]")
-    page.wait_for_url(re.compile(r".*v=2&notice=version_saved$"))
-    assert page.inner_text("p.notice") == TEXTS[lang]["saved"]
-    assert "shorter, kinder answers" in page.inner_text("table")
-
-    page.click("a.button[href$='/diff']")
-    row = page.locator("table.diff tr.replace").first
-    assert "about {topic}." in row.inner_text() and "briefly and kindly" in row.inner_text()
-
-    page.goto(page.url.split("/diff")[0] + "/labels")
-    page.fill("input[name=label]", "production")
-    page.select_option("select[name=version]", "2")
-    page.fill("input[name=reason]", "v2 reads better")
-    page.click("form[action$='/labels'] button.primary")
-    page.wait_for_url(re.compile(r".*/labels\?notice=label_moved$"))
-    assert page.inner_text("p.notice") == TEXTS[lang]["moved"]
-    assert "v2 reads better" in page.inner_text("body")
+    registry_steps(page, server, name, lang)
 
     page.goto(server.url + "/ui/prompts?folder=experimental")
     assert name in page.inner_text("table") and "production → v2" in page.inner_text("table")
     assert page.dialogs == []
     page.context.close()
-
-
-PAYLOADS = [
-    "<script>window.__xss = 'script'; alert('script')</script>",
-    "<img src=x onerror=\"window.__xss = 'img'; alert('img')\">",
-    "\"><svg onload=\"window.__xss = 'svg'; alert('svg')\">",
-    "javascript:window.__xss='link';alert('link')",
-]
 
 
 def test_hostile_text_never_runs(browser, server):  # noqa: ANN001

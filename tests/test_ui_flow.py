@@ -20,17 +20,11 @@ import openai
 import pytest
 
 from promptyard import Promptyard, wrap
-from tests.browser import browser  # noqa: F401
+from tests.browser import PAYLOADS, TEXTS, browser, new_page, registry_steps  # noqa: F401
 from tests.servers import LiveServer, start_server
 
 pytestmark = pytest.mark.browser
 
-TEXTS = {
-    "en": {"saved": "New version saved.", "moved": "Label moved.", "score_saved": "Score saved.",
-           "analytics": "Analytics by version", "requests": "Requests", "rendered": "Rendered template"},
-    "ja": {"saved": "新しいバージョンを保存しました。", "moved": "ラベルを移動しました。", "score_saved": "スコアを保存しました。",
-           "analytics": "バージョン別の分析", "requests": "リクエスト", "rendered": "展開したテンプレート"},
-}
 SHOTS = os.environ.get("PROMPTYARD_UI_SCREENSHOTS")
 
 
@@ -42,56 +36,11 @@ def server(tmp_path_factory) -> LiveServer:  # noqa: ANN001
     live.stop()
 
 
-def logged_in(browser, server: LiveServer, lang: str, javascript: bool = True):  # noqa: ANN001, ANN201
-    """A page whose browser prefers `lang`, logged in as the first admin; dialogs are recorded."""
-    context = browser.new_context(locale="ja-JP" if lang == "ja" else "en-US", viewport={"width": 1360, "height": 900},
-                                  java_script_enabled=javascript)
-    page = context.new_page()
-    page.dialogs = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.goto(server.url + "/ui/requests")
-    page.fill("input[name=email]", server.admin_email)
-    page.fill("input[name=password]", server.admin_password)
-    page.click("form[action='/ui/login'] button")
-    page.wait_for_url(re.compile(r".*/ui/requests$"))
-    return page
-
-
 def shot(page, out: Path, name: str, full_page: bool = True) -> None:  # noqa: ANN001
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"requests-{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     assert path.stat().st_size > 10_000, path  # a page was drawn, not a blank
-
-
-def registry_steps(page, server: LiveServer, name: str, lang: str) -> None:  # noqa: ANN001
-    """Create in a folder, edit to version 2 with a commit message, diff, move production to v2."""
-    page.goto(server.url + "/ui/prompts/new")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=folder]", "experimental")
-    page.fill("textarea[name=content_0]", "You answer questions about {topic}.")
-    page.fill("textarea[name=content_1]", "{question}")
-    page.fill("input[name=commit_message]", "first version")
-    page.click("button[name=save]")
-    page.wait_for_url(re.compile(r".*/ui/prompts/\d+\?notice=prompt_created$"))
-
-    page.click("a[href*='/edit']")
-    page.fill("textarea[name=content_0]", "You answer questions about {topic}, briefly and kindly.")
-    page.fill("input[name=commit_message]", "shorter, kinder answers")
-    page.click("button[name=save]")
-    page.wait_for_url(re.compile(r".*v=2&notice=version_saved$"))
-    assert page.inner_text("p.notice") == TEXTS[lang]["saved"]
-
-    page.click("a.button[href$='/diff']")
-    assert "briefly and kindly" in page.locator("table.diff tr.replace").first.inner_text()
-
-    page.goto(page.url.split("/diff")[0] + "/labels")
-    page.fill("input[name=label]", "production")
-    page.select_option("select[name=version]", "2")
-    page.fill("input[name=reason]", "v2 reads better")
-    page.click("form[action$='/labels'] button.primary")
-    page.wait_for_url(re.compile(r".*/labels\?notice=label_moved$"))
-    assert page.inner_text("p.notice") == TEXTS[lang]["moved"]
 
 
 def log_through_the_sdk(server: LiveServer, fake_llm, name: str, tag: str) -> list[str]:  # noqa: ANN001
@@ -113,7 +62,7 @@ def log_through_the_sdk(server: LiveServer, fake_llm, name: str, tag: str) -> li
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_the_whole_loop_in_the_browser(browser, server, fake_llm, lang):  # noqa: ANN001
-    page = logged_in(browser, server, lang)
+    page = new_page(browser, server, lang, start="/ui/requests")
     assert page.get_attribute("html", "lang") == lang
     name = f"pharmacy-{lang}-{uuid.uuid4().hex[:4]}"
     tag = f"flow-{uuid.uuid4().hex[:6]}"
@@ -172,7 +121,7 @@ def test_the_request_pages_work_without_javascript(browser, server):  # noqa: AN
     logs = [{"id": uuid.uuid4().hex, "model": "gpt-4o", "tags": [tag], "metadata": {"env": env},
              "output": {"text": f"answer {i}"}} for i, env in enumerate(("prod", "prod", "dev"))]
     assert httpx.post(server.url + "/api/v1/requests", headers=headers, json={"requests": logs}).status_code == 200
-    page = logged_in(browser, server, "en", javascript=False)
+    page = new_page(browser, server, "en", js=False, start="/ui/requests")
     page.goto(server.url + "/ui/requests?" + str(httpx.QueryParams({"q": f'tag = "{tag}"'})))
     page.click("details.helpers summary")
     page.fill("input[name=h_meta_key]", "env")
@@ -193,10 +142,6 @@ def test_the_request_pages_work_without_javascript(browser, server):  # noqa: AN
     page.context.close()
 
 
-PAYLOADS = ["<script>window.__xss = 'script'; alert('script')</script>",
-            "<img src=x onerror=\"window.__xss = 'img'; alert('img')\">",
-            "\"><svg onload=\"window.__xss = 'svg'; alert('svg')\">",
-            "javascript:window.__xss='link';alert('link')"]
 
 
 def test_hostile_logs_never_run_on_the_request_pages(browser, server):  # noqa: ANN001
@@ -217,7 +162,7 @@ def test_hostile_logs_never_run_on_the_request_pages(browser, server):  # noqa: 
     assert httpx.post(server.url + "/api/v1/requests", headers=headers, json=log).json()["accepted"] == 1
     number = httpx.get(f"{server.url}/api/v1/requests/{log['id']}", headers=headers).json()["number"]
 
-    page = logged_in(browser, server, "en")
+    page = new_page(browser, server, "en", start="/ui/requests")
     for path in ("/ui/requests", f"/ui/requests/{number}", "/ui/analytics", "/ui/requests?" + str(httpx.QueryParams(
             {"q": f'tag = "{PAYLOADS[2]}"'})), "/ui/analytics?" + str(httpx.QueryParams({"prompt": name}))):
         page.goto(server.url + path)
@@ -266,7 +211,7 @@ def test_request_pages_with_three_scored_versions(browser, server, lang, tmp_pat
             "scores": [{"name": "medically_correct", "value": max(0, min(100, rng.gauss(60 + 12 * version, 12)))},
                        {"name": "follows_manual", "value": 100 if rng.random() < 0.4 + 0.2 * version else 0}]})
     httpx.post(server.url + "/api/v1/requests", headers=headers, json={"requests": logs}).raise_for_status()
-    page = logged_in(browser, server, lang)
+    page = new_page(browser, server, lang, start="/ui/requests")
     out = Path(SHOTS) if SHOTS else tmp_path
     suffix = "" if lang == "en" else "-ja"
     q = f'prompt = "{name}" AND score.medically_correct >= 50'
