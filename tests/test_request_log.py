@@ -223,13 +223,20 @@ def test_pending_update_that_raced_its_log_is_applied_later(api, database):
                             payload={"name": "late", "value": 70, "comment": "", "source": "human",
                                      "author": "ph@example.jp"}))
     with database.write() as s:
-        assert request_log.apply_late_pending(s) >= 1
+        assert request_log.apply_late_pending(s, grace_s=3600) >= 1
     got = api.get(f"/api/v1/requests/{one['id']}").json()["scores"]
     assert [(x["name"], x["value"], x["author"]) for x in got] == [("late", 70, "ph@example.jp")]
     unlinked = [i for i in api.get("/api/v1/requests/stats").json()["items"] if i["prompt"] is None]
     assert unlinked[0]["scores"]["late"]["n"] == 1
+    from datetime import datetime, timedelta, timezone
+
+    with database.write() as s:  # one whose log never came, past the grace window
+        s.add(PendingUpdate(workspace_id=api.principal.workspace_id, client_id="never-came", kind="scores",
+                            payload={"name": "x", "value": 1}, created_at=datetime.now(timezone.utc) - timedelta(hours=2)))
     with database.write() as s:
-        assert request_log.apply_late_pending(s) == 0
+        assert request_log.apply_late_pending(s, grace_s=3600) == 0
+    with database.read() as s:
+        assert s.query(PendingUpdate).filter_by(client_id="never-came").count() == 0
 
 
 def test_export_csv_neutralises_formulas_and_jsonl(api):

@@ -142,11 +142,13 @@ def _apply_pending(session: Session, p: Principal, inserted: dict[str, int], cha
         session.delete(item)
 
 
-def apply_late_pending(session: Session, limit: int = 1000) -> int:
-    """Apply pending updates whose log is stored after all. A score sent while its log was being
-    stored is kept pending (the log's transaction had not committed), and that transaction looked
-    for pending updates before this one was committed: neither saw the other. The server runs this
-    every PROMPTYARD_RAMP_TICK_S, from any number of processes (rows are locked, skipped by others)."""
+def apply_late_pending(session: Session, *, grace_s: int, limit: int = 1000) -> int:
+    """Apply pending updates whose log is stored after all, and drop those past the grace window.
+    A score sent while its log was being stored is kept pending (the log's transaction had not
+    committed), and that transaction looked for pending updates before this one was committed:
+    neither saw the other. The server runs this every PROMPTYARD_RAMP_TICK_S, from any number of
+    processes (rows are locked, skipped by the others)."""
+    session.execute(delete(PendingUpdate).where(PendingUpdate.created_at < utcnow() - timedelta(seconds=grace_s)))
     found = session.execute(
         select(PendingUpdate, Request.id).join(Request, and_(Request.workspace_id == PendingUpdate.workspace_id,
                                                              Request.client_id == PendingUpdate.client_id))

@@ -86,7 +86,7 @@ async def _tick(context: AppContext) -> None:
         with context.db.write() as s:
             ramps.tick(s)
         with context.db.write() as s:
-            request_log.apply_late_pending(s)
+            request_log.apply_late_pending(s, grace_s=context.settings.pending_grace_s)
 
     while True:
         await asyncio.sleep(context.settings.ramp_tick_s)
