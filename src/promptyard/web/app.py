@@ -97,14 +97,14 @@ async def _tick(context: AppContext) -> None:
 
 
 def _surface(request: Request):  # noqa: ANN202
-    """The error module of the surface a path belongs to: each has from_domain, from_validation,
-    from_http and from_unexpected. Until a surface has its own, it answers in the API's shape."""
+    """The error module of the surface a path belongs to (from_domain, from_validation, from_http,
+    from_unexpected): the UI's pages, our API, or PromptLayer's shape for every other path."""
     path = request.url.path
     if path == "/ui" or path.startswith("/ui/"):
-        return getattr(ui, "errors", api_errors)
+        return ui.errors
     if path.startswith(("/api/v1/", "/-/")):
         return api_errors
-    return getattr(compat, "errors", api_errors)
+    return compat.errors
 
 
 def _errors(app: FastAPI) -> None:
