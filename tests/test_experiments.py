@@ -168,6 +168,19 @@ def test_guarded_ramp_reverts_when_candidate_is_worse(database, principal, promp
     assert r.version.number == 3 and hist[0].actor == f"ramp:{ramp.id}"
 
 
+def test_only_admins_stop_a_ramp_on_production(database, principal, prompt_id):
+    from dataclasses import replace
+
+    from promptyard.errors import Forbidden
+
+    ramp = _ramp(database, principal, prompt_id)
+    editor = replace(principal, scopes=frozenset({"read", "prompts:read", "ingest", "write"}), actor="editor")
+    with database.write() as s, pytest.raises(Forbidden):
+        ramps.stop(s, editor, ramp.id, reason="no")
+    with database.write() as s:
+        assert ramps.stop(s, principal, ramp.id, reason="yes").state == "stopped"
+
+
 def test_guarded_ramp_on_the_error_rate_reverts_when_the_candidate_fails_more(database, principal, prompt_id):
     """The default guard: the candidate's error rate above the baseline's by more than the margin
     (percentage points) reverts the ramp. A new ramp counts only requests since it started."""

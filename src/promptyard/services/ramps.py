@@ -105,10 +105,12 @@ def stop(session: Session, p: Principal, ramp_id: int, *, reason: str) -> RampRe
     ramp = session.scalar(select(LabelRamp).where(LabelRamp.workspace_id == p.workspace_id, LabelRamp.id == ramp_id))
     if ramp is None:
         raise NotFound(f"no ramp with id {ramp_id}")
+    label = session.scalar(select(ReleaseLabel.name).where(ReleaseLabel.id == ramp.label_id))
+    if label in access.PROTECTED_LABELS and not access.has(p, "admin"):  # it fixes production's split
+        raise access.Forbidden(f"stopping a ramp on the '{label}' label needs the admin role or scope")
     if ramp.state == "running":
         ramp.state, ramp.next_at, ramp.note = "stopped", None, f"stopped by {p.actor}: {reason}"
         audit.record(session, p.workspace_id, p.actor, "ramp.stop", "ramp", ramp.id, {"reason": reason})
-    label = session.scalar(select(ReleaseLabel.name).where(ReleaseLabel.id == ramp.label_id))
     return _record(ramp, label)
 
 
