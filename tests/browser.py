@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from tests.conftest import missing
+from tests.servers import LiveServer, start_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -28,6 +29,15 @@ def browser():  # noqa: ANN201
         b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> LiveServer:  # noqa: ANN001
+    """A real `promptyard serve` of the test module's own, with its first-run admin login."""
+    live = start_server(tmp_path_factory.mktemp("ui-browser"))
+    assert live.admin_password, "".join(live.output)
+    yield live
+    live.stop()
 
 
 TEXTS = {

@@ -11,16 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.browser import PAYLOADS, TEXTS, browser, new_page, registry_steps  # noqa: F401
-from tests.servers import LiveServer, start_server
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> LiveServer:  # noqa: ANN001
-    live = start_server(tmp_path_factory.mktemp("ui-browser"))
-    assert live.admin_password, "".join(live.output)
-    yield live
-    live.stop()
-
+from tests.browser import PAYLOADS, TEXTS, browser, new_page, registry_steps, server  # noqa: F401
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_registry_flow_in_the_browser(browser, server, lang):  # noqa: ANN001

@@ -20,20 +20,12 @@ import openai
 import pytest
 
 from promptyard import Promptyard, wrap
-from tests.browser import PAYLOADS, TEXTS, browser, new_page, registry_steps  # noqa: F401
-from tests.servers import LiveServer, start_server
+from tests.browser import PAYLOADS, TEXTS, browser, new_page, registry_steps, server  # noqa: F401
+from tests.servers import LiveServer
 
 pytestmark = pytest.mark.browser
 
 SHOTS = os.environ.get("PROMPTYARD_UI_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> LiveServer:  # noqa: ANN001
-    live = start_server(tmp_path_factory.mktemp("ui-flow"))
-    assert live.admin_password, "".join(live.output)
-    yield live
-    live.stop()
 
 
 def shot(page, out: Path, name: str, full_page: bool = True) -> None:  # noqa: ANN001
