@@ -1,27 +1,40 @@
-"""The JavaScript client's own tests (`node --test` in clients/js) against a real server process."""
+"""The JavaScript client's own tests (`npm test` in clients/js), run as a user would run them alone:
+they start a real server of their own (clients/js/test/live-server.js) or skip with a message."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.servers import start_server
-
 JS = Path(__file__).resolve().parents[1] / "clients" / "js"
 
 
-def test_js_client(tmp_path: Path) -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is required for the JavaScript client tests")
-    server = start_server(tmp_path)
-    try:
-        env = dict(os.environ, PROMPTYARD_URL=server.url, PROMPTYARD_API_KEY=server.api_key)
-        out = subprocess.run([node, "--test"], cwd=JS, env=env, capture_output=True, text=True, timeout=120)
-    finally:
-        server.stop()
+def _npm_test(**env: str) -> subprocess.CompletedProcess:
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm (Node.js) is required for the JavaScript client tests")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTYARD_")}
+    return subprocess.run([npm, "test"], cwd=JS, env=clean | env, capture_output=True, text=True, timeout=180)
+
+
+def _count(word: str, out: str) -> int:
+    return int(re.search(rf"^# {word} (\d+)", out, re.M).group(1))
+
+
+def test_npm_test_starts_its_own_server() -> None:
+    out = _npm_test(PROMPTYARD_PYTHON=sys.executable)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert _count("skipped", out.stdout) == 0 and _count("pass", out.stdout) >= 7, out.stdout[-2000:]
+
+
+def test_npm_test_without_a_server_skips_the_live_tests_and_says_why() -> None:
+    out = _npm_test(PROMPTYARD_PYTHON="/nonexistent/python")
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "live tests skipped: no server: set PROMPTYARD_URL" in out.stdout
+    assert _count("skipped", out.stdout) >= 3 and _count("fail", out.stdout) == 0

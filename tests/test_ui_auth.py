@@ -19,6 +19,16 @@ def test_pages_need_a_login(app):
     assert answer.headers["location"] == "/ui/login?next=%2Fui%2Fsettings%3Ffolder%3Dx"
 
 
+def test_the_server_root_leads_to_the_ui(app, database, principal):
+    client = TestClient(app, raise_server_exceptions=False)
+    answer = client.get("/", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/prompts"
+    assert client.get("/").url.path == "/ui/login"  # not logged in: the login page, in one more hop
+    log_in(client, make_user(database, principal, "viewer"))
+    landed = client.get("/")
+    assert landed.status_code == 200 and landed.url.path == "/ui/prompts"
+
+
 def test_login_sets_a_safe_cookie_stored_hashed(app, database, principal):
     client = TestClient(app, raise_server_exceptions=False)
     email = make_user(database, principal, "viewer")

@@ -1,12 +1,18 @@
-// Runs against a live Promptyard server: PROMPTYARD_URL and PROMPTYARD_API_KEY (an admin key).
-import { test } from "node:test";
+// The live tests run against PROMPTYARD_URL with PROMPTYARD_API_KEY (an admin key), or against a
+// server started for them (test/live-server.js); the offline tests need nothing.
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { Promptyard, assign, cleanText, renderFString } from "../src/index.js";
+import { liveServer } from "./live-server.js";
 
-const URL_ = process.env.PROMPTYARD_URL;
-const KEY = process.env.PROMPTYARD_API_KEY;
+const server = await liveServer();
+after(() => server.stop?.());
+const live = { skip: server.skip };
+if (server.skip) console.log(`# live tests skipped: ${server.skip}`);
+const URL_ = server.url;
+const KEY = server.key;
 const admin = (method, path, body) => fetch(URL_ + path, { method, headers: { Authorization: `Bearer ${KEY}`,
   "Content-Type": "application/json" }, body: body && JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => null), headers: r.headers }));
 const unique = (p) => `${p}-${Math.random().toString(16).slice(2, 10)}`;
@@ -28,7 +34,7 @@ test("f-string rendering and text cleaning", () => {
   assert.equal(cleanText("ok \ud83d\ude00"), "ok \ud83d\ude00");
 });
 
-test("get: label, variables, cache, routing like the server, fallback", async () => {
+test("get: label, variables, cache, routing like the server, fallback", live, async () => {
   const name = unique("js/greet");
   let r = await admin("POST", "/api/v1/publish", { name, messages: [{ role: "system", content: "Hello {who}" }],
     model: { provider: "openai", name: "gpt-4o", parameters: { temperature: 0.3 } }, commit_message: "one", labels: ["production"] });
@@ -90,7 +96,7 @@ test("logging: batches, retries 5xx with the same ids, cleans text, counts drops
   sink.close();
 });
 
-test("publishable key: allowed origin gets CORS headers, others 403", async () => {
+test("publishable key: allowed origin gets CORS headers, others 403", live, async () => {
   const origin = "https://shop.example.com";
   const key = await admin("POST", "/api/v1/keys", { name: unique("pk"), kind: "publishable", allowed_origins: [origin] });
   assert.equal(key.status, 201);
@@ -105,7 +111,7 @@ test("publishable key: allowed origin gets CORS headers, others 403", async () =
   await assert.rejects(bad.get(name), (e) => e.status === 403);
 });
 
-test("live server: log linked to a fetched prompt, score and metadata with a publishable key", async () => {
+test("live server: log linked to a fetched prompt, score and metadata with a publishable key", live, async () => {
   const origin = "https://shop.example.com";
   const key = await admin("POST", "/api/v1/keys", { name: unique("pk-live"), kind: "publishable", allowed_origins: [origin] });
   const name = unique("js/live");

@@ -49,6 +49,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
+    app.include_router(ui.root)
     app.include_router(compat.router)  # last: its root-level paths never shadow ours
     _errors(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)

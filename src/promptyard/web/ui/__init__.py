@@ -5,7 +5,8 @@ catalogue (i18n), errors (the UI's error page), assets (static files), auth_page
 editor_pages, label_pages, admin_pages (API keys), member_pages, experiment_pages, request_pages.
 """
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
 
 from promptyard.web.ui import (admin_pages, assets, auth_pages, errors, experiment_pages,  # noqa: F401
                                editor_pages, label_pages, member_pages, pages, prompt_pages, request_pages)
@@ -15,3 +16,11 @@ router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(
 for _module in (assets, auth_pages, prompt_pages, editor_pages, label_pages, admin_pages, member_pages,
                 experiment_pages, request_pages):
     router.include_router(_module.router)
+
+# The server's root leads a newcomer to the UI (the prompt list, or the login page before it).
+root = APIRouter(include_in_schema=False)
+
+
+@root.get("/")
+def index(request: Request) -> RedirectResponse:
+    return RedirectResponse(request.app.url_path_for("prompts"), status_code=303)
