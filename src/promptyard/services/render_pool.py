@@ -153,6 +153,7 @@ class TemplateEngine:
     compile_timeout_s: float = 2.0
     workers: int = 2
     memory_mb: int = 512
+    queue_wait_s: float = QUEUE_WAIT_S
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TemplateEngine":
@@ -200,7 +201,7 @@ class TemplateEngine:
         memory = self.memory_mb * 1024 * 1024
         future = _pool(self.workers, memory).schedule(_job, args=(memory, function, *args), timeout=deadline)
         try:
-            return future.result(timeout=deadline + QUEUE_WAIT_S)
+            return future.result(timeout=deadline + self.queue_wait_s)
         except FutureTimeout:
             if not future.done():  # still queued (or stuck): give up, the pool drops or kills it
                 future.cancel()
