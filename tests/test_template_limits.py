@@ -153,7 +153,8 @@ def test_stored_slow_template_is_killed_at_render_and_the_next_render_works(tigh
     slow = _stored(database, principal, SLOW_COMPILE)
     answer = tight.post(f"/api/v1/fetch/{slow}", json={"variables": {"a": 1}})
     assert answer.status_code == 422, answer.text
-    assert answer.json()["error"]["message"] == "the template took longer than 1 s to compile and render and was stopped"
+    assert answer.json()["error"]["message"] == \
+        "the template took longer than 1 s to compile and render and was stopped"
     fine = tight.post("/api/v1/publish", json={"name": _name(), **_spec("Hi {{ q }}")}).json()
     rendered = tight.post(f"/api/v1/fetch/{fine['prompt_name']}", json={"variables": {"q": "there"}})
     assert rendered.status_code == 200 and rendered.json()["rendered"]["messages"][1]["content"] == "there"

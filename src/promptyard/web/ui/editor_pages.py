@@ -28,8 +28,8 @@ def _editor(request: Request, user: UiUser, prompt: PromptRecord, vf: VersionFor
             status: int = 200, error: str | None = None, preview: dict | None = None,
             preview_error: str | None = None) -> Response:
     return pages.render(request, user, "ui/prompts/edit.html", status_code=status, prompt=prompt, vf=vf, base=base,
-                        error=error, preview=preview, preview_error=preview_error, variables=vf.variables(_engine(request)),
-                        roles=templates.ROLES, formats=templates.FORMATS)
+                        error=error, preview=preview, preview_error=preview_error,
+                        variables=vf.variables(_engine(request)), roles=templates.ROLES, formats=templates.FORMATS)
 
 
 @router.get("/prompts/{prompt_id}/edit", name="prompt_edit")
