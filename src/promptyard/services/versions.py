@@ -23,9 +23,11 @@ def record(v: PromptVersion, prompt_name: str, labels: list[str] | None = None) 
                          v.author, v.created_at, labels or [])
 
 
-def _parse(spec: dict[str, Any], engine: TemplateEngine | None) -> VersionSpec:
-    # Jinja2 templates are compiled in a bounded worker process (render_pool), and before the
-    # first query: a slow compile must not hold the write transaction (SQLite's write lock).
+def parse(p: Principal, spec: dict[str, Any], engine: TemplateEngine | None = None) -> VersionSpec:
+    """A version checked for publishing (InvalidInput naming the problem). Jinja2 templates are
+    compiled in a bounded worker process (render_pool); call this before the transaction's first
+    query, as `publish` does: a slow compile must not hold the write lock (SQLite)."""
+    access.require(p, "write")  # only writers get to make the server compile templates
     return parse_spec(spec, (engine or default_engine()).check)
 
 
@@ -35,7 +37,7 @@ def publish(session: Session, p: Principal, prompt_id: int, spec: dict[str, Any]
     (newest version, False). `labels` are moved to the new version (reason: the commit message).
     `engine` holds the server's template limits (default ones without it)."""
     access.require(p, "write")
-    parsed = spec if isinstance(spec, VersionSpec) else _parse(spec, engine)
+    parsed = spec if isinstance(spec, VersionSpec) else parse(p, spec, engine)
     label_names = [names.label_name(n) for n in (labels or [])]
     # The row lock serialises concurrent publishers of one prompt on PostgreSQL; on SQLite the
     # BEGIN IMMEDIATE write transaction already does.
@@ -73,7 +75,7 @@ def publish_by_name(session: Session, p: Principal, *, name: str, spec: dict[str
     """Publish to the prompt called `name`, creating it first if needed (prompts as code)."""
     access.require(p, "write")
     name = names.prompt_name(name)
-    parsed = _parse(spec, engine)  # refuse a bad version before creating anything
+    parsed = parse(p, spec, engine)  # refuse a bad version before creating anything
     prompt_id = session.scalar(select(Prompt.id).where(Prompt.workspace_id == p.workspace_id, Prompt.name == name))
     if prompt_id is None:
         prompt_id = prompts.create(session, p, name=name, folder=folder, description=description or "",

@@ -32,11 +32,11 @@ def list_prompts(c: Ctx, p: Auth, q: str | None = None, folder: str | None = Non
 
 @router.post("/prompts", status_code=201)
 def create_prompt(body: PromptIn, c: Ctx, p: Auth):
+    first = versions.parse(p, body.version.spec(), engine_for(c.settings)) if body.version else None
     with c.db.write() as s:
         rec = prompts.create(s, p, name=body.name, folder=body.folder, description=body.description, tags=body.tags)
-        if body.version:
-            versions.publish(s, p, rec.id, body.version.spec(), body.version.labels,
-                             engine=engine_for(c.settings))
+        if first:
+            versions.publish(s, p, rec.id, first, body.version.labels)
             rec = prompts.get(s, p, rec.id)
     return shapes.plain(rec)
 

@@ -68,11 +68,12 @@ def prompt_create(request: Request, user: Editor, form: FormData) -> Response:
         vf.add_message()
         return _new_form(request, user, vf, fields=fields)
     try:
+        first = versions.parse(user.principal, vf.spec(), engine_for(ctx(request).settings))  # before the lock
         with pages.db(request).write() as s:
             # As the API does: the prompt and its first version in one transaction.
             rec = prompts.create(s, user.principal, name=fields["name"], folder=fields["folder"] or None,
                                  description=fields["description"])
-            versions.publish(s, user.principal, rec.id, vf.spec(), engine=engine_for(ctx(request).settings))
+            versions.publish(s, user.principal, rec.id, first)
     except (InvalidInput, Conflict) as exc:
         return _new_form(request, user, vf, status=exc.status, error=exc.message, fields=fields)
     return pages.redirect(request, "prompt", notice="prompt_created", prompt_id=rec.id)
