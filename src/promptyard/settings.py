@@ -28,6 +28,12 @@ class Settings:
     max_batch: int = _opt(1000, "largest number of request logs in one ingest call")
     render_timeout_s: float = _opt(1.0, "longest time a Jinja2 template may take to render")
     render_max_chars: int = _opt(1_000_000, "largest rendered template, in characters")
+    template_max_chars: int = _opt(100_000, "largest prompt template (all its texts together), in characters; "
+                                   "checked at publish and at render")
+    template_compile_timeout_s: float = _opt(2.0, "longest time a Jinja2 template may take to parse and compile "
+                                             "(its worker process is killed past it)")
+    template_workers: int = _opt(2, "worker processes that compile and render Jinja2 templates")
+    template_memory_mb: int = _opt(512, "address-space limit of each template worker process, in MiB")
     session_hours: int = _opt(12, "how long a browser login lasts")
     pending_grace_s: int = _opt(3600, "how long a score/metadata update for a not-yet-logged request waits for it")
     ramp_tick_s: float = _opt(30.0, "how often the server advances guarded ramps and applies pending updates whose log arrived meanwhile (0 = never; use `experiments tick`)")

@@ -26,6 +26,9 @@ class RenderLimits:
     max_seconds: float = 1.0
     max_output_chars: int = 1_000_000
     max_int: int = 100_000
+    # Characters of a template's texts together (None: no limit). Parsing and compiling Jinja2
+    # cost time and memory in proportion to the source; the server passes its setting here.
+    max_template_chars: int | None = None
 
 
 DEFAULT_LIMITS = RenderLimits()

@@ -333,6 +333,8 @@ def _compile_errors(field: str, build, source: str, *args):
                       details={"field": field, "line": exc.line}) from None
     except RecursionError:
         raise InvalidInput(f"{field}: template is nested too deeply", details={"field": field}) from None
+    except MemoryError:
+        raise InvalidInput(f"{field}: template needs too much memory to compile", details={"field": field}) from None
     except Exception as exc:  # e.g. an int literal over 4,300 digits, Python's nesting limits
         raise InvalidInput(f"{field}: template could not be compiled: {_short(exc)}",
                            details={"field": field}) from None

@@ -115,6 +115,16 @@ def _texts(kind: str, template: dict) -> list[tuple[str, str]]:
     return [(f"messages[{i}].content", m["content"]) for i, m in enumerate(template["messages"])]
 
 
+def _check_size(kind: str, template: dict, max_chars: int | None) -> None:
+    """Refuse a template longer than `max_chars` before anything parses it."""
+    if max_chars is None:
+        return
+    size = sum(len(text) for _, text in _texts(kind, template))
+    if size > max_chars:
+        raise InvalidInput(f"template is too long: {size:,} characters, the limit is {max_chars:,}",
+                           details={"field": "template", "size": size, "limit": max_chars})
+
+
 def _rebuild(kind: str, template: dict, rendered: list[str]) -> dict:
     if kind == "completion":
         return {"text": rendered[0]}
@@ -232,9 +242,10 @@ def _variables_of(kind: str, template: dict, fmt: str) -> list[str]:
     return list(names)
 
 
-def validate_template(kind: str, template: dict, fmt: str) -> dict:
-    """The normalised template (known keys only); InvalidInput on a bad shape or syntax."""
+def validate_template(kind: str, template: dict, fmt: str, *, max_chars: int | None = None) -> dict:
+    """The normalised template (known keys only); InvalidInput on a bad shape, size or syntax."""
     normalised = _normalise(kind, template, fmt)
+    _check_size(kind, normalised, max_chars)
     for field, text in _texts(kind, normalised):
         if fmt == "f-string":
             _fstring_pieces(field, text)
@@ -243,9 +254,10 @@ def validate_template(kind: str, template: dict, fmt: str) -> dict:
     return normalised
 
 
-def extract_variables(kind: str, template: dict, fmt: str) -> list[str]:
+def extract_variables(kind: str, template: dict, fmt: str, *, max_chars: int | None = None) -> list[str]:
     """Input variable names used by all texts, in order of first appearance, without repeats."""
     normalised = _normalise(kind, template, fmt)
+    _check_size(kind, normalised, max_chars)
     return _variables_of(kind, normalised, fmt)
 
 
@@ -257,6 +269,7 @@ def render(kind: str, template: dict, fmt: str, variables: dict, *, strict: bool
            limits: RenderLimits = DEFAULT_LIMITS) -> dict:
     """A template of the same kind with every text rendered (roles, names and tools kept)."""
     normalised = _normalise(kind, template, fmt)
+    _check_size(kind, normalised, limits.max_template_chars)
     if not isinstance(variables, dict):
         raise InvalidInput("input variables must be an object")
     texts = _texts(kind, normalised)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from promptyard.domain import templates
 from promptyard.errors import InvalidInput
@@ -17,6 +17,7 @@ _NUMERIC = {
     "presence_penalty": (-2.0, 2.0), "top_k": (0, 1000),
 }
 _POSITIVE_INT = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n", "seed")
+TemplateCheck = Callable[[str, dict[str, Any], str], tuple[dict[str, Any], list[str]]]
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,16 @@ class VersionSpec:
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def parse_spec(raw: dict[str, Any]) -> VersionSpec:
+def check_in_process(kind: str, template: dict[str, Any], fmt: str) -> tuple[dict[str, Any], list[str]]:
+    """(normalised template, input variables), parsed here; the server passes a bounded checker."""
+    template = templates.validate_template(kind, template, fmt)
+    return template, templates.extract_variables(kind, template, fmt)
+
+
+def parse_spec(raw: dict[str, Any], check_template: TemplateCheck = check_in_process) -> VersionSpec:
     """Check a version as clients send it:
     {type, messages | text, tools?, template_format?, model: {provider, name, parameters}, commit_message}.
+    `check_template(kind, template, fmt)` validates the template and lists its variables.
     """
     if not isinstance(raw, dict):
         raise InvalidInput("a version must be a JSON object")
@@ -57,10 +65,9 @@ def parse_spec(raw: dict[str, Any]) -> VersionSpec:
         template = {"text": raw.get("text")}
     else:
         raise InvalidInput(f"type must be 'chat' or 'completion' (got {kind!r})")
-    template = templates.validate_template(kind, template, fmt)
+    template, variables = check_template(kind, template, fmt)
     provider, model, params = _model(raw.get("model"))
-    return VersionSpec(kind=kind, template=template, template_format=fmt,
-                       input_variables=templates.extract_variables(kind, template, fmt),
+    return VersionSpec(kind=kind, template=template, template_format=fmt, input_variables=variables,
                        provider=provider, model=model, parameters=params, commit_message=commit.strip())
 
 

@@ -146,14 +146,15 @@ def get(session: Session, p: Principal, ref: str) -> dict:
 
 
 def _rendered(session: Session, r: Request) -> dict | None:
-    from promptyard.domain import templates
+    from promptyard.services.render_pool import default_engine
     from promptyard.store.models import PromptVersion
 
     if not r.prompt_version_id:
         return None
     v = session.get(PromptVersion, r.prompt_version_id)
-    try:
-        return templates.render(v.kind, v.template, v.template_format, r.input_variables or {}, strict=False)
+    try:  # in a bounded worker process, like every Jinja2 render (default limits)
+        return default_engine().render(v.kind, v.template, v.template_format, r.input_variables or {},
+                                       strict=False)
     except InvalidInput as exc:
         return {"error": exc.message}
 

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from promptyard.domain import access, diff, names
 from promptyard.domain.records import Principal, VersionRecord
-from promptyard.domain.versions import as_text, parse_spec
+from promptyard.domain.versions import VersionSpec, as_text, parse_spec
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import audit, prompts
+from promptyard.services.render_pool import TemplateEngine, default_engine
 from promptyard.store.models import Prompt, PromptVersion, ReleaseLabel
 from promptyard.store.types import utcnow
 
@@ -22,12 +23,21 @@ def record(v: PromptVersion, prompt_name: str, labels: list[str] | None = None) 
                          v.author, v.created_at, labels or [])
 
 
-def publish(session: Session, p: Principal, prompt_id: int, spec: dict[str, Any],
-            labels: list[str] | None = None) -> tuple[VersionRecord, bool]:
+def parse(p: Principal, spec: dict[str, Any], engine: TemplateEngine | None = None) -> VersionSpec:
+    """A version checked for publishing (InvalidInput naming the problem). Jinja2 templates are
+    compiled in a bounded worker process (render_pool); call this before the transaction's first
+    query, as `publish` does: a slow compile must not hold the write lock (SQLite)."""
+    access.require(p, "write")  # only writers get to make the server compile templates
+    return parse_spec(spec, (engine or default_engine()).check)
+
+
+def publish(session: Session, p: Principal, prompt_id: int, spec: dict[str, Any] | VersionSpec,
+            labels: list[str] | None = None, *, engine: TemplateEngine | None = None) -> tuple[VersionRecord, bool]:
     """A new version; (version, True). Identical content to the newest version is a no-op:
-    (newest version, False). `labels` are moved to the new version (reason: the commit message)."""
+    (newest version, False). `labels` are moved to the new version (reason: the commit message).
+    `engine` holds the server's template limits (default ones without it)."""
     access.require(p, "write")
-    parsed = parse_spec(spec)
+    parsed = spec if isinstance(spec, VersionSpec) else parse(p, spec, engine)
     label_names = [names.label_name(n) for n in (labels or [])]
     # The row lock serialises concurrent publishers of one prompt on PostgreSQL; on SQLite the
     # BEGIN IMMEDIATE write transaction already does.
@@ -60,18 +70,19 @@ def publish(session: Session, p: Principal, prompt_id: int, spec: dict[str, Any]
 
 def publish_by_name(session: Session, p: Principal, *, name: str, spec: dict[str, Any], folder: str | None = None,
                     description: str | None = None, tags: list[str] | None = None,
-                    labels: list[str] | None = None) -> tuple[VersionRecord, bool]:
+                    labels: list[str] | None = None, engine: TemplateEngine | None = None,
+                    ) -> tuple[VersionRecord, bool]:
     """Publish to the prompt called `name`, creating it first if needed (prompts as code)."""
     access.require(p, "write")
     name = names.prompt_name(name)
+    parsed = parse(p, spec, engine)  # refuse a bad version before creating anything
     prompt_id = session.scalar(select(Prompt.id).where(Prompt.workspace_id == p.workspace_id, Prompt.name == name))
     if prompt_id is None:
-        parse_spec(spec)  # refuse a bad version before creating anything
         prompt_id = prompts.create(session, p, name=name, folder=folder, description=description or "",
                                    tags=tags).id
     elif folder is not None or description is not None or tags is not None:
         prompts.update(session, p, prompt_id, folder=folder, description=description, tags=tags)
-    return publish(session, p, prompt_id, spec, labels)
+    return publish(session, p, prompt_id, parsed, labels)
 
 
 def _load(session: Session, prompt_id: int, number: int) -> PromptVersion | None:

@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from promptyard.domain import templates
 from promptyard.services import labels, prompts, versions
+from promptyard.services.render_pool import engine_for
 from promptyard.web.api import shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx, Id, Number, OptNumber
 from promptyard.web.api.schemas import FetchIn, LabelIn, PromptIn, PromptPatch, PublishIn, VersionIn
@@ -32,10 +32,11 @@ def list_prompts(c: Ctx, p: Auth, q: str | None = None, folder: str | None = Non
 
 @router.post("/prompts", status_code=201)
 def create_prompt(body: PromptIn, c: Ctx, p: Auth):
+    first = versions.parse(p, body.version.spec(), engine_for(c.settings)) if body.version else None
     with c.db.write() as s:
         rec = prompts.create(s, p, name=body.name, folder=body.folder, description=body.description, tags=body.tags)
-        if body.version:
-            versions.publish(s, p, rec.id, body.version.spec(), body.version.labels)
+        if first:
+            versions.publish(s, p, rec.id, first, body.version.labels)
             rec = prompts.get(s, p, rec.id)
     return shapes.plain(rec)
 
@@ -46,7 +47,7 @@ def publish(body: PublishIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         v, created = versions.publish_by_name(s, p, name=body.name, spec=body.spec() | {"name": None},
                                               folder=body.folder, description=body.description, tags=body.tags,
-                                              labels=body.labels)
+                                              labels=body.labels, engine=engine_for(c.settings))
     return JSONResponse(shapes.version(v) | {"created": created}, status_code=201 if created else 200)
 
 
@@ -78,7 +79,7 @@ def list_versions(prompt_id: Id, c: Ctx, p: Auth):
 @router.post("/prompts/{prompt_id}/versions", responses={200: {"description": "identical content: no new version"}})
 def publish_version(prompt_id: Id, body: VersionIn, c: Ctx, p: Auth):
     with c.db.write() as s:
-        v, created = versions.publish(s, p, prompt_id, body.spec(), body.labels)
+        v, created = versions.publish(s, p, prompt_id, body.spec(), body.labels, engine=engine_for(c.settings))
     return JSONResponse(shapes.version(v) | {"created": created}, status_code=201 if created else 200)
 
 
@@ -141,7 +142,5 @@ def fetch_rendered(name: str, body: FetchIn, c: Ctx, p: Auth):
     rendered = None
     if body.variables is not None:
         v = r.version
-        rendered = templates.render(v.kind, v.template, v.template_format, body.variables,
-                                    limits=templates.RenderLimits(max_seconds=c.settings.render_timeout_s,
-                                                                  max_output_chars=c.settings.render_max_chars))
+        rendered = engine_for(c.settings).render(v.kind, v.template, v.template_format, body.variables)
     return shapes.resolved(r, rendered)

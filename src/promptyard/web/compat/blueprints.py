@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptyard.domain import templates
 from promptyard.domain.records import VersionRecord
 from promptyard.errors import InvalidInput
+from promptyard.services.render_pool import default_engine
 
 DEFAULT_COMMIT = "published with the PromptLayer API (no commit message given)"
 
@@ -81,13 +81,6 @@ def _message(i: int, m: Any, formats: set[str]) -> dict[str, Any]:
     return out
 
 
-def _variables(text: str, fmt: str) -> list[str]:
-    try:
-        return templates.extract_variables("completion", {"text": text}, fmt) if text else []
-    except InvalidInput:
-        return []
-
-
 def prompt_template(kind: str, template: dict[str, Any], fmt: str, variables: list[str],
                     source: dict[str, Any] | None = None) -> dict[str, Any]:
     """PromptLayer's `prompt_template` for one of our templates; when `template` is a rendered
@@ -96,9 +89,11 @@ def prompt_template(kind: str, template: dict[str, Any], fmt: str, variables: li
         return {"type": "completion", "content": [{"type": "text", "text": template["text"]}],
                 "template_format": fmt, "input_variables": variables}
     originals = (source or template)["messages"]
+    # Parsed in a template worker, never in the server process (see services/render_pool.py).
+    per_message = default_engine().text_variables([o["content"] for o in originals], fmt)
     messages = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}],
-                 "input_variables": _variables(o["content"], fmt), "template_format": fmt,
-                 "name": m.get("name")} for m, o in zip(template["messages"], originals)]
+                 "input_variables": names, "template_format": fmt,
+                 "name": m.get("name")} for m, names in zip(template["messages"], per_message)]
     return {"type": "chat", "messages": messages, "input_variables": variables,
             "tools": template.get("tools") or None, "tool_choice": None, "functions": None, "function_call": None}
 

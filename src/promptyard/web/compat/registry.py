@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from promptyard.domain import templates
 from promptyard.domain.records import Principal, Resolved
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import folders, labels, prompts, versions
+from promptyard.services.render_pool import engine_for
 from promptyard.web.compat import blueprints, inputs
 from promptyard.web.compat.inputs import Call
 
@@ -58,10 +58,8 @@ def get_template(identifier: str, call: CallDep):
     if b.get("skip_input_variable_rendering") is True:
         rendered = filled = v.template  # the SDK's cache renders locally
     else:
-        limits = templates.RenderLimits(max_seconds=call.c.settings.render_timeout_s,
-                                        max_output_chars=call.c.settings.render_max_chars)
-        filled = templates.render(v.kind, v.template, v.template_format, variables or {}, strict=False,
-                                  limits=limits)
+        filled = engine_for(call.c.settings).render(v.kind, v.template, v.template_format, variables or {},
+                                                    strict=False)
         rendered = filled if variables else v.template
     provider = inputs.text(b, "provider") or v.provider
     model = inputs.text(b, "model") or v.model
@@ -96,7 +94,7 @@ def publish(call: CallDep):
     with call.c.db.write() as s:
         folder = _folder_path(s, call.p, folder_id)
         v, _ = versions.publish_by_name(s, call.p, name=name, spec=spec, folder=folder, tags=head.get("tags"),
-                                        labels=release)
+                                        labels=release, engine=engine_for(call.c.settings))
         prompt = prompts.get(s, call.p, v.prompt_id)
     return JSONResponse({
         "id": prompt.id, "prompt_name": prompt.name, "prompt_version_id": v.id, "version_number": v.number,

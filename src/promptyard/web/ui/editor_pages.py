@@ -13,6 +13,7 @@ from promptyard.domain import templates
 from promptyard.domain.records import PromptRecord
 from promptyard.errors import InvalidInput
 from promptyard.services import prompts, versions
+from promptyard.services.render_pool import TemplateEngine, engine_for
 from promptyard.web.context import ctx
 from promptyard.web.ui import catalogue, pages
 from promptyard.web.ui.pages import Editor, FormData, Id, UiUser
@@ -27,8 +28,8 @@ def _editor(request: Request, user: UiUser, prompt: PromptRecord, vf: VersionFor
             status: int = 200, error: str | None = None, preview: dict | None = None,
             preview_error: str | None = None) -> Response:
     return pages.render(request, user, "ui/prompts/edit.html", status_code=status, prompt=prompt, vf=vf, base=base,
-                        error=error, preview=preview, preview_error=preview_error, variables=vf.variables(),
-                        roles=templates.ROLES, formats=templates.FORMATS)
+                        error=error, preview=preview, preview_error=preview_error,
+                        variables=vf.variables(_engine(request)), roles=templates.ROLES, formats=templates.FORMATS)
 
 
 @router.get("/prompts/{prompt_id}/edit", name="prompt_edit")
@@ -41,9 +42,8 @@ def edit_page(request: Request, prompt_id: Id, user: Editor, base: OptNumber = N
     return _editor(request, user, prompt, vf, number)
 
 
-def _limits(request: Request) -> templates.RenderLimits:
-    settings = ctx(request).settings
-    return templates.RenderLimits(max_seconds=settings.render_timeout_s, max_output_chars=settings.render_max_chars)
+def _engine(request: Request) -> TemplateEngine:
+    return engine_for(ctx(request).settings)
 
 
 @router.post("/prompts/{prompt_id}/edit", name="prompt_save")
@@ -58,7 +58,7 @@ def save(request: Request, prompt_id: Id, user: Editor, form: FormData) -> Respo
         return _editor(request, user, prompt, vf, base)
     if form.get("preview"):
         try:
-            return _editor(request, user, prompt, vf, base, preview=vf.preview(_limits(request)))
+            return _editor(request, user, prompt, vf, base, preview=vf.preview(_engine(request)))
         except InvalidInput as exc:
             return _editor(request, user, prompt, vf, base, status=422, preview_error=exc.message)
     return _publish(request, user, prompt, vf, base)
@@ -71,7 +71,7 @@ def _publish(request: Request, user: UiUser, prompt: PromptRecord, vf: VersionFo
                        error=catalogue.translate(user.locale, "editor.commit_required"))
     try:
         with pages.db(request).write() as s:
-            version, created = versions.publish(s, user.principal, prompt.id, vf.spec())
+            version, created = versions.publish(s, user.principal, prompt.id, vf.spec(), engine=_engine(request))
     except InvalidInput as exc:
         return _editor(request, user, prompt, vf, base, status=exc.status, error=exc.message)
     if not created:

@@ -12,6 +12,8 @@ from promptyard.domain import templates
 from promptyard.domain.records import FolderRecord
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import folders, prompts, versions
+from promptyard.services.render_pool import engine_for
+from promptyard.web.context import ctx
 from promptyard.web.ui import pages
 from promptyard.web.ui.pages import Editor, FormData, Id, Viewer
 from promptyard.web.ui.version_form import VersionForm
@@ -47,7 +49,8 @@ def _new_form(request: Request, user: pages.UiUser, form: VersionForm, *, status
         paths = [f.path for f in folders.list_all(s, user.principal)]
     return pages.render(request, user, "ui/prompts/new.html", status_code=status, vf=form, error=error,
                         fields=fields or {"name": "", "folder": "", "description": ""}, folder_paths=paths,
-                        variables=form.variables(), roles=templates.ROLES, formats=templates.FORMATS)
+                        variables=form.variables(engine_for(ctx(request).settings)), roles=templates.ROLES,
+                        formats=templates.FORMATS)
 
 
 @router.get("/prompts/new", name="prompt_new")
@@ -65,11 +68,12 @@ def prompt_create(request: Request, user: Editor, form: FormData) -> Response:
         vf.add_message()
         return _new_form(request, user, vf, fields=fields)
     try:
+        first = versions.parse(user.principal, vf.spec(), engine_for(ctx(request).settings))  # before the lock
         with pages.db(request).write() as s:
             # As the API does: the prompt and its first version in one transaction.
             rec = prompts.create(s, user.principal, name=fields["name"], folder=fields["folder"] or None,
                                  description=fields["description"])
-            versions.publish(s, user.principal, rec.id, vf.spec())
+            versions.publish(s, user.principal, rec.id, first)
     except (InvalidInput, Conflict) as exc:
         return _new_form(request, user, vf, status=exc.status, error=exc.message, fields=fields)
     return pages.redirect(request, "prompt", notice="prompt_created", prompt_id=rec.id)

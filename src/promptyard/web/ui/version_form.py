@@ -12,7 +12,8 @@ from typing import Any
 
 from promptyard.domain import templates
 from promptyard.domain.records import VersionRecord
-from promptyard.errors import InvalidInput
+from promptyard.errors import InvalidInput, Unavailable
+from promptyard.services.render_pool import TemplateEngine
 
 MAX_MESSAGES = 100
 
@@ -83,17 +84,17 @@ class VersionForm:
                 "commit_message": self.commit_message}
         return body | self.template()
 
-    def variables(self) -> list[str]:
-        """The template's input variables, or [] while its text does not parse."""
+    def variables(self, engine: TemplateEngine) -> list[str]:
+        """The template's input variables, or [] while its text does not parse (or is too large)."""
         try:
-            return templates.extract_variables(self.kind, self.template(), self.template_format)
-        except InvalidInput:
+            return engine.check(self.kind, self.template(), self.template_format)[1]
+        except (InvalidInput, Unavailable):  # the page still shows; publishing reports the problem
             return []
 
-    def preview(self, limits: templates.RenderLimits) -> dict[str, Any]:
+    def preview(self, engine: TemplateEngine) -> dict[str, Any]:
         """The template rendered with the sample values (strict: every variable needs one)."""
-        values = {name: self.samples.get(name, "") for name in self.variables() if name in self.samples}
-        return templates.render(self.kind, self.template(), self.template_format, values, limits=limits)
+        values = {name: self.samples.get(name, "") for name in self.variables(engine) if name in self.samples}
+        return engine.render(self.kind, self.template(), self.template_format, values)
 
 
 def _int(text: str) -> int:
