@@ -23,14 +23,18 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs PO
 BOUND = 5.0  # shutdown_timeout: the longest the handler waits for the server
 
 CHILD = textwrap.dedent("""
-    import signal, sys, time
+    import os, signal, sys, time
     from promptyard import Promptyard
     url, spool, mode = sys.argv[1], sys.argv[2] or None, sys.argv[3]
-    if mode == "app-handler":
+    if mode == "app-handler":  # the application's own handlers, set before the client exists
         def mine(signum, frame):
             print("app handler ran; still queued:", py.stats()["in_queue"], flush=True)
             sys.exit(3)
+        def hard_stop(signum, frame):
+            print("hard stop; still queued:", py.stats()["in_queue"], flush=True)
+            os._exit(5)  # no atexit: only a flush before this handler keeps the queue
         signal.signal(signal.SIGTERM, mine)
+        signal.signal(signal.SIGINT, hard_stop)
     py = Promptyard(url, "key", spool_dir=spool, shutdown_timeout=%(bound)s, timeout=30, watch_changes=False)
     for i in range(1000):
         py.log(output=i, request_id=f"log-{i}")
@@ -78,10 +82,16 @@ def test_sigterm_runs_the_applications_handler_after_flushing(slow_sink: Sink) -
     assert set(slow_sink.logs) == ALL
 
 
-def test_sigint_flushes_and_still_raises_keyboard_interrupt(slow_sink: Sink) -> None:
-    code, output = run_child(slow_sink.url, signal.SIGINT)
-    assert code == 4 and "KeyboardInterrupt; still queued: 0" in output, output
+def test_sigint_flushes_before_the_applications_handler(slow_sink: Sink) -> None:
+    code, output = run_child(slow_sink.url, signal.SIGINT, mode="app-handler")
+    assert code == 5 and "hard stop; still queued: 0" in output, output
     assert set(slow_sink.logs) == ALL
+
+
+def test_default_sigint_still_raises_keyboard_interrupt_and_exit_flushes(slow_sink: Sink) -> None:
+    code, output = run_child(slow_sink.url, signal.SIGINT)
+    assert code == 4 and "KeyboardInterrupt" in output, output
+    assert set(slow_sink.logs) == ALL  # sent by the shutdown at exit
 
 
 def test_sigterm_with_a_hanging_server_spools_everything_within_the_bound(tmp_path) -> None:  # noqa: ANN001
@@ -104,14 +114,14 @@ THREADS = textwrap.dedent("""
     print("opted out:", signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
     Promptyard(url, "key", watch_changes=False)
     print("main:", signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
-          signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+          signal.getsignal(signal.SIGINT) is signal.default_int_handler)  # asyncio.run() relies on it
 """)
 
 
 def test_handlers_are_installed_only_from_the_main_thread_and_can_be_refused() -> None:
     out = subprocess.run([sys.executable, "-c", THREADS, closed_port_url()], capture_output=True, text=True,
                          timeout=30)
-    assert out.stdout.split("\n")[:3] == ["thread: True", "opted out: True", "main: False False"], out.stderr
+    assert out.stdout.split("\n")[:3] == ["thread: True", "opted out: True", "main: False True"], out.stderr
 
 
 KILLED = textwrap.dedent("""

@@ -178,10 +178,6 @@ class Batcher:
             self._thread.start()
 
     def _run(self) -> None:
-        # Built here, not in _start: an httpx client builds a TLS context (tens of milliseconds),
-        # which must not fall on the thread that called log().
-        self._http = httpx.Client(base_url=self.config.base_url, headers=http.headers(self.config.api_key)
-                                  | {"Content-Type": "application/json"}, timeout=self.config.timeout)
         try:
             self._replay()
             while True:
@@ -197,7 +193,7 @@ class Batcher:
                     return
                 self._replay()
         finally:
-            if self._stopping:
+            if self._stopping and self._http is not None:
                 self._http.close()
 
     def _take(self) -> list[dict[str, Any]]:
@@ -332,8 +328,14 @@ class Batcher:
 
     def _send(self, path: str, content: bytes) -> tuple[httpx.Response | None, str]:
         """(the answer, "") or (None, what went wrong) when it is worth trying again."""
+        if self._http is None:
+            # Built here, at the first send, on the sender thread: an httpx client builds a TLS
+            # context (tens of milliseconds of CPU, holding the GIL), which must not fall on the
+            # thread that called log(), nor compete with it while it logs its first burst.
+            self._http = httpx.Client(base_url=self.config.base_url, headers=http.headers(self.config.api_key)
+                                      | {"Content-Type": "application/json"}, timeout=self.config.timeout)
         try:
-            response = self._http.post(path, content=content)  # type: ignore[union-attr]
+            response = self._http.post(path, content=content)
         except httpx.HTTPError as exc:
             return None, f"{exc.__class__.__name__}: {exc}"
         if http.retryable(status=response.status_code):

@@ -5,9 +5,14 @@ still queued (up to `max_queue` logs) was lost. The handler installed here first
 clients a bounded time (their `shutdown_timeout`) and then does what would have happened
 without it: the handler the application had set runs; SIGTERM's default action still ends the
 process (raised again with the default disposition, so the exit status still says "killed by
-SIGTERM"); SIGINT's default still raises KeyboardInterrupt. A second signal while flushing skips
-the wait. Installed only from the main thread (Python allows no other), only once, and never
-over a signal the process ignores or a handler set outside Python.
+SIGTERM"). A second signal while flushing skips the wait. Installed only from the main thread
+(Python allows no other), only once, and never over a signal the process ignores or a handler
+set outside Python.
+
+SIGINT's default handler is left in place: the KeyboardInterrupt it raises ends the process
+through atexit, which already flushes (within `shutdown_timeout`), and asyncio.run() handles
+Ctrl-C gracefully (cancelling the main task) only while that default handler is set. A SIGINT
+handler of the application's own (which may end the process without atexit) gets the flush first.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ def install(on_stop: Callable[[bool], None]) -> bool:
         if signum is None or signum in _previous:
             continue
         current = signal.getsignal(signum)
-        if current in (signal.SIG_IGN, None) or current is _handle:
+        if current in (signal.SIG_IGN, None, signal.default_int_handler) or current is _handle:
             continue
         _previous[signum] = current
         signal.signal(signum, _handle)
@@ -54,7 +59,7 @@ def _handle(signum: int, frame: FrameType | None) -> None:
         finally:
             _busy = False
     if callable(previous):
-        previous(signum, frame)  # the application's handler, or SIGINT's KeyboardInterrupt
+        previous(signum, frame)  # the application's handler
         return
     signal.signal(signum, signal.SIG_DFL)
     signal.raise_signal(signum)
