@@ -59,7 +59,8 @@ def main() -> None:
         f"{machine()}. First log: `Promptyard(url)` and the first `log()` in a fresh interpreter, on the "
         f"caller's thread (the HTTP client and its TLS context are built on the sender thread): median "
         f"{statistics.median(first):.1f} ms, slowest {first[-1]:.1f} ms of 7 runs (before the client was "
-        "built on the sender thread, measured the same way: median 552 ms, slowest 730 ms).", "",
+        "built on the sender thread, measured the same way: median 552 ms, slowest 730 ms). What is left "
+        "is mostly `Thread.start()` waiting for the OS to run the new sender thread on a busy machine.", "",
         "Large logs: 20,000 logs of 40 KB each while the server accepts connections and never answers "
         f"(default caps: `max_queue=10_000`, `max_queue_bytes=64 MiB`): the process grew by "
         f"{large['mib']:.0f} MiB of RSS, holding {large['held']:,} logs "

@@ -38,8 +38,8 @@ CHILD = textwrap.dedent("""
     py = Promptyard(url, "key", spool_dir=spool, shutdown_timeout=%(bound)s, timeout=30, watch_changes=False)
     for i in range(1000):
         py.log(output=i, request_id=f"log-{i}")
-    print("logged", flush=True)
-    try:
+    try:  # the signal may come as soon as "logged" is out
+        print("logged", flush=True)
         time.sleep(60)
     except KeyboardInterrupt:
         print("KeyboardInterrupt; still queued:", py.stats()["in_queue"], flush=True)

@@ -51,7 +51,7 @@ class BatcherConfig:
     batch_size: int = 500
     flush_interval: float = 1.0
     timeout: float = 10.0
-    max_retries: int = 5
+    max_retries: int = 5  # no longer read: with a spool one failure spools, without one a batch is retried
     retry_base: float = 0.25
     retry_cap: float = 30.0
     probe_interval: float = 5.0

@@ -114,7 +114,7 @@ class _Core:
         self.batcher.put({"kind": "metadata", "id": request_id, "body": body})
 
     def stats(self) -> dict[str, int]:
-        """Counters: queued, sent, retried, dropped, spooled, replayed, rejected; and now: in_queue
+        """Counters: queued, sent, retried, dropped, spooled, replayed, rejected; and the current in_queue
         (waiting or being sent), in_queue_bytes (their estimated memory), spool_files."""
         return self.batcher.stats()
 
