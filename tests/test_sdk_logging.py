@@ -273,3 +273,14 @@ def test_flush_counts_since_the_previous_flush_including_drops_at_the_door(sink:
     sink.delay = 0
     py.log(output="again")
     assert py.flush(10) == FlushResult(delivered=1) and py.flush(10) == FlushResult()
+
+
+def test_size_estimate_counts_texts_and_stops_on_a_cycle() -> None:
+    from promptyard.sdk.sizes import approx_size
+
+    big = approx_size({"input": {"messages": [{"role": "user", "content": "x" * 40_000}]}})
+    assert 40_000 < big < 41_000
+    assert approx_size("日本語" * 1000) > 6000  # 2 bytes a character in memory, not 1
+    looped: dict = {"a": 1}
+    looped["self"] = looped
+    assert approx_size(looped) > 64 * 2**10  # counted until the budget, then given up: no hang
