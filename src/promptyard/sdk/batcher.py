@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from promptyard.sdk import http
+from promptyard.sdk import http, signals
 from promptyard.sdk.counters import Counters, FlushResult
 from promptyard.sdk.sizes import approx_size
 from promptyard.sdk.spool import Spool
@@ -178,6 +178,7 @@ class Batcher:
             self._thread.start()
 
     def _run(self) -> None:
+        signals.keep_off_this_thread()
         try:
             self._replay()
             while True:

@@ -63,3 +63,11 @@ def _handle(signum: int, frame: FrameType | None) -> None:
         return
     signal.signal(signum, signal.SIG_DFL)
     signal.raise_signal(signum)
+
+
+def keep_off_this_thread() -> None:
+    """Block SIGTERM and SIGINT in the calling SDK thread, so the kernel hands them to a thread
+    that runs Python code: a signal taken by a background thread does not interrupt the main
+    thread's blocking call (a sleep, a socket read), and its handler would wait for that call."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
