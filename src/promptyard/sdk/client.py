@@ -52,8 +52,8 @@ class _Core:
             batch_size=batch_size, flush_interval=flush_interval,
             timeout=timeout, max_retries=max_retries, spool_dir=os.fspath(spool_dir) if spool_dir else None,
             shutdown_timeout=shutdown_timeout))
-        _clients.add(self)
         self.handle_signals = handle_signals
+        _clients.add(self)
         if handle_signals:
             signals.install(_on_stop_signal)
 
@@ -231,7 +231,7 @@ class Promptyard(_Core):
                        metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         try:
             response = self._sync_http().post(f"/api/v1/fetch/{quote(name, safe='/')}",
-                                       json=self._remote_render_body(version, variables, metadata))
+                                              json=self._remote_render_body(version, variables, metadata))
         except httpx.HTTPError as exc:
             raise http.unreachable(exc) from exc
         return http.check(response)["rendered"]
