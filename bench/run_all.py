@@ -38,7 +38,8 @@ def pg_seeded() -> bool | None:
 
 
 def main() -> None:
-    for script in ("bench_fetch.py", "bench_ingest.py", "bench_sdk.py", "bench_promptlayer_sdk.py"):
+    for script in ("bench_fetch.py", "bench_ingest.py", "bench_sdk.py", "bench_sdk_limits.py",
+                   "bench_promptlayer_sdk.py"):
         run(f"bench/{script}")
     if not (HERE / "out" / "million.db").exists():
         run("bench/seed_million.py", "--url", SQLITE)

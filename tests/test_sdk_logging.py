@@ -3,15 +3,19 @@ connection on demand, and a real child process that exits with a full queue."""
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
 
 import pytest
 
 from promptyard import Promptyard
+from promptyard import FlushResult
 from tests.test_sdk_servers import Hanging, Sink, closed_port_url, read_spool
 
 FAST = dict(flush_interval=0.05, timeout=1.0, watch_changes=False)
@@ -75,12 +79,12 @@ def test_other_4xx_is_not_retried_and_counted_as_rejected(sink: Sink) -> None:
     sink.fail, sink.fail_status = 1, 401
     py = Promptyard(sink.url, "key", **FAST)
     py.log(output="x")
-    assert py.flush(5)
+    assert py.flush(5) == FlushResult(rejected=1)  # finished, but not delivered: false
     assert py.stats()["rejected"] == 1 and py.stats()["retried"] == 0
     bad = py.log(output="refused one")
     sink.reject_ids.add(bad)
     good = py.log(output="fine")
-    assert py.flush(5)
+    assert py.flush(5) == FlushResult(delivered=1, rejected=1)
     assert good in sink.logs and bad not in sink.logs and py.stats()["rejected"] == 2
 
 
@@ -96,7 +100,7 @@ def test_burst_larger_than_queue_never_blocks_and_counts_drops() -> None:
     # Bounded by the queue plus the one batch the sender holds in flight.
     assert 1000 <= stats["queued"] <= 1000 + py.batcher.config.batch_size
     assert stats["dropped"] == 5000 - stats["queued"]
-    assert py.flush(0.2) is False
+    assert not py.flush(0.2)
     hanging.close()
 
 
@@ -104,7 +108,7 @@ def test_server_down_spools_and_a_restarted_client_replays_everything(sink: Sink
     spool = tmp_path / "spool"
     down = Promptyard(closed_port_url(), "key", spool_dir=spool, max_retries=1, **FAST)
     ids = [down.log(output=i) for i in range(300)]
-    assert down.flush(10)
+    assert down.flush(10) == FlushResult(spooled=300)  # kept on disk, not delivered: false
     assert down.stats()["spooled"] == 300 and down.stats()["sent"] == 0
     assert len(read_spool(spool)) == 300
     down.shutdown()
@@ -123,7 +127,7 @@ def test_server_back_after_outage_is_found_by_probe(sink: Sink, tmp_path) -> Non
     py.batcher.config = py.batcher.config.__class__(**{**py.batcher.config.__dict__, "probe_interval": 0.2})
     sink.fail = 1
     first = py.log(output="during outage")
-    assert py.flush(5) and py.stats()["spooled"] == 1
+    assert py.flush(5) == FlushResult(spooled=1)
     second = py.log(output="after")
     sink.wait_for(2, timeout=5)
     assert set(sink.logs) == {first, second}
@@ -163,8 +167,8 @@ def test_flush_and_shutdown_without_spool_count_what_is_lost() -> None:
     for i in range(10):
         py.log(output=i)
     start = time.time()
-    assert py.flush(0.5) is False
-    assert py.shutdown(0.5) is False
+    assert py.flush(0.5) == FlushResult(queued=10)  # still retrying when the time was up
+    assert py.shutdown(0.5) == FlushResult(dropped=10)  # no spool to keep them
     assert time.time() - start < 3
     assert py.stats()["dropped"] == 10
     assert py.log(output="after shutdown") and py.stats()["dropped"] == 11
@@ -184,3 +188,99 @@ def test_forked_child_has_its_own_queue_and_thread(sink: Sink) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert set(sink.logs) == {parent_id, "child-" + parent_id}
     assert sum(len(p) for p in sink.posts) == 2
+
+
+def test_queue_is_capped_in_bytes_and_the_batch_in_flight_counts() -> None:
+    hanging = Hanging()
+    cap = 2 * 2**20
+    py = Promptyard(hanging.url, "key", max_queue_bytes=cap, **FAST)
+    assert Promptyard(hanging.url, "key", **FAST).batcher.config.max_queue_bytes == 64 * 2**20
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(200):  # 40 KB events: 8 MB in all, four times the cap
+        py.log(input={"messages": [{"role": "user", "content": f"{i}" + "x" * 40_000}]})
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    stats = py.stats()
+    # Real memory: the capped items, plus the encoded copy of the batch being sent (at most as
+    # large again); without the cap all 8 MB stayed.
+    assert 0 < stats["in_queue_bytes"] <= cap and held < cap * 2.5
+    assert stats["queued"] <= cap // 40_000 and stats["dropped"] == 200 - stats["queued"]
+    deadline = time.time() + 5
+    while py.batcher._inflight is None and time.time() < deadline:  # the sender takes the batch ...
+        time.sleep(0.01)
+    stats = py.stats()
+    assert stats["in_queue"] == stats["queued"] and stats["in_queue_bytes"] > cap - 50_000  # ... still held
+    py.log(input="x" * 40_000)
+    assert py.stats()["dropped"] == stats["dropped"] + 1  # its bytes still count against the cap
+    hanging.close()
+
+
+HTTP_THREAD = textwrap.dedent("""
+    import httpx, json, ssl, sys, threading
+    records = []
+    def note(what):
+        records.append([what, threading.current_thread().name])
+    real_context, real_init = ssl.create_default_context, httpx.Client.__init__
+    def context(*args, **kwargs):
+        note("tls context")
+        return real_context(*args, **kwargs)
+    def init(self, *args, **kwargs):
+        note("httpx client")
+        real_init(self, *args, **kwargs)
+    ssl.create_default_context, httpx.Client.__init__ = context, init
+    sys.addaudithook(lambda event, args: event == "socket.connect" and note("connect"))
+    from promptyard import Promptyard
+    py = Promptyard(sys.argv[1], "key", watch_changes=False, flush_interval=0.05)
+    py.log(output="first")
+    delivered = bool(py.flush(10))
+    print(json.dumps({"all": records, "delivered": delivered}))
+""")
+
+
+def test_first_log_builds_no_http_client_or_tls_context_on_the_callers_thread(sink: Sink) -> None:
+    out = subprocess.run([sys.executable, "-c", HTTP_THREAD, sink.url], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
+    assert seen["delivered"] is True
+    assert {tuple(r) for r in seen["all"]} >= {("httpx client", "promptyard-sender"),
+                                               ("tls context", "promptyard-sender"), ("connect", "promptyard-sender")}
+    assert all(thread == "promptyard-sender" for _, thread in seen["all"]), seen  # none on MainThread
+
+
+def test_spool_directory_and_files_are_private(tmp_path) -> None:  # noqa: ANN001
+    spool = tmp_path / "new" / "spool"
+    old = os.umask(0o022)  # the usual umask, which made them 0755 / 0644
+    try:
+        py = Promptyard(closed_port_url(), "key", spool_dir=spool, **FAST)
+        py.log(output="a patient's question")
+        assert py.flush(5) == FlushResult(spooled=1)
+        py.shutdown()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+    files = list(spool.iterdir())
+    assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+
+def test_flush_counts_since_the_previous_flush_including_drops_at_the_door(sink: Sink) -> None:
+    py = Promptyard(sink.url, "key", max_queue=5, **FAST)
+    sink.delay = 0.3  # the queue fills while the first batch is on its way
+    for i in range(20):
+        py.log(output=i)
+    result = py.flush(10)
+    assert not result and result.dropped == 15 and result.delivered == 5 and result.queued == 0
+    sink.delay = 0
+    py.log(output="again")
+    assert py.flush(10) == FlushResult(delivered=1) and py.flush(10) == FlushResult()
+
+
+def test_size_estimate_counts_texts_and_stops_on_a_cycle() -> None:
+    from promptyard.sdk.sizes import approx_size
+
+    big = approx_size({"input": {"messages": [{"role": "user", "content": "x" * 40_000}]}})
+    assert 40_000 < big < 41_000
+    assert approx_size("日本語" * 1000) > 6000  # 2 bytes a character in memory, not 1
+    looped: dict = {"a": 1}
+    looped["self"] = looped
+    assert approx_size(looped) > 64 * 2**10  # counted until the budget, then given up: no hang

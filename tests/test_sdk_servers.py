@@ -43,13 +43,14 @@ def ingest_available(live: LiveServer) -> bool:
 class Sink(ThreadingHTTPServer):
     """Stores request logs by client id (like the server: a replay stores nothing twice), with
     faults on demand: `fail` answers the next N posts with `fail_status`; `drop_after_store`
-    stores the next N batches and then closes the connection without answering. Any other
-    path is proxied to `upstream` (the live app) when given."""
+    stores the next N batches and then closes the connection without answering; `delay` seconds
+    of sleep before each answer make it a slow server. Any other path is proxied to `upstream`
+    (the live app) when given."""
 
     daemon_threads = True
 
-    def __init__(self, upstream: str | None = None):
-        super().__init__(("127.0.0.1", 0), _SinkHandler)
+    def __init__(self, upstream: str | None = None, port: int = 0):
+        super().__init__(("127.0.0.1", port), _SinkHandler)
         self.upstream = upstream
         self.logs: dict[str, dict] = {}
         self.posts: list[list[str]] = []  # ids per received log batch, in order
@@ -57,6 +58,7 @@ class Sink(ThreadingHTTPServer):
         self.metadata: list[tuple[str, dict]] = []
         self.fail = self.drop_after_store = 0
         self.fail_status = 500
+        self.delay = 0.0
         self.reject_ids: set[str] = set()
         self.lock = threading.Lock()
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -90,6 +92,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
         if not self.path.startswith("/api/v1/requests"):
             return self._proxy(body)
         s = self.server
+        time.sleep(s.delay)
         with s.lock:
             if s.fail > 0:
                 s.fail -= 1

@@ -8,10 +8,11 @@ from promptyard.errors import (
     Conflict, Forbidden, InvalidInput, NotFound, PromptyardError, Unauthorized, Unavailable,
 )
 from promptyard.sdk.client import AsyncPromptyard, Promptyard
+from promptyard.sdk.counters import FlushResult
 from promptyard.sdk.prompt import Prompt
 from promptyard.sdk.wrappers import wrap
 
 __all__ = [
-    "Promptyard", "AsyncPromptyard", "Prompt", "wrap",
+    "Promptyard", "AsyncPromptyard", "Prompt", "wrap", "FlushResult",
     "PromptyardError", "InvalidInput", "NotFound", "Conflict", "Unauthorized", "Forbidden", "Unavailable",
 ]

@@ -1,8 +1,11 @@
 """The logging pipeline: ONE bounded in-memory queue, drained in batches by a daemon thread.
 
-The caller's side (`put`) is an append under a lock: it never does I/O and never waits. A full
-queue refuses the NEWEST item (counted in `dropped`): what is already queued keeps its order and
-nothing queued is thrown away behind the sender's back.
+The caller's side (`put`) is an append under a lock: it never does I/O and never waits. The
+queue is capped twice, in items (`max_queue`) and in bytes (`max_queue_bytes`, an estimate of
+the memory the queued and in-flight items hold); a full queue refuses the NEWEST item (counted
+in `dropped`): what is already queued keeps its order and nothing queued is thrown away behind
+the sender's back. The HTTP client is built on the sender thread, so no call on the caller's
+thread builds a TLS context or touches the network.
 
 The sender posts logs in batches (scores and metadata one by one, after the logs of the same
 batch, so they usually find their request already stored). It retries connection errors,
@@ -11,9 +14,11 @@ no retry fixes: it is logged and counted as `rejected`. Every log carries its cl
 batch sent twice (an answer lost after the server stored it) is stored once.
 
 Without a spool a failing batch is retried until it goes through or the client shuts down (the
-bounded queue caps the memory meanwhile). With a spool, a batch that failed `max_retries` times
-goes to disk and the sender enters "down" mode: batches go straight to the spool, and one probe
-every `probe_interval` seconds finds out when the server is back; then the spool is replayed.
+bounded queue caps the memory meanwhile). With a spool the first failure writes the batch to
+disk and the sender enters "down" mode (write-through): every `write_through` seconds what was
+logged goes straight to the spool (fsync'd, so a kill -9 loses at most the last second), and
+probes, backing off like retries up to one every `probe_interval` seconds, replay the spool
+when the server answers again.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import httpx
 
-from promptyard.sdk import http
+from promptyard.sdk import http, signals
+from promptyard.sdk.counters import Counters, FlushResult
+from promptyard.sdk.sizes import approx_size
 from promptyard.sdk.spool import Spool
 from promptyard.sdk.text import dumps
 
@@ -35,31 +42,22 @@ log = logging.getLogger("promptyard.sdk")
 LOGS_PATH = "/api/v1/requests"
 
 
-@dataclass
-class Counters:
-    queued: int = 0      # accepted into the queue
-    sent: int = 0        # delivered (including duplicates the server already had)
-    retried: int = 0     # retry attempts after a retryable failure
-    dropped: int = 0     # lost: queue full, or no spool to keep what could not be sent
-    spooled: int = 0     # written to the on-disk spool
-    replayed: int = 0    # sent from the spool
-    rejected: int = 0    # refused by the server (4xx other than 408/429): a data problem
-
-
 @dataclass(frozen=True)
 class BatcherConfig:
     base_url: str
     api_key: str | None
     max_queue: int = 10_000
+    max_queue_bytes: int = 64 * 2**20
     batch_size: int = 500
     flush_interval: float = 1.0
     timeout: float = 10.0
-    max_retries: int = 5
+    max_retries: int = 5  # no longer read: with a spool one failure spools, without one a batch is retried
     retry_base: float = 0.25
     retry_cap: float = 30.0
     probe_interval: float = 5.0
     spool_dir: str | None = None
     shutdown_timeout: float = 5.0
+    write_through: float = 0.5
 
 
 class Batcher:
@@ -74,26 +72,33 @@ class Batcher:
         """Fresh state: also run in a forked child, whose copy of the parent's thread is gone and
         whose copy of the parent's queue the parent itself will send."""
         self.counters = Counters()
-        self._lock = threading.Lock()
+        self._mark = Counters()  # the counters when the last flush returned
+        # Reentrant: the SIGTERM handler flushes on the main thread, which the signal may have
+        # interrupted inside put() while it held this lock.
+        self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
-        self._q: deque[dict[str, Any]] = deque()
+        self._q: deque[tuple[dict[str, Any], int]] = deque()  # (item, its estimated bytes)
+        self._q_bytes = self._inflight_bytes = 0
         self._inflight: list[dict[str, Any]] | None = None
         self._enqueued = self._finished = 0
         self._wake, self._halt = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
         self._http: httpx.Client | None = None
         self._stopping = self._closed = self._down = False
-        self._last_probe = 0.0
+        self._next_probe, self._probe_attempt = 0.0, 0
 
     # --- caller side ------------------------------------------------------------------------
 
     def put(self, item: dict[str, Any]) -> bool:
         """Queue one item; False when it was dropped (queue full or client shut down)."""
+        size = approx_size(item)
         with self._lock:
-            if self._closed or len(self._q) >= self.config.max_queue:
+            if (self._closed or len(self._q) >= self.config.max_queue
+                    or self._q_bytes + self._inflight_bytes + size > self.config.max_queue_bytes):
                 self.counters.dropped += 1
                 return False
-            self._q.append(item)
+            self._q.append((item, size))
+            self._q_bytes += size
             self._enqueued += 1
             self.counters.queued += 1
             n = len(self._q)
@@ -104,17 +109,47 @@ class Batcher:
         return True
 
     def stats(self) -> dict[str, int]:
-        out = asdict(self.counters)
-        out["in_queue"] = len(self._q)
+        with self._lock:
+            out = asdict(self.counters)
+            out["in_queue"] = len(self._q) + len(self._inflight or ())
+            out["in_queue_bytes"] = self._q_bytes + self._inflight_bytes
         out["spool_files"] = self.spool.pending() if self.spool else 0
         return out
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued so far is delivered, rejected, spooled or dropped.
-        True when that happened within `timeout` seconds."""
+    def flush(self, timeout: float | None = None) -> FlushResult:
+        """Wait until everything queued so far is delivered, rejected, spooled or dropped, or
+        `timeout` seconds passed; say what happened since the previous flush."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             target = self._enqueued
+        self._wait(target, deadline)
+        return self._result(target)
+
+    def shutdown(self, timeout: float | None = None) -> FlushResult:
+        """Send what can be sent within `timeout`; spool (or count as dropped) the rest; stop."""
+        if self._closed:
+            return self._result(self._enqueued)
+        timeout = self.config.shutdown_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            target = self._enqueued
+        self._wait(target, deadline)
+        self._stopping = True
+        self._halt.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self._closed = True
+            left = [item for item, _ in self._q] + (self._inflight or [])
+            self._q.clear()
+            self._inflight, self._q_bytes, self._inflight_bytes = None, 0, 0
+        if left:
+            self._park(left)
+            self._count_finished(len(left))
+        return self._result(target)
+
+    def _wait(self, target: int, deadline: float | None) -> bool:
         if self._thread is None and target > self._finished:
             self._start()
         self._wake.set()
@@ -127,31 +162,11 @@ class Batcher:
                 self._wake.set()
         return True
 
-    def shutdown(self, timeout: float | None = None) -> bool:
-        """Send what can be sent within `timeout`; spool (or count as dropped) the rest; stop.
-        True when nothing had to be left behind."""
-        if self._closed:
-            return True
-        timeout = self.config.shutdown_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        complete = self.flush(timeout)
-        self._stopping = True
-        self._halt.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+    def _result(self, target: int) -> FlushResult:
         with self._lock:
-            self._closed = True
-            left = list(self._q) + (self._inflight or [])
-            self._q.clear()
-            self._inflight = None
-        if left:
-            self._park(left)
-            self._count_finished(len(left))
-        if self._thread is None or not self._thread.is_alive():
-            if self._http is not None:
-                self._http.close()
-        return complete and not left
+            now = replace(self.counters)
+            before, self._mark = self._mark, now
+            return FlushResult.between(before, now, queued=max(0, target - self._finished))
 
     # --- sender side --------------------------------------------------------------------------
 
@@ -159,31 +174,37 @@ class Batcher:
         with self._lock:
             if self._thread is not None or self._closed:
                 return
-            self._http = httpx.Client(base_url=self.config.base_url, headers=http.headers(self.config.api_key)
-                                      | {"Content-Type": "application/json"}, timeout=self.config.timeout)
             self._thread = threading.Thread(target=self._run, name="promptyard-sender", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
-        self._replay()
-        while True:
-            self._wake.wait(self.config.flush_interval)
-            self._wake.clear()
-            while not self._halt.is_set():
-                batch = self._take()
-                if not batch:
-                    break
-                self._ship(batch)
-            if self._stopping:
-                return
+        signals.keep_off_this_thread()
+        try:
             self._replay()
+            while True:
+                self._wake.wait(min(self.config.flush_interval, self.config.write_through)
+                                if self._down else self.config.flush_interval)
+                self._wake.clear()
+                while not self._halt.is_set():
+                    batch = self._take()
+                    if not batch:
+                        break
+                    self._ship(batch)
+                if self._stopping:
+                    return
+                self._replay()
+        finally:
+            if self._stopping and self._http is not None:
+                self._http.close()
 
     def _take(self) -> list[dict[str, Any]]:
         with self._lock:
             n = min(len(self._q), self.config.batch_size)
-            batch = [self._q.popleft() for _ in range(n)]
-            self._inflight = batch or None
-            return batch
+            pairs = [self._q.popleft() for _ in range(n)]
+            size = sum(s for _, s in pairs)
+            self._q_bytes -= size
+            self._inflight, self._inflight_bytes = [item for item, _ in pairs] or None, size
+            return self._inflight or []
 
     def _ship(self, batch: list[dict[str, Any]]) -> None:
         try:
@@ -194,11 +215,11 @@ class Batcher:
         with self._lock:
             if self._inflight is not batch:
                 return  # shutdown took this batch over (and spooled it) while we were sending
-            self._inflight = None
+            self._inflight, self._inflight_bytes = None, 0
             self.counters.sent += sent
             self.counters.rejected += rejected
         if unsent:
-            self._park(unsent)
+            self._park(unsent)  # not under the lock: an fsync must not make put() wait
         self._count_finished(len(batch))
 
     def _count_finished(self, n: int) -> None:
@@ -220,6 +241,8 @@ class Batcher:
         # In "down" mode _post only sends when a probe is due, so this also finds out that the
         # server is back when the application logs nothing new.
         while self.spool is not None and not self._halt.is_set() and not self._q:
+            if self._down and not self._probe_due():
+                return  # not even a claim: reading a file only to give it back is wasted I/O
             claimed = self.spool.claim()
             if claimed is None:
                 return
@@ -288,19 +311,12 @@ class Batcher:
         while True:
             if self._halt.is_set() or (self._down and not self._probe_due()):
                 return None
-            try:
-                response = self._http.post(path, content=content)
-            except httpx.HTTPError as exc:
-                problem: str = f"{exc.__class__.__name__}: {exc}"
-            else:
-                if not http.retryable(status=response.status_code):
-                    self._down = False
-                    return response
-                problem = f"HTTP {response.status_code}"
-            if self.spool is not None and (self._down or attempt >= self.config.max_retries):
-                if not self._down:
-                    log.warning("promptyard server unreachable (%s); spooling logs to %s", problem, self.spool.dir)
-                self._down = True
+            response, problem = self._send(path, content)
+            if response is not None:
+                self._down = False
+                return response
+            if self.spool is not None:
+                self._went_down(problem)
                 return None
             delay = http.backoff(attempt, self.config.retry_base, self.config.retry_cap)
             attempt += 1
@@ -311,12 +327,36 @@ class Batcher:
             if self._halt.wait(delay):
                 return None
 
+    def _send(self, path: str, content: bytes) -> tuple[httpx.Response | None, str]:
+        """(the answer, "") or (None, what went wrong) when it is worth trying again."""
+        if self._http is None:
+            # Built here, at the first send, on the sender thread: an httpx client builds a TLS
+            # context (tens of milliseconds of CPU, holding the GIL), which must not fall on the
+            # thread that called log(), nor compete with it while it logs its first burst.
+            self._http = httpx.Client(base_url=self.config.base_url, headers=http.headers(self.config.api_key)
+                                      | {"Content-Type": "application/json"}, timeout=self.config.timeout)
+        try:
+            response = self._http.post(path, content=content)
+        except httpx.HTTPError as exc:
+            return None, f"{exc.__class__.__name__}: {exc}"
+        if http.retryable(status=response.status_code):
+            return None, f"HTTP {response.status_code}"
+        return response, ""
+
+    def _went_down(self, problem: str) -> None:
+        """With a spool one failure is enough to keep logs on disk rather than in memory (a
+        retry in memory loses the batch, and all logged meanwhile, to a kill -9). Retries
+        then come from the spool, backing off like in-memory ones, up to `probe_interval`."""
+        if not self._down:
+            log.warning("promptyard server unreachable (%s); spooling logs to %s", problem, self.spool.dir)
+            self._down, self._probe_attempt = True, 0
+        else:
+            self._probe_attempt += 1
+        step = http.backoff(self._probe_attempt, self.config.retry_base, self.config.retry_cap)
+        self._next_probe = time.monotonic() + min(self.config.probe_interval, step)
+
     def _probe_due(self) -> bool:
-        now = time.monotonic()
-        if now - self._last_probe >= self.config.probe_interval:
-            self._last_probe = now
-            return True
-        return False
+        return time.monotonic() >= self._next_probe
 
 
 def _item_errors(response: httpx.Response) -> list[Any]:

@@ -14,7 +14,7 @@ from collections import deque
 from typing import Any, Callable
 
 from promptyard import errors
-from promptyard.sdk import http
+from promptyard.sdk import http, signals
 
 log = logging.getLogger("promptyard.sdk")
 Key = tuple[str, int | None, str | None]
@@ -85,6 +85,7 @@ class PromptCache:
         self._wake.set()
 
     def _run(self) -> None:
+        signals.keep_off_this_thread()
         while True:
             self._wake.wait()
             self._wake.clear()
@@ -126,6 +127,7 @@ class ChangeWatcher:
         self.cursor, self._thread, self.connected = None, None, threading.Event()
 
     def _run(self) -> None:
+        signals.keep_off_this_thread()
         failures = 0
         while True:
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import threading
 import time
 import uuid
 import weakref
@@ -19,8 +20,9 @@ import httpx
 
 from promptyard import errors
 from promptyard.domain import routing
-from promptyard.sdk import http, prompt as prompts
+from promptyard.sdk import http, prompt as prompts, signals
 from promptyard.sdk.batcher import Batcher, BatcherConfig
+from promptyard.sdk.counters import FlushResult
 from promptyard.sdk.cache import ChangeWatcher, Key, PromptCache
 from promptyard.sdk.prompt import Prompt
 from promptyard.settings import client_config
@@ -31,24 +33,42 @@ _clients: "weakref.WeakSet[_Core]" = weakref.WeakSet()
 class _Core:
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 10.0,
                  cache_ttl: float = 60.0, stale_ttl: float = 3600.0, watch_changes: bool = True,
-                 max_queue: int = 10_000, batch_size: int = 500, flush_interval: float = 1.0,
-                 max_retries: int = 5, spool_dir: str | os.PathLike[str] | None = None,
-                 shutdown_timeout: float = 5.0):
+                 max_queue: int = 10_000, max_queue_bytes: int = 64 * 2**20, batch_size: int = 500,
+                 flush_interval: float = 1.0, max_retries: int = 5,
+                 spool_dir: str | os.PathLike[str] | None = None, shutdown_timeout: float = 5.0,
+                 handle_signals: bool = True):
         env_url, env_key = client_config()
         self.base_url = (base_url or env_url).rstrip("/")
         self.api_key = api_key or env_key
         self.timeout = timeout
-        self._http = self._new_http()
+        # Built on first use, not here: creating an httpx client builds a TLS context (tens of
+        # milliseconds), which a process that only logs should never pay on its own thread.
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
         self.cache = PromptCache(self._fetch_bundle, cache_ttl, stale_ttl)
         self.watcher = ChangeWatcher(self._get_json, self.cache) if watch_changes else None
         self.batcher = Batcher(BatcherConfig(
-            self.base_url, self.api_key, max_queue=max_queue, batch_size=batch_size, flush_interval=flush_interval,
+            self.base_url, self.api_key, max_queue=max_queue, max_queue_bytes=max_queue_bytes,
+            batch_size=batch_size, flush_interval=flush_interval,
             timeout=timeout, max_retries=max_retries, spool_dir=os.fspath(spool_dir) if spool_dir else None,
             shutdown_timeout=shutdown_timeout))
+        self.handle_signals = handle_signals
         _clients.add(self)
+        if handle_signals:
+            signals.install(_on_stop_signal)
 
-    def _new_http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers=http.headers(self.api_key), timeout=self.timeout)
+    def _sync_http(self) -> httpx.Client:
+        with self._http_lock:
+            if self._http is None:
+                self._http = httpx.Client(base_url=self.base_url, headers=http.headers(self.api_key),
+                                          timeout=self.timeout)
+            return self._http
+
+    def _close_http(self) -> None:
+        with self._http_lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
 
     # --- logging: every call returns at once -------------------------------------------------
 
@@ -94,7 +114,8 @@ class _Core:
         self.batcher.put({"kind": "metadata", "id": request_id, "body": body})
 
     def stats(self) -> dict[str, int]:
-        """Counters: queued, sent, retried, dropped, spooled, replayed, rejected, in_queue, spool_files."""
+        """Counters: queued, sent, retried, dropped, spooled, replayed, rejected; and the current in_queue
+        (waiting or being sent), in_queue_bytes (their estimated memory), spool_files."""
         return self.batcher.stats()
 
     def wrap(self, client: Any) -> Any:
@@ -123,7 +144,7 @@ class _Core:
 
     def _get_json(self, path: str, params: dict[str, Any], timeout: float | None) -> Any:
         try:
-            response = self._http.get(path, params=params, timeout=timeout or self.timeout)
+            response = self._sync_http().get(path, params=params, timeout=timeout or self.timeout)
         except httpx.HTTPError as exc:
             raise http.unreachable(exc) from exc
         return http.check(response)
@@ -155,17 +176,19 @@ class _Core:
 
     def _after_fork(self) -> None:
         # The child has no threads but copies of the parent's sockets: start clean.
-        self._http = self._new_http()
+        self._http, self._http_lock = None, threading.Lock()
         self.batcher._reset()
         self.cache._reset()
         if self.watcher is not None:
             self.watcher.reset()
 
-    def flush(self, timeout: float | None = 10.0) -> bool:
-        """Wait (up to `timeout` s) until every queued item is sent, spooled or dropped."""
+    def flush(self, timeout: float | None = 10.0) -> FlushResult:
+        """Wait (up to `timeout` s) until every queued item is sent, spooled or dropped. The
+        result counts what was delivered, rejected, spooled, dropped since the previous flush and
+        what is still queued; it is true only when everything was delivered."""
         return self.batcher.flush(timeout)
 
-    def shutdown(self, timeout: float | None = None) -> bool:
+    def shutdown(self, timeout: float | None = None) -> FlushResult:
         """Flush within `timeout` (default: shutdown_timeout), keep the rest in the spool, stop."""
         return self.batcher.shutdown(timeout)
 
@@ -207,15 +230,15 @@ class Promptyard(_Core):
     def _render_remote(self, name: str, version: dict[str, Any], variables: dict[str, Any],
                        metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         try:
-            response = self._http.post(f"/api/v1/fetch/{quote(name, safe='/')}",
-                                       json=self._remote_render_body(version, variables, metadata))
+            response = self._sync_http().post(f"/api/v1/fetch/{quote(name, safe='/')}",
+                                              json=self._remote_render_body(version, variables, metadata))
         except httpx.HTTPError as exc:
             raise http.unreachable(exc) from exc
         return http.check(response)["rendered"]
 
     def close(self) -> None:
         self.shutdown()
-        self._http.close()
+        self._close_http()
 
     def __enter__(self) -> "Promptyard":
         return self
@@ -280,17 +303,17 @@ class AsyncPromptyard(_Core):
                 rendered = prompts.render_locally(version_data, variables)
         return self._build(key, bundle, version_data, route, variables, rendered, stale)
 
-    async def flush(self, timeout: float | None = 10.0) -> bool:  # type: ignore[override]
+    async def flush(self, timeout: float | None = 10.0) -> FlushResult:  # type: ignore[override]
         return await asyncio.to_thread(self.batcher.flush, timeout)
 
-    async def shutdown(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+    async def shutdown(self, timeout: float | None = None) -> FlushResult:  # type: ignore[override]
         return await asyncio.to_thread(self.batcher.shutdown, timeout)
 
     async def aclose(self) -> None:
         await self.shutdown()
         if self._ahttp is not None:
             await self._ahttp[1].aclose()
-        self._http.close()
+        self._close_http()
 
     async def __aenter__(self) -> "AsyncPromptyard":
         return self
@@ -302,6 +325,22 @@ class AsyncPromptyard(_Core):
 def _shutdown_all() -> None:
     for client in list(_clients):
         client.batcher.shutdown()
+
+
+def _on_stop_signal(terminating: bool) -> None:
+    """SIGTERM/SIGINT: give every client that asked for it its `shutdown_timeout` (all at once,
+    the senders work in parallel). When the signal will end the process, also stop the clients
+    so what is left goes to the spool; otherwise only flush (the application may go on)."""
+    clients = [c for c in list(_clients) if c.handle_signals]
+    if not clients:
+        return
+    deadline = time.monotonic() + max(c.batcher.config.shutdown_timeout for c in clients)
+    for client in clients:
+        left = max(0.0, deadline - time.monotonic())
+        if terminating:
+            client.batcher.shutdown(left)
+        else:
+            client.batcher.flush(left)
 
 
 def _after_fork_in_child() -> None:

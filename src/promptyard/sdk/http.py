@@ -53,7 +53,7 @@ def retryable(exc: BaseException | None = None, status: int | None = None) -> bo
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with "equal jitter": at least half the step, so retries do back
     off, plus a random half, so many clients that failed together do not come back together."""
-    step = min(cap, base * (2 ** attempt))
+    step = min(cap, base * (2 ** min(attempt, 60)))  # 2**1100 would not fit a float: an outage of hours
     return step / 2 + random.uniform(0, step / 2)
 
 

@@ -6,6 +6,9 @@ file. A replaying process first claims a file by renaming it (atomic), so two pr
 the directory never send the same file at once; claims of processes that died are released on
 start. Items carry client ids, so a file sent twice (a crash between send and delete) still
 stores each log once.
+
+Logged requests hold users' text: the directory is created 0700 and every file 0600, whatever
+the umask says.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from promptyard.sdk.text import dumps
 log = logging.getLogger("promptyard.sdk")
 SUFFIX = ".jsonl"
 CLAIM = ".claim-"
+DIR_MODE, FILE_MODE = 0o700, 0o600
 
 
 class Spool:
     def __init__(self, directory: str | os.PathLike[str], max_bytes: int = 512 * 1024 * 1024):
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self._release_dead_claims()
 
@@ -43,11 +47,13 @@ class Spool:
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}{SUFFIX}"
         tmp = self.dir / f".{name}.tmp"
         try:
-            with open(tmp, "wb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with open(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.dir / name)
+            _fsync_dir(self.dir)
         except OSError as exc:
             log.error("promptyard spool %s: cannot write (%s): %d items dropped", self.dir, exc, len(items))
             return 0
@@ -105,6 +111,20 @@ def _read(path: Path) -> list[dict[str, Any]]:
             except ValueError:
                 log.error("promptyard spool %s: skipping a damaged line", path)  # a torn write
     return items
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (a power cut, not only a killed process, keeps the file)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # e.g. Windows cannot open a directory; the file's own fsync is what we can do
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:
