@@ -23,7 +23,7 @@ def _database(settings: Settings, migrate: bool = True):  # noqa: ANN202
     from promptyard.store.db import Database
     from promptyard.store.migrate import upgrade
 
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, statement_timeout_s=settings.statement_timeout_s)
     if migrate:
         upgrade(db.engine)
     return db

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
-from promptyard.errors import InvalidInput, PromptyardError
+from promptyard.errors import InvalidInput, PromptyardError, Unavailable
 from promptyard.services import ramps, request_log
 from promptyard.settings import Settings
 from promptyard.store.db import Database
@@ -44,7 +44,8 @@ def app_version() -> str:
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="Promptyard", version=app_version(), openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None, lifespan=_lifespan)
-    app.state.ctx = AppContext(settings=settings, db=db or Database(settings.db_url), version=app_version())
+    app.state.ctx = AppContext(settings=settings, db=db or Database(
+        settings.db_url, statement_timeout_s=settings.statement_timeout_s), version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_client_support)
     for router in (module.router for module in routers):
         app.include_router(router)
@@ -72,6 +73,8 @@ async def _analyze(context: AppContext) -> None:
     while True:
         try:
             await run_in_threadpool(context.db.analyze)
+        except Unavailable:
+            pass  # the store logged the outage once; next time
         except Exception:  # noqa: BLE001 - statistics only speed queries up; retry next time
             log.exception("refreshing the query planner's statistics failed")
         if context.settings.analyze_every_s <= 0:
@@ -92,6 +95,8 @@ async def _tick(context: AppContext) -> None:
         await asyncio.sleep(context.settings.ramp_tick_s)
         try:
             await run_in_threadpool(tick)
+        except Unavailable:
+            pass  # the store logged the outage once; a tick is retried next time
         except Exception:  # noqa: BLE001 - a failed tick is retried next time; never kill the loop
             log.exception("advancing guarded ramps failed")
 

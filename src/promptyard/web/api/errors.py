@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from promptyard.errors import PromptyardError
+from promptyard.errors import PromptyardError, retry_after
 
 log = logging.getLogger("promptyard.api")
 
@@ -21,7 +21,8 @@ def _body(code: str, message: str, details: object = None) -> dict:
 
 
 def from_domain(exc: PromptyardError) -> JSONResponse:
-    return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status)
+    return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status,
+                        headers=retry_after(exc))
 
 
 def from_validation(exc: RequestValidationError) -> JSONResponse:

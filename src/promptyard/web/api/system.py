@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
+from promptyard.errors import Unavailable
 from promptyard.services import audit, changes, keys
 from promptyard.web.api import shapes
 from promptyard.web.context import forget_keys
@@ -19,7 +20,10 @@ router = APIRouter(tags=["system"])
 
 @router.get("/-/health")
 def health(c: Ctx):
-    c.db.ping()
+    try:
+        c.db.ping()
+    except Unavailable as exc:
+        raise Unavailable(f"the database ({c.db.kind}) is unreachable", details={"database": "unreachable"}) from exc
     return {"status": "ok", "version": c.version, "database": c.db.kind}
 
 

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from promptyard.errors import InvalidInput, PromptyardError, TooLarge
+from promptyard.errors import InvalidInput, PromptyardError, TooLarge, retry_after
 
 log = logging.getLogger("promptyard.compat")
 
@@ -26,7 +26,7 @@ def answer(status: int, message: str, headers: dict | None = None) -> JSONRespon
 
 def from_domain(exc: PromptyardError) -> JSONResponse:
     status = 400 if isinstance(exc, InvalidInput) and not isinstance(exc, TooLarge) else exc.status
-    return answer(status, exc.message)
+    return answer(status, exc.message, retry_after(exc))
 
 
 def from_validation(exc: RequestValidationError) -> JSONResponse:

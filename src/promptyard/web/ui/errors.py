@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
-from promptyard.errors import PromptyardError
+from promptyard.errors import PromptyardError, retry_after
 from promptyard.web.ui import catalogue, pages
 
 log = logging.getLogger("promptyard.ui")
@@ -53,7 +53,7 @@ def from_domain(exc: PromptyardError) -> HTMLResponse | RedirectResponse:
     # translated title as detail (escaped like all text). UI code may name a catalogue message.
     details = exc.details if isinstance(exc.details, dict) else {}
     key = details.get("ui_message") or ("error.forbidden_detail" if exc.status == 403 else None)
-    return _page(exc.status, key, exc.message)
+    return _page(exc.status, key, exc.message, headers=retry_after(exc))
 
 
 def from_validation(exc: RequestValidationError) -> HTMLResponse:

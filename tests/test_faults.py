@@ -1,0 +1,150 @@
+"""Faults: the database going away or filling up, concurrent first starts, schemas newer than
+the code, expensive searches, stopping with long polls in flight, and what the log may say."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import _pg_database, missing
+from tests.servers import LiveServer, start_server
+from tests.tcp_proxy import TcpProxy
+
+_LOGIN = re.compile(r'name="login_token" value="([^"]+)"')
+
+
+def _ui_client(server: LiveServer) -> httpx.Client:
+    client = httpx.Client(base_url=server.url, timeout=30)
+    token = _LOGIN.search(client.get("/ui/login").text).group(1)
+    answer = client.post("/ui/login", data={"email": server.admin_email, "password": server.admin_password,
+                                            "login_token": token, "next": "/ui/"})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def _server_log(server: LiveServer) -> str:
+    server.stop()
+    return "".join(server.output) + server.process.stdout.read()
+
+
+def _assert_refused(server: LiveServer, ui: httpx.Client) -> None:
+    """Every surface answers 503 with Retry-After, in its own shape."""
+    api = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {server.api_key}"})
+    answer = api.get("/api/v1/prompts")
+    assert answer.status_code == 503 and answer.headers["Retry-After"].isdigit(), answer.text
+    assert answer.json()["error"]["code"] == "unavailable"
+    answer = api.get("/prompt-templates", headers={"X-API-KEY": server.api_key})
+    assert answer.status_code == 503 and answer.headers["Retry-After"].isdigit(), answer.text
+    assert answer.json()["success"] is False
+    answer = ui.get("/ui/prompts")
+    assert answer.status_code == 503 and answer.headers["Retry-After"].isdigit(), answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+
+
+def _wait_until_served(server: LiveServer, timeout: float = 30) -> httpx.Response:
+    api = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {server.api_key}"})
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = api.get("/api/v1/prompts")
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)
+
+
+def _assert_one_outage_logged(log: str) -> None:
+    assert log.count("the database is unavailable") == 1, log
+    assert re.search(r"the database is back after [\d.]+ s; \d+ requests were refused", log), log
+    assert "Traceback" not in log, log
+
+
+@pytest.fixture()
+def pg_proxy():  # noqa: ANN201
+    admin, name, url = _pg_database("faults")
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    yield proxy, re.sub(r"@[^/]+/", f"@127.0.0.1:{proxy.port}/", url)
+    proxy.close()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_postgresql_outage_is_503_logged_once_and_service_resumes(tmp_path, pg_proxy):
+    proxy, url = pg_proxy
+    # A fast ramp tick: background work during the outage must not log either.
+    server = start_server(tmp_path / "data", url, env={"PROMPTYARD_RAMP_TICK_S": "0.2"})
+    try:
+        ui = _ui_client(server)
+        assert _wait_until_served(server).status_code == 200
+        proxy.down()
+        for _ in range(5):
+            _assert_refused(server, ui)
+        health = httpx.get(f"{server.url}/-/health")
+        assert health.status_code == 503 and "unreachable" in health.json()["error"]["message"]
+        time.sleep(1)  # several ramp ticks fail meanwhile
+        proxy.up()
+        assert _wait_until_served(server).status_code == 200
+        assert ui.get("/ui/prompts").status_code == 200
+        assert httpx.get(f"{server.url}/-/health").status_code == 200
+    finally:
+        log = _server_log(server)
+    _assert_one_outage_logged(log)
+
+
+def _log(text: str) -> dict:
+    return {"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o",
+            "input": {"messages": [{"role": "user", "content": text}]}, "output": {"text": "ok"},
+            "start_time": "2026-11-20T10:00:00Z", "end_time": "2026-11-20T10:00:01Z"}
+
+
+@pytest.fixture()
+def small_disk(tmp_path):  # noqa: ANN201
+    """A real 8 MB filesystem (tmpfs; needs root) to fill up."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        missing(f"a small tmpfs for the disk-full test ({done.stderr.decode().strip()})")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(path: Path) -> None:
+    """Take every free byte of the filesystem that holds `path`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def test_sqlite_disk_full_is_503_logged_once_and_service_resumes(small_disk):
+    server = start_server(small_disk / "data", env={"PROMPTYARD_RAMP_TICK_S": "0.2"})
+    api = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {server.api_key}"})
+    try:
+        ui = _ui_client(server)
+        assert api.post("/api/v1/requests", json=_log("before")).status_code == 200
+        _fill(small_disk / "filler")
+        big = "x" * 400_000  # more than the write-ahead log has room for already
+        for _ in range(3):
+            answer = api.post("/api/v1/requests", json=_log(big))
+            assert answer.status_code == 503 and answer.headers["Retry-After"].isdigit(), answer.text
+            assert answer.json()["error"]["code"] == "unavailable"
+        (small_disk / "filler").unlink()
+        answer = api.post("/api/v1/requests", json=_log(big))
+        assert answer.status_code == 200, answer.text
+        assert ui.get("/ui/prompts").status_code == 200
+    finally:
+        log = _server_log(server)
+    _assert_one_outage_logged(log)
