@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from promptyard.store.faults import Outage
 from tests.conftest import _pg_database, missing
 from tests.servers import LiveServer, start_server
 from tests.tcp_proxy import TcpProxy
@@ -48,6 +49,12 @@ def _assert_refused(server: LiveServer, ui: httpx.Client) -> None:
     assert answer.headers["content-type"].startswith("text/html")
 
 
+def _settle_and_serve(server: LiveServer) -> None:
+    """The outage ends (and its summary is logged) at a success after SETTLE_S without failures."""
+    time.sleep(Outage.SETTLE_S + 0.5)
+    assert _wait_until_served(server).status_code == 200
+
+
 def _wait_until_served(server: LiveServer, timeout: float = 30) -> httpx.Response:
     api = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {server.api_key}"})
     deadline = time.monotonic() + timeout
@@ -60,7 +67,7 @@ def _wait_until_served(server: LiveServer, timeout: float = 30) -> httpx.Respons
 
 def _assert_one_outage_logged(log: str) -> None:
     assert log.count("the database is unavailable") == 1, log
-    assert re.search(r"the database is back after [\d.]+ s; \d+ requests were refused", log), log
+    assert re.search(r"the database is back; it was unavailable for [\d.]+ s and \d+ requests were refused", log), log
     assert "Traceback" not in log, log
 
 
@@ -92,6 +99,7 @@ def test_postgresql_outage_is_503_logged_once_and_service_resumes(tmp_path, pg_p
         assert _wait_until_served(server).status_code == 200
         assert ui.get("/ui/prompts").status_code == 200
         assert httpx.get(f"{server.url}/-/health").status_code == 200
+        _settle_and_serve(server)
     finally:
         log = _server_log(server)
     _assert_one_outage_logged(log)
@@ -145,6 +153,7 @@ def test_sqlite_disk_full_is_503_logged_once_and_service_resumes(small_disk):
         answer = api.post("/api/v1/requests", json=_log(big))
         assert answer.status_code == 200, answer.text
         assert ui.get("/ui/prompts").status_code == 200
+        _settle_and_serve(server)
     finally:
         log = _server_log(server)
     _assert_one_outage_logged(log)

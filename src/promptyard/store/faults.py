@@ -50,19 +50,27 @@ def classify(exc: BaseException) -> str | None:
 
 
 class Outage:
-    """Counts the requests refused while the database is away, and logs the start and end once."""
+    """Counts the requests refused while the database is away, and logs the start and end once.
+
+    The end is a success with no failure for SETTLE_S: a full disk fails writes while reads (and
+    empty write transactions) still succeed, and a flapping line fails some connections only;
+    ending the outage at the first success logged a start and an end every few requests."""
+
+    SETTLE_S = 2.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.since: float | None = None
+        self.last_failure = 0.0
         self.refused = 0
 
     def failed(self, exc: BaseException) -> None:
         with self._lock:
             self.refused += 1
+            self.last_failure = time.monotonic()
             if self.since is not None:
                 return
-            self.since = time.monotonic()
+            self.since = self.last_failure
         # The class only: a driver's message can quote stored text (PostgreSQL's DETAIL/CONTEXT).
         cause = type(getattr(exc, "orig", None) or exc).__name__
         log.error("the database is unavailable (%s); answering 503 until it is back", cause)
@@ -70,12 +78,14 @@ class Outage:
     def succeeded(self) -> None:
         if self.since is None:  # the hot path: one attribute read
             return
+        now = time.monotonic()
         with self._lock:
-            if self.since is None:
+            if self.since is None or now - self.last_failure < self.SETTLE_S:
                 return
-            took, refused = time.monotonic() - self.since, self.refused
+            took, refused = self.last_failure - self.since, self.refused
             self.since, self.refused = None, 0
-        log.warning("the database is back after %.1f s; %d requests were refused meanwhile", took, refused)
+        log.warning("the database is back; it was unavailable for %.1f s and %d requests were refused",
+                    took, refused)
 
     @property
     def down(self) -> bool:
