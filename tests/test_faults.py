@@ -3,6 +3,7 @@ the code, expensive searches, stopping with long polls in flight, and what the l
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -157,3 +158,48 @@ def test_sqlite_disk_full_is_503_logged_once_and_service_resumes(small_disk):
     finally:
         log = _server_log(server)
     _assert_one_outage_logged(log)
+
+
+SECRET = "patient-secret-4711"
+
+
+@pytest.fixture()
+def failing_app(database):  # noqa: ANN001, ANN201
+    """The real app plus one route whose database statement fails with stored text in the error
+    (PostgreSQL's DETAIL quotes the duplicate key; both drivers' messages carry the parameters)."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    from promptyard.settings import Settings
+    from promptyard.web.app import create_app
+
+    app = create_app(Settings(data_dir="/nonexistent"), database)
+
+    def boom() -> None:
+        with database.write() as s:
+            s.execute(text("CREATE TEMP TABLE IF NOT EXISTS fault_probe (v TEXT UNIQUE)"))
+            s.execute(text("INSERT INTO fault_probe (v) VALUES (:v)"), [{"v": SECRET}, {"v": SECRET}])
+
+    for path in ("/api/v1/fault-probe", "/ui/fault-probe", "/fault-probe"):
+        app.add_api_route(path, boom)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/fault-probe", "/ui/fault-probe", "/fault-probe"])
+def test_unexpected_database_error_logs_request_id_not_stored_text(failing_app, caplog, path):
+    caplog.set_level(logging.INFO)
+    answer = failing_app.get(path, headers={"X-Request-Id": "lb-7f3a.42"})
+    assert answer.status_code == 500 and answer.headers["X-Request-Id"] == "lb-7f3a.42"
+    assert "lb-7f3a.42" in answer.text and SECRET not in answer.text
+    logged = caplog.text
+    assert SECRET not in logged, logged
+    assert "request id lb-7f3a.42" in logged and "IntegrityError" in logged and "test_faults.py" in logged
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1  # once, not twice
+
+
+def test_request_ids_are_made_when_missing_or_not_sane(failing_app):
+    made = failing_app.get("/-/health").headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", made)
+    odd = failing_app.get("/-/health", headers={"X-Request-Id": "a b<script>" + "x" * 100}).headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", odd) and odd != made
+    assert failing_app.get("/api/v1/fault-probe").json()["error"]["request_id"]

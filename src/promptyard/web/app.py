@@ -7,7 +7,7 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -30,6 +30,7 @@ from promptyard.web.api import system as api_system
 from promptyard.web.context import AppContext
 from promptyard.web.cors import CorsMiddleware
 from promptyard.web.middleware import GuardMiddleware
+from promptyard.web.request_ids import RequestIdMiddleware, log_unexpected
 
 log = logging.getLogger("promptyard")
 
@@ -52,8 +53,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(ui.router)
     app.include_router(compat.router)  # last: its root-level paths never shadow ours
     _errors(app)
+    app.add_middleware(_Unexpected)  # first: the innermost, right around the routes
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
     return app
 
 
@@ -131,6 +134,35 @@ def _errors(app: FastAPI) -> None:
         # A value too large for its database column that slipped past the schema bounds.
         return _surface(request).from_domain(InvalidInput("a number in the request is out of range"))
 
+    # Only for failures in the outer middlewares: route errors end in _Unexpected below.
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # noqa: ANN202
         return _surface(request).from_unexpected(request, exc)
+
+
+class _Unexpected:
+    """Answers a route's unexpected error in its surface's shape, logged once. Starlette gives an
+    Exception handler to its outermost middleware, which re-raises after answering: uvicorn then
+    logged a second full traceback, database message included, for every such error."""
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:  # noqa: BLE001 - every error gets an answer and one log entry
+            request = Request(scope)
+            if started:  # a stream failed midway: too late to answer; the client sees it cut
+                log_unexpected(log, request, exc)
+                return
+            await _surface(request).from_unexpected(request, exc)(scope, receive, send)

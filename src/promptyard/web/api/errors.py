@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import PromptyardError, retry_after
+from promptyard.web.request_ids import log_unexpected
 
 log = logging.getLogger("promptyard.api")
 
@@ -48,5 +49,7 @@ def from_http(exc: HTTPException) -> JSONResponse:
 
 
 def from_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(_body("internal", "internal error; the server log has the details"), status_code=500)
+    rid = log_unexpected(log, request, exc)
+    body = _body("internal", f"internal error; the server log has the details under request id {rid}")
+    body["error"]["request_id"] = rid
+    return JSONResponse(body, status_code=500)

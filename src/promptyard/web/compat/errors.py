@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, TooLarge, retry_after
+from promptyard.web.request_ids import log_unexpected
 
 log = logging.getLogger("promptyard.compat")
 
@@ -41,5 +42,6 @@ def from_http(exc: HTTPException) -> JSONResponse:
 
 
 def from_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return answer(500, "internal error; the server log has the details")
+    rid = log_unexpected(log, request, exc)
+    return JSONResponse({"success": False, "message": f"internal error; the server log has the details under "
+                         f"request id {rid}", "request_id": rid}, status_code=500)
