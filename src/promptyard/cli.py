@@ -30,9 +30,8 @@ def _database(settings: Settings, migrate: bool = True):  # noqa: ANN202
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from promptyard.services.setup import first_run
+    from promptyard.web import serving
     from promptyard.web.app import create_app
 
     settings = _server_settings(args)
@@ -48,8 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         print(f"Log in at {url}/ui/login. New API key: promptyard keys create --name NAME; "
               "new login: promptyard users create --email E --role admin", flush=True)
-    uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=False)
+    serving.run(create_app(settings, db), settings)
     return 0
 
 

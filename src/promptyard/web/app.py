@@ -67,6 +67,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if context.settings.ramp_tick_s > 0:
         tasks.append(asyncio.create_task(_tick(context)))
     yield
+    context.stopping.set()
     for task in tasks:
         task.cancel()
 

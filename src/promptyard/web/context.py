@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from sqlalchemy.exc import OperationalError
@@ -19,6 +20,9 @@ class AppContext:
     settings: Settings
     db: Database
     version: str
+    # Set when the server begins to stop (web.serving, or the lifespan's exit under other
+    # servers): long polls answer at once instead of holding the stop for their whole wait.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def ctx(request: Request) -> AppContext:

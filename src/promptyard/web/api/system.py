@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -79,6 +80,7 @@ async def change_feed(c: Ctx, p: Auth, since: Annotated[int | None, Query(ge=0, 
     deadline = asyncio.get_running_loop().time() + wait
     while True:
         cursor, items = await run_in_threadpool(read)
-        if items or since is None or asyncio.get_running_loop().time() >= deadline:
+        if items or since is None or c.stopping.is_set() or asyncio.get_running_loop().time() >= deadline:
             return {"cursor": cursor, "items": items}
-        await asyncio.sleep(0.5)
+        with contextlib.suppress(asyncio.TimeoutError):  # the server is stopping: answer now
+            await asyncio.wait_for(c.stopping.wait(), 0.5)
