@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +18,7 @@ import pytest
 
 from promptyard.store.faults import Outage
 from tests.conftest import _pg_database, missing
-from tests.servers import LiveServer, start_server
+from tests.servers import LiveServer, free_port, start_server
 from tests.tcp_proxy import TcpProxy
 
 _LOGIN = re.compile(r'name="login_token" value="([^"]+)"')
@@ -227,3 +228,73 @@ def test_stop_answers_long_polls_and_exits_quickly(tmp_path):
     poll.join(5)
     assert answers and answers[0].status_code == 200 and answers[0].json() == {"cursor": cursor, "items": []}
     assert took < 10, took  # generous: the fix takes ~0.2 s; without it, 60 s
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):  # noqa: ANN001, ANN201
+    """(url, data dir) of a database with no schema yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared' / 'promptyard.db'}", tmp_path
+        return
+    admin, name, url = _pg_database("faults")
+    yield url, tmp_path
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_servers_started_at_once_on_an_empty_database_all_come_up(empty_database):
+    """Migrations and first-run setup run once, under a lock; the others wait and find them done
+    (before: 6 of 9 healthy on SQLite, 3 of 9 on PostgreSQL)."""
+    from promptyard.services import users
+    from promptyard.store.db import Database
+
+    url, base = empty_database
+    servers: list[LiveServer] = []
+    failures: list[BaseException] = []
+
+    def start(i: int) -> None:
+        try:
+            servers.append(start_server(base / f"data{i}", url, timeout=120))
+        except BaseException as exc:  # noqa: BLE001
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert failures == [], failures
+        assert all(httpx.get(f"{s.url}/-/health").status_code == 200 for s in servers)
+        assert len([s for s in servers if s.api_key]) == 1  # one printed the first-run secrets
+        db = Database(url)
+        with db.read() as s:
+            assert users.count(s) == 1
+        db.dispose()
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_a_database_newer_than_the_code_is_refused_in_one_sentence(empty_database):
+    from sqlalchemy import text
+
+    from promptyard.store.db import Database
+    from promptyard.store.migrate import head_revision, upgrade
+
+    url, base = empty_database
+    db = Database(url)
+    upgrade(db.engine)
+    with db.write() as s:
+        s.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    db.dispose()
+    env = dict(os.environ, PROMPTYARD_DATABASE_URL=url, PROMPTYARD_DATA_DIR=str(base / "data"),
+               PROMPTYARD_PORT=str(free_port()))
+    for command in (["serve"], ["db", "upgrade"]):
+        done = subprocess.run([sys.executable, "-m", "promptyard.cli", *command], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode != 0
+        assert done.stderr.strip().splitlines() == [
+            f"error: the database is at revision 0099, newer than this Promptyard (knows up to {head_revision()}): "
+            "upgrade Promptyard"], done.stderr

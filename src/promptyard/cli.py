@@ -36,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _server_settings(args)
     db = _database(settings)
-    with db.write() as s:
+    with db.exclusive("setup") as s:  # several servers may start at once on an empty database
         fr = first_run(s)
     url = f"http://{settings.host}:{settings.port}"
     print(f"Promptyard is serving on {url}  (database: {db.kind})", flush=True)

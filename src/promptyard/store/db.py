@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -72,6 +72,10 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.connection.info["deadline"][0] = time.monotonic() + limit if limit else None
 
 
+# PostgreSQL advisory lock keys (any fixed 64-bit numbers that nothing else on the cluster uses).
+LOCK_KEYS = {"migrate": 0x50_79_61_72_64_01, "setup": 0x50_79_61_72_64_02}
+
+
 # About 1 ms of work between checks: cheap, and a fine enough clock for a limit in seconds.
 _SQLITE_PROGRESS_STEPS = 20_000
 
@@ -128,6 +132,16 @@ class Database:
                 raise
             raise domain from exc
         self.outage.succeeded()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[Session]:
+        """A write transaction that one process at a time runs, across every server on this
+        database (first-run setup when several start at once): PostgreSQL takes an advisory lock
+        for the transaction; SQLite's BEGIN IMMEDIATE already admits one writer at a time."""
+        with self.write() as session:
+            if self.kind == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEYS[name]})
+            yield session
 
     def analyze(self) -> None:
         """SQLite: refresh the planner's statistics (sqlite_stat1). Without them it cannot tell a
