@@ -298,3 +298,35 @@ def test_a_database_newer_than_the_code_is_refused_in_one_sentence(empty_databas
         assert done.stderr.strip().splitlines() == [
             f"error: the database is at revision 0099, newer than this Promptyard (knows up to {head_revision()}): "
             "upgrade Promptyard"], done.stderr
+
+
+def test_expensive_search_and_stats_end_at_the_statement_timeout(database, principal):
+    """A filter too costly for the database answers 422 'took longer than N s' instead of holding
+    a worker; cheap reads under the same limit still answer."""
+    from fastapi.testclient import TestClient
+
+    from promptyard.services import request_log
+    from promptyard.settings import Settings
+    from promptyard.store.db import Database
+    from promptyard.web.app import create_app
+    from tests.conftest import make_key
+
+    text = "lorem ipsum dolor sit amet " * 400  # ~11 KB per log, input and output
+    with database.write() as s:
+        for batch in range(3):
+            logs = [dict(_log(text), output={"text": text}) for _ in range(1000)]
+            assert not request_log.ingest(s, principal, logs, max_batch=1000)["errors"]
+    limited = Database(database.url, statement_timeout_s=0.2)
+    try:
+        client = TestClient(create_app(Settings(data_dir="/nonexistent", statement_timeout_s=0.2), limited),
+                            raise_server_exceptions=False)
+        client.headers["Authorization"] = f"Bearer {make_key(database, principal)}"
+        costly = " OR ".join(f'text ~ "q{i}"' for i in range(40))  # 2 letters: no index helps
+        for path in ("/api/v1/requests", "/api/v1/requests/stats"):
+            answer = client.get(path, params={"filter": costly})
+            assert answer.status_code == 422, answer.text
+            error = answer.json()["error"]
+            assert error["code"] == "timed_out" and "longer than 0.2 s" in error["message"], error
+        assert client.get("/api/v1/requests", params={"limit": 1}).status_code == 200
+    finally:
+        limited.dispose()

@@ -76,8 +76,8 @@ def _tune_sqlite(engine: Engine) -> None:
 LOCK_KEYS = {"migrate": 0x50_79_61_72_64_01, "setup": 0x50_79_61_72_64_02}
 
 
-# About 1 ms of work between checks: cheap, and a fine enough clock for a limit in seconds.
-_SQLITE_PROGRESS_STEPS = 20_000
+# A few ms of work between checks: no measurable cost, and a fine enough clock for a limit in seconds.
+_SQLITE_PROGRESS_STEPS = 100_000
 
 
 class Database:
