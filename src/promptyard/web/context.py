@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field
 
 from fastapi import Request
-from sqlalchemy.exc import OperationalError
 
 from promptyard.domain.records import Principal
+from promptyard.errors import Unavailable
 from promptyard.services import keys
 from promptyard.settings import Settings
 from promptyard.store.db import Database
@@ -67,6 +67,6 @@ def principal_for_key(context: AppContext, raw: str | None) -> Principal:
         try:
             with context.db.write() as session:
                 keys.touch_key(session, principal.key_id)
-        except OperationalError:
+        except Unavailable:  # the store's word for a locked or unreachable database
             pass  # last-used time is informational; never fail a call over it
     return principal
