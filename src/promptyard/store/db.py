@@ -150,7 +150,7 @@ class Database:
         this takes well under a second at that size. PostgreSQL's autovacuum does this itself."""
         if self.kind != "sqlite":
             return
-        with self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        with self._faults(), self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             conn.exec_driver_sql("ANALYZE")
 
