@@ -84,7 +84,8 @@ class Outage:
                 return
             took, refused = self.last_failure - self.since, self.refused
             self.since, self.refused = None, 0
-        log.warning("the database is back; it was unavailable for %.1f s and %d requests were refused",
+        log.warning("the database is back; it was unavailable for %.1f s and refused %d transactions "
+                    "(requests and background work)",
                     took, refused)
 
     @property
