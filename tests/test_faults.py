@@ -34,8 +34,9 @@ def _ui_client(server: LiveServer) -> httpx.Client:
 
 
 def _server_log(server: LiveServer) -> str:
+    """What the server printed after its start-up lines (which start_server read)."""
     server.stop()
-    return "".join(server.output) + server.process.stdout.read()
+    return server.process.stdout.read()
 
 
 def _assert_refused(server: LiveServer, ui: httpx.Client) -> None:
@@ -69,12 +70,11 @@ def _wait_until_served(server: LiveServer, timeout: float = 30) -> httpx.Respons
 
 
 def _assert_one_outage_logged(log: str) -> None:
-    """One line when it starts, one when it ends, nothing per request (before: two tracebacks each)."""
-    after_start = [line for line in log.split("admin API key:", 1)[1].splitlines()[1:] if line.strip()]
-    assert len(after_start) == 2, log
+    """One line when it starts, one when it ends, nothing per request (before: two tracebacks per
+    request, 10 MB in 25 s). The size bound leaves room for what is left of the start-up banner."""
     assert log.count("the database is unavailable") == 1, log
     assert re.search(r"the database is back; it was unavailable for [\d.]+ s and refused \d+ transactions", log), log
-    assert "Traceback" not in log, log
+    assert "Traceback" not in log and len(log) < 1500, log
 
 
 @pytest.fixture()
