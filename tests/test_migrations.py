@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from promptyard.services import keys, log_stats
 from promptyard.store.db import Database
-from promptyard.store.migrate import current, upgrade
+from promptyard.store.migrate import current, downgrade, head_revision, upgrade
 from promptyard.store.models import Base, Request
 from tests.conftest import _pg_database
 
@@ -69,5 +69,26 @@ def test_upgrade_fills_version_totals_from_stored_logs(empty_url):
         assert (a1["count"], a1["error_rate"], a1["tokens_total"], a1["cost_total"]) == (2, 0.5, 20, None)
         assert a1["scores"]["q"]["mean"] == 50 and a1["latency_p50"] == pytest.approx(150, rel=0.01)
         assert stats[(None, None)]["scores"]["q"]["n"] == 1 and stats[(None, None)]["latency_p50"] is None
+    finally:
+        db.dispose()
+
+
+def test_downgrade_to_base_and_upgrade_again(empty_url):
+    """Every migration can be undone and redone, one step back and all the way (0004's downgrade
+    named SQLite's keys differently from the name its upgrade drops: 'No such constraint')."""
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine)
+        for _ in range(2):  # twice: the second round starts from a schema a downgrade rebuilt
+            downgrade(db.engine, "-1")
+            upgrade(db.engine)
+        downgrade(db.engine, "base")
+        assert current(db.engine) is None
+        upgrade(db.engine)
+        assert current(db.engine) == head_revision()
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = [d for d in compare_metadata(ctx, Base.metadata) if not _dialect_extra(d)]
+        assert diff == [], diff
     finally:
         db.dispose()

@@ -23,21 +23,20 @@ def _database(settings: Settings, migrate: bool = True):  # noqa: ANN202
     from promptyard.store.db import Database
     from promptyard.store.migrate import upgrade
 
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, statement_timeout_s=settings.statement_timeout_s)
     if migrate:
         upgrade(db.engine)
     return db
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from promptyard.services.setup import first_run
+    from promptyard.web import serving
     from promptyard.web.app import create_app
 
     settings = _server_settings(args)
     db = _database(settings)
-    with db.write() as s:
+    with db.exclusive("setup") as s:  # several servers may start at once on an empty database
         fr = first_run(s)
     url = f"http://{settings.host}:{settings.port}"
     print(f"Promptyard is serving on {url}  (database: {db.kind})", flush=True)
@@ -48,8 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         print(f"Log in at {url}/ui/login. New API key: promptyard keys create --name NAME; "
               "new login: promptyard users create --email E --role admin", flush=True)
-    uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=False)
+    serving.run(create_app(settings, db), settings)
     return 0
 
 

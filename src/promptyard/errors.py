@@ -47,8 +47,14 @@ class Forbidden(PromptyardError):
 
 
 class Unavailable(PromptyardError):
+    """Try again later: every surface answers with a Retry-After header of `retry_after_s`."""
+
     code = "unavailable"
     status = 503
+
+    def __init__(self, message: str, *, details: Any = None, retry_after_s: int = 5):
+        super().__init__(message, details=details)
+        self.retry_after_s = retry_after_s
 
 
 class TooLarge(InvalidInput):
@@ -56,14 +62,27 @@ class TooLarge(InvalidInput):
     status = 413
 
 
+class TimedOut(InvalidInput):
+    """A read ran longer than the statement timeout: narrow it rather than retry it."""
+
+    code = "timed_out"
+    status = 422
+
+
 class RateLimited(Unavailable):
     code = "rate_limited"
     status = 429
 
 
+def retry_after(exc: PromptyardError) -> dict[str, str]:
+    """The Retry-After header every surface sends with an Unavailable answer (none otherwise)."""
+    return {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Unavailable) else {}
+
+
 BY_CODE = {
     cls.code: cls
-    for cls in (InvalidInput, NotFound, Conflict, Unauthorized, Forbidden, Unavailable, TooLarge, RateLimited)
+    for cls in (InvalidInput, NotFound, Conflict, Unauthorized, Forbidden, Unavailable, TooLarge, RateLimited,
+                TimedOut)
 }
 
 

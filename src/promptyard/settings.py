@@ -42,6 +42,8 @@ class Settings:
     log_level: str = _opt("info", "server log level")
     cors_max_age: int = _opt(600, "seconds browsers may cache a CORS preflight answer")
     secure_cookies: bool = _opt(False, "mark the login cookie Secure (set to true behind HTTPS)")
+    statement_timeout_s: float = _opt(30.0, "longest time one database read (search, statistics, an export's "
+                                      "batch) may take before it ends with a 422 (0 = no limit)")
 
     @property
     def db_url(self) -> str:

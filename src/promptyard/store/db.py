@@ -7,32 +7,45 @@ DESIGN.md section 6). PostgreSQL: psycopg 3 with a connection pool.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
+from promptyard.store import faults
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+
+def make_engine(url: str, *, echo: bool = False, statement_timeout_s: float = 0) -> Engine:
+    """hide_parameters: an error's message would otherwise quote the row it failed on, and such
+    messages reach logs (request content never goes into a server log, DESIGN.md rule 13).
+    statement_timeout_s > 0 limits every statement on this engine (PostgreSQL; SQLite: only
+    statements run with the `statement_timeout_s` execution option, see _tune_sqlite)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30},
+            url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=20, max_overflow=20,
         )
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    options = {"options": f"-c statement_timeout={int(statement_timeout_s * 1000)}"} if statement_timeout_s > 0 else {}
+    # pre-ping: after an outage, pooled connections are dead; each is tested and replaced on
+    # checkout, so service resumes by itself when the database returns.
+    return create_engine(url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                         connect_args=options)
 
 
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn, record):  # noqa: ANN001
         # The driver's own transaction handling would start deferred transactions behind our
         # back; we emit BEGIN ourselves instead (see _on_begin).
         dbapi_conn.isolation_level = None
@@ -42,38 +55,92 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        # The statement timeout: SQLite calls this every N virtual-machine steps; a true answer
+        # interrupts the statement (SQLITE_INTERRUPT, which store.faults reads as a timeout).
+        deadline = record.info["deadline"] = [None]
+        dbapi_conn.set_progress_handler(lambda: deadline[0] is not None and time.monotonic() > deadline[0],
+                                        _SQLITE_PROGRESS_STEPS)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_statement(conn, *_args):  # noqa: ANN001
+        limit = conn.get_execution_options().get("statement_timeout_s")
+        conn.connection.info["deadline"][0] = time.monotonic() + limit if limit else None
+
+
+# PostgreSQL advisory lock keys (any fixed 64-bit numbers that nothing else on the cluster uses).
+LOCK_KEYS = {"migrate": 0x50_79_61_72_64_01, "setup": 0x50_79_61_72_64_02}
+
+
+# A few ms of work between checks: no measurable cost, and a fine enough clock for a limit in seconds.
+_SQLITE_PROGRESS_STEPS = 100_000
+
 
 class Database:
     """Hands out sessions; the caller owns the transaction (`with db.write() as s: ...`)."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, statement_timeout_s: float = 0):
+        """statement_timeout_s > 0: reads (search, stats, exports' batches) end after that long
+        with errors.TimedOut; writes and migrations have no limit."""
         self.url = url
+        self.statement_timeout_s = statement_timeout_s
+        self.outage = faults.Outage()
         self.engine = make_engine(url, echo=echo)
         self.kind = self.engine.dialect.name  # "sqlite" | "postgresql"
+        self._engines = [self.engine]
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.kind == "sqlite" else self.engine
         # PostgreSQL reads run in autocommit: at READ COMMITTED every statement takes its own
         # snapshot anyway, and BEGIN + COMMIT were two of the four round trips of a prompt fetch.
         # SQLite keeps its read transaction: there it is one consistent snapshot, and free.
-        reader = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.kind == "postgresql" \
-            else self.engine
+        if self.kind == "postgresql":
+            # Reads get a pool of their own whose connections carry the statement_timeout, so
+            # that limiting a read costs no extra round trip (a SET per read would).
+            read_engine = make_engine(url, echo=echo, statement_timeout_s=statement_timeout_s) \
+                if statement_timeout_s > 0 else self.engine
+            if read_engine is not self.engine:
+                self._engines.append(read_engine)
+            reader = read_engine.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            reader = self.engine.execution_options(statement_timeout_s=statement_timeout_s or None)
         self._read = sessionmaker(reader, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._read() as session, session.begin():
+        with self._faults(), self._read() as session, session.begin():
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction, committed when the block ends without an exception."""
-        with self._write() as session, session.begin():
+        with self._faults(), self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Driver errors that mean "database unavailable" or "too slow" become errors.Unavailable
+        / errors.TimedOut (store.faults decides which); every other error passes unchanged."""
+        try:
+            yield
+        except (DBAPIError, SQLAlchemyTimeoutError, DisconnectionError) as exc:
+            domain = faults.translate(exc, self.outage, self.statement_timeout_s)
+            if domain is None:
+                raise
+            raise domain from exc
+        self.outage.succeeded()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[Session]:
+        """A write transaction that one process at a time runs, across every server on this
+        database (first-run setup when several start at once): PostgreSQL takes an advisory lock
+        for the transaction; SQLite's BEGIN IMMEDIATE already admits one writer at a time."""
+        with self.write() as session:
+            if self.kind == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEYS[name]})
             yield session
 
     def analyze(self) -> None:
@@ -83,13 +150,14 @@ class Database:
         this takes well under a second at that size. PostgreSQL's autovacuum does this itself."""
         if self.kind != "sqlite":
             return
-        with self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        with self._faults(), self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             conn.exec_driver_sql("ANALYZE")
 
     def ping(self) -> None:
-        with self.engine.connect() as conn:
+        with self._faults(), self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        for engine in self._engines:
+            engine.dispose()

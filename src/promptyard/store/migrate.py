@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from promptyard.errors import Conflict
+from promptyard.store.db import LOCK_KEYS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,10 +26,57 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to `revision`; safe when several servers start at once on one database: one
+    migrates while the others wait for its lock, then find the work done."""
+    cfg = alembic_config(engine)
+    with _locked(engine) as conn:
+        _refuse_unknown(conn)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """One transaction, held by one process at a time. PostgreSQL: an advisory lock released at
+    commit (its DDL is transactional, so the waiter sees the finished schema). SQLite: an
+    exclusive transaction (the busy timeout makes the others wait)."""
+    if engine.dialect.name == "sqlite":
+        with engine.execution_options(sqlite_begin="EXCLUSIVE").begin() as conn:
+            yield conn
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEYS["migrate"]})
+        yield conn
+
+
+def _refuse_unknown(conn: Connection) -> None:
+    """A database migrated by a newer Promptyard: refuse in one sentence (Alembic would fail with
+    "Can't locate revision" and a traceback; running anyway could damage the newer schema)."""
+    from alembic.runtime.migration import MigrationContext
+
+    at = MigrationContext.configure(conn).get_current_revision()
+    known = {rev.revision for rev in _scripts().walk_revisions()}
+    if at is not None and at not in known:
+        raise Conflict(f"the database is at revision {at}, newer than this Promptyard (knows up to "
+                       f"{head_revision()}): upgrade Promptyard")
+
+
+def downgrade(engine: Engine, revision: str) -> None:
     cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        command.downgrade(cfg, revision)
+
+
+def _scripts() -> ScriptDirectory:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg)
+
+
+def head_revision() -> str:
+    """The newest revision this code knows."""
+    return _scripts().get_current_head()
 
 
 def current(engine: Engine) -> str | None:

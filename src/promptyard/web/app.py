@@ -7,7 +7,7 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
-from promptyard.errors import InvalidInput, PromptyardError
+from promptyard.errors import InvalidInput, PromptyardError, Unavailable
 from promptyard.services import ramps, request_log
 from promptyard.services.render_pool import engine_for
 from promptyard.settings import Settings
@@ -31,6 +31,7 @@ from promptyard.web.api import system as api_system
 from promptyard.web.context import AppContext
 from promptyard.web.cors import CorsMiddleware
 from promptyard.web.middleware import GuardMiddleware
+from promptyard.web.request_ids import RequestIdMiddleware, log_unexpected
 
 log = logging.getLogger("promptyard")
 
@@ -45,7 +46,8 @@ def app_version() -> str:
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="Promptyard", version=app_version(), openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None, lifespan=_lifespan)
-    app.state.ctx = AppContext(settings=settings, db=db or Database(settings.db_url), version=app_version())
+    app.state.ctx = AppContext(settings=settings, db=db or Database(
+        settings.db_url, statement_timeout_s=settings.statement_timeout_s), version=app_version())
     engine_for(settings)  # its template limits are the default for callers without settings
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_client_support)
     for router in (module.router for module in routers):
@@ -54,8 +56,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(ui.root)
     app.include_router(compat.router)  # last: its root-level paths never shadow ours
     _errors(app)
+    app.add_middleware(_Unexpected)  # first: the innermost, right around the routes
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
     return app
 
 
@@ -66,6 +70,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if context.settings.ramp_tick_s > 0:
         tasks.append(asyncio.create_task(_tick(context)))
     yield
+    context.stopping.set()
     for task in tasks:
         task.cancel()
 
@@ -75,6 +80,8 @@ async def _analyze(context: AppContext) -> None:
     while True:
         try:
             await run_in_threadpool(context.db.analyze)
+        except Unavailable:
+            pass  # the store logged the outage once; next time
         except Exception:  # noqa: BLE001 - statistics only speed queries up; retry next time
             log.exception("refreshing the query planner's statistics failed")
         if context.settings.analyze_every_s <= 0:
@@ -95,6 +102,8 @@ async def _tick(context: AppContext) -> None:
         await asyncio.sleep(context.settings.ramp_tick_s)
         try:
             await run_in_threadpool(tick)
+        except Unavailable:
+            pass  # the store logged the outage once; a tick is retried next time
         except Exception:  # noqa: BLE001 - a failed tick is retried next time; never kill the loop
             log.exception("advancing guarded ramps failed")
 
@@ -129,6 +138,35 @@ def _errors(app: FastAPI) -> None:
         # A value too large for its database column that slipped past the schema bounds.
         return _surface(request).from_domain(InvalidInput("a number in the request is out of range"))
 
+    # Only for failures in the outer middlewares: route errors end in _Unexpected below.
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # noqa: ANN202
         return _surface(request).from_unexpected(request, exc)
+
+
+class _Unexpected:
+    """Answers a route's unexpected error in its surface's shape, logged once. Starlette gives an
+    Exception handler to its outermost middleware, which re-raises after answering: uvicorn then
+    logged a second full traceback, database message included, for every such error."""
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:  # noqa: BLE001 - every error gets an answer and one log entry
+            request = Request(scope)
+            if started:  # a stream failed midway: too late to answer; the client sees it cut
+                log_unexpected(log, request, exc)
+                return
+            await _surface(request).from_unexpected(request, exc)(scope, receive, send)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
-from sqlalchemy.exc import OperationalError
 
 from promptyard.domain.records import Principal
+from promptyard.errors import Unavailable
 from promptyard.services import keys
 from promptyard.settings import Settings
 from promptyard.store.db import Database
@@ -19,6 +20,9 @@ class AppContext:
     settings: Settings
     db: Database
     version: str
+    # Set when the server begins to stop (web.serving, or the lifespan's exit under other
+    # servers): long polls answer at once instead of holding the stop for their whole wait.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def ctx(request: Request) -> AppContext:
@@ -63,6 +67,6 @@ def principal_for_key(context: AppContext, raw: str | None) -> Principal:
         try:
             with context.db.write() as session:
                 keys.touch_key(session, principal.key_id)
-        except OperationalError:
+        except Unavailable:  # the store's word for a locked or unreachable database
             pass  # last-used time is informational; never fail a call over it
     return principal

@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from promptyard.errors import PromptyardError
+from promptyard.errors import PromptyardError, retry_after
+from promptyard.web.request_ids import log_unexpected
 
 log = logging.getLogger("promptyard.api")
 
@@ -21,7 +22,8 @@ def _body(code: str, message: str, details: object = None) -> dict:
 
 
 def from_domain(exc: PromptyardError) -> JSONResponse:
-    return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status)
+    return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status,
+                        headers=retry_after(exc))
 
 
 def from_validation(exc: RequestValidationError) -> JSONResponse:
@@ -47,5 +49,7 @@ def from_http(exc: HTTPException) -> JSONResponse:
 
 
 def from_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(_body("internal", "internal error; the server log has the details"), status_code=500)
+    rid = log_unexpected(log, request, exc)
+    body = _body("internal", f"internal error; the server log has the details under request id {rid}")
+    body["error"]["request_id"] = rid
+    return JSONResponse(body, status_code=500)

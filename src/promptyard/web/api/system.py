@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
+from promptyard.errors import Unavailable
 from promptyard.services import audit, changes, keys
 from promptyard.web.api import shapes
 from promptyard.web.context import forget_keys
@@ -19,7 +21,10 @@ router = APIRouter(tags=["system"])
 
 @router.get("/-/health")
 def health(c: Ctx):
-    c.db.ping()
+    try:
+        c.db.ping()
+    except Unavailable as exc:
+        raise Unavailable(f"the database ({c.db.kind}) is unreachable", details={"database": "unreachable"}) from exc
     return {"status": "ok", "version": c.version, "database": c.db.kind}
 
 
@@ -75,6 +80,7 @@ async def change_feed(c: Ctx, p: Auth, since: Annotated[int | None, Query(ge=0, 
     deadline = asyncio.get_running_loop().time() + wait
     while True:
         cursor, items = await run_in_threadpool(read)
-        if items or since is None or asyncio.get_running_loop().time() >= deadline:
+        if items or since is None or c.stopping.is_set() or asyncio.get_running_loop().time() >= deadline:
             return {"cursor": cursor, "items": items}
-        await asyncio.sleep(0.5)
+        with contextlib.suppress(asyncio.TimeoutError):  # the server is stopping: answer now
+            await asyncio.wait_for(c.stopping.wait(), 0.5)

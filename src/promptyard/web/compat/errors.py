@@ -15,7 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from promptyard.errors import InvalidInput, PromptyardError, TooLarge
+from promptyard.errors import InvalidInput, PromptyardError, TooLarge, retry_after
+from promptyard.web.request_ids import log_unexpected
 
 log = logging.getLogger("promptyard.compat")
 
@@ -26,7 +27,7 @@ def answer(status: int, message: str, headers: dict | None = None) -> JSONRespon
 
 def from_domain(exc: PromptyardError) -> JSONResponse:
     status = 400 if isinstance(exc, InvalidInput) and not isinstance(exc, TooLarge) else exc.status
-    return answer(status, exc.message)
+    return answer(status, exc.message, retry_after(exc))
 
 
 def from_validation(exc: RequestValidationError) -> JSONResponse:
@@ -41,5 +42,6 @@ def from_http(exc: HTTPException) -> JSONResponse:
 
 
 def from_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return answer(500, "internal error; the server log has the details")
+    rid = log_unexpected(log, request, exc)
+    return JSONResponse({"success": False, "message": f"internal error; the server log has the details under "
+                         f"request id {rid}", "request_id": rid}, status_code=500)

@@ -15,7 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
-from promptyard.errors import PromptyardError
+from promptyard.errors import PromptyardError, retry_after
+from promptyard.web.request_ids import log_unexpected
 from promptyard.web.ui import catalogue, pages
 
 log = logging.getLogger("promptyard.ui")
@@ -32,7 +33,7 @@ def _page(status: int, message_key: str | None, detail: str | None = None,
     if here is None:
         # No UI route matched (unknown path): a plain page in both languages.
         en, ja = catalogue.translate("en", title_key), catalogue.translate("ja", title_key)
-        html = pages.env.get_template("ui/error_bare.html").render(status=status, en=en, ja=ja)
+        html = pages.env.get_template("ui/error_bare.html").render(status=status, en=en, ja=ja, detail=detail)
         return HTMLResponse(html, status_code=status, headers={**pages.SECURITY_HEADERS, **(headers or {})})
     response = pages.render(here.request, here.user, "ui/error.html", status_code=status, status=status,
                             title_key=title_key, message_key=message_key, detail=detail)
@@ -53,7 +54,7 @@ def from_domain(exc: PromptyardError) -> HTMLResponse | RedirectResponse:
     # translated title as detail (escaped like all text). UI code may name a catalogue message.
     details = exc.details if isinstance(exc.details, dict) else {}
     key = details.get("ui_message") or ("error.forbidden_detail" if exc.status == 403 else None)
-    return _page(exc.status, key, exc.message)
+    return _page(exc.status, key, exc.message, headers=retry_after(exc))
 
 
 def from_validation(exc: RequestValidationError) -> HTMLResponse:
@@ -70,9 +71,10 @@ def from_http(exc: HTTPException) -> HTMLResponse | RedirectResponse:
 
 
 def from_unexpected(request: Request, exc: Exception) -> HTMLResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    rid = log_unexpected(log, request, exc)
     try:
-        return _page(500, "error.internal_detail")
-    except Exception:  # noqa: BLE001 - the error page itself failed; never answer with a trace
-        log.exception("the error page failed too")
-        return HTMLResponse("<!doctype html><title>500</title><h1>Internal error</h1>", status_code=500)
+        return _page(500, "error.internal_detail", f"request id: {rid}")
+    except Exception as page_exc:  # noqa: BLE001 - the error page itself failed; never answer with a trace
+        log_unexpected(log, request, page_exc)
+        return HTMLResponse(f"<!doctype html><title>500</title><h1>Internal error</h1><p>request id: {rid}</p>",
+                            status_code=500)

@@ -10,6 +10,7 @@ Create Date: 2026-12-01
 """
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
@@ -18,17 +19,32 @@ branch_labels = None
 depends_on = None
 
 TABLES = ("request_metadata", "request_tags", "scores")
-# SQLite's keys are unnamed: batch mode names them by this convention to drop them.
+# SQLite's keys from 0001 are unnamed: batch mode names them by this convention to drop them.
 CONVENTION = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
+
+
+def _key_name(table: str) -> str:
+    """The name of the table's key to workspaces as stored: PostgreSQL's default name, on SQLite
+    the convention name for the unnamed key of 0001, or whatever name a downgrade gave it (an
+    earlier downgrade named it like PostgreSQL's, which the convention name did not find)."""
+    bind = op.get_bind()
+    for fk in sa.inspect(bind).get_foreign_keys(table):
+        if fk["referred_table"] == "workspaces" and fk.get("name"):
+            return fk["name"]
+    if bind.dialect.name == "postgresql":
+        return f"{table}_workspace_id_fkey"
+    return CONVENTION["fk"] % {"table_name": table, "column_0_name": "workspace_id",
+                               "referred_table_name": "workspaces"}
 
 
 def upgrade() -> None:
     for table in TABLES:
+        name = _key_name(table)
         if op.get_bind().dialect.name == "postgresql":
-            op.drop_constraint(f"{table}_workspace_id_fkey", table, type_="foreignkey")
+            op.drop_constraint(name, table, type_="foreignkey")
         else:
             with op.batch_alter_table(table, naming_convention=CONVENTION) as batch:
-                batch.drop_constraint(f"fk_{table}_workspace_id_workspaces", type_="foreignkey")
+                batch.drop_constraint(name, type_="foreignkey")
 
 
 def downgrade() -> None:
