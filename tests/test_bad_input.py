@@ -81,3 +81,35 @@ def test_failed_publish_leaves_prompt_unchanged(api):
 def test_openapi_is_served(api):
     spec = api.get("/api/v1/openapi.json").json()
     assert "/api/v1/fetch/{name}" in spec["paths"]
+
+
+# --- Unicode digits: str.isdigit() accepts them, int() does not (issue 11) ---
+
+@pytest.mark.parametrize("digits", ["²", "①", "٣", "1_000", "１２"])
+def test_unicode_digits_are_not_numbers_anywhere(api, digits):
+    """'²' passed isdigit() checks and then crashed int(): a 500 on ids, numbers and filters."""
+    api.post("/api/v1/requests", json={"id": "u1", "provider": "openai", "model": "m", "input": "x", "output": "y"})
+    answers = {
+        "get": api.get(f"/api/v1/requests/{digits}"),
+        "score": api.post(f"/api/v1/requests/{digits}/scores", json={"name": "s", "value": 1}),
+        "filter": api.get("/api/v1/requests", params={"filter": f'id = "{digits}"'}),
+        "compat score": api.post("/library-track-score", json={"request_id": digits, "score": 1}),
+        "compat labels": api.get(f"/prompt-templates/{digits}/labels"),
+        "compat template": api.post(f"/prompt-templates/{digits}", json={}),
+        "compat group": api.post("/track-group", json={"request_id": 1, "group_id": digits}),
+    }
+    statuses = {name: r.status_code for name, r in answers.items()}
+    assert all(s < 500 for s in statuses.values()), statuses
+    assert statuses["score"] == 200 and answers["score"].json()["pending"]  # a client id not logged yet
+    assert statuses["get"] == 404 and statuses["compat labels"] == 404 and statuses["compat group"] == 400
+    assert answers["filter"].json()["items"] == []  # matched as a client id, never as row id 2
+    assert "request_id" in answers["compat score"].json()["message"]
+
+
+def test_ascii_int_is_the_one_rule():
+    from promptyard.domain.numbers import MAX_ID, ascii_int
+
+    assert [ascii_int(v) for v in ("7", " 42\t", b"13", "0")] == [7, 42, 13, 0]
+    assert [ascii_int(v) for v in ("²", "٣", "1_000", "-1", "+1", "", "1e3", "9" * 5000, None, 7)] == [None] * 10
+    assert ascii_int(str(MAX_ID)) == MAX_ID and ascii_int(str(MAX_ID + 1)) is None
+    assert ascii_int("5", lo=6) is None

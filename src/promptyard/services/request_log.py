@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from promptyard.domain import access, costs
 from promptyard.domain import logs as rl
+from promptyard.domain.numbers import ROW_ID_MAX, ascii_int, is_ascii_digits
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import keys, labels, prompts
@@ -207,8 +208,9 @@ def _upsert_score(session: Session, p: Principal, request_id: int, s: dict[str, 
 
 def find(session: Session, p: Principal, ref: str) -> int | None:
     cond = Request.client_id == ref
-    if ref.isdigit() and len(ref) < 16:
-        cond = or_(cond, Request.id == int(ref))
+    number = ascii_int(ref, hi=ROW_ID_MAX)
+    if number is not None:
+        cond = or_(cond, Request.id == number)
     return session.scalar(select(Request.id).where(Request.workspace_id == p.workspace_id, cond).limit(1))
 
 
@@ -219,7 +221,7 @@ def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, 
     items = _check_annotation(kind, payload)
     request_id = find(session, p, ref)
     if request_id is None:
-        if ref.isdigit() or len(ref) > 64:
+        if is_ascii_digits(ref) or len(ref) > 64:
             raise NotFound(f"no request with id {ref}")
         cutoff = utcnow() - timedelta(seconds=grace_s)
         session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == p.workspace_id,

@@ -14,6 +14,8 @@ import json
 import re
 from typing import Any, Callable
 
+from promptyard.domain.numbers import ascii_int
+
 # A cheap first look: an escaped NUL or an escaped surrogate (paired or not). Only a body that
 # has one is decoded and walked, which tells a real NUL or lone surrogate from an escaped
 # backslash or a valid pair (an emoji). A precise regex over every body cost 29 ms per 500 logs.
@@ -75,8 +77,8 @@ class GuardMiddleware:
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
-        declared = headers.get(b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body:
+        declared = ascii_int(headers.get(b"content-length"), hi=2**63)
+        if declared is not None and declared > self.max_body:
             return await _reject(send, 413, "too_large", self._too_large())
         chunks, size, more = [], 0, True
         while more:

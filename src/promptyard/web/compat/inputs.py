@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
+from promptyard.domain.numbers import MAX_ID, ascii_int
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput
 from promptyard.web.context import AppContext, cached_principal, ctx, key_from_headers, principal_for_key
 
-MAX_ID = 2**31 - 1  # larger ids fit no id column here (32-bit on PostgreSQL)
 
 
 @dataclass
@@ -56,11 +56,10 @@ def integer(body: dict, name: str, *, required: bool = False) -> int | None:
         if required:
             raise InvalidInput(f"{name}: is required")
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+    number = ascii_int(value) if isinstance(value, str) else value
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_ID:
         raise InvalidInput(f"{name}: must be a whole number from 0 to {MAX_ID} (got {str(value)[:40]!r})")
-    return value
+    return number
 
 
 def text(body: dict, name: str, *, required: bool = False) -> str | None:
