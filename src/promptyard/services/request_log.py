@@ -22,11 +22,15 @@ from promptyard.store.models import PendingUpdate, Request, RequestMetadata, Req
 from promptyard.store.types import utcnow
 
 
-def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, source: str = "api") -> dict:
-    """Store each valid log; report invalid ones by index. Replayed ids store nothing twice."""
+def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, source: str = "api",
+           publishable_max_batch: int | None = None) -> dict:
+    """Store each valid log; report invalid ones by index. Replayed ids store nothing twice.
+    A publishable (browser) key gets the smaller `publishable_max_batch`, when given."""
     access.require(p, "ingest")
     if not logs:
         raise InvalidInput("requests: the batch is empty")
+    if p.key_kind == "publishable" and publishable_max_batch is not None:
+        max_batch = min(max_batch, publishable_max_batch)
     if len(logs) > max_batch:
         raise InvalidInput(f"requests: a batch may hold at most {max_batch} logs (got {len(logs)})")
     now = utcnow()

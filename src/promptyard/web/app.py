@@ -51,7 +51,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(ui.router)
     app.include_router(compat.router)  # last: its root-level paths never shadow ours
     _errors(app)
-    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(GuardMiddleware, settings=settings)
     app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)
     return app
 
