@@ -49,6 +49,8 @@ async def _body(request: Request) -> dict[str, Any]:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"body: not valid JSON ({exc})") from None
+    except RecursionError:  # the guard refuses deep bodies first; this holds if its limit is raised
+        raise InvalidInput("body: JSON nested too deeply") from None
     if not isinstance(value, dict):
         raise InvalidInput("body: must be a JSON object")
     return value
