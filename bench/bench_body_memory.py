@@ -83,9 +83,35 @@ def run(extra: dict) -> list[tuple[str, float, list[int], str]]:
         proc.wait(10)
 
 
+def check_cost() -> tuple[float, float]:
+    """Milliseconds (best of 20) the guard's checks and a json.loads take on one 500-log batch
+    of bench_ingest.py: what every ingest call pays for the checks."""
+    import json
+
+    from bench_ingest import make_log
+
+    from promptyard.settings import Settings
+    from promptyard.web import body_checks
+
+    s = Settings()
+    body = json.dumps({"requests": [make_log(i) for i in range(500)]}, ensure_ascii=False).encode()
+
+    def best(fn) -> float:  # noqa: ANN001
+        times = []
+        for _ in range(20):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times) * 1000
+
+    return (best(lambda: body_checks.check(body, max_values=s.max_body_values, max_depth=s.max_json_depth,
+                                           limit_name="")), best(lambda: json.loads(body)))
+
+
 def main() -> None:
     before = run({"PROMPTYARD_MAX_BODY_VALUES": str(10**12)})
     after = run({})
+    checks_ms, parse_ms = check_cost()
     lines = [f"## Memory of maximum-size bodies (`bench/bench_body_memory.py`)",
              f"{CONCURRENT} concurrent requests with the same body to one `promptyard serve` (SQLite); {machine()}. "
              "Peak RSS of the server process during the requests minus its RSS before, in MiB. Before: the value "
@@ -94,6 +120,8 @@ def main() -> None:
              "", "| body | before: MiB added | before: answer | after: MiB added | after: answer |", "|---|---|---|---|---|"]
     for (label, b_mib, b_status, _), (_, a_mib, a_status, a_msg) in zip(before, after):
         lines.append(f"| {label} | {b_mib:.0f} | {b_status[0]} | {a_mib:.0f} | {a_status[0]}: {a_msg} |")
+    lines += ["", f"Cost of the checks on every body: {checks_ms:.1f} ms for one 500-log batch of `bench_ingest.py` "
+              f"(json.loads of the same body: {parse_ms:.1f} ms), best of 20 in-process."]
     print("\n".join(lines))
     write_section("body-memory", "\n".join(lines))
 
