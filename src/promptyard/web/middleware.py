@@ -8,7 +8,8 @@
   of our databases cannot store (web/body_checks.py), so both databases accept exactly the same
   input. Our SDKs replace such characters before sending, so logs are never lost. Every body but
   a form is checked as JSON: the PromptLayer routes parse JSON whatever the content type says;
-- refuses NUL in the URL (PostgreSQL cannot compare text with it; SQLite can).
+- refuses NUL in the URL of the API and PromptLayer routes (PostgreSQL cannot compare text with
+  it; SQLite can); the UI refuses it itself, with a page in the user's language.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class GuardMiddleware:
             return await self.app(scope, receive, send)
         if "//" in scope["path"]:
             scope = dict(scope, path=re.sub(r"/{2,}", "/", scope["path"]))
-        if b"%00" in scope.get("query_string", b"") or b"%00" in (scope.get("raw_path") or b""):
+        if _nul_in_url(scope):
             return await _reject(send, 422, "invalid_input", "the URL may not contain NUL (%00) characters")
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             return await self.app(scope, receive, send)
@@ -92,6 +93,14 @@ class GuardMiddleware:
             else s.max_body_values
         name = "publishable keys" if publishable else "PROMPTYARD_MAX_BODY_VALUES"
         return body_checks.check(body, max_values=max(values, 1), max_depth=s.max_json_depth, limit_name=name)
+
+
+def _nul_in_url(scope: dict) -> bool:
+    # The UI refuses it itself, with a page in the user's language (web/ui/pages.py).
+    path = scope["path"]
+    if path == "/ui" or path.startswith("/ui/"):
+        return False
+    return b"%00" in scope.get("query_string", b"") or b"%00" in (scope.get("raw_path") or b"")
 
 
 def _too_large(limit: int, publishable: bool) -> str:
