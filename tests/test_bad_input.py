@@ -231,19 +231,29 @@ def test_too_many_values_are_refused_before_parsing(api):
     assert api.post("/api/v1/requests", json={**LOG, "id": "commas", "output": "," * 300_000}).status_code == 200
 
 
-def test_publishable_keys_get_their_own_small_limits(api, database):
+def test_publishable_keys_get_their_own_small_limits(database, principal):
+    from fastapi.testclient import TestClient
+
+    from promptyard.settings import Settings
+    from promptyard.web.app import create_app
     from tests.conftest import make_key
 
+    settings = Settings(data_dir="/nonexistent", publishable_max_body_bytes=100_000, publishable_max_batch=10)
+    client = TestClient(create_app(settings, database), raise_server_exceptions=False)
     origin = "https://app.example.com"
-    key = make_key(database, api.principal, scopes=("ingest",), kind="publishable", allowed_origins=[origin])
+    key = make_key(database, principal, scopes=("ingest",), kind="publishable", allowed_origins=[origin])
     headers = {"Authorization": f"Bearer {key}", "Origin": origin}
-    big = {**LOG, "id": "pk-big", "output": "x" * 300_000}
-    r = api.post("/api/v1/requests", json=big, headers=headers)
+    big = {**LOG, "id": "pk-big", "output": "x" * 150_000}
+    r = client.post("/api/v1/requests", json=big, headers=headers)
     assert r.status_code == 413 and "PUBLISHABLE_MAX_BODY_BYTES" in r.json()["error"]["message"], r.text
-    many = {"requests": [{**LOG, "id": f"pk-{i}"} for i in range(101)]}
-    r = api.post("/api/v1/requests", json=many, headers=headers)
-    assert r.status_code == 422 and "at most 100 logs" in r.json()["error"]["message"], r.text
-    r = api.post("/log-request", json={**PL_LOG, "api_key": key, "tags": ["x" * 300_000]},
-                 headers={"Authorization": ""})
+    many = {"requests": [{**LOG, "id": f"pk-{i}"} for i in range(11)]}
+    r = client.post("/api/v1/requests", json=many, headers=headers)
+    assert r.status_code == 422 and "at most 10 logs" in r.json()["error"]["message"], r.text
+    values = {"requests": [{**LOG, "id": "pk-v", "output": [[]] * 1_300}]}  # 100,000 * 100 KB / 8 MB = 1,192 values
+    r = client.post("/api/v1/requests", json=values, headers=headers)
+    assert r.status_code == 413 and "publishable keys" in r.json()["error"]["message"], r.text
+    r = client.post("/log-request", json={**PL_LOG, "api_key": key, "tags": ["x" * 150_000]})  # key in the body
     assert r.status_code == 413, r.text
-    assert api.post("/api/v1/requests", json={**big, "output": "small"}, headers=headers).status_code == 200
+    assert client.post("/api/v1/requests", json={**big, "output": "small"}, headers=headers).status_code == 200
+    secret = {"Authorization": f"Bearer {make_key(database, principal)}"}
+    assert client.post("/api/v1/requests", json={**big, "id": "sk-big"}, headers=secret).status_code == 200

@@ -29,7 +29,7 @@ class Settings:
     max_body_values: int = _opt(100_000, "largest number of JSON values (items of arrays and objects) in one "
                                          "request body, counted before it is parsed (413 above)")
     max_json_depth: int = _opt(64, "deepest nesting of JSON arrays and objects in a request body (422 deeper)")
-    publishable_max_body_bytes: int = _opt(256 * 1024, "largest request body accepted with a publishable "
+    publishable_max_body_bytes: int = _opt(1024 * 1024, "largest request body accepted with a publishable "
                                                        "(browser) key, in bytes (413 above); its value limit "
                                                        "shrinks in proportion")
     publishable_max_batch: int = _opt(100, "largest number of request logs in one ingest call with a "

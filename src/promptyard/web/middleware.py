@@ -55,7 +55,7 @@ class GuardMiddleware:
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         publishable = is_publishable(headers)
-        max_body = self.settings.publishable_max_body_bytes if publishable else self.settings.max_body_bytes
+        max_body = _body_limit(self.settings, publishable)
         declared = ascii_int(headers.get(b"content-length"), hi=2**63)
         if declared is not None and declared > max_body:
             return await _reject(send, 413, "too_large", _too_large(max_body, publishable))
@@ -89,10 +89,13 @@ class GuardMiddleware:
     def _check(self, body: bytes, publishable: bool) -> body_checks.Problem | None:
         s = self.settings
         # A publishable key's value limit shrinks with its body limit: it may cost no more.
-        values = s.max_body_values * s.publishable_max_body_bytes // s.max_body_bytes if publishable \
-            else s.max_body_values
+        values = s.max_body_values * _body_limit(s, True) // s.max_body_bytes if publishable else s.max_body_values
         name = "publishable keys" if publishable else "PROMPTYARD_MAX_BODY_VALUES"
         return body_checks.check(body, max_values=max(values, 1), max_depth=s.max_json_depth, limit_name=name)
+
+
+def _body_limit(s: Settings, publishable: bool) -> int:
+    return min(s.publishable_max_body_bytes, s.max_body_bytes) if publishable else s.max_body_bytes
 
 
 def _nul_in_url(scope: dict) -> bool:

@@ -33,7 +33,7 @@ async def call(request: Request) -> Call:
     raw = key_from_headers(request) or (body.get("api_key") if isinstance(body.get("api_key"), str) else None)
     context = ctx(request)
     principal = cached_principal(raw) or await run_in_threadpool(principal_for_key, context, raw)
-    limit = context.settings.publishable_max_body_bytes
+    limit = min(context.settings.publishable_max_body_bytes, context.settings.max_body_bytes)
     if principal.key_kind == "publishable" and len(await request.body()) > limit:
         # The guard applies this limit to keys in headers; a key in the body is known only now.
         raise TooLarge(f"request body is larger than the limit of {limit:,} bytes for publishable keys "
