@@ -49,22 +49,36 @@ class Problem:
 def check(body: bytes, *, max_values: int, max_depth: int, limit_name: str) -> Problem | None:
     """The first problem of a JSON body, or None (also for text that is not JSON: the route
     that parses it reports that, with the position)."""
-    values = _values(body)
-    if values > max_values:
-        stripped = _STRING.sub(b'""', body)
-        if _values(stripped) > max_values:
-            return Problem(413, "too_large", f"the body holds more than {max_values:,} JSON values (objects, "
-                                             f"arrays and items; {limit_name}): send smaller batches")
-    if not _within_depth(body, max_depth) and not _within_depth(_STRING.sub(b'""', body), max_depth):
-        try:
-            json.loads(body)
-        except RecursionError:
-            pass
-        except ValueError:
-            return None
+    stripped: list[bytes] = []
+
+    def without_strings() -> bytes:  # made once, and only when a cheap pass was not conclusive
+        if not stripped:
+            stripped.append(_STRING.sub(b'""', body))
+        return stripped[0]
+
+    if _values(body) > max_values and _values(without_strings()) > max_values:
+        return Problem(413, "too_large", f"the body holds more than {max_values:,} JSON values (objects, "
+                                         f"arrays and items; {limit_name}): send smaller batches")
+    if not _within_depth(body, max_depth) and not _within_depth(without_strings(), max_depth) and _json(body):
         return Problem(422, "invalid_input", f"body: JSON nested deeper than {max_depth} levels")
     if b"\x00" in body:
         return Problem(422, "invalid_input", "text may not contain NUL (\\u0000) characters")
+    return _unstorable(body)
+
+
+def _json(body: bytes) -> bool:
+    """Whether a body whose brackets nest too deep is JSON at all (else the route says where not)."""
+    try:
+        json.loads(body)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    return True
+
+
+def _unstorable(body: bytes) -> Problem | None:
+    """NUL or lone surrogates behind escapes, or numbers that are not finite, named by field."""
     text_suspect = bool(_SUSPECT_TEXT.search(body))
     if not (text_suspect or b"NaN" in body or b"Infinity" in body or _maybe_huge(body)):
         return None
