@@ -227,6 +227,7 @@ def _field(text: str, pos: int) -> tuple[str, str | None]:
 def check(c: Cond, pos: int | None = None, path: str | None = None) -> Cond:
     """Op allowed on the field and value of the right type (metadata numbers become text)."""
     spec = FIELDS[c.field]
+    _storable(c.key, pos, path)
     if c.op not in spec["ops"]:
         raise FilterSyntaxError(f"operator '{c.op}' is not allowed on {c.field}", pos, path)
     if c.op in ("exists", "missing"):
@@ -242,6 +243,7 @@ def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None) -> 
     if kind == "str":
         if isinstance(v, bool) or isinstance(v, Relative) or v is None:
             raise FilterSyntaxError(f"{field} needs a text value", pos, path)
+        _storable(v, pos, path)
         if field == "status" and v not in ("ok", "error"):
             raise FilterSyntaxError("status is ok or error", pos, path)
         return v if isinstance(v, str) else str(v)
@@ -262,6 +264,21 @@ def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None) -> 
             raise FilterSyntaxError(f"time needs an ISO-8601 time or -24h / -7d / -30m, not {v!r}", pos, path)
         return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
     raise FilterSyntaxError("time needs an ISO-8601 time or -24h / -7d / -30m", pos, path)
+
+
+def _storable(text: Any, pos: int | None, path: str | None) -> None:
+    """No NUL or lone surrogate (a JSON escape such as "\\ud800" makes one): PostgreSQL's driver
+    cannot send them, SQLite can, so both refuse them here alike."""
+    if isinstance(text, str) and ("\x00" in text or not _encodable(text)):
+        raise FilterSyntaxError("text may not contain NUL characters or unpaired UTF-16 surrogates", pos, path)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse(text: str) -> Node | None:

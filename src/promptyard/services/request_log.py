@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from promptyard.domain import access, costs
 from promptyard.domain import logs as rl
+from promptyard.domain.numbers import ROW_ID_MAX, ascii_int, is_ascii_digits
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import keys, labels, prompts
@@ -21,11 +22,15 @@ from promptyard.store.models import PendingUpdate, Request, RequestMetadata, Req
 from promptyard.store.types import utcnow
 
 
-def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, source: str = "api") -> dict:
-    """Store each valid log; report invalid ones by index. Replayed ids store nothing twice."""
+def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, source: str = "api",
+           publishable_max_batch: int | None = None) -> dict:
+    """Store each valid log; report invalid ones by index. Replayed ids store nothing twice.
+    A publishable (browser) key gets the smaller `publishable_max_batch`, when given."""
     access.require(p, "ingest")
     if not logs:
         raise InvalidInput("requests: the batch is empty")
+    if p.key_kind == "publishable" and publishable_max_batch is not None:
+        max_batch = min(max_batch, publishable_max_batch)
     if len(logs) > max_batch:
         raise InvalidInput(f"requests: a batch may hold at most {max_batch} logs (got {len(logs)})")
     now = utcnow()
@@ -207,8 +212,9 @@ def _upsert_score(session: Session, p: Principal, request_id: int, s: dict[str, 
 
 def find(session: Session, p: Principal, ref: str) -> int | None:
     cond = Request.client_id == ref
-    if ref.isdigit() and len(ref) < 16:
-        cond = or_(cond, Request.id == int(ref))
+    number = ascii_int(ref, hi=ROW_ID_MAX)
+    if number is not None:
+        cond = or_(cond, Request.id == number)
     return session.scalar(select(Request.id).where(Request.workspace_id == p.workspace_id, cond).limit(1))
 
 
@@ -219,7 +225,7 @@ def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, 
     items = _check_annotation(kind, payload)
     request_id = find(session, p, ref)
     if request_id is None:
-        if ref.isdigit() or len(ref) > 64:
+        if is_ascii_digits(ref) or len(ref) > 64:
             raise NotFound(f"no request with id {ref}")
         cutoff = utcnow() - timedelta(seconds=grace_s)
         session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == p.workspace_id,

@@ -20,6 +20,8 @@ from sqlalchemy import JSON, Float, Integer, Table
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Column
 
+from promptyard.errors import Conflict, InvalidInput, Unavailable
+
 
 def insert(session: Session, table: Table, rows: list[dict[str, Any]], *, skip_conflicts_on: Iterable[str] = (),
            returning: tuple[str, ...] = ()) -> list[tuple]:
@@ -37,22 +39,43 @@ def insert(session: Session, table: Table, rows: list[dict[str, Any]], *, skip_c
     columns = [_values(c, dialect, [r[c.name] for r in rows]) for c in cols]
     cursor = conn.connection.driver_connection.cursor()
     try:
-        if dialect.name == "postgresql":
-            arrays = ", ".join(f"%b::{_pg_type(c, dialect)}[]" for c in cols)  # binary: no text escaping
-            back = f" RETURNING {', '.join(returning)}" if returning else ""
-            cursor.execute(f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}{back}", columns)
-            return cursor.fetchall() if returning else []
-        # executemany cannot return rows. A write transaction on SQLite holds the database's
-        # only write lock (BEGIN IMMEDIATE), so the rows it inserts are exactly those whose rowid
-        # is above the largest one before it.
-        before = cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {target}").fetchone()[0] if returning else 0
-        marks = ", ".join("?" for _ in cols)
-        cursor.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks}){conflict}", list(zip(*columns)))
-        if not returning:
-            return []
-        return cursor.execute(f"SELECT {', '.join(returning)} FROM {target} WHERE rowid > ?", (before,)).fetchall()
+        return _run(cursor, dialect, target, names, cols, columns, conflict, returning)
+    except dialect.dbapi.Error as exc:  # the driver's own classes: SQLAlchemy's mapping is bypassed here
+        raise _mapped(exc, dialect.dbapi) from exc
+    except OverflowError:
+        raise InvalidInput("a number in the request is out of range") from None
     finally:
         cursor.close()
+
+
+def _mapped(exc: Exception, dbapi: Any) -> Exception:
+    """A driver error as one of ours (PEP 249 names, the same on sqlite3 and psycopg)."""
+    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
+    if isinstance(exc, dbapi.DataError):
+        return InvalidInput(f"a value in the request cannot be stored ({first})")
+    if isinstance(exc, dbapi.IntegrityError):
+        return Conflict(f"the request clashes with stored data ({first})")
+    if isinstance(exc, (dbapi.OperationalError, dbapi.InterfaceError)):
+        return Unavailable("the database is unavailable; try again shortly")
+    return exc
+
+
+def _run(cursor: Any, dialect: Any, target: str, names: str, cols: list[Column], columns: list[list[Any]],
+         conflict: str, returning: tuple[str, ...]) -> list[tuple]:
+    if dialect.name == "postgresql":
+        arrays = ", ".join(f"%b::{_pg_type(c, dialect)}[]" for c in cols)  # binary: no text escaping
+        back = f" RETURNING {', '.join(returning)}" if returning else ""
+        cursor.execute(f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}{back}", columns)
+        return cursor.fetchall() if returning else []
+    # executemany cannot return rows. A write transaction on SQLite holds the database's
+    # only write lock (BEGIN IMMEDIATE), so the rows it inserts are exactly those whose rowid
+    # is above the largest one before it.
+    before = cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {target}").fetchone()[0] if returning else 0
+    marks = ", ".join("?" for _ in cols)
+    cursor.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks}){conflict}", list(zip(*columns)))
+    if not returning:
+        return []
+    return cursor.execute(f"SELECT {', '.join(returning)} FROM {target} WHERE rowid > ?", (before,)).fetchall()
 
 
 def _values(col: Column, dialect: Any, values: list[Any]) -> list[Any]:

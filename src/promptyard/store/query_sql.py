@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, exists, false, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from promptyard.domain.numbers import ROW_ID_MAX, ascii_int
 from promptyard.domain.query import And, Cond, Node, Not, Or, resolve_time
 from promptyard.store.models import Request, RequestMetadata, RequestTag, Score
 
@@ -77,7 +78,7 @@ def _cond(c: Cond, now: datetime, sets_of: int | None) -> ColumnElement[bool]:
         return or_(*(_compare(col, "~", c.value) for col in cols))
     if c.field == "id":
         values = c.value if isinstance(c.value, tuple) else (c.value,)
-        ints = [int(v) for v in values if v.isdigit() and len(v) < 16]
+        ints = [n for n in (ascii_int(v, hi=ROW_ID_MAX) for v in values) if n is not None]
         return or_(Request.client_id.in_(values), Request.id.in_(ints) if ints else false())
     value = resolve_time(c.value, now) if c.field == "time" else c.value
     return _compare(COLUMNS[c.field], c.op, value)

@@ -57,7 +57,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(compat.router)  # last: its root-level paths never shadow ours
     _errors(app)
     app.add_middleware(_Unexpected)  # first: the innermost, right around the routes
-    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(GuardMiddleware, settings=settings)
     app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
     return app

@@ -32,7 +32,8 @@ def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {
     if not isinstance(logs, list):
         raise InvalidInput("requests: must be a list of logs")
     with c.db.write() as s:
-        result = request_log.ingest(s, p, logs, max_batch=c.settings.max_batch)
+        result = request_log.ingest(s, p, logs, max_batch=c.settings.max_batch,
+                                    publishable_max_batch=c.settings.publishable_max_batch)
     status = 422 if result["errors"] and not result["ids"] else 200
     return JSONResponse(result, status_code=status)
 

@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
+from promptyard.domain.numbers import MAX_ID, ascii_int
 from promptyard.domain.records import Principal
-from promptyard.errors import InvalidInput
+from promptyard.errors import InvalidInput, TooLarge
 from promptyard.web.context import AppContext, cached_principal, ctx, key_from_headers, principal_for_key
 
-MAX_ID = 2**31 - 1  # larger ids fit no id column here (32-bit on PostgreSQL)
 
 
 @dataclass
@@ -33,6 +33,11 @@ async def call(request: Request) -> Call:
     raw = key_from_headers(request) or (body.get("api_key") if isinstance(body.get("api_key"), str) else None)
     context = ctx(request)
     principal = cached_principal(raw) or await run_in_threadpool(principal_for_key, context, raw)
+    limit = min(context.settings.publishable_max_body_bytes, context.settings.max_body_bytes)
+    if principal.key_kind == "publishable" and len(await request.body()) > limit:
+        # The guard applies this limit to keys in headers; a key in the body is known only now.
+        raise TooLarge(f"request body is larger than the limit of {limit:,} bytes for publishable keys "
+                       "(PROMPTYARD_PUBLISHABLE_MAX_BODY_BYTES)")
     return Call(context, principal, body)
 
 
@@ -44,6 +49,8 @@ async def _body(request: Request) -> dict[str, Any]:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"body: not valid JSON ({exc})") from None
+    except RecursionError:  # the guard refuses deep bodies first; this holds if its limit is raised
+        raise InvalidInput("body: JSON nested too deeply") from None
     if not isinstance(value, dict):
         raise InvalidInput("body: must be a JSON object")
     return value
@@ -56,11 +63,10 @@ def integer(body: dict, name: str, *, required: bool = False) -> int | None:
         if required:
             raise InvalidInput(f"{name}: is required")
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+    number = ascii_int(value) if isinstance(value, str) else value
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_ID:
         raise InvalidInput(f"{name}: must be a whole number from 0 to {MAX_ID} (got {str(value)[:40]!r})")
-    return value
+    return number
 
 
 def text(body: dict, name: str, *, required: bool = False) -> str | None:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from promptyard.domain.records import Principal, Resolved
+from promptyard.domain.numbers import ascii_int
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import folders, labels, prompts, versions
 from promptyard.services.render_pool import engine_for
@@ -26,10 +27,11 @@ def _resolve(s: Session, p: Principal, identifier: str, version: int | None, lab
     try:
         return labels.resolve(s, p, identifier, version=version, label=label, metadata=metadata)
     except NotFound as by_name:
-        if not identifier.isdigit() or len(identifier) > 9:
+        number = ascii_int(identifier)
+        if number is None:
             raise
         try:
-            name = prompts.get(s, p, int(identifier)).name
+            name = prompts.get(s, p, number).name
         except NotFound:
             raise by_name from None
         return labels.resolve(s, p, name, version=version, label=label, metadata=metadata)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
+from promptyard.domain.numbers import ascii_int
 from promptyard.errors import NotFound
 from promptyard.services import labels, prompts
 from promptyard.web.compat import inputs
@@ -29,9 +30,9 @@ def list_labels(identifier: str, call: CallDep):
         try:
             prompt_id = prompts.get_by_name(s, call.p, identifier).id
         except NotFound:
-            if not identifier.isdigit() or len(identifier) > 9:
+            prompt_id = ascii_int(identifier)
+            if prompt_id is None:
                 raise
-            prompt_id = int(identifier)
         found = labels.refs(s, call.p, prompt_id)
     return {"release_labels": [{"release_label": r.name, "release_label_id": r.id, "prompt_version_id": r.version_id,
                                 "prompt_version_number": r.version} for r in found]}

@@ -1,0 +1,32 @@
+"""Whole numbers typed by clients: ids in paths, numbers in bodies and filters, header values.
+
+One rule for every surface: ASCII decimal digits only, within bounds, else "not a number".
+str.isdigit() is not enough - it accepts '²' and '①', which int() then refuses (a 500) - and
+int() alone is too lenient: it takes '٣' (Arabic-Indic three), '1_000' and surrounding
+whitespace of any script, and a 5,000-digit string raises instead of answering.
+"""
+
+from __future__ import annotations
+
+MAX_ID = 2**31 - 1  # the largest value of a 32-bit id or number column (PostgreSQL INTEGER)
+ROW_ID_MAX = 10**15 - 1  # request row ids (64-bit); a longer all-digit ref is taken as a client id
+_MAX_DIGITS = 19  # anything longer is out of every bound we use (2**63 has 19 digits)
+
+
+def is_ascii_digits(text: str) -> bool:
+    """Only '0'-'9', at least one."""
+    return text.isascii() and text.isdigit()
+
+
+def ascii_int(value: object, *, lo: int = 0, hi: int = MAX_ID) -> int | None:
+    """`value` (str or bytes) as an integer in lo..hi when it is ASCII decimal digits with at most
+    surrounding spaces or tabs; None for anything else (the caller words the error)."""
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("latin-1")
+    if not isinstance(value, str):
+        return None
+    text = value.strip(" \t")
+    if not (len(text) <= _MAX_DIGITS and is_ascii_digits(text)):
+        return None
+    number = int(text)
+    return number if lo <= number <= hi else None
