@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput
-from promptyard.web.context import AppContext, cached_principal, ctx, key_from_headers, principal_for_key
+from promptyard.web.context import AppContext, ctx, key_from_headers, request_principal
 
 MAX_ID = 2**31 - 1  # larger ids fit no id column here (32-bit on PostgreSQL)
 
@@ -31,9 +30,7 @@ async def call(request: Request) -> Call:
     then body `api_key`, as the SDK sends it in one or the other depending on the endpoint."""
     body = await _body(request)
     raw = key_from_headers(request) or (body.get("api_key") if isinstance(body.get("api_key"), str) else None)
-    context = ctx(request)
-    principal = cached_principal(raw) or await run_in_threadpool(principal_for_key, context, raw)
-    return Call(context, principal, body)
+    return Call(ctx(request), await request_principal(request, raw), body)
 
 
 async def _body(request: Request) -> dict[str, Any]:
