@@ -78,7 +78,8 @@ def principal(database):  # noqa: ANN001, ANN201
 def app(database):  # noqa: ANN001, ANN201
     from promptyard.web.app import create_app
 
-    return create_app(Settings(data_dir="/nonexistent", max_body_bytes=1_000_000), database)
+    return create_app(Settings(data_dir="/nonexistent", max_body_bytes=1_000_000, public_url="http://testserver",
+                               allowed_hosts="testserver"), database)
 
 
 def make_key(database, principal, scopes=("read", "write", "ingest", "admin"), **kw) -> str:  # noqa: ANN001

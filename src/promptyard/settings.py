@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 
 def _opt(default: Any, help: str) -> Any:
@@ -36,6 +38,32 @@ class Settings:
     log_level: str = _opt("info", "server log level")
     cors_max_age: int = _opt(600, "seconds browsers may cache a CORS preflight answer")
     secure_cookies: bool = _opt(False, "mark the login cookie Secure (set to true behind HTTPS)")
+    public_url: str = _opt("", "the URL people reach the server at (e.g. https://prompts.example.com); absolute "
+                               "links such as invitations are built from it; empty = the listen address")
+    allowed_hosts: str = _opt("", "comma list of Host header values served (others get 400); empty = the listen "
+                                  "host, localhost, 127.0.0.1, ::1 and the PUBLIC_URL host; * = any")
+
+    def __post_init__(self) -> None:
+        if self.public_url and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", self.public_url):
+            raise SystemExit(f"PROMPTYARD_PUBLIC_URL: {self.public_url!r} is not an absolute http(s) URL "
+                             "such as https://prompts.example.com")
+
+    @property
+    def base_url(self) -> str:
+        """Where absolute links point: PUBLIC_URL, else the listen address - never a request's Host
+        header, which whoever sends the request chooses."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def host_allowlist(self) -> frozenset[str]:
+        """Host names (lower case, no port) requests may name; '*' in it allows any."""
+        if self.allowed_hosts.strip():
+            return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+        public = urlsplit(self.public_url).hostname if self.public_url else None
+        return frozenset(h for h in (self.host.lower(), "localhost", "127.0.0.1", "::1", public) if h)
 
     @property
     def db_url(self) -> str:

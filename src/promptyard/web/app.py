@@ -29,7 +29,7 @@ from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import system as api_system
 from promptyard.web.context import AppContext
 from promptyard.web.cors import CorsMiddleware
-from promptyard.web.middleware import GuardMiddleware
+from promptyard.web.middleware import GuardMiddleware, HostMiddleware
 
 log = logging.getLogger("promptyard")
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     _errors(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)
+    app.add_middleware(HostMiddleware, allowed=settings.host_allowlist)  # outermost: before anything reads Host
     return app
 
 

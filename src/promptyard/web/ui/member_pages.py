@@ -67,7 +67,9 @@ def invite(request: Request, user: Admin, form: FormData) -> Response:
     except (InvalidInput, Forbidden, Conflict) as exc:
         return _page(request, user, status=exc.status, error=exc.message, form=fields)
     # Shown once on this answer (never put in a redirect URL); the admin sends it to the person.
-    link = str(request.base_url).rstrip("/") + pages.path_for(request, "invitation", token=raw)
+    # From PROMPTYARD_PUBLIC_URL (or the listen address), never from the Host header: a forged
+    # Host would otherwise make the admin send out a link to someone else's server.
+    link = ctx(request).settings.base_url + pages.path_for(request, "invitation", token=raw)
     return _page(request, user, invite_link=link)
 
 
