@@ -38,6 +38,11 @@ class Settings:
     log_level: str = _opt("info", "server log level")
     cors_max_age: int = _opt(600, "seconds browsers may cache a CORS preflight answer")
     secure_cookies: bool = _opt(False, "mark the login cookie Secure (set to true behind HTTPS)")
+    login_failures_per_account: int = _opt(5, "failed logins per account within the window before further "
+                                              "attempts get 429 (0 = no limit)")
+    login_failures_per_address: int = _opt(20, "failed logins from one client address within the window before "
+                                              "further attempts get 429 (0 = no limit)")
+    login_window_s: int = _opt(900, "the sliding window of the login limits, in seconds")
     public_url: str = _opt("", "the URL people reach the server at (e.g. https://prompts.example.com); absolute "
                                "links such as invitations are built from it; empty = the listen address")
     allowed_hosts: str = _opt("", "comma list of Host header values served (others get 400); empty = the listen "
