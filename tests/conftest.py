@@ -78,7 +78,11 @@ def principal(database):  # noqa: ANN001, ANN201
 def app(database):  # noqa: ANN001, ANN201
     from promptyard.web.app import create_app
 
-    return create_app(Settings(data_dir="/nonexistent", max_body_bytes=1_000_000), database)
+    return create_app(Settings(data_dir="/nonexistent", max_body_bytes=1_000_000, public_url="http://testserver",
+                               allowed_hosts="testserver",
+                               # Every in-process client is 'testclient': its failed logins would add up
+                               # across tests; tests/test_login_throttle.py covers the address limit.
+                               login_failures_per_address=0), database)
 
 
 def make_key(database, principal, scopes=("read", "write", "ingest", "admin"), **kw) -> str:  # noqa: ANN001

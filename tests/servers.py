@@ -52,9 +52,14 @@ def start_server(data_dir: Path, database_url: str | None = None, env: dict | No
         if not line and proc.poll() is not None:
             raise RuntimeError("server exited:\n" + "".join(lines))
         lines.append(line)
-        if line.startswith("Log in at") or "admin API key:" in line:
+        if line.strip().startswith("Log in at") or "admin API key:" in line:
             break
     text = "".join(lines)
+    # Not a terminal: the first start writes the owner password and admin key to a private file
+    # in the data dir and prints only its path.
+    written = re.search(r"They are in (\S+) \(readable only", text)
+    if written:
+        text += Path(written.group(1)).read_text(encoding="utf-8")
     key = re.search(r"admin API key: (\S+)", text)
     login = re.search(r"as (\S+) with password: (\S+)", text)
     while time.time() < deadline:

@@ -7,7 +7,9 @@ working for the client commands (prompts ..., requests export).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from promptyard.settings import Settings
@@ -19,10 +21,33 @@ def _server_settings(args: argparse.Namespace) -> Settings:
                              database_url=getattr(args, "database_url", None))
 
 
+CREDENTIALS_FILE = "first-run-credentials.txt"
+
+
+def private_data_dir(settings: Settings, *, create: bool = False) -> Path:
+    """Files in the data dir are private to the server's user (DESIGN 3.13): every file the process
+    makes from now on is 0600 and every directory 0700 (umask; SQLite's -wal and -shm follow the
+    database file), and a data dir left readable by an older version is tightened."""
+    os.umask(0o077)
+    data = Path(settings.data_dir)
+    if settings.database_url and not data.exists() and not create:
+        return data  # PostgreSQL: nothing of ours is there yet; made when something is written
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        data.chmod(0o700)
+        for f in data.iterdir():
+            if f.is_file() and not f.is_symlink() and f.stat().st_mode & 0o077:
+                f.chmod(f.stat().st_mode & 0o700)
+    except OSError as exc:  # not ours to change (another owner): say so, still serve
+        print(f"warning: cannot make {data} private to this user ({exc})", file=sys.stderr)
+    return data
+
+
 def _database(settings: Settings, migrate: bool = True):  # noqa: ANN202
     from promptyard.store.db import Database
     from promptyard.store.migrate import upgrade
 
+    private_data_dir(settings)
     db = Database(settings.db_url, statement_timeout_s=settings.statement_timeout_s)
     if migrate:
         upgrade(db.engine)
@@ -41,14 +66,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{settings.host}:{settings.port}"
     print(f"Promptyard is serving on {url}  (database: {db.kind})", flush=True)
     if fr.api_key:
-        print("\nFirst start: created the default workspace. These are shown ONCE - keep them:")
-        print(f"  log in at {url}/ui/login as {fr.admin_email} with password: {fr.admin_password}")
-        print(f"  admin API key: {fr.api_key}\n", flush=True)
+        _show_first_run(settings, url, fr)
     else:
         print(f"Log in at {url}/ui/login. New API key: promptyard keys create --name NAME; "
               "new login: promptyard users create --email E --role admin", flush=True)
     serving.run(create_app(settings, db), settings)
     return 0
+
+
+def _show_first_run(settings: Settings, url: str, fr: Any) -> None:
+    """The owner's password and the admin key, shown once: on an interactive terminal only. Under a
+    service manager or in a container stdout goes to journald / container logs, which many people
+    can read and which are kept, so there they go to a file only this user can read."""
+    secrets = (f"  log in at {url}/ui/login as {fr.admin_email} with password: {fr.admin_password}\n"
+               f"  admin API key: {fr.api_key}\n")
+    if sys.stdout.isatty():
+        print("\nFirst start: created the default workspace. These are shown ONCE - keep them:")
+        print(secrets, flush=True)
+        return
+    path = (private_data_dir(settings, create=True) / CREDENTIALS_FILE).resolve()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write("Promptyard first start: the owner login and an admin API key. Keep them elsewhere, "
+                "then delete this file.\n" + secrets)
+    print(f"\nFirst start: created the default workspace, an owner login and an admin API key.\n"
+          f"  They are in {path} (readable only by this user): keep them elsewhere, then delete the file.\n"
+          f"  Log in at {url}/ui/login as {fr.admin_email} with the password from that file.\n", flush=True)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

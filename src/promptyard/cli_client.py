@@ -67,22 +67,38 @@ def to_file(prompt: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v is not None}
 
 
+def pull_target(out: Path, name: str) -> Path:
+    """Where `prompts pull` writes a prompt: <dir>/<name>.yaml, and never outside <dir>. The server
+    refuses names with '..' segments, but a file path must not trust what a server sends (an old
+    row, another server): '../.github/workflows/x' or a symlink out of <dir> is refused here."""
+    path = out / f"{name}.yaml"
+    root = out.resolve()
+    if not path.resolve().is_relative_to(root) or path.resolve() == root:
+        raise errors.InvalidInput(f"refusing to write prompt {name!r}: {path} is outside {out}")
+    return path
+
+
 def cmd_pull(args: argparse.Namespace) -> int:
     import yaml
 
-    api, out = _api(args), Path(args.dir)
+    api, out, refused = _api(args), Path(args.dir), 0
     params = {"folder": args.folder} if args.folder else {}
     for prompt in api.call("GET", "/api/v1/prompts", params=params | {"limit": 1000})["items"]:
         if not prompt["latest_version"]:
             continue
+        try:
+            path = pull_target(out, prompt["name"])
+        except errors.InvalidInput as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            refused += 1
+            continue
         fetched = api.call("GET", f"/api/v1/fetch/{quote(prompt['name'], safe='')}",
                            params={"label": args.label} if args.label else {"label": "latest"})
-        path = out / f"{prompt['name']}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(to_file(prompt, fetched["version"]), allow_unicode=True, sort_keys=False),
                         encoding="utf-8")
         print(f"pulled {prompt['name']} v{fetched['version']['number']} -> {path}")
-    return 0
+    return 1 if refused else 0
 
 
 def cmd_push(args: argparse.Namespace) -> int:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 
 def _opt(default: Any, help: str) -> Any:
@@ -52,6 +54,37 @@ class Settings:
     secure_cookies: bool = _opt(False, "mark the login cookie Secure (set to true behind HTTPS)")
     statement_timeout_s: float = _opt(30.0, "longest time one database read (search, statistics, an export's "
                                       "batch) may take before it ends with a 422 (0 = no limit)")
+    login_failures_per_account: int = _opt(5, "failed logins per account within the window before further "
+                                              "attempts get 429 (0 = no limit)")
+    login_failures_per_address: int = _opt(20, "failed logins from one client address within the window before "
+                                              "further attempts get 429 (0 = no limit)")
+    login_window_s: int = _opt(900, "the sliding window of the login limits, in seconds")
+    public_url: str = _opt("", "the URL people reach the server at (e.g. https://prompts.example.com); absolute "
+                               "links such as invitations are built from it; empty = the listen address")
+    allowed_hosts: str = _opt("", "comma list of Host header values served (others get 400); empty = the listen "
+                                  "host, localhost, 127.0.0.1, ::1 and the PUBLIC_URL host; * = any")
+
+    def __post_init__(self) -> None:
+        if self.public_url and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", self.public_url):
+            raise SystemExit(f"PROMPTYARD_PUBLIC_URL: {self.public_url!r} is not an absolute http(s) URL "
+                             "such as https://prompts.example.com")
+
+    @property
+    def base_url(self) -> str:
+        """Where absolute links point: PUBLIC_URL, else the listen address - never a request's Host
+        header, which whoever sends the request chooses."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def host_allowlist(self) -> frozenset[str]:
+        """Host names (lower case, no port) requests may name; '*' in it allows any."""
+        if self.allowed_hosts.strip():
+            return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+        public = urlsplit(self.public_url).hostname if self.public_url else None
+        return frozenset(h for h in (self.host.lower(), "localhost", "127.0.0.1", "::1", public) if h)
 
     @property
     def db_url(self) -> str:

@@ -15,25 +15,65 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 
 
+# Characters a reader cannot see or that reorder what they see: format characters (category Cf:
+# zero-width space/joiners, BOM, soft hyphen, the bidi embeddings/overrides U+202A-202E, isolates
+# U+2066-2069, marks U+200E/U+200F/U+061C), line/paragraph separators, and unassigned or private
+# code points. A name holding one can look exactly like another name (or hide a '../').
+_UNSEEN = frozenset({"Cc", "Cs", "Cf", "Co", "Cn", "Zl", "Zp"})
+
+
+def _unseen_char(text: str) -> str | None:
+    """A description of the first control, invisible or bidi character in `text`, or None."""
+    for ch in text:
+        if unicodedata.category(ch) in _UNSEEN:
+            kind = "control" if unicodedata.category(ch) in ("Cc", "Cs") else "invisible or bidi-control"
+            return f"{kind} character U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"
+    return None
+
+
+def _path_rules(name: str, what: str) -> None:
+    """What makes a name unsafe as a file path (`prompts pull` writes <name>.yaml)."""
+    problem = _unseen_char(name)
+    if problem:
+        raise InvalidInput(f"{what} may not contain the {problem}")
+    if "\\" in name:
+        raise InvalidInput(f"{what} may not contain '\\' (use '/' between folders)")
+    bad = next((seg for seg in name.split("/") if seg in (".", "..")), None)
+    if bad is not None:
+        raise InvalidInput(f"{what} may not contain '{bad}' as a path segment")
+
+
 def prompt_name(name: object) -> str:
-    """Prompt names may contain '/', spaces and any script (e.g. '服薬指導/返信案')."""
+    """Prompt names may contain '/', spaces and any script (e.g. '服薬指導/返信案'), but nothing that
+    could escape a directory or hide from a reader (see _path_rules)."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("prompt name must be a non-empty string")
     if len(name) > 200:
         raise InvalidInput(f"prompt name is {len(name)} characters long; the limit is 200")
-    if name != name.strip() or _has_control(name):
-        raise InvalidInput("prompt name may not start or end with spaces or contain control characters")
     if name.startswith("/") or name.endswith("/") or "//" in name:
         raise InvalidInput("prompt name may not start or end with '/' or contain '//'")
+    _path_rules(name, "prompt name")
+    if name != name.strip():
+        raise InvalidInput("prompt name may not start or end with spaces")
+    return unicodedata.normalize("NFC", name)
+
+
+def lookup_name(name: object) -> str:
+    """A prompt name to look up: only normalised, not judged, so that a prompt stored before a
+    rule existed stays reachable (and can be renamed); a name that cannot exist is simply not found."""
+    if not isinstance(name, str):
+        raise InvalidInput("prompt name must be a string")
     return unicodedata.normalize("NFC", name)
 
 
 def folder_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("folder name must be a non-empty string")
-    if len(name) > 100 or "/" in name or name != name.strip() or _has_control(name) or name in (".", ".."):
-        raise InvalidInput(f"invalid folder name {name!r}: 1-100 characters, no '/', no control characters, "
-                           "no leading or trailing spaces")
+    if "/" in name:
+        raise InvalidInput(f"folder name {name!r} may not contain '/'")
+    _path_rules(name, "folder name")
+    if len(name) > 100 or name != name.strip():
+        raise InvalidInput(f"invalid folder name {name!r}: 1-100 characters, no leading or trailing spaces")
     return unicodedata.normalize("NFC", name)
 
 

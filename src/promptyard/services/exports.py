@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -51,11 +52,24 @@ def _csv(items: Iterator[dict]) -> Iterator[str]:
     yield buf.getvalue()
 
 
+# What spreadsheets (Excel, LibreOffice, Sheets) may run as a formula or DDE call when a cell starts
+# with it, after any leading whitespace (OWASP "CSV injection"). Japanese input methods type the
+# full-width forms (＝＋－＠), which Excel converts, so they are compared after NFKC folding.
+FORMULA_STARTS = frozenset("=+-@|%\u2212")
+RAW_STARTS = ("\t", "\r", "\n")
+_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
+
+
 def safe_cell(value: Any) -> str:
-    """Spreadsheets run cells starting with = + - @ (or tab/CR) as formulas: neutralise them."""
+    """A CSV cell that no spreadsheet runs: text that could start a formula gets a leading "'"."""
+    if isinstance(value, (int, float)):  # numbers (also negative ones) are never formulas
+        return str(value)
     text = "" if value is None else (json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list))
                                      else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    first = text.lstrip().lstrip(_INVISIBLE).lstrip()[:1]
+    if text.startswith(RAW_STARTS) or (first and unicodedata.normalize("NFKC", first) in FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 def _plain(value: Any) -> Any:

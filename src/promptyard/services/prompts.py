@@ -40,7 +40,7 @@ def load(session: Session, p: Principal, prompt_id: int, *, lock: bool = False) 
 
 
 def load_by_name(session: Session, p: Principal, name: str, *, lock: bool = False) -> Prompt:
-    q = select(Prompt).where(Prompt.workspace_id == p.workspace_id, Prompt.name == names.prompt_name(name))
+    q = select(Prompt).where(Prompt.workspace_id == p.workspace_id, Prompt.name == names.lookup_name(name))
     row = session.scalar(q.with_for_update() if lock else q)
     if row is None:
         raise NotFound(f"no prompt named {name!r}")

@@ -30,7 +30,7 @@ from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import system as api_system
 from promptyard.web.context import AppContext
 from promptyard.web.cors import CorsMiddleware
-from promptyard.web.middleware import GuardMiddleware
+from promptyard.web.middleware import GuardMiddleware, HostMiddleware
 from promptyard.web.request_ids import RequestIdMiddleware, log_unexpected
 
 log = logging.getLogger("promptyard")
@@ -59,6 +59,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.add_middleware(_Unexpected)  # first: the innermost, right around the routes
     app.add_middleware(GuardMiddleware, settings=settings)
     app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)
+    app.add_middleware(HostMiddleware, allowed=settings.host_allowlist)  # before anything reads Host
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
     return app
 

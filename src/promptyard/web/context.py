@@ -7,9 +7,10 @@ import time
 from dataclasses import dataclass, field
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from promptyard.domain.records import Principal
-from promptyard.errors import Unavailable
+from promptyard.errors import Forbidden, Unavailable
 from promptyard.services import keys
 from promptyard.settings import Settings
 from promptyard.store.db import Database
@@ -69,4 +70,25 @@ def principal_for_key(context: AppContext, raw: str | None) -> Principal:
                 keys.touch_key(session, principal.key_id)
         except Unavailable:  # the store's word for a locked or unreachable database
             pass  # last-used time is informational; never fail a call over it
+    return principal
+
+
+def check_origin(principal: Principal, origin: str | None) -> None:
+    """A publishable key lives in web pages, so it works only on requests a browser sends from one
+    of its allowed origins. Checked wherever a key is accepted (API and PromptLayer routes, key in a
+    header or in the body, any content type): a `text/plain` POST needs no CORS preflight, so a
+    check that only CORS paths made could be walked around. No Origin at all is refused too."""
+    if principal.key_kind != "publishable":
+        return
+    if not origin:
+        raise Forbidden("a publishable key is accepted only from a web page of one of its allowed origins "
+                        "(this request has no Origin header); use a secret key on servers")
+    if origin.rstrip("/").lower() not in principal.allowed_origins:
+        raise Forbidden(f"origin {origin} is not allowed for this publishable key")
+
+
+async def request_principal(request: Request, raw: str | None) -> Principal:
+    """Who is calling with key `raw` on this request (async: a cached key costs no thread hop)."""
+    principal = cached_principal(raw) or await run_in_threadpool(principal_for_key, ctx(request), raw)
+    check_origin(principal, request.headers.get("origin"))
     return principal

@@ -3,7 +3,8 @@
 Preflights (OPTIONS) of the routes a browser client uses are answered for any origin: a
 preflight carries no key, so the origin is checked on the actual request instead. An actual
 request with a publishable key (`py_pk_...`) must come from one of that key's allowed origins
-(403 otherwise) and gets Access-Control-Allow-Origin for exactly that origin. Secret keys get no
+(403 otherwise; web/context.check_origin, which every route that accepts keys also applies, whatever
+the path or content type) and gets Access-Control-Allow-Origin for exactly that origin. Secret keys get no
 CORS headers, so a browser never lets a page read answers made with them. What a publishable key
 may do (read prompts, ingest) is enforced by its scopes, not here.
 """
@@ -15,8 +16,8 @@ from typing import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from promptyard.errors import PromptyardError
-from promptyard.web.context import principal_for_key
+from promptyard.errors import Forbidden, PromptyardError
+from promptyard.web.context import check_origin, principal_for_key
 from promptyard.web.middleware import error_body
 
 BROWSER_PATHS = re.compile(r"^/api/v1/(requests(/.*)?|fetch/.+|prompt-bundle/.+|changes|me)$")
@@ -45,8 +46,10 @@ class CorsMiddleware:
             principal = await run_in_threadpool(principal_for_key, scope["app"].state.ctx, key)
         except PromptyardError:
             return await self.app(scope, receive, send)  # the route answers 401 for a bad key
-        if origin.decode("latin-1").rstrip("/").lower() not in principal.allowed_origins:
-            return await _forbidden(send, origin)
+        try:
+            check_origin(principal, origin.decode("latin-1"))
+        except Forbidden as exc:
+            return await _forbidden(send, origin, exc.message)
         await self.app(scope, receive, _with_cors(send, origin))
 
     async def _preflight(self, origin: bytes, send: Callable) -> None:
@@ -74,8 +77,8 @@ def _with_cors(send: Callable, origin: bytes) -> Callable:
     return wrapped
 
 
-async def _forbidden(send: Callable, origin: bytes) -> None:
-    body = error_body(403, "forbidden", f"origin {origin.decode('latin-1')} is not allowed for this publishable key")
+async def _forbidden(send: Callable, origin: bytes, message: str) -> None:
+    body = error_body(403, "forbidden", message)
     # The allow-origin header lets the page read why it was refused.
     await send({"type": "http.response.start", "status": 403, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

@@ -116,3 +116,36 @@ async def _reject(send: Callable, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def host_name(value: str) -> str:
+    """'Example.com:8700' -> 'example.com', '[::1]:8700' -> '::1' (the name without its port)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class HostMiddleware:
+    """Answers 400 to a request whose Host header is not one this server is reached by
+    (PROMPTYARD_ALLOWED_HOSTS), so that nothing that reads the Host - links, redirects, cookies -
+    can be steered by a forged header (DNS rebinding, poisoned links). Starlette's
+    TrustedHostMiddleware does the same check but answers in plain text; this one answers in the
+    error shape both our clients and PromptLayer's read, naming the setting. Health checks pass:
+    load balancers probe them by IP address."""
+
+    EXEMPT = frozenset({"/-/health"})
+
+    def __init__(self, app: Callable, allowed: frozenset[str]):
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or "*" in self.allowed or scope["path"] in self.EXEMPT:
+            return await self.app(scope, receive, send)
+        raw = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        if host_name(raw) in self.allowed:
+            return await self.app(scope, receive, send)
+        shown = raw[:100] or "(none)"
+        await _reject(send, 400, "invalid_host", f"Host {shown!r} is not served here; add it to "
+                      "PROMPTYARD_ALLOWED_HOSTS (comma list) if this server is reached by that name")

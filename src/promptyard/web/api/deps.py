@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 
 from promptyard.domain.records import Principal
-from promptyard.web.context import AppContext, cached_principal, ctx, key_from_headers, principal_for_key
+from promptyard.web.context import AppContext, ctx, key_from_headers, request_principal
 
 
 async def api_principal(request: Request) -> Principal:
-    # Async so that a cached key costs no thread hop; a lookup runs in the thread pool.
-    raw = key_from_headers(request)
-    return cached_principal(raw) or await run_in_threadpool(principal_for_key, ctx(request), raw)
+    return await request_principal(request, key_from_headers(request))
 
 
 Auth = Annotated[Principal, Depends(api_principal)]

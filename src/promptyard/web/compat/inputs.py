@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 
 from promptyard.domain.numbers import MAX_ID, ascii_int
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, TooLarge
-from promptyard.web.context import AppContext, cached_principal, ctx, key_from_headers, principal_for_key
+from promptyard.web.context import AppContext, ctx, key_from_headers, request_principal
 
 
 
@@ -32,7 +31,7 @@ async def call(request: Request) -> Call:
     body = await _body(request)
     raw = key_from_headers(request) or (body.get("api_key") if isinstance(body.get("api_key"), str) else None)
     context = ctx(request)
-    principal = cached_principal(raw) or await run_in_threadpool(principal_for_key, context, raw)
+    principal = await request_principal(request, raw)
     limit = min(context.settings.publishable_max_body_bytes, context.settings.max_body_bytes)
     if principal.key_kind == "publishable" and len(await request.body()) > limit:
         # The guard applies this limit to keys in headers; a key in the body is known only now.

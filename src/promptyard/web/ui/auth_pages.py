@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import zoneinfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from promptyard.errors import InvalidInput, Unauthorized
-from promptyard.services import members, users, web_sessions
+from promptyard.errors import InvalidInput, RateLimited, Unauthorized, retry_after
+from promptyard.services import login_throttle, members, users, web_sessions
 from promptyard.web.context import ctx
 from promptyard.web.ui import catalogue, pages
 from promptyard.web.ui.pages import FormData, MaybeUser, Viewer
@@ -46,6 +47,22 @@ def login_page(request: Request, user: MaybeUser, next: str = "/ui/") -> Respons
     return _login_form(request, next_url=next, expired=pages.SESSION_COOKIE in request.cookies)
 
 
+def throttle_limits(request: Request) -> login_throttle.Limits:
+    st = ctx(request).settings
+    return login_throttle.Limits(st.login_failures_per_account, st.login_failures_per_address, st.login_window_s)
+
+
+def client_address(request: Request) -> str | None:
+    # uvicorn puts the X-Forwarded-For address here when the proxy is trusted (--forwarded-allow-ips).
+    return request.client.host if request.client else None
+
+
+def throttled_message(lang: str, exc: RateLimited) -> tuple[str, dict[str, str]]:
+    """The form's message and the Retry-After header for a throttled login."""
+    minutes = max(1, math.ceil(exc.retry_after_s / 60))
+    return catalogue.translate(lang, "login.throttled", minutes=minutes), retry_after(exc)
+
+
 @router.post("/login", name="login_submit")
 def login_submit(request: Request, form: FormData) -> Response:
     lang = pages.visitor_lang(request)
@@ -53,15 +70,26 @@ def login_submit(request: Request, form: FormData) -> Response:
     if not pages.check_login_token(request, form):
         return _login_form(request, status=403, error=catalogue.translate(lang, "login.stale"), email=email,
                            next_url=next_url)
+    limits, address = throttle_limits(request), client_address(request)
     try:
         # The slow password check runs in a read transaction: a write transaction would hold
         # SQLite's write lock (and stall request logging) for the whole argon2 computation.
         with pages.db(request).read() as s:
+            login_throttle.check(s, email=email, address=address, limits=limits)
             user_id = users.check_password(s, email, str(form.get("password") or ""))
         with pages.db(request).write() as s:
+            login_throttle.succeeded(s, email=email)
             raw, login = web_sessions.open_session(s, user_id, hours=ctx(request).settings.session_hours)
+    except RateLimited as exc:
+        error, headers = throttled_message(lang, exc)
+        response = _login_form(request, status=429, error=error, email=email, next_url=next_url)
+        response.headers.update(headers)
+        return response
     except Unauthorized as exc:
         no_workspace = isinstance(exc.details, dict) and exc.details.get("reason") == "no_workspace"
+        if not no_workspace:  # a wrong password (no_workspace comes after a right one)
+            with pages.db(request).write() as s:
+                login_throttle.failed(s, email=email, address=address, limits=limits)
         key = "login.no_workspace" if no_workspace else "login.wrong"
         return _login_form(request, status=401, error=catalogue.translate(lang, key), email=email, next_url=next_url)
     response = RedirectResponse(safe_next(next_url), status_code=303)

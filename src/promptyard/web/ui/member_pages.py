@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from promptyard.domain import access
-from promptyard.errors import Conflict, Forbidden, InvalidInput, Unauthorized
-from promptyard.services import members, web_sessions
+from promptyard.errors import Conflict, Forbidden, InvalidInput, RateLimited, Unauthorized
+from promptyard.services import login_throttle, members, web_sessions
 from promptyard.web.context import ctx
-from promptyard.web.ui import catalogue, pages
+from promptyard.web.ui import auth_pages, catalogue, pages
 from promptyard.web.ui.pages import Admin, FormData, Id, UiUser
 
 router = APIRouter()
@@ -67,7 +67,9 @@ def invite(request: Request, user: Admin, form: FormData) -> Response:
     except (InvalidInput, Forbidden, Conflict) as exc:
         return _page(request, user, status=exc.status, error=exc.message, form=fields)
     # Shown once on this answer (never put in a redirect URL); the admin sends it to the person.
-    link = str(request.base_url).rstrip("/") + pages.path_for(request, "invitation", token=raw)
+    # From PROMPTYARD_PUBLIC_URL (or the listen address), never from the Host header: a forged
+    # Host would otherwise make the admin send out a link to someone else's server.
+    link = ctx(request).settings.base_url + pages.path_for(request, "invitation", token=raw)
     return _page(request, user, invite_link=link)
 
 
@@ -101,14 +103,29 @@ def invitation_accept(request: Request, token: Token, form: FormData) -> Respons
     if not pages.check_login_token(request, form):
         return _accept_form(request, token, status=403,
                             error=catalogue.translate(pages.visitor_lang(request), "login.stale"))
+    limits, address = auth_pages.throttle_limits(request), auth_pages.client_address(request)
+    with pages.db(request).read() as s:
+        invitation, has_account = members.invitation(s, token)
     try:
+        if has_account:  # accepting checks that account's password: throttled like the login form
+            with pages.db(request).read() as s:
+                login_throttle.check(s, email=invitation.email, address=address, limits=limits)
         with pages.db(request).write() as s:
             user_id, workspace_id = members.accept(s, token, password=str(form.get("password") or ""),
                                                    name=str(form.get("name") or ""))
+            login_throttle.succeeded(s, email=invitation.email)
             # Logged in at once, in the workspace that invited them.
             raw, login = web_sessions.open_session(s, user_id, hours=ctx(request).settings.session_hours,
                                                    workspace_id=workspace_id)
+    except RateLimited as exc:
+        error, headers = auth_pages.throttled_message(pages.visitor_lang(request), exc)
+        response = _accept_form(request, token, status=429, error=error)
+        response.headers.update(headers)
+        return response
     except (InvalidInput, Unauthorized, Conflict) as exc:
+        if isinstance(exc, Unauthorized) and has_account:
+            with pages.db(request).write() as s:
+                login_throttle.failed(s, email=invitation.email, address=address, limits=limits)
         return _accept_form(request, token, status=exc.status, error=exc.message)
     response = RedirectResponse(pages.path_for(request, "prompts"), status_code=303)
     pages.start_session(response, request, raw, login)
