@@ -74,15 +74,19 @@ def principal(database):  # noqa: ANN001, ANN201
     return keys.system_principal(ws_id, actor="tester")
 
 
+def app_settings(**overrides) -> Settings:  # noqa: ANN003
+    """Settings for an in-process app answered through TestClient (Host: testserver)."""
+    return Settings(**{"data_dir": "/nonexistent", "public_url": "http://testserver", "allowed_hosts": "testserver",
+                       # Every in-process client is 'testclient': its failed logins would add up
+                       # across tests; tests/test_login_throttle.py covers the address limit.
+                       "login_failures_per_address": 0, **overrides})
+
+
 @pytest.fixture(scope="session")
 def app(database):  # noqa: ANN001, ANN201
     from promptyard.web.app import create_app
 
-    return create_app(Settings(data_dir="/nonexistent", max_body_bytes=1_000_000, public_url="http://testserver",
-                               allowed_hosts="testserver",
-                               # Every in-process client is 'testclient': its failed logins would add up
-                               # across tests; tests/test_login_throttle.py covers the address limit.
-                               login_failures_per_address=0), database)
+    return create_app(app_settings(max_body_bytes=1_000_000), database)
 
 
 def make_key(database, principal, scopes=("read", "write", "ingest", "admin"), **kw) -> str:  # noqa: ANN001

@@ -234,11 +234,10 @@ def test_too_many_values_are_refused_before_parsing(api):
 def test_publishable_keys_get_their_own_small_limits(database, principal):
     from fastapi.testclient import TestClient
 
-    from promptyard.settings import Settings
     from promptyard.web.app import create_app
-    from tests.conftest import make_key
+    from tests.conftest import app_settings, make_key
 
-    settings = Settings(data_dir="/nonexistent", publishable_max_body_bytes=100_000, publishable_max_batch=10)
+    settings = app_settings(publishable_max_body_bytes=100_000, publishable_max_batch=10)
     client = TestClient(create_app(settings, database), raise_server_exceptions=False)
     origin = "https://app.example.com"
     key = make_key(database, principal, scopes=("ingest",), kind="publishable", allowed_origins=[origin])

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from promptyard.store.faults import Outage
-from tests.conftest import _pg_database, missing
+from tests.conftest import _pg_database, app_settings, missing
 from tests.servers import LiveServer, free_port, start_server
 from tests.tcp_proxy import TcpProxy
 
@@ -175,10 +175,9 @@ def failing_app(database):  # noqa: ANN001, ANN201
     from fastapi.testclient import TestClient
     from sqlalchemy import text
 
-    from promptyard.settings import Settings
     from promptyard.web.app import create_app
 
-    app = create_app(Settings(data_dir="/nonexistent"), database)
+    app = create_app(app_settings(), database)
 
     def boom() -> None:
         with database.write() as s:
@@ -309,7 +308,6 @@ def test_expensive_search_and_stats_end_at_the_statement_timeout(database, princ
     from fastapi.testclient import TestClient
 
     from promptyard.services import request_log
-    from promptyard.settings import Settings
     from promptyard.store.db import Database
     from promptyard.web.app import create_app
     from tests.conftest import make_key
@@ -321,7 +319,7 @@ def test_expensive_search_and_stats_end_at_the_statement_timeout(database, princ
             assert not request_log.ingest(s, principal, logs, max_batch=1000)["errors"]
     limited = Database(database.url, statement_timeout_s=0.2)
     try:
-        client = TestClient(create_app(Settings(data_dir="/nonexistent", statement_timeout_s=0.2), limited),
+        client = TestClient(create_app(app_settings(statement_timeout_s=0.2), limited),
                             raise_server_exceptions=False)
         client.headers["Authorization"] = f"Bearer {make_key(database, principal)}"
         costly = " OR ".join(f'text ~ "q{i}"' for i in range(40))  # 2 letters: no index helps

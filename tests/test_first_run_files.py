@@ -13,7 +13,6 @@ import sys
 import time
 
 import httpx
-import pytest
 
 from tests.conftest import _pg_database
 from tests.servers import free_port, start_server

@@ -11,17 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from promptyard.services import login_throttle, members
-from promptyard.settings import Settings
 from promptyard.store.types import utcnow
 from promptyard.web.app import create_app
+from tests.conftest import app_settings
 from tests.ui_support import PASSWORD, accept_invitation, log_in, make_user
 
 LIMITS = {"login_failures_per_account": 5, "login_failures_per_address": 8, "login_window_s": 900}
 
 
 def _app(database):  # noqa: ANN001, ANN202
-    return create_app(Settings(data_dir="/nonexistent", public_url="http://testserver", allowed_hosts="testserver",
-                               **LIMITS), database)
+    return create_app(app_settings(**LIMITS), database)
 
 
 @pytest.fixture()

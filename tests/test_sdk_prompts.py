@@ -7,7 +7,6 @@ import asyncio
 import time
 import uuid
 
-import httpx
 import pytest
 
 from promptyard import AsyncPromptyard, InvalidInput, NotFound, Promptyard, Unavailable

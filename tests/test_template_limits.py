@@ -5,7 +5,6 @@ at a hard deadline or fail at a memory limit, while the server goes on answering
 from __future__ import annotations
 
 import dataclasses
-import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,8 +17,7 @@ from promptyard.domain.versions import parse_spec
 from promptyard.errors import InvalidInput, Unavailable
 from promptyard.services import prompts, versions
 from promptyard.services.render_pool import TemplateEngine
-from promptyard.settings import Settings
-from tests.conftest import make_key
+from tests.conftest import app_settings, make_key
 from tests.servers import start_server
 from tests.ui_support import ui  # noqa: F401  (fixture)
 
@@ -60,7 +58,7 @@ def _stored(database, principal, content: str) -> str:  # noqa: ANN001
 def tight_app(database):  # noqa: ANN001, ANN201
     from promptyard.web.app import create_app
 
-    return create_app(Settings(data_dir="/nonexistent", template_compile_timeout_s=0.5, render_timeout_s=0.5),
+    return create_app(app_settings(template_compile_timeout_s=0.5, render_timeout_s=0.5),
                       database)
 
 
