@@ -39,7 +39,7 @@ from promptyard.domain.render_limits import RenderError, RenderLimits
 from promptyard.errors import InvalidInput, Unavailable
 from promptyard.settings import Settings
 
-__all__ = ["TemplateEngine", "default_engine", "engine_for"]
+__all__ = ["TemplateEngine", "engine_for"]
 
 # How long a job may wait for a free worker before the caller gets a 503: longer than one
 # job's deadline, so a short burst of slow templates queues instead of failing.
@@ -216,17 +216,7 @@ class TemplateEngine:
             raise Unavailable("the template workers are restarting; retry in a moment") from None
 
 
-_latest: list[TemplateEngine] = []
-
-
 @functools.lru_cache(maxsize=32)
 def engine_for(settings: Settings) -> TemplateEngine:
-    engine = TemplateEngine.from_settings(settings)
-    _latest[:] = [engine]
-    return engine
-
-
-def default_engine() -> TemplateEngine:
-    """For callers that are not handed settings: the engine of the server's settings once the
-    app has been created (create_app asks for it), else the default limits (scripts, tests)."""
-    return _latest[0] if _latest else engine_for(Settings())
+    """The engine of these settings' limits (one per settings: its worker pool is shared)."""
+    return TemplateEngine.from_settings(settings)

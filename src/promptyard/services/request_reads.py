@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from promptyard.domain import access, query
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
+from promptyard.services.render_pool import TemplateEngine
 from promptyard.services.request_log import find
 from promptyard.store.models import Prompt, PromptVersion, Request, RequestMetadata, Score
 from promptyard.store.query_sql import where
@@ -125,7 +126,7 @@ def _summary(r: Request, meta: dict, scores: dict) -> dict:
             "cost": r.cost, "tags": list(r.tags or []), "group": r.group_id, "metadata": meta, "scores": scores}
 
 
-def get(session: Session, p: Principal, ref: str) -> dict:
+def get(session: Session, p: Principal, ref: str, engine: TemplateEngine) -> dict:
     """One request with everything linked, and the template version rendered with its variables."""
     access.require(p, "read")
     rid = find(session, p, ref)
@@ -141,19 +142,18 @@ def get(session: Session, p: Principal, ref: str) -> dict:
     out.update(input=r.input, output=r.output, parameters=r.parameters, function_name=r.function_name,
                error=_error(r),
                input_variables=r.input_variables, routing=r.routing, received_at=r.received_at,
-               prompt_id=r.prompt_id, rendered_template=_rendered(session, r))
+               prompt_id=r.prompt_id, rendered_template=_rendered(session, r, engine))
     return out
 
 
-def _rendered(session: Session, r: Request) -> dict | None:
-    from promptyard.services.render_pool import default_engine
+def _rendered(session: Session, r: Request, engine: TemplateEngine) -> dict | None:
     from promptyard.store.models import PromptVersion
 
     if not r.prompt_version_id:
         return None
     v = session.get(PromptVersion, r.prompt_version_id)
-    try:  # in a bounded worker process, like every Jinja2 render (default limits)
-        return default_engine().render(v.kind, v.template, v.template_format, r.input_variables or {},
+    try:  # in a bounded worker process, like every Jinja2 render
+        return engine.render(v.kind, v.template, v.template_format, r.input_variables or {},
                                        strict=False)
     except InvalidInput as exc:
         return {"error": exc.message}

@@ -13,6 +13,7 @@ from promptyard.domain import access, query
 from promptyard.domain.records import Principal
 from promptyard.errors import NotFound
 from promptyard.services import request_log, request_reads
+from promptyard.services.render_pool import TemplateEngine
 from promptyard.store.models import Prompt, RequestMetadata, RequestTag, Score
 
 SUGGESTIONS = 50  # names per helper list; more would not help anyone pick from a datalist
@@ -70,10 +71,10 @@ def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, 
     return request_log.annotate(session, p, ref, kind, payload, grace_s=grace_s)
 
 
-def detail(session: Session, p: Principal, ref: str) -> dict[str, Any]:
+def detail(session: Session, p: Principal, ref: str, engine: TemplateEngine) -> dict[str, Any]:
     """Everything the detail page shows: the request (request_reads.get) and the score names in use
     in the workspace, so each can be set from the page."""
-    out = request_reads.get(session, p, ref)
+    out = request_reads.get(session, p, ref, engine)
     names = set(_distinct(session, Score.name, Score.workspace_id, p.workspace_id))
     out["score_names"] = sorted(names | {s["name"] for s in out["scores"]})
     return out

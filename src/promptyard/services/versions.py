@@ -12,7 +12,8 @@ from promptyard.domain.records import Principal, VersionRecord
 from promptyard.domain.versions import VersionSpec, as_text, parse_spec
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import audit, prompts
-from promptyard.services.render_pool import TemplateEngine, default_engine
+from promptyard.services.render_pool import TemplateEngine, engine_for
+from promptyard.settings import Settings
 from promptyard.store.models import Prompt, PromptVersion, ReleaseLabel
 from promptyard.store.types import utcnow
 
@@ -28,7 +29,7 @@ def parse(p: Principal, spec: dict[str, Any], engine: TemplateEngine | None = No
     compiled in a bounded worker process (render_pool); call this before the transaction's first
     query, as `publish` does: a slow compile must not hold the write lock (SQLite)."""
     access.require(p, "write")  # only writers get to make the server compile templates
-    return parse_spec(spec, (engine or default_engine()).check)
+    return parse_spec(spec, (engine or engine_for(Settings())).check)  # no engine given: the default limits
 
 
 def publish(session: Session, p: Principal, prompt_id: int, spec: dict[str, Any] | VersionSpec,

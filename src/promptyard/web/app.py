@@ -17,7 +17,6 @@ from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
 from promptyard.services import ramps, request_log
-from promptyard.services.render_pool import engine_for
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
@@ -48,7 +47,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                   docs_url="/api/v1/docs", redoc_url=None, lifespan=_lifespan)
     app.state.ctx = AppContext(settings=settings, db=db or Database(
         settings.db_url, statement_timeout_s=settings.statement_timeout_s), version=app_version())
-    engine_for(settings)  # its template limits are the default for callers without settings
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_client_support)
     for router in (module.router for module in routers):
         app.include_router(router)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from promptyard.domain import query
 from promptyard.errors import InvalidInput
 from promptyard.services import exports, log_stats, request_log, request_reads
+from promptyard.services.render_pool import engine_for
 from promptyard.web.api import shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx
 from promptyard.web.downloads import download
@@ -78,7 +79,7 @@ def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$"
 @router.get("/{ref}")
 def get_request(ref: str, c: Ctx, p: Auth):
     with c.db.read() as s:
-        return JSONResponse(shapes.plain(request_reads.get(s, p, ref)))
+        return JSONResponse(shapes.plain(request_reads.get(s, p, ref, engine_for(c.settings))))
 
 
 def _annotate(c: Ctx, p: Auth, ref: str, kind: str, payload: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 from promptyard.domain.records import VersionRecord
 from promptyard.errors import InvalidInput
-from promptyard.services.render_pool import default_engine
+from promptyard.services.render_pool import TemplateEngine
 
 DEFAULT_COMMIT = "published with the PromptLayer API (no commit message given)"
 
@@ -81,8 +81,8 @@ def _message(i: int, m: Any, formats: set[str]) -> dict[str, Any]:
     return out
 
 
-def prompt_template(kind: str, template: dict[str, Any], fmt: str, variables: list[str],
-                    source: dict[str, Any] | None = None) -> dict[str, Any]:
+def prompt_template(kind: str, template: dict[str, Any], fmt: str, variables: list[str], *,
+                    engine: TemplateEngine, source: dict[str, Any] | None = None) -> dict[str, Any]:
     """PromptLayer's `prompt_template` for one of our templates; when `template` is a rendered
     copy, `source` is the stored one (the variables each message uses are read from it)."""
     if kind == "completion":
@@ -90,7 +90,7 @@ def prompt_template(kind: str, template: dict[str, Any], fmt: str, variables: li
                 "template_format": fmt, "input_variables": variables}
     originals = (source or template)["messages"]
     # Parsed in a template worker, never in the server process (see services/render_pool.py).
-    per_message = default_engine().text_variables([o["content"] for o in originals], fmt)
+    per_message = engine.text_variables([o["content"] for o in originals], fmt)
     messages = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}],
                  "input_variables": names, "template_format": fmt,
                  "name": m.get("name")} for m, names in zip(template["messages"], per_message)]
@@ -134,7 +134,8 @@ def llm_kwargs(kind: str, template: dict[str, Any], provider: str | None, model:
 
 
 def template_response(prompt: Any, v: VersionRecord, plain: dict[str, Any], filled: dict[str, Any],
-                      provider: str | None, model: str | None, parameters: dict[str, Any]) -> dict[str, Any]:
+                      provider: str | None, model: str | None, parameters: dict[str, Any], *,
+                      engine: TemplateEngine) -> dict[str, Any]:
     """The body of POST /prompt-templates/{name}: what templates.get returns and run() reads.
     `filled` is rendered with the given variables (missing ones empty); `plain` is what to show
     when no variables were given. As the SDK's local (cached) renderer does, a response with
@@ -145,7 +146,8 @@ def template_response(prompt: Any, v: VersionRecord, plain: dict[str, Any], fill
         "id": prompt.id, "prompt_name": prompt.name, "tags": list(prompt.tags), "workspace_id": None,
         "version": v.number, "commit_message": v.commit_message,
         "metadata": metadata(provider, model, parameters),
-        "prompt_template": prompt_template(v.kind, shown, v.template_format, list(v.input_variables), v.template),
+        "prompt_template": prompt_template(v.kind, shown, v.template_format, list(v.input_variables),
+                                           engine=engine, source=v.template),
         "llm_kwargs": kwargs,
         "provider_base_url": None, "snippets": [], "warning": None, "release_labels": list(v.labels),
     }

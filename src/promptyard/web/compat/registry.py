@@ -13,7 +13,7 @@ from promptyard.domain.records import Principal, Resolved
 from promptyard.domain.numbers import ascii_int
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import folders, labels, prompts, versions
-from promptyard.services.render_pool import engine_for
+from promptyard.services.render_pool import TemplateEngine, engine_for
 from promptyard.web.compat import blueprints, inputs
 from promptyard.web.compat.inputs import Call
 
@@ -65,7 +65,8 @@ def get_template(identifier: str, call: CallDep):
         rendered = filled if variables else v.template
     provider = inputs.text(b, "provider") or v.provider
     model = inputs.text(b, "model") or v.model
-    return blueprints.template_response(r.prompt, v, rendered, filled, provider, model, v.parameters | overrides)
+    return blueprints.template_response(r.prompt, v, rendered, filled, provider, model, v.parameters | overrides,
+                                        engine=engine_for(call.c.settings))
 
 
 @router.get("/library-get-prompt-template")
@@ -77,7 +78,7 @@ def library_get_template(call: CallDep, prompt_name: str,
     v = r.version
     return {"id": r.prompt.id, "prompt_name": r.prompt.name, "version": v.number, "tags": list(r.prompt.tags),
             "prompt_template": blueprints.prompt_template(v.kind, v.template, v.template_format,
-                                                          list(v.input_variables)),
+                                                          list(v.input_variables), engine=engine_for(call.c.settings)),
             "metadata": blueprints.metadata(v.provider, v.model, v.parameters)}
 
 
@@ -101,7 +102,8 @@ def publish(call: CallDep):
     return JSONResponse({
         "id": prompt.id, "prompt_name": prompt.name, "prompt_version_id": v.id, "version_number": v.number,
         "tags": list(prompt.tags), "release_labels": list(v.labels), "commit_message": v.commit_message,
-        "prompt_template": blueprints.prompt_template(v.kind, v.template, v.template_format, list(v.input_variables)),
+        "prompt_template": blueprints.prompt_template(v.kind, v.template, v.template_format, list(v.input_variables),
+                                                      engine=engine_for(call.c.settings)),
         "metadata": blueprints.metadata(v.provider, v.model, v.parameters), "external_ids": [],
     }, status_code=201)
 
@@ -121,16 +123,17 @@ def list_templates(call: CallDep, page: Annotated[int, Query(ge=1, le=100_000)] 
     with call.c.db.read() as s:
         rows = versions.heads(s, call.p, label=label, limit=per_page + 1, offset=(page - 1) * per_page)
     more, rows = len(rows) > per_page, rows[:per_page]
-    return {"items": [_item(rec, v) for rec, v in rows], "page": page, "per_page": per_page,
+    engine = engine_for(call.c.settings)
+    return {"items": [_item(rec, v, engine) for rec, v in rows], "page": page, "per_page": per_page,
             "has_next": more, "has_prev": page > 1, "next_num": page + 1 if more else None,
             "prev_num": page - 1 if page > 1 else None}
 
 
-def _item(rec: Any, v: Any) -> dict[str, Any]:
+def _item(rec: Any, v: Any, engine: TemplateEngine) -> dict[str, Any]:
     return {"id": rec.id, "prompt_name": rec.name, "tags": list(rec.tags), "folder_id": None,
             "version": v.number, "commit_message": v.commit_message,
             "prompt_template": blueprints.prompt_template(v.kind, v.template, v.template_format,
-                                                          list(v.input_variables)),
+                                                          list(v.input_variables), engine=engine),
             "metadata": blueprints.metadata(v.provider, v.model, v.parameters),
             "parent_folder_name": rec.folder.rsplit("/", 1)[-1] if rec.folder else None,
             "full_folder_path": rec.folder}

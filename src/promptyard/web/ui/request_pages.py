@@ -17,6 +17,7 @@ from promptyard.domain import access
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
 from promptyard.services import exports, log_stats, request_reads, request_views
+from promptyard.services.render_pool import engine_for
 from promptyard.web.ui import charts, conversation, pages, request_filters
 from promptyard.web.ui.catalogue import translate
 from promptyard.web.context import ctx
@@ -106,7 +107,7 @@ def detail_page(request: Request, ref: Ref, user: Viewer):
 
 def _detail(request: Request, user: UiUser, ref: str, status_code: int = 200, **form_state: Any):
     with pages.db(request).read() as s:
-        item = request_views.detail(s, user.principal, ref)
+        item = request_views.detail(s, user.principal, ref, engine_for(ctx(request).settings))
     return pages.render(request, user, "ui/requests/detail.html", status_code=status_code, item=item,
                         input_turns=conversation.turns(item["input"], "user"),
                         output_turns=conversation.turns(item["output"], "assistant"),
