@@ -70,7 +70,7 @@ from promptyard.errors import Forbidden, InvalidInput
 from promptyard.services import web_sessions
 from promptyard.store.db import Database
 from promptyard.web.context import ctx
-from promptyard.web.ui import catalogue
+from promptyard.web.ui import catalogue, form_numbers
 
 WEB = Path(__file__).resolve().parents[1]
 TEMPLATES = WEB / "templates"
@@ -208,12 +208,8 @@ FormData = Annotated[StarletteFormData, Depends(read_form)]
 
 
 def form_id(value: object) -> int | None:
-    """A version number or id typed into a form: 1 ... MAX_ID in ASCII digits, else None.
-    (str.isdigit() is not enough: it accepts '²', which int() refuses.)"""
-    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
-        number = int(value)
-        return number if 1 <= number <= MAX_ID else None
-    return None
+    """A version number or id typed into a form: 1 ... MAX_ID in ASCII digits, else None."""
+    return form_numbers.whole(value, 1, MAX_ID)
 
 
 def check_csrf(user: UiUser, form: Any) -> None:

@@ -17,7 +17,7 @@ from promptyard.domain import access
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
 from promptyard.services import exports, log_stats, request_reads, request_views
-from promptyard.web.ui import charts, conversation, pages, request_filters
+from promptyard.web.ui import charts, conversation, form_numbers, pages, request_filters
 from promptyard.web.ui.catalogue import translate
 from promptyard.web.context import ctx
 from promptyard.web.downloads import download
@@ -145,10 +145,8 @@ def metadata(request: Request, ref: Ref, user: Editor, form: FormData):
 
 def _float(text: Any) -> Any:
     """The score as a number when it is one; anything else goes to the service, which says why."""
-    try:
-        return float(str(text).strip())
-    except ValueError:
-        return text
+    number = form_numbers.decimal(text)
+    return text if number is None else number
 
 
 @router.get("/analytics", name="analytics")

@@ -13,6 +13,7 @@ from typing import Any
 from promptyard.domain import templates
 from promptyard.domain.records import VersionRecord
 from promptyard.errors import InvalidInput
+from promptyard.web.ui import form_numbers
 
 MAX_MESSAGES = 100
 
@@ -97,10 +98,7 @@ class VersionForm:
 
 
 def _int(text: str) -> int:
-    try:
-        return max(int(text), 0)
-    except ValueError:
-        return 0
+    return form_numbers.whole(text) or 0
 
 
 def _dump(value: Any) -> str:
