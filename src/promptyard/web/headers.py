@@ -1,12 +1,29 @@
 """Headers every answer carries, on every surface, including those the other middlewares send
-themselves (413, the CORS 403): `X-Content-Type-Options: nosniff`, so a browser never reads a
-JSON or text answer (which may hold user and LLM text) as HTML or script."""
+themselves (413, the CORS 403):
+
+- `X-Content-Type-Options: nosniff`, so a browser never reads a JSON or text answer (which may
+  hold user and LLM text) as HTML or script;
+- on a 405, `Allow` lists every method of the path. Starlette names only the methods of the first
+  route whose path matched (GET for a path that also has POST), which tells clients wrong.
+"""
 
 from __future__ import annotations
 
 from typing import Callable
 
+from starlette.routing import Match
+
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+def allowed_methods(app: object, scope: dict) -> list[str]:
+    """Every method some route of `app` serves at this scope's path."""
+    methods: set[str] = set()
+    for route in getattr(app, "routes", ()):
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 class SecurityHeadersMiddleware:
@@ -19,9 +36,11 @@ class SecurityHeadersMiddleware:
 
         async def with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == NOSNIFF[0] for name, _ in headers):
-                    message = dict(message, headers=headers + [NOSNIFF])
+                headers = [h for h in message.get("headers", []) if h[0].lower() != NOSNIFF[0]] + [NOSNIFF]
+                if message["status"] == 405 and "app" in scope:
+                    allow = ", ".join(allowed_methods(scope["app"], scope)).encode()
+                    headers = [h for h in headers if h[0].lower() != b"allow"] + [(b"allow", allow)]
+                message = dict(message, headers=headers)
             await send(message)
 
         await self.app(scope, receive, with_headers)

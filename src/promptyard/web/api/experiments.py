@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from promptyard.services import experiments, ramps
-from promptyard.web.api import shapes
+from promptyard.web.api import errors, shapes
 from promptyard.web.api.deps import Auth, Ctx, Id, OptNumber
 
-router = APIRouter(prefix="/api/v1", tags=["experiments"])
+router = APIRouter(prefix="/api/v1", tags=["experiments"], responses=errors.READ)
 
 
 class PromoteIn(BaseModel):
@@ -37,7 +37,7 @@ class RampIn(BaseModel):
     reason: str = ""
 
 
-@router.get("/prompts/{prompt_id}/labels/{label}/experiment")
+@router.get("/prompts/{prompt_id}/labels/{label}/experiment", responses=errors.FOUND)
 def experiment(prompt_id: Id, label: str, c: Ctx, p: Auth, baseline: OptNumber = None,
                since: datetime | None = None, min_n: Annotated[int, Query(ge=1)] = 30):
     """Per version and segment: requests, error rate, latency, cost, score means with 95% CIs;
@@ -47,39 +47,39 @@ def experiment(prompt_id: Id, label: str, c: Ctx, p: Auth, baseline: OptNumber =
         return shapes.plain(experiments.view(s, p, prompt_id, label, baseline=baseline, since=since, min_n=min_n))
 
 
-@router.post("/prompts/{prompt_id}/labels/{label}/promote")
+@router.post("/prompts/{prompt_id}/labels/{label}/promote", responses=errors.WRITE | errors.FOUND)
 def promote(prompt_id: Id, label: str, body: PromoteIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(experiments.promote(s, p, prompt_id, label, version=body.version, policy=body.policy,
                                                 reason=body.reason))
 
 
-@router.post("/prompts/{prompt_id}/labels/{label}/rollback")
+@router.post("/prompts/{prompt_id}/labels/{label}/rollback", responses=errors.WRITE | errors.FOUND)
 def rollback(prompt_id: Id, label: str, body: ReasonIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(experiments.rollback(s, p, prompt_id, label, reason=body.reason))
 
 
-@router.get("/prompts/{prompt_id}/labels/{label}/ramps")
+@router.get("/prompts/{prompt_id}/labels/{label}/ramps", responses=errors.FOUND)
 def list_ramps(prompt_id: Id, label: str, c: Ctx, p: Auth):
     with c.db.read() as s:
         return {"items": shapes.plain(ramps.list_ramps(s, p, prompt_id, label))}
 
 
-@router.post("/prompts/{prompt_id}/labels/{label}/ramps", status_code=201)
+@router.post("/prompts/{prompt_id}/labels/{label}/ramps", status_code=201, responses=errors.WRITE | errors.FOUND)
 def start_ramp(prompt_id: Id, label: str, body: RampIn, c: Ctx, p: Auth):
     plan = body.model_dump(exclude={"reason"})
     with c.db.write() as s:
         return shapes.plain(ramps.start(s, p, prompt_id, label, plan, reason=body.reason))
 
 
-@router.post("/ramps/{ramp_id}/stop")
+@router.post("/ramps/{ramp_id}/stop", responses=errors.WRITE | errors.FOUND)
 def stop_ramp(ramp_id: Id, body: ReasonIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(ramps.stop(s, p, ramp_id, reason=body.reason))
 
 
-@router.post("/ramps/tick")
+@router.post("/ramps/tick", responses=errors.WRITE)
 def tick(c: Ctx, p: Auth):
     """Advance this workspace's due ramps now (the server also does it every PROMPTYARD_RAMP_TICK_S)."""
     with c.db.write() as s:
