@@ -23,6 +23,7 @@ from promptyard.web import compat, ui
 from promptyard.web.api import errors as api_errors
 from promptyard.web.api import client_support as api_client_support
 from promptyard.web.api import docs as api_docs
+from promptyard.web.api import openapi as api_openapi
 from promptyard.web.api import experiments as api_experiments
 from promptyard.web.api import folders as api_folders
 from promptyard.web.api import logs as api_logs
@@ -52,6 +53,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(ui.router)
     app.include_router(compat.router)  # last: its root-level paths never shadow ours
+    api_openapi.install(app)
     _errors(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)

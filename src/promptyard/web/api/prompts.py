@@ -14,14 +14,14 @@ from fastapi.responses import JSONResponse
 from promptyard.domain import templates
 from promptyard.services import labels, prompts, versions
 from promptyard.web.api import errors, shapes
-from promptyard.web.api.deps import MAX_ID, Auth, Ctx, Id, Number, OptNumber
+from promptyard.web.api.deps import MAX_ID, Auth, Ctx, FolderQuery, Id, LabelName, Number, OptNumber, PromptName
 from promptyard.web.api.schemas import FetchIn, LabelIn, PromptIn, PromptPatch, PublishIn, VersionIn
 
 router = APIRouter(prefix="/api/v1", tags=["prompts"], responses=errors.READ)
 
 
 @router.get("/prompts")
-def list_prompts(c: Ctx, p: Auth, q: str | None = None, folder: str | None = None, tag: str | None = None,
+def list_prompts(c: Ctx, p: Auth, q: str | None = None, folder: FolderQuery = None, tag: str | None = None,
                  label: str | None = None, recursive: bool = True,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
     with c.db.read() as s:
@@ -52,7 +52,7 @@ def publish(body: PublishIn, c: Ctx, p: Auth):
 
 
 @router.get("/prompts/by-name/{name:path}", responses=errors.FOUND)
-def get_prompt_by_name(name: str, c: Ctx, p: Auth):
+def get_prompt_by_name(name: PromptName, c: Ctx, p: Auth):
     with c.db.read() as s:
         return shapes.plain(prompts.get_by_name(s, p, name))
 
@@ -105,14 +105,14 @@ def list_labels(prompt_id: Id, c: Ctx, p: Auth):
 
 
 @router.put("/prompts/{prompt_id}/labels/{name}", responses=errors.WRITE | errors.FOUND)
-def move_label(prompt_id: Id, name: str, body: LabelIn, c: Ctx, p: Auth):
+def move_label(prompt_id: Id, name: LabelName, body: LabelIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(labels.move(s, p, prompt_id, name, version=body.version, policy=body.policy,
                                         reason=body.reason))
 
 
 @router.delete("/prompts/{prompt_id}/labels/{name}", status_code=204, responses=errors.WRITE | errors.FOUND)
-def delete_label(prompt_id: Id, name: str, c: Ctx, p: Auth, reason: str = ""):
+def delete_label(prompt_id: Id, name: LabelName, c: Ctx, p: Auth, reason: str = ""):
     with c.db.write() as s:
         labels.delete(s, p, prompt_id, name, reason=reason)
 
@@ -124,7 +124,7 @@ def label_history(prompt_id: Id, c: Ctx, p: Auth, label: str | None = None):
 
 
 @router.get("/fetch/{name:path}", responses=errors.FOUND)
-def fetch(name: str, request: Request, c: Ctx, p: Auth, version: OptNumber = None,
+def fetch(name: PromptName, request: Request, c: Ctx, p: Auth, version: OptNumber = None,
           label: str | None = None):
     """The hot path: a prompt version by name + version | label, not rendered. Request metadata
     for routing policies goes in `meta.<key>=<value>` query parameters."""
@@ -135,7 +135,7 @@ def fetch(name: str, request: Request, c: Ctx, p: Auth, version: OptNumber = Non
 
 
 @router.post("/fetch/{name:path}", responses=errors.documented(413) | errors.FOUND)
-def fetch_rendered(name: str, body: FetchIn, c: Ctx, p: Auth):
+def fetch_rendered(name: PromptName, body: FetchIn, c: Ctx, p: Auth):
     """A version chosen by version | label | routing policy on `metadata`, rendered with `variables`."""
     metadata = {str(k): "" if v is None else str(v) for k, v in body.metadata.items()}
     with c.db.read() as s:

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+
+from promptyard.domain import names
+
+
+def rules(**schema: Any) -> Any:
+    """Rules the services check, stated in the OpenAPI (the services still check and word them)."""
+    return Field(json_schema_extra=schema)
+
+
+PromptName = Annotated[str, rules(pattern=names.PROMPT_NAME_PATTERN, maxLength=200)]
+FolderPath = Annotated[str, rules(pattern=names.FOLDER_PATH_PATTERN)]
+FolderName = Annotated[str, rules(pattern=names.FOLDER_NAME_PATTERN)]
+LabelName = Annotated[str, rules(pattern=names.LABEL_PATTERN)]
+Tag = Annotated[str, rules(pattern=names.TAG_PATTERN)]
+SomeText = Annotated[str, rules(pattern=names.SOME_TEXT_PATTERN, maxLength=5000)]
 
 
 class MessageIn(BaseModel):
@@ -26,33 +41,33 @@ class VersionIn(BaseModel):
     tools: list[dict[str, Any]] | None = None
     template_format: Literal["f-string", "jinja2"] = "f-string"
     model: ModelIn | None = None
-    commit_message: str = Field(description="required: what changed and why")
-    labels: list[str] = Field(default_factory=list, description="labels to move to the new version")
+    commit_message: SomeText = Field(description="required: what changed and why")
+    labels: list[LabelName] = Field(default_factory=list, description="labels to move to the new version")
 
     def spec(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True, exclude={"labels"})
 
 
 class PromptIn(BaseModel):
-    name: str
-    folder: str | None = Field(None, description="folder path, e.g. 'experimental/pharmacy'; created if missing")
+    name: PromptName
+    folder: FolderPath | None = Field(None, description="folder path, e.g. 'experimental/pharmacy'; created if missing")
     description: str = ""
-    tags: list[str] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
     version: VersionIn | None = Field(None, description="optional first version")
 
 
 class PromptPatch(BaseModel):
-    name: str | None = None
-    folder: str | None = Field(None, description="new folder path; '' = top level")
+    name: PromptName | None = None
+    folder: FolderPath | None = Field(None, description="new folder path; '' = top level")
     description: str | None = None
-    tags: list[str] | None = None
+    tags: list[Tag] | None = None
 
 
 class PublishIn(VersionIn):
-    name: str
-    folder: str | None = None
+    name: PromptName
+    folder: FolderPath | None = None
     description: str | None = None
-    tags: list[str] | None = None
+    tags: list[Tag] | None = None
 
 
 class LabelIn(BaseModel):
@@ -63,22 +78,23 @@ class LabelIn(BaseModel):
 
 class FetchIn(BaseModel):
     version: int | None = Field(None, ge=1, le=2**31 - 1)
-    label: str | None = None
+    label: LabelName | None = None
     variables: dict[str, Any] | None = Field(None, description="input variables; when given, the template is rendered")
     metadata: dict[str, Any] = Field(default_factory=dict, description="request metadata used by routing policies")
 
 
 class FolderIn(BaseModel):
-    path: str = Field(description="e.g. 'production/pharmacy'; missing parents are created")
+    path: Annotated[str, rules(pattern=names.FOLDER_PATH_REQUIRED_PATTERN)] = Field(
+        description="e.g. 'production/pharmacy'; missing parents are created")
 
 
 class FolderPatch(BaseModel):
-    name: str | None = None
-    parent: str | None = Field(None, description="new parent folder path; '' = top level")
+    name: FolderName | None = None
+    parent: FolderPath | None = Field(None, description="new parent folder path; '' = top level")
 
 
 class KeyIn(BaseModel):
-    name: str
+    name: Annotated[str, rules(pattern=names.SOME_TEXT_PATTERN, maxLength=200)]
     kind: Literal["secret", "publishable"] = "secret"
     scopes: list[str] | None = None
     allowed_origins: list[str] | None = None
