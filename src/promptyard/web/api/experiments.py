@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from promptyard.services import experiments, ramps
 from promptyard.web.api import errors, shapes
-from promptyard.web.api.deps import Auth, Ctx, Id, LabelName, OptNumber
+from promptyard.web.api.deps import Auth, Ctx, Id, LabelName, OptNumber, Time
 from promptyard.web.api.schemas import SomeText
 
 router = APIRouter(prefix="/api/v1", tags=["experiments"], responses=errors.READ)
@@ -45,7 +44,7 @@ class RampIn(BaseModel):
 
 @router.get("/prompts/{prompt_id}/labels/{label}/experiment", responses=errors.FOUND)
 def experiment(prompt_id: Id, label: LabelName, c: Ctx, p: Auth, baseline: OptNumber = None,
-               since: datetime | None = None, min_n: Annotated[int, Query(ge=1)] = 30):
+               since: Time | None = None, min_n: Annotated[int, Query(ge=1)] = 30):
     """Per version and segment: requests, error rate, latency, cost, score means with 95% CIs;
     each candidate against the baseline (Welch's t-test for numeric scores, a two-proportion z-test
     for error rate and pass/fail scores) with a plain-language verdict."""
@@ -67,7 +66,7 @@ def rollback(prompt_id: Id, label: LabelName, body: ReasonIn, c: Ctx, p: Auth):
 
 
 @router.get("/prompts/{prompt_id}/labels/{label}/ramps", responses=errors.FOUND)
-def list_ramps(prompt_id: Id, label: LabelName, c: Ctx, p: Auth):
+def list_ramps(prompt_id: Id, label: str, c: Ctx, p: Auth):
     with c.db.read() as s:
         return {"items": shapes.plain(ramps.list_ramps(s, p, prompt_id, label))}
 

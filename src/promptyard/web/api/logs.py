@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from promptyard.domain import query
 from promptyard.errors import InvalidInput
 from promptyard.services import exports, log_stats, request_log, request_reads
-from promptyard.web.api import errors, shapes
+from promptyard.web.api import errors, schemas, shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx
 from promptyard.web.downloads import download
 
@@ -24,7 +24,10 @@ def _filter(text: str | None = None, obj: Any = None) -> query.Node | None:
     return query.parse(obj if isinstance(obj, str) else text or "")
 
 
-@router.post("", responses=errors.WRITE)
+@router.post("", responses=errors.WRITE | {
+    200: {"model": schemas.IngestOut, "description": "stored (some logs of a batch may be refused: see errors)"},
+    422: {"model": schemas.IngestOut | errors.ErrorOut, "description": "no log of the batch could be stored"}},
+    openapi_extra=schemas.body(schemas.INGEST_BODY))
 def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {\"requests\": [...]}")]):
     """Store one log or a batch (up to PROMPTYARD_MAX_BATCH). Valid logs are stored even when others
     in the batch are not; those are reported by index. 422 only when nothing was valid."""
@@ -87,18 +90,18 @@ def _annotate(c: Ctx, p: Auth, ref: str, kind: str, payload: Any) -> Any:
         return request_log.annotate(s, p, ref, kind, payload, grace_s=c.settings.pending_grace_s)
 
 
-@router.post("/{ref}/metadata", responses=errors.WRITE | errors.FOUND)
+@router.post("/{ref}/metadata", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.METADATA_BODY))
 def add_metadata(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     """Add or overwrite metadata keys (string values; numbers and booleans become text)."""
     return _annotate(c, p, ref, "metadata", body)
 
 
-@router.post("/{ref}/tags", responses=errors.WRITE | errors.FOUND)
+@router.post("/{ref}/tags", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.TAGS_BODY))
 def update_tags(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     return _annotate(c, p, ref, "tags", body)
 
 
-@router.post("/{ref}/scores", responses=errors.WRITE | errors.FOUND)
+@router.post("/{ref}/scores", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.SCORES_BODY))
 def add_scores(ref: str, c: Ctx, p: Auth, body: Annotated[Any, Body()]):
     """{name, value 0-100, comment?, source: api|human|rule, author?} or a list of them. Re-scoring
     a name updates it."""

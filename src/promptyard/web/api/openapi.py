@@ -90,7 +90,8 @@ def _no_nul(schema: Any) -> Any:
     if kind == "array":
         out["items"] = _no_nul(out.get("items", {}))
     if kind == "object":
-        out["propertyNames"] = {"pattern": NO_NUL}
+        names = out.get("propertyNames") or {}
+        out["propertyNames"] = names if "pattern" in names else {**names, "pattern": NO_NUL}
         out["properties"] = {k: _no_nul(v) for k, v in out.get("properties", {}).items()}
         extra = out.get("additionalProperties", True)
         out["additionalProperties"] = {"$ref": JSON_VALUE_REF} if extra is True else _no_nul(extra)

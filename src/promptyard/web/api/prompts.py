@@ -40,7 +40,8 @@ def create_prompt(body: PromptIn, c: Ctx, p: Auth):
     return shapes.plain(rec)
 
 
-@router.post("/publish", responses={200: {"description": "identical to the newest version: nothing created"}}
+@router.post("/publish", responses={201: {"description": "a new version"},
+                                    200: {"description": "identical to the newest version: nothing created"}}
               | errors.WRITE)
 def publish(body: PublishIn, c: Ctx, p: Auth):
     """Publish a version to the prompt named `name`, creating the prompt if needed."""
@@ -76,7 +77,8 @@ def list_versions(prompt_id: Id, c: Ctx, p: Auth):
         return {"items": [shapes.version(v) for v in versions.list_versions(s, p, prompt_id)]}
 
 
-@router.post("/prompts/{prompt_id}/versions", responses={200: {"description": "identical content: no new version"}}
+@router.post("/prompts/{prompt_id}/versions", responses={201: {"description": "a new version"},
+                                                         200: {"description": "identical content: no new version"}}
               | errors.WRITE | errors.FOUND)
 def publish_version(prompt_id: Id, body: VersionIn, c: Ctx, p: Auth):
     with c.db.write() as s:

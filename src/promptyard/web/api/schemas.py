@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from promptyard.domain import names
+from promptyard.domain import names, templates
 
 
 def rules(**schema: Any) -> Any:
@@ -23,7 +23,8 @@ SomeText = Annotated[str, rules(pattern=names.SOME_TEXT_PATTERN, maxLength=5000)
 
 
 class MessageIn(BaseModel):
-    role: str = Field(description="system | user | assistant | tool | developer")
+    role: str = Field(description="system | user | assistant | tool | developer",
+                      json_schema_extra={"enum": list(templates.ROLES)})
     content: str
     name: str | None = None
 
@@ -35,6 +36,11 @@ class ModelIn(BaseModel):
 
 
 class VersionIn(BaseModel):
+    # A chat version has messages; a completion version has text.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["messages"], "properties": {"type": {"enum": ["chat", None]}, "messages": {"type": "array", "minItems": 1}}},
+        {"required": ["type", "text"], "properties": {"type": {"const": "completion"}, "text": {"type": "string"}}}]})
+
     type: Literal["chat", "completion"] | None = None
     messages: list[MessageIn] | None = None
     text: str | None = None
@@ -78,7 +84,9 @@ class LabelIn(BaseModel):
 
 class FetchIn(BaseModel):
     version: int | None = Field(None, ge=1, le=2**31 - 1)
-    label: LabelName | None = None
+    # Checked here even when `version` (which wins) makes the label unused, as the schema says.
+    label: str | None = Field(None, pattern="^(?:[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63})?$",
+                              description="a label, or 'latest'; none or '' = production if set, else the newest")
     variables: dict[str, Any] | None = Field(None, description="input variables; when given, the template is rendered")
     metadata: dict[str, Any] = Field(default_factory=dict, description="request metadata used by routing policies")
 
@@ -94,7 +102,81 @@ class FolderPatch(BaseModel):
 
 
 class KeyIn(BaseModel):
+    # A publishable key needs its origins (and gets fixed scopes); a secret key has no origins.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"not": {"required": ["kind"]}}, {"properties": {"kind": {"const": "secret"}}},
+        {"required": ["allowed_origins"], "properties": {"allowed_origins": {"type": "array", "minItems": 1, "items": {
+            "type": "string", "pattern": "^https?://[^/\\x00]+/?$"}}}}]})
+
     name: Annotated[str, rules(pattern=names.SOME_TEXT_PATTERN, maxLength=200)]
     kind: Literal["secret", "publishable"] = "secret"
-    scopes: list[str] | None = None
-    allowed_origins: list[str] | None = None
+    scopes: list[Literal["read", "prompts:read", "ingest", "write", "admin"]] | None = Field(
+        None, description="secret keys: default read, write, ingest")
+    allowed_origins: list[str] | None = Field(
+        None, description="publishable keys: e.g. ['https://app.example.com'] (no path)")
+
+
+# Bodies of the annotation routes, which pass them on to the services as they came (one home for
+# their rules: domain/logs.py); these only state those rules in the OpenAPI.
+_SCALAR = [{"type": "string", "maxLength": 1000}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]
+METADATA_BODY = {"type": "object", "maxProperties": 200, "description": "key -> string (numbers and booleans "
+                 "become text; null is ignored)", "propertyNames": {"minLength": 1, "maxLength": 200},
+                 "additionalProperties": {"anyOf": _SCALAR}}
+_TAG_LIST = {"anyOf": [{"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1,
+                                                                     "maxLength": 200}}, {"type": "null"}]}
+TAGS_BODY = {"type": "object", "properties": {"add": _TAG_LIST, "remove": _TAG_LIST}}
+SCORE = {"type": "object", "required": ["value"], "properties": {
+    "name": {"type": "string", "pattern": "^[\\w.\\-]{1,100}$", "default": "default"},
+    "value": {"type": "number", "minimum": 0, "maximum": 100},
+    "comment": {"anyOf": [{"type": "string", "maxLength": 5000}, {"type": "null"}]},
+    "source": {"anyOf": [{"enum": ["api", "human", "rule", ""]}, {"type": "null"}], "description": "default api"},
+    "author": {"anyOf": [{"type": "string", "maxLength": 320}, {"type": "null"}]}}}
+SCORES_BODY = {"anyOf": [SCORE, {"type": "array", "minItems": 1, "items": SCORE}]}
+
+
+def body(schema: dict[str, Any]) -> dict[str, Any]:
+    """`openapi_extra` for a route whose JSON body has this schema."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+class IngestProblem(BaseModel):
+    index: int = Field(description="position of the log in the batch")
+    field: str | None = None
+    message: str
+
+
+class IngestOut(BaseModel):
+    """What a batch did: ids of the stored logs, and why the others were not stored."""
+
+    accepted: int
+    duplicates: int
+    ids: list[str]
+    errors: list[IngestProblem]
+    warnings: list[Any]
+
+
+_TIME = {"anyOf": [{"type": "string", "format": "date-time"},
+                   {"type": "number", "minimum": 0, "exclusiveMaximum": 32503680000}, {"type": "null"}]}
+_COUNT = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, {"type": "null"}]}
+_SHORT = {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]}
+LOG = {"type": "object", "description": "one LLM call (docs/usage.md: Logging); every field is optional", "properties": {
+    "id": {"type": "string", "minLength": 1, "maxLength": 64, "description": "client-generated UUID: replays store nothing twice"},
+    "start_time": _TIME, "end_time": _TIME, "provider": {"anyOf": [{"type": "string", "maxLength": 100}, {"type": "null"}]},
+    "model": _SHORT, "function_name": _SHORT, "group": _SHORT, "input": {}, "output": {},
+    "status": {"anyOf": [{"enum": ["ok", "error"]}, {"type": "null"}]},
+    "error": {"anyOf": [{"type": "object", "properties": {"type": {"anyOf": [{"type": "string", "maxLength": 100}, {"type": "null"}]}}},
+                        {"type": "null"}]},
+    "usage": {"anyOf": [{"type": "object", "properties": {"input_tokens": _COUNT, "output_tokens": _COUNT}}, {"type": "null"}]},
+    "cost": {"anyOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": 1e9}, {"type": "null"}]},
+    "tags": {"anyOf": [{"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1, "maxLength": 200}},
+                       {"type": "null"}]},
+    "metadata": {"anyOf": [METADATA_BODY, {"type": "null"}]},
+    "scores": {"anyOf": [{"type": "array", "items": SCORE}, {"type": "null"}]},
+    "prompt": {"anyOf": [{"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string"}, "version": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+        "label": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "variables": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}, {"type": "null"}]},
+    "routing": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}
+INGEST_BODY = {"anyOf": [
+    {"type": "object", "required": ["requests"], "properties": {"requests": {"type": "array", "minItems": 1, "items": LOG}}},
+    LOG]}

@@ -124,7 +124,7 @@ def _change(request: Request, user: UiUser, prompt_id: int, label: str, form: An
                 experiments.rollback(s, user.principal, prompt_id, label, reason=move["reason"])
             else:
                 experiments.promote(s, user.principal, prompt_id, label, **move)
-    except (InvalidInput, Forbidden) as exc:
+    except (InvalidInput, Forbidden, Conflict) as exc:
         return _page(request, user, prompt_id, label, status=exc.status, error=exc.message, form=fields)
     except NotFound as exc:
         return _page(request, user, prompt_id, label, status=422, error=exc.message)
