@@ -16,14 +16,14 @@ from starlette.routing import Match
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def allowed_methods(app: object, scope: dict) -> list[str]:
-    """Every method some route of `app` serves at this scope's path."""
-    methods: set[str] = set()
-    for route in getattr(app, "routes", ()):
-        match, _ = route.matches(scope)
-        if match != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return sorted(methods)
+    """Every method some route of `app` fully serves at this scope's path (asked of the routes
+    themselves, which also look inside included routers)."""
+    routes = getattr(app, "routes", ())
+    return [m for m in METHODS if any(r.matches(dict(scope, method=m))[0] == Match.FULL for r in routes)]
 
 
 class SecurityHeadersMiddleware:
