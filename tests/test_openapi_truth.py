@@ -75,3 +75,10 @@ def test_fetch_checks_its_label_even_when_a_version_wins(api):
     answer = api.post("/api/v1/fetch/p-label", json={"version": 1, "label": "\x84"})
     assert answer.status_code == 422 and answer.json()["error"]["details"][0]["field"] == "label"
     assert api.post("/api/v1/fetch/p-label", json={"version": 1, "label": ""}).status_code == 200
+
+
+def test_a_log_field_of_the_wrong_type_is_not_read_as_missing(api):
+    for field, value in (("scores", {}), ("error", False), ("usage", 0), ("status", False)):
+        answer = api.post("/api/v1/requests", json={field: value})
+        assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == field, (field, answer.text)
+    assert api.post("/api/v1/requests", json={"status": "", "error": None, "scores": None}).status_code == 200

@@ -181,13 +181,15 @@ def normalise(raw: Any, *, now: datetime) -> NormalLog:
     end = parse_time(raw.get("end_time"), "end_time")
     if end is not None and end < start:
         raise LogError("end_time", "is before start_time")
-    status = raw.get("status") or "ok"
+    status = _or(raw.get("status"), "ok")
+    status = "ok" if status == "" else status  # some clients send an empty status
     if status not in ("ok", "error"):
         raise LogError("status", "must be 'ok' or 'error'")
-    err = raw.get("error") or {}
+    # Only null means "not given": {} is what false, 0 or "" would otherwise silently become.
+    err = _or(raw.get("error"), {})
     if not isinstance(err, dict):
         raise LogError("error", "must be an object {type, message}")
-    usage = raw.get("usage") or {}
+    usage = _or(raw.get("usage"), {})
     if not isinstance(usage, dict):
         raise LogError("usage", "must be an object {input_tokens, output_tokens}")
     tin, tout = _count(usage.get("input_tokens"), "usage.input_tokens"), _count(usage.get("output_tokens"),
@@ -195,7 +197,7 @@ def normalise(raw: Any, *, now: datetime) -> NormalLog:
     cost = raw.get("cost")
     if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost < 1e9):
         raise LogError("cost", "must be a number >= 0")
-    scores = raw.get("scores") or []
+    scores = _or(raw.get("scores"), [])
     if not isinstance(scores, list):
         raise LogError("scores", "must be a list of {name, value}")
     prompt = raw.get("prompt")
