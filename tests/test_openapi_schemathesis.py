@@ -2,7 +2,7 @@
 (on SQLite and on PostgreSQL) finds no failure - every status a route answers is documented,
 requests the schema allows are accepted (see schemathesis.toml for the operations whose rules JSON
 Schema cannot state), requests it forbids are refused, 405s carry Allow, answers match their
-schemas. Bounded and seeded, so it is repeatable and takes about a minute per database."""
+schemas. Bounded and seeded (deterministic), so it is repeatable."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import make_key
 from tests.servers import start_server
@@ -40,6 +41,7 @@ def _decoys(database) -> None:  # noqa: ANN001
         make_key(database, keys.system_principal(ws_id, actor="decoy"))
 
 
+@pytest.mark.slow  # schemathesis' coverage phase alone sends ~3,000 boundary requests per database
 def test_schemathesis_all_checks_find_nothing(database, principal, tmp_path):  # noqa: ANN001
     _seed(database, principal)
     _decoys(database)
