@@ -27,6 +27,8 @@ def test_405_names_every_method_of_the_path(api):
     assert set(answer.headers["allow"].split(", ")) == {"GET", "POST"}  # Starlette said only GET
     assert answer.json()["error"]["code"] == "method_not_allowed"
     assert set(api.put("/api/v1/folders/1").headers["allow"].split(", ")) == {"PATCH", "DELETE"}
+    # POST-only, and no longer answered by the GET /requests/{ref} lookup
+    assert api.get("/api/v1/requests/search").headers["allow"] == "POST"
 
 
 def test_since_is_an_rfc3339_time_not_a_number(api):
@@ -78,7 +80,7 @@ def test_fetch_checks_its_label_even_when_a_version_wins(api):
 
 
 def test_a_log_field_of_the_wrong_type_is_not_read_as_missing(api):
-    for field, value in (("scores", {}), ("error", False), ("usage", 0), ("status", False)):
+    for field, value in (("scores", {}), ("error", False), ("usage", 0), ("status", False), ("id", {})):
         answer = api.post("/api/v1/requests", json={field: value})
         assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == field, (field, answer.text)
     assert api.post("/api/v1/requests", json={"status": "", "error": None, "scores": None}).status_code == 200

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from promptyard.domain import query
 from promptyard.errors import InvalidInput
@@ -13,6 +14,14 @@ from promptyard.services import exports, log_stats, request_log, request_reads
 from promptyard.web.api import errors, schemas, shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx
 from promptyard.web.downloads import download
+
+class _RefConvertor(StringConvertor):
+    # A request ref is never one of this router's own names: without this, GET /requests/search
+    # (a POST-only path) was answered by the {ref} lookup, and a 405's Allow could not be right.
+    regex = "(?!(?:search|stats|export)$)[^/]+"
+
+
+register_url_convertor("request_ref", _RefConvertor())
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"], responses=errors.READ)
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -79,7 +88,7 @@ def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$"
                     filename=f"requests.{format}")
 
 
-@router.get("/{ref}", responses=errors.FOUND)
+@router.get("/{ref:request_ref}", responses=errors.FOUND)
 def get_request(ref: str, c: Ctx, p: Auth):
     with c.db.read() as s:
         return JSONResponse(shapes.plain(request_reads.get(s, p, ref)))
