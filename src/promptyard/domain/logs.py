@@ -174,7 +174,8 @@ _TEXT_KEYS = ("content", "text", "prompt", "messages", "message", "choices", "ou
 def normalise(raw: Any, *, now: datetime) -> NormalLog:
     if not isinstance(raw, dict):
         raise LogError("log", "must be an object")
-    client_id = _or(raw.get("id"), "") or str(uuid.uuid4())
+    client_id = raw.get("id")
+    client_id = str(uuid.uuid4()) if client_id is None or client_id == "" else client_id
     if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
         raise LogError("id", "must be a string of 1-64 characters (a UUID)")
     start = parse_time(raw.get("start_time"), "start_time") or now
