@@ -160,8 +160,8 @@ _TIME = {"anyOf": [{"type": "string", "format": "date-time"},
 _COUNT = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, {"type": "null"}]}
 _SHORT = {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]}
 LOG = {"type": "object", "description": "one LLM call (docs/usage.md: Logging); every field is optional", "properties": {
-    "id": {"type": "string", "maxLength": 64, "description": "client-generated UUID: replays store nothing twice "
-           "('' or none: the server makes one)"},
+    "id": {"anyOf": [{"type": "string", "maxLength": 64}, {"type": "null"}],
+           "description": "client-generated UUID: replays store nothing twice ('' or null: the server makes one)"},
     "start_time": _TIME, "end_time": _TIME, "provider": {"anyOf": [{"type": "string", "maxLength": 100}, {"type": "null"}]},
     "model": _SHORT, "function_name": _SHORT, "group": _SHORT, "input": {}, "output": {},
     "status": {"anyOf": [{"enum": ["ok", "error", ""]}, {"type": "null"}], "description": "default ok"},
