@@ -131,3 +131,33 @@ def test_start_and_stop_a_guarded_ramp(ui, experiment, database):
     assert stopped.status_code == 303
     with database.read() as s:
         assert ramps.list_ramps(s, client.principal, experiment, "production")[0].state == "stopped"
+
+
+@pytest.mark.parametrize("typed", ["٢", "²", "2_0", "nan", "inf", "1e999"])
+def test_numbers_in_forms_are_ascii_digits_only(ui, experiment, database, typed):
+    """int()/float() read '٢' as 2 and 'nan' as a number, and str.isdigit() accepts '²' (which int()
+    refuses): the forms take the digits they show and say what they expected for anything else."""
+    from promptyard.services import ramps
+
+    client = ui("admin")
+    base = f"/ui/prompts/{experiment}/labels/production"
+    form = {"csrf_token": client.csrf, "candidate": "2", "baseline": "1", "steps": "10, 50, 100",
+            "interval_min": "30", "metric": "correct", "margin": "3", "min_n": "20", "sticky_key": "", "reason": "r"}
+    for field in ("candidate", "min_n", "margin", "interval_min", "steps"):
+        answer = client.post(f"{base}/ramps", data=form | {field: typed})
+        assert answer.status_code == 422 and "the ramp needs numbers" in answer.text, (field, answer.status_code)
+    weights = client.post(f"{base}/policy", data={"csrf_token": client.csrf, "weight_1": typed, "weight_2": "50",
+                                                  "reason": "r"})
+    assert weights.status_code == 422 and "must be a number" in weights.text
+    with database.read() as s:
+        assert ramps.list_ramps(s, client.principal, experiment, "production") == []
+
+
+def test_form_numbers_read_ascii_only():
+    from promptyard.domain.numbers import ascii_decimal, ascii_int
+
+    assert [ascii_int(t) for t in ("12", " 7 ", "+3", "²", "١٢", "1_0", "-1", "1.0", "")] == \
+        [12, 7, None, None, None, None, None, None, None]
+    assert ascii_int("0", lo=1, hi=9) is None and ascii_int("10", lo=1, hi=9) is None
+    assert [ascii_decimal(t) for t in ("1.5", "-2", ".5", "1e3", "nan", "inf", "1e999", "١.٥", "1,5")] == \
+        [1.5, -2.0, 0.5, 1000.0, None, None, None, None, None]

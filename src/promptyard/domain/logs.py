@@ -132,16 +132,22 @@ def score(item: Any, name: str) -> dict[str, Any]:
         raise LogError(f"{name}.name", "must be 1-100 letters, digits, '_', '.', '-'")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
         raise LogError(f"{name}.value", f"must be a number from 0 to 100 (got {value!r})")
-    comment = item.get("comment") or ""
+    # Only a missing value (null) takes the default: 0 or false is a wrong type, not "none".
+    comment = _or(item.get("comment"), "")
     if not isinstance(comment, str) or len(comment) > 5000:
         raise LogError(f"{name}.comment", "must be a string of at most 5,000 characters")
-    source = item.get("source") or "api"
+    source = _or(item.get("source"), "api")
+    source = "api" if source == "" else source
     if source not in ("api", "human", "rule"):
         raise LogError(f"{name}.source", "must be api, human or rule")
-    author = item.get("author") or ""
+    author = _or(item.get("author"), "")
     if not isinstance(author, str) or len(author) > 320:
         raise LogError(f"{name}.author", "must be a string")
     return {"name": sname, "value": float(value), "comment": comment, "source": source, "author": author}
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def text_of(value: Any, limit: int = 200_000) -> str:
@@ -168,20 +174,23 @@ _TEXT_KEYS = ("content", "text", "prompt", "messages", "message", "choices", "ou
 def normalise(raw: Any, *, now: datetime) -> NormalLog:
     if not isinstance(raw, dict):
         raise LogError("log", "must be an object")
-    client_id = raw.get("id") or str(uuid.uuid4())
+    client_id = raw.get("id")
+    client_id = str(uuid.uuid4()) if client_id is None or client_id == "" else client_id
     if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
         raise LogError("id", "must be a string of 1-64 characters (a UUID)")
     start = parse_time(raw.get("start_time"), "start_time") or now
     end = parse_time(raw.get("end_time"), "end_time")
     if end is not None and end < start:
         raise LogError("end_time", "is before start_time")
-    status = raw.get("status") or "ok"
+    status = _or(raw.get("status"), "ok")
+    status = "ok" if status == "" else status  # some clients send an empty status
     if status not in ("ok", "error"):
         raise LogError("status", "must be 'ok' or 'error'")
-    err = raw.get("error") or {}
+    # Only null means "not given": {} is what false, 0 or "" would otherwise silently become.
+    err = _or(raw.get("error"), {})
     if not isinstance(err, dict):
         raise LogError("error", "must be an object {type, message}")
-    usage = raw.get("usage") or {}
+    usage = _or(raw.get("usage"), {})
     if not isinstance(usage, dict):
         raise LogError("usage", "must be an object {input_tokens, output_tokens}")
     tin, tout = _count(usage.get("input_tokens"), "usage.input_tokens"), _count(usage.get("output_tokens"),
@@ -189,7 +198,7 @@ def normalise(raw: Any, *, now: datetime) -> NormalLog:
     cost = raw.get("cost")
     if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost < 1e9):
         raise LogError("cost", "must be a number >= 0")
-    scores = raw.get("scores") or []
+    scores = _or(raw.get("scores"), [])
     if not isinstance(scores, list):
         raise LogError("scores", "must be a list of {name, value}")
     prompt = raw.get("prompt")
@@ -200,9 +209,13 @@ def normalise(raw: Any, *, now: datetime) -> NormalLog:
             raise LogError("prompt.version", "must be a whole number >= 1")
         if prompt.get("variables") is not None and not isinstance(prompt["variables"], dict):
             raise LogError("prompt.variables", "must be an object")
+        if prompt.get("label") is not None and not isinstance(prompt["label"], str):
+            raise LogError("prompt.label", "must be a label name")
     routing = raw.get("routing")
     if routing is not None and not isinstance(routing, dict):
         raise LogError("routing", "must be an object {label, rule, unit}")
+    if routing and routing.get("label") is not None and not isinstance(routing["label"], str):
+        raise LogError("routing.label", "must be a label name")
     inp, out = raw.get("input"), raw.get("output")
     params = (inp or {}).get("parameters") if isinstance(inp, dict) else None
     return NormalLog(
@@ -214,5 +227,15 @@ def normalise(raw: Any, *, now: datetime) -> NormalLog:
         error_type=_str(err, "type", 100), error_message=(err.get("message") or None) if status == "error" or err else None,
         input_tokens=tin, output_tokens=tout, total_tokens=(tin or 0) + (tout or 0) if tin is not None or tout is not None else None,
         cost=float(cost) if cost is not None else None, tags=tags(raw.get("tags")), group_id=_str(raw, "group"),
-        metadata=metadata(raw.get("metadata")), scores=[score(s, f"scores[{i}]") for i, s in enumerate(scores)],
+        metadata=metadata(raw.get("metadata")), scores=_last_per_name(scores),
         prompt=prompt, routing=routing)
+
+
+def _last_per_name(scores: list[Any]) -> list[dict[str, Any]]:
+    """The log's scores; a name given twice keeps its last value, as re-scoring a name does."""
+    checked = {}
+    for i, item in enumerate(scores):
+        one = score(item, f"scores[{i}]")
+        checked.pop(one["name"], None)
+        checked[one["name"]] = one
+    return list(checked.values())

@@ -11,6 +11,26 @@ LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 RESERVED_LABELS = frozenset({"latest"})  # computed: always the newest version
 
 
+# The same rules as JSON-Schema patterns, for the API's OpenAPI document (tests/test_name_patterns.py
+# checks that each pattern accepts exactly what its function below accepts). Written in the
+# subset of regex syntax that ECMA-262 and Python share.
+_WS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # str.strip()'s
+_CTRL = r"\x00-\x1f\x7f-\x9f"  # category Cc (Cs, lone surrogates, never reach a name: JSON with them is refused)
+_EDGE, _INNER = f"[^/{_WS}{_CTRL}]", f"[^/{_CTRL}]"  # first/last character; any other (no '/' in both)
+# Names with single '/' between non-empty parts, no spaces at either end.
+PROMPT_NAME_PATTERN = f"^{_EDGE}(?:(?:{_INNER}|/{_INNER})*/?{_EDGE})?$"
+_FOLDER = f"(?!\\.\\.?(?:/|[{_WS}]|$)){_EDGE}(?:{_INNER}{{0,98}}{_EDGE})?"
+FOLDER_NAME_PATTERN = f"^{_FOLDER}$"
+# '' (or only spaces and slashes) is the top level; spaces and slashes around the path are ignored.
+FOLDER_PATH_PATTERN = f"^[{_WS}]*/*(?:{_FOLDER}(?:/{_FOLDER})*)?/*[{_WS}]*$"
+FOLDER_PATH_REQUIRED_PATTERN = f"^[{_WS}]*/*{_FOLDER}(?:/{_FOLDER})*/*[{_WS}]*$"
+LABEL_PATTERN = "^(?!latest$)[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$"
+# Text that must say something: at least one character that is not a space (and no NUL, which no
+# text may hold: web/middleware.py).
+SOME_TEXT_PATTERN = f"^[^\\x00]*[^{_WS}\\x00][^\\x00]*$"
+TAG_PATTERN = f"^[{_WS}]*[^{_WS}{_CTRL}](?:[^{_CTRL}]*[^{_WS}{_CTRL}])?[{_WS}]*$"
+
+
 def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 

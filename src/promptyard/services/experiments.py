@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from promptyard.domain import access, stats
 from promptyard.domain.records import LabelRecord, Principal
-from promptyard.errors import InvalidInput, NotFound
+from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import labels, prompts
 from promptyard.store.models import LabelEvent, PromptVersion, ReleaseLabel, Request, Score
 
@@ -180,6 +180,6 @@ def rollback(session: Session, p: Principal, prompt_id: int, label: str, *, reas
                                                    LabelEvent.prompt_id == prompt_id, LabelEvent.label == label)
                           .order_by(LabelEvent.id.desc()).limit(1))
     if last is None or last.from_version is None:
-        raise InvalidInput(f"label '{label}' has no earlier state to roll back to")
+        raise Conflict(f"label '{label}' has no earlier state to roll back to")
     return labels.move(session, p, prompt_id, label, version=last.from_version, policy=last.from_policy,
                        reason=reason or f"rollback of move {last.id}")

@@ -22,6 +22,8 @@ from promptyard.store.db import Database
 from promptyard.web import compat, ui
 from promptyard.web.api import errors as api_errors
 from promptyard.web.api import client_support as api_client_support
+from promptyard.web.api import docs as api_docs
+from promptyard.web.api import openapi as api_openapi
 from promptyard.web.api import experiments as api_experiments
 from promptyard.web.api import folders as api_folders
 from promptyard.web.api import logs as api_logs
@@ -29,6 +31,7 @@ from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import system as api_system
 from promptyard.web.context import AppContext
 from promptyard.web.cors import CorsMiddleware
+from promptyard.web.headers import SecurityHeadersMiddleware
 from promptyard.web.middleware import GuardMiddleware, HostMiddleware
 from promptyard.web.request_ids import RequestIdMiddleware, log_unexpected
 
@@ -44,21 +47,23 @@ def app_version() -> str:
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="Promptyard", version=app_version(), openapi_url="/api/v1/openapi.json",
-                  docs_url="/api/v1/docs", redoc_url=None, lifespan=_lifespan)
+                  docs_url=None, redoc_url=None, lifespan=_lifespan)
     app.state.ctx = AppContext(settings=settings, db=db or Database(
         settings.db_url, statement_timeout_s=settings.statement_timeout_s), version=app_version())
-    routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_client_support)
+    routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_client_support, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
     app.include_router(ui.root)
     app.include_router(compat.router)  # last: its root-level paths never shadow ours
+    api_openapi.install(app)
     _errors(app)
     app.add_middleware(_Unexpected)  # first: the innermost, right around the routes
     app.add_middleware(GuardMiddleware, settings=settings)
     app.add_middleware(CorsMiddleware, max_age=settings.cors_max_age)
     app.add_middleware(HostMiddleware, allowed=settings.host_allowlist)  # before anything reads Host
-    app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
+    app.add_middleware(RequestIdMiddleware)  # every answer carries the id
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: also on the other middlewares' answers
     return app
 
 

@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from promptyard.services import labels, versions
-from promptyard.web.api import shapes
-from promptyard.web.api.deps import Auth, Ctx, OptNumber
+from promptyard.web.api import errors, shapes
+from promptyard.web.api.deps import Auth, Ctx, OptNumber, PromptName
 
-router = APIRouter(prefix="/api/v1", tags=["clients"])
+router = APIRouter(prefix="/api/v1", tags=["clients"], responses=errors.READ)
 
 
 def policy_versions(policy: dict[str, Any]) -> set[int]:
@@ -25,8 +25,8 @@ def policy_versions(policy: dict[str, Any]) -> set[int]:
     return numbers
 
 
-@router.get("/prompt-bundle/{name:path}")
-def prompt_bundle(name: str, c: Ctx, p: Auth, version: OptNumber = None, label: str | None = None):
+@router.get("/prompt-bundle/{name:path}", responses=errors.FOUND)
+def prompt_bundle(name: PromptName, c: Ctx, p: Auth, version: OptNumber = None, label: str | None = None):
     """{prompt, label, policy, version (the label's own), versions: {number: version}}; by
     `version`, by `label`, or (neither) 'production' if set, else the newest version."""
     with c.db.read() as s:

@@ -4,15 +4,55 @@ from __future__ import annotations
 
 import logging
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import PromptyardError, retry_after
 from promptyard.web.request_ids import log_unexpected
 
 log = logging.getLogger("promptyard.api")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable name, e.g. invalid_input, not_found")
+    message: str = Field(description="what went wrong, for people")
+    details: Any = Field(None, description="per-field problems ([{field, problem}]) or other particulars")
+
+
+class ErrorOut(BaseModel):
+    """The one error shape of the API."""
+
+    error: ErrorDetail
+
+
+# What each status means on this API; routers and routes document the ones they can answer with
+# `documented(...)` so the OpenAPI lists every status a client may see.
+_MEANINGS = {
+    401: "no API key, or an unknown or revoked one",
+    403: "the key lacks the scope or role this needs, or the origin is not allowed for a publishable key",
+    404: "no such object in this workspace",
+    409: "conflicts with the current state (e.g. a name already taken)",
+    413: "request body larger than PROMPTYARD_MAX_BODY_BYTES",
+    422: "invalid input: the message and details say which field and why",
+    429: "too many requests; retry after the Retry-After header's seconds",
+    503: "the database is unavailable; retry after the Retry-After header's seconds",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for these error statuses, all with the error shape."""
+    return {status: {"model": ErrorOut, "description": _MEANINGS[status]} for status in statuses}
+
+
+# Every authenticated route can answer these; writes add 409, routes naming an object 404.
+READ = documented(401, 403, 422, 503)
+WRITE = documented(401, 403, 409, 413, 422, 503)
+FOUND = documented(404)
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "too_large"}
 
@@ -43,6 +83,9 @@ def from_validation(exc: RequestValidationError) -> JSONResponse:
 
 
 def from_http(exc: HTTPException) -> JSONResponse:
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
+        return JSONResponse(_body("invalid_input", "body: not valid JSON (it must be UTF-8 text)",
+                                  [{"field": "body", "problem": "not UTF-8 JSON"}]), status_code=422)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     return JSONResponse(_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))

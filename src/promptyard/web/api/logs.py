@@ -5,17 +5,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from promptyard.domain import query
 from promptyard.errors import InvalidInput
 from promptyard.services import exports, log_stats, request_log, request_reads
 from promptyard.services.render_pool import engine_for
-from promptyard.web.api import shapes
+from promptyard.web.api import errors, schemas, shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx
 from promptyard.web.downloads import download
 
-router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
+class _RefConvertor(StringConvertor):
+    # A request ref is never one of this router's own names: without this, GET /requests/search
+    # (a POST-only path) was answered by the {ref} lookup, and a 405's Allow could not be right.
+    regex = "(?!(?:search|stats|export)$)[^/]+"
+
+
+register_url_convertor("request_ref", _RefConvertor())
+
+router = APIRouter(prefix="/api/v1/requests", tags=["requests"], responses=errors.READ)
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
@@ -25,7 +34,10 @@ def _filter(text: str | None = None, obj: Any = None) -> query.Node | None:
     return query.parse(obj if isinstance(obj, str) else text or "")
 
 
-@router.post("")
+@router.post("", responses=errors.WRITE | {
+    200: {"model": schemas.IngestOut, "description": "stored (some logs of a batch may be refused: see errors)"},
+    422: {"model": schemas.IngestOut | errors.ErrorOut, "description": "no log of the batch could be stored"}},
+    openapi_extra=schemas.body(schemas.INGEST_BODY))
 def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {\"requests\": [...]}")]):
     """Store one log or a batch (up to PROMPTYARD_MAX_BATCH). Valid logs are stored even when others
     in the batch are not; those are reported by index. 422 only when nothing was valid."""
@@ -49,7 +61,7 @@ def list_requests(c: Ctx, p: Auth, filter: str | None = None, prompt: str | None
     return JSONResponse(shapes.plain({"items": items, "next_cursor": nxt}))
 
 
-@router.post("/search")
+@router.post("/search", responses=errors.documented(413))
 def search(c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     """Body: {filter: text or JSON form, prompt?, version?, limit?, cursor?}."""
     limit = body.get("limit", 50)
@@ -67,7 +79,9 @@ def stats(c: Ctx, p: Auth, prompt: str | None = None, filter: str | None = None)
         return {"items": shapes.plain(log_stats.per_version(s, p, prompt=prompt, node=_filter(filter)))}
 
 
-@router.get("/export")
+@router.get("/export", response_class=Response, responses={200: {
+    "description": "the matching requests, one JSON object per line (jsonl) or CSV with a header row",
+    "content": {exports.MEDIA["jsonl"]: {}, exports.MEDIA["csv"].split(";")[0]: {}}}})
 def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "jsonl",
            filter: str | None = None):
     """Every matching request, streamed (constant memory)."""
@@ -76,7 +90,7 @@ def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$"
                     filename=f"requests.{format}")
 
 
-@router.get("/{ref}")
+@router.get("/{ref:request_ref}", responses=errors.FOUND)
 def get_request(ref: str, c: Ctx, p: Auth):
     with c.db.read() as s:
         return JSONResponse(shapes.plain(request_reads.get(s, p, ref, engine_for(c.settings))))
@@ -87,18 +101,18 @@ def _annotate(c: Ctx, p: Auth, ref: str, kind: str, payload: Any) -> Any:
         return request_log.annotate(s, p, ref, kind, payload, grace_s=c.settings.pending_grace_s)
 
 
-@router.post("/{ref}/metadata")
+@router.post("/{ref}/metadata", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.METADATA_BODY))
 def add_metadata(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     """Add or overwrite metadata keys (string values; numbers and booleans become text)."""
     return _annotate(c, p, ref, "metadata", body)
 
 
-@router.post("/{ref}/tags")
+@router.post("/{ref}/tags", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.TAGS_BODY))
 def update_tags(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     return _annotate(c, p, ref, "tags", body)
 
 
-@router.post("/{ref}/scores")
+@router.post("/{ref}/scores", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.SCORES_BODY))
 def add_scores(ref: str, c: Ctx, p: Auth, body: Annotated[Any, Body()]):
     """{name, value 0-100, comment?, source: api|human|rule, author?} or a list of them. Re-scoring
     a name updates it."""

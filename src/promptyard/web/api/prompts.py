@@ -13,15 +13,15 @@ from fastapi.responses import JSONResponse
 
 from promptyard.services import labels, prompts, versions
 from promptyard.services.render_pool import engine_for
-from promptyard.web.api import shapes
-from promptyard.web.api.deps import MAX_ID, Auth, Ctx, Id, Number, OptNumber
+from promptyard.web.api import errors, shapes
+from promptyard.web.api.deps import MAX_ID, Auth, Ctx, FolderQuery, Id, LabelName, Number, OptNumber, PromptName
 from promptyard.web.api.schemas import FetchIn, LabelIn, PromptIn, PromptPatch, PublishIn, VersionIn
 
-router = APIRouter(prefix="/api/v1", tags=["prompts"])
+router = APIRouter(prefix="/api/v1", tags=["prompts"], responses=errors.READ)
 
 
 @router.get("/prompts")
-def list_prompts(c: Ctx, p: Auth, q: str | None = None, folder: str | None = None, tag: str | None = None,
+def list_prompts(c: Ctx, p: Auth, q: str | None = None, folder: FolderQuery = None, tag: str | None = None,
                  label: str | None = None, recursive: bool = True,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
     with c.db.read() as s:
@@ -30,7 +30,7 @@ def list_prompts(c: Ctx, p: Auth, q: str | None = None, folder: str | None = Non
     return {"items": shapes.plain(rows)}
 
 
-@router.post("/prompts", status_code=201)
+@router.post("/prompts", status_code=201, responses=errors.WRITE)
 def create_prompt(body: PromptIn, c: Ctx, p: Auth):
     first = versions.parse(p, body.version.spec(), engine_for(c.settings)) if body.version else None
     with c.db.write() as s:
@@ -41,7 +41,9 @@ def create_prompt(body: PromptIn, c: Ctx, p: Auth):
     return shapes.plain(rec)
 
 
-@router.post("/publish", responses={200: {"description": "identical to the newest version: nothing created"}})
+@router.post("/publish", responses={201: {"description": "a new version"},
+                                    200: {"description": "identical to the newest version: nothing created"}}
+              | errors.WRITE)
 def publish(body: PublishIn, c: Ctx, p: Auth):
     """Publish a version to the prompt named `name`, creating the prompt if needed."""
     with c.db.write() as s:
@@ -51,45 +53,47 @@ def publish(body: PublishIn, c: Ctx, p: Auth):
     return JSONResponse(shapes.version(v) | {"created": created}, status_code=201 if created else 200)
 
 
-@router.get("/prompts/by-name/{name:path}")
-def get_prompt_by_name(name: str, c: Ctx, p: Auth):
+@router.get("/prompts/by-name/{name:path}", responses=errors.FOUND)
+def get_prompt_by_name(name: PromptName, c: Ctx, p: Auth):
     with c.db.read() as s:
         return shapes.plain(prompts.get_by_name(s, p, name))
 
 
-@router.get("/prompts/{prompt_id}")
+@router.get("/prompts/{prompt_id}", responses=errors.FOUND)
 def get_prompt(prompt_id: Id, c: Ctx, p: Auth):
     with c.db.read() as s:
         return shapes.plain(prompts.get(s, p, prompt_id))
 
 
-@router.patch("/prompts/{prompt_id}")
+@router.patch("/prompts/{prompt_id}", responses=errors.WRITE | errors.FOUND)
 def update_prompt(prompt_id: Id, body: PromptPatch, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(prompts.update(s, p, prompt_id, name=body.name, folder=body.folder,
                                            description=body.description, tags=body.tags))
 
 
-@router.get("/prompts/{prompt_id}/versions")
+@router.get("/prompts/{prompt_id}/versions", responses=errors.FOUND)
 def list_versions(prompt_id: Id, c: Ctx, p: Auth):
     with c.db.read() as s:
         return {"items": [shapes.version(v) for v in versions.list_versions(s, p, prompt_id)]}
 
 
-@router.post("/prompts/{prompt_id}/versions", responses={200: {"description": "identical content: no new version"}})
+@router.post("/prompts/{prompt_id}/versions", responses={201: {"description": "a new version"},
+                                                         200: {"description": "identical content: no new version"}}
+              | errors.WRITE | errors.FOUND)
 def publish_version(prompt_id: Id, body: VersionIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         v, created = versions.publish(s, p, prompt_id, body.spec(), body.labels, engine=engine_for(c.settings))
     return JSONResponse(shapes.version(v) | {"created": created}, status_code=201 if created else 200)
 
 
-@router.get("/prompts/{prompt_id}/versions/{number}")
+@router.get("/prompts/{prompt_id}/versions/{number}", responses=errors.FOUND)
 def get_version(prompt_id: Id, number: Number, c: Ctx, p: Auth):
     with c.db.read() as s:
         return shapes.version(versions.get(s, p, prompt_id, number))
 
 
-@router.get("/prompts/{prompt_id}/diff")
+@router.get("/prompts/{prompt_id}/diff", responses=errors.FOUND)
 def diff_versions(prompt_id: Id, c: Ctx, p: Auth, left: Annotated[int, Query(alias="from", ge=1, le=MAX_ID)],
                   right: Annotated[int, Query(alias="to", ge=1, le=MAX_ID)]):
     with c.db.read() as s:
@@ -97,33 +101,33 @@ def diff_versions(prompt_id: Id, c: Ctx, p: Auth, left: Annotated[int, Query(ali
     return shapes.plain(d | {"from": shapes.version(d["from"]), "to": shapes.version(d["to"])})
 
 
-@router.get("/prompts/{prompt_id}/labels")
+@router.get("/prompts/{prompt_id}/labels", responses=errors.FOUND)
 def list_labels(prompt_id: Id, c: Ctx, p: Auth):
     with c.db.read() as s:
         return {"items": shapes.plain(labels.list_labels(s, p, prompt_id))}
 
 
-@router.put("/prompts/{prompt_id}/labels/{name}")
-def move_label(prompt_id: Id, name: str, body: LabelIn, c: Ctx, p: Auth):
+@router.put("/prompts/{prompt_id}/labels/{name}", responses=errors.WRITE | errors.FOUND)
+def move_label(prompt_id: Id, name: LabelName, body: LabelIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(labels.move(s, p, prompt_id, name, version=body.version, policy=body.policy,
                                         reason=body.reason))
 
 
-@router.delete("/prompts/{prompt_id}/labels/{name}", status_code=204)
-def delete_label(prompt_id: Id, name: str, c: Ctx, p: Auth, reason: str = ""):
+@router.delete("/prompts/{prompt_id}/labels/{name}", status_code=204, responses=errors.WRITE | errors.FOUND)
+def delete_label(prompt_id: Id, name: LabelName, c: Ctx, p: Auth, reason: str = ""):
     with c.db.write() as s:
         labels.delete(s, p, prompt_id, name, reason=reason)
 
 
-@router.get("/prompts/{prompt_id}/label-history")
+@router.get("/prompts/{prompt_id}/label-history", responses=errors.FOUND)
 def label_history(prompt_id: Id, c: Ctx, p: Auth, label: str | None = None):
     with c.db.read() as s:
         return {"items": shapes.plain(labels.history(s, p, prompt_id, label))}
 
 
-@router.get("/fetch/{name:path}")
-def fetch(name: str, request: Request, c: Ctx, p: Auth, version: OptNumber = None,
+@router.get("/fetch/{name:path}", responses=errors.FOUND)
+def fetch(name: PromptName, request: Request, c: Ctx, p: Auth, version: OptNumber = None,
           label: str | None = None):
     """The hot path: a prompt version by name + version | label, not rendered. Request metadata
     for routing policies goes in `meta.<key>=<value>` query parameters."""
@@ -133,8 +137,8 @@ def fetch(name: str, request: Request, c: Ctx, p: Auth, version: OptNumber = Non
     return JSONResponse(shapes.resolved(r))  # already JSON-ready: skip FastAPI's slow re-encoding
 
 
-@router.post("/fetch/{name:path}")
-def fetch_rendered(name: str, body: FetchIn, c: Ctx, p: Auth):
+@router.post("/fetch/{name:path}", responses=errors.documented(413) | errors.FOUND)
+def fetch_rendered(name: PromptName, body: FetchIn, c: Ctx, p: Auth):
     """A version chosen by version | label | routing policy on `metadata`, rendered with `variables`."""
     metadata = {str(k): "" if v is None else str(v) for k, v in body.metadata.items()}
     with c.db.read() as s:

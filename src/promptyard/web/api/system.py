@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from promptyard.errors import Unavailable
 from promptyard.services import audit, changes, keys
-from promptyard.web.api import shapes
+from promptyard.web.api import errors, shapes
 from promptyard.web.context import forget_keys
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx, Id, OptNumber
 from promptyard.web.api.schemas import KeyIn
@@ -19,7 +19,7 @@ from promptyard.web.api.schemas import KeyIn
 router = APIRouter(tags=["system"])
 
 
-@router.get("/-/health")
+@router.get("/-/health", responses=errors.documented(503))
 def health(c: Ctx):
     try:
         c.db.ping()
@@ -28,18 +28,18 @@ def health(c: Ctx):
     return {"status": "ok", "version": c.version, "database": c.db.kind}
 
 
-@router.get("/api/v1/me")
+@router.get("/api/v1/me", responses=errors.READ)
 def me(p: Auth):
     return {"workspace_id": p.workspace_id, "actor": p.actor, "scopes": sorted(p.scopes), "key_kind": p.key_kind}
 
 
-@router.get("/api/v1/keys")
+@router.get("/api/v1/keys", responses=errors.READ)
 def list_keys(c: Ctx, p: Auth):
     with c.db.read() as s:
         return {"items": shapes.plain(keys.list_keys(s, p))}
 
 
-@router.post("/api/v1/keys", status_code=201)
+@router.post("/api/v1/keys", status_code=201, responses=errors.WRITE)
 def create_key(body: KeyIn, c: Ctx, p: Auth):
     """The raw key is in the answer once and never again."""
     with c.db.write() as s:
@@ -48,7 +48,7 @@ def create_key(body: KeyIn, c: Ctx, p: Auth):
     return shapes.plain(rec) | {"key": raw}
 
 
-@router.delete("/api/v1/keys/{key_id}")
+@router.delete("/api/v1/keys/{key_id}", responses=errors.WRITE | errors.FOUND)
 def revoke_key(key_id: Id, c: Ctx, p: Auth):
     with c.db.write() as s:
         record = keys.revoke_key(s, p, key_id)
@@ -56,7 +56,7 @@ def revoke_key(key_id: Id, c: Ctx, p: Auth):
     return shapes.plain(record)
 
 
-@router.get("/api/v1/audit")
+@router.get("/api/v1/audit", responses=errors.READ)
 def list_audit(c: Ctx, p: Auth, object_type: str | None = None, object_id: str | None = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 100, before: OptNumber = None):
     with c.db.read() as s:
@@ -64,7 +64,7 @@ def list_audit(c: Ctx, p: Auth, object_type: str | None = None, object_id: str |
                                                         limit=limit, before_id=before))}
 
 
-@router.get("/api/v1/changes")
+@router.get("/api/v1/changes", responses=errors.READ)
 async def change_feed(c: Ctx, p: Auth, since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
                       wait: Annotated[float, Query(ge=0, le=60)] = 0):
     """Registry changes after id `since`. With `wait`, a long poll: answers as soon as there is a

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from promptyard.domain import numbers
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import experiments, prompts, ramps, versions
 from promptyard.web.ui import catalogue, pages
@@ -92,10 +93,9 @@ def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
     for key, value in form.items():
         version = pages.form_id(key[7:]) if key.startswith("weight_") else None
         if version is not None and str(value).strip() not in ("", "0"):
-            try:
-                weight = float(value)
-            except ValueError:
-                raise InvalidInput(f"the weight of v{version} must be a number (got {value!r})") from None
+            weight = numbers.ascii_decimal(value)
+            if weight is None:
+                raise InvalidInput(f"the weight of v{version} must be a number (got {value!r})")
             split.append({"version": version, "weight": int(weight) if weight.is_integer() else weight})
     policy: dict[str, Any] = {"split": split}
     if str(form.get("sticky_key") or "").strip():
@@ -125,7 +125,7 @@ def _change(request: Request, user: UiUser, prompt_id: int, label: str, form: An
                 experiments.rollback(s, user.principal, prompt_id, label, reason=move["reason"])
             else:
                 experiments.promote(s, user.principal, prompt_id, label, **move)
-    except (InvalidInput, Forbidden) as exc:
+    except (InvalidInput, Forbidden, Conflict) as exc:
         return _page(request, user, prompt_id, label, status=exc.status, error=exc.message, form=fields)
     except NotFound as exc:
         return _page(request, user, prompt_id, label, status=422, error=exc.message)
@@ -161,15 +161,18 @@ RAMP_FIELDS = ("candidate", "baseline", "steps", "interval_min", "metric", "marg
 def ramp_plan(fields: dict[str, str]) -> dict[str, Any]:
     """The ramp form (interval in minutes, steps as '10, 25, 50, 100') -> the plan ramps.start takes;
     ramps.check_plan validates it."""
-    try:
-        return {"candidate": int(fields["candidate"]), "baseline": int(fields["baseline"]),
-                "steps": [float(x) for x in fields["steps"].replace("%", "").split(",") if x.strip()],
-                "interval_s": float(fields["interval_min"]) * 60,
-                "guard": {"metric": fields["metric"], "margin": float(fields["margin"])},
-                "min_n": int(fields["min_n"]), "sticky_key": fields["sticky_key"] or None}
-    except ValueError:
+    whole, decimal = numbers.ascii_int, numbers.ascii_decimal
+    steps = [decimal(x) for x in fields["steps"].replace("%", "").split(",") if x.strip()]
+    interval = decimal(fields["interval_min"])
+    plan = {"candidate": whole(fields["candidate"]), "baseline": whole(fields["baseline"]), "steps": steps,
+            "interval_s": None if interval is None else interval * 60,
+            "guard": {"metric": fields["metric"], "margin": decimal(fields["margin"])},
+            "min_n": whole(fields["min_n"]), "sticky_key": fields["sticky_key"] or None}
+    if None in (plan["candidate"], plan["baseline"], plan["interval_s"], plan["guard"]["margin"], plan["min_n"],
+                *steps):
         raise InvalidInput("the ramp needs numbers: versions, steps (e.g. 10, 25, 50, 100), minutes, "
-                           "margin and minimum samples") from None
+                           "margin and minimum samples")
+    return plan
 
 
 @router.post("/prompts/{prompt_id}/labels/{label}/ramps", name="ramp_start")

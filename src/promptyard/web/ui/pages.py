@@ -64,6 +64,7 @@ from starlette.datastructures import FormData as StarletteFormData
 from starlette.exceptions import HTTPException
 from starlette.routing import NoMatchFound
 
+from promptyard.domain import numbers
 from promptyard.domain import access
 from promptyard.domain.records import Principal
 from promptyard.errors import Forbidden, InvalidInput
@@ -78,7 +79,7 @@ STATIC = WEB / "static"
 SESSION_COOKIE = "py_session"
 LANG_COOKIE = "py_lang"
 LOGIN_COOKIE = "py_login"
-MAX_ID = 2**31 - 1
+MAX_ID = numbers.MAX_ID
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 # Pages carry private data and must not run foreign code: no inline or third-party scripts or
@@ -208,12 +209,8 @@ FormData = Annotated[StarletteFormData, Depends(read_form)]
 
 
 def form_id(value: object) -> int | None:
-    """A version number or id typed into a form: 1 ... MAX_ID in ASCII digits, else None.
-    (str.isdigit() is not enough: it accepts '²', which int() refuses.)"""
-    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
-        number = int(value)
-        return number if 1 <= number <= MAX_ID else None
-    return None
+    """A version number or id typed into a form: 1 ... MAX_ID in ASCII digits, else None."""
+    return numbers.ascii_int(value, lo=1, hi=MAX_ID)
 
 
 def check_csrf(user: UiUser, form: Any) -> None:

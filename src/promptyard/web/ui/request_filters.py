@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from promptyard.domain import numbers
 from promptyard.domain import query
 
 HELPER_FIELDS = ("h_meta_key", "h_meta_value", "h_score_name", "h_score_op", "h_score_value", "h_tag",
@@ -46,10 +47,9 @@ def _field(field: str, key: str | None) -> str:
 
 def _number(text: str) -> str:
     """A number as typed, refusing anything else (it would be a parse error further away)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise query.FilterSyntaxError(f"{text!r} is not a number") from None
+    value = numbers.ascii_decimal(text)
+    if value is None:
+        raise query.FilterSyntaxError(f"{text!r} is not a number")
     return text if re.fullmatch(r"-?\d+(\.\d+)?", text) else repr(value)
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.routing import NoMatchFound
 
+from promptyard.domain import numbers
 from promptyard.domain import access
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
@@ -146,10 +147,8 @@ def metadata(request: Request, ref: Ref, user: Editor, form: FormData):
 
 def _float(text: Any) -> Any:
     """The score as a number when it is one; anything else goes to the service, which says why."""
-    try:
-        return float(str(text).strip())
-    except ValueError:
-        return text
+    number = numbers.ascii_decimal(text)
+    return text if number is None else number
 
 
 @router.get("/analytics", name="analytics")

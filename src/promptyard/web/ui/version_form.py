@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptyard.domain import templates
+from promptyard.domain import numbers, templates
 from promptyard.domain.records import VersionRecord
 from promptyard.errors import InvalidInput, Unavailable
 from promptyard.services.render_pool import TemplateEngine
@@ -98,10 +98,7 @@ class VersionForm:
 
 
 def _int(text: str) -> int:
-    try:
-        return max(int(text), 0)
-    except ValueError:
-        return 0
+    return numbers.ascii_int(text) or 0
 
 
 def _dump(value: Any) -> str:
