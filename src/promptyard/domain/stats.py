@@ -172,6 +172,46 @@ def _t_ppf_expansion(q: float, df: float) -> float:
     return z + sum(gi / df ** (i + 1) for i, gi in enumerate(g))
 
 
+def gammaincc(a: float, x: float) -> float:
+    """Regularized upper incomplete gamma Q(a, x): the series below a + 1, Lentz's continued
+    fraction above (Numerical Recipes `gser` / `gcf`)."""
+    if a <= 0 or x < 0:
+        raise InvalidInput(f"gammaincc needs a > 0 and x >= 0 (got a={a}, x={x})")
+    if x == 0:
+        return 1.0
+    log_front = a * math.log(x) - x - math.lgamma(a)
+    if x < a + 1.0:
+        term = total = 1.0 / a
+        ap = a
+        for _ in range(_MAX_ITER):
+            ap += 1.0
+            term *= x / ap
+            total += term
+            if abs(term) < abs(total) * _EPS:
+                break
+        return max(0.0, 1.0 - total * math.exp(log_front))
+    b = x + 1.0 - a
+    c, d = 1.0 / _TINY, 1.0 / b
+    h = d
+    for i in range(1, _MAX_ITER):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        d = 1.0 / (d if abs(d) > _TINY else _TINY)
+        c = b + an / c
+        c = c if abs(c) > _TINY else _TINY
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < _EPS:
+            break
+    return math.exp(log_front) * h
+
+
+def chi2_sf(x: float, df: int) -> float:
+    """P(X >= x) for a chi-square variable with df degrees of freedom."""
+    return 1.0 if x <= 0 else gammaincc(df / 2.0, x / 2.0)
+
+
 def norm_two_sided(z: float) -> float:
     """P(|Z| >= |z|) for the standard normal."""
     return math.erfc(abs(z) / math.sqrt(2.0))
