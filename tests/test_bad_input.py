@@ -251,7 +251,8 @@ def test_publishable_keys_get_their_own_small_limits(database, principal):
     values = {"requests": [{**LOG, "id": "pk-v", "output": [[]] * 1_300}]}  # 100,000 * 100 KB / 8 MB = 1,192 values
     r = client.post("/api/v1/requests", json=values, headers=headers)
     assert r.status_code == 413 and "publishable keys" in r.json()["error"]["message"], r.text
-    r = client.post("/log-request", json={**PL_LOG, "api_key": key, "tags": ["x" * 150_000]})  # key in the body
+    r = client.post("/log-request", json={**PL_LOG, "api_key": key, "tags": ["x" * 150_000]},  # key in the body
+                    headers={"Origin": origin})
     assert r.status_code == 413, r.text
     assert client.post("/api/v1/requests", json={**big, "output": "small"}, headers=headers).status_code == 200
     secret = {"Authorization": f"Bearer {make_key(database, principal)}"}

@@ -104,8 +104,8 @@ def test_postgresql_outage_is_503_logged_once_and_service_resumes(tmp_path, pg_p
         proxy.up()
         assert _wait_until_served(server).status_code == 200
         assert ui.get("/ui/prompts").status_code == 200
-        assert httpx.get(f"{server.url}/-/health").status_code == 200
         _settle_and_serve(server)
+        assert httpx.get(f"{server.url}/-/health").status_code == 200  # healthy again once settled
     finally:
         log = _server_log(server)
     _assert_one_outage_logged(log)
@@ -155,11 +155,14 @@ def test_sqlite_disk_full_is_503_logged_once_and_service_resumes(small_disk):
             answer = api.post("/api/v1/requests", json=_log(big))
             assert answer.status_code == 503 and answer.headers["Retry-After"].isdigit(), answer.text
             assert answer.json()["error"]["code"] == "unavailable"
+        health = httpx.get(f"{server.url}/-/health")  # reads still work, but the server is not healthy
+        assert health.status_code == 503 and "is failing" in health.json()["error"]["message"]
         (small_disk / "filler").unlink()
         answer = api.post("/api/v1/requests", json=_log(big))
         assert answer.status_code == 200, answer.text
         assert ui.get("/ui/prompts").status_code == 200
         _settle_and_serve(server)
+        assert httpx.get(f"{server.url}/-/health").status_code == 200
     finally:
         log = _server_log(server)
     _assert_one_outage_logged(log)

@@ -149,3 +149,13 @@ def test_pull_target_refuses_symlinks_out(tmp_path):
     with pytest.raises(InvalidInput, match="outside"):
         pull_target(out, "/etc/x")
     assert pull_target(out, "服薬指導/返信案") == out / "服薬指導" / "返信案.yaml"
+
+
+def test_the_invisible_characters_are_unicodes_format_and_separator_characters():
+    import sys
+    import unicodedata
+
+    from promptyard.domain.names import _INVISIBLE
+
+    wanted = {cp for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) in ("Cf", "Zl", "Zp")}
+    assert _INVISIBLE == wanted, sorted(wanted ^ _INVISIBLE)

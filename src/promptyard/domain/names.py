@@ -15,8 +15,30 @@ RESERVED_LABELS = frozenset({"latest"})  # computed: always the newest version
 # checks that each pattern accepts exactly what its function below accepts). Written in the
 # subset of regex syntax that ECMA-262 and Python share.
 _WS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # str.strip()'s
-_CTRL = r"\x00-\x1f\x7f-\x9f"  # category Cc (Cs, lone surrogates, never reach a name: JSON with them is refused)
-_EDGE, _INNER = f"[^/{_WS}{_CTRL}]", f"[^/{_CTRL}]"  # first/last character; any other (no '/' in both)
+# Characters a reader cannot see or that reorder what they see (Unicode 14 categories Cf, Zl, Zp):
+# zero-width space/joiners, BOM, soft hyphen, the bidi embeddings/overrides U+202A-202E, isolates
+# U+2066-2069, marks U+200E/U+200F/U+061C, line/paragraph separators. A name holding one can look
+# exactly like another name (or hide a '../'). tests/test_names_paths.py checks this list against
+# unicodedata.
+INVISIBLE_RANGES = ((0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F),
+                    (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x2028, 0x202E),
+                    (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
+                    (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+                    (0xE0001, 0xE0001), (0xE0020, 0xE007F))
+_INVISIBLE = frozenset(cp for lo, hi in INVISIBLE_RANGES for cp in range(lo, hi + 1))
+
+
+def _class_range(lo: int, hi: int) -> str:
+    # BMP as \uXXXX escapes; astral code points as themselves (ECMA-262 reads \u only up to FFFF).
+    one = (lambda cp: f"\\u{cp:04x}") if hi <= 0xFFFF else chr
+    return one(lo) if lo == hi else f"{one(lo)}-{one(hi)}"
+
+
+# Category Cc and the invisible ones (Cs, lone surrogates, never reach a name: JSON with them is refused).
+_CC = r"\x00-\x1f\x7f-\x9f"
+_CTRL = _CC + "".join(_class_range(lo, hi) for lo, hi in INVISIBLE_RANGES)
+# First/last character of a name, and any other: no '/' (it separates) nor a backslash in either.
+_EDGE, _INNER = f"[^/\\\\{_WS}{_CTRL}]", f"[^/\\\\{_CTRL}]"
 # Names with single '/' between non-empty parts, no spaces at either end.
 PROMPT_NAME_PATTERN = f"^{_EDGE}(?:(?:{_INNER}|/{_INNER})*/?{_EDGE})?$"
 _FOLDER = f"(?!\\.\\.?(?:/|[{_WS}]|$)){_EDGE}(?:{_INNER}{{0,98}}{_EDGE})?"
@@ -28,25 +50,19 @@ LABEL_PATTERN = "^(?!latest$)[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$"
 # Text that must say something: at least one character that is not a space (and no NUL, which no
 # text may hold: web/middleware.py).
 SOME_TEXT_PATTERN = f"^[^\\x00]*[^{_WS}\\x00][^\\x00]*$"
-TAG_PATTERN = f"^[{_WS}]*[^{_WS}{_CTRL}](?:[^{_CTRL}]*[^{_WS}{_CTRL}])?[{_WS}]*$"
+TAG_PATTERN = f"^[{_WS}]*[^{_WS}{_CC}](?:[^{_CC}]*[^{_WS}{_CC}])?[{_WS}]*$"  # tags: no controls
 
 
 def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 
 
-# Characters a reader cannot see or that reorder what they see: format characters (category Cf:
-# zero-width space/joiners, BOM, soft hyphen, the bidi embeddings/overrides U+202A-202E, isolates
-# U+2066-2069, marks U+200E/U+200F/U+061C), line/paragraph separators, and unassigned or private
-# code points. A name holding one can look exactly like another name (or hide a '../').
-_UNSEEN = frozenset({"Cc", "Cs", "Cf", "Co", "Cn", "Zl", "Zp"})
-
-
 def _unseen_char(text: str) -> str | None:
     """A description of the first control, invisible or bidi character in `text`, or None."""
     for ch in text:
-        if unicodedata.category(ch) in _UNSEEN:
-            kind = "control" if unicodedata.category(ch) in ("Cc", "Cs") else "invisible or bidi-control"
+        control = unicodedata.category(ch) in ("Cc", "Cs")
+        if control or ord(ch) in _INVISIBLE:
+            kind = "control" if control else "invisible or bidi-control"
             return f"{kind} character U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"
     return None
 
