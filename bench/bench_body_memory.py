@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import _listening, free_port, machine, write_section  # noqa: E402
+from common import _listening, first_run_key, free_port, machine, write_section  # noqa: E402
 
 CONCURRENT = 4
 TINY = b'{"requests": [' + b"{}, " * 2_000_000 + b"{}]}"  # 8.0 MB, 2 million empty objects
@@ -41,11 +41,7 @@ def _start(extra: dict) -> tuple[subprocess.Popen, str, str]:
     env.pop("PROMPTYARD_DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "promptyard.cli", "serve"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    key = ""
-    for line in proc.stdout:
-        if "admin API key:" in line:
-            key = line.split("admin API key:")[1].strip()
-            break
+    key = first_run_key(proc)
     while not _listening(port):
         time.sleep(0.05)
     return proc, f"http://127.0.0.1:{port}", key
@@ -112,7 +108,7 @@ def main() -> None:
     before = run({"PROMPTYARD_MAX_BODY_VALUES": str(10**12)})
     after = run({})
     checks_ms, parse_ms = check_cost()
-    lines = [f"## Memory of maximum-size bodies (`bench/bench_body_memory.py`)",
+    lines = ["## Memory of maximum-size bodies (`bench/bench_body_memory.py`)",
              f"{CONCURRENT} concurrent requests with the same body to one `promptyard serve` (SQLite); {machine()}. "
              "Peak RSS of the server process during the requests minus its RSS before, in MiB. Before: the value "
              "count off (`PROMPTYARD_MAX_BODY_VALUES=10**12`), so bodies are parsed and only then refused by the "

@@ -25,7 +25,7 @@ from typing import Iterator
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DOC, _listening, free_port, machine, pct, write_section  # noqa: E402
+from common import DOC, _listening, first_run_key, free_port, machine, pct, write_section  # noqa: E402
 
 SLOW_RENDERS = 6
 SAMPLES = 90
@@ -45,11 +45,7 @@ def serve(src: str | None) -> Iterator[tuple[str, str, int]]:
         env["PYTHONPATH"] = src
     proc = subprocess.Popen([sys.executable, "-m", "promptyard.cli", "serve"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    key = ""
-    for line in proc.stdout:
-        if "admin API key:" in line:
-            key = line.split("admin API key:")[1].strip()
-            break
+    key = first_run_key(proc)
     while not _listening(port):
         time.sleep(0.05)
     try:

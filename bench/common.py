@@ -42,21 +42,30 @@ def server(database_url: str | None = None, extra_env: dict | None = None) -> It
         env["PROMPTYARD_DATABASE_URL"] = database_url
     proc = subprocess.Popen([sys.executable, "-m", "promptyard.cli", "serve"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    key = None
+    key = first_run_key(proc)
     deadline = time.time() + 60
-    for line in proc.stdout:  # the first-run key is printed once, before the server listens
-        if "admin API key:" in line:
-            key = line.split("admin API key:")[1].strip()
-            break
-        if line.startswith("Log in at"):  # not the first start on this database: no key
-            break
     while not _listening(port) and time.time() < deadline:
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", key or ""
+        yield f"http://127.0.0.1:{port}", key
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def first_run_key(proc: subprocess.Popen) -> str:
+    """The admin API key a first start hands out, read from the server's output (printed on a
+    terminal; otherwise written to a private file whose path is printed); '' on later starts."""
+    text = ""
+    for line in proc.stdout:  # everything is said before the server listens
+        text += line
+        if line.strip().startswith("Log in at") or "admin API key:" in line:
+            break
+    written = re.search(r"They are in (\S+) \(readable only", text)
+    if written:
+        text += Path(written.group(1)).read_text(encoding="utf-8")
+    key = re.search(r"admin API key: (\S+)", text)
+    return key.group(1) if key else ""
 
 
 def _listening(port: int) -> bool:
