@@ -125,7 +125,7 @@ def test_too_few_withheld_and_display():
     better = ex.verdicts({"m": eff}, primary="m", higher_is_better={"m": True})[0]
     assert better.kind == "better" and better.display.p == "< 0.001"
     assert ex.verdicts({"m": eff}, primary="m", higher_is_better={"m": True}, srm_failed=True)[0].kind == "withheld"
-    assert ex.p_text(0.045) == "0.045" and ex.p_text(0.0496) == "0.0496" and ex.p_text(0.21) == "0.21"
+    assert ex.display(eff, 0.045).p == "0.045"
     with pytest.raises(InvalidInput):
         ex.verdicts({"m": eff}, primary="other", higher_is_better={})
 

@@ -161,3 +161,26 @@ def test_form_numbers_read_ascii_only():
     assert ascii_int("0", lo=1, hi=9) is None and ascii_int("10", lo=1, hi=9) is None
     assert [ascii_decimal(t) for t in ("1.5", "-2", ".5", "1e3", "nan", "inf", "1e999", "١.٥", "1,5")] == \
         [1.5, -2.0, 0.5, 1000.0, None, None, None, None, None]
+
+
+def test_the_page_shows_the_domains_p_value_next_to_the_verdict():
+    """The sentence takes the domain's rounding: p = 0.0449 reads 'p = 0.045' beside 'better',
+    in both languages (the page used to round it itself, to 'p = 0.04', or 0.045 to 'p = 0.05')."""
+    from promptyard.services.experiments import Arm, compare
+    from promptyard.web.ui.experiment_pages import verdict_text
+
+    base = [50.0 + (i % 7) for i in range(40)]
+
+    def arms(delta: float) -> tuple[Arm, Arm]:
+        a, b = Arm(1, None, requests=40), Arm(2, None, requests=40)
+        a.scores["m"], b.scores["m"] = list(base), [v + delta for v in reversed(base)]
+        return a, b
+
+    lo, hi = 0.0, 5.0  # the shift at which Welch's p crosses 0.045, from below
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if compare(*arms(mid), "m", 30)["p_value"] > 0.045 else (lo, mid)
+    c = compare(*arms(hi), "m", 30)
+    assert 0.0449 < c["p_value"] < 0.045 and c["verdict"] == "better"
+    assert c["shown"]["p"] == "0.045"
+    assert "(p = 0.045)" in verdict_text(c, "en") and "(p = 0.045)" in verdict_text(c, "ja")

@@ -36,7 +36,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from promptyard.domain.stats import chi2_sf, norm_ppf, norm_two_sided
+from promptyard.domain.stats import chi2_sf, decimals, norm_ppf, norm_two_sided, p_shown
 from promptyard.errors import InvalidInput
 
 ALPHA = 0.05
@@ -265,26 +265,10 @@ class MetricVerdict:
     display: Display | None
 
 
-def p_text(p: float) -> str:
-    if p < 0.001:
-        return "< 0.001"
-    shown = f"{p:.2g}"
-    if (p < ALPHA) != (float(shown) < ALPHA):
-        shown = f"{p:.3g}"
-    return shown
-
-
-def _places(half: float, diff: float) -> int:
-    scale = half if half > 0 else abs(diff)
-    if scale <= 0 or scale >= 0.1:
-        return 1
-    return min(6, 1 - math.floor(math.log10(scale)))
-
-
 def display(eff: Effect, p: float) -> Display:
     half = (eff.seq_high - eff.seq_low) / 2
-    places = _places(half, eff.diff)
-    return Display(places, f"{eff.diff:.{places}f}", f"{half:.{places}f}", p_text(p))
+    places = decimals(half, eff.diff)
+    return Display(places, f"{eff.diff:.{places}f}", f"{half:.{places}f}", p_shown(p))
 
 
 def verdicts(effects: Mapping[str, Effect | None], *, primary: str, higher_is_better: Mapping[str, bool],

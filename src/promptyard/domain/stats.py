@@ -363,17 +363,40 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 # --- plain-language verdicts ------------------------------------------------------------------
 
-def _p_text(p: float) -> str:
-    """p with two significant digits; never rounds a significant p up to look like 0.05."""
+def p_shown(p: float) -> str:
+    """How every surface shows a p-value: '< 0.001', else two significant digits, and never
+    rounded across ALPHA (0.045 is '0.045', not '0.05' beside a verdict of 'better')."""
     if p < 0.001:
-        return "p < 0.001"
+        return "< 0.001"
     shown = f"{p:.2g}"
-    if p < ALPHA <= float(shown):
+    if (p < ALPHA) != (float(shown) < ALPHA):
         shown = f"{p:.3g}"
-    return f"p = {shown}"
+    return shown
 
 
-def _decimals(half: float, diff: float) -> int:
+def _p_text(p: float) -> str:
+    shown = p_shown(p)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A comparison as every surface prints it: |diff| and the CI half-width with `places`
+    decimals, and the p-value (p_shown)."""
+
+    places: int
+    diff: str
+    half: str
+    p: str
+
+
+def shown(cmp: Comparison) -> Shown:
+    half = (cmp.ci_high - cmp.ci_low) / 2
+    places = decimals(half, cmp.diff)
+    return Shown(places, f"{abs(cmp.diff):.{places}f}", f"{half:.{places}f}", p_shown(cmp.p_value))
+
+
+def decimals(half: float, diff: float) -> int:
     """One decimal for the usual 0..100 scales; two significant digits of the CI half-width
     for small ones, so a 0..1 metric reads 0.031 ± 0.023 rather than 0.0 ± 0.0."""
     scale = half if half > 0 else abs(diff)
@@ -395,7 +418,5 @@ def verdict(metric: str, baseline: str, candidate: str, cmp: Comparison | None, 
         return Verdict("no_difference", f"no significant difference on {metric} between {baseline} and "
                                         f"{candidate} ({_p_text(cmp.p_value)})")
     kind = "better" if (cmp.diff > 0) == higher_is_better else "worse"
-    half = (cmp.ci_high - cmp.ci_low) / 2
-    places = _decimals(half, cmp.diff)
-    return Verdict(kind, f"{candidate} is {kind} on {metric} by {abs(cmp.diff):.{places}f} ± "
-                         f"{half:.{places}f} {unit} ({_p_text(cmp.p_value)})")
+    s = shown(cmp)
+    return Verdict(kind, f"{candidate} is {kind} on {metric} by {s.diff} ± {s.half} {unit} ({_p_text(cmp.p_value)})")

@@ -4,7 +4,7 @@ policy was set, each candidate compared with the baseline, promotion and rollbac
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -111,7 +111,8 @@ def compare(baseline: Arm, candidate: Arm, metric: str, min_n: int) -> dict[str,
     return {"baseline": baseline.version, "candidate": candidate.version, "metric": metric, "n_baseline": n_a,
             "n_candidate": n_b, "test": getattr(cmp, "test", None), "diff": getattr(cmp, "diff", None),
             "ci_low": getattr(cmp, "ci_low", None), "ci_high": getattr(cmp, "ci_high", None),
-            "p_value": getattr(cmp, "p_value", None), "verdict": verdict.kind, "text": verdict.text}
+            "p_value": getattr(cmp, "p_value", None), "verdict": verdict.kind, "text": verdict.text,
+            "shown": asdict(stats.shown(cmp)) if cmp is not None else None}
 
 
 def _scaled(cmp: Any, factor: float) -> Any:

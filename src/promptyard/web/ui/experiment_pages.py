@@ -36,21 +36,21 @@ def verdict_text(c: dict[str, Any], lang: str) -> str:
     metric = catalogue.translate(lang, "exp.error_rate") if c["metric"] == experiments.ERROR_RATE else c["metric"]
     fields = {"candidate": f"v{c['candidate']}", "baseline": f"v{c['baseline']}", "metric": metric,
               "n_a": c["n_baseline"], "n_b": c["n_candidate"]}
-    if c["verdict"] in ("better", "worse") and c["diff"] is not None:
-        half = (c["ci_high"] - c["ci_low"]) / 2
-        places = 1 if half >= 0.95 else 2 if half >= 0.095 else 3
+    shown = c["shown"]  # the domain's rounding: the sentence never disagrees with the verdict
+    if c["verdict"] in ("better", "worse") and shown is not None:
         unit = "pp" if c["metric"] == experiments.ERROR_RATE or "proportion" in (c["test"] or "") else "points"
-        fields |= {"diff": f"{abs(c['diff']):.{places}f}", "half": f"{half:.{places}f}",
-                   "unit": catalogue.translate(lang, f"exp.unit_{unit}"), "p": p_text(c["p_value"])}
-    elif c["verdict"] == "no_difference":
-        fields["p"] = p_text(c["p_value"])
+        fields |= {"diff": shown["diff"], "half": shown["half"],
+                   "unit": catalogue.translate(lang, f"exp.unit_{unit}"), "p": p_text(shown)}
+    elif c["verdict"] == "no_difference" and shown is not None:
+        fields["p"] = p_text(shown)
     return catalogue.translate(lang, f"exp.verdict_{c['verdict']}", **fields)
 
 
-def p_text(p: float | None) -> str:
-    if p is None:
+def p_text(shown: dict[str, Any] | None) -> str:
+    """'p < 0.001' or 'p = 0.045' from the domain's shown p-value ('—' without a test)."""
+    if shown is None:
         return "—"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}" if p < 0.01 else f"p = {p:.2f}"
+    return f"p {shown['p']}" if shown["p"].startswith("<") else f"p = {shown['p']}"
 
 
 def _page(request: Request, user: UiUser, prompt_id: int, label: str, *, baseline: int | None = None,
