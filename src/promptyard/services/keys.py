@@ -22,6 +22,11 @@ DEFAULT_WORKSPACE = "default"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+# What a raw key starts with: it tells a publishable (browser) key before any database lookup.
+PUBLISHABLE_PREFIX = "py_pk_"
+SECRET_PREFIX = "py_sk_"
+
+
 def hash_key(raw: str) -> str:
     # Keys are 32 random bytes, so a fast hash is safe (no dictionary attack is possible).
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -73,7 +78,7 @@ def create_key(session: Session, p: Principal, *, name: str, scopes: list[str] |
     else:
         scopes = access.validate_scopes(scopes or ["read", "write", "ingest"])
         origins = []
-    raw = f"py_{'pk' if kind == 'publishable' else 'sk'}_{secrets.token_urlsafe(32)}"
+    raw = f"{PUBLISHABLE_PREFIX if kind == 'publishable' else SECRET_PREFIX}{secrets.token_urlsafe(32)}"
     key = ApiKey(workspace_id=workspace_id, name=name.strip(), kind=kind, prefix=raw[:10], key_hash=hash_key(raw),
                  scopes=scopes, allowed_origins=origins, created_by=actor)
     session.add(key)

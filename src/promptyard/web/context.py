@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -30,11 +31,22 @@ def ctx(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
-def key_from_headers(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
+def api_key(headers: Mapping[str, str]) -> str | None:
+    """The key a request carries: `Authorization: Bearer <key>`, else `X-API-Key` (the one rule
+    for routes, the CORS middleware and the body guard; ASGI code passes Headers(scope=scope))."""
+    auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.headers.get("x-api-key")
+    key = headers.get("x-api-key")
+    return key.strip() if key is not None else None
+
+
+def key_from_headers(request: Request) -> str | None:
+    return api_key(request.headers)
+
+
+def is_publishable(key: str | None) -> bool:
+    return bool(key) and key.startswith(keys.PUBLISHABLE_PREFIX)
 
 
 # Authenticated keys are remembered briefly: a key lookup is a database round trip on every call,

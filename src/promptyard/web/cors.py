@@ -15,14 +15,14 @@ import re
 from typing import Callable
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 
 from promptyard.errors import Forbidden, PromptyardError
-from promptyard.web.context import check_origin, principal_for_key
+from promptyard.web.context import api_key, check_origin, is_publishable, principal_for_key
 from promptyard.web.middleware import error_body
 
 BROWSER_PATHS = re.compile(r"^/api/v1/(requests(/.*)?|fetch/.+|prompt-bundle/.+|changes|me)$")
 ALLOW_HEADERS = b"Authorization, Content-Type, X-API-Key"
-PUBLISHABLE_PREFIX = "py_pk_"
 
 
 class CorsMiddleware:
@@ -39,8 +39,8 @@ class CorsMiddleware:
             return await self.app(scope, receive, send)
         if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
             return await self._preflight(origin, send)
-        key = _key(headers)
-        if not key.startswith(PUBLISHABLE_PREFIX):
+        key = api_key(Headers(scope=scope))
+        if not is_publishable(key):
             return await self.app(scope, receive, send)
         try:
             principal = await run_in_threadpool(principal_for_key, scope["app"].state.ctx, key)
@@ -58,13 +58,6 @@ class CorsMiddleware:
             (b"access-control-allow-headers", ALLOW_HEADERS), (b"access-control-max-age", self.max_age),
             (b"vary", b"Origin")]})
         await send({"type": "http.response.body", "body": b""})
-
-
-def _key(headers: dict[bytes, bytes]) -> str:
-    auth = headers.get(b"authorization", b"").decode("latin-1")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    return headers.get(b"x-api-key", b"").decode("latin-1").strip()
 
 
 def _with_cors(send: Callable, origin: bytes) -> Callable:

@@ -41,8 +41,7 @@ def download(session: Callable[[], AbstractContextManager[Session]], chunks: Cal
     body = stream()
     next(body)
     return _Download(body, media_type=media_type, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff"})
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
 
 class _Download(StreamingResponse):

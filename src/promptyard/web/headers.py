@@ -1,5 +1,5 @@
 """Headers every answer carries, on every surface, including those the other middlewares send
-themselves (413, the CORS 403):
+themselves (413, the CORS 403) - the one place that sets them:
 
 - `X-Content-Type-Options: nosniff`, so a browser never reads a JSON or text answer (which may
   hold user and LLM text) as HTML or script;

@@ -18,12 +18,14 @@ import json
 import re
 from typing import Any, Callable
 
+from starlette.datastructures import Headers
+
 from promptyard.domain.numbers import ascii_int
 from promptyard.settings import Settings
 from promptyard.web import body_checks
+from promptyard.web.context import api_key, is_publishable
 
 _FORMS = (b"application/x-www-form-urlencoded", b"multipart/form-data")
-PUBLISHABLE_PREFIX = b"py_pk_"
 
 
 def error_body(status: int, code: str, message: str, details: Any = None) -> bytes:
@@ -31,12 +33,6 @@ def error_body(status: int, code: str, message: str, details: Any = None) -> byt
     # "message": ...}) clients understand, because this runs before we know the surface.
     return json.dumps({"error": {"code": code, "message": message, "details": details},
                        "success": False, "message": message}).encode()
-
-
-def is_publishable(headers: dict[bytes, bytes]) -> bool:
-    auth = headers.get(b"authorization", b"")
-    key = auth[7:].strip() if auth[:7].lower() == b"bearer " else headers.get(b"x-api-key", b"").strip()
-    return key.startswith(PUBLISHABLE_PREFIX)
 
 
 class GuardMiddleware:
@@ -54,7 +50,7 @@ class GuardMiddleware:
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
-        publishable = is_publishable(headers)
+        publishable = is_publishable(api_key(Headers(scope=scope)))
         max_body = _body_limit(self.settings, publishable)
         declared = ascii_int(headers.get(b"content-length"), hi=2**63)
         if declared is not None and declared > max_body:

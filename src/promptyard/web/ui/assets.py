@@ -25,4 +25,4 @@ def static_file(file: str) -> FileResponse:
         raise HTTPException(404, "no such file")
     # Short cache: a server upgrade changes these files under the same name.
     return FileResponse(path, media_type=_TYPES.get(path.suffix, "application/octet-stream"),
-                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+                        headers={"Cache-Control": "public, max-age=300"})
