@@ -26,8 +26,8 @@ What this module assumes, and how each number is made:
   configured weights, per stratum; when p < SRM_ALPHA the randomisation is broken and every verdict
   is withheld.
 
-Numbers are returned as numbers; the `Display` of a result carries the one rounding every surface
-shows, so no page rounds a p = 0.045 into "p = 0.05" beside "better".
+Numbers are returned as numbers; the `display` of a result (stats.Shown) carries the one rounding
+every surface shows, so no page rounds a p = 0.045 into "p = 0.05" beside "better".
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from promptyard.domain.stats import chi2_sf, decimals, norm_ppf, norm_two_sided, p_shown
+from promptyard.domain.stats import Shown, chi2_sf, norm_ppf, norm_two_sided, shown_effect
 from promptyard.errors import InvalidInput
 
 ALPHA = 0.05
@@ -242,17 +242,6 @@ def units_needed(diff: float, unit_var_a: float, unit_var_b: float, *, planned_u
 # --- verdicts ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Display:
-    """How every surface shows an effect: diff and half-width with `places` decimals, the p-value
-    as text ("< 0.001" or two significant digits, never rounded across alpha)."""
-
-    places: int
-    diff: str
-    half: str
-    p: str
-
-
-@dataclass(frozen=True)
 class MetricVerdict:
     """kind: better | worse | no_difference | too_few | withheld (sample-ratio mismatch).
     `p_adjusted` is the Holm-adjusted always-valid p-value the verdict is based on."""
@@ -262,13 +251,12 @@ class MetricVerdict:
     primary: bool
     effect: Effect | None
     p_adjusted: float | None
-    display: Display | None
+    display: Shown | None
 
 
-def display(eff: Effect, p: float) -> Display:
-    half = (eff.seq_high - eff.seq_low) / 2
-    places = decimals(half, eff.diff)
-    return Display(places, f"{eff.diff:.{places}f}", f"{half:.{places}f}", p_shown(p))
+def display(eff: Effect, p: float) -> Shown:
+    """The always-valid interval as every surface prints it (stats.shown_effect)."""
+    return shown_effect(eff.diff, (eff.seq_high - eff.seq_low) / 2, p)
 
 
 def verdicts(effects: Mapping[str, Effect | None], *, primary: str, higher_is_better: Mapping[str, bool],

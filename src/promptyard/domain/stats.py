@@ -391,9 +391,12 @@ class Shown:
 
 
 def shown(cmp: Comparison) -> Shown:
-    half = (cmp.ci_high - cmp.ci_low) / 2
-    places = decimals(half, cmp.diff)
-    return Shown(places, f"{abs(cmp.diff):.{places}f}", f"{half:.{places}f}", p_shown(cmp.p_value))
+    return shown_effect(cmp.diff, (cmp.ci_high - cmp.ci_low) / 2, cmp.p_value)
+
+
+def shown_effect(diff: float, half: float, p: float) -> Shown:
+    places = decimals(half, diff)
+    return Shown(places, f"{abs(diff):.{places}f}", f"{half:.{places}f}", p_shown(p))
 
 
 def decimals(half: float, diff: float) -> int:
