@@ -53,3 +53,13 @@ def test_pattern_and_check_agree(pattern, check, max_length, data):  # noqa: ANN
     value = data.draw(st.one_of(TEXT, st.from_regex(compiled)))
     matches = compiled.search(value) is not None and (max_length is None or len(value) <= max_length)
     assert matches == _accepts(check, value), (value, matches)
+
+
+def test_edges_hypothesis_found():
+    """Cases a random run found once: a trailing newline passed the label rule ('$' matches before
+    it), and the prompt-name pattern let '.' and '..' parts through while the rule refused them."""
+    assert not _accepts(names.label_name, "v1\n")
+    prompt = re.compile(names.PROMPT_NAME_PATTERN.replace("$", r"\Z"))
+    for name in (".", "..", "a/..", "./a", "a/./b"):
+        assert prompt.search(name) is None and not _accepts(names.prompt_name, name)
+    assert prompt.search("a.b/c..d") and _accepts(names.prompt_name, "a.b/c..d")

@@ -7,7 +7,7 @@ import unicodedata
 
 from promptyard.errors import InvalidInput
 
-LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # whole names only: fullmatch (a "$" lets "v1\n" through)
 RESERVED_LABELS = frozenset({"latest"})  # computed: always the newest version
 
 
@@ -39,8 +39,9 @@ _CC = r"\x00-\x1f\x7f-\x9f"
 _CTRL = _CC + "".join(_class_range(lo, hi) for lo, hi in INVISIBLE_RANGES)
 # First/last character of a name, and any other: no '/' (it separates) nor a backslash in either.
 _EDGE, _INNER = f"[^/\\\\{_WS}{_CTRL}]", f"[^/\\\\{_CTRL}]"
-# Names with single '/' between non-empty parts, no spaces at either end.
-PROMPT_NAME_PATTERN = f"^{_EDGE}(?:(?:{_INNER}|/{_INNER})*/?{_EDGE})?$"
+# Names with single '/' between non-empty parts, no spaces at either end, no '.' or '..' part.
+_NOT_DOTS = r"(?!\.\.?(?:/|$))"
+PROMPT_NAME_PATTERN = f"^{_NOT_DOTS}{_EDGE}(?:(?:{_INNER}|/{_NOT_DOTS}{_INNER})*(?:/{_NOT_DOTS})?{_EDGE})?$"
 _FOLDER = f"(?!\\.\\.?(?:/|[{_WS}]|$)){_EDGE}(?:{_INNER}{{0,98}}{_EDGE})?"
 FOLDER_NAME_PATTERN = f"^{_FOLDER}$"
 # '' (or only spaces and slashes) is the top level; spaces and slashes around the path are ignored.
@@ -124,7 +125,7 @@ def folder_path(path: object) -> list[str]:
 
 
 def label_name(name: object) -> str:
-    if not isinstance(name, str) or not LABEL_RE.match(name):
+    if not isinstance(name, str) or not LABEL_RE.fullmatch(name):
         raise InvalidInput(f"invalid label name {name!r}: 1-64 characters of letters, digits, '_', '-', '.', "
                            "starting with a letter or digit")
     if name in RESERVED_LABELS:
