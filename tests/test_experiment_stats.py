@@ -116,18 +116,18 @@ def test_sample_ratio_matches_scipy_chisquare():
 def test_too_few_withheld_and_display():
     small = ex.UnitMoments.of_units((v, 1.0) for v in (1.0, 2.0, 3.0))
     eff = ex.effect([(small, small)])
-    got = ex.verdicts({"m": eff}, primary="m", higher_is_better={"m": True},
-                      units_per_arm={"m": (3, 3)})
+    got = ex.verdicts({(2, "m"): eff}, primary="m", higher_is_better={"m": True},
+                      units_per_arm={(2, "m"): (3, 3)})
     assert got[0].kind == "too_few"
     big_a = ex.UnitMoments.of_units((v, 1.0) for v in np.random.default_rng(4).normal(50, 5, 400))
     big_b = ex.UnitMoments.of_units((v, 1.0) for v in np.random.default_rng(5).normal(60, 5, 400))
     eff = ex.effect([(big_a, big_b)])
-    better = ex.verdicts({"m": eff}, primary="m", higher_is_better={"m": True})[0]
+    better = ex.verdicts({(2, "m"): eff}, primary="m", higher_is_better={"m": True})[0]
     assert better.kind == "better" and better.display.p == "< 0.001"
-    assert ex.verdicts({"m": eff}, primary="m", higher_is_better={"m": True}, srm_failed=True)[0].kind == "withheld"
+    assert ex.verdicts({(2, "m"): eff}, primary="m", higher_is_better={"m": True}, srm_failed=True)[0].kind == "withheld"
     assert ex.display(eff, 0.045).p == "0.045"
     with pytest.raises(InvalidInput):
-        ex.verdicts({"m": eff}, primary="other", higher_is_better={})
+        ex.verdicts({(2, "m"): eff}, primary="other", higher_is_better={})
 
 
 # --- simulations ------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def _run(rng: np.random.Generator, units: int, effect: float, planned: int):
 
 
 def _kind(eff: ex.Effect | None) -> str:
-    return ex.verdicts({"m": eff}, primary="m", higher_is_better={"m": True})[0].kind
+    return ex.verdicts({(2, "m"): eff}, primary="m", higher_is_better={"m": True})[0].kind
 
 
 def test_a_a_read_twenty_times_gives_few_false_verdicts():

@@ -36,6 +36,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from promptyard.domain.logs import SCORE_NAME
 from promptyard.domain.stats import Shown, chi2_sf, norm_ppf, norm_two_sided, shown_effect
 from promptyard.errors import InvalidInput
 
@@ -44,6 +45,42 @@ SRM_ALPHA = 0.001  # a mismatch this unlikely by chance means the assignment is 
 MIN_UNITS = 30  # below this per arm, the normal approximations are not trusted: "too few"
 DEFAULT_PLANNED_UNITS = 1000  # tunes the confidence sequence when the experiment names no plan
 POWER = 0.8
+ERROR_RATE = "error_rate"  # the built-in tested metric, beside the scores (percent of requests)
+MAX_HYPOTHESIS = 2000
+MAX_PLANNED_UNITS = 10 ** 9
+
+
+def declaration(raw: Mapping[str, object]) -> dict[str, object]:
+    """What an experiment declares when it starts (or later): hypothesis, primary metric (a score
+    name or error_rate), planned units (in all arms; tunes the live interval) and the smallest
+    effect worth finding. Only the keys given are returned, checked."""
+    allowed = ("hypothesis", "primary_metric", "planned_units", "min_effect")
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"experiment: unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})")
+    out: dict[str, object] = {}
+    if raw.get("hypothesis") is not None:
+        text = raw["hypothesis"]
+        if not isinstance(text, str) or len(text) > MAX_HYPOTHESIS or "\x00" in text:
+            raise InvalidInput(f"experiment.hypothesis must be text of at most {MAX_HYPOTHESIS} characters")
+        out["hypothesis"] = text.strip()
+    if raw.get("primary_metric") is not None:
+        metric = raw["primary_metric"]
+        if not isinstance(metric, str) or not (metric == ERROR_RATE or SCORE_NAME.match(metric)):
+            raise InvalidInput("experiment.primary_metric must be a score name or error_rate")
+        out["primary_metric"] = metric
+    if raw.get("planned_units") is not None:
+        units = raw["planned_units"]
+        if isinstance(units, bool) or not isinstance(units, int) or not 2 <= units <= MAX_PLANNED_UNITS:
+            raise InvalidInput(f"experiment.planned_units must be a whole number from 2 to {MAX_PLANNED_UNITS}")
+        out["planned_units"] = units
+    if "min_effect" in raw:
+        eff = raw["min_effect"]
+        if eff is not None and (isinstance(eff, bool) or not isinstance(eff, (int, float))
+                                or not math.isfinite(eff) or eff <= 0):
+            raise InvalidInput("experiment.min_effect must be a number > 0 (in the primary metric's points)")
+        out["min_effect"] = None if eff is None else float(eff)
+    return out
 
 
 @dataclass(frozen=True)
@@ -243,9 +280,11 @@ def units_needed(diff: float, unit_var_a: float, unit_var_b: float, *, planned_u
 
 @dataclass(frozen=True)
 class MetricVerdict:
-    """kind: better | worse | no_difference | too_few | withheld (sample-ratio mismatch).
-    `p_adjusted` is the Holm-adjusted always-valid p-value the verdict is based on."""
+    """One candidate on one metric. kind: better | worse | no_difference | too_few | withheld
+    (sample-ratio mismatch). `p_adjusted` is the Holm-adjusted always-valid p-value the verdict
+    is based on (None when the metric was not tested)."""
 
+    candidate: int
     metric: str
     kind: str
     primary: bool
@@ -259,21 +298,25 @@ def display(eff: Effect, p: float) -> Shown:
     return shown_effect(eff.diff, (eff.seq_high - eff.seq_low) / 2, p)
 
 
-def verdicts(effects: Mapping[str, Effect | None], *, primary: str, higher_is_better: Mapping[str, bool],
-             min_units: int = MIN_UNITS, units_per_arm: Mapping[str, tuple[int, int]] | None = None,
+Key = tuple[int, str]  # (candidate version, metric)
+
+
+def verdicts(effects: Mapping[Key, Effect | None], *, primary: str, higher_is_better: Mapping[str, bool],
+             min_units: int = MIN_UNITS, units_per_arm: Mapping[Key, tuple[int, int]] | None = None,
              srm_failed: bool = False, alpha: float = ALPHA) -> list[MetricVerdict]:
-    """One verdict per metric, primary first. Metrics with too few units per arm are not tested
-    (and not in Holm's family); a sample-ratio mismatch withholds every verdict."""
-    if primary not in effects:
+    """One verdict per (candidate, metric), each candidate's primary metric first. Pairs with too
+    few units per arm are not tested (and not in the family); Holm's correction runs over every
+    tested pair, all candidates and metrics together; a sample-ratio mismatch withholds all."""
+    if primary not in {metric for _, metric in effects}:
         raise InvalidInput(f"the primary metric {primary!r} has no data in this experiment")
     per_arm = units_per_arm or {}
-    tested = {m: e.seq_p for m, e in effects.items()
-              if e is not None and min(per_arm.get(m, (e.units, e.units))) >= min_units}
+    tested = {k: e.seq_p for k, e in effects.items()
+              if e is not None and min(per_arm.get(k, (e.units, e.units))) >= min_units}
     adjusted = holm(tested)
     out = []
-    for metric in sorted(effects, key=lambda m: (m != primary, m)):
-        eff = effects[metric]
-        p = adjusted.get(metric)
+    for key in sorted(effects, key=lambda k: (k[0], k[1] != primary, k[1])):
+        candidate, metric = key
+        eff, p = effects[key], adjusted.get(key)
         if srm_failed:
             kind = "withheld"
         elif eff is None or p is None:
@@ -283,8 +326,46 @@ def verdicts(effects: Mapping[str, Effect | None], *, primary: str, higher_is_be
         else:
             kind = "better" if (eff.diff > 0) == higher_is_better.get(metric, True) else "worse"
         shown = display(eff, p) if eff is not None and p is not None else None
-        out.append(MetricVerdict(metric, kind, metric == primary, eff, p, shown))
+        out.append(MetricVerdict(candidate, metric, kind, metric == primary, eff, p, shown))
     return out
+
+
+def sentence(v: MetricVerdict, baseline: int, units: tuple[int, int], need: int = MIN_UNITS) -> str:
+    """The verdict as one English sentence (API and CLI; the UI says the same from the numbers,
+    in the user's language)."""
+    cand, base = f"v{v.candidate}", f"v{baseline}"
+    unit = "percentage points" if v.metric == ERROR_RATE else "points"
+    if v.kind == "withheld":
+        return f"{cand} vs {base} on {v.metric}: no verdict, the traffic split does not match the policy"
+    if v.kind == "too_few" or v.display is None:
+        return (f"{cand} vs {base} on {v.metric}: too few units to tell ({base}: {units[0]}, {cand}: {units[1]}; "
+                f"need {need} each)")
+    p = v.display.p if v.display.p.startswith("<") else f"= {v.display.p}"
+    if v.kind == "no_difference":
+        return f"no difference shown on {v.metric} between {base} and {cand} (always-valid p {p})"
+    return f"{cand} is {v.kind} on {v.metric} by {v.display.diff} ± {v.display.half} {unit} (always-valid p {p})"
+
+
+def winner(found: Sequence[MetricVerdict], baseline: int) -> int | None:
+    """The version the evidence favours: the candidate better on the primary metric and worse on
+    no guardrail (the largest primary effect if several); the baseline when every candidate is
+    worse on it; None while the evidence decides nothing."""
+    primary = [v for v in found if v.primary]
+    if not primary:
+        return None
+    harmed = {v.candidate for v in found if not v.primary and v.kind == "worse"}
+    better = [v for v in primary if v.kind == "better" and v.candidate not in harmed]
+    if better:
+        return max(better, key=lambda v: abs(v.effect.diff)).candidate
+    return baseline if all(v.kind == "worse" for v in primary) else None
+
+
+def detectable(eff: Effect, *, planned_units: int = DEFAULT_PLANNED_UNITS, alpha: float = ALPHA,
+               power: float = POWER) -> float:
+    """The smallest true difference the confidence sequence finds with probability `power` at the
+    units seen so far (the minimum detectable effect now)."""
+    rho = rho_for(planned_units, alpha)
+    return cs_radius(eff.var, eff.units, rho, alpha) + norm_ppf(power) * math.sqrt(eff.var)
 
 
 def ramp_decision(eff: Effect | None, *, margin: float, higher_is_better: bool = True) -> str:

@@ -216,6 +216,10 @@ def normalise(raw: Any, *, now: datetime) -> NormalLog:
         raise LogError("routing", "must be an object {label, rule, unit}")
     if routing and routing.get("label") is not None and not isinstance(routing["label"], str):
         raise LogError("routing.label", "must be a label name")
+    for key, most in (("rule", 220), ("unit", 1000)):  # they place the log in an experiment
+        value = (routing or {}).get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > most):
+            raise LogError(f"routing.{key}", f"must be a string of at most {most} characters")
     inp, out = raw.get("input"), raw.get("output")
     params = (inp or {}).get("parameters") if isinstance(inp, dict) else None
     return NormalLog(

@@ -39,6 +39,7 @@ from typing import Any
 from promptyard.errors import InvalidInput
 
 OPS = ("=", "!=", "in", "not_in", "exists")
+DEFAULT_RULE = "split"
 POLICY_KEYS = ("salt", "sticky_key", "split", "segments")
 SEGMENT_KEYS = ("name", "when", "version", "split")
 # Generous caps so a stored policy stays small and cheap to evaluate on every fetch.
@@ -47,6 +48,7 @@ MAX_SEGMENTS = 100
 MAX_CONDITIONS = 50
 MAX_VALUES = 1000
 MAX_TEXT = 1000
+MAX_SEGMENT_NAME = 200  # it names the rule experiments are broken down by (an indexed column)
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,10 @@ def _segment(seg: Any, path: str, existing: set[int]) -> dict[str, Any]:
     if not isinstance(seg, dict):
         raise InvalidInput(f"{path} must be an object {{name, when, version | split}}")
     _only_keys(seg, SEGMENT_KEYS, path)
-    out: dict[str, Any] = {"name": _text(seg.get("name"), f"{path}.name"),
+    name = _text(seg.get("name"), f"{path}.name")
+    if len(name) > MAX_SEGMENT_NAME:
+        raise InvalidInput(f"{path}.name is too long ({len(name)} characters; at most {MAX_SEGMENT_NAME})")
+    out: dict[str, Any] = {"name": name,
                            "when": _when(seg.get("when"), f"{path}.when")}
     if ("version" in seg) == ("split" in seg):
         raise InvalidInput(f"{path} needs exactly one of version or split")
@@ -271,6 +276,28 @@ def assign(policy: dict[str, Any], metadata: dict[str, Any], *, label: str,
     for seg in policy.get("segments") or []:
         if matches(seg["when"], metadata):
             if "version" in seg:
-                return Assignment(seg["version"], f"segment:{seg['name']}", unit)
-            return Assignment(choose(seg["split"], unit, salt, rng), f"segment:{seg['name']}/split", unit)
-    return Assignment(choose(policy["split"], unit, salt, rng), "split", unit)
+                return Assignment(seg["version"], rule_name(seg), unit)
+            return Assignment(choose(seg["split"], unit, salt, rng), rule_name(seg), unit)
+    return Assignment(choose(policy["split"], unit, salt, rng), DEFAULT_RULE, unit)
+
+
+def rule_name(segment: dict[str, Any] | None) -> str:
+    """The name a request's routing records for the rule that chose its version: 'split' (the
+    default split), 'segment:NAME/split' (a segment's own split) or 'segment:NAME' (one version)."""
+    if segment is None:
+        return DEFAULT_RULE
+    return f"segment:{segment['name']}" + ("" if "version" in segment else "/split")
+
+
+def rules(policy: dict[str, Any]) -> dict[str, dict[int, float]]:
+    """Every rule of a (validated) policy with the versions it serves and their weights. A rule
+    with two or more versions is randomised (`is_randomised`); a one-version segment is not."""
+    out = {rule_name(seg): ({seg["version"]: 100.0} if "version" in seg
+                            else {s["version"]: float(s["weight"]) for s in seg["split"]})
+           for seg in policy.get("segments") or []}
+    out[DEFAULT_RULE] = {s["version"]: float(s["weight"]) for s in policy["split"]}
+    return out
+
+
+def is_randomised(weights: dict[int, float]) -> bool:
+    return sum(1 for w in weights.values() if w > 0) >= 2

@@ -15,7 +15,7 @@ from promptyard.domain.records import (
     LabelEventRecord, LabelRecord, Principal, PromptRecord, Resolved, VersionRecord,
 )
 from promptyard.errors import InvalidInput, NotFound
-from promptyard.services import audit, changes, prompts, versions
+from promptyard.services import audit, changes, experiment_records, prompts, versions
 from promptyard.store.models import LabelEvent, PromptVersion, ReleaseLabel
 from promptyard.store.types import utcnow
 
@@ -65,8 +65,10 @@ def move(session: Session, p: Principal, prompt_id: int, name: str, *, version: 
         if before_version == target.number and before_policy == policy:
             return _record(label, target.number)
     label.version_id, label.policy, label.updated_by, label.updated_at = target.id, policy, p.actor, utcnow()
-    _event(session, p, prompt.id, prompt.name, name, before_version, target.number, before_policy, policy, reason)
-    session.flush()
+    event = _event(session, p, prompt.id, prompt.name, name, before_version, target.number, before_policy, policy,
+                   reason)
+    if policy != before_policy or policy is not None and before_version != target.number:
+        experiment_records.on_move(session, p, prompt.id, name, policy=policy, version=target.number, event=event)
     return _record(label, target.number)
 
 
@@ -79,17 +81,21 @@ def delete(session: Session, p: Principal, prompt_id: int, name: str, *, reason:
         raise NotFound(f"prompt {prompt.name!r} has no label {name!r}")
     before = session.scalar(select(PromptVersion.number).where(PromptVersion.id == label.version_id))
     session.delete(label)
-    _event(session, p, prompt.id, prompt.name, name, before, None, label.policy, None, reason)
+    event = _event(session, p, prompt.id, prompt.name, name, before, None, label.policy, None, reason)
+    experiment_records.on_move(session, p, prompt.id, name, policy=None, version=None, event=event)
 
 
 def _event(session: Session, p: Principal, prompt_id: int, prompt_name: str, label: str, before: int | None,
-           after: int | None, before_policy: Any, after_policy: Any, reason: str) -> None:
-    session.add(LabelEvent(workspace_id=p.workspace_id, prompt_id=prompt_id, label=label, from_version=before,
-                           to_version=after, from_policy=before_policy, to_policy=after_policy, actor=p.actor,
-                           reason=reason))
+           after: int | None, before_policy: Any, after_policy: Any, reason: str) -> LabelEvent:
+    event = LabelEvent(workspace_id=p.workspace_id, prompt_id=prompt_id, label=label, from_version=before,
+                       to_version=after, from_policy=before_policy, to_policy=after_policy, actor=p.actor,
+                       reason=reason, created_at=utcnow())
+    session.add(event)
+    session.flush()
     audit.record(session, p.workspace_id, p.actor, "label.move" if after else "label.delete", "prompt", prompt_id,
                  {"label": label, "from": before, "to": after, "policy": after_policy, "reason": reason})
     audit.changed(session, p.workspace_id, prompt_name, "label")
+    return event
 
 
 def _record(label: ReleaseLabel, number: int) -> LabelRecord:

@@ -1,5 +1,6 @@
-"""Guarded ramps: step a candidate version's share of a label up on a schedule, and revert
-automatically when it does worse than the baseline by more than a set margin."""
+"""Guarded ramps: step a candidate version's share of a label up on a schedule while its always-
+valid interval on the guard metric shows it is worse by less than a set margin (non-inferiority),
+and revert automatically when it is shown to be worse by more."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access
+from promptyard.domain import experiments as ex
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import audit, experiments, keys, labels, prompts, versions
-from promptyard.store.models import LabelRamp, ReleaseLabel
+from promptyard.services import audit, experiment_records, experiment_results, keys, labels, prompts, versions
+from promptyard.store.models import Experiment, LabelRamp, ReleaseLabel
 from promptyard.store.types import utcnow
 
 
@@ -43,19 +45,20 @@ def check_plan(plan: dict[str, Any], existing: set[int]) -> dict[str, Any]:
         candidate, baseline = int(plan["candidate"]), int(plan["baseline"])
         steps = [float(s) for s in plan.get("steps") or [10, 25, 50, 100]]
         interval = float(plan.get("interval_s", 3600))
-        guard = plan.get("guard") or {"metric": experiments.ERROR_RATE, "margin": 2.0}
+        guard = plan.get("guard") or {"metric": ex.ERROR_RATE, "margin": 2.0}
         metric, margin = str(guard["metric"]), float(guard["margin"])
-        min_n = int(plan.get("min_n", 30))
+        min_n = int(plan.get("min_n", ex.MIN_UNITS))
+        planned = int(plan.get("planned_units", ex.DEFAULT_PLANNED_UNITS))
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"ramp plan needs candidate, baseline, steps, interval_s, guard {{metric, margin}}: {exc}")
     if candidate == baseline or not {candidate, baseline} <= existing:
         raise InvalidInput("candidate and baseline must be two different existing versions")
     if not steps or steps != sorted(steps) or steps[0] <= 0 or steps[-1] != 100 or len(set(steps)) != len(steps):
         raise InvalidInput("steps must rise strictly from above 0 to 100, e.g. [10, 25, 50, 100]")
-    if interval < 1 or margin < 0 or min_n < 1:
-        raise InvalidInput("interval_s must be >= 1, guard.margin >= 0, min_n >= 1")
+    if interval < 1 or not 0 <= margin < float("inf") or min_n < 2 or not 2 <= planned <= ex.MAX_PLANNED_UNITS:
+        raise InvalidInput("interval_s must be >= 1, guard.margin a number >= 0, min_n >= 2, planned_units >= 2")
     return {"candidate": candidate, "baseline": baseline, "steps": steps, "interval_s": interval,
-            "guard": {"metric": metric, "margin": margin}, "min_n": min_n,
+            "guard": {"metric": metric, "margin": margin}, "min_n": min_n, "planned_units": planned,
             "sticky_key": plan.get("sticky_key")}
 
 
@@ -82,9 +85,10 @@ def start(session: Session, p: Principal, prompt_id: int, label: str, plan: dict
     plan = check_plan(plan, existing)
     labels.move(session, p, prompt.id, label, version=plan["baseline"],
                 policy=_split(plan, plan["steps"][0], row.policy), reason=reason or "ramp started")
+    started = experiment_records.running(session, p.workspace_id, prompt.id, label)
     ramp = LabelRamp(workspace_id=p.workspace_id, label_id=row.id, plan=plan, state="running", step=0,
                      next_at=utcnow() + timedelta(seconds=plan["interval_s"]), created_by=p.actor,
-                     note=f"started at {plan['steps'][0]:g}%")
+                     note=f"started at {plan['steps'][0]:g}%", created_at=started.started_at if started else utcnow())
     session.add(ramp)
     session.flush()
     audit.record(session, p.workspace_id, p.actor, "ramp.start", "prompt", prompt.id, {"label": label, "plan": plan})
@@ -136,28 +140,44 @@ def tick_workspace(session: Session, p: Principal) -> list[RampRecord]:
 
 
 def _advance(session: Session, p: Principal, ramp: LabelRamp, label: ReleaseLabel, now: datetime) -> None:
+    """One tick of a ramp: non-inferiority of the candidate on the guard metric, over every step
+    so far (each step's randomised rules are strata), with always-valid bounds."""
     plan = ramp.plan
-    arms = experiments.merge(experiments.collect(session, p, label.prompt_id, label.name, ramp.created_at))
-    base, cand = arms.get(plan["baseline"]), arms.get(plan["candidate"])
-    metric, margin = plan["guard"]["metric"], plan["guard"]["margin"]
-    cmp = experiments.compare(base, cand, metric, plan["min_n"]) if base and cand else None
+    metric, margin, min_n = plan["guard"]["metric"], plan["guard"]["margin"], plan["min_n"]
+    steps = session.scalars(select(Experiment.id).where(
+        Experiment.workspace_id == ramp.workspace_id, Experiment.prompt_id == label.prompt_id,
+        Experiment.label == label.name, Experiment.started_at >= ramp.created_at))
+    eff, units = experiment_results.ramp_effect(session, steps, baseline=plan["baseline"],
+                                                candidate=plan["candidate"], metric=metric,
+                                                planned_units=plan.get("planned_units", ex.DEFAULT_PLANNED_UNITS))
     ramp.next_at = now + timedelta(seconds=plan["interval_s"])
-    if cmp is None or cmp["verdict"] == "too_few" or cmp["diff"] is None:
-        ramp.note = f"held at {plan['steps'][ramp.step]:g}%: too few samples to judge {metric}"
+    weight = plan["steps"][ramp.step]
+    current = experiment_records.running(session, ramp.workspace_id, label.prompt_id, label.name)
+    if current is not None and experiment_results.compute(session, current)["srm_failed"]:
+        ramp.note = f"held at {weight:g}%: the traffic split does not match the policy (sample-ratio mismatch)"
         return
-    worse = cmp["diff"] > margin if metric == experiments.ERROR_RATE else cmp["diff"] < -margin
-    if worse:
+    if eff is None or min(units) < min_n:
+        ramp.note = (f"held at {weight:g}%: too few units to judge {metric} (v{plan['baseline']}: {units[0]}, "
+                     f"v{plan['candidate']}: {units[1]}; need {min_n} each)")
+        return
+    decision = ex.ramp_decision(eff, margin=margin, higher_is_better=metric not in experiment_results.LOWER_IS_BETTER)
+    evidence = (f"{metric} v{plan['candidate']} - v{plan['baseline']} = {eff.diff:.2f}, always-valid 95% interval "
+                f"[{eff.seq_low:.2f}, {eff.seq_high:.2f}], margin {margin:g}")
+    if decision == "hold":
+        ramp.note = f"held at {weight:g}%: not yet shown within the margin ({evidence})"
+        return
+    if decision == "revert":
         labels.move(session, p, label.prompt_id, label.name, version=plan["baseline"], policy=None,
-                    reason=f"ramp {ramp.id} reverted: {cmp['text']}")
-        ramp.state, ramp.next_at, ramp.note = "reverted", None, f"reverted: {cmp['text']}"
+                    reason=f"ramp {ramp.id} reverted: {evidence}")
+        ramp.state, ramp.next_at, ramp.note = "reverted", None, f"reverted: {evidence}"
         return
     ramp.step += 1
     weight = plan["steps"][ramp.step]
     if weight >= 100:
         labels.move(session, p, label.prompt_id, label.name, version=plan["candidate"], policy=None,
-                    reason=f"ramp {ramp.id} completed: {cmp['text']}")
-        ramp.state, ramp.next_at, ramp.note = "done", None, f"promoted v{plan['candidate']}: {cmp['text']}"
+                    reason=f"ramp {ramp.id} completed: {evidence}")
+        ramp.state, ramp.next_at, ramp.note = "done", None, f"promoted v{plan['candidate']}: {evidence}"
         return
     labels.move(session, p, label.prompt_id, label.name, version=plan["baseline"],
                 policy=_split(plan, weight, label.policy), reason=f"ramp {ramp.id} step to {weight:g}%")
-    ramp.note = f"stepped to {weight:g}%: {cmp['text']}"
+    ramp.note = f"stepped to {weight:g}%: {evidence}"

@@ -16,8 +16,9 @@ from promptyard.domain import logs as rl
 from promptyard.domain.numbers import ROW_ID_MAX, ascii_int, is_ascii_digits
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
-from promptyard.services import keys, labels, prompts
+from promptyard.services import experiment_records, keys, labels, prompts
 from promptyard.store import bulk, rollups
+from promptyard.store.experiment_totals import UnitKey
 from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
 
@@ -44,12 +45,15 @@ def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, s
     seen: set[str] = set()
     unique = [(i, log) for i, log in good if not (log.client_id in seen or seen.add(log.client_id))]
     attribution = _Attribution(session, p)
+    assigner = experiment_records.Assigner(session, p.workspace_id)
     rows = []
     for i, log in unique:  # ids stored before are skipped by the insert itself (a replay answers the same)
         row = _row(p, log, source)
         warning = attribution.apply(row, log)
         if warning:
             warnings.append({"index": i, "message": warning})
+        row["experiment_id"] = assigner.experiment_for(row["prompt_id"], row["label"], row["start_time"],
+                                                       row["routing"], row["version_number"])
         rows.append(row)
     inserted = _store(session, p, rows, [log for _, log in unique])
     return {"accepted": len(inserted), "duplicates": len(good) - len(inserted),
@@ -120,15 +124,21 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
         tags += [{"request_id": rid, "tag": t, "workspace_id": p.workspace_id} for t in log.tags]
         scores += [_score_row(p, rid, s) for s in log.scores]
         version = rollups.key(row["prompt_name"], row["version_number"])
+        unit = _unit(row["experiment_id"], row["version_number"], row["routing"])
         changes.request(version, status=row["status"], total_tokens=row["total_tokens"], cost=row["cost"],
-                        latency_ms=row["latency_ms"])
+                        latency_ms=row["latency_ms"], unit=unit)
         for sc in log.scores:
-            changes.score(version, sc["name"], sc["value"])
+            changes.score(version, sc["name"], sc["value"], unit=unit)
     for model, values in ((RequestMetadata, meta), (RequestTag, tags), (Score, scores)):
         bulk.insert(session, model.__table__, values)
     _apply_pending(session, p, inserted, changes)
     changes.apply(session, p.workspace_id)  # last: its rows stay locked only until the commit
     return set(inserted)
+
+
+def _unit(experiment_id: int | None, version: int | None, routing: dict | None) -> UnitKey | None:
+    routing = routing or {}
+    return experiment_records.unit_key(experiment_id, version, routing.get("rule"), routing.get("unit"))
 
 
 def _score_row(p: Principal, request_id: int, s: dict[str, Any]) -> dict[str, Any]:
@@ -198,14 +208,16 @@ def _upsert_score(session: Session, p: Principal, request_id: int, s: dict[str, 
     # The request's row lock serialises every score write and relink of this request: the value
     # replaced (and subtracted from the totals) is the one stored last, and the version it counts
     # for cannot change underneath (PostgreSQL; SQLite writers are serial anyway).
-    version = rollups.key(*session.execute(select(Request.prompt_name, Request.version_number)
-                                           .where(Request.id == request_id).with_for_update()).one())
-    changes.score(version, s["name"], s["value"])
+    name, number, experiment_id, routing = session.execute(
+        select(Request.prompt_name, Request.version_number, Request.experiment_id, Request.routing)
+        .where(Request.id == request_id).with_for_update()).one()
+    version, unit = rollups.key(name, number), _unit(experiment_id, number, routing)
+    changes.score(version, s["name"], s["value"], unit=unit)
     row = session.scalar(select(Score).where(Score.request_id == request_id, Score.name == s["name"]))
     if row is None:
         session.add(Score(**_score_row(p, request_id, s)))
         return
-    changes.score(version, s["name"], row.value, sign=-1)
+    changes.score(version, s["name"], row.value, sign=-1, unit=unit)
     row.value, row.comment, row.source = s["value"], s["comment"], s["source"]
     row.author, row.updated_at = s["author"] or p.actor, utcnow()
 
@@ -287,28 +299,31 @@ def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version:
     meta = {m.key: m.value for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id == rid))}
     found = labels.resolve(session, p, name, version=version, label=label, metadata=meta)
     row = session.get(Request, rid, with_for_update=True)  # see _upsert_score
-    _move_totals(session, p, row, rollups.key(found.prompt.name, found.version.number))
+    routing = {"label": found.label, "rule": found.rule, "unit": found.unit} if found.rule else row.routing
+    experiment_id = experiment_records.Assigner(session, p.workspace_id).experiment_for(
+        found.prompt.id, found.label, row.start_time, routing, found.version.number)
+    _move_totals(session, p, row, rollups.key(found.prompt.name, found.version.number),
+                 _unit(experiment_id, found.version.number, routing))
     row.prompt_id, row.prompt_version_id = found.prompt.id, found.version.id
     row.prompt_name, row.version_number, row.label = found.prompt.name, found.version.number, found.label
-    row.input_variables = variables
-    if found.rule:
-        row.routing = {"label": found.label, "rule": found.rule, "unit": found.unit}
+    row.input_variables, row.routing, row.experiment_id = variables, routing, experiment_id
     session.flush()
     return {"id": row.client_id, "prompt": found.prompt.name, "version": found.version.number}
 
 
-def _move_totals(session: Session, p: Principal, row: Request, new: rollups.Key) -> None:
-    """A relinked request (and its scores) counts for its new version from now on."""
-    old = rollups.key(row.prompt_name, row.version_number)
-    if old == new:
+def _move_totals(session: Session, p: Principal, row: Request, new: rollups.Key, new_unit: UnitKey | None) -> None:
+    """A relinked request (and its scores) counts for its new version (and experiment) from now on."""
+    old, old_unit = rollups.key(row.prompt_name, row.version_number), _unit(row.experiment_id, row.version_number,
+                                                                             row.routing)
+    if old == new and old_unit == new_unit:
         return
     changes = rollups.Changes()
     scores = session.execute(select(Score.name, Score.value).where(Score.request_id == row.id)).all()
-    for version, sign in ((old, -1), (new, 1)):
+    for version, unit, sign in ((old, old_unit, -1), (new, new_unit, 1)):
         changes.request(version, status=row.status, total_tokens=row.total_tokens, cost=row.cost,
-                        latency_ms=row.latency_ms, sign=sign)
+                        latency_ms=row.latency_ms, sign=sign, unit=unit)
         for name, value in scores:
-            changes.score(version, name, value, sign=sign)
+            changes.score(version, name, value, sign=sign, unit=unit)
     changes.apply(session, p.workspace_id)
 
 

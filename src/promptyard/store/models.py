@@ -214,6 +214,52 @@ class LabelRamp(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Experiment(Base):
+    """One policy period of a release label: from the move that gave the label a routing policy
+    to the move that changed or removed it (issue 12). What it tests (hypothesis, primary
+    metric, planned size) is declared by whoever starts it; its results are frozen when it ends,
+    and the move that ended it (promotion, rollback, a new policy) is linked."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (Index("ix_experiments_label", "workspace_id", "prompt_id", "label", "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(100))
+    policy: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    baseline: Mapped[int] = mapped_column(Integer)  # the label's base version when it started
+    hypothesis: Mapped[str] = mapped_column(Text, default="")
+    primary_metric: Mapped[str] = mapped_column(String(200), default="error_rate")
+    planned_units: Mapped[int] = mapped_column(Integer, default=1000)
+    min_effect: Mapped[float | None] = mapped_column(Float)  # the smallest difference worth finding
+    started_by: Mapped[str] = mapped_column(String(320), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    start_event_id: Mapped[int | None] = mapped_column(Integer)  # the label move that started it
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by: Mapped[str] = mapped_column(String(320), default="")
+    end_event_id: Mapped[int | None] = mapped_column(Integer)  # the move that ended it
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # {kind, version, forced, reason}
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # frozen when it ends
+
+
+class ExperimentUnit(Base):
+    """Running sums of one metric over the requests of one unit (a sticky key's value, hashed) in
+    one (experiment, version, rule): n requests carrying the metric and y their sum. The rows with
+    unit '' hold requests that were randomised one by one (no sticky key): each request is its
+    own unit, so they keep the sum of squares yy as well. Every unit-level moment the statistics
+    need is a sum over these rows (store/experiment_totals.py)."""
+
+    __tablename__ = "experiment_units"
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(220), primary_key=True)  # domain/routing.rule_name
+    unit: Mapped[str] = mapped_column(String(32), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n: Mapped[float] = mapped_column(Float, default=0.0)
+    y: Mapped[float] = mapped_column(Float, default=0.0)
+    yy: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class Request(Base):
     """One logged LLM call."""
 
@@ -256,6 +302,7 @@ class Request(Base):
     label: Mapped[str | None] = mapped_column(String(100))
     input_variables: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     routing: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # {label, rule, unit}
+    experiment_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the one it counts for; no key (0006)
     group_id: Mapped[str | None] = mapped_column(String(200), index=True)
     span_id: Mapped[str | None] = mapped_column(String(32))
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from promptyard.store import experiment_totals
 from promptyard.store.models import LatencyBucket, ScoreTotals, VersionTotals
 
 Key = tuple[str, int]
@@ -40,15 +41,20 @@ def bucket_value(b: int) -> float:
 
 
 class Changes:
-    """Deltas to the totals, collected while a transaction writes logs and scores."""
+    """Deltas to the totals, collected while a transaction writes logs and scores; a request that
+    counts for an experiment (`unit`, see store/experiment_totals.py) updates its sums too."""
 
     def __init__(self) -> None:
         self.totals: dict[Key, list[float]] = defaultdict(lambda: [0] * len(_TOTALS))
         self.buckets: Counter[tuple[Key, int]] = Counter()
         self.scores: dict[tuple[Key, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+        self.units = experiment_totals.Deltas()
 
     def request(self, k: Key, *, status: str, total_tokens: int | None, cost: float | None,
-                latency_ms: float | None, sign: int = 1) -> None:
+                latency_ms: float | None, sign: int = 1, unit: experiment_totals.UnitKey | None = None) -> None:
+        if unit is not None:
+            for metric, value in experiment_totals.request_values(status, latency_ms, cost):
+                self.units.add(unit, metric, value, sign)
         t = self.totals[k]
         t[0] += sign
         t[1] += sign if status == "error" else 0
@@ -59,7 +65,10 @@ class Changes:
         if latency_ms is not None:
             self.buckets[(k, bucket(latency_ms))] += sign
 
-    def score(self, k: Key, name: str, value: float, sign: int = 1) -> None:
+    def score(self, k: Key, name: str, value: float, sign: int = 1,
+              unit: experiment_totals.UnitKey | None = None) -> None:
+        if unit is not None:
+            self.units.add(unit, name, value, sign)
         s = self.scores[(k, name)]
         s[0] += sign
         s[1] += sign * value
@@ -74,6 +83,7 @@ class Changes:
         _add(session, ScoreTotals, ("prompt_name", "version_number", "name"), ("n", "sum", "sum_sq"),
              [ws | _k(k) | {"name": name, "n": s[0], "sum": s[1], "sum_sq": s[2]}
               for (k, name), s in sorted(self.scores.items()) if s[0] or s[1]])
+        self.units.apply(session)
 
 
 def _k(k: Key) -> dict[str, Any]:

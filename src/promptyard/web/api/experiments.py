@@ -1,29 +1,28 @@
-"""/api/v1: experiments on a label (results, promote, rollback) and guarded ramps."""
+"""/api/v1: experiments on a label (records, evidence, declaration, promote, rollback) and guarded ramps."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from promptyard.services import experiments, ramps
+from promptyard.domain import experiments as ex
+from promptyard.errors import NotFound
+from promptyard.services import experiment_records, experiments, ramps
 from promptyard.web.api import errors, shapes
-from promptyard.web.api.deps import Auth, Ctx, Id, LabelName, OptNumber, Time
-from promptyard.web.api.schemas import SomeText
+from promptyard.web.api.deps import Auth, Ctx, Id, LabelName, OptNumber
+from promptyard.web.api.schemas import ExperimentIn, SomeText
 
 router = APIRouter(prefix="/api/v1", tags=["experiments"], responses=errors.READ)
 
 
 class PromoteIn(BaseModel):
-    # One of the two is needed (the service says so when neither is given).
-    model_config = ConfigDict(json_schema_extra={"anyOf": [
-        {"required": ["version"], "properties": {"version": {"type": "integer"}}},
-        {"required": ["policy"], "properties": {"policy": {"type": "object"}}}]})
-
-    version: int | None = Field(None, ge=1, le=2**31 - 1, description="the winner: becomes the label's single version")
-    policy: dict[str, Any] | None = Field(None, description="or a new split")
+    version: int | None = Field(None, ge=1, le=2**31 - 1,
+                                description="the version to make the label's single version; default: the winner")
+    policy: dict[str, Any] | None = Field(None, description="or a new split (which starts a new experiment)")
     reason: SomeText = Field(description="required: it goes into the audit trail")
+    force: bool = Field(False, description="promote a version that was not in the experiment")
 
 
 class ReasonIn(BaseModel):
@@ -36,27 +35,59 @@ class RampIn(BaseModel):
     steps: list[float] = Field(default_factory=lambda: [10, 25, 50, 100], description="candidate share, percent")
     interval_s: float = Field(3600, description="seconds between steps")
     guard: dict[str, Any] = Field(default_factory=lambda: {"metric": "error_rate", "margin": 2.0},
-                                  description="{metric: score name | error_rate, margin}: revert when worse by more")
-    min_n: int = Field(30, ge=1, le=10**6)
+                                  description="{metric: score name | error_rate, margin}: step while shown worse by "
+                                              "less than the margin, revert when shown worse by more")
+    min_n: int = Field(ex.MIN_UNITS, ge=2, le=10**6, description="units per arm before the guard is judged")
+    planned_units: int = Field(ex.DEFAULT_PLANNED_UNITS, ge=2, le=10**9, description="tunes the always-valid interval")
     sticky_key: str | None = None
     reason: str = ""
 
 
+MinUnits = Annotated[int, Query(ge=2, le=10**6, description="units per arm below which a metric is not tested")]
+
+
 @router.get("/prompts/{prompt_id}/labels/{label}/experiment", responses=errors.FOUND)
 def experiment(prompt_id: Id, label: LabelName, c: Ctx, p: Auth, baseline: OptNumber = None,
-               since: Time | None = None, min_n: Annotated[int, Query(ge=1)] = 30):
-    """Per version and segment: requests, error rate, latency, cost, score means with 95% CIs;
-    each candidate against the baseline (Welch's t-test for numeric scores, a two-proportion z-test
-    for error rate and pass/fail scores) with a plain-language verdict."""
+               min_units: MinUnits = ex.MIN_UNITS):
+    """The label's running experiment: per routing rule the arms (units, requests, error rate,
+    latency, cost, score means with 95% intervals), the sample-ratio check, and every candidate
+    against the baseline within the randomised rules, with always-valid intervals and
+    Holm-adjusted p-values, the fixed-horizon numbers, a verdict and the winner."""
     with c.db.read() as s:
-        return shapes.plain(experiments.view(s, p, prompt_id, label, baseline=baseline, since=since, min_n=min_n))
+        found = experiments.view(s, p, prompt_id, label, baseline=baseline, min_units=min_units)
+    if found is None:
+        raise NotFound(f"label '{label}' has no running experiment (it serves one version); "
+                       f"past ones: /api/v1/prompts/{prompt_id}/labels/{label}/experiments")
+    return shapes.plain(found)
+
+
+@router.get("/prompts/{prompt_id}/labels/{label}/experiments", responses=errors.FOUND)
+def list_experiments(prompt_id: Id, label: LabelName, c: Ctx, p: Auth):
+    """Every experiment of the label, newest first: one per policy period."""
+    with c.db.read() as s:
+        return {"items": shapes.plain(experiment_records.list_for(s, p, prompt_id, label))}
+
+
+@router.get("/experiments/{experiment_id}", responses=errors.FOUND)
+def get_experiment(experiment_id: Id, c: Ctx, p: Auth, baseline: OptNumber = None,
+                   min_units: MinUnits = ex.MIN_UNITS):
+    """One experiment with its evidence: frozen as it ended, or live while it runs."""
+    with c.db.read() as s:
+        return shapes.plain(experiments.get(s, p, experiment_id, baseline=baseline, min_units=min_units))
+
+
+@router.patch("/experiments/{experiment_id}", responses=errors.WRITE | errors.FOUND)
+def declare(experiment_id: Id, body: ExperimentIn, c: Ctx, p: Auth):
+    """Set what a running experiment tests (hypothesis, primary metric, planned units, minimum effect)."""
+    with c.db.write() as s:
+        return shapes.plain(experiment_records.declare(s, p, experiment_id, body.model_dump(exclude_unset=True)))
 
 
 @router.post("/prompts/{prompt_id}/labels/{label}/promote", responses=errors.WRITE | errors.FOUND)
 def promote(prompt_id: Id, label: LabelName, body: PromoteIn, c: Ctx, p: Auth):
     with c.db.write() as s:
         return shapes.plain(experiments.promote(s, p, prompt_id, label, version=body.version, policy=body.policy,
-                                                reason=body.reason))
+                                                reason=body.reason, force=body.force))
 
 
 @router.post("/prompts/{prompt_id}/labels/{label}/rollback", responses=errors.WRITE | errors.FOUND)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from promptyard.services import labels, prompts, versions
+from promptyard.services import experiments, labels, prompts, versions
 from promptyard.services.render_pool import engine_for
 from promptyard.web.api import errors, shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx, FolderQuery, Id, LabelName, Number, OptNumber, PromptName
@@ -110,8 +110,9 @@ def list_labels(prompt_id: Id, c: Ctx, p: Auth):
 @router.put("/prompts/{prompt_id}/labels/{name}", responses=errors.WRITE | errors.FOUND)
 def move_label(prompt_id: Id, name: LabelName, body: LabelIn, c: Ctx, p: Auth):
     with c.db.write() as s:
-        return shapes.plain(labels.move(s, p, prompt_id, name, version=body.version, policy=body.policy,
-                                        reason=body.reason))
+        return shapes.plain(experiments.set_policy(
+            s, p, prompt_id, name, version=body.version, policy=body.policy, reason=body.reason,
+            declared=body.experiment.model_dump(exclude_unset=True) if body.experiment else None))
 
 
 @router.delete("/prompts/{prompt_id}/labels/{name}", status_code=204, responses=errors.WRITE | errors.FOUND)

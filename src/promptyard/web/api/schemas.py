@@ -76,10 +76,24 @@ class PublishIn(VersionIn):
     tags: list[Tag] | None = None
 
 
+class ExperimentIn(BaseModel):
+    """What an experiment tests (docs/experiments.md); every field may be left out."""
+
+    model_config = ConfigDict(extra="forbid")
+    hypothesis: str | None = Field(None, max_length=2000, description="what the candidate should change, and why")
+    primary_metric: str | None = Field(None, pattern=r"^[\w.\-]{1,100}$",
+                                       description="the score (or error_rate) that decides; the others are guardrails")
+    planned_units: int | None = Field(None, ge=2, le=10**9, description="units (users, or requests) expected in all "
+                                                                        "arms; tunes the always-valid interval")
+    min_effect: float | None = Field(None, gt=0, description="the smallest difference worth finding, in the primary "
+                                                              "metric's points")
+
+
 class LabelIn(BaseModel):
     version: int | None = Field(None, ge=1, le=2**31 - 1, description="version number the label points at")
     policy: dict[str, Any] | None = Field(None, description="routing policy: split + segments (see docs)")
     reason: str = ""
+    experiment: ExperimentIn | None = Field(None, description="with a policy: what the experiment it starts tests")
 
 
 class FetchIn(BaseModel):
