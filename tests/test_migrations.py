@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -92,3 +93,64 @@ def test_downgrade_to_base_and_upgrade_again(empty_url):
         assert diff == [], diff
     finally:
         db.dispose()
+
+
+def test_upgrade_turns_label_history_into_experiments_with_their_sums(empty_url):
+    """0006 makes one experiment per policy period of the label history (the past one ended by
+    the move after it) and fills its per-unit sums from the logs stored in it, as ingest would."""
+    from promptyard.services import experiment_records, experiments, labels, prompts, versions
+
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine)
+        with db.write() as s:
+            ws, _ = keys.ensure_workspace(s, "m")
+            p = keys.system_principal(ws, actor="pdm")
+            pid = prompts.create(s, p, name="reply").id
+            for i in (1, 2):
+                versions.publish(s, p, pid, {"messages": [{"role": "user", "content": f"v{i}"}], "commit_message": "c"})
+            labels.move(s, p, pid, "production", version=1, reason="v1")
+            split = {"sticky_key": "user_id", "split": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}]}
+            labels.move(s, p, pid, "production", policy=split, reason="old try")
+            labels.move(s, p, pid, "production", policy={**split, "salt": "again"}, reason="new try")
+        downgrade(db.engine, "0005")
+        with db.write() as s:
+            events = s.execute(text("SELECT id, created_at FROM label_events ORDER BY id")).all()
+            opened = datetime.fromisoformat(str(events[-1][1])).replace(tzinfo=timezone.utc)
+            rows = []
+            for i, (version, rule, unit, score) in enumerate(
+                    [(1, "split", "a", 40.0), (1, "split", "a", 60.0), (2, "split", "b", 70.0),
+                     (2, "split", "c", 90.0), (2, "segment:gone", "d", 0.0)]):
+                rows.append({"workspace_id": ws, "client_id": f"c{i}", "received_at": opened,
+                             "start_time": opened + timedelta(seconds=1), "input": {}, "output": {}, "parameters": {},
+                             "input_text": "", "output_text": "", "status": "error" if i == 0 else "ok", "tags": [],
+                             "source": "api", "prompt_id": pid, "prompt_name": "reply", "version_number": version,
+                             "label": "production", "routing": {"label": "production", "rule": rule, "unit": unit}})
+            s.execute(text("INSERT INTO requests (workspace_id, client_id, received_at, start_time, input, output, "
+                           "parameters, input_text, output_text, status, tags, source, prompt_id, prompt_name, "
+                           "version_number, label, routing) VALUES (:workspace_id, :client_id, :received_at, "
+                           ":start_time, '{}', '{}', '{}', '', '', :status, '[]', 'api', :prompt_id, :prompt_name, "
+                           ":version_number, :label, :routing)"),
+                      [r | {"routing": json.dumps(r["routing"]), "received_at": _naive(r["received_at"]),
+                            "start_time": _naive(r["start_time"])} for r in rows])
+            ids = s.scalars(select(Request.id).order_by(Request.client_id)).all()
+            s.execute(text("INSERT INTO scores (workspace_id, request_id, name, value, comment, source, author, "
+                           "created_at, updated_at) VALUES (:ws, :rid, 'q', :v, '', 'api', '', :t, :t)"),
+                      [{"ws": ws, "rid": rid, "v": v, "t": opened} for rid, v in zip(ids, (40.0, 60.0, 70.0, 90.0, 0.0))])
+        upgrade(db.engine)
+        with db.read() as s:
+            old, new = sorted(experiment_records.list_for(s, p, pid, "production"), key=lambda r: r.id)
+            got = experiments.view(s, p, pid, "production")
+        assert (old.state, old.outcome["kind"], old.end_event_id, new.state) == ("ended", "changed", new.start_event_id,
+                                                                                 "running")
+        arms = {a["version"]: a for a in got["rules"][0]["arms"]}
+        assert (arms[1]["units"], arms[1]["requests"], arms[1]["error_rate"]) == (1, 2, 0.5)
+        assert (arms[2]["units"], arms[2]["requests"]) == (2, 2)  # the stale rule's log is left out
+        assert arms[2]["scores"]["q"]["mean"] == 80.0 and arms[1]["scores"]["q"]["mean"] == 50.0
+    finally:
+        db.dispose()
+
+
+def _naive(when: datetime) -> str:
+    """A UTC time as both databases take it in plain SQL (as UTCDateTime stores it)."""
+    return when.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ")

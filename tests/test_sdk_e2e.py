@@ -64,7 +64,8 @@ def test_experiment_end_to_end(live):
               "segments": [{"name": "staff", "when": [{"key": "role", "op": "=", "value": "staff"}],
                             "version": 4}]}
     r = admin(live, "PUT", f"/api/v1/prompts/{pid}/labels/production",
-              json={"version": 3, "policy": policy, "reason": "try v4 on 10% and staff"})
+              json={"version": 3, "policy": policy, "reason": "try v4 on 10% and staff",
+                    "experiment": {"primary_metric": "medically_correct", "hypothesis": "v4 answers more accurately"}})
     assert r.status_code == 200, r.text
     py = Promptyard(live.url, live.api_key, flush_interval=0.05, batch_size=500)
     rng = random.Random(3)
@@ -84,18 +85,22 @@ def test_experiment_end_to_end(live):
     deadline = time.time() + 15
     while time.time() < deadline:
         view = admin(live, "GET", f"/api/v1/prompts/{pid}/labels/production/experiment").json()
-        if sum(v["requests"] for v in view["versions"]) == 600:
+        if sum(a["requests"] for rule in view["rules"] for a in rule["arms"]) == 600:
             break
         time.sleep(0.2)
-    rules = {(s["version"], s["rule"]) for s in view["segments"]}
+    rules = {(a["version"], r["rule"]) for r in view["rules"] for a in r["arms"] if a["requests"]}
     assert rules == {(3, "split"), (4, "split"), (4, "segment:staff")}
     c = next(c for c in view["comparisons"] if c["metric"] == "medically_correct")
-    assert (c["baseline"], c["candidate"], c["verdict"], c["test"]) == (3, 4, "better", "welch_t")
-    assert 7 < c["diff"] < 13 and c["ci_low"] > 0 and c["p_value"] < 0.001
+    # Staff (always v4) are not in the comparison: only the randomised split is.
+    assert (c["baseline"], c["candidate"], c["verdict"], c["primary"], c["strata"]) == (3, 4, "better", True, ["split"])
+    assert 7 < c["diff"] < 13 and c["ci_low"] > 0 and c["p"] < 0.001 and view["winner"] == 4
     assert c["text"].startswith("v4 is better on medically_correct by ")
-    r = admin(live, "POST", f"/api/v1/prompts/{pid}/labels/production/promote",
-              json={"version": 4, "reason": c["text"]})
-    assert r.status_code == 200 and r.json()["version"] == 4 and r.json()["policy"] is None
+    r = admin(live, "POST", f"/api/v1/prompts/{pid}/labels/production/promote", json={"reason": c["text"]})
+    assert r.status_code == 200 and r.json()["version"] == 4 and r.json()["policy"] is None  # the winner
+    (done,) = admin(live, "GET", f"/api/v1/prompts/{pid}/labels/production/experiments").json()["items"]
+    assert (done["state"], done["outcome"]["kind"], done["outcome"]["version"]) == ("ended", "promoted", 4)
+    frozen = admin(live, "GET", f"/api/v1/experiments/{done['id']}").json()
+    assert frozen["frozen"] and frozen["comparisons"] == view["comparisons"]
     fresh = Promptyard(live.url, live.api_key)
     try:
         got = {fresh.get("e2e/reply", label="production", metadata={"user_id": f"n{i}"}).version

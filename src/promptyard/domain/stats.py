@@ -1,9 +1,12 @@
-"""Statistics that compare prompt versions (pure, standard library only).
+"""Statistical building blocks (pure, standard library only): the special functions, the
+t-interval of a mean from a database's moments (log statistics), and the one rounding every
+surface prints an effect and its p-value with. Experiments' statistics are in domain/experiments.py.
 
 The server must not depend on scipy, so the special functions live here: the regularized
 incomplete beta function (Numerical Recipes' continued fraction), Student's t CDF and inverse,
-and the normal inverse CDF (Acklam's rational approximation polished by one Halley step on
-math.erfc). Tests compare every number with scipy to 1e-6 relative.
+the regularized upper incomplete gamma function (chi-square tails), and the normal inverse CDF
+(Acklam's rational approximation polished by one Halley step on math.erfc). Tests compare every
+number with scipy to 1e-6 relative.
 
 All intervals are 95%; significance is at ALPHA = 0.05 (two-sided).
 """
@@ -33,26 +36,6 @@ class Summary:
     sd: float | None
     ci_low: float | None
     ci_high: float | None
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Candidate (b) minus baseline (a): difference, its 95% CI, two-sided p, df (t tests)."""
-
-    diff: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    df: float | None
-    test: str
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """kind: better | worse | no_difference | too_few; text: one plain-language sentence."""
-
-    kind: str
-    text: str
 
 
 # --- special functions ------------------------------------------------------------------------
@@ -254,40 +237,12 @@ def norm_ppf(p: float) -> float:
     return x - u / (1.0 + x * u / 2.0)
 
 
-# --- summaries and tests ----------------------------------------------------------------------
-
-def _finite(values: Sequence[float], name: str) -> list[float]:
-    out = [float(v) for v in values]
-    if not all(math.isfinite(v) for v in out):
-        raise InvalidInput(f"{name} must be finite numbers (found NaN or infinity)")
-    return out
-
-
-def _mean_var(values: list[float]) -> tuple[float, float]:
-    """Mean and sample variance, two-pass (one pass loses digits when the mean is large)."""
-    n = len(values)
-    mean = math.fsum(values) / n
-    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    return mean, var
-
-
-def summary(values: Sequence[float]) -> Summary:
-    """n, mean, sd and the 95% t-interval of the mean; sd and CI are None below 2 values."""
-    xs = _finite(values, "values")
-    n = len(xs)
-    if n == 0:
-        return Summary(0, None, None, None, None)
-    mean, var = _mean_var(xs)
-    if n < 2:
-        return Summary(n, mean, None, None, None)
-    sd = math.sqrt(var)
-    half = t_ppf(1 - ALPHA / 2, n - 1) * sd / math.sqrt(n)
-    return Summary(n, mean, sd, mean - half, mean + half)
-
+# --- summaries ------------------------------------------------------------------------------
 
 def summary_from_moments(n: int, mean: float | None, mean_of_squares: float | None) -> Summary:
-    """The same as summary() from n, mean and mean of squares, as a database aggregates them
-    (one pass: fine for scores on a 0-100 scale, where cancellation is no concern)."""
+    """n, mean, sd and the 95% t-interval of the mean from n, mean and mean of squares, as a
+    database aggregates them (one pass: fine for scores on a 0-100 scale, where cancellation is
+    no concern); sd and interval are None below 2 values."""
     if not n or mean is None:
         return Summary(0, None, None, None, None)
     if n < 2:
@@ -298,85 +253,18 @@ def summary_from_moments(n: int, mean: float | None, mean_of_squares: float | No
     return Summary(n, mean, sd, mean - half, mean + half)
 
 
-def welch(a: Sequence[float], b: Sequence[float]) -> Comparison | None:
-    """Welch's t test of mean(b) - mean(a); None when a side has fewer than 2 values."""
-    xa, xb = _finite(a, "a"), _finite(b, "b")
-    if len(xa) < 2 or len(xb) < 2:
-        return None
-    # Shift both sides by one sample (exact for nearby values): the difference of two means near
-    # 1e9 would otherwise keep only the digits left after rounding each mean.
-    ref = xa[0]
-    (ma, va), (mb, vb) = _mean_var([x - ref for x in xa]), _mean_var([x - ref for x in xb])
-    diff = mb - ma
-    sa, sb = va / len(xa), vb / len(xb)
-    se2 = sa + sb
-    if se2 == 0.0:
-        # Both sides constant: the difference is known exactly (scipy returns NaN here).
-        return Comparison(diff, diff, diff, 1.0 if diff == 0 else 0.0, None, "welch_t")
-    # Welch-Satterthwaite, written with shares of se2 so tiny variances cannot underflow to 0/0.
-    ra, rb = sa / se2, sb / se2
-    df = 1.0 / (ra * ra / (len(xa) - 1) + rb * rb / (len(xb) - 1))
-    se = math.sqrt(se2)
-    half = t_ppf(1 - ALPHA / 2, df) * se
-    return Comparison(diff, diff - half, diff + half, t_two_sided(diff / se, df), df, "welch_t")
-
-
-def _count(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(f"{name} must be a whole number >= 0 (got {value!r})")
-    return value
-
-
-def two_proportions(success_a: int, n_a: int, success_b: int, n_b: int) -> Comparison | None:
-    """p_b - p_a with a 95% Wald (unpooled) CI and a pooled two-sided z test; None if a side is empty."""
-    sa, na, sb, nb = (_count(v, k) for v, k in ((success_a, "success_a"), (n_a, "n_a"),
-                                               (success_b, "success_b"), (n_b, "n_b")))
-    if sa > na or sb > nb:
-        raise InvalidInput(f"successes cannot exceed trials (a: {sa}/{na}, b: {sb}/{nb})")
-    if na == 0 or nb == 0:
-        return None
-    pa, pb = sa / na, sb / nb
-    diff = pb - pa
-    pool = (sa + sb) / (na + nb)
-    se0 = math.sqrt(pool * (1 - pool) * (1 / na + 1 / nb))
-    # All successes or all failures on both sides: no evidence of any difference.
-    p_value = norm_two_sided(diff / se0) if se0 > 0 else 1.0
-    half = norm_ppf(1 - ALPHA / 2) * math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
-    return Comparison(diff, diff - half, diff + half, p_value, None, "two_proportion_z")
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) of sorted values, linear interpolation (numpy's default)."""
-    n = len(sorted_values)
-    if n == 0:
-        raise InvalidInput("percentile of no values")
-    if not 0 <= q <= 100:
-        raise InvalidInput(f"percentile q must be between 0 and 100 (got {q})")
-    k = (n - 1) * (q / 100)
-    lo = min(int(math.floor(k)), n - 1)
-    hi = min(lo + 1, n - 1)
-    t = k - lo
-    a, b = sorted_values[lo], sorted_values[hi]
-    # numpy's lerp: from the nearer end, so the result never leaves [a, b] by round-off.
-    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
-
-
-# --- plain-language verdicts ------------------------------------------------------------------
+# --- how numbers are shown ----------------------------------------------------------------------
 
 def p_shown(p: float) -> str:
     """How every surface shows a p-value: '< 0.001', else two significant digits, and never
     rounded across ALPHA (0.045 is '0.045', not '0.05' beside a verdict of 'better')."""
     if p < 0.001:
         return "< 0.001"
-    shown = f"{p:.2g}"
-    if (p < ALPHA) != (float(shown) < ALPHA):
-        shown = f"{p:.3g}"
-    return shown
-
-
-def _p_text(p: float) -> str:
-    shown = p_shown(p)
-    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+    for digits in (2, 3, 4, 5, 6):
+        shown = f"{p:.{digits}g}"
+        if (p < ALPHA) == (float(shown) < ALPHA):
+            return shown
+    return f"< {ALPHA:g}"  # within 5e-7 below alpha: still below it
 
 
 @dataclass(frozen=True)
@@ -388,10 +276,6 @@ class Shown:
     diff: str
     half: str
     p: str
-
-
-def shown(cmp: Comparison) -> Shown:
-    return shown_effect(cmp.diff, (cmp.ci_high - cmp.ci_low) / 2, cmp.p_value)
 
 
 def shown_effect(diff: float, half: float, p: float) -> Shown:
@@ -406,20 +290,3 @@ def decimals(half: float, diff: float) -> int:
     if scale <= 0 or scale >= 0.1:
         return 1
     return min(6, 1 - math.floor(math.log10(scale)))
-
-
-def verdict(metric: str, baseline: str, candidate: str, cmp: Comparison | None, n_a: int, n_b: int, *,
-            min_n: int = 30, higher_is_better: bool = True, unit: str = "points") -> Verdict:
-    """One sentence a non-statistician can act on: better / worse / no difference / too few.
-
-    `cmp` is candidate minus baseline; the ± is the half-width of its 95% CI."""
-    need = max(min_n, 2)
-    if cmp is None or n_a < need or n_b < need:
-        return Verdict("too_few", f"too few samples to tell ({baseline}: {n_a}, {candidate}: {n_b}; "
-                                  f"need {need} each)")
-    if cmp.p_value >= ALPHA or cmp.diff == 0:
-        return Verdict("no_difference", f"no significant difference on {metric} between {baseline} and "
-                                        f"{candidate} ({_p_text(cmp.p_value)})")
-    kind = "better" if (cmp.diff > 0) == higher_is_better else "worse"
-    s = shown(cmp)
-    return Verdict(kind, f"{candidate} is {kind} on {metric} by {s.diff} ± {s.half} {unit} ({_p_text(cmp.p_value)})")

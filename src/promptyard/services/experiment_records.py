@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from promptyard.domain import access, routing
+from promptyard.domain import access, names, routing
 from promptyard.domain import experiments as ex
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, NotFound
-from promptyard.services import experiment_results
+from promptyard.services import experiment_results, prompts
 from promptyard.store.experiment_totals import UnitKey, unit_digest
 from promptyard.store.models import Experiment, LabelEvent
 from promptyard.store.types import utcnow
@@ -112,9 +112,10 @@ def get_row(session: Session, p: Principal, experiment_id: int, *, lock: bool = 
 
 def list_for(session: Session, p: Principal, prompt_id: int, label: str | None = None) -> list[ExperimentRecord]:
     access.require(p, "read")
-    q = select(Experiment).where(Experiment.workspace_id == p.workspace_id, Experiment.prompt_id == prompt_id)
-    if label is not None:
-        q = q.where(Experiment.label == label)
+    prompt = prompts.load(session, p, prompt_id)
+    q = select(Experiment).where(Experiment.workspace_id == p.workspace_id, Experiment.prompt_id == prompt.id)
+    if label is not None:  # a deleted label keeps its experiments: the name is checked, not the label
+        q = q.where(Experiment.label == names.label_name(label))
     return [record(r) for r in session.scalars(q.order_by(Experiment.id.desc()))]
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import BeforeValidator
 
 from promptyard.domain import names
 from promptyard.domain.numbers import MAX_ID
@@ -35,15 +32,3 @@ FolderQuery = Annotated[str | None, Query(description="folder path; '' = top lev
                                           json_schema_extra={"pattern": names.FOLDER_PATH_PATTERN})]
 
 
-# A time in a query: RFC 3339 as the OpenAPI's `date-time` says. Pydantic alone also reads numbers
-# ('0.5' became 1970-01-01T00:00:00.5Z) and times without an offset, which the schema does not allow.
-_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[Zz]|[+-]\d\d:\d\d)")
-
-
-def _rfc3339(value: Any) -> Any:
-    if isinstance(value, str) and not _RFC3339.fullmatch(value):
-        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T09:00:00Z")
-    return value
-
-
-Time = Annotated[datetime, BeforeValidator(_rfc3339)]
