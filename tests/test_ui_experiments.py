@@ -325,3 +325,31 @@ def test_the_page_shows_the_domains_p_value_next_to_the_verdict():
     assert "(always-valid p = 0.045)" in verdict_text(c, "en") and "(常時有効 p = 0.045)" in verdict_text(c, "ja")
     assert p_of(p) == "p = 0.045" and p_of(0.0004) == "p < 0.001"
     assert signed_diff(c) == "+3.0 ± 3.0" and signed_diff(c | {"diff": -3.04}) == "-3.0 ± 3.0"
+
+
+def test_warnings_are_translated_from_their_codes(ui, effect, database, principal):
+    with database.read() as s:
+        codes = [w["code"] for w in experiments.view(s, principal, effect, "production", baseline=3)["warnings"]]
+    assert codes == ["baseline_not_in_policy", "nothing_randomised"]
+    path = f"/ui/prompts/{effect}/labels/production/experiment?baseline=3"
+    text = _text(ui("viewer").get(path).text)
+    assert "The baseline v3 is not served by this policy" in text and "nothing is compared" in text
+    ja = _text(ui("viewer", lang="ja").get(path).text)
+    assert "基準 v3 はこのポリシーで配信されていない" in ja and "ランダムに分けるルールがありません" in ja
+    assert "baseline_not_in_policy" not in ja and "nothing_randomised" not in ja
+
+
+def test_a_sample_ratio_mismatch_withholds_the_verdict_in_both_languages():
+    """The warning and the withheld verdict, from the service's fields (a broken assignment is
+    not something the real router produces, so these are the dict's shapes as the contract gives)."""
+    from promptyard.web.ui.experiment_pages import verdict_text, warning_text
+
+    warning = {"code": "sample_ratio_mismatch", "rule": "split", "p": 1e-9}
+    assert warning_text(warning, "en") == ("The traffic split does not match the policy in rule split (p < 0.001): "
+                                           "verdicts withheld.")
+    assert "ルール split" in warning_text(warning, "ja") and "判定は保留" in warning_text(warning, "ja")
+    c = {"candidate": 2, "baseline": 1, "metric": "q", "primary": True, "verdict": "withheld", "diff": 3.0,
+         "units_baseline": 90, "units_candidate": 40, "shown": None}
+    assert verdict_text(c, "en") == "no verdict: the traffic split does not match the policy"
+    assert "判定を保留" in verdict_text(c, "ja")
+    assert warning_text({"code": "something_new"}, "ja") == "something_new"  # a code the UI does not know yet
