@@ -1,6 +1,8 @@
-"""Experiments (issue 7) in the UI: every label and its traffic policy; per label the results per
-version and segment with 95% intervals, each candidate against the baseline with the test used,
-p-value and a plain-language verdict; editing the split and segments; promote and roll back."""
+"""Experiments (issue 12) in the UI: a label's running experiment (its declaration, per routing
+rule the arms, the randomised comparisons with always-valid intervals and Holm-adjusted p-values,
+the winner), its past experiments with their frozen evidence and outcome; declaring, editing the
+split, promoting (the winner by default, force for a version outside the experiment), rolling
+back and guarded ramps. Every number comes from the service's dict, rounded as its `shown` says."""
 
 from __future__ import annotations
 
@@ -11,39 +13,40 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from promptyard.domain import numbers
+from promptyard.domain.stats import p_shown
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
-from promptyard.services import experiments, prompts, ramps, versions
+from promptyard.services import experiment_records, experiments, prompts, ramps, versions
 from promptyard.web.ui import catalogue, pages
 from promptyard.web.ui.pages import Editor, FormData, Id, UiUser, Viewer
 
 router = APIRouter()
 
 OptNumber = Annotated[int | None, Query(ge=1, le=pages.MAX_ID)]
-MinN = Annotated[int, Query(ge=2, le=1_000_000)]
+MinUnits = Annotated[int, Query(ge=2, le=1_000_000)]
 Label = Annotated[str, Path(max_length=64)]
+DECLARED = ("hypothesis", "primary_metric", "planned_units", "min_effect")
 
 
 @router.get("/experiments", name="experiments")
 def experiments_page(request: Request, user: Viewer) -> Response:
     with pages.db(request).read() as s:
         rows = [p for p in prompts.search(s, user.principal, limit=1000) if p.labels]
-    running = [(p, lab) for p in rows for lab in p.labels if lab.policy]
-    return pages.render(request, user, "ui/experiments/list.html", prompts=rows, running=running)
+        running = [(p, lab) for p in rows for lab in p.labels if lab.policy]
+        # One query per prompt with a running experiment (few): its declaration beside its split.
+        records = {(r.prompt_id, r.label): r for pid in sorted({p.id for p, _ in running})
+                   for r in experiment_records.list_for(s, user.principal, pid) if r.state == "running"}
+    return pages.render(request, user, "ui/experiments/list.html", prompts=rows, running=running, records=records)
 
 
-def verdict_text(c: dict[str, Any], lang: str) -> str:
-    """The service's verdict in the user's language, from its numbers (not its English text)."""
-    metric = catalogue.translate(lang, "exp.error_rate") if c["metric"] == experiments.ERROR_RATE else c["metric"]
-    fields = {"candidate": f"v{c['candidate']}", "baseline": f"v{c['baseline']}", "metric": metric,
-              "n_a": c["n_baseline"], "n_b": c["n_candidate"]}
-    shown = c["shown"]  # the domain's rounding: the sentence never disagrees with the verdict
-    if c["verdict"] in ("better", "worse") and shown is not None:
-        unit = "pp" if c["metric"] == experiments.ERROR_RATE or "proportion" in (c["test"] or "") else "points"
-        fields |= {"diff": shown["diff"], "half": shown["half"],
-                   "unit": catalogue.translate(lang, f"exp.unit_{unit}"), "p": p_text(shown)}
-    elif c["verdict"] == "no_difference" and shown is not None:
-        fields["p"] = p_text(shown)
-    return catalogue.translate(lang, f"exp.verdict_{c['verdict']}", **fields)
+# --- the service's numbers in the user's language -------------------------------------------------
+
+def metric_name(metric: str, lang: str) -> str:
+    return catalogue.translate(lang, "exp.error_rate") if metric == experiments.ERROR_RATE else metric
+
+
+def unit_name(metric: str, lang: str) -> str:
+    """Comparisons of the error rate are in percentage points, of a score in its points."""
+    return catalogue.translate(lang, "exp.unit_pp" if metric == experiments.ERROR_RATE else "exp.unit_points")
 
 
 def p_text(shown: dict[str, Any] | None) -> str:
@@ -53,38 +56,195 @@ def p_text(shown: dict[str, Any] | None) -> str:
     return f"p {shown['p']}" if shown["p"].startswith("<") else f"p = {shown['p']}"
 
 
+def p_of(value: float | None) -> str:
+    """A p-value the service gives without a `shown` (fixed-horizon, sample ratio), by the
+    domain's one rule (stats.p_shown: never rounded across 0.05)."""
+    return "—" if value is None else p_text({"p": p_shown(value)})
+
+
+def fixed(value: float | None, places: int) -> str:
+    return "—" if value is None else f"{value:.{places}f}"
+
+
+def signed_diff(c: dict[str, Any]) -> str:
+    """The difference as the domain rounded it (shown.diff is |diff|), with the sign of diff."""
+    shown = c["shown"]
+    if shown is None or c["diff"] is None:
+        return "—"
+    zero = not shown["diff"].strip("0.")
+    sign = "" if zero else ("+" if c["diff"] > 0 else "-")
+    return f"{sign}{shown['diff']} ± {shown['half']}"
+
+
+def interval(c: dict[str, Any], low: float | None, high: float | None) -> str:
+    if c["shown"] is None or low is None or high is None:
+        return "—"
+    places = c["shown"]["places"]
+    return f"[{fixed(low, places)}, {fixed(high, places)}]"
+
+
+def verdict_text(c: dict[str, Any], lang: str, need: int = 30) -> str:
+    """The service's verdict in the user's language, from its fields (not its English text)."""
+    fields = {"candidate": f"v{c['candidate']}", "baseline": f"v{c['baseline']}",
+              "metric": metric_name(c["metric"], lang), "n_a": c["units_baseline"], "n_b": c["units_candidate"],
+              "need": need}
+    shown = c["shown"]  # the domain's rounding: the sentence never disagrees with the verdict
+    kind = c["verdict"]
+    if kind in ("better", "worse", "no_difference") and shown is None:
+        kind = "too_few"
+    if kind in ("better", "worse", "no_difference"):
+        fields |= {"diff": shown["diff"], "half": shown["half"], "unit": unit_name(c["metric"], lang),
+                   "p": p_text(shown)}
+    return catalogue.translate(lang, f"exp.verdict_{kind}", **fields)
+
+
+def detectable_text(c: dict[str, Any], lang: str, min_effect: float | None) -> list[str]:
+    """For the primary metric: the effect findable now, and the units still needed for the
+    declared minimum effect."""
+    out = []
+    if not c["primary"] or c["shown"] is None:
+        return out
+    unit = unit_name(c["metric"], lang)
+    if c["detectable"] is not None:
+        out.append(catalogue.translate(lang, "exp.detectable", d=fixed(c["detectable"], c["shown"]["places"]),
+                                       unit=unit))
+    if c["units_needed"] is not None and min_effect is not None:
+        out.append(catalogue.translate(lang, "exp.units_needed", n=c["units_needed"], d=f"{min_effect:g}", unit=unit))
+    return out
+
+
+def warning_text(w: dict[str, Any], lang: str) -> str:
+    code = w.get("code", "")
+    fields = {"rule": w.get("rule", ""), "p": p_of(w.get("p")), "baseline": f"v{w.get('baseline')}"}
+    text = catalogue.translate(lang, f"exp.warn_{code}", **fields)
+    return code if text == f"exp.warn_{code}" else text
+
+
+def outcome_text(outcome: dict[str, Any] | None, lang: str) -> str:
+    if not outcome:
+        return catalogue.translate(lang, "exp.state_running")
+    text = catalogue.translate(lang, f"exp.outcome_{outcome.get('kind', 'ended')}", version=outcome.get("version"))
+    return text + (f" ({catalogue.translate(lang, 'exp.forced')})" if outcome.get("forced") else "")
+
+
+def score_names(view: dict[str, Any] | None) -> list[str]:
+    if view is None:
+        return []
+    return sorted({n for rule in view["rules"] for arm in rule["arms"] for n in arm["scores"]})
+
+
+def _helpers(lang: str, view: dict[str, Any] | None) -> dict[str, Any]:
+    need = view["min_units"] if view else 30
+    min_effect = view["experiment"]["min_effect"] if view else None
+    return {"verdict": lambda c: verdict_text(c, lang, need), "warning": lambda w: warning_text(w, lang),
+            "detectable": lambda c: detectable_text(c, lang, min_effect), "metric_name": lambda m: metric_name(m, lang),
+            "outcome": lambda o: outcome_text(o, lang), "signed_diff": signed_diff, "interval": interval,
+            "p_text": p_text, "p_of": p_of, "fixed": fixed, "score_names": score_names(view)}
+
+
+# --- the label's page ------------------------------------------------------------------------------
+
 def _page(request: Request, user: UiUser, prompt_id: int, label: str, *, baseline: int | None = None,
-          min_n: int = 30, status: int = 200, error: str | None = None, form: dict | None = None,
-          ramp_form: dict | None = None) -> Response:
+          min_units: int = 30, status: int = 200, error: str | None = None, form: dict | None = None,
+          ramp_form: dict | None = None, declare_form: dict | None = None) -> Response:
     with pages.db(request).read() as s:
         prompt = prompts.get(s, user.principal, prompt_id)
-        view = experiments.view(s, user.principal, prompt_id, label, baseline=baseline, min_n=min_n)
-        numbers = [v.number for v in versions.list_versions(s, user.principal, prompt_id)]
+        view = experiments.view(s, user.principal, prompt_id, label, baseline=baseline, min_units=min_units)
+        version_numbers = [v.number for v in versions.list_versions(s, user.principal, prompt_id)]
         ramp_list = ramps.list_ramps(s, user.principal, prompt_id, label)
+        past = experiment_records.list_for(s, user.principal, prompt_id, label)
+        last = next((r for r in past if r.state == "ended"), None)
+        last_view = experiments.get(s, user.principal, last.id) if view is None and last else None  # frozen: cheap
     current = next(lab for lab in prompt.labels if lab.name == label)
-    policy = view["policy"] or {}
+    policy = current.policy or {}
     weights = {str(x["version"]): x["weight"] for x in policy.get("split", [])} or {str(current.version): 100}
+    declared = view["experiment"] if view else {}
     form = form or {"weights": weights, "sticky_key": policy.get("sticky_key", ""),
                     "segments": json.dumps(policy["segments"], indent=2, ensure_ascii=False)
-                    if policy.get("segments") else ""}
-    score_names = sorted({n for arm in view["versions"] for n in arm["scores"]})
-    # The service's warnings are English sentences; the same facts, in the user's language:
-    too_few = sorted({verdict_text(c, user.locale) for c in view["comparisons"] if c["verdict"] == "too_few"})
-    no_baseline = all(arm["version"] != view["baseline"] for arm in view["versions"])
-    ramp_form = ramp_form or {"candidate": str(max(numbers, default=1)), "baseline": str(current.version),
+                    if policy.get("segments") else "",
+                    "hypothesis": "", "primary_metric": declared.get("primary_metric", experiments.ERROR_RATE),
+                    "planned_units": "", "min_effect": ""}
+    declare_form = declare_form or {
+        "hypothesis": declared.get("hypothesis", ""), "primary_metric": declared.get("primary_metric", ""),
+        "planned_units": str(declared.get("planned_units") or ""),
+        "min_effect": "" if declared.get("min_effect") is None else f"{declared['min_effect']:g}"}
+    names = score_names(view or last_view)
+    metrics = [experiments.ERROR_RATE, *names]
+    for chosen in (declare_form["primary_metric"], form["primary_metric"]):
+        if chosen and chosen not in metrics:
+            metrics.append(chosen)
+    ramp_form = ramp_form or {"candidate": str(max(version_numbers, default=1)), "baseline": str(current.version),
                               "steps": "10, 25, 50, 100", "interval_min": "60", "metric": experiments.ERROR_RATE,
                               "margin": "2", "min_n": "30", "sticky_key": policy.get("sticky_key", "")}
     return pages.render(request, user, "ui/experiments/detail.html", status_code=status, prompt=prompt, label=current,
-                        view=view, numbers=numbers, form=form, error=error, min_n=min_n, score_names=score_names,
-                        too_few=too_few, no_baseline=no_baseline,
-                        verdict=lambda c: verdict_text(c, user.locale), ramps=ramp_list, ramp_form=ramp_form,
-                        metrics=[experiments.ERROR_RATE, *score_names])
+                        view=view, numbers=version_numbers, form=form, error=error, min_units=min_units,
+                        ramps=ramp_list, ramp_form=ramp_form, metrics=metrics, past=past,
+                        declare_form=declare_form, **_helpers(user.locale, view))
 
 
 @router.get("/prompts/{prompt_id}/labels/{label}/experiment", name="experiment")
 def experiment_page(request: Request, prompt_id: Id, label: Label, user: Viewer, baseline: OptNumber = None,
-                    min_n: MinN = 30) -> Response:
-    return _page(request, user, prompt_id, label, baseline=baseline, min_n=min_n)
+                    min_units: MinUnits = 30) -> Response:
+    return _page(request, user, prompt_id, label, baseline=baseline, min_units=min_units)
+
+
+@router.get("/experiments/{experiment_id}", name="experiment_record")
+def experiment_record_page(request: Request, experiment_id: Id, user: Viewer, baseline: OptNumber = None,
+                           min_units: MinUnits = 30) -> Response:
+    """One experiment by id, running or ended (then with the evidence frozen at its end)."""
+    with pages.db(request).read() as s:
+        view = experiments.get(s, user.principal, experiment_id, baseline=baseline, min_units=min_units)
+        prompt = prompts.get(s, user.principal, view["experiment"]["prompt_id"])
+    label = next((lab for lab in prompt.labels if lab.name == view["experiment"]["label"]), None)
+    return pages.render(request, user, "ui/experiments/experiment.html", prompt=prompt, label=label, view=view,
+                        min_units=min_units, **_helpers(user.locale, view))
+
+
+# --- forms ----------------------------------------------------------------------------------------
+
+def declaration_from_form(form: Any) -> dict[str, Any]:
+    """hypothesis, primary metric, planned units and minimum effect from a form (ASCII numbers;
+    an empty planned units keeps the plan, an empty minimum effect clears it)."""
+    out: dict[str, Any] = {"hypothesis": str(form.get("hypothesis") or "")}
+    if str(form.get("primary_metric") or "").strip():
+        out["primary_metric"] = str(form["primary_metric"]).strip()
+    units, effect = str(form.get("planned_units") or "").strip(), str(form.get("min_effect") or "").strip()
+    if units:
+        out["planned_units"] = numbers.ascii_int(units)
+        if out["planned_units"] is None:
+            raise InvalidInput(f"the planned units must be a whole number (got {units!r})")
+    out["min_effect"] = None
+    if effect:
+        out["min_effect"] = numbers.ascii_decimal(effect)
+        if out["min_effect"] is None:
+            raise InvalidInput(f"the minimum effect must be a number (got {effect!r})")
+    return out
+
+
+def _declare_fields(form: Any) -> dict[str, str]:
+    return {k: str(form.get(k) or "") for k in DECLARED}
+
+
+@router.post("/prompts/{prompt_id}/labels/{label}/experiment/declare", name="experiment_declare")
+def declare(request: Request, prompt_id: Id, label: Label, user: Editor, form: FormData) -> Response:
+    pages.check_csrf(user, form)
+    try:
+        experiment_id = pages.form_id(form.get("experiment_id"))
+        if experiment_id is None:
+            raise InvalidInput("which experiment? (experiment_id is missing)")
+        fields = declaration_from_form(form)
+        with pages.db(request).write() as s:
+            record = experiment_records.get_row(s, user.principal, experiment_id)
+            if (record.prompt_id, record.label) != (prompt_id, label):
+                raise InvalidInput(f"experiment {experiment_id} is not an experiment of this label")
+            experiment_records.declare(s, user.principal, experiment_id, fields)
+    except (InvalidInput, Forbidden, Conflict) as exc:
+        return _page(request, user, prompt_id, label, status=exc.status, error=exc.message,
+                     declare_form=_declare_fields(form))
+    except NotFound as exc:
+        return _page(request, user, prompt_id, label, status=422, error=exc.message,
+                     declare_form=_declare_fields(form))
+    return pages.redirect(request, "experiment", notice="declared", prompt_id=prompt_id, label=label)
 
 
 def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
@@ -113,22 +273,25 @@ def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
 
 def _policy_fields(form: Any) -> dict[str, Any]:
     return {"weights": {k[7:]: v for k, v in form.items() if k.startswith("weight_")},
-            "sticky_key": str(form.get("sticky_key") or ""), "segments": str(form.get("segments") or "")}
+            "sticky_key": str(form.get("sticky_key") or ""), "segments": str(form.get("segments") or ""),
+            **_declare_fields(form)}
 
 
 def _change(request: Request, user: UiUser, prompt_id: int, label: str, form: Any, **move: Any) -> Response:
-    """Run one label change (promote / new policy / rollback); form errors re-render the page."""
+    """Run one label change (new policy / promote / rollback); errors re-render the page."""
     fields = _policy_fields(form) if "policy" in move else None
     try:
         with pages.db(request).write() as s:
             if move.pop("rollback", False):
                 experiments.rollback(s, user.principal, prompt_id, label, reason=move["reason"])
+            elif "policy" in move:
+                experiments.set_policy(s, user.principal, prompt_id, label, **move)
             else:
                 experiments.promote(s, user.principal, prompt_id, label, **move)
     except (InvalidInput, Forbidden, Conflict) as exc:
         return _page(request, user, prompt_id, label, status=exc.status, error=exc.message, form=fields)
     except NotFound as exc:
-        return _page(request, user, prompt_id, label, status=422, error=exc.message)
+        return _page(request, user, prompt_id, label, status=422, error=exc.message, form=fields)
     return pages.redirect(request, "experiment", notice="label_changed", prompt_id=prompt_id, label=label)
 
 
@@ -137,16 +300,20 @@ def set_policy(request: Request, prompt_id: Id, label: Label, user: Editor, form
     pages.check_csrf(user, form)
     try:
         policy = policy_from_form(form, str(form.get("salt") or "") or None)
+        declared = declaration_from_form(form)
     except InvalidInput as exc:
         return _page(request, user, prompt_id, label, status=422, error=exc.message, form=_policy_fields(form))
-    return _change(request, user, prompt_id, label, form, policy=policy, reason=str(form.get("reason") or ""))
+    return _change(request, user, prompt_id, label, form, policy=policy, declared=declared,
+                   reason=str(form.get("reason") or ""))
 
 
 @router.post("/prompts/{prompt_id}/labels/{label}/promote", name="experiment_promote")
 def promote(request: Request, prompt_id: Id, label: Label, user: Editor, form: FormData) -> Response:
+    """Promote the chosen version (empty: the experiment's winner); `force` for a version that
+    the experiment did not serve."""
     pages.check_csrf(user, form)
     return _change(request, user, prompt_id, label, form, version=pages.form_id(form.get("version")),
-                   reason=str(form.get("reason") or ""))
+                   force=bool(form.get("force")), reason=str(form.get("reason") or ""))
 
 
 @router.post("/prompts/{prompt_id}/labels/{label}/rollback", name="experiment_rollback")
@@ -159,19 +326,19 @@ RAMP_FIELDS = ("candidate", "baseline", "steps", "interval_min", "metric", "marg
 
 
 def ramp_plan(fields: dict[str, str]) -> dict[str, Any]:
-    """The ramp form (interval in minutes, steps as '10, 25, 50, 100') -> the plan ramps.start takes;
-    ramps.check_plan validates it."""
+    """The ramp form (interval in minutes, steps as '10, 25, 50, 100', min_n in units per arm)
+    -> the plan ramps.start takes; ramps.check_plan validates it."""
     whole, decimal = numbers.ascii_int, numbers.ascii_decimal
     steps = [decimal(x) for x in fields["steps"].replace("%", "").split(",") if x.strip()]
-    interval = decimal(fields["interval_min"])
+    interval_min = decimal(fields["interval_min"])
     plan = {"candidate": whole(fields["candidate"]), "baseline": whole(fields["baseline"]), "steps": steps,
-            "interval_s": None if interval is None else interval * 60,
+            "interval_s": None if interval_min is None else interval_min * 60,
             "guard": {"metric": fields["metric"], "margin": decimal(fields["margin"])},
             "min_n": whole(fields["min_n"]), "sticky_key": fields["sticky_key"] or None}
     if None in (plan["candidate"], plan["baseline"], plan["interval_s"], plan["guard"]["margin"], plan["min_n"],
                 *steps):
         raise InvalidInput("the ramp needs numbers: versions, steps (e.g. 10, 25, 50, 100), minutes, "
-                           "margin and minimum samples")
+                           "margin and minimum units per arm")
     return plan
 
 
