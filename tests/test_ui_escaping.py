@@ -78,18 +78,23 @@ def test_hostile_next_and_notice_parameters_are_inert(ui):
 
 
 def test_admin_and_experiment_pages_escape_hostile_text(ui, database):
-    from promptyard.services import keys
-    from tests.test_experiments import record
+    from promptyard.services import experiments, keys, request_log
 
     client = ui("admin", name=f"me {IMG}")
     pid = _hostile(database, client.principal)
     policy = {"sticky_key": SCRIPT, "split": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}],
               "segments": [{"name": SCRIPT, "when": [{"key": IMG, "op": "=", "value": BREAK}], "version": 2}]}
     with database.write() as s:
-        labels.move(s, client.principal, pid, "production", policy=policy, reason=SCRIPT)
+        experiments.set_policy(s, client.principal, pid, "production", policy=policy, reason=SCRIPT,
+                               declared={"hypothesis": f"{SCRIPT} {IMG}"})
         keys.create_key(s, client.principal, name=f"key {SCRIPT}", kind="publishable",
                         allowed_origins=["https://app.example.com"])
-    record(database, client.principal, pid, 1, rule=f"segment:{SCRIPT}", scores={IMG: 1.0})
+        name = prompts.get(s, client.principal, pid).name
+        logged = request_log.ingest(s, client.principal, [
+            {"id": str(uuid.uuid4()), "model": "m", "metadata": {IMG: BREAK, SCRIPT: f"unit {SCRIPT}"},
+             "prompt": {"name": name, "label": "production"}, "scores": [{"name": "q", "value": 1.0}]}],
+            max_batch=10)
+    assert logged["accepted"] == 1 and not logged["warnings"]
     client.post("/ui/invitations", data={"csrf_token": client.csrf, "email": "x@example.com", "role": "viewer"})
     for path in ("/ui/keys", "/ui/members", "/ui/experiments", f"/ui/prompts/{pid}/labels/production/experiment"):
         answer = client.get(path)

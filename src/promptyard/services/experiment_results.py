@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from promptyard.domain import experiments as ex
 from promptyard.domain import routing
-from promptyard.domain.stats import norm_ppf
+from promptyard.domain.stats import decimals, norm_ppf
 from promptyard.store import experiment_totals as totals
 from promptyard.store.models import Experiment
 
@@ -112,13 +112,15 @@ def _comparison(v: ex.MetricVerdict, baseline: int, units: tuple[int, int], stra
         "candidate": v.candidate, "baseline": baseline, "metric": v.metric, "primary": v.primary,
         "verdict": v.kind, "units_baseline": units[0], "units_candidate": units[1], "strata": strata,
         "diff": None, "ci_low": None, "ci_high": None, "p": v.p_adjusted, "fixed": None, "detectable": None,
+        "places": None,
         "units_needed": None, "shown": None if v.display is None else asdict(v.display),
         "text": ex.sentence(v, baseline, units, min_units)}
     if e is None:
         return out
     out |= {"diff": e.diff, "ci_low": e.seq_low, "ci_high": e.seq_high,
             "fixed": {"ci_low": e.fixed_low, "ci_high": e.fixed_high, "p": e.fixed_p},
-            "detectable": ex.detectable(e, planned_units=row.planned_units)}
+            "detectable": ex.detectable(e, planned_units=row.planned_units),
+            "places": decimals((e.seq_high - e.seq_low) / 2, e.diff)}  # = shown.places, also when untested
     if v.primary and row.min_effect and e.units >= 4:
         # per-arm variance of one unit's contribution, from the variance of the difference
         unit_var = e.var * e.units / 4

@@ -102,11 +102,11 @@ def detectable_text(c: dict[str, Any], lang: str, min_effect: float | None) -> l
     """For the primary metric: the effect findable now, and the units still needed for the
     declared minimum effect."""
     out = []
-    if not c["primary"] or c["shown"] is None:
+    if not c["primary"] or c["places"] is None:
         return out
     unit = unit_name(c["metric"], lang)
     if c["detectable"] is not None:
-        out.append(catalogue.translate(lang, "exp.detectable", d=fixed(c["detectable"], c["shown"]["places"]),
+        out.append(catalogue.translate(lang, "exp.detectable", d=fixed(c["detectable"], c["places"]),
                                        unit=unit))
     if c["units_needed"] is not None and min_effect is not None:
         out.append(catalogue.translate(lang, "exp.units_needed", n=c["units_needed"], d=f"{min_effect:g}", unit=unit))
