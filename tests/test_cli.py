@@ -141,13 +141,14 @@ def test_experiment_commands(live, tmp_path):
     assert bad.returncode == 1 and "needs a reason" in bad.stderr
     cli("experiments", "policy", name, "production", "--clear", "--version", "1", "--reason", "plain", env=env)
     ramp = cli("experiments", "ramp", name, "production", "--candidate", "2", "--baseline", "1", "--steps", "10",
-               "50", "100", "--interval", "1", "--min-units", "5", "--planned-units", "300", "--reason", "ramp it",
-               env=env)
+               "50", "100", "--interval", "1", "--min-units", "5", "--planned-units", "300",
+               "--sticky-key", "user_id", "--reason", "ramp it", env=env)
     assert ramp.returncode == 0 and "running" in ramp.stdout, ramp.stderr
     ramp_id = ramp.stdout.split()[1]
     prompt_id = httpx.get(live.url + f"/api/v1/prompts/by-name/{quote(name, safe='')}", headers=auth).json()["id"]
     plan = httpx.get(live.url + f"/api/v1/prompts/{prompt_id}/labels/production/ramps", headers=auth).json()
-    assert (plan["items"][0]["plan"]["min_n"], plan["items"][0]["plan"]["planned_units"]) == (5, 300)
+    assert {k: plan["items"][0]["plan"][k] for k in ("min_n", "planned_units", "sticky_key")} == {
+        "min_n": 5, "planned_units": 300, "sticky_key": "user_id"}
     assert cli("experiments", "tick", env=env).returncode == 0
     stopped = cli("experiments", "stop-ramp", ramp_id, "--reason", "enough", env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stdout + stopped.stderr

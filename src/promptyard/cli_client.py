@@ -298,7 +298,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         plan = {"candidate": args.candidate, "baseline": args.baseline, "steps": args.steps,
                 "interval_s": args.interval, "guard": {"metric": args.guard, "margin": args.margin},
                 "reason": args.reason}
-        plan |= {k: v for k, v in (("min_n", args.min_units), ("planned_units", args.planned_units)) if v}
+        plan |= {k: v for k, v in (("min_n", args.min_units), ("planned_units", args.planned_units),
+                                   ("sticky_key", args.sticky_key)) if v}
         ramp = api.call("POST", base + "/ramps", json=plan)
         print(f"ramp {ramp['id']} running: v{args.candidate} at {ramp['weight']:g}%")
     return 0
@@ -363,6 +364,7 @@ def _experiment_commands(sub: Any) -> list[argparse.ArgumentParser]:
     ramp.add_argument("--margin", type=float, default=2.0)
     ramp.add_argument("--min-units", type=int, help="units per arm before the guard is judged (default 30)")
     ramp.add_argument("--planned-units", type=int, help="tunes the always-valid interval (default 1000)")
+    ramp.add_argument("--sticky-key", help="metadata key of the unit, e.g. user_id (default: the label's policy's)")
     policy = exp.add_parser("policy", help="set the label's routing policy (split + segments) from JSON")
     which = policy.add_mutually_exclusive_group(required=True)
     which.add_argument("--file", help="policy JSON file (docs/experiments.md), '-' for standard input")
