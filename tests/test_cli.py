@@ -224,7 +224,9 @@ def test_experiment_evidence_commands(live, tmp_path):
     assert cli("experiments", "declare", str(exp_id), "--min-effect", "5", "--planned-units", "400",
                env=env).returncode == 0
     declared = cli("experiments", "get", str(exp_id), env=env).stdout
-    assert "planned units: 400; minimum effect: 5.0" in declared and "more units per arm" in declared
+    need = json.loads(cli("experiments", "get", str(exp_id), "--json", env=env).stdout)["comparisons"][0]["units_needed"]
+    assert "planned units: 400; minimum effect: 5.0" in declared and need is not None
+    assert (f"about {need} more units per arm" if need else "enough units per arm") in declared
     listed = cli("experiments", "list", name, "production", env=env).stdout
     assert listed.startswith(f"{exp_id}\trunning\t") and "shorter replies are more correct" in listed
 

@@ -238,7 +238,8 @@ def _print_comparison(c: dict[str, Any]) -> None:
             print(f"    detectable now: a true difference of {_num(c['detectable'], k)} {unit} "
                   "(80% power, at the units so far)")
     if c["primary"] and c["units_needed"] is not None:
-        print(f"    about {c['units_needed']} more units per arm to find the declared minimum effect")
+        print("    " + (f"about {c['units_needed']} more units per arm" if c["units_needed"] else "enough units per arm")
+              + " to find the declared minimum effect")
 
 
 def _evidence_params(args: argparse.Namespace) -> dict[str, int]:
