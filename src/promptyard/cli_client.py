@@ -293,7 +293,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         policy = None if args.clear else json.loads(Path(args.file).read_text(encoding="utf-8") if args.file != "-"
                                                    else sys.stdin.read())
         body = {"policy": policy, "version": args.version, "reason": args.reason}
-        label = api.call("PUT", base, json=body | ({"experiment": _declared(args)} if _declared(args) else {}))
+        if declared := _declared(args):
+            body["experiment"] = declared
+        label = api.call("PUT", base, json=body)
         print(f"{args.label} -> " + ("policy set" if label.get("policy") else f"v{label['version']}"))
     else:
         plan = {"candidate": args.candidate, "baseline": args.baseline, "steps": args.steps,
