@@ -141,9 +141,14 @@ def test_experiment_commands(live, tmp_path):
     assert bad.returncode == 1 and "needs a reason" in bad.stderr
     cli("experiments", "policy", name, "production", "--clear", "--version", "1", "--reason", "plain", env=env)
     ramp = cli("experiments", "ramp", name, "production", "--candidate", "2", "--baseline", "1", "--steps", "10",
-               "50", "100", "--interval", "1", "--reason", "ramp it", env=env)
+               "50", "100", "--interval", "1", "--min-units", "5", "--planned-units", "300",
+               "--sticky-key", "user_id", "--reason", "ramp it", env=env)
     assert ramp.returncode == 0 and "running" in ramp.stdout, ramp.stderr
     ramp_id = ramp.stdout.split()[1]
+    prompt_id = httpx.get(live.url + f"/api/v1/prompts/by-name/{quote(name, safe='')}", headers=auth).json()["id"]
+    plan = httpx.get(live.url + f"/api/v1/prompts/{prompt_id}/labels/production/ramps", headers=auth).json()
+    assert {k: plan["items"][0]["plan"][k] for k in ("min_n", "planned_units", "sticky_key")} == {
+        "min_n": 5, "planned_units": 300, "sticky_key": "user_id"}
     assert cli("experiments", "tick", env=env).returncode == 0
     stopped = cli("experiments", "stop-ramp", ramp_id, "--reason", "enough", env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stdout + stopped.stderr
@@ -156,6 +161,93 @@ def test_experiment_commands(live, tmp_path):
     missing = cli("experiments", "policy", name, "production", "--file", str(tmp_path / "nope.json"),
                   "--reason", "x", env=env)
     assert missing.returncode != 0
+
+
+def _publish(live, name: str, texts: list[str]) -> None:  # noqa: ANN001
+    for i, text in enumerate(texts):
+        r = httpx.post(live.url + "/api/v1/publish", headers={"Authorization": f"Bearer {live.api_key}"}, json={
+            "name": name, "messages": [{"role": "user", "content": text}], "commit_message": text,
+            "labels": ["production"] if i == 0 else []})
+        assert r.status_code in (200, 201), r.text
+
+
+def _log_split(live, name: str, users: range, score: dict[int, int]) -> None:  # noqa: ANN001
+    """Requests as our SDK logs them: the version and the rule the cached policy chose, per user
+    (even users v1, odd v2: a balanced split), two requests each, the score `q` set per version."""
+    logs = [{"model": "m", "metadata": {"user_id": f"u{u}"}, "prompt": {"name": name, "version": 1 + u % 2},
+             "routing": {"label": "production", "rule": "split", "unit": f"u{u}"},
+             "scores": [{"name": "q", "value": score[1 + u % 2] + (u * 7 + j * 3) % 10}]}
+            for u in users for j in range(2)]
+    r = httpx.post(live.url + "/api/v1/requests", headers={"Authorization": f"Bearer {live.api_key}"},
+                   json={"requests": logs})
+    assert r.json()["accepted"] == len(logs), r.text
+
+
+def test_experiment_evidence_commands(live, tmp_path):
+    """show / get print the API's evidence per rule (its numbers, with its decimals and p-values);
+    declare, list, promote of the default winner and a forced promotion."""
+    env = {"PROMPTYARD_URL": live.url, "PROMPTYARD_API_KEY": live.api_key}
+    name = f"cli/evidence-{uuid.uuid4().hex[:6]}"
+    _publish(live, name, ["v1 {q}", "v2 {q}", "v3 {q}"])
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"sticky_key": "user_id", "split": [{"version": 1, "weight": 50},
+                                                                      {"version": 2, "weight": 50}],
+                                  "segments": [{"name": "staff", "when": [{"key": "role", "op": "=",
+                                                                           "value": "staff"}], "version": 2}]}))
+    none = cli("experiments", "show", name, "production", env=env)
+    assert none.returncode == 0 and "production serves one version: no running experiment" in none.stdout
+    set_ = cli("experiments", "policy", name, "production", "--file", str(policy), "--reason", "try v2",
+               "--hypothesis", "shorter replies are more correct", "--primary-metric", "q", env=env)
+    assert set_.returncode == 0, set_.stderr
+    _log_split(live, name, range(120), {1: 60, 2: 75})
+
+    view = json.loads(cli("experiments", "show", name, "production", "--json", env=env).stdout)
+    exp_id = view["experiment"]["id"]
+    assert view["experiment"]["hypothesis"] == "shorter replies are more correct" and view["primary_metric"] == "q"
+    shown = cli("experiments", "show", name, "production", env=env)
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert f"experiment {exp_id} on label production: running" in out
+    assert "hypothesis: shorter replies are more correct" in out and "unit of analysis: user_id" in out
+    assert "rule segment:staff: not randomised: no comparison" in out and "rule split: randomised" in out
+    assert "sample ratio: units v1 60, v2 60" in out
+    primary = view["comparisons"][0]
+    assert primary["primary"] and primary["metric"] == "q" and primary["verdict"] == "better"
+    k = primary["shown"]["places"]
+    assert f"- {primary['text']} [primary]" in out
+    assert (f"always-valid 95% interval [{primary['ci_low']:.{k}f}, {primary['ci_high']:.{k}f}] points, "
+            f"p {primary['shown']['p']}") in out
+    fixed = primary["fixed"]
+    assert f"fixed-horizon 95% interval [{fixed['ci_low']:.{k}f}, {fixed['ci_high']:.{k}f}] points" in out
+    assert "(planned analysis only)" in out and "winner: v2" in out and view["winner"] == 2
+
+    assert cli("experiments", "declare", str(exp_id), "--min-effect", "5", "--planned-units", "400",
+               env=env).returncode == 0
+    declared = cli("experiments", "get", str(exp_id), env=env).stdout
+    need = json.loads(cli("experiments", "get", str(exp_id), "--json", env=env).stdout)["comparisons"][0]["units_needed"]
+    assert "planned units: 400; minimum effect: 5.0" in declared and need is not None
+    assert (f"about {need} more units per arm" if need else "enough units per arm") in declared
+    listed = cli("experiments", "list", name, "production", env=env).stdout
+    assert listed.startswith(f"{exp_id}\trunning\t") and "shorter replies are more correct" in listed
+
+    outside = cli("experiments", "promote", name, "production", "--version", "3", "--reason", "hotfix", env=env)
+    assert outside.returncode == 1 and "was not in experiment" in outside.stderr
+    winner = cli("experiments", "promote", name, "production", "--reason", "v2 is better on q", env=env)
+    assert winner.returncode == 0 and "production -> v2" in winner.stdout, winner.stderr
+    ended = cli("experiments", "get", str(exp_id), env=env).stdout
+    assert "ended" in ended and "(evidence frozen at its end)" in ended and ": promoted v2; reason:" in ended
+    after = cli("experiments", "show", name, "production", env=env)
+    assert after.returncode == 0 and "serves one version" in after.stdout
+    assert f"{exp_id}\tended\t" in after.stdout and "promoted v2" in after.stdout
+
+    assert cli("experiments", "policy", name, "production", "--file", str(policy), "--reason", "again",
+               env=env).returncode == 0
+    forced = cli("experiments", "promote", name, "production", "--version", "3", "--force", "--reason", "hotfix",
+                 env=env)
+    assert forced.returncode == 0 and "production -> v3" in forced.stdout, forced.stderr
+    last_id = cli("experiments", "list", name, "production", env=env).stdout.split("\t")[0]
+    last = json.loads(cli("experiments", "get", last_id, "--json", env=env).stdout)["experiment"]
+    assert last["outcome"]["kind"] == "promoted" and last["outcome"]["forced"] is True
 
 
 def test_serve_flags_win_over_the_environment(tmp_path):
