@@ -314,16 +314,16 @@ def test_the_page_shows_the_domains_p_value_next_to_the_verdict():
     """The sentence takes the domain's rounding: an always-valid p of 0.0449 reads 'p = 0.045'
     beside 'better', in both languages (rounding it here would read 'p = 0.04', or 0.045 'p = 0.05');
     the fixed-horizon p, given without a `shown`, follows the same rule."""
-    from promptyard.domain.stats import shown_effect
+    from promptyard.domain.stats import p_shown, shown_effect
     from promptyard.web.ui.experiment_pages import p_of, signed_diff, verdict_text
 
     p = 0.04496
     c = {"candidate": 2, "baseline": 1, "metric": "q", "primary": True, "verdict": "better", "diff": 3.04,
          "units_baseline": 40, "units_candidate": 40, "shown": asdict(shown_effect(3.04, 3.0, p)),
-         "fixed": {"ci_low": 1.0, "ci_high": 5.0, "p": p}}
+         "fixed": {"ci_low": 1.0, "ci_high": 5.0, "p": p, "p_shown": p_shown(p)}}
     assert c["shown"]["p"] == "0.045"
     assert "(always-valid p = 0.045)" in verdict_text(c, "en") and "(常時有効 p = 0.045)" in verdict_text(c, "ja")
-    assert p_of(p) == "p = 0.045" and p_of(0.0004) == "p < 0.001"
+    assert p_of(c["fixed"]["p_shown"]) == "p = 0.045" and p_of(p_shown(0.0004)) == "p < 0.001"
     assert signed_diff(c) == "+3.0 ± 3.0" and signed_diff(c | {"diff": -3.04}) == "-3.0 ± 3.0"
 
 
@@ -344,7 +344,7 @@ def test_a_sample_ratio_mismatch_withholds_the_verdict_in_both_languages():
     not something the real router produces, so these are the dict's shapes as the contract gives)."""
     from promptyard.web.ui.experiment_pages import verdict_text, warning_text
 
-    warning = {"code": "sample_ratio_mismatch", "rule": "split", "p": 1e-9}
+    warning = {"code": "sample_ratio_mismatch", "rule": "split", "p": 1e-9, "p_shown": "< 0.001"}
     assert warning_text(warning, "en") == ("The traffic split does not match the policy in rule split (p < 0.001): "
                                            "verdicts withheld.")
     assert "ルール split" in warning_text(warning, "ja") and "判定は保留" in warning_text(warning, "ja")

@@ -16,7 +16,6 @@ from urllib.parse import quote
 import httpx
 
 from promptyard import errors
-from promptyard.domain.stats import p_shown
 from promptyard.settings import client_config
 
 
@@ -220,7 +219,7 @@ def _print_rule(rule: dict[str, Any], places: dict[str, int]) -> None:
         observed = ", ".join(f"v{v} {n}" for v, n in srm["observed"].items())
         expected = ", ".join(f"v{v} {share:.0%}" for v, share in srm["expected_share"].items())
         state = "MISMATCH: verdicts withheld" if srm["mismatch"] else "matches the weights"
-        print(f"  sample ratio: units {observed}; expected {expected}; {state} ({_p(p_shown(srm['p']))})")
+        print(f"  sample ratio: units {observed}; expected {expected}; {state} ({_p(srm['p_shown'])})")
 
 
 def _print_comparison(c: dict[str, Any]) -> None:
@@ -233,7 +232,7 @@ def _print_comparison(c: dict[str, Any]) -> None:
         if c["fixed"]:
             f = c["fixed"]
             print(f"    fixed-horizon 95% interval {_interval(f['ci_low'], f['ci_high'], k)} {unit}, "
-                  f"{_p(p_shown(f['p']))} (planned analysis only)")
+                  f"{_p(f['p_shown'])} (planned analysis only)")
         if c["primary"] and c["detectable"] is not None:
             print(f"    detectable now: a true difference of {_num(c['detectable'], k)} {unit} "
                   "(80% power, at the units so far)")

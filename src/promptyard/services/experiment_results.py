@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from promptyard.domain import experiments as ex
 from promptyard.domain import routing
-from promptyard.domain.stats import decimals, norm_ppf
+from promptyard.domain.stats import decimals, norm_ppf, p_shown
 from promptyard.store import experiment_totals as totals
 from promptyard.store.models import Experiment
 
@@ -66,7 +66,8 @@ def compute(session: Session, row: Experiment, *, baseline: int | None = None,
                               weights) if randomised else None
         if srm is not None and srm.mismatch:
             srm_failed = True
-            warnings.append({"code": "sample_ratio_mismatch", "rule": rule, "p": srm.p_value})
+            warnings.append({"code": "sample_ratio_mismatch", "rule": rule, "p": srm.p_value,
+                             "p_shown": p_shown(srm.p_value)})
         if randomised and baseline in weights:
             strata.append((rule, arms))
         rules.append({"rule": rule, "randomised": randomised, "weights": {str(v): w for v, w in weights.items()},
@@ -74,7 +75,8 @@ def compute(session: Session, row: Experiment, *, baseline: int | None = None,
                       "sample_ratio": None if srm is None else {
                           "observed": {str(v): n for v, n in srm.observed.items()},
                           "expected_share": {str(v): s for v, s in srm.expected_share.items()},
-                          "chi2": srm.chi2, "p": srm.p_value, "mismatch": srm.mismatch}})
+                          "chi2": srm.chi2, "p": srm.p_value, "p_shown": p_shown(srm.p_value),
+                          "mismatch": srm.mismatch}})
     candidates = sorted({v for _, arms in strata for v in arms if v != baseline}
                         | {v for rule, _ in strata for v in configured[rule] if v != baseline})
     metrics = sorted({metric_id(m) for _, arms in strata for a in arms.values() for m in a
@@ -118,7 +120,7 @@ def _comparison(v: ex.MetricVerdict, baseline: int, units: tuple[int, int], stra
     if e is None:
         return out
     out |= {"diff": e.diff, "ci_low": e.seq_low, "ci_high": e.seq_high,
-            "fixed": {"ci_low": e.fixed_low, "ci_high": e.fixed_high, "p": e.fixed_p},
+            "fixed": {"ci_low": e.fixed_low, "ci_high": e.fixed_high, "p": e.fixed_p, "p_shown": p_shown(e.fixed_p)},
             "detectable": ex.detectable(e, planned_units=row.planned_units),
             "places": decimals((e.seq_high - e.seq_low) / 2, e.diff)}  # = shown.places, also when untested
     if v.primary and row.min_effect and e.units >= 4:

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from promptyard.domain import numbers
-from promptyard.domain.stats import p_shown
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import experiment_records, experiments, prompts, ramps, versions
 from promptyard.web.ui import catalogue, pages
@@ -56,10 +55,9 @@ def p_text(shown: dict[str, Any] | None) -> str:
     return f"p {shown['p']}" if shown["p"].startswith("<") else f"p = {shown['p']}"
 
 
-def p_of(value: float | None) -> str:
-    """A p-value the service gives without a `shown` (fixed-horizon, sample ratio), by the
-    domain's one rule (stats.p_shown: never rounded across 0.05)."""
-    return "—" if value is None else p_text({"p": p_shown(value)})
+def p_of(shown_p: str | None) -> str:
+    """A p-value the service shows without a whole `shown` (fixed-horizon, sample ratio)."""
+    return "—" if shown_p is None else p_text({"p": shown_p})
 
 
 def fixed(value: float | None, places: int) -> str:
@@ -115,7 +113,7 @@ def detectable_text(c: dict[str, Any], lang: str, min_effect: float | None) -> l
 
 def warning_text(w: dict[str, Any], lang: str) -> str:
     code = w.get("code", "")
-    fields = {"rule": w.get("rule", ""), "p": p_of(w.get("p")), "baseline": f"v{w.get('baseline')}"}
+    fields = {"rule": w.get("rule", ""), "p": p_of(w.get("p_shown")), "baseline": f"v{w.get('baseline')}"}
     text = catalogue.translate(lang, f"exp.warn_{code}", **fields)
     return code if text == f"exp.warn_{code}" else text
 
