@@ -51,22 +51,28 @@ def test_concurrent_label_moves_are_all_recorded(database, principal):
 
 def test_concurrent_ingest_and_scoring_keep_running_totals_exact(database, principal):
     """16 writers ingest overlapping batches (replays included) over three versions and re-score
-    each other's logs at once: no deadlock, nothing lost, and the running totals equal the
-    statistics computed from the logs."""
+    each other's logs at once: no deadlock, nothing lost, and the running totals (per version, and
+    the experiment's per-unit sums) equal the statistics computed from the logs."""
     import random
     import uuid
+    from datetime import timedelta
 
     from promptyard.domain import query
-    from promptyard.services import log_stats, request_log
+    from promptyard.services import experiments, log_stats, request_log
+    from promptyard.store.types import utcnow
 
     with database.write() as s:
         for i in range(3):
-            versions.publish_by_name(s, principal, name="busy", spec=spec(i))
+            pid = versions.publish_by_name(s, principal, name="busy", spec=spec(i))[0].prompt_id
+        experiments.set_policy(s, principal, pid, "production", reason="three-way", policy={
+            "sticky_key": "user", "split": [{"version": v, "weight": w} for v, w in ((1, 34), (2, 33), (3, 33))]})
     ids = [str(uuid.uuid4()) for _ in range(240)]
+    start = utcnow()
 
     def log(i: int) -> dict:
         return {"id": ids[i], "model": "gpt-4o", "prompt": {"name": "busy", "version": 1 + i % 3},
-                "start_time": "2026-11-20T10:00:00Z", "end_time": f"2026-11-20T10:00:0{1 + i % 7}Z",
+                "routing": {"label": "production", "rule": "split", "unit": f"u{i % 30}"},
+                "start_time": start.isoformat(), "end_time": (start + timedelta(seconds=1 + i % 7)).isoformat(),
                 "usage": {"input_tokens": i, "output_tokens": 1}, "scores": [{"name": "q", "value": i % 101}]}
 
     def writer(w: int) -> None:
@@ -84,8 +90,13 @@ def test_concurrent_ingest_and_scoring_keep_running_totals_exact(database, princ
     with database.read() as s:
         totals = log_stats.per_version(s, principal, prompt="busy")
         exact = log_stats.per_version(s, principal, prompt="busy", node=query.parse('status = "ok"'))
+        arms = experiments.view(s, principal, pid, "production")["rules"][0]["arms"]
     assert sum(t["count"] for t in totals) == 240
     for t, e in zip(totals, exact, strict=True):
         assert (t["version"], t["count"], t["tokens_total"]) == (e["version"], e["count"], e["tokens_total"])
         assert t["scores"]["q"]["n"] == e["scores"]["q"]["n"]
         assert abs(t["scores"]["q"]["mean"] - e["scores"]["q"]["mean"]) < 1e-9
+    for arm, e in zip(arms, exact, strict=True):
+        assert (arm["version"], arm["requests"], arm["units"]) == (e["version"], e["count"], 10)
+        assert arm["scores"]["q"]["n"] == e["scores"]["q"]["n"]
+        assert abs(arm["scores"]["q"]["mean"] - e["scores"]["q"]["mean"]) < 1e-9

@@ -19,7 +19,7 @@ A split is sticky when the request metadata carries a non-empty value for `stick
 with probability ``w_i / sum(w)``, each version gets exactly its weight's share of units. The
 choice depends only on (salt, unit, version, weight), so the order of the split list does not
 matter, and changing weights moves few units: raising v4 from 10 to 20 (v3 90 -> 80) only moves
-units from v3 to v4 (about 1 - 80/90 of v3's units, ~11% of all), and removing a version only
+units from v3 to v4 (1 - 80/90 of v3's units, 10% of all), and removing a version only
 moves that version's units. The same salt keeps a unit on the same version across labels'
 edits; a new salt reshuffles everyone. The JS client and the SDK reproduce this byte for byte
 (tests/vectors/routing.json).

@@ -24,18 +24,26 @@ from promptyard.errors import Conflict, InvalidInput, Unavailable
 
 
 def insert(session: Session, table: Table, rows: list[dict[str, Any]], *, skip_conflicts_on: Iterable[str] = (),
-           returning: tuple[str, ...] = ()) -> list[tuple]:
+           returning: tuple[str, ...] = (),
+           add_on_conflict: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> list[tuple]:
     """Insert `rows` (dicts with the same keys) into `table`. Rows that clash with an existing
     row on the `skip_conflicts_on` unique key are skipped; the `returning` columns of the rows
-    inserted are returned, in any order."""
+    inserted are returned, in any order. With `add_on_conflict` = (key columns, value columns),
+    a row that clashes on the key adds its values to the stored row's (running sums; the rows of
+    one call must have distinct keys)."""
     if not rows:
         return []
     conn = session.connection()
     dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
     cols = [table.c[name] for name in rows[0]]
-    names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in cols)
+    names = ", ".join(quote(c.name) for c in cols)
     target = dialect.identifier_preparer.format_table(table)
     conflict = f" ON CONFLICT ({', '.join(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
+    if add_on_conflict:
+        keys, values = add_on_conflict
+        sums = ", ".join(f"{quote(v)} = {target}.{quote(v)} + excluded.{quote(v)}" for v in values)
+        conflict = f" ON CONFLICT ({', '.join(map(quote, keys))}) DO UPDATE SET {sums}"
     columns = [_values(c, dialect, [r[c.name] for r in rows]) for c in cols]
     cursor = conn.connection.driver_connection.cursor()
     try:

@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from promptyard.domain.experiments import UnitMoments
+from promptyard.store import bulk
 from promptyard.store.models import ExperimentUnit
 
 # Built-in metrics, beside the score names (which can only hold letters, digits, '_', '.', '-').
@@ -57,15 +58,8 @@ class Deltas:
                  "n": s[0], "y": s[1], "yy": s[2]} for (k, metric), s in sorted(self.sums.items()) if any(s)]
         if not rows:
             return
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        table = ExperimentUnit.__table__
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=["experiment_id", "version", "rule", "unit", "metric"],
-                                          set_={c: table.c[c] + stmt.excluded[c] for c in ("n", "y", "yy")})
-        session.execute(stmt, rows)
+        bulk.insert(session, ExperimentUnit.__table__, rows,
+                    add_on_conflict=(("experiment_id", "version", "rule", "unit", "metric"), ("n", "y", "yy")))
 
 
 def moments(session: Session, experiment_ids: Iterable[int]) -> dict[tuple[int, int, str, str], UnitMoments]:
