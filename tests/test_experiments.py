@@ -262,6 +262,16 @@ def test_error_rate_is_a_guardrail_in_percentage_points(database, principal, pro
     assert comparison(v, "q")["verdict"] == "no_difference" and v["winner"] is None
 
 
+def test_without_a_sticky_key_each_logged_request_is_randomised_on_its_own(database, principal, prompt_id):
+    """400 logs with the same metadata in one batch, routed by the server through a 50/50 split
+    with no sticky key: each gets its own draw (one draw for the whole batch would make the batch
+    the unit while the analysis counts requests)."""
+    start(database, principal, prompt_id, {"split": [{"version": 3, "weight": 50}, {"version": 4, "weight": 50}]})
+    send(database, principal, [log(meta={"store": "ueno"}) for _ in range(400)])
+    split = next(r for r in view(database, principal, prompt_id)["rules"] if r["rule"] == "split")
+    assert split["sample_ratio"]["p"] > 0.001 and min(a["requests"] for a in split["arms"]) > 150
+
+
 def test_a_client_routing_by_a_stale_policy_is_left_out(database, principal, prompt_id):
     """Requests routed by a rule or to a version the experiment does not have (a client's policy
     cache from before the change) do not count for it."""

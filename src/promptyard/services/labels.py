@@ -132,11 +132,14 @@ _MAX_TARGETS = 10_000
 
 
 def resolve(session: Session, p: Principal, name: str, *, version: int | None = None, label: str | None = None,
-            metadata: dict[str, str] | None = None, rng: random.Random | None = None) -> Resolved:
+            metadata: dict[str, str] | None = None, rng: random.Random | None = None,
+            cursor: int | None = None) -> Resolved:
     """The version a fetch gets: an explicit version; else the label (routing by metadata when
-    it carries a policy; 'latest' = newest); with neither, 'production' if set, else the newest."""
+    it carries a policy; 'latest' = newest); with neither, 'production' if set, else the newest.
+    `cursor` is the workspace's change cursor when the caller read it already (in the same
+    transaction: ingest resolves many logs at once)."""
     access.require(p, "prompts:read")
-    cursor = changes.cursor(session, p.workspace_id)
+    cursor = changes.cursor(session, p.workspace_id) if cursor is None else cursor
     key = (id(session.get_bind().pool), p.workspace_id, name, version, label)
     target = _targets.get(key)
     if target is None or target.cursor != cursor:

@@ -4,7 +4,6 @@ step. Reading is services/request_reads.py."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from promptyard.domain import logs as rl
 from promptyard.domain.numbers import ROW_ID_MAX, ascii_int, is_ascii_digits
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
-from promptyard.services import experiment_records, keys, labels, prompts
+from promptyard.services import changes, experiment_records, keys, labels, prompts
 from promptyard.store import bulk, rollups
 from promptyard.store.experiment_totals import UnitKey
 from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
@@ -78,10 +77,14 @@ def _row(p: Principal, log: rl.NormalLog, source: str) -> dict[str, Any]:
 
 class _Attribution:
     """Links logs to the prompt version that produced them; a label resolves to the version it
-    serves (a routing decision sent by the SDK wins, since it chose the version)."""
+    serves (a routing decision sent by the SDK wins, since it chose the version). Each log is
+    resolved on its own: a policy without a sticky unit draws a version per request, so one
+    resolution must not stand for all the logs of a batch with the same metadata."""
 
     def __init__(self, session: Session, p: Principal):
-        self.session, self.p, self.cache = session, p, {}
+        self.session, self.p = session, p
+        self.cursor: int | None = None  # the workspace's change cursor, read once per batch
+        self.failed: dict[tuple, PromptyardError] = {}
 
     def apply(self, row: dict[str, Any], log: rl.NormalLog) -> str | None:
         prompt = log.prompt
@@ -90,15 +93,16 @@ class _Attribution:
         name, version, label = prompt["name"], prompt.get("version"), prompt.get("label")
         row["prompt_name"], row["input_variables"] = name, prompt.get("variables")
         row["label"] = label or (log.routing or {}).get("label")
-        key = (name, version, None if version else label, json.dumps(log.metadata, sort_keys=True)
-               if not version else None)
-        if key not in self.cache:
+        key = (name, version, None if version else label)
+        if self.cursor is None:
+            self.cursor = changes.cursor(self.session, self.p.workspace_id)
+        found = self.failed.get(key)
+        if found is None:
             try:
-                self.cache[key] = labels.resolve(self.session, self.p, name, version=version, label=label,
-                                                 metadata=log.metadata)
+                found = labels.resolve(self.session, self.p, name, version=version, label=label,
+                                       metadata=log.metadata, cursor=self.cursor)
             except PromptyardError as exc:
-                self.cache[key] = exc
-        found = self.cache[key]
+                found = self.failed[key] = exc
         if isinstance(found, PromptyardError):
             return f"stored without a prompt link: {found.message}"
         row.update(prompt_id=found.prompt.id, prompt_version_id=found.version.id,

@@ -54,12 +54,14 @@ class Deltas:
         s[2] += sign * value * value
 
     def apply(self, session: Session) -> None:
-        rows = [{"experiment_id": k[0], "version": k[1], "rule": k[2], "unit": k[3], "metric": metric,
-                 "n": s[0], "y": s[1], "yy": s[2]} for (k, metric), s in sorted(self.sums.items()) if any(s)]
+        rows = [{"experiment_id": k[0], "version": k[1], "rule": k[2], "metric": metric, "unit": k[3],
+                 "n": s[0], "y": s[1], "yy": s[2]}
+                for (k, metric), s in sorted(self.sums.items(), key=lambda kv: (*kv[0][0][:3], kv[0][1], kv[0][0][3]))
+                if any(s)]
         if not rows:
             return
         bulk.insert(session, ExperimentUnit.__table__, rows,
-                    add_on_conflict=(("experiment_id", "version", "rule", "unit", "metric"), ("n", "y", "yy")))
+                    add_on_conflict=(("experiment_id", "version", "rule", "metric", "unit"), ("n", "y", "yy")))
 
 
 def moments(session: Session, experiment_ids: Iterable[int]) -> dict[tuple[int, int, str, str], UnitMoments]:

@@ -56,13 +56,14 @@ def upgrade() -> None:
         sa.Column("experiment_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("rule", sa.String(length=220), nullable=False),
-        sa.Column("unit", sa.String(length=32), nullable=False),
         sa.Column("metric", sa.String(length=200), nullable=False),
+        sa.Column("unit", sa.String(length=32), nullable=False),
         sa.Column("n", sa.Float(), nullable=False),
         sa.Column("y", sa.Float(), nullable=False),
         sa.Column("yy", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(["experiment_id"], ["experiments.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("experiment_id", "version", "rule", "unit", "metric"),
+        sa.PrimaryKeyConstraint("experiment_id", "version", "rule", "metric", "unit"),
+        sqlite_with_rowid=False,
     )
     op.add_column("requests", sa.Column("experiment_id", sa.Integer(), nullable=True))
     op.create_index(op.f("ix_requests_experiment_id"), "requests", ["experiment_id"])
@@ -108,7 +109,7 @@ EXPERIMENTS = sa.table("experiments", *[sa.column(c, JSON if c in ("policy", "ou
     "id", "workspace_id", "prompt_id", "label", "policy", "baseline", "hypothesis", "primary_metric",
     "planned_units", "min_effect", "started_by", "started_at", "start_event_id", "ended_at", "ended_by",
     "end_event_id", "outcome", "results")])
-UNITS = sa.table("experiment_units", *[sa.column(c) for c in ("experiment_id", "version", "rule", "unit", "metric",
+UNITS = sa.table("experiment_units", *[sa.column(c) for c in ("experiment_id", "version", "rule", "metric", "unit",
                                                                "n", "y", "yy")])
 
 
