@@ -1,0 +1,295 @@
+"""Issue 12's scale target: a label with 1,000,000 requests and 2 scores, its experiment view
+(p95 < 500 ms) on SQLite and PostgreSQL, and what the experiment sums cost the ingest.
+
+    python bench/bench_experiments.py [--rows 1000000] [--runs 50] [--only sqlite|postgresql]
+
+Per database (a SQLite file in a temporary directory; a PostgreSQL database created and dropped
+here): a prompt with versions 1-3, label `production` with a sticky 50/50 split of v1/v2 and a
+`staff` segment on v2 (set with services.experiments.set_policy), label `staging` on v1 without a
+policy. Logs go through the real ingest (services.request_log.ingest, in-process, batches of
+5,000) with metadata user_id from 20,000 users (10% staff) and 2 scores each, so the per-unit
+experiment sums are kept as in production. The first 2 x 200,000 logs alternate batch by batch
+between the two labels (same database size for both), then `production` gets the rest.
+
+The view is timed as the service call (experiments.view, in-process), over HTTP against a real
+`promptyard serve` (GET /api/v1/prompts/{id}/labels/production/experiment, one keep-alive
+connection) and as the UI page of a logged-in viewer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ui import EMAIL, PASSWORD, log_in, server  # noqa: E402
+from common import machine, pct, write_section  # noqa: E402
+
+from promptyard.services import experiments, keys, labels, prompts, request_log, users, versions  # noqa: E402
+from promptyard.store import experiment_totals  # noqa: E402
+from promptyard.store.db import Database  # noqa: E402
+from promptyard.store.migrate import upgrade  # noqa: E402
+from promptyard.store.types import utcnow  # noqa: E402
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/promptyard_bench_experiments"
+NAME = "bench/experiment"
+OUT = Path(__file__).resolve().parent / "out"
+POLICY = {"sticky_key": "user_id", "split": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}],
+          "segments": [{"name": "staff", "when": [{"key": "role", "op": "=", "value": "staff"}], "version": 2}]}
+USERS, STAFF, BATCH, COMPARE = 20_000, 2_000, 5_000, 200_000
+
+
+def setup(db: Database) -> tuple[object, int, str]:
+    """The prompt, its two labels, an API key and a UI viewer; (principal, prompt id, raw key)."""
+    upgrade(db.engine)
+    with db.write() as s:
+        ws, _ = keys.ensure_workspace(s, f"bench-{uuid.uuid4().hex[:6]}")
+        p = keys.system_principal(ws, actor="bench")
+        pid = prompts.create(s, p, name=NAME).id
+        for v in (1, 2, 3):
+            versions.publish(s, p, pid, {"messages": [{"role": "user", "content": f"v{v} {{question}}"}],
+                                         "commit_message": f"v{v}"})
+        labels.move(s, p, pid, "production", version=1, reason="bench")
+        labels.move(s, p, pid, "staging", version=1, reason="bench")
+        experiments.set_policy(s, p, pid, "production", policy=POLICY, reason="bench",
+                               declared={"primary_metric": "medically_correct", "hypothesis": "v2 answers better"})
+        _, raw = keys.create_key(s, p, name="bench", scopes=["read", "write", "ingest", "admin"])
+        users.create_user(s, ws, email=EMAIL, password=PASSWORD, role="viewer")
+    return p, pid, raw
+
+
+def make_logs(rng: random.Random, label: str, n: int) -> list[dict]:
+    now = utcnow()
+    out = []
+    for i in range(n):
+        u = rng.randrange(USERS)
+        staff = u < STAFF
+        t = now + timedelta(microseconds=i)
+        out.append({
+            "id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o",
+            "start_time": t.isoformat(), "end_time": (t + timedelta(milliseconds=800)).isoformat(),
+            "latency_ms": rng.lognormvariate(6.5, 0.4), "status": "error" if rng.random() < 0.02 else "ok",
+            "input": {"messages": [{"role": "user", "content": f"質問 {i}"}]}, "output": {"text": f"回答 {i}"},
+            "usage": {"input_tokens": 120, "output_tokens": 40},
+            "prompt": {"name": NAME, "label": label},
+            "metadata": {"user_id": f"u{u}", **({"role": "staff"} if staff else {})},
+            "scores": [{"name": "medically_correct", "value": min(100, max(0, rng.gauss(70 if staff else 60, 15)))},
+                       {"name": "helpful", "value": min(100, max(0, rng.gauss(75, 10)))}]})
+    return out
+
+
+def ingest(db: Database, p: object, logs: list[dict]) -> float:
+    """Seconds to ingest one batch in its own transaction (commit included)."""
+    t = time.perf_counter()
+    with db.write() as s:
+        got = request_log.ingest(s, p, logs, max_batch=len(logs))
+    assert got["accepted"] == len(logs) and not got["errors"], got["errors"][:3]
+    return time.perf_counter() - t
+
+
+def load(db: Database, p: object, rows: int) -> dict[str, float]:
+    """Ingest `rows` logs for production and as many as the first phase's for staging; logs/s."""
+    rng = random.Random(12)
+    first = min(rows, COMPARE)
+    spent = {"production": 0.0, "staging": 0.0}
+    t0 = time.time()
+    for base in range(0, first, BATCH):  # same database size for both labels
+        for label in spent:
+            spent[label] += ingest(db, p, make_logs(rng, label, min(BATCH, first - base)))
+        if (base + BATCH) % 50_000 == 0:
+            print(f"  {2 * (base + BATCH):,} logs loaded ({time.time() - t0:.0f} s)", flush=True)
+    rates = {f"with policy, first {first:,}": first / spent["production"],
+             f"no policy, {first:,}": first / spent["staging"]}
+    for base in range(first, rows, BATCH):
+        spent["production"] += ingest(db, p, make_logs(rng, "production", min(BATCH, rows - base)))
+        if (base + BATCH) % 100_000 == 0:
+            print(f"  {first + base + BATCH:,} logs loaded ({time.time() - t0:.0f} s)", flush=True)
+    return rates | {f"with policy, all {rows:,}": rows / spent["production"]}
+
+
+def timed(fn, runs: int, warm: int = 3) -> list[float]:  # noqa: ANN001
+    for _ in range(warm):
+        fn()
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def measure(db: Database, url: str, p: object, pid: int, raw: str, runs: int) -> dict[str, list[float]]:
+    def view() -> dict:
+        with db.read() as s:
+            return experiments.view(s, p, pid, "production")
+
+    found = view()
+    arms = {r["rule"]: {a["version"]: (a["units"], a["requests"]) for a in r["arms"]} for r in found["rules"]}
+    print(f"  view: {arms}, winner {found['winner']}", flush=True)
+
+    def moments() -> None:
+        with db.read() as s:
+            experiment_totals.moments(s, [found["experiment"]["id"]])
+
+    out = {"service call (experiments.view)": timed(view, runs),
+           "of which the sums query (experiment_totals.moments)": timed(moments, runs)}
+    with server(url) as base:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {raw}"}, timeout=120) as c:
+            path = f"/api/v1/prompts/{pid}/labels/production/experiment"
+            assert c.get(path).status_code == 200
+            out["HTTP API"] = timed(lambda: c.get(path).raise_for_status(), runs)
+        with httpx.Client(base_url=base, timeout=120) as c:
+            log_in(c)
+            page = f"/ui/prompts/{pid}/labels/production/experiment"
+            r = c.get(page)
+            if r.status_code == 200:
+                out["UI page"] = timed(lambda: c.get(page).raise_for_status(), runs)
+            else:  # measured when the page works
+                print(f"  UI page: {r.status_code}, not measured", flush=True)
+                out["UI page"] = r.status_code
+    return out
+
+
+def unit_rows(db: Database) -> int:
+    from sqlalchemy import func, select
+
+    from promptyard.store.models import ExperimentUnit
+    with db.read() as s:
+        return s.scalar(select(func.count()).select_from(ExperimentUnit))
+
+
+def pg_fresh(create: bool) -> bool:
+    from sqlalchemy import create_engine
+
+    admin = create_engine(PG.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.exec_driver_sql("DROP DATABASE IF EXISTS promptyard_bench_experiments WITH (FORCE)")
+            if create:
+                c.exec_driver_sql("CREATE DATABASE promptyard_bench_experiments")
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        admin.dispose()
+
+
+def run(name: str, url: str, rows: int, runs: int, barrier: Path | None) -> dict:
+    print(f"{name}: loading {rows:,} + {min(rows, COMPARE):,} logs", flush=True)
+    t0 = time.time()
+    db = Database(url)
+    p, pid, raw = setup(db)
+    rates = load(db, p, rows)
+    print(f"  ingest logs/s: {rates}", flush=True)
+    loaded = time.time() - t0
+    n_units = unit_rows(db)
+    with together(barrier, name):
+        times = measure(db, url, p, pid, raw, runs)
+    for what, ts in times.items():
+        if isinstance(ts, list):
+            print(f"  {what}: p50 {pct(ts, 50):.1f} ms, p95 {pct(ts, 95):.1f} ms", flush=True)
+    db.dispose()
+    return {"rates": rates, "times": times, "unit_rows": n_units, "load_s": loaded, "total_s": time.time() - t0,
+            "rows": rows, "runs": runs, "parallel": barrier is not None}
+
+
+@contextmanager
+def together(barrier: Path | None, name: str) -> Iterator[None]:
+    """With --barrier DIR (SQLite and PostgreSQL loaded by two processes at once): wait until both
+    have loaded, then measure one at a time, so the timings do not share the CPU with a load."""
+    if barrier is None:
+        yield
+        return
+    barrier.mkdir(parents=True, exist_ok=True)
+    (barrier / f"{name}.loaded").touch()
+    while len(list(barrier.glob("*.loaded"))) < 2:
+        time.sleep(5)
+    with open(barrier / "measure.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def write_doc(results: dict[str, dict]) -> None:
+    names = [n for n in ("SQLite", "PostgreSQL") if n in results]
+    first = results[names[0]]
+    rows, runs = first["rows"], first["runs"]
+
+    def shown(ts: object) -> str:
+        return f"{pct(ts, 50):.1f} / {pct(ts, 95):.1f}" if isinstance(ts, list) else f"not measured (HTTP {ts})"
+
+    rates = [f"| {what} | " + " | ".join(f"{results[n]['rates'][what]:,.0f}" for n in names) + " |"
+             for what in first["rates"]]
+    times = [f"| {what} | " + " | ".join(shown(results[n]["times"][what]) for n in names) + " |"
+             for what in first["times"]]
+    met = {n: all(pct(ts, 95) < 500 for ts in results[n]["times"].values() if isinstance(ts, list)) for n in names}
+    verdict = ", ".join(f"{n} {'yes' if met[n] else 'no'}" for n in names)
+    took = ", ".join(f"{n} {results[n]['total_s'] / 60:.0f} min (loading {results[n]['load_s'] / 60:.0f})"
+                     for n in names)
+    parallel = " The two databases were loaded by two processes at the same time (then measured one at a time)." \
+        if any(results[n]["parallel"] for n in names) else ""
+    write_section("experiments", "\n".join([
+        "## Experiment view at 1,000,000 requests (`bench/bench_experiments.py`)",
+        f"{machine()}, shared with other work. One label (`production`) with {rows:,} requests through the real ingest "
+        f"(services.request_log.ingest, in-process, batches of {BATCH:,}), each with metadata user_id from "
+        f"{USERS:,} users ({STAFF * 100 // USERS}% of them staff, whom a segment sends to v2; the others split "
+        "50/50 between v1 and v2 by user) and 2 scores (medically_correct, helpful). The experiment's sums: "
+        + ", ".join(f"{n} {results[n]['unit_rows']:,}" for n in names) + " rows of `experiment_units`. "
+        f"Target: experiment view p95 < 500 ms. {runs} timed runs after 3 warm-up runs.",
+        "",
+        "Ingest, logs/s (in-process, commit included, building the logs not counted). \"No policy\": "
+        f"{min(rows, COMPARE):,} logs for another label of the same prompt without a routing policy, alternating "
+        f"batch by batch with the first {min(rows, COMPARE):,} of `production`, so both see the same database size."
+        + parallel,
+        "",
+        "| ingest | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        *rates,
+        "",
+        "Experiment view, p50 / p95 in milliseconds. HTTP and UI: one keep-alive connection to one "
+        "`promptyard serve` on the same machine; the UI page is a logged-in viewer's, HTML rendered on the server.",
+        "",
+        "| view | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        *times,
+        "",
+        f"p95 < 500 ms: {verdict}. The run took {took}.",
+    ]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--only", choices=["sqlite", "postgresql"])
+    ap.add_argument("--barrier", type=Path, help="a directory shared with a second process run with the other --only")
+    args = ap.parse_args()
+    OUT.mkdir(exist_ok=True)
+    if args.only != "postgresql":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='py-bench-exp-')}/bench.db"
+        got = run("SQLite", url, args.rows, args.runs, args.barrier)
+        (OUT / "experiments-sqlite.json").write_text(json.dumps(got))
+    if args.only != "sqlite" and pg_fresh(create=True):
+        try:
+            got = run("PostgreSQL", PG, args.rows, args.runs, args.barrier)
+            (OUT / "experiments-postgresql.json").write_text(json.dumps(got))
+        finally:
+            pg_fresh(create=False)
+    results = {name: json.loads((OUT / f"experiments-{name.lower()}.json").read_text())
+               for name in ("SQLite", "PostgreSQL") if (OUT / f"experiments-{name.lower()}.json").exists()}
+    write_doc(results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
