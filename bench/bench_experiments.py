@@ -22,6 +22,7 @@ import argparse
 import fcntl
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -52,7 +53,7 @@ POLICY = {"sticky_key": "user_id", "split": [{"version": 1, "weight": 50}, {"ver
 USERS, STAFF, BATCH, COMPARE = 20_000, 2_000, 5_000, 50_000
 
 
-def setup(db: Database) -> tuple[object, int, str]:
+def setup(db: Database, policy: dict) -> tuple[object, int, str]:
     """The prompt, its two labels, an API key and a UI viewer; (principal, prompt id, raw key)."""
     upgrade(db.engine)
     with db.write() as s:
@@ -64,7 +65,7 @@ def setup(db: Database) -> tuple[object, int, str]:
                                          "commit_message": f"v{v}"})
         labels.move(s, p, pid, "production", version=1, reason="bench")
         labels.move(s, p, pid, "staging", version=1, reason="bench")
-        experiments.set_policy(s, p, pid, "production", policy=POLICY, reason="bench",
+        experiments.set_policy(s, p, pid, "production", policy=policy, reason="bench",
                                declared={"primary_metric": "medically_correct", "hypothesis": "v2 answers better"})
         _, raw = keys.create_key(s, p, name="bench", scopes=["read", "write", "ingest", "admin"])
         users.create_user(s, ws, email=EMAIL, password=PASSWORD, role="viewer")
@@ -117,7 +118,7 @@ def ingest(db: Database, p: object, logs: list[dict]) -> float:
     return time.perf_counter() - t
 
 
-def load(db: Database, p: object, pid: int, rows: int) -> dict[str, float]:
+def load(db: Database, p: object, pid: int, rows: int, compare: int) -> dict[str, float]:
     """`rows` logs for production and COMPARE of each no-policy kind for staging; logs/s by kind.
     First COMPARE logs of each kind, batch by batch in turn (the same database size for all), then
     production logs with the SDK's decision up to `rows` (naming the label only costs the server
@@ -125,7 +126,7 @@ def load(db: Database, p: object, pid: int, rows: int) -> dict[str, float]:
     with db.read() as s:
         policy = experiments.view(s, p, pid, "production")["experiment"]["policy"]  # with its salt
     rng = random.Random(12)
-    first = min(rows // 2, COMPARE)
+    first = min(rows // 2, compare)
     spent = dict.fromkeys(KINDS, 0.0)
     t0 = time.time()
     for base in range(0, first, BATCH):
@@ -133,7 +134,7 @@ def load(db: Database, p: object, pid: int, rows: int) -> dict[str, float]:
             spent[kind] += ingest(db, p, make_logs(rng, kind, min(BATCH, first - base), policy))
         if (base + BATCH) % 25_000 == 0:
             print(f"  {4 * (base + BATCH):,} logs loaded ({time.time() - t0:.0f} s)", flush=True)
-    rates = {f"{kind} ({first:,} logs)": first / secs for kind, secs in spent.items()}
+    rates = {f"{kind} ({first:,} logs)": first / secs for kind, secs in spent.items() if secs}
     bulk, done = spent["routing decision sent, with policy"], 2 * first
     for base in range(done, rows, BATCH):
         bulk += ingest(db, p, make_logs(rng, "routing decision sent, with policy", min(BATCH, rows - base), policy))
@@ -209,12 +210,13 @@ def pg_fresh(create: bool) -> bool:
         admin.dispose()
 
 
-def run(name: str, url: str, rows: int, runs: int, barrier: Path | None) -> dict:
-    print(f"{name}: loading {rows:,} + {2 * min(rows // 2, COMPARE):,} logs", flush=True)
+def run(name: str, url: str, rows: int, runs: int, barrier: Path | None, sticky: bool) -> dict:
+    compare = COMPARE if sticky else 0  # the ingest comparison is made once, with the sticky policy
+    print(f"{name}: loading {rows:,} + {2 * min(rows // 2, compare):,} logs", flush=True)
     t0 = time.time()
     db = Database(url)
-    p, pid, raw = setup(db)
-    rates = load(db, p, pid, rows)
+    p, pid, raw = setup(db, POLICY if sticky else {k: v for k, v in POLICY.items() if k != "sticky_key"})
+    rates = load(db, p, pid, rows, compare)
     print(f"  ingest logs/s: {rates}", flush=True)
     loaded = time.time() - t0
     n_units = unit_rows(db)
@@ -244,7 +246,8 @@ def together(barrier: Path | None, name: str) -> Iterator[None]:
         yield
 
 
-def write_doc(results: dict[str, dict]) -> None:
+def write_doc(results: dict[str, dict], variant: dict[str, dict]) -> None:
+    """The section of docs/benchmarks.md; `variant`: the runs with requests as units, when made."""
     names = [n for n in ("SQLite", "PostgreSQL") if n in results]
     first = results[names[0]]
     rows, runs = first["rows"], first["runs"]
@@ -252,14 +255,20 @@ def write_doc(results: dict[str, dict]) -> None:
     def shown(ts: object) -> str:
         return f"{pct(ts, 50):.1f} / {pct(ts, 95):.1f}" if isinstance(ts, list) else f"not measured (HTTP {ts})"
 
-    rates = [f"| {what} | " + " | ".join(f"{results[n]['rates'][what]:,.0f}" for n in names) + " |"
-             for what in first["rates"]]
-    times = [f"| {what} | " + " | ".join(shown(results[n]["times"][what]) for n in names) + " |"
-             for what in first["times"]]
-    met = {n: all(pct(ts, 95) < 500 for ts in results[n]["times"].values() if isinstance(ts, list)) for n in names}
-    verdict = ", ".join(f"{n} {'yes' if met[n] else 'no'}" for n in names)
-    took = ", ".join(f"{n} {results[n]['total_s'] / 60:.0f} min (loading {results[n]['load_s'] / 60:.0f})"
-                     for n in names)
+    def table(key: str, cell, extra: str = "") -> list[str]:  # noqa: ANN001
+        out = [f"| {what} | " + " | ".join(cell(results[n][key][what]) for n in names) + " |" for what in first[key]]
+        other = next(iter(variant.values()), None)
+        return out + ([f"| {what}, {extra} | " + " | ".join(
+            cell(variant[n][key][what]) if n in variant else "-" for n in names) + " |" for what in other[key]]
+            if other else [])
+
+    rates = table("rates", lambda r: f"{r:,.0f}", "requests as units")
+    times = table("times", shown, "requests as units")
+    if variant:
+        results = results | {f"{n}, requests as units": v for n, v in variant.items()}
+    met = {n: all(pct(ts, 95) < 500 for ts in r["times"].values() if isinstance(ts, list)) for n, r in results.items()}
+    verdict = "; ".join(f"{n}: {'yes' if ok else 'no'}" for n, ok in met.items())
+    took = "; ".join(f"{n}: {r['total_s'] / 60:.0f} min (loading {r['load_s'] / 60:.0f})" for n, r in results.items())
     parallel = " The two databases were loaded by two processes at the same time (then measured one at a time)." \
         if any(results[n]["parallel"] for n in names) else ""
     write_section("experiments", "\n".join([
@@ -268,7 +277,7 @@ def write_doc(results: dict[str, dict]) -> None:
         f"(services.request_log.ingest, in-process, batches of {BATCH:,}), each with metadata user_id from "
         f"{USERS:,} users ({STAFF * 100 // USERS}% of them staff, whom a segment sends to v2; the others split "
         "50/50 between v1 and v2 by user) and 2 scores (medically_correct, helpful). The experiment's sums: "
-        + ", ".join(f"{n} {results[n]['unit_rows']:,}" for n in names) + " rows of `experiment_units`. "
+        + "; ".join(f"{n}: {r['unit_rows']:,}" for n, r in results.items()) + " rows of `experiment_units`. "
         f"Target: experiment view p95 < 500 ms. {runs} timed runs after 3 warm-up runs.",
         "",
         "Ingest, logs/s (in-process, commit included, building the logs not counted), for four kinds of log "
@@ -277,7 +286,9 @@ def write_doc(results: dict[str, dict]) -> None:
         "by its metadata) or as the SDK sends them after a fetch (the version it got and, under a policy, its "
         "routing decision `{label, rule, unit}`), for `production` (with the policy, so ingest also keeps the "
         "experiment's per-unit sums) and `staging` (another label of the prompt, no policy). The rest of "
-        "`production`'s logs were sent the SDK's way (last row: all of those)."
+        "`production`'s logs were sent the SDK's way (\"all\": all of those). \"Requests as units\": the same "
+        "policy without its sticky key (a fresh database, each request randomised on its own; all its logs sent "
+        "the SDK's way)."
         + parallel,
         "",
         "| ingest | " + " | ".join(names) + " |",
@@ -301,21 +312,30 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--only", choices=["sqlite", "postgresql"])
     ap.add_argument("--barrier", type=Path, help="a directory shared with a second process run with the other --only")
+    ap.add_argument("--requests-as-units", action="store_true",
+                    help="the variant: a policy without sticky key (each request its own unit)")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
+    suffix, sticky = ("-requests", False) if args.requests_as_units else ("", True)
     if args.only != "postgresql":
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='py-bench-exp-')}/bench.db"
-        got = run("SQLite", url, args.rows, args.runs, args.barrier)
-        (OUT / "experiments-sqlite.json").write_text(json.dumps(got))
+        folder = tempfile.mkdtemp(prefix="py-bench-exp-")
+        try:
+            got = run("SQLite", f"sqlite:///{folder}/bench.db", args.rows, args.runs, args.barrier, sticky)
+        finally:
+            shutil.rmtree(folder)
+        (OUT / f"experiments-sqlite{suffix}.json").write_text(json.dumps(got))
     if args.only != "sqlite" and pg_fresh(create=True):
         try:
-            got = run("PostgreSQL", PG, args.rows, args.runs, args.barrier)
-            (OUT / "experiments-postgresql.json").write_text(json.dumps(got))
+            got = run("PostgreSQL", PG, args.rows, args.runs, args.barrier, sticky)
+            (OUT / f"experiments-postgresql{suffix}.json").write_text(json.dumps(got))
         finally:
             pg_fresh(create=False)
-    results = {name: json.loads((OUT / f"experiments-{name.lower()}.json").read_text())
-               for name in ("SQLite", "PostgreSQL") if (OUT / f"experiments-{name.lower()}.json").exists()}
-    write_doc(results)
+
+    def saved(suffix: str) -> dict[str, dict]:
+        return {name: json.loads(path.read_text()) for name in ("SQLite", "PostgreSQL")
+                if (path := OUT / f"experiments-{name.lower()}{suffix}.json").exists()}
+
+    write_doc(saved(""), saved("-requests"))
 
 
 if __name__ == "__main__":
