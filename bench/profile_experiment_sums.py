@@ -13,6 +13,7 @@ only, on a scratch database.
 from __future__ import annotations
 
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -109,13 +110,15 @@ def sqlite_rows() -> list[tuple[str, float, str]]:
                 ("+ index (experiment_id, version, rule, metric, unit, n, y, yy)",
                  [f"CREATE INDEX ix_units_group ON experiment_units ({GROUP_ORDER}, n, y, yy)"])]
     for name, ddl in variants:
-        db = Database(f"sqlite:///{tempfile.mkdtemp(prefix='py-bench-sums-')}/sums.db")
+        folder = tempfile.mkdtemp(prefix="py-bench-sums-")
+        db = Database(f"sqlite:///{folder}/sums.db")
         eid = setup(db)
         with db.engine.begin() as c:
             for x in ddl:
                 c.exec_driver_sql(x)
         out.append((name, median_ms(db, eid), plan(db, eid)))
         db.dispose()
+        shutil.rmtree(folder)
     return out
 
 
