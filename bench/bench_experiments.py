@@ -36,7 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ui import EMAIL, PASSWORD, log_in, server  # noqa: E402
-from common import machine, pct, write_section  # noqa: E402
+from common import machine, pct, timed, write_section  # noqa: E402
 
 from promptyard.domain import routing  # noqa: E402
 from promptyard.services import experiments, keys, labels, prompts, request_log, users, versions  # noqa: E402
@@ -143,17 +143,6 @@ def load(db: Database, p: object, pid: int, rows: int, compare: int) -> dict[str
     return rates | {f"routing decision sent, with policy, all {rows - first:,}": (rows - first) / bulk}
 
 
-def timed(fn, runs: int, warm: int = 3) -> list[float]:  # noqa: ANN001
-    for _ in range(warm):
-        fn()
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
 def measure(db: Database, url: str, p: object, pid: int, raw: str, runs: int) -> dict[str, list[float]]:
     def view() -> dict:
         with db.read() as s:
@@ -167,19 +156,19 @@ def measure(db: Database, url: str, p: object, pid: int, raw: str, runs: int) ->
         with db.read() as s:
             experiment_totals.moments(s, [found["experiment"]["id"]])
 
-    out = {"service call (experiments.view)": timed(view, runs),
-           "of which the sums query (experiment_totals.moments)": timed(moments, runs)}
+    out = {"service call (experiments.view)": timed(view, runs, warm=3),
+           "of which the sums query (experiment_totals.moments)": timed(moments, runs, warm=3)}
     with server(url) as base:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {raw}"}, timeout=120) as c:
             path = f"/api/v1/prompts/{pid}/labels/production/experiment"
             assert c.get(path).status_code == 200
-            out["HTTP API"] = timed(lambda: c.get(path).raise_for_status(), runs)
+            out["HTTP API"] = timed(lambda: c.get(path).raise_for_status(), runs, warm=3)
         with httpx.Client(base_url=base, timeout=120) as c:
             log_in(c)
             page = f"/ui/prompts/{pid}/labels/production/experiment"
             r = c.get(page)
             if r.status_code == 200:
-                out["UI page"] = timed(lambda: c.get(page).raise_for_status(), runs)
+                out["UI page"] = timed(lambda: c.get(page).raise_for_status(), runs, warm=3)
             else:  # measured when the page works
                 print(f"  UI page: {r.status_code}, not measured", flush=True)
                 out["UI page"] = r.status_code
@@ -219,6 +208,7 @@ def run(name: str, url: str, rows: int, runs: int, barrier: Path | None, sticky:
     rates = load(db, p, pid, rows, compare)
     print(f"  ingest logs/s: {rates}", flush=True)
     loaded = time.time() - t0
+    db.analyze()  # what the server does at start and every PROMPTYARD_ANALYZE_EVERY_S
     n_units = unit_rows(db)
     with together(barrier, name):
         times = measure(db, url, p, pid, raw, runs)
@@ -278,6 +268,7 @@ def write_doc(results: dict[str, dict], variant: dict[str, dict]) -> None:
         f"{USERS:,} users ({STAFF * 100 // USERS}% of them staff, whom a segment sends to v2; the others split "
         "50/50 between v1 and v2 by user) and 2 scores (medically_correct, helpful). The experiment's sums: "
         + "; ".join(f"{n}: {r['unit_rows']:,}" for n, r in results.items()) + " rows of `experiment_units`. "
+        "Planner statistics refreshed after loading (Database.analyze, as the server does at start). "
         f"Target: experiment view p95 < 500 ms. {runs} timed runs after 3 warm-up runs.",
         "",
         "Ingest, logs/s (in-process, commit included, building the logs not counted), for four kinds of log "

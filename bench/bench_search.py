@@ -9,28 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import key_file, machine, pct, server, write_section  # noqa: E402
+from common import key_file, machine, pct, server, timed, write_section  # noqa: E402
 
 FILTER = 'metadata.env = "prod" AND metadata.store = "s3" AND score.medically_correct < 30'
 STATS_FILTER = 'metadata.env = "prod" AND metadata.store = "s3"'
 TIME_FILTER = 'time >= "2026-09-12"'  # the newest ~12% of the seeded logs
 RUNS = 30
-
-
-def timed(fn, runs: int = RUNS) -> list[float]:  # noqa: ANN001
-    fn()
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def main() -> None:
@@ -58,7 +47,7 @@ def main() -> None:
             def stats_time() -> None:
                 c.get("/api/v1/requests/stats", params={"filter": TIME_FILTER}).raise_for_status()
 
-            first = timed(page)
+            first = timed(page, RUNS)
             one, every = timed(stats_one, 5), timed(stats_all, 5)
             filtered, recent = timed(stats_filtered, 5), timed(stats_time, 5)
     rows = [f"| {args.label} | {pct(first, 50):.1f} | {pct(first, 95):.1f} | {pct(one, 50):.0f} | "

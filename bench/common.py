@@ -24,6 +24,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def timed(fn, runs: int, warm: int = 1) -> list[float]:  # noqa: ANN001
+    """Milliseconds of `runs` calls of fn, after `warm` untimed ones."""
+    for _ in range(warm):
+        fn()
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * q / 100

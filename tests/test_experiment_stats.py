@@ -124,7 +124,8 @@ def test_too_few_withheld_and_display():
     eff = ex.effect([(big_a, big_b)])
     better = ex.verdicts({(2, "m"): eff}, primary="m", higher_is_better={"m": True})[0]
     assert better.kind == "better" and better.display.p == "< 0.001"
-    assert ex.verdicts({(2, "m"): eff}, primary="m", higher_is_better={"m": True}, srm_failed=True)[0].kind == "withheld"
+    withheld = ex.verdicts({(2, "m"): eff}, primary="m", higher_is_better={"m": True}, srm_failed=True)
+    assert withheld[0].kind == "withheld"
     assert ex.display(eff, 0.045).p == "0.045"
     with pytest.raises(InvalidInput):
         ex.verdicts({(2, "m"): eff}, primary="other", higher_is_better={})

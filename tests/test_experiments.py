@@ -101,7 +101,8 @@ def _users(rng: random.Random, users: int, *, effect: float = 0.0, staff_share: 
     return logs, base
 
 
-def _score_served(database, principal, base: dict[str, float], rng: random.Random, effect: float) -> None:  # noqa: ANN001
+def _score_served(database, principal, base: dict[str, float], rng: random.Random,  # noqa: ANN001
+                  effect: float) -> None:
     """Score every stored request the way a judge would, after the fact (the sums follow)."""
     with database.read() as s:
         rows = s.query(Request.client_id, Request.version_number, Request.routing).filter_by(
@@ -204,7 +205,8 @@ def test_evidence_from_the_per_unit_sums_matches_statsmodels_on_the_raw_data(dat
     want = ex.effect([(arms[3][1], arms[4][1])], planned_units=500)
     c = comparison(v, "medically_correct")
     assert c["diff"] == pytest.approx(want.diff, rel=1e-9)
-    assert (c["ci_low"], c["ci_high"]) == (pytest.approx(want.seq_low, rel=1e-9), pytest.approx(want.seq_high, rel=1e-9))
+    assert c["ci_low"] == pytest.approx(want.seq_low, rel=1e-9)
+    assert c["ci_high"] == pytest.approx(want.seq_high, rel=1e-9)
     assert c["fixed"]["p"] == pytest.approx(want.fixed_p, rel=1e-6, abs=1e-12)
     assert c["verdict"] == "better" and v["winner"] == 4
     assert c["p"] >= want.seq_p  # Holm over the family never lowers a p-value
@@ -326,7 +328,8 @@ def test_experiments_are_records_with_frozen_results(database, principal, prompt
     assert record.state == "ended" and record.outcome["kind"] == "promoted" and record.outcome["version"] == 4
     assert record.outcome["forced"] is False and record.end_event_id is not None
     # A late log from the experiment's period still lands in its sums; its record stays frozen.
-    send(database, principal, [log(version=3, scores={"q": 0.0}, when=record.started_at + (record.ended_at - record.started_at) / 2)])
+    middle = record.started_at + (record.ended_at - record.started_at) / 2
+    send(database, principal, [log(version=3, scores={"q": 0.0}, when=middle)])
     with database.read() as s:
         got = experiments.get(s, principal, record.id)
         live = experiments.get(s, principal, record.id, min_units=31)
@@ -367,7 +370,8 @@ def test_declarations_are_checked(database, principal, prompt_id):
         with pytest.raises(InvalidInput), database.write() as s:
             experiments.set_policy(s, principal, prompt_id, "production", policy=POLICY, reason="x", declared=bad)
     with pytest.raises(InvalidInput, match="needs a policy"), database.write() as s:
-        experiments.set_policy(s, principal, prompt_id, "production", policy=None, version=3, declared={"hypothesis": "h"})
+        experiments.set_policy(s, principal, prompt_id, "production", policy=None, version=3,
+                               declared={"hypothesis": "h"})
     with database.read() as s:
         assert experiment_records.list_for(s, principal, prompt_id) == []  # nothing half-written
     start(database, principal, prompt_id, hypothesis="h1")

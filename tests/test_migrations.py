@@ -136,7 +136,8 @@ def test_upgrade_turns_label_history_into_experiments_with_their_sums(empty_url)
             ids = s.scalars(select(Request.id).order_by(Request.client_id)).all()
             s.execute(text("INSERT INTO scores (workspace_id, request_id, name, value, comment, source, author, "
                            "created_at, updated_at) VALUES (:ws, :rid, 'q', :v, '', 'api', '', :t, :t)"),
-                      [{"ws": ws, "rid": rid, "v": v, "t": opened} for rid, v in zip(ids, (40.0, 60.0, 70.0, 90.0, 0.0))])
+                      [{"ws": ws, "rid": rid, "v": v, "t": opened}
+                       for rid, v in zip(ids, (40.0, 60.0, 70.0, 90.0, 0.0))])
         upgrade(db.engine)
         with db.read() as s:
             old, new = sorted(experiment_records.list_for(s, p, pid, "production"), key=lambda r: r.id)
@@ -154,3 +155,15 @@ def test_upgrade_turns_label_history_into_experiments_with_their_sums(empty_url)
 def _naive(when: datetime) -> str:
     """A UTC time as both databases take it in plain SQL (as UTCDateTime stores it)."""
     return when.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ")
+
+
+def test_planner_statistics_are_refreshed_where_nothing_else_does_it(database):
+    """SQLite never gathers them itself; PostgreSQL does unless autovacuum is off (as on this
+    machine's cluster), and then Database.analyze does."""
+    database.analyze()
+    with database.engine.connect() as conn:
+        if database.kind == "sqlite":
+            assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1").scalar() > 0
+        elif conn.exec_driver_sql("SHOW autovacuum").scalar() != "on":
+            assert conn.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE relname = 'experiment_units'").scalar() >= 0

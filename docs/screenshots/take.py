@@ -48,7 +48,9 @@ def seed(url: str, key: str) -> int:
     policy = {"sticky_key": "user_id", "split": [{"version": 2, "weight": 80}, {"version": 3, "weight": 20}],
               "segments": [{"name": "staff", "when": [{"key": "role", "op": "=", "value": "staff"}], "version": 3}]}
     api.put(f"/api/v1/prompts/{pid}/labels/production",
-            json={"policy": policy, "reason": "try the safety reminder on 20% of patients"}).raise_for_status()
+            json={"policy": policy, "reason": "try the safety reminder on 20% of patients",
+                  "experiment": {"hypothesis": "a closing safety reminder makes replies follow the manual more often",
+                                 "primary_metric": "follows_manual", "planned_units": 800}}).raise_for_status()
     rng, logs = random.Random(4), []
     for i in range(400):
         meta = {"user_id": f"u{i}", "role": "staff" if i % 25 == 0 else "patient"}

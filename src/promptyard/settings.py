@@ -47,8 +47,8 @@ class Settings:
     session_hours: int = _opt(12, "how long a browser login lasts")
     pending_grace_s: int = _opt(3600, "how long a score/metadata update for a not-yet-logged request waits for it")
     ramp_tick_s: float = _opt(30.0, "how often the server advances guarded ramps and applies pending updates whose log arrived meanwhile (0 = never; use `experiments tick`)")
-    analyze_every_s: float = _opt(3600.0, "SQLite: how often the server refreshes the query planner's statistics "
-                                  "(0 = only at start)")
+    analyze_every_s: float = _opt(3600.0, "how often the server refreshes the query planner's "
+                                  "statistics (SQLite; PostgreSQL when autovacuum is off; 0 = only at start)")
     log_level: str = _opt("info", "server log level")
     cors_max_age: int = _opt(600, "seconds browsers may cache a CORS preflight answer")
     secure_cookies: bool = _opt(False, "mark the login cookie Secure (set to true behind HTTPS)")

@@ -144,11 +144,16 @@ class Database:
             yield session
 
     def analyze(self) -> None:
-        """SQLite: refresh the planner's statistics (sqlite_stat1). Without them it cannot tell a
+        """Refresh the planner's statistics. SQLite (sqlite_stat1): without them it cannot tell a
         rare metadata value from a common one and drives filtered statistics from the wrong side
-        (3-5 s instead of about 1 s over a million logs). analysis_limit samples each index, so
-        this takes well under a second at that size. PostgreSQL's autovacuum does this itself."""
-        if self.kind != "sqlite":
+        (3-5 s instead of about 1 s over a million logs); analysis_limit samples each index, so
+        this takes well under a second at that size. PostgreSQL's autovacuum does this itself;
+        where it is turned off, ANALYZE runs here (never analyzed, the experiment sums of 100,000
+        users were sorted on disk: 812 ms instead of 161)."""
+        if self.kind == "postgresql":
+            with self._faults(), self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                if conn.exec_driver_sql("SHOW autovacuum").scalar() != "on":
+                    conn.exec_driver_sql("ANALYZE")
             return
         with self._faults(), self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")

@@ -80,7 +80,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _analyze(context: AppContext) -> None:
-    """Planner statistics at start and then on a schedule (a no-op on PostgreSQL)."""
+    """Planner statistics at start and then on a schedule (store/db.Database.analyze)."""
     while True:
         try:
             await run_in_threadpool(context.db.analyze)
