@@ -2,6 +2,9 @@
 against a fresh `promptyard serve` filled with example data through the public API.
 
     .venv/bin/python docs/screenshots/take.py        # writes docs/screenshots/*.png
+
+Japanese pages need a CJK font in the OS (Debian: apt-get install fonts-noto-cjk), or their text
+shows as empty boxes.
 """
 
 from __future__ import annotations
