@@ -1,0 +1,394 @@
+"""Detectors of personal identifiers in Japanese and English text (issue 13, first step).
+
+`find(text)` returns the spans to redact. Matching runs on the NFKC-normalised text (full-width digits, letters,
+hyphens and spaces become half-width; a few dashes NFKC keeps are folded to "-"), and every span is mapped back
+to offsets into the ORIGINAL text, character by character (NFKC can change the length: "㍼" -> "昭和").
+
+Each detector below is one small function over the normalised text that yields (start, end) pairs; `_DETECTORS`
+lists them with a rank. Where spans overlap, the higher rank wins (a checksum-validated number beats a phone-shaped
+one), then the longer span. Clinical content (drug names, doses, section numbers, prescription dates, lot
+numbers, quantities) is deliberately not matched: numbers need a checksum, a phone prefix or a nearby keyword.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # offsets into the ORIGINAL text (not the normalised one)
+    end: int  # exclusive
+    kind: str  # one of KINDS
+
+
+KINDS = ("phone", "my_number", "corporate_number", "insurance_number", "insurance_symbol_number",
+         "postal_code", "address", "birth_date", "email", "card", "bank_account", "person_name")
+
+_A = re.ASCII  # \d, \s, \b mean ASCII: the text is NFKC-normalised first; CJK classes are written as ranges
+_KANJI = "\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff々〆ヶ"
+_HIRA = "\u3041-\u3096"
+_KATA = "\u30a1-\u30faー・"
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"), "-")
+
+
+# --- normalisation -------------------------------------------------------------------------------------------
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """NFKC per character, plus dashes folded to "-"; returns the text and, per normalised char, its origin."""
+    parts: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        n = unicodedata.normalize("NFKC", ch).translate(_DASHES)
+        parts.append(n)
+        origin.extend([i] * len(n))
+    return "".join(parts), origin
+
+
+def _preceded(norm: str, start: int, keyword: re.Pattern[str]) -> bool:
+    """True when `keyword` (compiled to end at \\Z) ends shortly before `start` with no digit in between."""
+    return keyword.search(norm, max(0, start - 60), start) is not None
+
+
+def _kw(alternatives: str, gap: int = 12) -> re.Pattern[str]:
+    return re.compile(rf"(?:{alternatives})[^\d]{{0,{gap}}}\Z", _A | re.IGNORECASE)
+
+
+def _digits(s: str) -> str:
+    return re.sub(r"\D", "", s, flags=_A)
+
+
+# Digit groups that are not part of a longer number ("1234-5678" inside "1234-5678-9012" is not taken).
+_NOT_BEFORE = r"(?<!\d)(?<!\d[- ])"
+_NOT_AFTER = r"(?!\d|[- ]\d)"
+
+
+# --- checksums -----------------------------------------------------------------------------------------------
+
+def my_number_valid(digits: str) -> bool:
+    """マイナンバー: 12 digits, the last = 11 - (sum P_n*Q_n mod 11) (0 when the remainder <= 1)."""
+    if len(digits) != 12 or not digits.isdigit():
+        return False
+    body = digits[:11]
+    total = sum(int(body[11 - n]) * (n + 1 if n <= 6 else n - 5) for n in range(1, 12))
+    r = total % 11
+    return int(digits[11]) == (0 if r <= 1 else 11 - r)
+
+
+def corporate_number_valid(digits: str) -> bool:
+    """法人番号: 13 digits, the first = 9 - (sum of the 12 others weighted 1,2,1,... from the right) mod 9."""
+    if len(digits) != 13 or not digits.isdigit():
+        return False
+    body = digits[1:]
+    total = sum(int(d) * (1 if n % 2 else 2) for n, d in enumerate(reversed(body), start=1))
+    return int(digits[0]) == 9 - total % 9
+
+
+def insurer_number_valid(digits: str) -> bool:
+    """保険者番号 (6 or 8 digits): the last digit checks the others, weights 2,1,2,... from the right, product
+    digits summed, check = (10 - sum mod 10) mod 10."""
+    if len(digits) not in (6, 8) or not digits.isdigit():
+        return False
+    total = 0
+    for n, d in enumerate(reversed(digits[:-1])):
+        p = int(d) * (2 if n % 2 == 0 else 1)
+        total += p // 10 + p % 10
+    return int(digits[-1]) == (10 - total % 10) % 10
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for n, d in enumerate(reversed(digits)):
+        v = int(d) * (2 if n % 2 else 1)
+        total += v - 9 if v > 9 else v
+    return total % 10 == 0
+
+
+# --- detectors (each over the normalised text, yielding (start, end)) ------------------------------------------
+
+_PHONE_RE = re.compile(r"(?<![\d+.])(?<!\d-)(?:\+\s?81|\(0|0)(?:[- ()]{0,2}\d)+", _A)
+
+
+def _phone_ok(digits: str, international: bool) -> bool:
+    if international:
+        digits = "0" + digits[2:].removeprefix("0")
+    if len(digits) == 11:
+        return digits[:3] in ("090", "080", "070", "050") or digits.startswith("0800")
+    return len(digits) == 10 and digits[1] != "0"
+
+
+def _phone(norm: str) -> Iterator[tuple[int, int]]:
+    """Japanese numbers: fixed (03-1234-5678, 03(1234)5678), toll-free/navi 0120/0570/0800, IP 050, mobile
+    090/080/070, and +81 forms; hyphens, spaces or parentheses, or none. Not: numbers not starting with 0 or +81,
+    numbers with dots (1.2.3, versions), digit counts other than 10 (11 for mobile/IP/0800), the word 電話."""
+    for m in _PHONE_RE.finditer(norm):
+        cand = m.group()
+        international = cand.startswith("+")
+        ends = [i + 1 for i, ch in enumerate(cand) if ch.isdigit() and (i + 1 == len(cand) or not cand[i + 1].isdigit())]
+        for end in reversed(ends):  # the longest prefix ending at a digit group that is a valid number
+            piece = cand[:end]
+            if len(re.findall(r"\d+", piece)) <= 4 and _phone_ok(_digits(piece), international):
+                start = m.start()
+                if piece.startswith("(") and ")" not in piece:
+                    start += 1
+                yield start, m.start() + end
+                break
+
+
+_MY_NUMBER_RE = re.compile(_NOT_BEFORE + r"\d{4}([- ]?)\d{4}\1\d{4}" + _NOT_AFTER, _A)
+
+
+def _my_number(norm: str) -> Iterator[tuple[int, int]]:
+    """12 digits (or 4-4-4 with hyphens/spaces) with a valid マイナンバー check digit. Not: invalid check digits."""
+    for m in _MY_NUMBER_RE.finditer(norm):
+        if my_number_valid(_digits(m.group())):
+            yield m.span()
+
+
+_CORPORATE_RE = re.compile(r"(?<![\dA-Za-z])(?<!\d[- ])T?\d{13}" + _NOT_AFTER, _A)
+
+
+def _corporate_number(norm: str) -> Iterator[tuple[int, int]]:
+    """13 digits (optionally the invoice "T" prefix) with a valid 法人番号 check digit."""
+    for m in _CORPORATE_RE.finditer(norm):
+        if corporate_number_valid(_digits(m.group())):
+            yield m.span()
+
+
+_INSURER_RE = re.compile(_NOT_BEFORE + r"(\d{8}|\d{6})" + _NOT_AFTER, _A)
+_INSURER_KW = _kw(r"保険者番号|保険者No\.?|insurer\s*(?:number|no\.?)", gap=6)
+# 法別番号 (first two digits) of health-insurance insurers, for 8-digit numbers seen without a keyword.
+_LAW_CODES = frozenset({"01", "02", "03", "04", "06", "07", "31", "32", "33", "34", "39", "63", "72", "73", "74",
+                        "75"})
+
+
+def _insurance_number(norm: str) -> Iterator[tuple[int, int]]:
+    """保険者番号: 8 (or 国保's 6) digits with a valid check digit right after 保険者番号; alone, only 8 digits with
+    a valid check digit, a known 法別番号 and a prefecture code 01-47. Not: dates like 20240401, lot numbers."""
+    for m in _INSURER_RE.finditer(norm):
+        d = m.group()
+        if not insurer_number_valid(d):
+            continue
+        alone = len(d) == 8 and d[:2] in _LAW_CODES and 1 <= int(d[2:4]) <= 47
+        if alone or _preceded(norm, m.start(), _INSURER_KW):
+            yield m.span()
+
+
+_SYMBOL_VALUE = r"([0-9A-Za-z][0-9A-Za-z\-]{0,11})"
+_SYMBOL_RE = re.compile(
+    r"(?:被保険者証)?(?:記号)\s*[:]?\s*" + _SYMBOL_VALUE + r"(?:\s*[,、]?\s*番号\s*[:]?\s*" + _SYMBOL_VALUE + r")?"
+    + r"|(?:被保険者証|被保険者)の?番号\s*[:]?\s*" + _SYMBOL_VALUE
+    + r"|記号[・･]?番号\s*[:]?\s*([0-9A-Za-z\-]{1,12}\s*[・･/ ]\s*[0-9A-Za-z\-]{1,12})", _A)
+
+
+def _insurance_symbol_number(norm: str) -> Iterator[tuple[int, int]]:
+    """被保険者証の記号・番号: the values after 記号 / 番号 (記号 1234 番号 56, 記号・番号 1234・56, 被保険者番号 12).
+    Each value is its own span (labels stay). Values must hold a digit. Not: 番号 alone, 第3条, lot numbers."""
+    for m in _SYMBOL_RE.finditer(norm):
+        for g in range(1, 5):
+            value = m.group(g)
+            if value and re.search(r"\d", value):
+                yield m.span(g)
+
+
+_POSTAL_RE = re.compile(r"〒\s*(\d{3}-?\d{4})(?!\d)|(?<![\d-])(\d{3}-\d{4})(?![\d-])", _A)
+_POSTAL_KW = _kw(r"郵便番号|postal\s*code|zip(?:\s*code)?", gap=4)
+
+
+def _postal_code(norm: str) -> Iterator[tuple[int, int]]:
+    """Postal codes after 〒 (123-4567 or 1234567), or 123-4567 after 郵便番号 / postal code. Span: the digits.
+    Not: 123-4567 without the mark or a keyword (lot numbers, part numbers)."""
+    for m in _POSTAL_RE.finditer(norm):
+        if m.group(1):
+            yield m.span(1)
+        elif _preceded(norm, m.start(2), _POSTAL_KW):
+            yield m.span(2)
+
+
+_PREFECTURES = ("北海道|青森県|岩手県|宮城県|秋田県|山形県|福島県|茨城県|栃木県|群馬県|埼玉県|千葉県|東京都|神奈川県|新潟県"
+                "|富山県|石川県|福井県|山梨県|長野県|岐阜県|静岡県|愛知県|三重県|滋賀県|京都府|大阪府|兵庫県|奈良県"
+                "|和歌山県|鳥取県|島根県|岡山県|広島県|山口県|徳島県|香川県|愛媛県|高知県|福岡県|佐賀県|長崎県|熊本県"
+                "|大分県|宮崎県|鹿児島県|沖縄県")
+_PLACE = f"[{_KANJI}{_HIRA}{_KATA}]"
+_KANJI_NUM = "[一二三四五六七八九十]"
+_BLOCK = (r"(?:\d{1,4}|" + _KANJI_NUM + r"{1,3})丁目(?:\s*\d{1,4}\s*(?:番地?|-)\s*(?:\d{1,4}\s*号?)?)?"
+          r"|\d{1,4}\s*番地?\s*(?:\d{1,4}\s*号?)?"
+          r"|\d{1,4}(?:-\d{1,4}){1,3}")
+_ADDRESS_RE = re.compile(rf"(?:{_PREFECTURES})\s*(?:{_PLACE}{{1,8}}?(?:市|区|町|村|郡)){{1,3}}\s*(?:{_PLACE}|\d{{1,3}}条){{0,10}}?\s*"
+                         rf"(?:{_BLOCK})", _A)
+
+
+def _address(norm: str) -> Iterator[tuple[int, int]]:
+    """Prefecture + municipality (市/区/町/村/郡) + block (1-2-3, 1丁目2番3号, 三丁目, 〇〇町1-2, 北1条西2丁目), one span.
+    Not: addresses without a prefecture or without a block number (a city name alone is not redacted)."""
+    for m in _ADDRESS_RE.finditer(norm):
+        yield m.span()
+
+
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_DATE_RE = re.compile(
+    r"(?<!\d)(?:(?:19|20)\d{2}\s*(?:[/\-.]\s*\d{1,2}\s*[/\-.]\s*\d{1,2}|年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)"
+    r"|(?:明治|大正|昭和|平成|令和)\s*(?:\d{1,2}|元)\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?"
+    r"|(?<![A-Za-z])[MTSHR]\s?\d{1,2}[.\-/]\d{1,2}[.\-/]\d{1,2}"
+    r"|\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}"
+    rf"|{_MONTHS}\s+\d{{1,2}},?\s+(?:19|20)\d{{2}}|\d{{1,2}}\s+{_MONTHS}\s+(?:19|20)\d{{2}})(?!\d)",
+    _A | re.IGNORECASE)
+_BIRTH_KW = _kw(r"生年月日|誕生日|生まれ|\bDOB\b|\bD\.O\.B\.?|date\s+of\s+birth|birth\s*date|\bborn(?:\s+on)?\b")
+_BIRTH_AFTER = re.compile(r"\s*[(]?\s*(?:生まれ|生)", _A)
+
+
+def _birth_date(norm: str) -> Iterator[tuple[int, int]]:
+    """Dates (1985/3/2, 1985年3月2日, 昭和60年3月2日, 平成5年, S60.3.2, March 2, 1985) right after 生年月日 / 誕生日 /
+    生まれ / DOB / date of birth (no other number in between), or right before 生まれ / 生.
+    Not: any other date (2024年4月1日に処方 is a prescription date)."""
+    for m in _DATE_RE.finditer(norm):
+        if _preceded(norm, m.start(), _BIRTH_KW) or _BIRTH_AFTER.match(norm, m.end()):
+            yield m.span()
+
+
+_EMAIL_RE = re.compile(r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
+                       _A)
+
+
+def _email(norm: str) -> Iterator[tuple[int, int]]:
+    """Email addresses (full-width ＠ and letters fold to ASCII under NFKC). Not: @mentions without a domain."""
+    for m in _EMAIL_RE.finditer(norm):
+        yield m.span()
+
+
+_CARD_RE = re.compile(_NOT_BEFORE + r"(?:\d{4}([- ])\d{4}\1\d{4}\1\d{1,7}|\d{4}([- ])\d{6}\2\d{4,5}|[2-6]\d{14,15})"
+                      + _NOT_AFTER, _A)
+
+
+def _card(norm: str) -> Iterator[tuple[int, int]]:
+    """Payment cards: 13-19 digits in groups (4-4-4-4, 4-4-4-1..7, Amex 4-6-5) or 15/16 contiguous digits starting
+    2-6, with a valid Luhn digit. Not: invalid Luhn, contiguous 13/14-digit codes (法人番号, JAN, GS1 GTIN-14)."""
+    for m in _CARD_RE.finditer(norm):
+        d = _digits(m.group())
+        if 13 <= len(d) <= 19 and luhn_valid(d):
+            yield m.span()
+
+
+_ACCOUNT_RE = re.compile(_NOT_BEFORE + r"\d{7}" + _NOT_AFTER, _A)
+_ACCOUNT_KW = _kw(r"口座番号|口座|普通預金|当座預金|普通|当座|支店|account\s*(?:number|no\.?)", gap=8)
+_BRANCH_RE = re.compile(r"(?:支店番号|店番号|店番|支店コード|支店)\s*[:(]?\s*(\d{3})(?!\d)", _A)
+
+
+def _bank_account(norm: str) -> Iterator[tuple[int, int]]:
+    """7-digit account numbers shortly after 口座 / 口座番号 / 普通 / 当座 / 支店, and 3-digit branch numbers right
+    after 支店 / 支店番号 / 店番. Not: 7-digit numbers elsewhere (lot numbers), doses."""
+    for m in _ACCOUNT_RE.finditer(norm):
+        if _preceded(norm, m.start(), _ACCOUNT_KW):
+            yield m.span()
+    for m in _BRANCH_RE.finditer(norm):
+        yield m.span(1)
+
+
+_HONORIFIC_RE = re.compile(
+    rf"([{_KANJI}]{{2,6}}|[{_KANJI}]{{1,4}} [{_KANJI}]{{1,4}}|[{_KATA}]{{2,12}}(?: [{_KATA}]{{1,12}})?) ?"
+    r"(様(?![子式々相態])|さま|さん|殿(?!堂)|先生|くん|ちゃん)", _A)
+# Words that take an honorific but are not names (お客様, 患者さん, 薬剤師さん; 同様 and 仕様 are not honorifics).
+_GENERIC = frozenset({"患者", "薬剤師", "看護師", "医師", "医者", "先生", "息子", "娘", "奥", "旦那", "家族", "ご家族", "店員", "業者", "担当",
+    "担当者", "利用者", "客", "皆", "母", "父", "兄", "姉", "弟", "妹", "祖父", "祖母", "孫", "主人", "親御", "子供", "子", "神", "王", "殿",
+    "貴", "人", "社長", "部長", "課長", "院長", "局長", "理事長", "会長", "先方", "相手", "本人", "ご本人", "依頼者", "皆々", "各位", "方", "ユーザー",
+    "オーナー", "ゲスト", "メンバー", "ドクター", "ナース", "スタッフ", "ママ", "パパ"})
+_LEADING_WORDS = ("本日", "今日", "昨日", "明日", "担当", "患者", "主治医", "薬剤師", "看護師", "医師", "先日", "次回")
+_NON_NAME_SUFFIX = ("師", "者", "員", "医", "士", "様", "長", "方")
+_SAMA_WORDS = frozenset("同仕模多異一両左有各態文神王奥客殿貴皆人")  # 同様, 仕様, 模様, 多様, ... 奥様, 皆様
+
+
+def _honorific_name(norm: str) -> Iterator[tuple[int, int]]:
+    """A kanji or katakana name followed by 様 / さん / 殿 / 先生 / くん / ちゃん (the honorific is not in the span).
+    Not: お客様, 皆様, 患者さん, 薬剤師さん, 先生 alone, 同様 / 仕様 / 様子, hiragana words (おばあちゃん)."""
+    for m in _HONORIFIC_RE.finditer(norm):
+        start, name = m.start(1), m.group(1)
+        for word in _LEADING_WORDS:  # 本日田中様 -> 田中
+            if name.startswith(word) and len(name) > len(word) + 1:
+                start, name = start + len(word), name[len(word):]
+                break
+        name = name.strip()
+        if m.group(2) == "様" and name[-1] in _SAMA_WORDS:
+            continue
+        if name in _GENERIC or name[-1] in _NON_NAME_SUFFIX or any(name.endswith(g) for g in ("ユーザー", "スタッフ")):
+            continue
+        if len(name.replace(" ", "")) < 2:
+            continue
+        yield start, start + len(name)
+
+
+_JA_NAME = (rf"[{_KANJI}]{{1,5}}(?: ?[{_KANJI}]{{1,5}})?|[{_KATA}]{{2,10}}(?: [{_KATA}]{{1,10}})?"
+            rf"|[{_HIRA}]{{2,8}}(?: [{_HIRA}]{{1,8}})?")
+_LABEL_RE = re.compile(rf"(?:患者の?(?:氏名|名前|名)|氏名|お名前|(?<![の{_KANJI}])名前|フリガナ|ふりがな|受診者名)"
+                       rf"\s*(?:[:=]|は)?\s*({_JA_NAME})", _A)
+_TRAILING = ("です", "でした", "さん", "さま", "様", "と", "の", "は", "が", "を", "に")
+
+
+def _labelled_name(norm: str) -> Iterator[tuple[int, int]]:
+    """A Japanese name after 患者名 / 氏名 / お名前 / 名前: / フリガナ. Not: 薬の名前 (what follows is a drug)."""
+    for m in _LABEL_RE.finditer(norm):
+        start, name = m.start(1), m.group(1)
+        for t in _TRAILING:
+            if name.endswith(t) and len(name) > len(t) + 1:
+                name = name[: -len(t)]
+                break
+        if len(name.replace(" ", "")) >= 2 and name[0] not in "欄等" and name not in _GENERIC:
+            yield start, start + len(name)
+
+
+_EN_NAME = r"[A-Z][a-zA-Z'\-]+(?: [A-Z][a-zA-Z'\-]+){0,3}"
+_EN_RE = re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? ({_EN_NAME})"
+                    rf"|(?i:patient(?:'s)? name|full name|name of patient)\s*:\s*({_EN_NAME})", _A)
+
+
+def _english_name(norm: str) -> Iterator[tuple[int, int]]:
+    """An English name after Mr./Mrs./Ms./Dr./Prof. or "Patient name:". Not: capitalised words without a title."""
+    for m in _EN_RE.finditer(norm):
+        yield m.span(1) if m.group(1) else m.span(2)
+
+
+def _person_name(norm: str) -> Iterator[tuple[int, int]]:
+    yield from _honorific_name(norm)
+    yield from _labelled_name(norm)
+    yield from _english_name(norm)
+
+
+# kind -> (detector, rank): on overlap the higher rank wins, then the longer span.
+_DETECTORS = {
+    "my_number": (_my_number, 3),
+    "corporate_number": (_corporate_number, 3),
+    "card": (_card, 3),
+    "email": (_email, 3),
+    "address": (_address, 3),
+    "insurance_number": (_insurance_number, 2),
+    "insurance_symbol_number": (_insurance_symbol_number, 2),
+    "postal_code": (_postal_code, 2),
+    "birth_date": (_birth_date, 2),
+    "bank_account": (_bank_account, 2),
+    "phone": (_phone, 2),
+    "person_name": (_person_name, 1),
+}
+assert set(_DETECTORS) == set(KINDS)
+
+
+def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
+    """Every detected span, sorted by start, non-overlapping (a longer / more specific span wins)."""
+    wanted = KINDS if kinds is None else tuple(kinds)
+    unknown = set(wanted) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown redaction kinds: {sorted(unknown)}")
+    norm, origin = _normalise(text)
+    candidates = []
+    for kind in wanted:
+        detector, rank = _DETECTORS[kind]
+        for s, e in detector(norm):
+            if e > s:
+                candidates.append((rank, origin[e - 1] + 1 - origin[s], origin[s], origin[e - 1] + 1, kind))
+    candidates.sort(key=lambda c: (-c[0], -c[1], c[2]))
+    taken: list[Span] = []
+    for _, _, start, end, kind in candidates:
+        if all(end <= t.start or start >= t.end for t in taken):
+            taken.append(Span(start, end, kind))
+    return sorted(taken, key=lambda s: s.start)

@@ -1,0 +1,184 @@
+"""The redaction detectors (domain/redaction.py): exact spans for positives, nothing for clinical negatives."""
+
+from itertools import pairwise
+
+import pytest
+
+from promptyard.domain.redaction import (
+    KINDS,
+    Span,
+    corporate_number_valid,
+    find,
+    insurer_number_valid,
+    luhn_valid,
+    my_number_valid,
+)
+
+
+def found(text, kinds=None):
+    return [(text[s.start:s.end], s.kind) for s in find(text, kinds)]
+
+
+POSITIVES = [
+    # phone
+    ("電話03-1234-5678です", [("03-1234-5678", "phone")]),
+    ("TEL:0120-123-456", [("0120-123-456", "phone")]),
+    ("ナビダイヤル 0570-123-456", [("0570-123-456", "phone")]),
+    ("IP電話 050-1234-5678", [("050-1234-5678", "phone")]),
+    ("携帯 090-1234-5678 まで", [("090-1234-5678", "phone")]),
+    ("080 1234 5678", [("080 1234 5678", "phone")]),
+    ("07012345678", [("07012345678", "phone")]),
+    ("+81-90-1234-5678", [("+81-90-1234-5678", "phone")]),
+    ("+81 3 1234 5678", [("+81 3 1234 5678", "phone")]),
+    ("03(1234)5678", [("03(1234)5678", "phone")]),
+    ("(03)1234-5678", [("(03)1234-5678", "phone")]),
+    ("連絡先：０９０－１２３４－５６７８", [("０９０－１２３４－５６７８", "phone")]),
+    ("電話 03-1234-5678 2錠", [("03-1234-5678", "phone")]),
+    # my_number, corporate_number
+    ("マイナンバー 1234 5678 9018", [("1234 5678 9018", "my_number")]),
+    ("個人番号: 1234-5678-9018", [("1234-5678-9018", "my_number")]),
+    ("123456789018", [("123456789018", "my_number")]),
+    ("１２３４５６７８９０１８", [("１２３４５６７８９０１８", "my_number")]),
+    ("法人番号7000012050002", [("7000012050002", "corporate_number")]),
+    ("登録番号 T7000012050002", [("T7000012050002", "corporate_number")]),
+    # insurance
+    ("保険者番号 06139992", [("06139992", "insurance_number")]),
+    ("保険者番号：138057", [("138057", "insurance_number")]),
+    ("01130012", [("01130012", "insurance_number")]),
+    ("記号 1234 番号 56", [("1234", "insurance_symbol_number"), ("56", "insurance_symbol_number")]),
+    ("記号・番号 1234・56", [("1234・56", "insurance_symbol_number")]),
+    ("被保険者証の記号: AB12", [("AB12", "insurance_symbol_number")]),
+    # postal_code, address
+    ("〒123-4567", [("123-4567", "postal_code")]),
+    ("〒１２３－４５６７", [("１２３－４５６７", "postal_code")]),
+    ("郵便番号 123-4567", [("123-4567", "postal_code")]),
+    ("〒1234567", [("1234567", "postal_code")]),
+    ("東京都千代田区神田神保町1-2-3に住む", [("東京都千代田区神田神保町1-2-3", "address")]),
+    ("大阪府大阪市北区梅田1丁目2番3号", [("大阪府大阪市北区梅田1丁目2番3号", "address")]),
+    ("北海道虻田郡倶知安町北1条西2丁目", [("北海道虻田郡倶知安町北1条西2丁目", "address")]),
+    ("住所：神奈川県横浜市中区山下町１－２", [("神奈川県横浜市中区山下町１－２", "address")]),
+    ("〒100-0001 東京都千代田区千代田1-1", [("100-0001", "postal_code"), ("東京都千代田区千代田1-1", "address")]),
+    # birth_date
+    ("生年月日: 昭和60年3月2日", [("昭和60年3月2日", "birth_date")]),
+    ("生年月日 1985/3/2、処方日 2024/4/1", [("1985/3/2", "birth_date")]),
+    ("誕生日は1985年3月2日です", [("1985年3月2日", "birth_date")]),
+    ("平成5年生まれ", [("平成5年", "birth_date")]),
+    ("生年月日 令和2年", [("令和2年", "birth_date")]),
+    ("S60.3.2生まれ", [("S60.3.2", "birth_date")]),
+    ("生年月日 H5.1.1", [("H5.1.1", "birth_date")]),
+    ("生年月日 R2.4.1", [("R2.4.1", "birth_date")]),
+    ("DOB 1985-03-02", [("1985-03-02", "birth_date")]),
+    ("Date of birth: March 2, 1985", [("March 2, 1985", "birth_date")]),
+    ("㍼60年3月2日生", [("㍼60年3月2日", "birth_date")]),
+    # email, card
+    ("連絡は taro.yamada+rx@example.co.jp へ", [("taro.yamada+rx@example.co.jp", "email")]),
+    ("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", [("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", "email")]),
+    ("カード 4111 1111 1111 1111", [("4111 1111 1111 1111", "card")]),
+    ("5555-5555-5555-4444", [("5555-5555-5555-4444", "card")]),
+    ("Amex 3782 822463 10005", [("3782 822463 10005", "card")]),
+    ("4111111111111111", [("4111111111111111", "card")]),
+    # bank_account
+    ("新宿支店 123 普通 1234567", [("123", "bank_account"), ("1234567", "bank_account")]),
+    ("口座番号：7654321", [("7654321", "bank_account")]),
+    ("当座 1234567", [("1234567", "bank_account")]),
+    # person_name
+    ("山田太郎様", [("山田太郎", "person_name")]),
+    ("山田 太郎 様", [("山田 太郎", "person_name")]),
+    ("田中さんにお渡し", [("田中", "person_name")]),
+    ("担当の鈴木先生", [("鈴木", "person_name")]),
+    ("佐藤殿", [("佐藤", "person_name")]),
+    ("ケンタくん", [("ケンタ", "person_name")]),
+    ("ミキちゃん", [("ミキ", "person_name")]),
+    ("本日田中様が来局", [("田中", "person_name")]),
+    ("氏名: 佐藤花子", [("佐藤花子", "person_name")]),
+    ("患者名：高橋 一郎", [("高橋 一郎", "person_name")]),
+    ("お名前はやまだたろうです", [("やまだたろう", "person_name")]),
+    ("フリガナ ヤマダ タロウ", [("ヤマダ タロウ", "person_name")]),
+    ("Mr. John Smith", [("John Smith", "person_name")]),
+    ("Dr. Tanaka prescribed it", [("Tanaka", "person_name")]),
+    ("Patient name: Jane Doe", [("Jane Doe", "person_name")]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), POSITIVES, ids=[t for t, _ in POSITIVES])
+def test_positives(text, expected):
+    assert found(text) == expected
+
+
+NEGATIVES = [
+    "ロキソプロフェン60mg 1日3回 毎食後 2錠 30日分",
+    "アムロジピン錠5mg 1回1錠 1日1回 朝食後 28日分",
+    "第3条の規定により、1.2.3 を参照",
+    "2024年4月1日に処方",
+    "処方日 2024/04/01 Rp.1 0.5mg",
+    "令和6年4月1日調剤",
+    "電話",
+    "電話でご連絡ください",
+    "電話番号を教えてください",
+    "Lot 1234567 使用期限 2026-03",
+    "ロット番号 A12345B",
+    "123-4567",
+    "123456789012",  # not a valid マイナンバー
+    "1234-5678-9012",
+    "4111 1111 1111 1112",  # Luhn fails
+    "7000012050003",  # 法人番号 check digit fails
+    "保険者番号 06139993",  # check digit fails
+    "20240401",
+    "GTIN 14987123456789",
+    "お客様",
+    "皆様",
+    "患者さん",
+    "薬剤師さん",
+    "看護師さん",
+    "先生",
+    "主治医の先生に相談",
+    "お子さんとお母さん",
+    "前回と同様に服用",
+    "製品仕様",
+    "様子を見る",
+    "薬の名前: ロキソニン",
+    "氏名欄に記入",
+    "東京都の薬局",
+    "化学記号 Na",
+    "血圧 130/80 mmHg",
+    "体重 60.5kg 身長 170cm",
+    "Take 1 tablet 3 times a day for 30 days",
+    "Dr. prescribed 2 tablets",
+    "version 0.1.2",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_clinical_negatives(text):
+    assert find(text) == []
+
+
+def test_offsets_map_back_to_the_original_text_when_nfkc_changes_lengths():
+    text = "㍼60年3月2日生、電話０３－１２３４－５６７８"
+    assert find(text) == [Span(0, 8, "birth_date"), Span(12, 24, "phone")]
+    assert text[12:24] == "０３－１２３４－５６７８"
+
+
+def test_sorted_and_non_overlapping_with_the_specific_span_winning():
+    text = "山田太郎様 生年月日 1985/3/2 TEL 090-1234-5678 番号 1234 5678 9018"
+    spans = find(text)
+    assert [(text[s.start:s.end], s.kind) for s in spans] == [
+        ("山田太郎", "person_name"), ("1985/3/2", "birth_date"), ("090-1234-5678", "phone"),
+        ("1234 5678 9018", "my_number")]
+    assert all(a.end <= b.start for a, b in pairwise(spans))
+
+
+def test_kinds_filter_and_unknown_kind():
+    text = "山田様 090-1234-5678"
+    assert found(text, ["phone"]) == [("090-1234-5678", "phone")]
+    assert found(text, []) == []
+    with pytest.raises(ValueError):
+        find(text, ["ssn"])
+    assert len(KINDS) == 12
+
+
+def test_checksums():
+    assert my_number_valid("123456789018") and not my_number_valid("123456789017")
+    assert corporate_number_valid("7000012050002") and not corporate_number_valid("8000012050002")
+    assert insurer_number_valid("01130012") and not insurer_number_valid("01130013")
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
