@@ -45,7 +45,8 @@ def _normalise(text: str) -> tuple[str, list[int]]:
         n = unicodedata.normalize("NFKC", ch).translate(_DASHES)
         parts.append(n)
         origin.extend([i] * len(n))
-    return "".join(parts), origin
+    # ー typed as a hyphen between digits (090ー1234ー5678); the same length, so `origin` still holds.
+    return re.sub(r"(?<=\d)ー(?=\d)", "-", "".join(parts)), origin
 
 
 def _preceded(norm: str, start: int, keyword: re.Pattern[str]) -> bool:
@@ -127,7 +128,7 @@ def _phone(norm: str) -> Iterator[tuple[int, int]]:
     for m in _PHONE_RE.finditer(norm):
         cand = m.group()
         international = cand.startswith("+")
-        ends = [i + 1 for i, ch in enumerate(cand) if ch.isdigit() and (i + 1 == len(cand) or not cand[i + 1].isdigit())]
+        ends = [m2.end() for m2 in re.finditer(r"\d+", cand, _A)]
         for end in reversed(ends):  # the longest prefix ending at a digit group that is a valid number
             piece = cand[:end]
             if len(re.findall(r"\d+", piece)) <= 4 and _phone_ok(_digits(piece), international):
@@ -217,8 +218,8 @@ _KANJI_NUM = "[一二三四五六七八九十]"
 _BLOCK = (r"(?:\d{1,4}|" + _KANJI_NUM + r"{1,3})丁目(?:\s*\d{1,4}\s*(?:番地?|-)\s*(?:\d{1,4}\s*号?)?)?"
           r"|\d{1,4}\s*番地?\s*(?:\d{1,4}\s*号?)?"
           r"|\d{1,4}(?:-\d{1,4}){1,3}")
-_ADDRESS_RE = re.compile(rf"(?:{_PREFECTURES})\s*(?:{_PLACE}{{1,8}}?(?:市|区|町|村|郡)){{1,3}}\s*(?:{_PLACE}|\d{{1,3}}条){{0,10}}?\s*"
-                         rf"(?:{_BLOCK})", _A)
+_MUNICIPALITY = rf"(?:{_PLACE}{{1,8}}?(?:市|区|町|村|郡)){{1,3}}"
+_ADDRESS_RE = re.compile(rf"(?:{_PREFECTURES})\s*{_MUNICIPALITY}\s*(?:{_PLACE}|\d{{1,3}}条){{0,10}}?\s*(?:{_BLOCK})", _A)
 
 
 def _address(norm: str) -> Iterator[tuple[int, int]]:
@@ -294,7 +295,8 @@ _HONORIFIC_RE = re.compile(
 _GENERIC = frozenset({"患者", "薬剤師", "看護師", "医師", "医者", "先生", "息子", "娘", "奥", "旦那", "家族", "ご家族", "店員", "業者", "担当",
     "担当者", "利用者", "客", "皆", "母", "父", "兄", "姉", "弟", "妹", "祖父", "祖母", "孫", "主人", "親御", "子供", "子", "神", "王", "殿",
     "貴", "人", "社長", "部長", "課長", "院長", "局長", "理事長", "会長", "先方", "相手", "本人", "ご本人", "依頼者", "皆々", "各位", "方", "ユーザー",
-    "オーナー", "ゲスト", "メンバー", "ドクター", "ナース", "スタッフ", "ママ", "パパ"})
+    "オーナー", "ゲスト", "メンバー", "ドクター", "ナース", "スタッフ", "ママ", "パパ",
+    "ヘルパー", "ケアマネ", "ケアマネージャー", "ドライバー"})
 _LEADING_WORDS = ("本日", "今日", "昨日", "明日", "担当", "患者", "主治医", "薬剤師", "看護師", "医師", "先日", "次回")
 _NON_NAME_SUFFIX = ("師", "者", "員", "医", "士", "様", "長", "方")
 _SAMA_WORDS = frozenset("同仕模多異一両左有各態文神王奥客殿貴皆人")  # 同様, 仕様, 模様, 多様, ... 奥様, 皆様
@@ -324,16 +326,25 @@ _JA_NAME = (rf"[{_KANJI}]{{1,5}}(?: ?[{_KANJI}]{{1,5}})?|[{_KATA}]{{2,10}}(?: [{
 _LABEL_RE = re.compile(rf"(?:患者の?(?:氏名|名前|名)|氏名|お名前|(?<![の{_KANJI}])名前|フリガナ|ふりがな|受診者名)"
                        rf"\s*(?:[:=]|は)?\s*({_JA_NAME})", _A)
 _TRAILING = ("です", "でした", "さん", "さま", "様", "と", "の", "は", "が", "を", "に")
+# Where a following label or honorific begins, the name has ended (氏名 山田太郎 住所 ... -> 山田太郎).
+_NAME_STOP = re.compile(r" ?(?:住所|生年月日|電話|年齢|性別|保険|様|殿|先生|さん|さま|くん|ちゃん)")
+
+
+def _trim_name(name: str) -> str:
+    stop = _NAME_STOP.search(name, 1)
+    if stop:
+        name = name[:stop.start()]
+    for t in _TRAILING:
+        if name.endswith(t) and len(name) > len(t) + 1:
+            name = name[: -len(t)]
+            break
+    return name.rstrip()
 
 
 def _labelled_name(norm: str) -> Iterator[tuple[int, int]]:
     """A Japanese name after 患者名 / 氏名 / お名前 / 名前: / フリガナ. Not: 薬の名前 (what follows is a drug)."""
     for m in _LABEL_RE.finditer(norm):
-        start, name = m.start(1), m.group(1)
-        for t in _TRAILING:
-            if name.endswith(t) and len(name) > len(t) + 1:
-                name = name[: -len(t)]
-                break
+        start, name = m.start(1), _trim_name(m.group(1))
         if len(name.replace(" ", "")) >= 2 and name[0] not in "欄等" and name not in _GENERIC:
             yield start, start + len(name)
 
