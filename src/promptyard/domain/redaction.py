@@ -131,7 +131,7 @@ def _phone(norm: str) -> Iterator[tuple[int, int]]:
         ends = [m2.end() for m2 in re.finditer(r"\d+", cand, _A)]
         for end in reversed(ends):  # the longest prefix ending at a digit group that is a valid number
             piece = cand[:end]
-            if len(re.findall(r"\d+", piece)) <= 4 and _phone_ok(_digits(piece), international):
+            if len(re.findall(r"\d+", piece, _A)) <= 5 and _phone_ok(_digits(piece), international):
                 start = m.start()
                 if piece.startswith("(") and ")" not in piece:
                     start += 1
@@ -142,11 +142,19 @@ def _phone(norm: str) -> Iterator[tuple[int, int]]:
 _MY_NUMBER_RE = re.compile(_NOT_BEFORE + r"\d{4}([- ]?)\d{4}\1\d{4}" + _NOT_AFTER, _A)
 
 
+_MY_NUMBER_KW = _kw(r"マイナンバー|個人番号|my\s*number", gap=8)
+_DATED_SERIAL = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{4}", _A)
+
+
 def _my_number(norm: str) -> Iterator[tuple[int, int]]:
-    """12 digits (or 4-4-4 with hyphens/spaces) with a valid マイナンバー check digit. Not: invalid check digits."""
+    """12 digits (or 4-4-4 with hyphens/spaces) with a valid マイナンバー check digit. Not: invalid check digits,
+    12 contiguous digits beginning with a date (処方番号 202404010001) unless マイナンバー / 個人番号 precedes."""
     for m in _MY_NUMBER_RE.finditer(norm):
-        if my_number_valid(_digits(m.group())):
-            yield m.span()
+        if not my_number_valid(_digits(m.group())):
+            continue
+        if _DATED_SERIAL.fullmatch(m.group()) and not _preceded(norm, m.start(), _MY_NUMBER_KW):
+            continue
+        yield m.span()
 
 
 _CORPORATE_RE = re.compile(r"(?<![\dA-Za-z])(?<!\d[- ])T?\d{13}" + _NOT_AFTER, _A)
