@@ -12,6 +12,7 @@ numbers, quantities) is deliberately not matched: numbers need a checksum, a pho
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -39,12 +40,20 @@ _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe
 
 def _normalise(text: str) -> tuple[str, list[int]]:
     """NFKC per character, plus dashes folded to "-"; returns the text and, per normalised char, its origin."""
+    if text.isascii():
+        return text, list(range(len(text)))
     parts: list[str] = []
     origin: list[int] = []
+    seen: dict[str, str] = {}
     for i, ch in enumerate(text):
-        n = unicodedata.normalize("NFKC", ch).translate(_DASHES)
+        n = seen.get(ch)
+        if n is None:
+            n = seen[ch] = unicodedata.normalize("NFKC", ch).translate(_DASHES)
         parts.append(n)
-        origin.extend([i] * len(n))
+        if len(n) == 1:
+            origin.append(i)
+        else:
+            origin.extend([i] * len(n))
     # ー typed as a hyphen between digits (090ー1234ー5678); the same length, so `origin` still holds.
     return re.sub(r"(?<=\d)ー(?=\d)", "-", "".join(parts)), origin
 
@@ -110,7 +119,7 @@ def luhn_valid(digits: str) -> bool:
 
 # --- detectors (each over the normalised text, yielding (start, end)) ------------------------------------------
 
-_PHONE_RE = re.compile(r"(?<![\d+.])(?<!\d-)(?:\+\s?81|\(0|0)(?:[- ()]{0,2}\d)+", _A)
+_PHONE_RE = re.compile(r"(?<![\d+.])(?<!\d-)(?:\+\s?81|\(0|0)(?:[- ()]{0,2}\d){1,16}", _A)
 
 
 def _phone_ok(digits: str, international: bool) -> bool:
@@ -406,8 +415,12 @@ def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
             if e > s:
                 candidates.append((rank, origin[e - 1] + 1 - origin[s], origin[s], origin[e - 1] + 1, kind))
     candidates.sort(key=lambda c: (-c[0], -c[1], c[2]))
+    starts: list[int] = []  # of the spans taken so far, sorted; they never overlap, so their ends are sorted too
     taken: list[Span] = []
     for _, _, start, end, kind in candidates:
-        if all(end <= t.start or start >= t.end for t in taken):
-            taken.append(Span(start, end, kind))
-    return sorted(taken, key=lambda s: s.start)
+        i = bisect.bisect_right(starts, start)
+        if (i > 0 and taken[i - 1].end > start) or (i < len(taken) and taken[i].start < end):
+            continue
+        starts.insert(i, start)
+        taken.insert(i, Span(start, end, kind))
+    return taken
