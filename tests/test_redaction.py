@@ -52,6 +52,9 @@ POSITIVES = [
     ("記号 1234 番号 56", [("1234", "insurance_symbol_number"), ("56", "insurance_symbol_number")]),
     ("記号・番号 1234・56", [("1234・56", "insurance_symbol_number")]),
     ("被保険者証の記号: AB12", [("AB12", "insurance_symbol_number")]),
+    ("被保険者証 記号：あいう 番号：12", [("あいう", "insurance_symbol_number"), ("12", "insurance_symbol_number")]),
+    ("保険者番号 01130012 記号 12-34 番号 567",
+     [("01130012", "insurance_number"), ("12-34", "insurance_symbol_number"), ("567", "insurance_symbol_number")]),
     # postal_code, address
     ("〒123-4567", [("123-4567", "postal_code")]),
     ("〒１２３－４５６７", [("１２３－４５６７", "postal_code")]),
@@ -104,6 +107,12 @@ POSITIVES = [
     ("Mr. John Smith", [("John Smith", "person_name")]),
     ("Dr. Tanaka prescribed it", [("Tanaka", "person_name")]),
     ("Patient name: Jane Doe", [("Jane Doe", "person_name")]),
+    ("患者：山田 花子 様（生年月日：昭和45年5月6日、TEL 090-1111-2222）",
+     [("山田 花子", "person_name"), ("昭和45年5月6日", "birth_date"), ("090-1111-2222", "phone")]),
+    ("Patient: Mr. Taro Yamada, DOB: 1970-05-06, phone +81-3-1234-5678, email taro@example.com",
+     [("Taro Yamada", "person_name"), ("1970-05-06", "birth_date"), ("+81-3-1234-5678", "phone"),
+      ("taro@example.com", "email")]),
+    ("三菱UFJ銀行 渋谷支店 普通預金 口座番号 1234567", [("1234567", "bank_account")]),
 ]
 
 
@@ -148,6 +157,8 @@ NEGATIVES = [
     "氏名欄に記入",
     "東京都の薬局",
     "化学記号 Na",
+    "記号は○で示す",
+    "記号 あいう",
     "血圧 130/80 mmHg",
     "体重 60.5kg 身長 170cm",
     "Take 1 tablet 3 times a day for 30 days",
@@ -170,6 +181,8 @@ NEGATIVES = [
     "口座振替のご案内",
     "生年月日の記載がない",
     "ロット 2403A12 使用期限 2027.03",
+    "2024年4月1日生産",
+    "製造番号 0012345678 製造日 2024.4.1",
 ]
 
 

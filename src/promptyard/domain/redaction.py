@@ -149,8 +149,6 @@ def _phone(norm: str) -> Iterator[tuple[int, int]]:
 
 
 _MY_NUMBER_RE = re.compile(_NOT_BEFORE + r"\d{4}([- ]?)\d{4}\1\d{4}" + _NOT_AFTER, _A)
-
-
 _MY_NUMBER_KW = _kw(r"マイナンバー|個人番号|my\s*number", gap=8)
 _DATED_SERIAL = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{4}", _A)
 
@@ -196,19 +194,22 @@ def _insurance_number(norm: str) -> Iterator[tuple[int, int]]:
 
 
 _SYMBOL_VALUE = r"([0-9A-Za-z][0-9A-Za-z\-]{0,11})"
+_SYMBOL_KANA = rf"([0-9A-Za-z{_HIRA}\u30a1-\u30fa][0-9A-Za-z{_HIRA}\u30a1-\u30faー\-]{{0,11}})"  # 記号 may be kana: あいう
 _SYMBOL_RE = re.compile(
-    r"(?:被保険者証)?(?:記号)\s*[:]?\s*" + _SYMBOL_VALUE + r"(?:\s*[,、]?\s*番号\s*[:]?\s*" + _SYMBOL_VALUE + r")?"
+    r"(?:被保険者証)?(?:記号)\s*[:]?\s*" + _SYMBOL_KANA + r"(?:\s*[,、]?\s*番号\s*[:]?\s*" + _SYMBOL_VALUE + r")?"
     + r"|(?:被保険者証|被保険者)の?番号\s*[:]?\s*" + _SYMBOL_VALUE
     + r"|記号[・･]?番号\s*[:]?\s*([0-9A-Za-z\-]{1,12}\s*[・･/ ]\s*[0-9A-Za-z\-]{1,12})", _A)
 
 
 def _insurance_symbol_number(norm: str) -> Iterator[tuple[int, int]]:
     """被保険者証の記号・番号: the values after 記号 / 番号 (記号 1234 番号 56, 記号・番号 1234・56, 被保険者番号 12).
-    Each value is its own span (labels stay). Values must hold a digit. Not: 番号 alone, 第3条, lot numbers."""
+    Each value is its own span (labels stay). A value must hold a digit, or be a 記号 followed by a 番号 with one.
+    Not: 番号 alone, 記号は○で示す, 第3条, lot numbers."""
     for m in _SYMBOL_RE.finditer(norm):
+        paired = m.group(2) is not None and re.search(r"\d", m.group(2), _A) is not None
         for g in range(1, 5):
             value = m.group(g)
-            if value and re.search(r"\d", value):
+            if value and (re.search(r"\d", value, _A) or (g == 1 and paired)):
                 yield m.span(g)
 
 
@@ -255,7 +256,7 @@ _DATE_RE = re.compile(
     rf"|{_MONTHS}\s+\d{{1,2}},?\s+(?:19|20)\d{{2}}|\d{{1,2}}\s+{_MONTHS}\s+(?:19|20)\d{{2}})(?!\d)",
     _A | re.IGNORECASE)
 _BIRTH_KW = _kw(r"生年月日|誕生日|生まれ|\bDOB\b|\bD\.O\.B\.?|date\s+of\s+birth|birth\s*date|\bborn(?:\s+on)?\b")
-_BIRTH_AFTER = re.compile(r"\s*[(]?\s*(?:生まれ|生)", _A)
+_BIRTH_AFTER = re.compile(r"\s*[(]?\s*(?:生まれ|生(?![産薬成活存命理]))", _A)  # not 2024年4月1日生産
 
 
 def _birth_date(norm: str) -> Iterator[tuple[int, int]]:
