@@ -63,8 +63,10 @@ def _preceded(norm: str, start: int, keyword: re.Pattern[str]) -> bool:
     return keyword.search(norm, max(0, start - 60), start) is not None
 
 
-def _kw(alternatives: str, gap: int = 12) -> re.Pattern[str]:
-    return re.compile(rf"(?:{alternatives})[^\d]{{0,{gap}}}\Z", _A | re.IGNORECASE)
+def _kw(alternatives: str, gap: int = 12, not_in_gap: str = "") -> re.Pattern[str]:
+    """A keyword, then up to `gap` characters that are neither digits nor the words `not_in_gap`, then the end."""
+    step = rf"(?!{not_in_gap})[^\d]" if not_in_gap else r"[^\d]"
+    return re.compile(rf"(?:{alternatives})(?:{step}){{0,{gap}}}\Z", _A | re.IGNORECASE)
 
 
 def _digits(s: str) -> str:
@@ -164,11 +166,12 @@ def _my_number(norm: str) -> Iterator[tuple[int, int]]:
         yield m.span()
 
 
-_CORPORATE_RE = re.compile(r"(?<![\dA-Za-z])(?<!\d[- ])T?\d{13}" + _NOT_AFTER, _A)
+_CORPORATE_RE = re.compile(r"(?<![\dA-Za-z])(?<!\d[- ])T?(?:\d{13}|\d([- ])\d{4}\1\d{4}\1\d{4})" + _NOT_AFTER, _A)
 
 
 def _corporate_number(norm: str) -> Iterator[tuple[int, int]]:
-    """13 digits (optionally the invoice "T" prefix) with a valid 法人番号 check digit."""
+    """13 digits (or 1-4-4-4 with hyphens/spaces; optionally the invoice "T" prefix) with a valid 法人番号 check
+    digit. Not: invalid check digits, JAN codes (13 digits starting 45/49 rarely pass; those that do are taken)."""
     for m in _CORPORATE_RE.finditer(norm):
         if corporate_number_valid(_digits(m.group())):
             yield m.span()
@@ -198,7 +201,7 @@ _SYMBOL_KANA = rf"([0-9A-Za-z{_HIRA}\u30a1-\u30fa][0-9A-Za-z{_HIRA}\u30a1-\u30fa
 _SYMBOL_RE = re.compile(
     r"(?:被保険者証)?(?:記号)\s*[:]?\s*" + _SYMBOL_KANA + r"(?:\s*[,、]?\s*番号\s*[:]?\s*" + _SYMBOL_VALUE + r")?"
     + r"|(?:被保険者証|被保険者)の?番号\s*[:]?\s*" + _SYMBOL_VALUE
-    + r"|記号[・･]?番号\s*[:]?\s*([0-9A-Za-z\-]{1,12}\s*[・･/ ]\s*[0-9A-Za-z\-]{1,12})", _A)
+    + rf"|記号[・･]?番号\s*(?:[:]|が|は)?\s*([0-9A-Za-z{_KANJI}\-]{{1,12}}\s*[・･/ ]\s*[0-9A-Za-z\-]{{1,12}})", _A)
 
 
 def _insurance_symbol_number(norm: str) -> Iterator[tuple[int, int]]:
@@ -255,7 +258,10 @@ _DATE_RE = re.compile(
     r"|\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}"
     rf"|{_MONTHS}\s+\d{{1,2}},?\s+(?:19|20)\d{{2}}|\d{{1,2}}\s+{_MONTHS}\s+(?:19|20)\d{{2}})(?!\d)",
     _A | re.IGNORECASE)
-_BIRTH_KW = _kw(r"生年月日|誕生日|生まれ|\bDOB\b|\bD\.O\.B\.?|date\s+of\s+birth|birth\s*date|\bborn(?:\s+on)?\b")
+# A question and its answer may sit between the keyword and the date (生年月日をお願いします。—患者: 1980.11.23),
+# but not another date's label (生年月日の記載なし。処方日 2024/4/1).
+_BIRTH_KW = _kw(r"生年月日|誕生日|生まれ|\bDOB\b|\bD\.O\.B\.?|date\s+of\s+birth|birth\s*date|\bborn(?:\s+on)?\b", gap=24,
+                not_in_gap=r"処方|調剤|受付|来局|発行|期限|次回|前回|投与|服用|開始|交付|日付|今日|本日|date|issued")
 _BIRTH_AFTER = re.compile(r"\s*[(]?\s*(?:生まれ|生(?![産薬成活存命理]))", _A)  # not 2024年4月1日生産
 
 
@@ -306,8 +312,10 @@ def _bank_account(norm: str) -> Iterator[tuple[int, int]]:
         yield m.span(1)
 
 
+_HIRA_GIVEN = rf"(?![のはがをにへとでもや])[{_HIRA}]{{2,4}}"  # 長谷川さくら様; not 患者のみなさん
 _HONORIFIC_RE = re.compile(
-    rf"([{_KANJI}]{{2,6}}|[{_KANJI}]{{1,4}} [{_KANJI}]{{1,4}}|[{_KATA}]{{2,12}}(?: [{_KATA}]{{1,12}})?) ?"
+    rf"([{_KANJI}]{{2,6}}|[{_KANJI}]{{1,4}} ?(?:[{_KANJI}]{{1,4}}|{_HIRA_GIVEN})"
+    rf"|[{_KATA}]{{2,12}}(?: [{_KATA}]{{1,12}})?) ?"
     r"(様(?![子式々相態])|さま|さん|殿(?!堂)|先生|くん|ちゃん)", _A)
 # Words that take an honorific but are not names (お客様, 患者さん, 薬剤師さん; 同様 and 仕様 are not honorifics).
 _GENERIC = frozenset({"患者", "薬剤師", "看護師", "医師", "医者", "先生", "息子", "娘", "奥", "旦那", "家族", "ご家族", "店員", "業者", "担当",
@@ -321,7 +329,8 @@ _SAMA_WORDS = frozenset("同仕模多異一両左有各態文神王奥客殿貴�
 
 
 def _honorific_name(norm: str) -> Iterator[tuple[int, int]]:
-    """A kanji or katakana name followed by 様 / さん / 殿 / 先生 / くん / ちゃん (the honorific is not in the span).
+    """A kanji or katakana name (or kanji + hiragana given name) followed by 様 / さん / 殿 / 先生 / くん / ちゃん
+    (the honorific is not in the span).
     Not: お客様, 皆様, 患者さん, 薬剤師さん, 先生 alone, 同様 / 仕様 / 様子, hiragana words (おばあちゃん)."""
     for m in _HONORIFIC_RE.finditer(norm):
         start, name = m.start(1), m.group(1)
@@ -341,7 +350,7 @@ def _honorific_name(norm: str) -> Iterator[tuple[int, int]]:
 
 _JA_NAME = (rf"[{_KANJI}]{{1,5}}(?: ?[{_KANJI}]{{1,5}})?|[{_KATA}]{{2,10}}(?: [{_KATA}]{{1,10}})?"
             rf"|[{_HIRA}]{{2,8}}(?: [{_HIRA}]{{1,8}})?")
-_LABEL_RE = re.compile(rf"(?:患者の?(?:氏名|名前|名)|氏名|お名前|(?<![の{_KANJI}])名前|フリガナ|ふりがな|受診者名)"
+_LABEL_RE = re.compile(rf"(?:患者の?(?:氏名|名前|名)|氏名|お名前|(?<![の{_KANJI}])名前|フリガナ|ふりがな|受診者名|口座名義|名義人?)"
                        rf"\s*(?:[:=]|は)?\s*({_JA_NAME})", _A)
 _TRAILING = ("です", "でした", "さん", "さま", "様", "と", "の", "は", "が", "を", "に")
 # Where a following label or honorific begins, the name has ended (氏名 山田太郎 住所 ... -> 山田太郎).
@@ -360,7 +369,7 @@ def _trim_name(name: str) -> str:
 
 
 def _labelled_name(norm: str) -> Iterator[tuple[int, int]]:
-    """A Japanese name after 患者名 / 氏名 / お名前 / 名前: / フリガナ. Not: 薬の名前 (what follows is a drug)."""
+    """A Japanese name after 患者名 / 氏名 / お名前 / 名前: / フリガナ / 名義. Not: 薬の名前 (a drug follows)."""
     for m in _LABEL_RE.finditer(norm):
         start, name = m.start(1), _trim_name(m.group(1))
         if len(name.replace(" ", "")) >= 2 and name[0] not in "欄等" and name not in _GENERIC:
