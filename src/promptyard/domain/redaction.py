@@ -240,14 +240,17 @@ _BLOCK = (r"(?:\d{1,4}|" + _KANJI_NUM + r"{1,3})丁目(?:\s*\d{1,4}\s*(?:番地?
           r"|\d{1,4}\s*番地?\s*(?:\d{1,4}\s*号?)?"
           r"|\d{1,4}(?:-\d{1,4}){1,3}")
 _MUNICIPALITY = rf"(?:{_PLACE}{{1,8}}?(?:市|区|町|村|郡)){{1,3}}"
-_ADDRESS_RE = re.compile(rf"(?:{_PREFECTURES})\s*{_MUNICIPALITY}\s*(?:{_PLACE}|\d{{1,3}}条){{0,10}}?\s*(?:{_BLOCK})", _A)
+_AFTER_MUNICIPALITY = rf"\s*(?:{_PLACE}|\d{{1,3}}条){{0,10}}?\s*(?:{_BLOCK})"
+_ADDRESS_RE = re.compile(rf"(?:{_PREFECTURES})\s*{_MUNICIPALITY}{_AFTER_MUNICIPALITY}"
+                         rf"|(?:住所|所在地|お住まい)\s*(?:[:]|は)?\s*({_MUNICIPALITY}{_AFTER_MUNICIPALITY})", _A)
 
 
 def _address(norm: str) -> Iterator[tuple[int, int]]:
-    """Prefecture + municipality (市/区/町/村/郡) + block (1-2-3, 1丁目2番3号, 三丁目, 〇〇町1-2, 北1条西2丁目), one span.
-    Not: addresses without a prefecture or without a block number (a city name alone is not redacted)."""
+    """Prefecture + municipality (市/区/町/村/郡) + block (1-2-3, 1丁目2番3号, 三丁目, 〇〇町1-2, 北1条西2丁目), one span;
+    after 住所 / 所在地 the prefecture may be missing (住所は新宿区西新宿2-8-1).
+    Not: addresses without a block number (a city name alone is not redacted), or without a prefecture or label."""
     for m in _ADDRESS_RE.finditer(norm):
-        yield m.span()
+        yield m.span(1) if m.group(1) else m.span()
 
 
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
