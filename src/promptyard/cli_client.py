@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from promptyard import errors
+from promptyard.domain.stats import p_phrase
 from promptyard.settings import client_config
 
 
@@ -170,10 +171,6 @@ def _interval(lo: float | None, hi: float | None, places: int) -> str:
     return f"[{_num(lo, places)}, {_num(hi, places)}]"
 
 
-def _p(shown: str) -> str:
-    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
-
-
 def print_evidence(view: dict[str, Any]) -> None:
     """One experiment's evidence (show and get), as the UI shows it: the header, warnings, each
     rule with its arms, the comparisons and the winner."""
@@ -219,7 +216,7 @@ def _print_rule(rule: dict[str, Any], places: dict[str, int]) -> None:
         observed = ", ".join(f"v{v} {n}" for v, n in srm["observed"].items())
         expected = ", ".join(f"v{v} {share:.0%}" for v, share in srm["expected_share"].items())
         state = "MISMATCH: verdicts withheld" if srm["mismatch"] else "matches the weights"
-        print(f"  sample ratio: units {observed}; expected {expected}; {state} ({_p(srm['p_shown'])})")
+        print(f"  sample ratio: units {observed}; expected {expected}; {state} ({p_phrase(srm['p_shown'])})")
 
 
 def _print_comparison(c: dict[str, Any]) -> None:
@@ -228,11 +225,11 @@ def _print_comparison(c: dict[str, Any]) -> None:
     if c["shown"]:
         k = c["shown"]["places"]
         print(f"    always-valid 95% interval {_interval(c['ci_low'], c['ci_high'], k)} {unit}, "
-              f"{_p(c['shown']['p'])} (Holm-adjusted)")
+              f"{p_phrase(c['shown']['p'])} (Holm-adjusted)")
         if c["fixed"]:
             f = c["fixed"]
             print(f"    fixed-horizon 95% interval {_interval(f['ci_low'], f['ci_high'], k)} {unit}, "
-                  f"{_p(f['p_shown'])} (planned analysis only)")
+                  f"{p_phrase(f['p_shown'])} (planned analysis only)")
         if c["primary"] and c["detectable"] is not None:
             print(f"    detectable now: a true difference of {_num(c['detectable'], k)} {unit} "
                   "(80% power, at the units so far)")

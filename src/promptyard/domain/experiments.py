@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from promptyard.domain.logs import SCORE_NAME
-from promptyard.domain.stats import Shown, chi2_sf, norm_ppf, norm_two_sided, shown_effect
+from promptyard.domain.stats import Shown, chi2_sf, norm_ppf, norm_two_sided, p_phrase, shown_effect
 from promptyard.errors import InvalidInput
 
 ALPHA = 0.05
@@ -340,10 +340,10 @@ def sentence(v: MetricVerdict, baseline: int, units: tuple[int, int], need: int 
     if v.kind == "too_few" or v.display is None:
         return (f"{cand} vs {base} on {v.metric}: too few units to tell ({base}: {units[0]}, {cand}: {units[1]}; "
                 f"need {need} each)")
-    p = v.display.p if v.display.p.startswith("<") else f"= {v.display.p}"
+    p = p_phrase(v.display.p)
     if v.kind == "no_difference":
-        return f"no difference shown on {v.metric} between {base} and {cand} (always-valid p {p})"
-    return f"{cand} is {v.kind} on {v.metric} by {v.display.diff} ± {v.display.half} {unit} (always-valid p {p})"
+        return f"no difference shown on {v.metric} between {base} and {cand} (always-valid {p})"
+    return f"{cand} is {v.kind} on {v.metric} by {v.display.diff} ± {v.display.half} {unit} (always-valid {p})"
 
 
 def winner(found: Sequence[MetricVerdict], baseline: int) -> int | None:

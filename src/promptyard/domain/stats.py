@@ -267,6 +267,11 @@ def p_shown(p: float) -> str:
     return f"< {ALPHA:g}"  # within 5e-7 below alpha: still below it
 
 
+def p_phrase(shown_p: str) -> str:
+    """A shown p-value in a sentence: 'p < 0.001' or 'p = 0.045'."""
+    return f"p {shown_p}" if shown_p.startswith("<") else f"p = {shown_p}"
+
+
 @dataclass(frozen=True)
 class Shown:
     """A comparison as every surface prints it: |diff| and the CI half-width with `places`

@@ -119,6 +119,14 @@ def list_for(session: Session, p: Principal, prompt_id: int, label: str | None =
     return [record(r) for r in session.scalars(q.order_by(Experiment.id.desc()))]
 
 
+def running_in_workspace(session: Session, p: Principal) -> dict[tuple[int, str], ExperimentRecord]:
+    """Every running experiment of the workspace, by (prompt id, label): one query."""
+    access.require(p, "read")
+    rows = session.scalars(select(Experiment).where(Experiment.workspace_id == p.workspace_id,
+                                                    Experiment.ended_at.is_(None)))
+    return {(r.prompt_id, r.label): record(r) for r in rows}
+
+
 # --- which experiment a request counts for -------------------------------------------------------
 
 def counts_for(policy: dict[str, Any], rule: str | None, version: int | None) -> bool:

@@ -83,13 +83,13 @@ def compute(session: Session, row: Experiment, *, baseline: int | None = None,
                       if m not in DESCRIPTIVE} | {ex.ERROR_RATE, row.primary_metric})
     effects, per_arm, in_strata = {}, {}, {}
     for cand in candidates:
+        own = [(rule, arms) for rule, arms in strata if cand in configured[rule]]
+        in_strata[cand] = [rule for rule, _ in own]
         for metric in metrics:
             pairs = [(arms.get(baseline, {}).get(stored_metric(metric), ex.EMPTY),
-                      arms.get(cand, {}).get(stored_metric(metric), ex.EMPTY))
-                     for rule, arms in strata if cand in configured[rule]]
+                      arms.get(cand, {}).get(stored_metric(metric), ex.EMPTY)) for _, arms in own]
             effects[(cand, metric)] = ex.effect(pairs, planned_units=row.planned_units) if pairs else None
             per_arm[(cand, metric)] = (sum(a.units for a, _ in pairs), sum(b.units for _, b in pairs))
-            in_strata[cand] = [rule for rule, _ in strata if cand in configured[rule]]
     found = ex.verdicts(effects, primary=row.primary_metric, higher_is_better={
         m: m not in LOWER_IS_BETTER for m in metrics}, min_units=min_units, units_per_arm=per_arm,
         srm_failed=srm_failed) if candidates else []

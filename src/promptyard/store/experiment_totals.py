@@ -24,6 +24,7 @@ from promptyard.store.models import ExperimentUnit
 # Built-in metrics, beside the score names (which can only hold letters, digits, '_', '.', '-').
 ERROR_RATE, LATENCY, COST = "@error_rate", "@latency_ms", "@cost"
 UnitKey = tuple[int, int, str, str]  # experiment id, version, rule, unit digest ('' = per request)
+KEY = ("experiment_id", "version", "rule", "metric", "unit")  # the table's key, in its order
 
 
 def unit_digest(unit: str | None) -> str:
@@ -45,23 +46,20 @@ class Deltas:
     """Changes to the sums, collected during one transaction and applied once, in key order."""
 
     def __init__(self) -> None:
-        self.sums: dict[tuple[UnitKey, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+        # keyed as the table is: (experiment id, version, rule, metric, unit)
+        self.sums: dict[tuple[int, int, str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
 
     def add(self, key: UnitKey, metric: str, value: float, sign: int = 1) -> None:
-        s = self.sums[(key, metric)]
+        s = self.sums[(key[0], key[1], key[2], metric, key[3])]
         s[0] += sign
         s[1] += sign * value
         s[2] += sign * value * value
 
     def apply(self, session: Session) -> None:
-        rows = [{"experiment_id": k[0], "version": k[1], "rule": k[2], "metric": metric, "unit": k[3],
-                 "n": s[0], "y": s[1], "yy": s[2]}
-                for (k, metric), s in sorted(self.sums.items(), key=lambda kv: (*kv[0][0][:3], kv[0][1], kv[0][0][3]))
-                if any(s)]
+        rows = [dict(zip(KEY, k), n=s[0], y=s[1], yy=s[2]) for k, s in sorted(self.sums.items()) if any(s)]
         if not rows:
             return
-        bulk.insert(session, ExperimentUnit.__table__, rows,
-                    add_on_conflict=(("experiment_id", "version", "rule", "metric", "unit"), ("n", "y", "yy")))
+        bulk.insert(session, ExperimentUnit.__table__, rows, add_on_conflict=(KEY, ("n", "y", "yy")))
 
 
 def moments(session: Session, experiment_ids: Iterable[int]) -> dict[tuple[int, int, str, str], UnitMoments]:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from promptyard.domain import numbers
+from promptyard.domain.stats import p_phrase
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import experiment_records, experiments, prompts, ramps, versions
 from promptyard.web.ui import catalogue, pages
@@ -31,9 +32,7 @@ def experiments_page(request: Request, user: Viewer) -> Response:
     with pages.db(request).read() as s:
         rows = [p for p in prompts.search(s, user.principal, limit=1000) if p.labels]
         running = [(p, lab) for p in rows for lab in p.labels if lab.policy]
-        # One query per prompt with a running experiment (few): its declaration beside its split.
-        records = {(r.prompt_id, r.label): r for pid in sorted({p.id for p, _ in running})
-                   for r in experiment_records.list_for(s, user.principal, pid) if r.state == "running"}
+        records = experiment_records.running_in_workspace(s, user.principal)  # declarations beside splits
     return pages.render(request, user, "ui/experiments/list.html", prompts=rows, running=running, records=records)
 
 
@@ -50,14 +49,12 @@ def unit_name(metric: str, lang: str) -> str:
 
 def p_text(shown: dict[str, Any] | None) -> str:
     """'p < 0.001' or 'p = 0.045' from the domain's shown p-value ('—' without a test)."""
-    if shown is None:
-        return "—"
-    return f"p {shown['p']}" if shown["p"].startswith("<") else f"p = {shown['p']}"
+    return "—" if shown is None else p_phrase(shown["p"])
 
 
 def p_of(shown_p: str | None) -> str:
     """A p-value the service shows without a whole `shown` (fixed-horizon, sample ratio)."""
-    return "—" if shown_p is None else p_text({"p": shown_p})
+    return "—" if shown_p is None else p_phrase(shown_p)
 
 
 def fixed(value: float | None, places: int) -> str:
