@@ -38,7 +38,7 @@ _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe
 
 # --- normalisation -------------------------------------------------------------------------------------------
 
-def _normalise(text: str) -> tuple[str, list[int]]:
+def normalise(text: str) -> tuple[str, list[int]]:
     """NFKC per character, plus dashes folded to "-"; returns the text and, per normalised char, its origin."""
     if text.isascii():
         return text, list(range(len(text)))
@@ -420,7 +420,7 @@ def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
     unknown = set(wanted) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown redaction kinds: {sorted(unknown)}")
-    norm, origin = _normalise(text)
+    norm, origin = normalise(text)
     candidates = []
     for kind in wanted:
         detector, rank = _DETECTORS[kind]

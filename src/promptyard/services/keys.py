@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access
@@ -34,13 +34,11 @@ def hash_key(raw: str) -> str:
 
 def ensure_workspace(session: Session, name: str = DEFAULT_WORKSPACE) -> tuple[int, bool]:
     """The workspace's id, creating it if needed; True when it was created."""
-    ws = session.scalar(select(Workspace).where(Workspace.name == name))
-    if ws:
-        return ws.id, False
-    ws = Workspace(name=name)
-    session.add(ws)
-    session.flush()
-    return ws.id, True
+    found = session.scalar(select(Workspace.id).where(Workspace.name == name))
+    if found is not None:
+        return found, False
+    # Core insert of the columns every schema since 0001 has: migration tests create workspaces at old revisions.
+    return session.execute(insert(Workspace).values(name=name, created_at=utcnow()).returning(Workspace.id)).scalar_one(), True
 
 
 def system_principal(workspace_id: int, actor: str = "system") -> Principal:

@@ -33,6 +33,22 @@ class Workspace(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The redaction policy as services/redaction.py stores it; NULL = the default policy (on).
+    redaction: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # NULL = logs are kept until erased
+
+
+class RedactionTerm(Base):
+    """One entry of a workspace's term list (names to redact), kept only as keyed hashes: the term's
+    digest and the digest of its first two characters (a cheap first test at each text position)."""
+
+    __tablename__ = "redaction_terms"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(64))
+    length: Mapped[int] = mapped_column(Integer)  # in normalised characters
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class User(Base):
@@ -327,6 +343,16 @@ class RequestMetadata(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(String(1000))
     workspace_id: Mapped[int] = mapped_column(Integer)  # via the request; no key of its own (0004)
+
+
+class RedactionCount(Base):
+    """How many spans of one kind were redacted from a request before it was stored (never what they were)."""
+
+    __tablename__ = "redaction_counts"
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(100), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the request
 
 
 class Score(Base):
