@@ -407,3 +407,120 @@ export function find(text, kinds = null) {
   const at = unitOffsets(text);
   return spans.map((s) => ({ start: at[s.start], end: at[s.end], kind: s.kind }));
 }
+
+// --- policies: the server's domain/redaction_policy.py, for the built-in detectors ------------------
+
+export const OPERATORS = ["placeholder", "mask", "hash", "drop"];
+export const PLACEHOLDERS = {
+  phone: "[電話番号]", my_number: "[マイナンバー]", corporate_number: "[法人番号]",
+  insurance_number: "[保険者番号]", insurance_symbol_number: "[被保険者記号・番号]", postal_code: "[郵便番号]",
+  address: "[住所]", birth_date: "[生年月日]", email: "[メールアドレス]", card: "[カード番号]",
+  bank_account: "[口座番号]", person_name: "[氏名]", term: "[氏名]",
+};
+const RULE_KINDS = [...KINDS, "term"];
+const MAX_PLACEHOLDER_CHARS = 40;
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]|(?! )\p{Zs}/u; // Python's not str.isprintable()
+
+export class PolicyError extends Error {
+  constructor(message) { super(message); this.name = "PolicyError"; }
+}
+
+const asRule = (on, operator, placeholder) => ({ on, operator, placeholder });
+const DEFAULT_RULE = asRule(true, "placeholder", "");
+const pyTruthy = (v) => Boolean(v) && !(Array.isArray(v) && !v.length) && !(isObject(v) && !Object.keys(v).length);
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+function parseRule(data, where, base) {
+  if (data === undefined || data === null) return base;
+  if (!isObject(data)) throw new PolicyError(`${where}: must be an object {on, operator, placeholder}`);
+  const unknown = Object.keys(data).filter((k) => !["on", "operator", "placeholder", "name", "pattern"].includes(k)).sort();
+  if (unknown.length) throw new PolicyError(`${where}: unknown field '${unknown[0]}'`);
+  const given = (k) => (Object.hasOwn(data, k) ? data[k] : base[k]); // an explicit null is not "left out"
+  const on = given("on");
+  const operator = given("operator");
+  const placeholder = given("placeholder") ?? "";
+  if (typeof on !== "boolean") throw new PolicyError(`${where}.on: must be true or false`);
+  if (!OPERATORS.includes(operator)) throw new PolicyError(`${where}.operator: must be one of ${OPERATORS.join(", ")}`);
+  if (typeof placeholder !== "string" || [...placeholder].length > MAX_PLACEHOLDER_CHARS || UNPRINTABLE.test(placeholder)) {
+    throw new PolicyError(`${where}.placeholder: must be printable text of at most ${MAX_PLACEHOLDER_CHARS} characters`);
+  }
+  if (placeholder && find(placeholder).length) throw new PolicyError(`${where}.placeholder: must not itself look like personal data`);
+  return asRule(on, operator, placeholder);
+}
+
+/** A policy from its JSON form, as the server reads it ({enabled, detectors: {kind: {on, operator,
+ * placeholder}}}); null or undefined: the default policy (every detector on, typed placeholders).
+ * Custom patterns are the server's only (JS has no time-limited regular expressions). */
+export function parsePolicy(data) {
+  const rules = Object.fromEntries(RULE_KINDS.map((k) => [k, DEFAULT_RULE]));
+  if (data === undefined || data === null) return { enabled: true, rules };
+  if (!isObject(data)) throw new PolicyError("redaction: must be an object {enabled, detectors, custom}");
+  const unknown = Object.keys(data).filter((k) => !["enabled", "detectors", "custom"].includes(k)).sort();
+  if (unknown.length) throw new PolicyError(`redaction: unknown field '${unknown[0]}'`);
+  const enabled = data.enabled ?? true;
+  if (typeof enabled !== "boolean") throw new PolicyError("enabled: must be true or false");
+  const detectors = pyTruthy(data.detectors) ? data.detectors : {};
+  if (!isObject(detectors)) throw new PolicyError("detectors: must be an object of kind -> {on, operator, placeholder}");
+  const unknownKinds = Object.keys(detectors).filter((k) => !RULE_KINDS.includes(k)).sort();
+  if (unknownKinds.length) {
+    throw new PolicyError(`detectors: unknown kind '${unknownKinds[0]}' (known: ${RULE_KINDS.join(", ")})`);
+  }
+  if (Array.isArray(data.custom) ? data.custom.length : data.custom != null) {
+    throw new PolicyError("custom: custom patterns are applied by the server only, not by the JS client");
+  }
+  for (const k of RULE_KINDS) rules[k] = parseRule(detectors[k], `detectors.${k}`, DEFAULT_RULE);
+  for (const [k, r] of Object.entries(rules)) {
+    if (r.on && r.operator === "hash") {
+      throw new PolicyError(`detectors.${k}.operator: "hash" is not available in the JS client (the server's keyed ` +
+        "BLAKE2b); use placeholder, mask or drop here, or leave hashing to the server");
+    }
+  }
+  return { enabled, rules };
+}
+
+/** Applies a policy (its JSON form, or true for the default) to texts and JSON values; `counts` holds
+ * kind -> spans redacted, and take() hands them over. */
+export class Redactor {
+  constructor(policy = null) {
+    this.policy = policy === true ? parsePolicy(null) : parsePolicy(policy);
+    this.kinds = KINDS.filter((k) => this.policy.rules[k].on);
+    this.counts = {};
+  }
+
+  take() {
+    const out = this.counts;
+    this.counts = {};
+    return out;
+  }
+
+  /** Every string inside a JSON value redacted (object keys are left alone). */
+  value(v) {
+    if (typeof v === "string") return this.text(v);
+    if (Array.isArray(v)) return v.map((x) => this.value(x));
+    if (isObject(v)) {
+      if (typeof v.toJSON === "function") return this.value(v.toJSON());
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.value(x)]));
+    }
+    return v;
+  }
+
+  text(s) {
+    if (!this.policy.enabled || !s || !this.kinds.length) return s;
+    const spans = find(s, this.kinds);
+    if (!spans.length) return s;
+    let out = "", at = 0;
+    for (const span of spans) {
+      out += s.slice(at, span.start) + this._replacement(span.kind, s.slice(span.start, span.end));
+      this.counts[span.kind] = (this.counts[span.kind] ?? 0) + 1;
+      at = span.end;
+    }
+    return out + s.slice(at);
+  }
+
+  _replacement(kind, original) {
+    const rule = this.policy.rules[kind];
+    if (rule.operator === "drop") return "";
+    if (rule.operator === "mask") return original.replace(/[\p{L}\p{N}]/gu, "*"); // Python's str.isalnum()
+    return rule.placeholder || PLACEHOLDERS[kind];
+  }
+}
