@@ -9,6 +9,10 @@
 // with backoff on 5xx/429/network errors, dropped (and counted) only when the queue is full or
 // the server refuses the data (other 4xx).
 
+import { Redactor } from "./redaction.js";
+
+export { KINDS, PLACEHOLDERS, PolicyError, Redactor, find, findCodePoints, normalise, parsePolicy } from "./redaction.js";
+
 const RETRY = new Set([408, 425, 429, 500, 502, 503, 504]);
 const TWO_52 = 2 ** 52;
 
@@ -142,7 +146,9 @@ const backoff = (attempt, base, cap) => { const step = Math.min(cap, base * 2 **
 
 export class Promptyard {
   constructor({ baseUrl, apiKey, cacheTtl = 60, staleTtl = 3600, maxQueue = 1000, batchSize = 100,
-    flushInterval = 1000, maxRetries = 5, timeout = 10000, headers = {} } = {}) {
+    flushInterval = 1000, maxRetries = 5, timeout = 10000, headers = {}, redact = false } = {}) {
+    // Redaction before anything is queued (and so before it is sent): true = the default policy.
+    this.redactor = redact ? new Redactor(redact) : null;
     const env = globalThis.process?.env ?? {};
     this.baseUrl = (baseUrl ?? env.PROMPTYARD_URL ?? "http://127.0.0.1:8700").replace(/\/+$/, "");
     this.apiKey = apiKey ?? env.PROMPTYARD_API_KEY;
@@ -250,6 +256,7 @@ export class Promptyard {
   /** Queue one request log; returns its id (generated here unless given) at once. */
   log({ id, prompt, startTime, endTime, ...fields } = {}) {
     const now = Date.now() / 1000;
+    if (fields.error instanceof Error) fields.error = { type: fields.error.name, message: fields.error.message };
     const body = { id: id ?? uuid4(), start_time: startTime ?? now, end_time: endTime ?? now,
       status: fields.error ? "error" : "ok", ...snake(fields) };
     if (prompt && typeof prompt.link === "function") {
@@ -258,16 +265,18 @@ export class Promptyard {
       if (prompt.routing && !body.routing) body.routing = prompt.routing;
     } else if (prompt) body.prompt = prompt;
     if (body.metadata) body.metadata = Object.fromEntries(Object.entries(body.metadata).map(([k, v]) => [k, v == null ? "" : String(v)]));
-    this._put({ kind: "log", body });
+    this._put({ kind: "log", body: this.redactor ? redactLog(this.redactor, body) : body });
     return body.id;
   }
 
   score(requestId, name, value, comment) {
-    this._put({ kind: "score", id: requestId, body: { name, value, source: "api", ...(comment == null ? {} : { comment }) } });
+    const text = comment == null || !this.redactor ? comment : this.redactor.value(comment);
+    this._put({ kind: "score", id: requestId, body: { name, value, source: "api", ...(comment == null ? {} : { comment: text }) } });
   }
 
   metadata(requestId, values) {
-    this._put({ kind: "metadata", id: requestId, body: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)])) });
+    const body = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
+    this._put({ kind: "metadata", id: requestId, body: this.redactor ? this.redactor.value(body) : body });
   }
 
   stats() {
@@ -346,6 +355,21 @@ export class Promptyard {
   async shutdown(timeoutMs = 5000) {
     return this.flush(timeoutMs);
   }
+}
+
+/** A log body with its free text redacted: the fields the server redacts (input, output, prompt variables,
+ * the error message, metadata values, tags, score comments, the routing unit); keys, names and ids stay. */
+function redactLog(red, body) {
+  const out = { ...body };
+  if ("input" in out) out.input = red.value(out.input);
+  if ("output" in out) out.output = red.value(out.output);
+  if (out.prompt?.variables) out.prompt = { ...out.prompt, variables: red.value(out.prompt.variables) };
+  if (typeof out.error?.message === "string") out.error = { ...out.error, message: red.text(out.error.message) };
+  if (out.metadata) out.metadata = red.value(out.metadata);
+  if (Array.isArray(out.tags)) out.tags = [...new Set(out.tags.map((t) => red.value(t)))].filter((t) => t); // as the server keeps them
+  if (Array.isArray(out.scores)) out.scores = out.scores.map((s) => (typeof s?.comment === "string" ? { ...s, comment: red.text(s.comment) } : s));
+  if (typeof out.routing?.unit === "string") out.routing = { ...out.routing, unit: red.text(out.routing.unit) };
+  return out;
 }
 
 function snake(fields) {
