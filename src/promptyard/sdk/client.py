@@ -36,8 +36,15 @@ class _Core:
                  max_queue: int = 10_000, max_queue_bytes: int = 64 * 2**20, batch_size: int = 500,
                  flush_interval: float = 1.0, max_retries: int = 5,
                  spool_dir: str | os.PathLike[str] | None = None, shutdown_timeout: float = 5.0,
-                 handle_signals: bool = True):
+                 handle_signals: bool = True, redact: bool | Mapping[str, Any] | None = None,
+                 redaction_key: bytes | str | None = None):
         env_url, env_key = client_config()
+        # Redaction before anything is queued: what the sender posts or spools is already redacted.
+        self.redactor = None
+        if redact not in (None, False):
+            from promptyard.sdk.redact import LogRedactor  # the detectors load only when asked for
+
+            self.redactor = LogRedactor(redact, redaction_key)
         self.base_url = (base_url or env_url).rstrip("/")
         self.api_key = api_key or env_key
         self.timeout = timeout
@@ -98,6 +105,8 @@ class _Core:
                 body[name] = value
         if metadata:
             body["metadata"] = {str(k): "" if v is None else str(v) for k, v in metadata.items()}
+        if self.redactor is not None:
+            body = self.redactor.log(body)
         self.batcher.put({"kind": "log", "body": body})
         return rid
 
@@ -106,11 +115,15 @@ class _Core:
         body: dict[str, Any] = {"name": name, "value": value, "source": "api"}
         if comment is not None:
             body["comment"] = comment
+        if self.redactor is not None:
+            body = self.redactor.score(body)
         self.batcher.put({"kind": "score", "id": request_id, "body": body})
 
     def metadata(self, request_id: str, values: Mapping[str, Any]) -> None:
         """Queue metadata (string values) for a request."""
         body = {str(k): "" if v is None else str(v) for k, v in values.items()}
+        if self.redactor is not None:
+            body = self.redactor.metadata(body)
         self.batcher.put({"kind": "metadata", "id": request_id, "body": body})
 
     def stats(self) -> dict[str, int]:
@@ -179,6 +192,8 @@ class _Core:
         self._http, self._http_lock = None, threading.Lock()
         self.batcher._reset()
         self.cache._reset()
+        if self.redactor is not None:
+            self.redactor._reset()
         if self.watcher is not None:
             self.watcher.reset()
 
