@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 
@@ -61,8 +61,9 @@ class BatcherConfig:
 
 
 class Batcher:
-    def __init__(self, config: BatcherConfig):
+    def __init__(self, config: BatcherConfig, prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
         self.config = config
+        self.prepare = prepare  # item -> the body that may leave the process (SDK-side redaction)
         self.spool = Spool(config.spool_dir) if config.spool_dir else None
         self._reset()
         if self.spool is not None and self.spool.pending():
@@ -227,8 +228,26 @@ class Batcher:
             self._finished += n
             self._done.notify_all()
 
+    def _ready(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items as they may leave the process: with `prepare` (redaction), each body rewritten once.
+        Both ways out, a request (_deliver) and the spool (_park), begin here; a shutdown that takes over
+        a batch the sender is still preparing prepares what is not marked yet itself."""
+        if self.prepare is not None:
+            for item in items:
+                if not item.get("ready"):
+                    item["body"] = self.prepare(item)
+                    item["ready"] = True  # after the body: a reader that sees the mark sees the new body
+        return items
+
     def _park(self, items: list[dict[str, Any]]) -> None:
         """Keep what could not be sent on disk; without a spool it is lost (and counted)."""
+        try:
+            items = self._ready(items)
+        except Exception:  # noqa: BLE001 - never write what could not be redacted
+            log.exception("promptyard: %d log items could not be redacted and were dropped", len(items))
+            with self._lock:
+                self.counters.dropped += len(items)
+            return
         stored = self.spool.write(items) if self.spool else 0
         with self._lock:
             self.counters.spooled += stored
@@ -267,6 +286,7 @@ class Batcher:
 
     def _deliver(self, items: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
         """(sent, rejected, unsent): logs first in one request, then scores and metadata."""
+        items = self._ready(items)
         logs = [i for i in items if i["kind"] == "log"]
         others = [i for i in items if i["kind"] != "log"]
         sent = rejected = 0

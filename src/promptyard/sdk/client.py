@@ -39,7 +39,7 @@ class _Core:
                  handle_signals: bool = True, redact: bool | Mapping[str, Any] | None = None,
                  redaction_key: bytes | str | None = None):
         env_url, env_key = client_config()
-        # Redaction before anything is queued: what the sender posts or spools is already redacted.
+        # Redaction on the sender thread (log() stays a queue append), before anything is posted or spooled.
         self.redactor = None
         if redact not in (None, False):
             from promptyard.sdk.redact import LogRedactor  # the detectors load only when asked for
@@ -58,7 +58,7 @@ class _Core:
             self.base_url, self.api_key, max_queue=max_queue, max_queue_bytes=max_queue_bytes,
             batch_size=batch_size, flush_interval=flush_interval,
             timeout=timeout, max_retries=max_retries, spool_dir=os.fspath(spool_dir) if spool_dir else None,
-            shutdown_timeout=shutdown_timeout))
+            shutdown_timeout=shutdown_timeout), prepare=self.redactor.item if self.redactor else None)
         self.handle_signals = handle_signals
         _clients.add(self)
         if handle_signals:
@@ -105,8 +105,6 @@ class _Core:
                 body[name] = value
         if metadata:
             body["metadata"] = {str(k): "" if v is None else str(v) for k, v in metadata.items()}
-        if self.redactor is not None:
-            body = self.redactor.log(body)
         self.batcher.put({"kind": "log", "body": body})
         return rid
 
@@ -115,15 +113,11 @@ class _Core:
         body: dict[str, Any] = {"name": name, "value": value, "source": "api"}
         if comment is not None:
             body["comment"] = comment
-        if self.redactor is not None:
-            body = self.redactor.score(body)
         self.batcher.put({"kind": "score", "id": request_id, "body": body})
 
     def metadata(self, request_id: str, values: Mapping[str, Any]) -> None:
         """Queue metadata (string values) for a request."""
         body = {str(k): "" if v is None else str(v) for k, v in values.items()}
-        if self.redactor is not None:
-            body = self.redactor.metadata(body)
         self.batcher.put({"kind": "metadata", "id": request_id, "body": body})
 
     def stats(self) -> dict[str, int]:

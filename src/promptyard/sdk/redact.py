@@ -1,5 +1,7 @@
-"""SDK-side redaction (issue 13): `Promptyard(..., redact=True)` rewrites what the SDK sends before it is
-queued, so neither the HTTP body nor the disk spool ever holds the original text.
+"""SDK-side redaction (issue 13): `Promptyard(..., redact=True)` rewrites every log, score and metadata
+item at the two ways out of the process, before a request body is encoded and before items are written to
+the spool (Batcher._ready), so neither the HTTP body nor the disk spool ever holds the original text. It
+runs on the sender thread: log() stays a queue append (redacting a chat log costs milliseconds of CPU).
 
 The detectors and operators are the server's own (domain/redaction.py, domain/redaction_policy.py); the
 fields are the ones the server redacts (services/redaction.py), in the shape the SDK sends them: input,
@@ -39,6 +41,11 @@ class LogRedactor:
 
     def _text(self, value: Any) -> Any:
         return self._redactor.text(value) if isinstance(value, str) else value
+
+    def item(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """The redacted body of a queued item ({kind: log | score | metadata, body})."""
+        kind, body = item["kind"], item["body"]
+        return self.log(body) if kind == "log" else self.score(body) if kind == "score" else self.metadata(body)
 
     def log(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
