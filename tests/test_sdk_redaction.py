@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from promptyard import Promptyard, wrap
 from promptyard.domain import redaction_policy as rp
 from tests.fakes.llm import run_fake_llm
-from tests.test_sdk_servers import admin, closed_port_url, live, publish  # noqa: F401
+from tests.test_sdk_servers import Hanging, admin, closed_port_url, live, publish  # noqa: F401
 from tests.vectors import make_redaction_vectors
 
 FAST = dict(flush_interval=0.05, timeout=2.0, watch_changes=False, handle_signals=False)
@@ -165,6 +166,26 @@ def test_the_spool_never_holds_the_original(tmp_path: Path) -> None:
     raw = b"".join(p.read_bytes() for p in files)
     assert_no_original(raw)
     assert "[電話番号]".encode() in raw and "[氏名]".encode() in raw
+
+
+def test_what_shutdown_spools_from_the_queue_is_redacted_too(tmp_path: Path) -> None:
+    # A server that never answers: the sender hangs on the first batch; the logs queued behind it are
+    # written to the spool by shutdown itself, without the sender ever having seen them.
+    hanging = Hanging()
+    spool = tmp_path / "spool"
+    py = Promptyard(hanging.url, "key", redact=True, spool_dir=spool, **(FAST | {"timeout": 30.0}))
+    py.log(output=f"first {PHONE}")
+    deadline = time.monotonic() + 10
+    while py.batcher._inflight is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert py.batcher._inflight is not None
+    for _ in range(5):
+        sensitive_log(py)
+    assert py.shutdown(0.5).spooled == 16
+    raw = b"".join(p.read_bytes() for p in spool.iterdir() if p.is_file())
+    assert_no_original(raw)
+    assert raw.count("[電話番号]".encode()) >= 16
+    hanging.close()
 
 
 def test_policy_operators_and_a_keyed_hash(recorder, live) -> None:  # noqa: ANN001
