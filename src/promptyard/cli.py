@@ -48,7 +48,7 @@ def _database(settings: Settings, migrate: bool = True):  # noqa: ANN202
     from promptyard.store.migrate import upgrade
 
     private_data_dir(settings)
-    db = Database(settings.db_url, statement_timeout_s=settings.statement_timeout_s)
+    db = Database(settings.db_url, statement_timeout_s=settings.statement_timeout_s, secret=settings.secret())
     if migrate:
         upgrade(db.engine)
     return db

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -61,6 +62,10 @@ class Settings:
     login_window_s: int = _opt(900, "the sliding window of the login limits, in seconds")
     public_url: str = _opt("", "the URL people reach the server at (e.g. https://prompts.example.com); absolute "
                                "links such as invitations are built from it; empty = the listen address")
+    secret_key: str = _opt("", "the server's secret, from which the keys of keyed hashes (redaction's hash operator, "
+                               "the term list) are derived; every server on one database needs the same; empty = "
+                               "<data_dir>/secret.key, made on first start (keep it: a new secret makes the term "
+                               "list and earlier hashes unmatchable)")
     allowed_hosts: str = _opt("", "comma list of Host header values served (others get 400); empty = the listen "
                                   "host, localhost, 127.0.0.1, ::1 and the PUBLIC_URL host; * = any")
 
@@ -85,6 +90,25 @@ class Settings:
             return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
         public = urlsplit(self.public_url).hostname if self.public_url else None
         return frozenset(h for h in (self.host.lower(), "localhost", "127.0.0.1", "::1", public) if h)
+
+    def secret(self) -> bytes:
+        """PROMPTYARD_SECRET_KEY, else the data dir's secret.key (made, 0600, by whichever process comes first)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = Path(self.data_dir) / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".secret.key.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+            try:
+                os.link(tmp, path)  # atomic: the first process's secret wins, whole
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_bytes().strip()
 
     @property
     def db_url(self) -> str:

@@ -17,7 +17,7 @@ from promptyard.domain import access, query, stats
 from promptyard.domain.records import Principal
 from promptyard.store import rollups
 from promptyard.store.query_sql import where
-from promptyard.store.models import Request, Score
+from promptyard.store.models import RedactionCount, Request, Score
 from promptyard.store.types import utcnow
 
 # Filtered statistics group by an expression of the version key (prompt name, number), not the key. Grouping by
@@ -78,6 +78,21 @@ def _from_logs(session: Session, p: Principal, prompt: str | None, node: query.N
         if (name, number) in out:
             out[(name, number)]["scores"][sname] = _score(n, mean, mean_sq)
     return list(out.values())
+
+
+def redactions(session: Session, p: Principal, *, prompt: str | None = None,
+               node: query.Node | None = None) -> dict[str, dict[str, int]]:
+    """Per kind, the spans redacted before storage and the logs they were in (over the matching logs)."""
+    access.require(p, "read")
+    q = select(RedactionCount.kind, func.sum(RedactionCount.n), func.count()).where(
+        RedactionCount.workspace_id == p.workspace_id)
+    if node is not None or prompt:
+        scope = [Request.workspace_id == p.workspace_id, where(node, utcnow(), sets_of=p.workspace_id)]
+        if prompt:
+            scope.append(Request.prompt_name == prompt)
+        q = q.where(RedactionCount.request_id.in_(select(Request.id).where(*scope)))
+    rows = session.execute(q.group_by(RedactionCount.kind).order_by(RedactionCount.kind)).all()
+    return {kind: {"spans": int(spans), "requests": n} for kind, spans, n in rows}
 
 
 def _score_moments(scope: list) -> Select:

@@ -15,10 +15,10 @@ from promptyard.domain import logs as rl
 from promptyard.domain.numbers import ROW_ID_MAX, ascii_int, is_ascii_digits
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
-from promptyard.services import changes, experiment_records, keys, labels, prompts
+from promptyard.services import changes, experiment_records, keys, labels, prompts, redaction
 from promptyard.store import bulk, rollups
 from promptyard.store.experiment_totals import UnitKey
-from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
+from promptyard.store.models import PendingUpdate, RedactionCount, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
 
 
@@ -45,16 +45,21 @@ def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, s
     unique = [(i, log) for i, log in good if not (log.client_id in seen or seen.add(log.client_id))]
     attribution = _Attribution(session, p)
     assigner = experiment_records.Assigner(session, p.workspace_id)
-    rows = []
+    red = redaction.for_workspace(session, p.workspace_id)
+    rows, kept, counts = [], [], []
     for i, log in unique:  # ids stored before are skipped by the insert itself (a replay answers the same)
-        row = _row(p, log, source)
-        warning = attribution.apply(row, log)
+        redacted, found = redaction.log(red, log)
+        row = _row(p, redacted, source)
+        warning = attribution.apply(row, redacted, metadata=log.metadata)  # routing sees what was sent
         if warning:
             warnings.append({"index": i, "message": warning})
+        row["routing"] = redaction.routing(red, row["routing"])
         row["experiment_id"] = assigner.experiment_for(row["prompt_id"], row["label"], row["start_time"],
                                                        row["routing"], row["version_number"])
         rows.append(row)
-    inserted = _store(session, p, rows, [log for _, log in unique])
+        kept.append(redacted)
+        counts.append(found)
+    inserted = _store(session, p, rows, kept, counts)
     return {"accepted": len(inserted), "duplicates": len(good) - len(inserted),
             "ids": [log.client_id for _, log in good], "errors": errors, "warnings": warnings}
 
@@ -86,7 +91,7 @@ class _Attribution:
         self.cursor: int | None = None  # the workspace's change cursor, read once per batch
         self.failed: dict[tuple, PromptyardError] = {}
 
-    def apply(self, row: dict[str, Any], log: rl.NormalLog) -> str | None:
+    def apply(self, row: dict[str, Any], log: rl.NormalLog, *, metadata: dict[str, str]) -> str | None:
         prompt = log.prompt
         if not prompt:
             return None
@@ -100,7 +105,7 @@ class _Attribution:
         if found is None:
             try:
                 found = labels.resolve(self.session, self.p, name, version=version, label=label,
-                                       metadata=log.metadata, cursor=self.cursor)
+                                       metadata=metadata, cursor=self.cursor)
             except PromptyardError as exc:
                 found = self.failed[key] = exc
         if isinstance(found, PromptyardError):
@@ -112,17 +117,19 @@ class _Attribution:
         return None
 
 
-def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.NormalLog]) -> set[str]:
+def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.NormalLog],
+           counts: list[dict[str, int]]) -> set[str]:
     if not rows:
         return set()
     inserted = dict(bulk.insert(session, Request.__table__, rows, skip_conflicts_on=("workspace_id", "client_id"),
                                 returning=("client_id", "id")))
-    meta, tags, scores = [], [], []
+    meta, tags, scores, redacted = [], [], [], []
     changes = rollups.Changes()
-    for log, row in zip(logs, rows):
+    for log, row, found in zip(logs, rows, counts):
         rid = inserted.get(log.client_id)
         if rid is None:
             continue
+        redacted += redaction.count_rows(p.workspace_id, rid, found)
         meta += [{"request_id": rid, "key": k, "value": v, "workspace_id": p.workspace_id}
                  for k, v in log.metadata.items()]
         tags += [{"request_id": rid, "tag": t, "workspace_id": p.workspace_id} for t in log.tags]
@@ -133,7 +140,7 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
                         latency_ms=row["latency_ms"], unit=unit)
         for sc in log.scores:
             changes.score(version, sc["name"], sc["value"], unit=unit)
-    for model, values in ((RequestMetadata, meta), (RequestTag, tags), (Score, scores)):
+    for model, values in ((RequestMetadata, meta), (RequestTag, tags), (Score, scores), (RedactionCount, redacted)):
         bulk.insert(session, model.__table__, values)
     _apply_pending(session, p, inserted, changes)
     changes.apply(session, p.workspace_id)  # last: its rows stay locked only until the commit
@@ -158,6 +165,7 @@ def _apply_pending(session: Session, p: Principal, inserted: dict[str, int], cha
         .order_by(PendingUpdate.id)).all()
     for item in pending:
         _annotate(session, p, inserted[item.client_id], item.kind, item.payload, changes)
+        redaction.add_counts(session, p.workspace_id, inserted[item.client_id], item.redacted or {})
         session.delete(item)
 
 
@@ -177,6 +185,7 @@ def apply_late_pending(session: Session, *, grace_s: int, limit: int = 1000) -> 
         changes = by_workspace.setdefault(item.workspace_id, rollups.Changes())
         _annotate(session, keys.system_principal(item.workspace_id, actor="pending"), request_id, item.kind,
                   item.payload, changes)
+        redaction.add_counts(session, item.workspace_id, request_id, item.redacted or {})
         session.delete(item)
     for workspace_id, changes in sorted(by_workspace.items()):
         changes.apply(session, workspace_id)
@@ -238,7 +247,8 @@ def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, 
     """Metadata/tags/scores for a logged request, or kept pending for one whose log has not
     arrived yet (applied when it arrives, within the grace window)."""
     access.require(p, "ingest")
-    items = _check_annotation(kind, payload)
+    red = redaction.for_workspace(session, p.workspace_id)
+    redacted = [redaction.annotation(red, kind, item) for item in _check_annotation(kind, payload)]
     request_id = find(session, p, ref)
     if request_id is None:
         if is_ascii_digits(ref) or len(ref) > 64:
@@ -247,13 +257,14 @@ def annotate(session: Session, p: Principal, ref: str, kind: str, payload: Any, 
         session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == p.workspace_id,
                                                     PendingUpdate.created_at < cutoff))
         if kind == "scores":  # whoever applies it later, the score keeps its author
-            items = [item | {"author": item.get("author") or p.actor} for item in items]
-        session.add_all(PendingUpdate(workspace_id=p.workspace_id, client_id=ref, kind=kind, payload=item)
-                        for item in items)
+            redacted = [(item | {"author": item.get("author") or p.actor}, found) for item, found in redacted]
+        session.add_all(PendingUpdate(workspace_id=p.workspace_id, client_id=ref, kind=kind, payload=item,
+                                      redacted=found or None) for item, found in redacted)
         return {"id": ref, "pending": True}
     changes = rollups.Changes()
-    for item in items:
+    for item, found in redacted:
         _annotate(session, p, request_id, kind, item, changes)
+        redaction.add_counts(session, p.workspace_id, request_id, found)
     changes.apply(session, p.workspace_id)
     return {"id": ref, "pending": False}
 
@@ -302,8 +313,11 @@ def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version:
         raise InvalidInput("prompt_input_variables: must be an object")
     meta = {m.key: m.value for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id == rid))}
     found = labels.resolve(session, p, name, version=version, label=label, metadata=meta)
+    red = redaction.for_workspace(session, p.workspace_id)
+    variables, counts = redaction.variables(red, variables)
     row = session.get(Request, rid, with_for_update=True)  # see _upsert_score
-    routing = {"label": found.label, "rule": found.rule, "unit": found.unit} if found.rule else row.routing
+    routing = redaction.routing(red, {"label": found.label, "rule": found.rule, "unit": found.unit}) \
+        if found.rule else row.routing
     experiment_id = experiment_records.Assigner(session, p.workspace_id).experiment_for(
         found.prompt.id, found.label, row.start_time, routing, found.version.number)
     _move_totals(session, p, row, rollups.key(found.prompt.name, found.version.number),
@@ -311,6 +325,7 @@ def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version:
     row.prompt_id, row.prompt_version_id = found.prompt.id, found.version.id
     row.prompt_name, row.version_number, row.label = found.prompt.name, found.version.number, found.label
     row.input_variables, row.routing, row.experiment_id = variables, routing, experiment_id
+    redaction.add_counts(session, p.workspace_id, rid, counts)
     session.flush()
     return {"id": row.client_id, "prompt": found.prompt.name, "version": found.version.number}
 

@@ -15,6 +15,7 @@ from promptyard.domain import access, query
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services.render_pool import TemplateEngine
+from promptyard.services import redaction
 from promptyard.services.request_log import find
 from promptyard.store.models import Prompt, PromptVersion, Request, RequestMetadata, Score
 from promptyard.store.query_sql import where
@@ -142,7 +143,8 @@ def get(session: Session, p: Principal, ref: str, engine: TemplateEngine) -> dic
     out.update(input=r.input, output=r.output, parameters=r.parameters, function_name=r.function_name,
                error=_error(r),
                input_variables=r.input_variables, routing=r.routing, received_at=r.received_at,
-               prompt_id=r.prompt_id, rendered_template=_rendered(session, r, engine))
+               prompt_id=r.prompt_id, rendered_template=_rendered(session, r, engine),
+               redacted=redaction.counts_of(session, p, rid))
     return out
 
 

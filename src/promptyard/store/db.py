@@ -83,9 +83,10 @@ _SQLITE_PROGRESS_STEPS = 100_000
 class Database:
     """Hands out sessions; the caller owns the transaction (`with db.write() as s: ...`)."""
 
-    def __init__(self, url: str, *, echo: bool = False, statement_timeout_s: float = 0):
+    def __init__(self, url: str, *, echo: bool = False, statement_timeout_s: float = 0, secret: bytes = b""):
         """statement_timeout_s > 0: reads (search, stats, exports' batches) end after that long
-        with errors.TimedOut; writes and migrations have no limit."""
+        with errors.TimedOut; writes and migrations have no limit. `secret` (Settings.secret()) rides
+        along in every session's `info`, for the keyed hashes services derive from it."""
         self.url = url
         self.statement_timeout_s = statement_timeout_s
         self.outage = faults.Outage()
@@ -106,8 +107,9 @@ class Database:
             reader = read_engine.execution_options(isolation_level="AUTOCOMMIT")
         else:
             reader = self.engine.execution_options(statement_timeout_s=statement_timeout_s or None)
-        self._read = sessionmaker(reader, expire_on_commit=False)
-        self._write = sessionmaker(writer, expire_on_commit=False)
+        info = {"secret": secret}
+        self._read = sessionmaker(reader, expire_on_commit=False, info=info)
+        self._write = sessionmaker(writer, expire_on_commit=False, info=info)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -349,6 +349,7 @@ class RedactionCount(Base):
     """How many spans of one kind were redacted from a request before it was stored (never what they were)."""
 
     __tablename__ = "redaction_counts"
+    __table_args__ = (Index("ix_redaction_counts_ws_kind", "workspace_id", "kind", "n"),)  # analytics
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(100), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
@@ -433,6 +434,7 @@ class PendingUpdate(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(20))  # score | metadata | tags
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    redacted: Mapped[dict[str, int] | None] = mapped_column(JSONType)  # counts per kind, added when applied
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

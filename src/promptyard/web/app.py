@@ -27,6 +27,7 @@ from promptyard.web.api import openapi as api_openapi
 from promptyard.web.api import experiments as api_experiments
 from promptyard.web.api import folders as api_folders
 from promptyard.web.api import logs as api_logs
+from promptyard.web.api import privacy as api_privacy
 from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import system as api_system
 from promptyard.web.context import AppContext
@@ -49,8 +50,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="Promptyard", version=app_version(), openapi_url="/api/v1/openapi.json",
                   docs_url=None, redoc_url=None, lifespan=_lifespan)
     app.state.ctx = AppContext(settings=settings, db=db or Database(
-        settings.db_url, statement_timeout_s=settings.statement_timeout_s), version=app_version())
-    routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_client_support, api_docs)
+        settings.db_url, statement_timeout_s=settings.statement_timeout_s, secret=settings.secret()),
+        version=app_version())
+    routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_client_support,
+               api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)

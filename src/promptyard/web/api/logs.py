@@ -75,8 +75,12 @@ def search(c: Ctx, p: Auth, body: Annotated[dict, Body()]):
 
 @router.get("/stats")
 def stats(c: Ctx, p: Auth, prompt: str | None = None, filter: str | None = None):
+    """Per prompt version: count, error rate, latency, tokens, cost, scores; and `redacted`: per kind, the spans
+    redacted before storage and the logs they were in."""
+    node = _filter(filter)
     with c.db.read() as s:
-        return {"items": shapes.plain(log_stats.per_version(s, p, prompt=prompt, node=_filter(filter)))}
+        return {"items": shapes.plain(log_stats.per_version(s, p, prompt=prompt, node=node)),
+                "redacted": log_stats.redactions(s, p, prompt=prompt, node=node)}
 
 
 @router.get("/export", response_class=Response, responses={200: {

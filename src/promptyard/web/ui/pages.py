@@ -338,6 +338,14 @@ def pretty_json(value: Any) -> str:
 
 
 @pass_context
+def kind_name(context: Any, kind: str) -> str:
+    """A redaction kind in the page's language ("custom:<name>" for a workspace's own pattern)."""
+    if kind.startswith("custom:"):
+        return catalogue.translate(context["lang"], "privacy.kind.custom", name=kind.removeprefix("custom:"))
+    return catalogue.translate(context["lang"], f"privacy.kind.{kind}")
+
+
+@pass_context
 def _notice(context: Any) -> str | None:
     key = context["request"].query_params.get("notice")
     text = f"notice.{key}" if key else None
@@ -349,7 +357,7 @@ def _notice(context: Any) -> str | None:
 env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                   trim_blocks=True, lstrip_blocks=True)
 env.globals.update(t=_t, fmt_time=fmt_time, url_for=_url_for, url_or_none=_url_or_none, csrf_field=csrf_field, safe_href=safe_href,
-                   notice=_notice, languages=catalogue.LANGUAGES)
+                   notice=_notice, languages=catalogue.LANGUAGES, kind_name=kind_name)
 env.filters.update(fmt_time=fmt_time, safe_href=safe_href, pretty_json=pretty_json)
 
 

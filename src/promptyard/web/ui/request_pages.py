@@ -156,9 +156,10 @@ def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = 
     node, error = request_filters.parse(q)
     with pages.db(request).read() as s:
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
+        redacted = {} if error else log_stats.redactions(s, user.principal, prompt=prompt or None, node=node)
         names = request_views.suggestions(s, user.principal)
     chart_list = charts.analytics_charts(items, lambda key, **kw: translate(user.locale, key, **kw))
     return pages.render(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
-                        q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names,
+                        q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names, redacted=redacted,
                         score_names=sorted({n for i in items for n in i["scores"]}),
                         label=lambda i: charts.version_label(i, translate(user.locale, "requests.analytics.unlinked")))

@@ -1,5 +1,5 @@
 """privacy: a redaction policy and a retention period per workspace, the term list (keyed hashes only)
-and per-request counts of what was redacted
+and per-request counts of what was redacted (pending updates carry theirs)
 
 Revision ID: 0007
 Revises: 0006
@@ -23,6 +23,7 @@ def upgrade() -> None:
     # NULL redaction = the default policy, which is on: existing workspaces are redacted from now on too.
     op.add_column("workspaces", sa.Column("redaction", t.JSONType, nullable=True))
     op.add_column("workspaces", sa.Column("retention_days", sa.Integer(), nullable=True))
+    op.add_column("pending_updates", sa.Column("redacted", t.JSONType, nullable=True))
     op.create_table(
         "redaction_terms",
         sa.Column("workspace_id", sa.Integer(), nullable=False),
@@ -43,10 +44,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["request_id"], ["requests.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("request_id", "kind"),
     )
+    op.create_index("ix_redaction_counts_ws_kind", "redaction_counts", ["workspace_id", "kind", "n"])
 
 
 def downgrade() -> None:
     op.drop_table("redaction_counts")
     op.drop_table("redaction_terms")
+    op.drop_column("pending_updates", "redacted")
     op.drop_column("workspaces", "retention_days")
     op.drop_column("workspaces", "redaction")

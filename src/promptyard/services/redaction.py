@@ -1,0 +1,231 @@
+"""A workspace's redaction policy: reading and changing it (admins, audited), its term list, and applying it
+to what is about to be stored (every ingest path calls `for_workspace` and `log` / `annotation` /
+`variables` here before it writes). The policy's rules are domain/redaction_policy.py.
+
+The keys of keyed hashes are derived from the server's secret (Settings.secret(), carried in the session's
+`info`) and the workspace id: the database alone does not let anyone test a guess against a term-list entry
+or a hashed value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from promptyard.domain import access
+from promptyard.domain import logs as rl
+from promptyard.domain import redaction_policy as rp
+from promptyard.domain.records import Principal
+from promptyard.errors import InvalidInput
+from promptyard.services import audit
+from promptyard.store import bulk
+from promptyard.store.models import RedactionCount, RedactionTerm, Workspace
+from promptyard.store.types import utcnow
+
+MAX_TERMS_PER_CALL = 10_000
+MAX_TERMS = 100_000
+MAX_PREVIEW_CHARS = 20_000
+
+
+def _key(session: Session, workspace_id: int) -> bytes:
+    secret = session.info.get("secret") or b""
+    return hmac.new(secret, f"promptyard/redaction/{workspace_id}".encode(), hashlib.sha256).digest()
+
+
+def policy(session: Session, workspace_id: int) -> rp.Policy:
+    return rp.parse(session.scalar(select(Workspace.redaction).where(Workspace.id == workspace_id)))
+
+
+def for_workspace(session: Session, workspace_id: int) -> rp.Redactor | None:
+    """The redactor ingest applies in this workspace (None when its policy is off)."""
+    found = policy(session, workspace_id)
+    if not found.enabled:
+        return None
+    terms: rp.Terms | None = None
+    if found.rules[rp.TERM].on:
+        rows = session.execute(select(RedactionTerm.digest, RedactionTerm.prefix, RedactionTerm.length)
+                               .where(RedactionTerm.workspace_id == workspace_id)).all()
+        terms = rp.Terms.of(rp.TermEntry(*row) for row in rows)
+    return rp.Redactor(found, _key(session, workspace_id), terms)
+
+
+# --- what is redacted: one home for the list of fields --------------------------------------------------------
+
+def log(red: rp.Redactor | None, item: rl.NormalLog) -> tuple[rl.NormalLog, dict[str, int]]:
+    """The log with its free text redacted (input, output, prompt variables, error message, metadata values,
+    tags, score comments), and the counts per kind. Texts for search are made again from what is kept."""
+    if red is None:
+        return item, {}
+    red.take()
+    inp, out = red.value(item.input), red.value(item.output)
+    prompt = item.prompt
+    if prompt and prompt.get("variables"):
+        prompt = prompt | {"variables": red.value(prompt["variables"])}
+    changed = dataclasses.replace(
+        item, input=inp, output=out, input_text=rl.text_of(inp), output_text=rl.text_of(out),
+        parameters=red.value(item.parameters), error_message=red.text(item.error_message or "") or None,
+        metadata={k: red.text(v) for k, v in item.metadata.items()}, tags=_tags(red, item.tags),
+        scores=[s | {"comment": red.text(s["comment"])} for s in item.scores], prompt=prompt)
+    return changed, red.take()
+
+
+def _tags(red: rp.Redactor, tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in (red.text(tag) for tag in tags) if t))
+
+
+def routing(red: rp.Redactor | None, decision: dict | None) -> dict | None:
+    """A routing decision's sticky unit is a metadata value: it is stored only as the policy leaves it."""
+    if red is None or not decision or not decision.get("unit"):
+        return decision
+    return decision | {"unit": red.text(decision["unit"])}
+
+
+def annotation(red: rp.Redactor | None, kind: str, item: dict) -> tuple[dict, dict[str, int]]:
+    """One metadata, tags or score update sent for a stored (or not yet stored) request, redacted like a
+    log's. Tags to remove are redacted too (they must match the stored form) but not counted."""
+    if red is None:
+        return item, {}
+    red.take()
+    if kind == "metadata":
+        return {k: red.text(v) for k, v in item.items()}, red.take()
+    if kind == "tags":
+        add = _tags(red, item["add"])
+        found = red.take()
+        return {"add": add, "remove": _tags(red, item["remove"])}, found
+    return item | {"comment": red.text(item["comment"])}, red.take()
+
+
+def variables(red: rp.Redactor | None, values: dict | None) -> tuple[dict | None, dict[str, int]]:
+    if red is None or values is None:
+        return values, {}
+    red.take()
+    return red.value(values), red.take()
+
+
+def count_rows(workspace_id: int, request_id: int, counts: dict[str, int]) -> list[dict]:
+    return [{"request_id": request_id, "kind": k, "n": n, "workspace_id": workspace_id} for k, n in counts.items()]
+
+
+def add_counts(session: Session, workspace_id: int, request_id: int, counts: dict[str, int]) -> None:
+    """Counts of a later annotation added to the request's."""
+    if counts:
+        bulk.insert(session, RedactionCount.__table__, count_rows(workspace_id, request_id, counts),
+                    add_on_conflict=(("request_id", "kind"), ("n",)))
+
+
+def counts_of(session: Session, p: Principal, request_id: int) -> dict[str, int]:
+    access.require(p, "read")
+    rows = session.execute(select(RedactionCount.kind, RedactionCount.n).where(
+        RedactionCount.workspace_id == p.workspace_id, RedactionCount.request_id == request_id)
+        .order_by(RedactionCount.kind)).all()
+    return {kind: n for kind, n in rows}
+
+
+# --- the policy, for admins -----------------------------------------------------------------------------------
+
+def describe(session: Session, p: Principal) -> dict[str, Any]:
+    access.require(p, "read")
+    stored = session.scalar(select(Workspace.redaction).where(Workspace.id == p.workspace_id))
+    terms = session.scalar(select(func.count()).select_from(RedactionTerm)
+                           .where(RedactionTerm.workspace_id == p.workspace_id))
+    return {**policy(session, p.workspace_id).to_json(), "terms": terms, "default": stored is None,
+            "placeholders": rp.PLACEHOLDERS, "operators": list(rp.OPERATORS)}
+
+
+def set_policy(session: Session, p: Principal, data: Any, *, reason: str = "") -> dict[str, Any]:
+    """Change the policy (fields left out keep their value). Turning redaction off, or a detector off, needs a
+    reason; the audit trail keeps the change, who made it and why."""
+    access.require(p, "admin")
+    row = session.get(Workspace, p.workspace_id, with_for_update=True)
+    before = rp.parse(row.redaction)
+    try:
+        after = rp.parse(data, base=before)
+    except rp.PolicyError as exc:
+        raise InvalidInput(str(exc)) from None
+    reason = (reason or "").strip()
+    weakened = _weakened(before, after)
+    if weakened and not reason:
+        raise InvalidInput(f"reason: turning off {', '.join(weakened)} needs a reason (it is kept in the audit trail)")
+    if len(reason) > 1000:
+        raise InvalidInput("reason: at most 1,000 characters")
+    row.redaction = after.to_json()
+    audit.record(session, p.workspace_id, p.actor, "privacy.redaction", "workspace", p.workspace_id,
+                 {"before": before.to_json(), "after": after.to_json(), "reason": reason})
+    session.flush()
+    return describe(session, p)
+
+
+def _weakened(before: rp.Policy, after: rp.Policy) -> list[str]:
+    if before.enabled and not after.enabled:
+        return ["redaction"]
+    return [k for k in rp.RULE_KINDS if before.rules[k].on and not after.rules[k].on] + \
+        [c.kind for c in before.custom if c.rule.on and c.kind not in {d.kind for d in after.custom if d.rule.on}]
+
+
+def _entries(session: Session, p: Principal, terms: Any) -> list[rp.TermEntry]:
+    if not isinstance(terms, list) or not terms or len(terms) > MAX_TERMS_PER_CALL:
+        raise InvalidInput(f"terms: send a list of 1-{MAX_TERMS_PER_CALL:,} names")
+    key = _key(session, p.workspace_id)
+    out: dict[str, rp.TermEntry] = {}
+    for i, term in enumerate(terms):
+        try:
+            out.update((e.digest, e) for e in rp.term_entries(key, term))
+        except rp.PolicyError:  # the term is not echoed: it is patient data
+            raise InvalidInput(f"terms[{i}]: each term must be a text of {rp.MIN_TERM_CHARS}-"
+                               f"{rp.MAX_TERM_CHARS} characters") from None
+    return list(out.values())
+
+
+def add_terms(session: Session, p: Principal, terms: Any) -> dict[str, Any]:
+    """Add names to the term list; only their keyed hashes are kept. Answers the list's size."""
+    access.require(p, "admin")
+    entries = _entries(session, p, terms)
+    have = _term_count(session, p.workspace_id)
+    if have + len(entries) > MAX_TERMS:
+        raise InvalidInput(f"terms: a workspace keeps at most {MAX_TERMS:,} terms (it has {have:,})")
+    bulk.insert(session, RedactionTerm.__table__,
+                [{"workspace_id": p.workspace_id, "digest": e.digest, "prefix": e.prefix, "length": e.length,
+                  "created_by": p.actor, "created_at": utcnow()} for e in entries],
+                skip_conflicts_on=("workspace_id", "digest"))
+    total = _term_count(session, p.workspace_id)
+    audit.record(session, p.workspace_id, p.actor, "privacy.terms.add", "workspace", p.workspace_id,
+                 {"added": total - have, "total": total})
+    return {"terms": total}
+
+
+def remove_terms(session: Session, p: Principal, terms: Any | None = None) -> dict[str, Any]:
+    """Remove the given names from the term list (None: every term)."""
+    access.require(p, "admin")
+    q = delete(RedactionTerm).where(RedactionTerm.workspace_id == p.workspace_id)
+    if terms is not None:
+        q = q.where(RedactionTerm.digest.in_([e.digest for e in _entries(session, p, terms)]))
+    have = _term_count(session, p.workspace_id)
+    session.execute(q)
+    total = _term_count(session, p.workspace_id)
+    audit.record(session, p.workspace_id, p.actor, "privacy.terms.remove", "workspace", p.workspace_id,
+                 {"removed": have - total, "total": total})
+    return {"terms": total}
+
+
+def _term_count(session: Session, workspace_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(RedactionTerm)
+                          .where(RedactionTerm.workspace_id == workspace_id))
+
+
+def preview(session: Session, p: Principal, text: Any, data: Any = None) -> dict[str, Any]:
+    """What the policy (or a draft of a change to it) makes of a sample text; nothing is stored."""
+    access.require(p, "admin")
+    if not isinstance(text, str) or len(text) > MAX_PREVIEW_CHARS:
+        raise InvalidInput(f"text: a string of at most {MAX_PREVIEW_CHARS:,} characters")
+    red = for_workspace(session, p.workspace_id) or rp.Redactor(rp.Policy(enabled=False))
+    if data is not None:
+        try:
+            red = rp.Redactor(rp.parse(data, base=red.policy), _key(session, p.workspace_id), red.terms)
+        except rp.PolicyError as exc:
+            raise InvalidInput(str(exc)) from None
+    return {"text": red.text(text), "counts": red.take()}
