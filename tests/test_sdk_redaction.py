@@ -20,6 +20,7 @@ import pytest
 from promptyard import Promptyard, wrap
 from promptyard.domain import redaction_policy as rp
 from tests.fakes.llm import run_fake_llm
+from tests.servers import start_server
 from tests.test_sdk_servers import Hanging, admin, closed_port_url, live, publish  # noqa: F401
 from tests.vectors import make_redaction_vectors
 
@@ -155,6 +156,31 @@ def test_nothing_original_on_the_wire_and_the_server_stores_the_redacted_log(rec
     py.shutdown()
 
 
+@pytest.fixture(scope="module")
+def unredacting(tmp_path_factory):  # noqa: ANN001, ANN201
+    """A live server whose workspace has server-side redaction turned off: what it stores is what it got."""
+    server = start_server(tmp_path_factory.mktemp("plain"))
+    r = admin(server, "PATCH", "/api/v1/privacy/redaction", json={"enabled": False, "reason": "SDK redaction test"})
+    assert r.status_code == 200, r.text
+    yield server
+    server.stop()
+
+
+def test_with_the_server_policy_off_the_stored_rows_hold_only_what_the_sdk_left(unredacting) -> None:  # noqa: ANN001
+    plain = Promptyard(unredacting.url, unredacting.api_key, **FAST)
+    control = plain.log(output=f"{NAME}様 {PHONE}")
+    py = Promptyard(unredacting.url, unredacting.api_key, redact=True, **FAST)
+    rid = sensitive_log(py)
+    assert plain.flush(10) and py.flush(10)
+    assert admin(unredacting, "GET", f"/api/v1/requests/{control}").json()["output"] == f"{NAME}様 {PHONE}"
+    stored = admin(unredacting, "GET", f"/api/v1/requests/{rid}").json()
+    assert_no_original(json.dumps(stored, ensure_ascii=False).encode())
+    assert stored["output"]["content"] == "[氏名]様、[メールアドレス] にお送りします。60mg 1日3回"
+    assert stored["metadata"]["callback"] == "[電話番号]"
+    plain.shutdown()
+    py.shutdown()
+
+
 def test_the_spool_never_holds_the_original(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     py = Promptyard(closed_port_url(), "key", redact=True, spool_dir=spool, **FAST)
@@ -195,8 +221,9 @@ def test_policy_operators_and_a_keyed_hash(recorder, live) -> None:  # noqa: ANN
     a = py.log(output=f"{NAME}様 {PHONE} {EMAIL} {MY_NUMBER}")
     b = py.log(output=f"電話 {PHONE.replace('-', '')}")
     assert py.flush(10)
-    out_a = admin(live, "GET", f"/api/v1/requests/{a}").json()["output"]
-    out_b = admin(live, "GET", f"/api/v1/requests/{b}").json()["output"]
+    sent = {log["id"]: log["output"] for p, body in recorder.bodies if p == "/api/v1/requests"
+            for log in json.loads(body)["requests"]}  # as sent: the server's own policy redacts what we left
+    out_a, out_b = sent[a], sent[b]
     digest = out_a.split()[1]
     assert out_a == f"****様 {digest}  {MY_NUMBER}" and digest.startswith("[電話番号:") and len(digest) == 17
     assert out_b == f"電話 {digest}"  # the same number, written differently, groups under the same hash
