@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -243,6 +244,16 @@ def test_policy_operators_and_a_keyed_hash(recorder, live) -> None:  # noqa: ANN
 def test_a_bad_policy_is_refused_when_the_client_is_made(redact, key, message) -> None:  # noqa: ANN001
     with pytest.raises((ValueError, TypeError), match=re.escape(message)):
         Promptyard("http://127.0.0.1:9", "k", redact=redact, redaction_key=key, **FAST)
+
+
+def test_custom_patterns_work_and_say_what_they_need_without_regex(monkeypatch) -> None:  # noqa: ANN001
+    policy = {"custom": [{"name": "rx_no", "pattern": "RX-[0-9]{4}"}]}
+    py = Promptyard("http://127.0.0.1:9", "k", redact=policy, **FAST)
+    assert py.redactor.log({"output": "処方 RX-1234 田中様"})["output"] == "処方 [rx_no] [氏名]様"
+    py.shutdown(0)
+    monkeypatch.setitem(sys.modules, "regex", None)  # an SDK-only install: no `regex`
+    with pytest.raises(ValueError, match="custom redaction patterns need the 'regex' package"):
+        Promptyard("http://127.0.0.1:9", "k", redact=policy, **FAST)
 
 
 def test_the_callers_values_are_not_changed(recorder, live) -> None:  # noqa: ANN001

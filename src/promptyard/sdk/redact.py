@@ -26,9 +26,11 @@ class LogRedactor:
         if redact is not True and not isinstance(redact, Mapping):
             raise TypeError("redact must be True (the default policy) or a policy object "
                             "{enabled, detectors: {kind: {on, operator, placeholder}}}")
-        policy = rp.parse(None if redact is True else dict(redact))
         raw_key = key.encode() if isinstance(key, str) else (key or b"")
-        self._redactor = rp.Redactor(policy, raw_key)
+        try:
+            self._redactor = rp.Redactor(rp.parse(None if redact is True else dict(redact)), raw_key)
+        except ModuleNotFoundError as exc:  # `regex`, which custom patterns need, comes with the server extra
+            raise ValueError(f"custom redaction patterns need the {exc.name!r} package: pip install regex") from None
         self._reset()
 
     def _reset(self) -> None:
