@@ -141,3 +141,17 @@ test("live server: log linked to a fetched prompt, score and metadata with a pub
   const read = await fetch(`${URL_}/api/v1/requests/${id}`, { headers: { Authorization: `Bearer ${key.body.key}`, Origin: origin } });
   assert.equal(read.status, 403); // a key in a web page cannot read logs
 });
+
+test("live server: a redacted log is stored as the client redacted it", live, async () => {
+  const py = new Promptyard({ baseUrl: URL_, apiKey: KEY, flushInterval: 10,
+    redact: { detectors: { phone: { operator: "mask" }, person_name: { placeholder: "[患者]" } } } });
+  const id = py.log({ provider: "openai", model: "m", input: { messages: [{ role: "user", content: "山田太郎様 090-1234-5678" }] },
+    output: "折り返します", metadata: { patient: "山田太郎様" } });
+  py.score(id, "ok", 80, "山田太郎様に確認");
+  assert.equal(await py.flush(10000), true);
+  const got = await admin("GET", `/api/v1/requests/${id}`);
+  assert.equal(got.status, 200);
+  assert.equal(got.body.input.messages[0].content, "[患者]様 ***-****-****");
+  assert.deepEqual(got.body.metadata, { patient: "[患者]様" });
+  assert.equal(got.body.scores[0].comment, "[患者]様に確認");
+});
