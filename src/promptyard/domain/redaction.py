@@ -113,8 +113,12 @@ def _kw(alternatives: str, gap: int = 12, not_in_gap: str = "") -> re.Pattern[st
     return re.compile(rf"(?:{alternatives})(?:{step}){{0,{gap}}}\Z", _A | re.IGNORECASE)
 
 
+_NOT_DIGIT = re.compile(r"\D", _A)
+_DIGIT_GROUP = re.compile(r"\d+", _A)
+
+
 def _digits(s: str) -> str:
-    return re.sub(r"\D", "", s, flags=_A)
+    return _NOT_DIGIT.sub("", s)
 
 
 # Digit groups that are not part of a longer number ("1234-5678" inside "1234-5678-9012" is not taken).
@@ -179,15 +183,13 @@ class _Text:
 
     def __init__(self, norm: str) -> None:
         self.norm = norm
-        self._windows: list[tuple[int, int]] | None = None
+        self.windows = _merged((max(0, m.start() - 3), m.end() + 3) for m in _DIGIT_RUN.finditer(norm))
 
     def numbers(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
         """pattern.finditer(norm) for a number pattern (a match within a run of digits, reading at most 3 characters
         either side of it)."""
-        if self._windows is None:
-            self._windows = _merged((m.start() - 3, m.end() + 3) for m in _DIGIT_RUN.finditer(self.norm))
-        for lo, hi in self._windows:
-            yield from pattern.finditer(self.norm, max(0, lo), hi)
+        for lo, hi in self.windows:
+            yield from pattern.finditer(self.norm, lo, hi)
 
 
 def _merged(windows: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -232,10 +234,10 @@ def _phone(t: _Text) -> Iterator[tuple[int, int]]:
     for m in t.numbers(_PHONE_RE):
         cand = m.group()
         international = cand.startswith("+")
-        ends = [m2.end() for m2 in re.finditer(r"\d+", cand, _A)]
+        ends = [m2.end() for m2 in _DIGIT_GROUP.finditer(cand)]
         for end in reversed(ends):  # the longest prefix ending at a digit group that is a valid number
             piece = cand[:end]
-            if len(re.findall(r"\d+", piece, _A)) <= 5 and _phone_ok(_digits(piece), international):
+            if len(_DIGIT_GROUP.findall(piece)) <= 5 and _phone_ok(_digits(piece), international):
                 start = m.start()
                 if piece.startswith("(") and ")" not in piece:
                     start += 1
@@ -304,10 +306,10 @@ def _insurance_symbol_number(t: _Text) -> Iterator[tuple[int, int]]:
     if "記号" not in t.norm and "被保険者" not in t.norm:  # every branch of _SYMBOL_RE holds one
         return
     for m in _SYMBOL_RE.finditer(t.norm):
-        paired = m.group(2) is not None and re.search(r"\d", m.group(2), _A) is not None
+        paired = m.group(2) is not None and _DIGIT_GROUP.search(m.group(2)) is not None
         for g in range(1, 5):
             value = m.group(g)
-            if value and (re.search(r"\d", value, _A) or (g == 1 and paired)):
+            if value and (_DIGIT_GROUP.search(value) or (g == 1 and paired)):
                 yield m.span(g)
 
 
@@ -370,6 +372,7 @@ _BIRTH_AFTER = re.compile(r"\s*[(]?\s*(?:生まれ|生(?![産薬成活存命理]
 _BIRTH_EN = re.compile(r"[Dd]\.?[Oo]\.?[Bb]|[Bb][Ii][Rr][Tt][Hh]|[Bb][Oo][Rr][Nn]", _A)
 # A character no date holds (nor "(" of _BIRTH_AFTER): no match of _DATE_RE runs across one.
 _DATE_CHARS = r"0-9A-Za-z\s/\-.,(年月日明治大正昭和平成令元"
+_SEI = re.compile("生")
 _NOT_DATE = re.compile(rf"[^{_DATE_CHARS}]", _A)
 _LAST_NOT_DATE = re.compile(rf"(?s:.*)[^{_DATE_CHARS}]", _A)
 
@@ -377,7 +380,7 @@ _LAST_NOT_DATE = re.compile(rf"(?s:.*)[^{_DATE_CHARS}]", _A)
 def _date_windows(norm: str) -> list[tuple[int, int]]:
     """Stretches of the text, each beginning and ending at a character no date holds, that hold every date
     `_birth_date` can take."""
-    anchors = [m.start() for m in re.finditer("生", norm)]
+    anchors = [m.start() for m in _SEI.finditer(norm)]
     if "b" in norm or "B" in norm:
         anchors += [m.start() for m in _BIRTH_EN.finditer(norm)]
     windows = []
@@ -563,17 +566,22 @@ _DETECTORS = {
     "phone": (_phone, 2),
     "person_name": (_person_name, 1),
 }
-assert set(_DETECTORS) == set(KINDS)
+_KIND_SET = frozenset(KINDS)
+assert set(_DETECTORS) == _KIND_SET
+# Without a run of 6 digits, every detector needs one of these characters (in a keyword, label or honorific).
+_ANY = re.compile("[@様さ殿先くち名フふ生BbMmDP記被店都道府県住所〒]")
 
 
 def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
     """Every detected span, sorted by start, non-overlapping (a longer / more specific span wins)."""
     wanted = KINDS if kinds is None else tuple(kinds)
-    unknown = set(wanted) - set(KINDS)
+    unknown = set(wanted) - _KIND_SET
     if unknown:
         raise ValueError(f"unknown redaction kinds: {sorted(unknown)}")
     norm, origin = _normalise(text)
     t = _Text(norm)
+    if not t.windows and not _ANY.search(norm):
+        return []
     candidates = []
     for kind in wanted:
         detector, rank = _DETECTORS[kind]
