@@ -53,11 +53,12 @@ _DIGIT_BAR = re.compile(r"ー(?<=\dー)(?=\d)", _A)  # ー typed as a hyphen bet
 
 @functools.cache
 def _changing() -> re.Pattern[str]:
-    """The characters that `normalise` changes: those NFKC changes on their own, and the dashes it keeps. Built
-    from this Python's unicodedata once, on the first text that needs it (about 0.1 s): a block of code points that
-    is NFKC-normalised as a whole holds no character NFKC changes on its own."""
+    """The characters that `normalise` may change: those of the BMP that NFKC changes on their own, the dashes it
+    keeps, and any character outside the BMP (a class of BMP characters is a bitmap, one with ranges above it a
+    list). Built from this Python's unicodedata once, on the first text that needs it (about 0.02 s): a block of
+    code points that is NFKC-normalised as a whole holds no character NFKC changes on its own."""
     codes = [ord(d) for d in _KEPT_DASHES]
-    for block in range(0, 0x110000, 256):
+    for block in range(0, 0x10000, 256):
         if not unicodedata.is_normalized("NFKC", "".join(map(chr, range(block, block + 256)))):
             codes.extend(c for c in range(block, block + 256) if not unicodedata.is_normalized("NFKC", chr(c)))
     ranges: list[list[int]] = []
@@ -66,7 +67,7 @@ def _changing() -> re.Pattern[str]:
             ranges[-1][1] = c
         else:
             ranges.append([c, c])
-    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
+    return re.compile("[" + "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges) + "\\U00010000-\\U0010ffff]")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -81,7 +82,7 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
     if unicodedata.is_normalized("NFKC", text) and not any(d in text for d in _KEPT_DASHES):
         norm, changed = text, []
     else:
-        changed = [(m.start(), _nfkc_char(m.group())) for m in _changing().finditer(text)]
+        changed = [(m.start(), n) for m in _changing().finditer(text) if (n := _nfkc_char(m.group())) != m.group()]
         parts, last = [], 0
         for i, n in changed:
             parts += (text[last:i], n)
@@ -183,16 +184,20 @@ class _Text:
 
     def __init__(self, norm: str) -> None:
         self.norm = norm
-        self.windows = _merged((max(0, m.start() - 3), m.end() + 3) for m in _DIGIT_RUN.finditer(norm))
+        # (from, to, digits) of each run, the span widened by 3 characters either side
+        self.runs = [(max(0, m.start() - 3), m.end() + 3, len(_NOT_DIGIT.sub("", m.group())))
+                     for m in _DIGIT_RUN.finditer(norm)]
 
-    def numbers(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
-        """pattern.finditer(norm) for a number pattern (a match within a run of digits, reading at most 3 characters
-        either side of it)."""
-        for lo, hi in self.windows:
+    def numbers(self, pattern: re.Pattern[str], digits: int) -> Iterator[re.Match[str]]:
+        """pattern.finditer(norm) for a number pattern, where only matches with at least `digits` digits count (a
+        match lies within a run of digits, reading at most 3 characters either side of it)."""
+        for lo, hi in _merged([(lo, hi) for lo, hi, n in self.runs if n >= digits]):
             yield from pattern.finditer(self.norm, lo, hi)
 
 
-def _merged(windows: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+def _merged(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    if len(windows) < 2:
+        return windows
     out: list[tuple[int, int]] = []
     for lo, hi in sorted(windows):
         if out and lo <= out[-1][1]:
@@ -231,7 +236,7 @@ def _phone(t: _Text) -> Iterator[tuple[int, int]]:
     """Japanese numbers: fixed (03-1234-5678, 03(1234)5678), toll-free/navi 0120/0570/0800, IP 050, mobile
     090/080/070, and +81 forms; hyphens, spaces or parentheses, or none. Not: numbers not starting with 0 or +81,
     numbers with dots (1.2.3, versions), digit counts other than 10 (11 for mobile/IP/0800), the word 電話."""
-    for m in t.numbers(_PHONE_RE):
+    for m in t.numbers(_PHONE_RE, 10):
         cand = m.group()
         international = cand.startswith("+")
         ends = [m2.end() for m2 in _DIGIT_GROUP.finditer(cand)]
@@ -253,7 +258,7 @@ _DATED_SERIAL = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01
 def _my_number(t: _Text) -> Iterator[tuple[int, int]]:
     """12 digits (or 4-4-4 with hyphens/spaces) with a valid マイナンバー check digit. Not: invalid check digits,
     12 contiguous digits beginning with a date (処方番号 202404010001) unless マイナンバー / 個人番号 precedes."""
-    for m in t.numbers(_MY_NUMBER_RE):
+    for m in t.numbers(_MY_NUMBER_RE, 12):
         if not my_number_valid(_digits(m.group())):
             continue
         if _DATED_SERIAL.fullmatch(m.group()) and not _preceded(t.norm, m.start(), _MY_NUMBER_KW):
@@ -267,7 +272,7 @@ _CORPORATE_RE = re.compile(r"(?<![\dA-Za-z])(?<!\d[- ])T?(?:\d{13}|\d([- ])\d{4}
 def _corporate_number(t: _Text) -> Iterator[tuple[int, int]]:
     """13 digits (or 1-4-4-4 with hyphens/spaces; optionally the invoice "T" prefix) with a valid 法人番号 check
     digit. Not: invalid check digits, JAN codes (13 digits starting 45/49 rarely pass; those that do are taken)."""
-    for m in t.numbers(_CORPORATE_RE):
+    for m in t.numbers(_CORPORATE_RE, 13):
         if corporate_number_valid(_digits(m.group())):
             yield m.span()
 
@@ -282,7 +287,7 @@ _LAW_CODES = frozenset({"01", "02", "03", "04", "06", "07", "31", "32", "33", "3
 def _insurance_number(t: _Text) -> Iterator[tuple[int, int]]:
     """保険者番号: 8 (or 国保's 6) digits with a valid check digit right after 保険者番号; alone, only 8 digits with
     a valid check digit, a known 法別番号 and a prefecture code 01-47. Not: dates like 20240401, lot numbers."""
-    for m in t.numbers(_INSURER_RE):
+    for m in t.numbers(_INSURER_RE, 6):
         d = m.group()
         if not insurer_number_valid(d):
             continue
@@ -299,13 +304,16 @@ _SYMBOL_RE = re.compile(
     + rf"|記号[・･]?番号\s*(?:[:]|が|は)?\s*([0-9A-Za-z{_KANJI}\-]{{1,12}}\s*[・･/ ]\s*[0-9A-Za-z\-]{{1,12}})", _A)
 
 
+_SYMBOL_START = re.compile("被保険者|記号")  # where every branch of _SYMBOL_RE begins
+
+
 def _insurance_symbol_number(t: _Text) -> Iterator[tuple[int, int]]:
     """被保険者証の記号・番号: the values after 記号 / 番号 (記号 1234 番号 56, 記号・番号 1234・56, 被保険者番号 12).
     Each value is its own span (labels stay). A value must hold a digit, or be a 記号 followed by a 番号 with one.
     Not: 番号 alone, 記号は○で示す, 第3条, lot numbers."""
-    if "記号" not in t.norm and "被保険者" not in t.norm:  # every branch of _SYMBOL_RE holds one
+    if "記号" not in t.norm and "被保険者" not in t.norm:
         return
-    for m in _SYMBOL_RE.finditer(t.norm):
+    for m in _starting_at(_SYMBOL_RE, _SYMBOL_START, t.norm):
         paired = m.group(2) is not None and _DIGIT_GROUP.search(m.group(2)) is not None
         for g in range(1, 5):
             value = m.group(g)
@@ -320,7 +328,7 @@ _POSTAL_KW = _kw(r"郵便番号|postal\s*code|zip(?:\s*code)?", gap=4)
 def _postal_code(t: _Text) -> Iterator[tuple[int, int]]:
     """Postal codes after 〒 (123-4567 or 1234567), or 123-4567 after 郵便番号 / postal code. Span: the digits.
     Not: 123-4567 without the mark or a keyword (lot numbers, part numbers)."""
-    for m in _POSTAL_RE.finditer(t.norm) if "〒" in t.norm else t.numbers(_POSTAL_RE):
+    for m in _POSTAL_RE.finditer(t.norm) if "〒" in t.norm else t.numbers(_POSTAL_RE, 7):
         if m.group(1):
             yield m.span(1)
         elif _preceded(t.norm, m.start(2), _POSTAL_KW):
@@ -421,7 +429,7 @@ _CARD_RE = re.compile(_NOT_BEFORE + r"(?:\d{4}([- ])\d{4}\1\d{4}\1\d{1,7}|\d{4}(
 def _card(t: _Text) -> Iterator[tuple[int, int]]:
     """Payment cards: 13-19 digits in groups (4-4-4-4, 4-4-4-1..7, Amex 4-6-5) or 15/16 contiguous digits starting
     2-6, with a valid Luhn digit. Not: invalid Luhn, contiguous 13/14-digit codes (法人番号, JAN, GS1 GTIN-14)."""
-    for m in t.numbers(_CARD_RE):
+    for m in t.numbers(_CARD_RE, 13):
         d = _digits(m.group())
         if 13 <= len(d) <= 19 and luhn_valid(d):
             yield m.span()
@@ -435,7 +443,7 @@ _BRANCH_RE = re.compile(r"(?:支店番号|店番号|店番|支店コード|支�
 def _bank_account(t: _Text) -> Iterator[tuple[int, int]]:
     """7-digit account numbers shortly after 口座 / 口座番号 / 普通 / 当座 / 支店, and 3-digit branch numbers right
     after 支店 / 支店番号 / 店番. Not: 7-digit numbers elsewhere (lot numbers), doses."""
-    for m in t.numbers(_ACCOUNT_RE):
+    for m in t.numbers(_ACCOUNT_RE, 7):
         if _preceded(t.norm, m.start(), _ACCOUNT_KW):
             yield m.span()
     if "店" in t.norm:  # every keyword of _BRANCH_RE holds it
@@ -534,13 +542,14 @@ _EN_RE = re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? ({_EN_NAME})"
 
 
 _NAME_WORD = re.compile("[Nn][Aa][Mm][Ee]")
+_EN_START = re.compile("M[rs]|Miss|Dr|Prof|(?i:patient|full|name)", _A)  # where every branch of _EN_RE begins
 
 
 def _english_name(norm: str) -> Iterator[tuple[int, int]]:
     """An English name after Mr./Mrs./Ms./Dr./Prof. or "Patient name:". Not: capitalised words without a title."""
     if not ("M" in norm or "Dr" in norm or "Prof" in norm or (("e" in norm or "E" in norm) and _NAME_WORD.search(norm))):
         return
-    for m in _EN_RE.finditer(norm):
+    for m in _starting_at(_EN_RE, _EN_START, norm):
         yield m.span(1) if m.group(1) else m.span(2)
 
 
@@ -574,13 +583,16 @@ _ANY = re.compile("[@様さ殿先くち名フふ生BbMmDP記被店都道府県�
 
 def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
     """Every detected span, sorted by start, non-overlapping (a longer / more specific span wins)."""
-    wanted = KINDS if kinds is None else tuple(kinds)
-    unknown = set(wanted) - _KIND_SET
-    if unknown:
-        raise ValueError(f"unknown redaction kinds: {sorted(unknown)}")
+    if kinds is None:
+        wanted = KINDS
+    else:
+        wanted = tuple(kinds)
+        unknown = set(wanted) - _KIND_SET
+        if unknown:
+            raise ValueError(f"unknown redaction kinds: {sorted(unknown)}")
     norm, origin = _normalise(text)
     t = _Text(norm)
-    if not t.windows and not _ANY.search(norm):
+    if not t.runs and not _ANY.search(norm):
         return []
     candidates = []
     for kind in wanted:
@@ -590,6 +602,8 @@ def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
                 if origin is not None:
                     s, e = origin[s], origin[e - 1] + 1
                 candidates.append((rank, e - s, s, e, kind))
+    if len(candidates) < 2:
+        return [Span(c[2], c[3], c[4]) for c in candidates]
     candidates.sort(key=lambda c: (-c[0], -c[1], c[2]))
     starts: list[int] = []  # of the spans taken so far, sorted; they never overlap, so their ends are sorted too
     taken: list[Span] = []
