@@ -16,7 +16,7 @@ import bisect
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -179,14 +179,21 @@ def luhn_valid(digits: str) -> bool:
 _DIGIT_RUN = re.compile(r"\d(?:[- ()]{0,2}\d){5,}", _A)
 
 
+_NO_SEPARATORS = str.maketrans("", "", "- ()")
+# The digits a number needs, at least (a run with fewer holds none).
+_MIN_DIGITS = {"phone": 10, "my_number": 12, "corporate_number": 13, "card": 13, "insurance_number": 6,
+               "postal_code": 7, "bank_account": 7}
+
+
 class _Text:
     """The normalised text, with the places the number detectors need found once."""
 
     def __init__(self, norm: str) -> None:
         self.norm = norm
         # (from, to, digits) of each run, the span widened by 3 characters either side
-        self.runs = [(max(0, m.start() - 3), m.end() + 3, len(_NOT_DIGIT.sub("", m.group())))
+        self.runs = [(max(0, m.start() - 3), m.end() + 3, len(m.group().translate(_NO_SEPARATORS)))
                      for m in _DIGIT_RUN.finditer(norm)]
+        self.digits = max([n for _, _, n in self.runs], default=0)  # of the longest run
 
     def numbers(self, pattern: re.Pattern[str], digits: int) -> Iterator[re.Match[str]]:
         """pattern.finditer(norm) for a number pattern, where only matches with at least `digits` digits count (a
@@ -236,7 +243,7 @@ def _phone(t: _Text) -> Iterator[tuple[int, int]]:
     """Japanese numbers: fixed (03-1234-5678, 03(1234)5678), toll-free/navi 0120/0570/0800, IP 050, mobile
     090/080/070, and +81 forms; hyphens, spaces or parentheses, or none. Not: numbers not starting with 0 or +81,
     numbers with dots (1.2.3, versions), digit counts other than 10 (11 for mobile/IP/0800), the word 電話."""
-    for m in t.numbers(_PHONE_RE, 10):
+    for m in t.numbers(_PHONE_RE, _MIN_DIGITS["phone"]):
         cand = m.group()
         international = cand.startswith("+")
         ends = [m2.end() for m2 in _DIGIT_GROUP.finditer(cand)]
@@ -258,7 +265,7 @@ _DATED_SERIAL = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01
 def _my_number(t: _Text) -> Iterator[tuple[int, int]]:
     """12 digits (or 4-4-4 with hyphens/spaces) with a valid マイナンバー check digit. Not: invalid check digits,
     12 contiguous digits beginning with a date (処方番号 202404010001) unless マイナンバー / 個人番号 precedes."""
-    for m in t.numbers(_MY_NUMBER_RE, 12):
+    for m in t.numbers(_MY_NUMBER_RE, _MIN_DIGITS["my_number"]):
         if not my_number_valid(_digits(m.group())):
             continue
         if _DATED_SERIAL.fullmatch(m.group()) and not _preceded(t.norm, m.start(), _MY_NUMBER_KW):
@@ -272,7 +279,7 @@ _CORPORATE_RE = re.compile(r"(?<![\dA-Za-z])(?<!\d[- ])T?(?:\d{13}|\d([- ])\d{4}
 def _corporate_number(t: _Text) -> Iterator[tuple[int, int]]:
     """13 digits (or 1-4-4-4 with hyphens/spaces; optionally the invoice "T" prefix) with a valid 法人番号 check
     digit. Not: invalid check digits, JAN codes (13 digits starting 45/49 rarely pass; those that do are taken)."""
-    for m in t.numbers(_CORPORATE_RE, 13):
+    for m in t.numbers(_CORPORATE_RE, _MIN_DIGITS["corporate_number"]):
         if corporate_number_valid(_digits(m.group())):
             yield m.span()
 
@@ -287,7 +294,7 @@ _LAW_CODES = frozenset({"01", "02", "03", "04", "06", "07", "31", "32", "33", "3
 def _insurance_number(t: _Text) -> Iterator[tuple[int, int]]:
     """保険者番号: 8 (or 国保's 6) digits with a valid check digit right after 保険者番号; alone, only 8 digits with
     a valid check digit, a known 法別番号 and a prefecture code 01-47. Not: dates like 20240401, lot numbers."""
-    for m in t.numbers(_INSURER_RE, 6):
+    for m in t.numbers(_INSURER_RE, _MIN_DIGITS["insurance_number"]):
         d = m.group()
         if not insurer_number_valid(d):
             continue
@@ -311,8 +318,6 @@ def _insurance_symbol_number(t: _Text) -> Iterator[tuple[int, int]]:
     """被保険者証の記号・番号: the values after 記号 / 番号 (記号 1234 番号 56, 記号・番号 1234・56, 被保険者番号 12).
     Each value is its own span (labels stay). A value must hold a digit, or be a 記号 followed by a 番号 with one.
     Not: 番号 alone, 記号は○で示す, 第3条, lot numbers."""
-    if "記号" not in t.norm and "被保険者" not in t.norm:
-        return
     for m in _starting_at(_SYMBOL_RE, _SYMBOL_START, t.norm):
         paired = m.group(2) is not None and _DIGIT_GROUP.search(m.group(2)) is not None
         for g in range(1, 5):
@@ -328,7 +333,7 @@ _POSTAL_KW = _kw(r"郵便番号|postal\s*code|zip(?:\s*code)?", gap=4)
 def _postal_code(t: _Text) -> Iterator[tuple[int, int]]:
     """Postal codes after 〒 (123-4567 or 1234567), or 123-4567 after 郵便番号 / postal code. Span: the digits.
     Not: 123-4567 without the mark or a keyword (lot numbers, part numbers)."""
-    for m in _POSTAL_RE.finditer(t.norm) if "〒" in t.norm else t.numbers(_POSTAL_RE, 7):
+    for m in _POSTAL_RE.finditer(t.norm) if "〒" in t.norm else t.numbers(_POSTAL_RE, _MIN_DIGITS["postal_code"]):
         if m.group(1):
             yield m.span(1)
         elif _preceded(t.norm, m.start(2), _POSTAL_KW):
@@ -356,8 +361,6 @@ def _address(t: _Text) -> Iterator[tuple[int, int]]:
     after 住所 / 所在地 the prefecture may be missing (住所は新宿区西新宿2-8-1).
     Not: addresses without a block number (a city name alone is not redacted), or without a prefecture or label."""
     norm = t.norm
-    if not any(c in norm for c in ("都", "道", "府", "県", "住所", "所在地", "お住まい")):  # a prefecture or a label
-        return
     for m in _starting_at(_ADDRESS_RE, _ADDRESS_START, norm):
         yield m.span(1) if m.group(1) else m.span()
 
@@ -416,8 +419,6 @@ _EMAIL_RE = re.compile(r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-
 
 def _email(t: _Text) -> Iterator[tuple[int, int]]:
     """Email addresses (full-width ＠ and letters fold to ASCII under NFKC). Not: @mentions without a domain."""
-    if "@" not in t.norm:
-        return
     for m in _EMAIL_RE.finditer(t.norm):
         yield m.span()
 
@@ -429,7 +430,7 @@ _CARD_RE = re.compile(_NOT_BEFORE + r"(?:\d{4}([- ])\d{4}\1\d{4}\1\d{1,7}|\d{4}(
 def _card(t: _Text) -> Iterator[tuple[int, int]]:
     """Payment cards: 13-19 digits in groups (4-4-4-4, 4-4-4-1..7, Amex 4-6-5) or 15/16 contiguous digits starting
     2-6, with a valid Luhn digit. Not: invalid Luhn, contiguous 13/14-digit codes (法人番号, JAN, GS1 GTIN-14)."""
-    for m in t.numbers(_CARD_RE, 13):
+    for m in t.numbers(_CARD_RE, _MIN_DIGITS["card"]):
         d = _digits(m.group())
         if 13 <= len(d) <= 19 and luhn_valid(d):
             yield m.span()
@@ -443,7 +444,7 @@ _BRANCH_RE = re.compile(r"(?:支店番号|店番号|店番|支店コード|支�
 def _bank_account(t: _Text) -> Iterator[tuple[int, int]]:
     """7-digit account numbers shortly after 口座 / 口座番号 / 普通 / 当座 / 支店, and 3-digit branch numbers right
     after 支店 / 支店番号 / 店番. Not: 7-digit numbers elsewhere (lot numbers), doses."""
-    for m in t.numbers(_ACCOUNT_RE, 7):
+    for m in t.numbers(_ACCOUNT_RE, _MIN_DIGITS["bank_account"]):
         if _preceded(t.norm, m.start(), _ACCOUNT_KW):
             yield m.span()
     if "店" in t.norm:  # every keyword of _BRANCH_RE holds it
@@ -560,20 +561,25 @@ def _person_name(t: _Text) -> Iterator[tuple[int, int]]:
     yield from _english_name(norm)
 
 
-# kind -> (detector, rank): on overlap the higher rank wins, then the longer span.
-_DETECTORS = {
-    "my_number": (_my_number, 3),
-    "corporate_number": (_corporate_number, 3),
-    "card": (_card, 3),
-    "email": (_email, 3),
-    "address": (_address, 3),
-    "insurance_number": (_insurance_number, 2),
-    "insurance_symbol_number": (_insurance_symbol_number, 2),
-    "postal_code": (_postal_code, 2),
-    "birth_date": (_birth_date, 2),
-    "bank_account": (_bank_account, 2),
-    "phone": (_phone, 2),
-    "person_name": (_person_name, 1),
+def _digits_at_least(n: int) -> Callable[[_Text], bool]:
+    return lambda t: t.digits >= n
+
+
+# kind -> (detector, rank, where it may find something: False only where it finds nothing). On overlap the higher
+# rank wins, then the longer span.
+_DETECTORS: dict[str, tuple[Callable[[_Text], Iterator[tuple[int, int]]], int, Callable[[_Text], bool]]] = {
+    "my_number": (_my_number, 3, _digits_at_least(_MIN_DIGITS["my_number"])),
+    "corporate_number": (_corporate_number, 3, _digits_at_least(_MIN_DIGITS["corporate_number"])),
+    "card": (_card, 3, _digits_at_least(_MIN_DIGITS["card"])),
+    "email": (_email, 3, lambda t: "@" in t.norm),
+    "address": (_address, 3, lambda t: any(w in t.norm for w in ("都", "道", "府", "県", "住所", "所在地", "お住まい"))),
+    "insurance_number": (_insurance_number, 2, _digits_at_least(_MIN_DIGITS["insurance_number"])),
+    "insurance_symbol_number": (_insurance_symbol_number, 2, lambda t: "記号" in t.norm or "被保険者" in t.norm),
+    "postal_code": (_postal_code, 2, _digits_at_least(_MIN_DIGITS["postal_code"])),
+    "birth_date": (_birth_date, 2, lambda t: "生" in t.norm or "b" in t.norm or "B" in t.norm),
+    "bank_account": (_bank_account, 2, lambda t: t.digits >= _MIN_DIGITS["bank_account"] or "店" in t.norm),
+    "phone": (_phone, 2, _digits_at_least(_MIN_DIGITS["phone"])),
+    "person_name": (_person_name, 1, lambda t: True),
 }
 _KIND_SET = frozenset(KINDS)
 assert set(_DETECTORS) == _KIND_SET
@@ -596,7 +602,9 @@ def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
         return []
     candidates = []
     for kind in wanted:
-        detector, rank = _DETECTORS[kind]
+        detector, rank, may = _DETECTORS[kind]
+        if not may(t):
+            continue
         for s, e in detector(t):
             if e > s:
                 if origin is not None:
