@@ -46,8 +46,8 @@ def normalise(text: str) -> tuple[str, list[int]]:
 
 
 # Dashes NFKC keeps (the others in _DASHES are changed by NFKC itself).
-_KEPT_DASHES = tuple(d for d in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"
-                     if unicodedata.normalize("NFKC", d) == d)
+_KEPT_DASHES = re.compile("[" + "".join(d for d in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"
+                                         if unicodedata.normalize("NFKC", d) == d) + "]")
 _DIGIT_BAR = re.compile(r"ー(?<=\dー)(?=\d)", _A)  # ー typed as a hyphen between digits (090ー1234ー5678)
 
 
@@ -57,7 +57,7 @@ def _changing() -> re.Pattern[str]:
     keeps, and any character outside the BMP (a class of BMP characters is a bitmap, one with ranges above it a
     list). Built from this Python's unicodedata once, on the first text that needs it (about 0.02 s): a block of
     code points that is NFKC-normalised as a whole holds no character NFKC changes on its own."""
-    codes = [ord(d) for d in _KEPT_DASHES]
+    codes = [ord(d) for d in _KEPT_DASHES.pattern[1:-1]]
     for block in range(0, 0x10000, 256):
         if not unicodedata.is_normalized("NFKC", "".join(map(chr, range(block, block + 256)))):
             codes.extend(c for c in range(block, block + 256) if not unicodedata.is_normalized("NFKC", chr(c)))
@@ -79,7 +79,7 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
     """`normalise`, with origin None when every character maps to one (the offsets are the same)."""
     if text.isascii():
         return text, None
-    if unicodedata.is_normalized("NFKC", text) and not any(d in text for d in _KEPT_DASHES):
+    if unicodedata.is_normalized("NFKC", text) and not _KEPT_DASHES.search(text):
         norm, changed = text, []
     else:
         changed = [(m.start(), n) for m in _changing().finditer(text) if (n := _nfkc_char(m.group())) != m.group()]
@@ -194,11 +194,15 @@ class _Text:
         self.runs = [(max(0, m.start() - 3), m.end() + 3, len(m.group().translate(_NO_SEPARATORS)))
                      for m in _DIGIT_RUN.finditer(norm)]
         self.digits = max([n for _, _, n in self.runs], default=0)  # of the longest run
+        self._windows: dict[int, list[tuple[int, int]]] = {}
 
     def numbers(self, pattern: re.Pattern[str], digits: int) -> Iterator[re.Match[str]]:
         """pattern.finditer(norm) for a number pattern, where only matches with at least `digits` digits count (a
         match lies within a run of digits, reading at most 3 characters either side of it)."""
-        for lo, hi in _merged([(lo, hi) for lo, hi, n in self.runs if n >= digits]):
+        windows = self._windows.get(digits)
+        if windows is None:
+            windows = self._windows[digits] = _merged([(lo, hi) for lo, hi, n in self.runs if n >= digits])
+        for lo, hi in windows:
             yield from pattern.finditer(self.norm, lo, hi)
 
 
@@ -246,12 +250,12 @@ def _phone(t: _Text) -> Iterator[tuple[int, int]]:
     for m in t.numbers(_PHONE_RE, _MIN_DIGITS["phone"]):
         cand = m.group()
         international = cand.startswith("+")
-        ends = [m2.end() for m2 in _DIGIT_GROUP.finditer(cand)]
-        for end in reversed(ends):  # the longest prefix ending at a digit group that is a valid number
-            piece = cand[:end]
-            if len(_DIGIT_GROUP.findall(piece)) <= 5 and _phone_ok(_digits(piece), international):
+        groups = list(_DIGIT_GROUP.finditer(cand))
+        for k in range(min(len(groups), 5), 0, -1):  # the longest prefix of at most 5 digit groups that is valid
+            if _phone_ok("".join([g.group() for g in groups[:k]]), international):
+                end = groups[k - 1].end()
                 start = m.start()
-                if piece.startswith("(") and ")" not in piece:
+                if cand.startswith("(") and ")" not in cand[:end]:
                     start += 1
                 yield start, m.start() + end
                 break
@@ -354,6 +358,7 @@ _AFTER_MUNICIPALITY = rf"\s*(?:{_PLACE}|\d{{1,3}}条){{0,10}}?\s*(?:{_BLOCK})"
 _ADDRESS_RE = re.compile(rf"(?:{_PREFECTURES})\s*{_MUNICIPALITY}{_AFTER_MUNICIPALITY}"
                          rf"|(?:住所|所在地|お住まい)\s*(?:[:]|は)?\s*({_MUNICIPALITY}{_AFTER_MUNICIPALITY})", _A)
 _ADDRESS_START = re.compile(f"{_PREFECTURES}|住所|所在地|お住まい")
+_PREFECTURE_OR_LABEL = re.compile("[都道府県住所]")  # one of them is in each _ADDRESS_START
 
 
 def _address(t: _Text) -> Iterator[tuple[int, int]]:
@@ -572,7 +577,7 @@ _DETECTORS: dict[str, tuple[Callable[[_Text], Iterator[tuple[int, int]]], int, C
     "corporate_number": (_corporate_number, 3, _digits_at_least(_MIN_DIGITS["corporate_number"])),
     "card": (_card, 3, _digits_at_least(_MIN_DIGITS["card"])),
     "email": (_email, 3, lambda t: "@" in t.norm),
-    "address": (_address, 3, lambda t: any(w in t.norm for w in ("都", "道", "府", "県", "住所", "所在地", "お住まい"))),
+    "address": (_address, 3, lambda t: _PREFECTURE_OR_LABEL.search(t.norm) is not None),
     "insurance_number": (_insurance_number, 2, _digits_at_least(_MIN_DIGITS["insurance_number"])),
     "insurance_symbol_number": (_insurance_symbol_number, 2, lambda t: "記号" in t.norm or "被保険者" in t.norm),
     "postal_code": (_postal_code, 2, _digits_at_least(_MIN_DIGITS["postal_code"])),
