@@ -183,6 +183,8 @@ _NO_SEPARATORS = str.maketrans("", "", "- ()")
 # The digits a number needs, at least (a run with fewer holds none).
 _MIN_DIGITS = {"phone": 10, "my_number": 12, "corporate_number": 13, "card": 13, "insurance_number": 6,
                "postal_code": 7, "bank_account": 7}
+_SIX_DIGITS = re.compile(r"\d{6}", _A)  # in every 保険者番号
+_SEVEN_DIGITS = re.compile(r"\d{7}", _A)  # in every account number
 
 
 class _Text:
@@ -497,14 +499,15 @@ def _honorific_name(norm: str) -> Iterator[tuple[int, int]]:
     Not: お客様, 皆様, 患者さん, 薬剤師さん, 先生 alone, 同様 / 仕様 / 様子, hiragana words (おばあちゃん)."""
     for m in _before_honorifics(norm):
         start, name = m.start(1), m.group(1)
-        for word in _LEADING_WORDS:  # 本日田中様 -> 田中
-            if name.startswith(word) and len(name) > len(word) + 1:
-                start, name = start + len(word), name[len(word):]
-                break
+        if name.startswith(_LEADING_WORDS):
+            for word in _LEADING_WORDS:  # 本日田中様 -> 田中
+                if name.startswith(word) and len(name) > len(word) + 1:
+                    start, name = start + len(word), name[len(word):]
+                    break
         name = name.strip()
         if m.group(2) == "様" and name[-1] in _SAMA_WORDS:
             continue
-        if name in _GENERIC or name[-1] in _NON_NAME_SUFFIX or any(name.endswith(g) for g in ("ユーザー", "スタッフ")):
+        if name in _GENERIC or name[-1] in _NON_NAME_SUFFIX or name.endswith(("ユーザー", "スタッフ")):
             continue
         if len(name.replace(" ", "")) < 2:
             continue
@@ -578,11 +581,12 @@ _DETECTORS: dict[str, tuple[Callable[[_Text], Iterator[tuple[int, int]]], int, C
     "card": (_card, 3, _digits_at_least(_MIN_DIGITS["card"])),
     "email": (_email, 3, lambda t: "@" in t.norm),
     "address": (_address, 3, lambda t: _PREFECTURE_OR_LABEL.search(t.norm) is not None),
-    "insurance_number": (_insurance_number, 2, _digits_at_least(_MIN_DIGITS["insurance_number"])),
+    "insurance_number": (_insurance_number, 2, lambda t: t.digits >= 6 and _SIX_DIGITS.search(t.norm) is not None),
     "insurance_symbol_number": (_insurance_symbol_number, 2, lambda t: "記号" in t.norm or "被保険者" in t.norm),
     "postal_code": (_postal_code, 2, _digits_at_least(_MIN_DIGITS["postal_code"])),
     "birth_date": (_birth_date, 2, lambda t: "生" in t.norm or "b" in t.norm or "B" in t.norm),
-    "bank_account": (_bank_account, 2, lambda t: t.digits >= _MIN_DIGITS["bank_account"] or "店" in t.norm),
+    "bank_account": (_bank_account, 2, lambda t: (t.digits >= 7 and _SEVEN_DIGITS.search(t.norm) is not None)
+                     or "店" in t.norm),
     "phone": (_phone, 2, _digits_at_least(_MIN_DIGITS["phone"])),
     "person_name": (_person_name, 1, lambda t: True),
 }
