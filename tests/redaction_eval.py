@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 KINDS = ("phone", "my_number", "corporate_number", "insurance_number", "insurance_symbol_number",
          "postal_code", "address", "birth_date", "email", "card", "bank_account", "person_name")
 CORPUS = Path(__file__).resolve().parent / "data" / "redaction_corpus.jsonl"
+HELD_OUT = Path(__file__).resolve().parent / "data" / "redaction_heldout.jsonl"
 
 
 def load_corpus(path: Path = CORPUS) -> list[dict]:

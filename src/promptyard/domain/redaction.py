@@ -385,8 +385,9 @@ _DATE_RE = re.compile(
 _BIRTH_KW = _kw(r"生年月日|誕生日|生まれ|\bDOB\b|\bD\.O\.B\.?|date\s+of\s+birth|birth\s*date|\bborn(?:\s+on)?\b", gap=24,
                 not_in_gap=r"処方|調剤|受付|来局|発行|期限|次回|前回|投与|服用|開始|交付|日付|今日|本日|date|issued")
 _BIRTH_AFTER = re.compile(r"\s*[(]?\s*(?:生まれ|生(?![産薬成活存命理]))", _A)  # not 2024年4月1日生産
-# Where a birth date can be: every keyword holds 生 or one of these; a date begins within 60 characters after it
-# (the reach of _preceded), or ends right before 生 (_BIRTH_AFTER).
+# Where a birth date can be: within 60 characters after the start of a keyword of _BIRTH_KW (the reach of
+# _preceded), each of which begins with one of _BIRTH_JA or holds one of _BIRTH_EN; or right before 生 (_BIRTH_AFTER).
+_BIRTH_JA = re.compile("生年月日|誕生日|生まれ")
 _BIRTH_EN = re.compile(r"[Dd]\.?[Oo]\.?[Bb]|[Bb][Ii][Rr][Tt][Hh]|[Bb][Oo][Rr][Nn]", _A)
 # A character no date holds (nor "(" of _BIRTH_AFTER): no match of _DATE_RE runs across one.
 _DATE_CHARS = r"0-9A-Za-z\s/\-.,(年月日明治大正昭和平成令元"
@@ -398,15 +399,23 @@ _LAST_NOT_DATE = re.compile(rf"(?s:.*)[^{_DATE_CHARS}]", _A)
 def _date_windows(norm: str) -> list[tuple[int, int]]:
     """Stretches of the text, each beginning and ending at a character no date holds, that hold every date
     `_birth_date` can take."""
-    anchors = [m.start() for m in _SEI.finditer(norm)]
+    keywords = [m.start() for m in _BIRTH_JA.finditer(norm)]
     if "b" in norm or "B" in norm:
-        anchors += [m.start() for m in _BIRTH_EN.finditer(norm)]
+        keywords += [m.start() for m in _BIRTH_EN.finditer(norm)]
     windows = []
-    for a in anchors:
-        before = _LAST_NOT_DATE.match(norm, 0, a)
-        after = _NOT_DATE.search(norm, a + 70)
-        windows.append((before.end() if before else 0, after.start() if after else len(norm)))
+    for k in keywords:
+        after = _NOT_DATE.search(norm, k + 70)
+        windows.append((_date_start(norm, k), after.start() if after else len(norm)))
+    for m in _SEI.finditer(norm):
+        if (lo := _date_start(norm, m.start())) < m.start():
+            windows.append((lo, m.start()))
     return _merged(windows)
+
+
+def _date_start(norm: str, end: int) -> int:
+    """Where the stretch of characters a date may hold that ends at `end` begins."""
+    before = _LAST_NOT_DATE.match(norm, 0, end)
+    return before.end() if before else 0
 
 
 def _birth_date(t: _Text) -> Iterator[tuple[int, int]]:
@@ -480,10 +489,13 @@ _HONORIFIC = re.compile("様|さま|さん|殿|先生|くん|ちゃん")  # no t
 
 def _before_honorifics(norm: str) -> Iterator[re.Match[str]]:
     """_HONORIFIC_RE.finditer(norm): a match begins 2 to 26 characters before an honorific (a name of at most 25
-    characters, a space) and reads at most 30 characters from its start."""
+    characters, a space; at most 10 unless the name ends in katakana) and reads at most 30 characters from its
+    start."""
     pos = done = 0  # pos: where the last match ended; done: every start below it is tried
     for h in _HONORIFIC.finditer(norm):
-        lo, hi = max(pos, done, h.start() - 26), h.start() - 2
+        before = norm[max(0, h.start() - 2):h.start()].rstrip(" ")[-1:]  # the last character of the name (a space may follow)
+        back = 26 if before and ("\u30a1" <= before <= "\u30fa" or before in "ー・") else 10  # katakana: up to 25
+        lo, hi = max(pos, done, h.start() - back), h.start() - 2
         while lo <= hi:
             m = _HONORIFIC_RE.search(norm, lo, hi + 31)
             if m is None or m.start() > hi:
