@@ -180,6 +180,7 @@ _DIGIT_RUN = re.compile(r"\d(?:[- ()]{0,2}\d){5,}", _A)
 
 
 _NO_SEPARATORS = str.maketrans("", "", "- ()")
+_MARKS = re.compile("生年月日|誕生日|生まれ|生|様|さま|さん|殿|先生|くん|ちゃん")
 # The digits a number needs, at least (a run with fewer holds none).
 _MIN_DIGITS = {"phone": 10, "my_number": 12, "corporate_number": 13, "card": 13, "insurance_number": 6,
                "postal_code": 7, "bank_account": 7}
@@ -197,6 +198,27 @@ class _Text:
                      for m in _DIGIT_RUN.finditer(norm)]
         self.digits = max([n for _, _, n in self.runs], default=0)  # of the longest run
         self._windows: dict[int, list[tuple[int, int]]] = {}
+
+    @functools.cached_property
+    def marks(self) -> tuple[list[int], list[int], list[int]]:
+        """Where each birth keyword (生年月日 / 誕生日 / 生まれ), each 生 and each honorific begins, found in one pass (a keyword
+        and 生 do not overlap an honorific, but for 先生年月日 and 先生まれ)."""
+        keywords: list[int] = []
+        sei: list[int] = []
+        honorifics: list[int] = []
+        for m in _MARKS.finditer(self.norm):
+            i, word = m.start(), m.group()
+            if word[0] == "生":
+                sei.append(i)
+                if len(word) > 1:
+                    keywords.append(i)
+            elif word == "誕生日":
+                keywords.append(i)
+            else:
+                honorifics.append(i)
+                if word == "先生" and self.norm.startswith(("生年月日", "生まれ"), i + 1):
+                    keywords.append(i + 1)
+        return keywords, sei, honorifics
 
     def numbers(self, pattern: re.Pattern[str], digits: int) -> Iterator[re.Match[str]]:
         """pattern.finditer(norm) for a number pattern, where only matches with at least `digits` digits count (a
@@ -386,29 +408,28 @@ _BIRTH_KW = _kw(r"生年月日|誕生日|生まれ|\bDOB\b|\bD\.O\.B\.?|date\s+o
                 not_in_gap=r"処方|調剤|受付|来局|発行|期限|次回|前回|投与|服用|開始|交付|日付|今日|本日|date|issued")
 _BIRTH_AFTER = re.compile(r"\s*[(]?\s*(?:生まれ|生(?![産薬成活存命理]))", _A)  # not 2024年4月1日生産
 # Where a birth date can be: within 60 characters after the start of a keyword of _BIRTH_KW (the reach of
-# _preceded), each of which begins with one of _BIRTH_JA or holds one of _BIRTH_EN; or right before 生 (_BIRTH_AFTER).
-_BIRTH_JA = re.compile("生年月日|誕生日|生まれ")
+# _preceded), each of which is 生年月日 / 誕生日 / 生まれ (found with the honorifics, _Text.marks) or holds one of _BIRTH_EN; or right before 生 (_BIRTH_AFTER).
 _BIRTH_EN = re.compile(r"[Dd]\.?[Oo]\.?[Bb]|[Bb][Ii][Rr][Tt][Hh]|[Bb][Oo][Rr][Nn]", _A)
 # A character no date holds (nor "(" of _BIRTH_AFTER): no match of _DATE_RE runs across one.
 _DATE_CHARS = r"0-9A-Za-z\s/\-.,(年月日明治大正昭和平成令元"
-_SEI = re.compile("生")
 _NOT_DATE = re.compile(rf"[^{_DATE_CHARS}]", _A)
 _LAST_NOT_DATE = re.compile(rf"(?s:.*)[^{_DATE_CHARS}]", _A)
 
 
-def _date_windows(norm: str) -> list[tuple[int, int]]:
+def _date_windows(t: _Text) -> list[tuple[int, int]]:
     """Stretches of the text, each beginning and ending at a character no date holds, that hold every date
     `_birth_date` can take."""
-    keywords = [m.start() for m in _BIRTH_JA.finditer(norm)]
+    norm = t.norm
+    keywords, sei, _ = t.marks
     if "b" in norm or "B" in norm:
         keywords += [m.start() for m in _BIRTH_EN.finditer(norm)]
     windows = []
     for k in keywords:
         after = _NOT_DATE.search(norm, k + 70)
         windows.append((_date_start(norm, k), after.start() if after else len(norm)))
-    for m in _SEI.finditer(norm):
-        if (lo := _date_start(norm, m.start())) < m.start():
-            windows.append((lo, m.start()))
+    for a in sei:
+        if (lo := _date_start(norm, a)) < a:
+            windows.append((lo, a))
     return _merged(windows)
 
 
@@ -423,7 +444,7 @@ def _birth_date(t: _Text) -> Iterator[tuple[int, int]]:
     生まれ / DOB / date of birth (no other number in between), or right before 生まれ / 生.
     Not: any other date (2024年4月1日に処方 is a prescription date)."""
     norm = t.norm
-    for lo, hi in _date_windows(norm):
+    for lo, hi in _date_windows(t):
         for m in _DATE_RE.finditer(norm, lo, hi):
             if _preceded(norm, m.start(), _BIRTH_KW) or _BIRTH_AFTER.match(norm, m.end()):
                 yield m.span()
@@ -484,18 +505,17 @@ _NON_NAME_SUFFIX = ("師", "者", "員", "医", "士", "様", "長", "方")
 _SAMA_WORDS = frozenset("同仕模多異一両左有各態文神王奥客殿貴皆人")  # 同様, 仕様, 模様, 多様, ... 奥様, 皆様
 
 
-_HONORIFIC = re.compile("様|さま|さん|殿|先生|くん|ちゃん")  # no two of them overlap
 
 
-def _before_honorifics(norm: str) -> Iterator[re.Match[str]]:
+def _before_honorifics(norm: str, honorifics: list[int]) -> Iterator[re.Match[str]]:
     """_HONORIFIC_RE.finditer(norm): a match begins 2 to 26 characters before an honorific (a name of at most 25
     characters, a space; at most 10 unless the name ends in katakana) and reads at most 30 characters from its
     start."""
     pos = done = 0  # pos: where the last match ended; done: every start below it is tried
-    for h in _HONORIFIC.finditer(norm):
-        before = norm[max(0, h.start() - 2):h.start()].rstrip(" ")[-1:]  # the last character of the name (a space may follow)
+    for h in honorifics:
+        before = norm[max(0, h - 2):h].rstrip(" ")[-1:]  # the last character of the name (a space may follow)
         back = 26 if before and ("\u30a1" <= before <= "\u30fa" or before in "ー・") else 10  # katakana: up to 25
-        lo, hi = max(pos, done, h.start() - back), h.start() - 2
+        lo, hi = max(pos, done, h - back), h - 2
         while lo <= hi:
             m = _HONORIFIC_RE.search(norm, lo, hi + 31)
             if m is None or m.start() > hi:
@@ -505,11 +525,11 @@ def _before_honorifics(norm: str) -> Iterator[re.Match[str]]:
         done = max(done, hi + 1)
 
 
-def _honorific_name(norm: str) -> Iterator[tuple[int, int]]:
+def _honorific_name(t: _Text) -> Iterator[tuple[int, int]]:
     """A kanji or katakana name (or kanji + hiragana given name) followed by 様 / さん / 殿 / 先生 / くん / ちゃん
     (the honorific is not in the span).
     Not: お客様, 皆様, 患者さん, 薬剤師さん, 先生 alone, 同様 / 仕様 / 様子, hiragana words (おばあちゃん)."""
-    for m in _before_honorifics(norm):
+    for m in _before_honorifics(t.norm, t.marks[2]):
         start, name = m.start(1), m.group(1)
         if name.startswith(_LEADING_WORDS):
             for word in _LEADING_WORDS:  # 本日田中様 -> 田中
@@ -576,7 +596,7 @@ def _english_name(norm: str) -> Iterator[tuple[int, int]]:
 
 def _person_name(t: _Text) -> Iterator[tuple[int, int]]:
     norm = t.norm
-    yield from _honorific_name(norm)
+    yield from _honorific_name(t)
     yield from _labelled_name(norm)
     yield from _english_name(norm)
 
