@@ -101,12 +101,13 @@ def corporate_valid(value: str) -> bool:
 
 
 def insurer_valid(value: str) -> bool:
+    """8 digits (社保), or 6 (国保), the last checking the others."""
     d = only_digits(value)
-    if len(d) != 8:
+    if len(d) not in (6, 8):
         return False
-    products = [int(c) * (1 if i % 2 else 2) for i, c in enumerate(d[:7][::-1])]
+    products = [int(c) * (1 if i % 2 else 2) for i, c in enumerate(d[:-1][::-1])]
     total = sum(p // 10 + p % 10 for p in products)
-    return int(d[7]) == (10 - total % 10) % 10
+    return int(d[-1]) == (10 - total % 10) % 10
 
 
 def luhn_valid(value: str) -> bool:

@@ -180,7 +180,7 @@ _DIGIT_RUN = re.compile(r"\d(?:[- ()]{0,2}\d){5,}", _A)
 
 
 _NO_SEPARATORS = str.maketrans("", "", "- ()")
-_MARKS = re.compile("生年月日|誕生日|生まれ|生|様|さま|さん|殿|先生|くん|ちゃん")
+_MARKS = re.compile("生年月日|誕生日|生まれ|生|様|さま|さん|殿|先生|くん|ちゃん|と申します")
 # The digits a number needs, at least (a run with fewer holds none).
 _MIN_DIGITS = {"phone": 10, "my_number": 12, "corporate_number": 13, "card": 13, "insurance_number": 6,
                "postal_code": 7, "bank_account": 7}
@@ -267,10 +267,19 @@ def _phone_ok(digits: str, international: bool) -> bool:
     return len(digits) == 10 and digits[1] != "0"
 
 
+# 090.1234.5678: three groups joined by dots, nothing dotted on either side (not 1.2.3, 010.123.45.67).
+_DOTTED_PHONE = re.compile(r"0(?<![\d.+]0)\d{1,4}\.\d{1,4}\.\d{3,4}(?!\.?\d)", _A)
+
+
 def _phone(t: _Text) -> Iterator[tuple[int, int]]:
     """Japanese numbers: fixed (03-1234-5678, 03(1234)5678), toll-free/navi 0120/0570/0800, IP 050, mobile
     090/080/070, and +81 forms; hyphens, spaces or parentheses, or none. Not: numbers not starting with 0 or +81,
-    numbers with dots (1.2.3, versions), digit counts other than 10 (11 for mobile/IP/0800), the word 電話."""
+    or 3 groups joined by dots (090.1234.5678). Not: numbers not starting with 0 or +81, other dotted numbers (1.2.3,
+    versions, dates), digit counts other than 10 (11 for mobile/IP/0800), the word 電話."""
+    if "." in t.norm:
+        for m in _DOTTED_PHONE.finditer(t.norm):
+            if _phone_ok(_digits(m.group()), False):
+                yield m.span()
     for m in t.numbers(_PHONE_RE, _MIN_DIGITS["phone"]):
         cand = m.group()
         international = cand.startswith("+")
@@ -493,7 +502,7 @@ _HIRA_GIVEN = rf"(?![のはがをにへとでもや])[{_HIRA}]{{2,4}}"  # 長谷
 _HONORIFIC_RE = re.compile(
     rf"([{_KANJI}]{{2,6}}|[{_KANJI}]{{1,4}} ?(?:[{_KANJI}]{{1,4}}|{_HIRA_GIVEN})"
     rf"|[{_KATA}]{{2,12}}(?: [{_KATA}]{{1,12}})?) ?"
-    r"(様(?![子式々相態])|さま|さん|殿(?!堂)|先生|くん|ちゃん)", _A)
+    r"(様(?![子式々相態])|さま|さん|殿(?!堂)|先生|くん|ちゃん|と申します)", _A)
 # Words that take an honorific but are not names (お客様, 患者さん, 薬剤師さん; 同様 and 仕様 are not honorifics).
 _GENERIC = frozenset({"患者", "薬剤師", "看護師", "医師", "医者", "先生", "息子", "娘", "奥", "旦那", "家族", "ご家族", "店員", "業者", "担当",
     "担当者", "利用者", "客", "皆", "母", "父", "兄", "姉", "弟", "妹", "祖父", "祖母", "孫", "主人", "親御", "子供", "子", "神", "王", "殿",
@@ -502,14 +511,14 @@ _GENERIC = frozenset({"患者", "薬剤師", "看護師", "医師", "医者", "�
     "ヘルパー", "ケアマネ", "ケアマネージャー", "ドライバー"})
 _LEADING_WORDS = ("本日", "今日", "昨日", "明日", "担当", "患者", "主治医", "薬剤師", "看護師", "医師", "先日", "次回")
 _NON_NAME_SUFFIX = ("師", "者", "員", "医", "士", "様", "長", "方")
-_SAMA_WORDS = frozenset("同仕模多異一両左有各態文神王奥客殿貴皆人")  # 同様, 仕様, 模様, 多様, ... 奥様, 皆様
+_SAMA_WORDS = frozenset("同仕模多異両左有各態文神王奥客殿貴皆人")  # 同様, 仕様, 模様, 多様, ... 奥様, 皆様
 
 
 
 
 def _before_honorifics(norm: str, honorifics: list[int]) -> Iterator[re.Match[str]]:
     """_HONORIFIC_RE.finditer(norm): a match begins 2 to 26 characters before an honorific (a name of at most 25
-    characters, a space; at most 10 unless the name ends in katakana) and reads at most 30 characters from its
+    characters, a space; at most 10 unless the name ends in katakana) and reads at most 33 characters from its
     start."""
     pos = done = 0  # pos: where the last match ended; done: every start below it is tried
     for h in honorifics:
@@ -517,7 +526,7 @@ def _before_honorifics(norm: str, honorifics: list[int]) -> Iterator[re.Match[st
         back = 26 if before and ("\u30a1" <= before <= "\u30fa" or before in "ー・") else 10  # katakana: up to 25
         lo, hi = max(pos, done, h - back), h - 2
         while lo <= hi:
-            m = _HONORIFIC_RE.search(norm, lo, hi + 31)
+            m = _HONORIFIC_RE.search(norm, lo, hi + 34)
             if m is None or m.start() > hi:
                 break
             yield m
@@ -526,10 +535,11 @@ def _before_honorifics(norm: str, honorifics: list[int]) -> Iterator[re.Match[st
 
 
 def _honorific_name(t: _Text) -> Iterator[tuple[int, int]]:
-    """A kanji or katakana name (or kanji + hiragana given name) followed by 様 / さん / 殿 / 先生 / くん / ちゃん
-    (the honorific is not in the span).
+    """A kanji or katakana name (or kanji + hiragana given name) followed by 様 / さん / 殿 / 先生 / くん / ちゃん, or
+    by と申します (the honorific is not in the span).
     Not: お客様, 皆様, 患者さん, 薬剤師さん, 先生 alone, 同様 / 仕様 / 様子, hiragana words (おばあちゃん)."""
-    for m in _before_honorifics(t.norm, t.marks[2]):
+    norm = t.norm
+    for m in _before_honorifics(norm, t.marks[2]):
         start, name = m.start(1), m.group(1)
         if name.startswith(_LEADING_WORDS):
             for word in _LEADING_WORDS:  # 本日田中様 -> 田中
@@ -537,8 +547,8 @@ def _honorific_name(t: _Text) -> Iterator[tuple[int, int]]:
                     start, name = start + len(word), name[len(word):]
                     break
         name = name.strip()
-        if m.group(2) == "様" and name[-1] in _SAMA_WORDS:
-            continue
+        if m.group(2) == "様" and (name[-1] in _SAMA_WORDS or (name[-1] == "一" and norm[m.end():m.end() + 1] in ("に", "な"))):
+            continue  # 同様, 皆様; 一様に / 一様な (but 健一様 is a name)
         if name in _GENERIC or name[-1] in _NON_NAME_SUFFIX or name.endswith(("ユーザー", "スタッフ")):
             continue
         if len(name.replace(" ", "")) < 2:
@@ -586,8 +596,15 @@ _NAME_WORD = re.compile("[Nn][Aa][Mm][Ee]")
 _EN_START = re.compile("M[rs]|Miss|Dr|Prof|(?i:patient|full|name)", _A)  # where every branch of _EN_RE begins
 
 
+_ROMAJI_HONORIFIC = re.compile(r"[A-Z](?<![A-Za-z][A-Z])[a-z]+(?: [A-Z][a-z]+)?(?=-(?:san|sama|sensei|kun|chan)\b)", _A)
+
+
 def _english_name(norm: str) -> Iterator[tuple[int, int]]:
-    """An English name after Mr./Mrs./Ms./Dr./Prof. or "Patient name:". Not: capitalised words without a title."""
+    """An English name after Mr./Mrs./Ms./Dr./Prof. or "Patient name:", or a romaji name before -san / -sama /
+    -sensei / -kun / -chan (Ogawa-san). Not: capitalised words without a title."""
+    if "-" in norm:
+        for m in _ROMAJI_HONORIFIC.finditer(norm):
+            yield m.span()
     if not ("M" in norm or "Dr" in norm or "Prof" in norm or (("e" in norm or "E" in norm) and _NAME_WORD.search(norm))):
         return
     for m in _starting_at(_EN_RE, _EN_START, norm):
@@ -619,13 +636,14 @@ _DETECTORS: dict[str, tuple[Callable[[_Text], Iterator[tuple[int, int]]], int, C
     "birth_date": (_birth_date, 2, lambda t: "生" in t.norm or "b" in t.norm or "B" in t.norm),
     "bank_account": (_bank_account, 2, lambda t: (t.digits >= 7 and _SEVEN_DIGITS.search(t.norm) is not None)
                      or "店" in t.norm),
-    "phone": (_phone, 2, _digits_at_least(_MIN_DIGITS["phone"])),
+    "phone": (_phone, 2, lambda t: t.digits >= _MIN_DIGITS["phone"] or ("." in t.norm and _DOTTED_PHONE.search(t.norm) is not None)),
     "person_name": (_person_name, 1, lambda t: True),
 }
 _KIND_SET = frozenset(KINDS)
 assert set(_DETECTORS) == _KIND_SET
-# Without a run of 6 digits, every detector needs one of these characters (in a keyword, label or honorific).
-_ANY = re.compile("[@様さ殿先くち名フふ生BbMmDP記被店都道府県住所〒]")
+# Without a run of 6 digits, every detector needs one of these characters (in a keyword, label, honorific or a
+# dotted phone number), but for a romaji name before -san.
+_ANY = re.compile("[@様さ殿先くち申名フふ生BbMmDP記被店都道府県住所〒.]")
 
 
 def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
@@ -639,7 +657,7 @@ def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
             raise ValueError(f"unknown redaction kinds: {sorted(unknown)}")
     norm, origin = _normalise(text)
     t = _Text(norm)
-    if not t.runs and not _ANY.search(norm):
+    if not t.runs and not _ANY.search(norm) and not ("-" in norm and _ROMAJI_HONORIFIC.search(norm)):
         return []
     candidates = []
     for kind in wanted:
