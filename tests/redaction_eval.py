@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 KINDS = ("phone", "my_number", "corporate_number", "insurance_number", "insurance_symbol_number",
          "postal_code", "address", "birth_date", "email", "card", "bank_account", "person_name")
 CORPUS = Path(__file__).resolve().parent / "data" / "redaction_corpus.jsonl"
+HELD_OUT = Path(__file__).resolve().parent / "data" / "redaction_heldout.jsonl"
 
 
 def load_corpus(path: Path = CORPUS) -> list[dict]:
@@ -100,12 +101,13 @@ def corporate_valid(value: str) -> bool:
 
 
 def insurer_valid(value: str) -> bool:
+    """8 digits (社保), or 6 (国保), the last checking the others."""
     d = only_digits(value)
-    if len(d) != 8:
+    if len(d) not in (6, 8):
         return False
-    products = [int(c) * (1 if i % 2 else 2) for i, c in enumerate(d[:7][::-1])]
+    products = [int(c) * (1 if i % 2 else 2) for i, c in enumerate(d[:-1][::-1])]
     total = sum(p // 10 + p % 10 for p in products)
-    return int(d[7]) == (10 - total % 10) % 10
+    return int(d[-1]) == (10 - total % 10) % 10
 
 
 def luhn_valid(value: str) -> bool:

@@ -121,6 +121,19 @@ POSITIVES = [
      [("Taro Yamada", "person_name"), ("1970-05-06", "birth_date"), ("+81-3-1234-5678", "phone"),
       ("taro@example.com", "email")]),
     ("三菱UFJ銀行 渋谷支店 普通預金 口座番号 1234567", [("1234567", "bank_account")]),
+    # found by the held-out corpus (tests/data/redaction_heldout.jsonl)
+    ("お電話番号は080.1523.4575でよろしいですか", [("080.1523.4575", "phone")]),
+    ("折返し先 ０９０．９６７７．２７５４（夕方以降）", [("０９０．９６７７．２７５４", "phone")]),
+    ("TEL 03.1234.5678", [("03.1234.5678", "phone")]),
+    ("患者：関悠真と申します。", [("関悠真", "person_name")]),
+    ("太田まいと申します", [("太田まい", "person_name")]),
+    ("受付：平野 健一様　初回来局", [("平野 健一", "person_name")]),
+    ("thanks, Ogawa-san.", [("Ogawa", "person_name")]),
+    ("Kenji Ogawa-sensei said so", [("Kenji Ogawa", "person_name")]),
+    # where find() looks (runs of digits, honorifics, anchors): overlapping prefectures, long katakana names
+    ("東京都府中市寿町1-5-1", [("東京都府中市寿町1-5-1", "address")]),
+    ("ヤマダ タロウ 様", [("ヤマダ タロウ", "person_name")]),
+    ("先生年月日 1985/3/2", [("1985/3/2", "birth_date")]),
 ]
 
 
@@ -196,6 +209,14 @@ NEGATIVES = [
     "ロット 2403A12 使用期限 2027.03",
     "2024年4月1日生産",
     "製造番号 0012345678 製造日 2024.4.1",
+    "version 0.1.2.3",
+    "IP 010.123.45.67",
+    "05.12.2024 に来局",
+    "2024.10.28 処方",
+    "薬の効果は一様に現れる",
+    "前回と同様に",
+    "Take 2 tablets twice daily - see Section 4.2.1.",
+    "この薬はロキソニンと言います",
 ]
 
 
