@@ -1,8 +1,14 @@
 """Batch ingest over HTTP: logs with 3 metadata keys and 2 scores, in batches of 500, into a real
-`promptyard serve`, on SQLite and PostgreSQL. Target: at least 5,000 logs/s."""
+`promptyard serve`, on SQLite and PostgreSQL, with the workspace's redaction policy on (the default) and
+off. Targets: at least 5,000 logs/s; with redaction on, at least 80% of the rate without it (issue 13).
+
+Two kinds of log: `short` (a one-line question and answer) and `chat` (a pharmacy conversation as our first
+users log it: a system prompt, the patient's message, the suggested reply; every fifth one names the patient
+and a phone number). Off and on alternate, ROUNDS times each; the table gives the median."""
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 import uuid
@@ -15,21 +21,49 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, server, write_section  # noqa: E402
 from bench_fetch import PG, pg_ready  # noqa: E402
 
-BATCH, BATCHES, CLIENTS = 500, 40, 2
+BATCH, BATCHES, CLIENTS, ROUNDS = 500, 40, 2, 3
+
+SYSTEM = ("あなたは調剤薬局の薬剤師を支援するアシスタントです。患者からのチャットに対し、薬剤師が確認してから送る返信案を"
+          "作成してください。用法・用量は添付文書と処方内容に従い、断定できないことは「薬剤師にご確認ください」と伝えます。"
+          "受診を勧めるべき症状（発疹、呼吸困難、強い腹痛など）があれば、すぐに医療機関を受診するよう案内します。")
+QUESTIONS = ("昨日処方されたロキソプロフェン60mgは、胃が弱いのですが食後に飲めば大丈夫でしょうか。1日3回と言われました。",
+             "子どもの咳止めシロップを飲ませ忘れました。次の分と一緒に2回分飲ませてもいいですか？",
+             "お薬手帳をなくしてしまいました。再発行はできますか。次回の来局は来週の火曜日です。",
+             "アムロジピン5mgを毎朝飲んでいますが、グレープフルーツジュースは避けたほうがいいですか。")
+ANSWER = ("ご連絡ありがとうございます。ロキソプロフェンは胃への負担があるため、必ず食後に服用し、空腹時は避けてください。"
+          "1日3回、1回1錠の用量を守り、胃の痛みや黒い便が出た場合は服用を中止して薬剤師にご相談ください。"
+          "胃薬が一緒に処方されている場合は、同じタイミングで服用して問題ありません。")
 
 
-def make_log(i: int) -> dict:
-    return {"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o",
-            "input": {"messages": [{"role": "user", "content": f"質問 {i}: この薬の用量は?"}]},
-            "output": {"text": f"回答 {i}: 1日2回、食後に服用してください。"},
+def _chat(i: int) -> tuple[dict, dict]:
+    question = QUESTIONS[i % len(QUESTIONS)]
+    if i % 5 == 0:
+        question = f"山田花子です。{question} 折り返しは090-{1000 + i % 9000:04d}-5678にお願いします。"
+    return ({"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]},
+            {"choices": [{"message": {"role": "assistant", "content": ANSWER}}]})
+
+
+def make_log(i: int, kind: str = "short") -> dict:
+    if kind == "chat":
+        inp, out = _chat(i)
+    else:
+        inp = {"messages": [{"role": "user", "content": f"質問 {i}: この薬の用量は?"}]}
+        out = {"text": f"回答 {i}: 1日2回、食後に服用してください。"}
+    return {"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o", "input": inp, "output": out,
             "start_time": 1764000000 + i, "end_time": 1764000000.8 + i,
             "usage": {"input_tokens": 120, "output_tokens": 40}, "tags": ["bench"],
             "metadata": {"env": "prod", "user_id": f"u{i % 997}", "store": f"s{i % 31}"},
             "scores": [{"name": "follows_manual", "value": i % 101}, {"name": "medically_correct", "value": (i * 7) % 101}]}
 
 
-def run(url: str, key: str) -> float:
-    batches = [[make_log(b * BATCH + i) for i in range(BATCH)] for b in range(BATCHES)]
+def set_redaction(url: str, key: str, on: bool) -> None:
+    body = {"enabled": on, "reason": "benchmark: redaction off for comparison"}
+    httpx.patch(url + "/api/v1/privacy/redaction", json=body, headers={"Authorization": f"Bearer {key}"},
+                timeout=30).raise_for_status()
+
+
+def run(url: str, key: str, kind: str = "short") -> float:
+    batches = [[make_log(b * BATCH + i, kind) for i in range(BATCH)] for b in range(BATCHES)]
 
     def send(batch: list[dict]) -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
@@ -47,16 +81,28 @@ def run(url: str, key: str) -> float:
 def main() -> None:
     rows = []
     for label, db_url in [("SQLite", None)] + ([("PostgreSQL", PG)] if pg_ready() else []):
-        with server(db_url) as (url, key):
-            rate = run(url, key)
-        rows.append(f"| {label} | {rate:,.0f} |")
-        print(rows[-1], flush=True)
+        for kind in ("short", "chat"):
+            if db_url:
+                pg_ready()  # a fresh database: the server's first run hands out the admin key
+            with server(db_url) as (url, key):
+                rates: dict[bool, list[float]] = {True: [], False: []}
+                for _ in range(ROUNDS):
+                    for on in (False, True):
+                        set_redaction(url, key, on)
+                        rates[on].append(run(url, key, kind))
+            off, on = statistics.median(rates[False]), statistics.median(rates[True])
+            rows.append(f"| {label} | {kind} | {off:,.0f} | {on:,.0f} | {on / off:.0%} |")
+            print(rows[-1], flush=True)
     write_section("ingest", "\n".join([
         "## Batch ingest (`bench/bench_ingest.py`)",
         f"{(BATCHES - 1) * BATCH:,} logs (3 metadata keys, 2 scores, tags, token usage each) posted in batches of "
         f"{BATCH} by {CLIENTS} concurrent clients to one `promptyard serve` process; {machine()}. "
-        "Target: at least 5,000 logs/s.", "",
-        "| database | logs/s |", "|---|---|", *rows]))
+        "`short`: a one-line question and answer; `chat`: a pharmacy conversation (a 250-character system prompt, "
+        "the patient's message, a 170-character reply; every fifth names the patient and a phone number). "
+        f"Redaction off and on alternate, {ROUNDS} runs each, median. Targets: at least 5,000 logs/s; with "
+        "redaction on (the default), at least 80% of the rate without it.", "",
+        "| database | logs | logs/s, redaction off | logs/s, redaction on | on / off |", "|---|---|---|---|---|",
+        *rows]))
 
 
 if __name__ == "__main__":
