@@ -22,7 +22,7 @@ MY_NUMBER = "3141 5926 5352"
 NAME = "綾小路紫苑"
 EMAIL = "shion.ayanokoji@example.jp"
 TERM_NAME = "蒼井ミドリ"  # no honorific, no label: only the term list finds it
-ORIGINALS = ("4821", "7736", "４８２１", "5926", "綾小路", "紫苑", "ayanokoji")
+ORIGINALS = ("4821-7736", "48217736", "４８２１", "5926 5352", "59265352", "綾小路", "紫苑", "ayanokoji")  # long: no uuid holds them
 CLINICAL = "ロキソプロフェン60mgを1日3回、食後に服用。第3条に従い、2026年4月1日処方。電話で確認済み。"
 
 

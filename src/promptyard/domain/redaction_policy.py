@@ -256,7 +256,8 @@ class Redactor:
             raise PolicyError("the hash operator needs a key")
         self.policy, self.terms = policy, terms or Terms()
         self.counts: Counter[str] = Counter()
-        self._kinds = policy.detector_kinds
+        kinds = policy.detector_kinds
+        self._kinds = None if kinds == redaction.KINDS else kinds  # None: all, unchecked
         self._hash = _hasher(key) if key else None
         self._use_terms = bool(self.terms.digests) and policy.rules[TERM].on
         rx = _regex() if any(c.rule.on for c in policy.custom) else None
@@ -269,16 +270,20 @@ class Redactor:
         return out
 
     def value(self, value: Any) -> Any:
-        """Every string inside a JSON value redacted (object keys are left alone)."""
+        """Every string inside a JSON value redacted (object keys are left alone). A value with nothing to
+        redact comes back as the same object, so callers can tell (`is`) whether anything changed."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, list):
-            return [self.value(v) for v in value]
+            out = [self.value(v) for v in value]
+            return value if all(a is b for a, b in zip(out, value)) else out
         if isinstance(value, dict):
-            return {k: self.value(v) for k, v in value.items()}
+            new = {k: self.value(v) for k, v in value.items()}
+            return value if all(new[k] is v for k, v in value.items()) else new
         return value
 
     def text(self, text: str) -> str:
+        """`text` redacted; the same object when there is nothing to redact."""
         if not self.policy.enabled or not text:
             return text
         memo = self._memo.get(text)
@@ -288,12 +293,14 @@ class Redactor:
             if len(self._memo) >= self._CACHE:
                 self._memo.clear()
             self._memo[text] = memo
+        if not memo[1]:
+            return text
         self.counts.update(memo[1])
         return memo[0]
 
     def spans(self, text: str) -> list[Span]:
         """The spans this policy redacts in `text`: sorted, overlapping ones merged (the longer one's kind)."""
-        found = redaction.find(text, self._kinds) if self._kinds else []
+        found = redaction.find(text, self._kinds) if self._kinds != () else []
         if self._use_terms or self._custom:
             norm, origin = redaction.normalise(text)
             extra = [*self._term_spans(norm), *self._custom_spans(text, norm)]

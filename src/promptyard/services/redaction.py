@@ -9,7 +9,6 @@ or a hashed value.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 from typing import Any
@@ -56,22 +55,27 @@ def for_workspace(session: Session, workspace_id: int) -> rp.Redactor | None:
 
 # --- what is redacted: one home for the list of fields --------------------------------------------------------
 
-def log(red: rp.Redactor | None, item: rl.NormalLog) -> tuple[rl.NormalLog, dict[str, int]]:
-    """The log with its free text redacted (input, output, prompt variables, error message, metadata values,
-    tags, score comments), and the counts per kind. Texts for search are made again from what is kept."""
+def log(red: rp.Redactor | None, item: rl.NormalLog) -> dict[str, int]:
+    """Redact the log's free text in place (input, output, prompt variables, parameters, error message,
+    metadata values, tags, score comments); the counts per kind. Texts for search are made again from what
+    is kept when it changed."""
     if red is None:
-        return item, {}
+        return {}
     red.take()
     inp, out = red.value(item.input), red.value(item.output)
-    prompt = item.prompt
-    if prompt and prompt.get("variables"):
-        prompt = prompt | {"variables": red.value(prompt["variables"])}
-    changed = dataclasses.replace(
-        item, input=inp, output=out, input_text=rl.text_of(inp), output_text=rl.text_of(out),
-        parameters=red.value(item.parameters), error_message=red.text(item.error_message or "") or None,
-        metadata={k: red.text(v) for k, v in item.metadata.items()}, tags=_tags(red, item.tags),
-        scores=[s | {"comment": red.text(s["comment"])} for s in item.scores], prompt=prompt)
-    return changed, red.take()
+    if inp is not item.input:
+        item.input, item.input_text = inp, rl.text_of(inp)
+    if out is not item.output:
+        item.output, item.output_text = out, rl.text_of(out)
+    if item.prompt and item.prompt.get("variables"):
+        item.prompt = item.prompt | {"variables": red.value(item.prompt["variables"])}
+    item.parameters = red.value(item.parameters)
+    if item.error_message:
+        item.error_message = red.text(item.error_message) or None
+    item.metadata = {k: red.text(v) for k, v in item.metadata.items()}
+    item.tags = _tags(red, item.tags)
+    item.scores = [s | {"comment": red.text(s["comment"])} if s["comment"] else s for s in item.scores]
+    return red.take()
 
 
 def _tags(red: rp.Redactor, tags: list[str]) -> list[str]:

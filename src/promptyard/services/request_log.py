@@ -46,20 +46,19 @@ def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, s
     attribution = _Attribution(session, p)
     assigner = experiment_records.Assigner(session, p.workspace_id)
     red = redaction.for_workspace(session, p.workspace_id)
-    rows, kept, counts = [], [], []
+    rows, counts = [], []
     for i, log in unique:  # ids stored before are skipped by the insert itself (a replay answers the same)
-        redacted, found = redaction.log(red, log)
-        row = _row(p, redacted, source)
-        warning = attribution.apply(row, redacted, metadata=log.metadata)  # routing sees what was sent
+        sent_metadata = log.metadata  # routing sees what was sent; only the redacted log is stored
+        counts.append(redaction.log(red, log))
+        row = _row(p, log, source)
+        warning = attribution.apply(row, log, metadata=sent_metadata)
         if warning:
             warnings.append({"index": i, "message": warning})
         row["routing"] = redaction.routing(red, row["routing"])
         row["experiment_id"] = assigner.experiment_for(row["prompt_id"], row["label"], row["start_time"],
                                                        row["routing"], row["version_number"])
         rows.append(row)
-        kept.append(redacted)
-        counts.append(found)
-    inserted = _store(session, p, rows, kept, counts)
+    inserted = _store(session, p, rows, [log for _, log in unique], counts)
     return {"accepted": len(inserted), "duplicates": len(good) - len(inserted),
             "ids": [log.client_id for _, log in good], "errors": errors, "warnings": warnings}
 
