@@ -103,6 +103,34 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_redact(args: argparse.Namespace) -> int:
+    """Apply the workspace's redaction policy to the logs stored before it (or before a term was added)."""
+    from promptyard.services import redaction
+
+    db = _database(_server_settings(args))
+    p = _workspace(db, args.workspace)
+    summary: dict[str, Any] = {"scanned": 0, "changed": 0, "counts": {}, "dry_run": args.dry_run}
+    after: int | None = 0
+    while after is not None:
+        with db.write() as s:
+            part = redaction.redact_stored(s, p, after_id=after, dry_run=args.dry_run)
+        after = part["last_id"]
+        summary["scanned"] += part["scanned"]
+        summary["changed"] += part["changed"]
+        for kind, n in part["counts"].items():
+            summary["counts"][kind] = summary["counts"].get(kind, 0) + n
+        print(f"\r{summary['scanned']:,} logs read, {summary['changed']:,} "
+              f"{'would change' if args.dry_run else 'redacted'}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    if not args.dry_run:
+        with db.write() as s:
+            redaction.record_redact_stored(s, p, summary)
+    kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(summary["counts"].items())) or "nothing"
+    print(f"{summary['changed']:,} of {summary['scanned']:,} logs {'would be' if args.dry_run else 'were'} "
+          f"redacted ({kinds})")
+    return 0
+
+
 def _workspace(db: Any, name: str) -> Any:
     from promptyard.services import keys
 
@@ -167,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = db.add_parser("upgrade", help="apply migrations")
     _server_args(up)
     up.set_defaults(func=cmd_db_upgrade)
+    red = db.add_parser("redact", help="apply the workspace's redaction policy to logs stored before it "
+                                       "(docs/privacy.md)")
+    red.add_argument("--dry-run", action="store_true", help="count what would change; change nothing")
+    _server_args(red)
+    red.set_defaults(func=cmd_db_redact)
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_cmd", required=True)
     kc = keys.add_parser("create", help="create a key and print it once")
     kc.add_argument("--name", required=True)

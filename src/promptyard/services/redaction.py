@@ -23,7 +23,9 @@ from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput
 from promptyard.services import audit
 from promptyard.store import bulk
-from promptyard.store.models import RedactionCount, RedactionTerm, Workspace
+from promptyard.store.models import (
+    PendingUpdate, RedactionCount, RedactionTerm, Request, RequestMetadata, RequestTag, Score, Workspace,
+)
 from promptyard.store.types import utcnow
 
 MAX_TERMS_PER_CALL = 10_000
@@ -82,7 +84,7 @@ def _tags(red: rp.Redactor, tags: list[str]) -> list[str]:
     return list(dict.fromkeys(t for t in (red.text(tag) for tag in tags) if t))
 
 
-def routing(red: rp.Redactor | None, decision: dict | None) -> dict | None:
+def routing_of(red: rp.Redactor | None, decision: dict | None) -> dict | None:
     """A routing decision's sticky unit is a metadata value: it is stored only as the policy leaves it."""
     if red is None or not decision or not decision.get("unit"):
         return decision
@@ -233,3 +235,77 @@ def preview(session: Session, p: Principal, text: Any, data: Any = None) -> dict
         except rp.PolicyError as exc:
             raise InvalidInput(str(exc)) from None
     return {"text": red.text(text), "counts": red.take()}
+
+
+# --- logs stored before the policy (or a term) existed --------------------------------------------------------
+
+def redact_stored(session: Session, p: Principal, *, after_id: int = 0, batch: int = 500,
+                  dry_run: bool = False) -> dict[str, Any]:
+    """Apply the current policy to one batch of the logs already stored (ids above `after_id`): what redaction
+    would have done at ingest, done now, in place (and to pending updates, with the first batch). Answers
+    {last_id (None at the end), scanned, changed, counts}; the caller loops, one transaction per batch."""
+    access.require(p, "admin")
+    red = for_workspace(session, p.workspace_id)
+    if red is None:
+        raise InvalidInput("redaction is off in this workspace: turn it on first")
+    rows = session.scalars(select(Request).where(Request.workspace_id == p.workspace_id, Request.id > after_id)
+                           .order_by(Request.id).limit(batch).with_for_update()).all()
+    ids = [r.id for r in rows]
+    meta: dict[int, list[RequestMetadata]] = {}
+    for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id.in_(ids))):
+        meta.setdefault(m.request_id, []).append(m)
+    comments: dict[int, list[Score]] = {}
+    for sc in session.scalars(select(Score).where(Score.request_id.in_(ids), Score.comment != "")):
+        comments.setdefault(sc.request_id, []).append(sc)
+    totals: dict[str, int] = {}
+    changed = 0
+    for r in rows:
+        red.take()
+        found = _redact_row(red, r, meta.get(r.id, []), comments.get(r.id, []), write=not dry_run, session=session)
+        if found:
+            changed += 1
+            for kind, n in found.items():
+                totals[kind] = totals.get(kind, 0) + n
+            if not dry_run:
+                add_counts(session, p.workspace_id, r.id, found)
+    if after_id == 0:
+        for item in session.scalars(select(PendingUpdate).where(PendingUpdate.workspace_id == p.workspace_id)):
+            payload, found = annotation(red, item.kind, item.payload)
+            if found and not dry_run:
+                item.payload = payload
+                item.redacted = {k: (item.redacted or {}).get(k, 0) + n for k, n in found.items()}
+    session.flush()
+    return {"last_id": ids[-1] if len(ids) == batch else None, "scanned": len(ids), "changed": changed,
+            "counts": totals}
+
+
+def _redact_row(red: rp.Redactor, r: Request, meta: list[RequestMetadata], scores: list[Score], *,
+                write: bool, session: Session) -> dict[str, int]:
+    """One stored log's fields as `log` would have left them; written back when `write`."""
+    inp, out = red.value(r.input), red.value(r.output)
+    variables, parameters, routing = red.value(r.input_variables), red.value(r.parameters), routing_of(red, r.routing)
+    error = red.text(r.error_message or "") or None
+    tags = _tags(red, list(r.tags or []))
+    values = [(m, red.text(m.value)) for m in meta]
+    texts = [(sc, red.text(sc.comment)) for sc in scores]
+    found = red.take()
+    if not found or not write:
+        return found
+    if inp is not r.input:
+        r.input, r.input_text = inp, rl.text_of(inp)
+    if out is not r.output:
+        r.output, r.output_text = out, rl.text_of(out)
+    r.input_variables, r.parameters, r.routing, r.error_message = variables, parameters, routing, error
+    if tags != list(r.tags or []):
+        r.tags = tags
+        session.execute(delete(RequestTag).where(RequestTag.request_id == r.id))
+        session.add_all(RequestTag(request_id=r.id, tag=t, workspace_id=r.workspace_id) for t in tags)
+    for m, value in values:
+        m.value = value
+    for sc, comment in texts:
+        sc.comment = comment
+    return found
+
+
+def record_redact_stored(session: Session, p: Principal, summary: dict[str, Any]) -> None:
+    audit.record(session, p.workspace_id, p.actor, "privacy.redact_stored", "workspace", p.workspace_id, summary)

@@ -54,7 +54,7 @@ def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, s
         warning = attribution.apply(row, log, metadata=sent_metadata)
         if warning:
             warnings.append({"index": i, "message": warning})
-        row["routing"] = redaction.routing(red, row["routing"])
+        row["routing"] = redaction.routing_of(red, row["routing"])
         row["experiment_id"] = assigner.experiment_for(row["prompt_id"], row["label"], row["start_time"],
                                                        row["routing"], row["version_number"])
         rows.append(row)
@@ -315,7 +315,7 @@ def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version:
     red = redaction.for_workspace(session, p.workspace_id)
     variables, counts = redaction.variables(red, variables)
     row = session.get(Request, rid, with_for_update=True)  # see _upsert_score
-    routing = redaction.routing(red, {"label": found.label, "rule": found.rule, "unit": found.unit}) \
+    routing = redaction.routing_of(red, {"label": found.label, "rule": found.rule, "unit": found.unit}) \
         if found.rule else row.routing
     experiment_id = experiment_records.Assigner(session, p.workspace_id).experiment_for(
         found.prompt.id, found.label, row.start_time, routing, found.version.number)
