@@ -127,7 +127,13 @@ function phoneOk(digits, international) {
   return digits.length === 10 && digits[1] !== "0";
 }
 
+// 090.1234.5678: three groups joined by dots, nothing dotted on either side (not 1.2.3, 010.123.45.67).
+const DOTTED_PHONE = /0(?<![\d.+]0)\d{1,4}\.\d{1,4}\.\d{3,4}(?!\.?\d)/gu;
+
 function* phone(norm) {
+  for (const m of norm.matchAll(DOTTED_PHONE)) {
+    if (phoneOk(digitsOf(m[0]), false)) yield span(m);
+  }
   for (const m of norm.matchAll(PHONE_RE)) {
     const cand = m[0];
     const international = cand.startsWith("+");
@@ -273,7 +279,7 @@ const HIRA_GIVEN = `(?![のはがをにへとでもや])[${HIRA}]{2,4}`; // 長�
 const HONORIFIC_RE = rx(
   `([${KANJI}]{2,6}|[${KANJI}]{1,4} ?(?:[${KANJI}]{1,4}|${HIRA_GIVEN})`
   + `|[${KATA}]{2,12}(?: [${KATA}]{1,12})?) ?`
-  + "(様(?![子式々相態])|さま|さん|殿(?!堂)|先生|くん|ちゃん)", "gud");
+  + "(様(?![子式々相態])|さま|さん|殿(?!堂)|先生|くん|ちゃん|と申します)", "gud");
 // Words that take an honorific but are not names (お客様, 患者さん, 薬剤師さん; 同様 and 仕様 are not honorifics).
 const GENERIC = new Set(["患者", "薬剤師", "看護師", "医師", "医者", "先生", "息子", "娘", "奥", "旦那", "家族", "ご家族", "店員", "業者", "担当",
   "担当者", "利用者", "客", "皆", "母", "父", "兄", "姉", "弟", "妹", "祖父", "祖母", "孫", "主人", "親御", "子供", "子", "神", "王", "殿",
@@ -282,7 +288,7 @@ const GENERIC = new Set(["患者", "薬剤師", "看護師", "医師", "医者",
   "ヘルパー", "ケアマネ", "ケアマネージャー", "ドライバー"]);
 const LEADING_WORDS = ["本日", "今日", "昨日", "明日", "担当", "患者", "主治医", "薬剤師", "看護師", "医師", "先日", "次回"];
 const NON_NAME_SUFFIX = new Set(["師", "者", "員", "医", "士", "様", "長", "方"]);
-const SAMA_WORDS = new Set("同仕模多異一両左有各態文神王奥客殿貴皆人"); // 同様, 仕様, 模様, 多様, ... 奥様, 皆様
+const SAMA_WORDS = new Set("同仕模多異両左有各態文神王奥客殿貴皆人"); // 同様, 仕様, 模様, 多様, ... 奥様, 皆様
 
 function* honorificName(norm) {
   for (const m of norm.matchAll(HONORIFIC_RE)) {
@@ -296,7 +302,8 @@ function* honorificName(norm) {
       }
     }
     name = name.trim(); // the pattern neither starts nor ends a name with a space: kept from the Python
-    if (m[2] === "様" && SAMA_WORDS.has(lastChar(name))) continue;
+    if (m[2] === "様" && (SAMA_WORDS.has(lastChar(name))
+      || (lastChar(name) === "一" && ["に", "な"].includes(norm[m.index + m[0].length])))) continue; // 同様, 皆様; 一様に / 一様な (but 健一様 is a name)
     if (GENERIC.has(name) || NON_NAME_SUFFIX.has(lastChar(name)) || name.endsWith("ユーザー") || name.endsWith("スタッフ")) continue;
     if (cpLength(name.replaceAll(" ", "")) < 2) continue;
     yield [start, start + name.length];
@@ -340,7 +347,12 @@ const EN_NAME = String.raw`[A-Z][a-zA-Z'\-]+(?: [A-Z][a-zA-Z'\-]+){0,3}`;
 const EN_RE = rx(String.raw`\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? (${EN_NAME})`
   + `|(?:${caseless("patient(?:'s)? name|full name|name of patient")})` + String.raw`\s*:\s*(${EN_NAME})`, "gud");
 
+const ROMAJI_HONORIFIC = /[A-Z](?<![A-Za-z][A-Z])[a-z]+(?: [A-Z][a-z]+)?(?=-(?:san|sama|sensei|kun|chan)\b)/gu;
+
+/** An English name after Mr./Mrs./Ms./Dr./Prof. or "Patient name:", or a romaji name before -san / -sama /
+ * -sensei / -kun / -chan (Ogawa-san). */
 function* englishName(norm) {
+  for (const m of norm.matchAll(ROMAJI_HONORIFIC)) yield span(m);
   for (const m of norm.matchAll(EN_RE)) yield m[1] !== undefined ? span(m, 1) : span(m, 2);
 }
 
