@@ -59,6 +59,7 @@ _KEPT_DASHES = re.compile("[" + "".join(d for d in "\u2010\u2011\u2012\u2013\u20
                                          if unicodedata.normalize("NFKC", d) == d) + "]")
 _MARKS_AFTER = "\u3099\u309a\uff9e\uff9f"  # (semi-)voiced marks, combining and half-width: normalised with the character before
 _VOICED = re.compile(f"[^{_MARKS_AFTER}][{_MARKS_AFTER}]+")
+_A_MARK = re.compile(f"[{_MARKS_AFTER}]")
 _DIGIT_BAR = re.compile(r"ー(?<=\dー)(?=\d)", _A)  # ー typed as a hyphen between digits (090ー1234ー5678)
 
 
@@ -78,8 +79,14 @@ def _changing() -> re.Pattern[str]:
             ranges[-1][1] = c
         else:
             ranges.append([c, c])
-    return re.compile(_VOICED.pattern + "|[" + "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
-                      + "\\U00010000-\\U0010ffff]")
+    return re.compile("[" + "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges) + "\\U00010000-\\U0010ffff]")
+
+
+@functools.cache
+def _changing_voiced() -> re.Pattern[str]:
+    """`_changing`, or a character with the voiced marks after it (for texts that hold a mark: the alternation is
+    slower)."""
+    return re.compile(f"{_VOICED.pattern}|{_changing().pattern}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -91,10 +98,12 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
     """`normalise`, with origin None when every character maps to one (the offsets are the same)."""
     if text.isascii():
         return text, None
+    voiced = _A_MARK.search(text) is not None
     if unicodedata.is_normalized("NFKC", text) and not _KEPT_DASHES.search(text):
         norm, changed = text, []
     else:
-        changed = [(m.start(), m.end(), n) for m in _changing().finditer(text) if (n := _nfkc_char(m.group())) != m.group()]
+        changing = _changing_voiced() if voiced else _changing()
+        changed = [(m.start(), m.end(), n) for m in changing.finditer(text) if (n := _nfkc_char(m.group())) != m.group()]
         parts, last = [], 0
         for i, j, n in changed:
             parts += (text[last:i], n)
@@ -103,7 +112,7 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
         norm = "".join(parts)
     if "ー" in norm:  # the same length, so the offsets still hold
         norm = _DIGIT_BAR.sub("-", norm)
-    if all(j - i == len(n) == 1 for i, j, n in changed):  # each character was mapped to one: the same offsets
+    if len(norm) == len(text) and not voiced:  # NFKC never maps a character to nothing: each was mapped to one
         return norm, None
     origin: list[int] = []
     last = 0
