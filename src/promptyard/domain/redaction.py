@@ -59,7 +59,6 @@ _KEPT_DASHES = re.compile("[" + "".join(d for d in "\u2010\u2011\u2012\u2013\u20
                                          if unicodedata.normalize("NFKC", d) == d) + "]")
 _MARKS_AFTER = "\u3099\u309a\uff9e\uff9f"  # (semi-)voiced marks, combining and half-width: normalised with the character before
 _VOICED = re.compile(f"[^{_MARKS_AFTER}][{_MARKS_AFTER}]+")
-_A_MARK = re.compile(f"[{_MARKS_AFTER}]")
 _DIGIT_BAR = re.compile(r"ー(?<=\dー)(?=\d)", _A)  # ー typed as a hyphen between digits (090ー1234ー5678)
 
 
@@ -98,10 +97,11 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
     """`normalise`, with origin None when every character maps to one (the offsets are the same)."""
     if text.isascii():
         return text, None
-    voiced = _A_MARK.search(text) is not None
+    voiced = False  # a mark changes nothing in NFKC-normalised text (ﾞ is not in it; ア + U+3099 stays)
     if unicodedata.is_normalized("NFKC", text) and not _KEPT_DASHES.search(text):
         norm, changed = text, []
     else:
+        voiced = any(mark in text for mark in _MARKS_AFTER)
         changing = _changing_voiced() if voiced else _changing()
         changed = [(m.start(), m.end(), n) for m in changing.finditer(text) if (n := _nfkc_char(m.group())) != m.group()]
         parts, last = [], 0
