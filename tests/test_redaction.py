@@ -130,6 +130,27 @@ POSITIVES = [
     ("受付：平野 健一様　初回来局", [("平野 健一", "person_name")]),
     ("thanks, Ogawa-san.", [("Ogawa", "person_name")]),
     ("Kenji Ogawa-sensei said so", [("Kenji Ogawa", "person_name")]),
+    # voiced marks normalised with their base (half-width and decomposed kana): the span covers the marks
+    ("ﾀﾞｲｽｹ様", [("ﾀﾞｲｽｹ", "person_name")]),
+    ("ﾔﾏﾀﾞ ﾊﾅｺさん", [("ﾔﾏﾀﾞ ﾊﾅｺ", "person_name")]),
+    ("ｻﾄｳ ｹﾝｼﾞさんに", [("ｻﾄｳ ｹﾝｼﾞ", "person_name")]),
+    ("ﾊﾟｸ様", [("ﾊﾟｸ", "person_name")]),
+    ("サトウ ケンシ\u3099さん", [("サトウ ケンシ\u3099", "person_name")]),
+    ("カ\u3099ク\u3099様、電話０９０－１２３４－５６７８", [("カ\u3099ク\u3099", "person_name"), ("０９０－１２３４－５６７８", "phone")]),
+    # kanji outside the BMP (CJK Extension B and later)
+    ("𠮷田太郎様", [("𠮷田太郎", "person_name")]),
+    ("𠮷田様", [("𠮷田", "person_name")]),
+    ("氏名: 𠮷野 𠀋子", [("𠮷野 𠀋子", "person_name")]),
+    # a kanji surname + a katakana given name
+    ("蒼井ミドリさん", [("蒼井ミドリ", "person_name")]),
+    ("田中ミキさんの処方", [("田中ミキ", "person_name")]),
+    ("蒼井 ミドリ様", [("蒼井 ミドリ", "person_name")]),
+    ("本日田中ミキ様が来局", [("田中ミキ", "person_name")]),
+    # common one-kanji surnames before さん / さま / 様 / ちゃん
+    ("東さんにお渡し", [("東", "person_name")]),
+    ("堀ちゃん、お薬です", [("堀", "person_name")]),
+    ("林様に確認", [("林", "person_name")]),
+    ("受付で森さまと確認", [("森", "person_name")]),
     # where find() looks (runs of digits, honorifics, anchors): overlapping prefectures, long katakana names
     ("東京都府中市寿町1-5-1", [("東京都府中市寿町1-5-1", "address")]),
     ("ヤマダ タロウ 様", [("ヤマダ タロウ", "person_name")]),
@@ -217,6 +238,15 @@ NEGATIVES = [
     "前回と同様に",
     "Take 2 tablets twice daily - see Section 4.2.1.",
     "この薬はロキソニンと言います",
+    "新人ヘルパーさんに説明",
+    "担当ナースさんから連絡",
+    "訪問スタッフさんが来局",
+    "お東さんの近く",
+    "お母さんと奥様とお子様",
+    "関西の薬局",
+    "薬さん",
+    "神様と王様",
+    "ｱﾞｲｳ",
 ]
 
 

@@ -336,13 +336,40 @@ def fill(template: str, lang: str) -> dict:
     return {"text": text, "lang": lang, "spans": spans}
 
 
+# Written by hand after the detectors' second round of fixes (half-width kana with voiced marks, kanji outside
+# the BMP, kanji surname + katakana given name, one-kanji surnames): added after the generated lines, so those keep
+# their place. ⟦ ⟧ marks a person's name.
+APPENDED = [
+    "⟦ﾀﾞｲｽｹ⟧様、お薬の準備ができました。",
+    "⟦ﾔﾏﾀﾞ ﾊﾅｺ⟧さん、1日3回毎食後です。",
+    "⟦𠮷田太郎⟧様の処方箋をお預かりしました。",
+    "⟦𠮷田⟧様、ロキソプロフェン60mgを14日分です。",
+    "⟦蒼井ミドリ⟧さんから電話で相談がありました。",
+    "⟦田中ミキ⟧さんの保険証を確認しました。",
+    "⟦東⟧さん、次回は4週間後の予定です。",
+    "⟦堀⟧ちゃんのお薬、シロップ1回5mLです。",
+    "新人ヘルパーさんに服薬カレンダーを説明した。",
+    "お東さんの近くの薬局です。",
+    "担当ナースさんから連絡あり、1日2回に変更。",
+]
+
+
+def appended(line: str) -> dict:
+    spans, text = [], ""
+    for i, part in enumerate(re.split("[⟦⟧]", line)):
+        if i % 2:
+            spans.append({"start": len(text), "end": len(text) + len(part), "kind": "person_name"})
+        text += part
+    return {"text": text, "lang": "ja", "spans": spans}
+
+
 def build() -> list[dict]:
     lines = [fill(t, "ja") for t, times in JA for _ in range(times)]
     lines += [fill(t, "ja") for t in JA_NEGATIVE for _ in range(3)]
     lines += [fill(t, "en") for t, times in EN for _ in range(times)]
     lines += [fill(t, "en") for t in EN_NEGATIVE for _ in range(2)]
     rng.shuffle(lines)
-    return lines
+    return lines + [appended(line) for line in APPENDED]
 
 
 def main() -> None:

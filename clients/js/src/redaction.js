@@ -14,23 +14,30 @@ export const KINDS = ["phone", "my_number", "corporate_number", "insurance_numbe
 
 const S = "[\\t\\n\\v\\f\\r ]"; // Python's ASCII \s
 const rx = (source, flags) => new RegExp(source.replaceAll("\\s", S), flags);
-const KANJI = "\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff々〆ヶ";
+const KANJI = "\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\u{20000}-\u{3134f}々〆ヶ"; // with CJK Extension B and later (𠮷)
 const HIRA = "\u3041-\u3096";
 const KATA = "\u30a1-\u30faー・";
 const DASHES = /[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63]/gu;
 
 // --- normalisation ------------------------------------------------------------------------------
 
-/** NFKC per character, plus dashes folded to "-": {norm, origin}, origin[i] = the code point index in
- * `text` that the UTF-16 unit i of `norm` came from. */
+const MARKS_AFTER = "\u3099\u309a\uff9e\uff9f"; // (semi-)voiced marks, combining and half-width
+const VOICED = new RegExp(`[^${MARKS_AFTER}][${MARKS_AFTER}]+`, "guy");
+
+/** NFKC per character (a character and the voiced / semi-voiced marks after it as one: ﾀﾞ -> ダ, か\u3099 -> が),
+ * plus dashes folded to "-": {norm, origin}, origin[i] = the code point index in `text` of the first character
+ * the UTF-16 unit i of `norm` came from (sourceEnd maps the end of a span). */
 export function normalise(text) {
   // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7f]*$/.test(text)) return { norm: text, origin: Array.from({ length: text.length }, (_, i) => i) };
   const parts = [];
   const origin = [];
   const seen = new Map();
-  let i = 0;
-  for (const ch of text) {
+  let i = 0; // code points of `text` read
+  for (let u = 0; u < text.length;) {
+    VOICED.lastIndex = u;
+    const group = VOICED.exec(text);
+    const ch = group ? group[0] : String.fromCodePoint(text.codePointAt(u));
     let n = seen.get(ch);
     if (n === undefined) {
       n = ch.normalize("NFKC").replace(DASHES, "-");
@@ -38,7 +45,8 @@ export function normalise(text) {
     }
     parts.push(n);
     for (let k = 0; k < n.length; k++) origin.push(i);
-    i++;
+    i += cpLength(ch);
+    u += ch.length;
   }
   // ー typed as a hyphen between digits (090ー1234ー5678); the same length, so `origin` still holds.
   return { norm: parts.join("").replace(/(?<=\d)ー(?=\d)/gu, "-"), origin };
@@ -66,6 +74,15 @@ function kw(alternatives, gap = 12, notInGap = "") {
 
 const digitsOf = (s) => s.replace(/\D/gu, "");
 const cpLength = (s) => [...s].length;
+
+/** Where a span of the normalised text ending at `end` (> 0) ends in the original text of `length` code
+ * points: after every character the last normalised unit came from (both of ㍼ for 昭, ﾀ and ﾞ for ダ). */
+function sourceEnd(origin, end, length) {
+  const last = origin[end - 1];
+  let lo = end - 1, hi = origin.length; // bisect_right: the first unit from a later character
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (last < origin[mid]) hi = mid; else lo = mid + 1; }
+  return lo < origin.length ? origin[lo] : length;
+}
 const lastChar = (s) => [...s].pop();
 const span = (m, g = 0) => (g === 0 ? [m.index, m.index + m[0].length] : m.indices[g]);
 
@@ -127,7 +144,13 @@ function phoneOk(digits, international) {
   return digits.length === 10 && digits[1] !== "0";
 }
 
+// 090.1234.5678: three groups joined by dots, nothing dotted on either side (not 1.2.3, 010.123.45.67).
+const DOTTED_PHONE = /0(?<![\d.+]0)\d{1,4}\.\d{1,4}\.\d{3,4}(?!\.?\d)/gu;
+
 function* phone(norm) {
+  for (const m of norm.matchAll(DOTTED_PHONE)) {
+    if (phoneOk(digitsOf(m[0]), false)) yield span(m);
+  }
   for (const m of norm.matchAll(PHONE_RE)) {
     const cand = m[0];
     const international = cand.startsWith("+");
@@ -271,9 +294,9 @@ function* bankAccount(norm) {
 
 const HIRA_GIVEN = `(?![のはがをにへとでもや])[${HIRA}]{2,4}`; // 長谷川さくら様; not 患者のみなさん
 const HONORIFIC_RE = rx(
-  `([${KANJI}]{2,6}|[${KANJI}]{1,4} ?(?:[${KANJI}]{1,4}|${HIRA_GIVEN})`
+  `([${KANJI}]{2,6}|[${KANJI}]{1,4} ?(?:[${KANJI}]{1,4}|${HIRA_GIVEN}|[${KATA}]{2,8})`
   + `|[${KATA}]{2,12}(?: [${KATA}]{1,12})?) ?`
-  + "(様(?![子式々相態])|さま|さん|殿(?!堂)|先生|くん|ちゃん)", "gud");
+  + "(様(?![子式々相態])|さま|さん|殿(?!堂)|先生|くん|ちゃん|と申します)", "gud");
 // Words that take an honorific but are not names (お客様, 患者さん, 薬剤師さん; 同様 and 仕様 are not honorifics).
 const GENERIC = new Set(["患者", "薬剤師", "看護師", "医師", "医者", "先生", "息子", "娘", "奥", "旦那", "家族", "ご家族", "店員", "業者", "担当",
   "担当者", "利用者", "客", "皆", "母", "父", "兄", "姉", "弟", "妹", "祖父", "祖母", "孫", "主人", "親御", "子供", "子", "神", "王", "殿",
@@ -282,7 +305,12 @@ const GENERIC = new Set(["患者", "薬剤師", "看護師", "医師", "医者",
   "ヘルパー", "ケアマネ", "ケアマネージャー", "ドライバー"]);
 const LEADING_WORDS = ["本日", "今日", "昨日", "明日", "担当", "患者", "主治医", "薬剤師", "看護師", "医師", "先日", "次回"];
 const NON_NAME_SUFFIX = new Set(["師", "者", "員", "医", "士", "様", "長", "方"]);
-const SAMA_WORDS = new Set("同仕模多異一両左有各態文神王奥客殿貴皆人"); // 同様, 仕様, 模様, 多様, ... 奥様, 皆様
+const SAMA_WORDS = new Set("同仕模多異両左有各態文神王奥客殿貴皆人"); // 同様, 仕様, 模様, 多様, ... 奥様, 皆様
+const KANJI_HEAD = new RegExp(`^[${KANJI}]+ ?(?=[${KATA}])`, "u"); // 蒼井 of 蒼井ミドリ; 新人 of 新人ヘルパー
+// Common one-kanji surnames, taken alone right before さん / さま / 様 / ちゃん (東さん, 堀ちゃん) where no kanji,
+// katakana or お / ご comes before (関東さん is two kanji; お東さん and お西さん are temples).
+const ONE_KANJI_SURNAMES = "東西南北林森原堀関辻岡谷菅泉沢星島畑浜滝坂楠萩桂";
+const ONE_KANJI_RE = new RegExp(`(?<![${KANJI}${KATA}おご])[${ONE_KANJI_SURNAMES}](?=さん|さま|様(?![子式々相態])|ちゃん)`, "gu");
 
 function* honorificName(norm) {
   for (const m of norm.matchAll(HONORIFIC_RE)) {
@@ -296,11 +324,15 @@ function* honorificName(norm) {
       }
     }
     name = name.trim(); // the pattern neither starts nor ends a name with a space: kept from the Python
-    if (m[2] === "様" && SAMA_WORDS.has(lastChar(name))) continue;
-    if (GENERIC.has(name) || NON_NAME_SUFFIX.has(lastChar(name)) || name.endsWith("ユーザー") || name.endsWith("スタッフ")) continue;
+    if (m[2] === "様" && (SAMA_WORDS.has(lastChar(name))
+      || (lastChar(name) === "一" && ["に", "な"].includes(norm[m.index + m[0].length])))) continue; // 同様, 皆様; 一様に / 一様な (but 健一様 is a name)
+    const head = KANJI_HEAD.exec(name); // a kanji surname + a katakana given name: the katakana part is no role
+    if (GENERIC.has(name) || (head && GENERIC.has(name.slice(head[0].length))) || NON_NAME_SUFFIX.has(lastChar(name))
+      || name.endsWith("ユーザー") || name.endsWith("スタッフ")) continue;
     if (cpLength(name.replaceAll(" ", "")) < 2) continue;
     yield [start, start + name.length];
   }
+  for (const m of norm.matchAll(ONE_KANJI_RE)) yield span(m);
 }
 
 const JA_NAME = `[${KANJI}]{1,5}(?: ?(?:[${KANJI}]{1,5}|${HIRA_GIVEN}))?|[${KATA}]{2,10}(?: [${KATA}]{1,10})?`
@@ -340,7 +372,12 @@ const EN_NAME = String.raw`[A-Z][a-zA-Z'\-]+(?: [A-Z][a-zA-Z'\-]+){0,3}`;
 const EN_RE = rx(String.raw`\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? (${EN_NAME})`
   + `|(?:${caseless("patient(?:'s)? name|full name|name of patient")})` + String.raw`\s*:\s*(${EN_NAME})`, "gud");
 
+const ROMAJI_HONORIFIC = /[A-Z](?<![A-Za-z][A-Z])[a-z]+(?: [A-Z][a-z]+)?(?=-(?:san|sama|sensei|kun|chan)\b)/gu;
+
+/** An English name after Mr./Mrs./Ms./Dr./Prof. or "Patient name:", or a romaji name before -san / -sama /
+ * -sensei / -kun / -chan (Ogawa-san). */
 function* englishName(norm) {
+  for (const m of norm.matchAll(ROMAJI_HONORIFIC)) yield span(m);
   for (const m of norm.matchAll(EN_RE)) yield m[1] !== undefined ? span(m, 1) : span(m, 2);
 }
 
@@ -373,11 +410,15 @@ export function findCodePoints(text, kinds = null) {
   const unknown = [...new Set(wanted.filter((k) => !Object.hasOwn(DETECTORS, k)))].sort();
   if (unknown.length) throw new Error(`unknown redaction kinds: ${unknown.join(", ")}`);
   const { norm, origin } = normalise(text);
+  const length = cpLength(text);
   const candidates = [];
   for (const kind of wanted) {
     const [detector, rank] = DETECTORS[kind];
     for (const [s, e] of detector(norm)) {
-      if (e > s) candidates.push([rank, origin[e - 1] + 1 - origin[s], origin[s], origin[e - 1] + 1, kind]);
+      if (e > s) {
+        const [start, end] = [origin[s], sourceEnd(origin, e, length)];
+        candidates.push([rank, end - start, start, end, kind]);
+      }
     }
   }
   candidates.sort((a, b) => b[0] - a[0] || b[1] - a[1] || a[2] - b[2]); // stable, like Python's sort

@@ -31,7 +31,7 @@ KINDS = ("phone", "my_number", "corporate_number", "insurance_number", "insuranc
          "postal_code", "address", "birth_date", "email", "card", "bank_account", "person_name")
 
 _A = re.ASCII  # \d, \s, \b mean ASCII: the text is NFKC-normalised first; CJK classes are written as ranges
-_KANJI = "\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff々〆ヶ"
+_KANJI = "\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\U00020000-\U0003134f々〆ヶ"  # with CJK Extension B and later (𠮷)
 _HIRA = "\u3041-\u3096"
 _KATA = "\u30a1-\u30faー・"
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"), "-")
@@ -40,14 +40,25 @@ _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe
 # --- normalisation -------------------------------------------------------------------------------------------
 
 def normalise(text: str) -> tuple[str, list[int]]:
-    """NFKC per character, plus dashes folded to "-"; returns the text and, per normalised char, its origin."""
+    """NFKC per character (a character and the voiced / semi-voiced marks after it as one: ﾀﾞ -> ダ, か\u3099 -> が),
+    plus dashes folded to "-"; returns the text and, per normalised char, its origin (the first character of what it
+    came from; `source_end` maps the end of a span)."""
     norm, origin = _normalise(text)
     return norm, list(range(len(norm))) if origin is None else origin
+
+
+def source_end(origin: list[int], end: int, length: int) -> int:
+    """Where a span of the normalised text ending at `end` (> 0) ends in the original text of `length` characters:
+    after every character the last normalised one came from (both of ㍼ for 昭, ﾀ and ﾞ for ダ)."""
+    after = bisect.bisect_right(origin, origin[end - 1], end - 1)
+    return origin[after] if after < len(origin) else length
 
 
 # Dashes NFKC keeps (the others in _DASHES are changed by NFKC itself).
 _KEPT_DASHES = re.compile("[" + "".join(d for d in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"
                                          if unicodedata.normalize("NFKC", d) == d) + "]")
+_MARKS_AFTER = "\u3099\u309a\uff9e\uff9f"  # (semi-)voiced marks, combining and half-width: normalised with the character before
+_VOICED = re.compile(f"[^{_MARKS_AFTER}][{_MARKS_AFTER}]+")
 _DIGIT_BAR = re.compile(r"ー(?<=\dー)(?=\d)", _A)  # ー typed as a hyphen between digits (090ー1234ー5678)
 
 
@@ -70,8 +81,15 @@ def _changing() -> re.Pattern[str]:
     return re.compile("[" + "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges) + "\\U00010000-\\U0010ffff]")
 
 
+@functools.cache
+def _changing_voiced() -> re.Pattern[str]:
+    """`_changing`, or a character with the voiced marks after it (for texts that hold a mark: the alternation is
+    slower)."""
+    return re.compile(f"{_VOICED.pattern}|{_changing().pattern}")
+
+
 @functools.lru_cache(maxsize=4096)
-def _nfkc_char(ch: str) -> str:
+def _nfkc_char(ch: str) -> str:  # or a character with the marks after it
     return unicodedata.normalize("NFKC", ch).translate(_DASHES)
 
 
@@ -79,26 +97,29 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
     """`normalise`, with origin None when every character maps to one (the offsets are the same)."""
     if text.isascii():
         return text, None
+    voiced = False  # a mark changes nothing in NFKC-normalised text (ﾞ is not in it; ア + U+3099 stays)
     if unicodedata.is_normalized("NFKC", text) and not _KEPT_DASHES.search(text):
         norm, changed = text, []
     else:
-        changed = [(m.start(), n) for m in _changing().finditer(text) if (n := _nfkc_char(m.group())) != m.group()]
+        voiced = any(mark in text for mark in _MARKS_AFTER)
+        changing = _changing_voiced() if voiced else _changing()
+        changed = [(m.start(), m.end(), n) for m in changing.finditer(text) if (n := _nfkc_char(m.group())) != m.group()]
         parts, last = [], 0
-        for i, n in changed:
+        for i, j, n in changed:
             parts += (text[last:i], n)
-            last = i + 1
+            last = j
         parts.append(text[last:])
         norm = "".join(parts)
     if "ー" in norm:  # the same length, so the offsets still hold
         norm = _DIGIT_BAR.sub("-", norm)
-    if len(norm) == len(text):  # NFKC never maps a character to nothing: each was mapped to one
+    if len(norm) == len(text) and not voiced:  # NFKC never maps a character to nothing: each was mapped to one
         return norm, None
     origin: list[int] = []
     last = 0
-    for i, n in changed:
+    for i, j, n in changed:  # NFKC never maps a character to nothing
         origin += range(last, i)
         origin += [i] * len(n)
-        last = i + 1
+        last = j
     origin += range(last, len(text))
     return norm, origin
 
@@ -500,7 +521,7 @@ def _bank_account(t: _Text) -> Iterator[tuple[int, int]]:
 
 _HIRA_GIVEN = rf"(?![のはがをにへとでもや])[{_HIRA}]{{2,4}}"  # 長谷川さくら様; not 患者のみなさん
 _HONORIFIC_RE = re.compile(
-    rf"([{_KANJI}]{{2,6}}|[{_KANJI}]{{1,4}} ?(?:[{_KANJI}]{{1,4}}|{_HIRA_GIVEN})"
+    rf"([{_KANJI}]{{2,6}}|[{_KANJI}]{{1,4}} ?(?:[{_KANJI}]{{1,4}}|{_HIRA_GIVEN}|[{_KATA}]{{2,8}})"
     rf"|[{_KATA}]{{2,12}}(?: [{_KATA}]{{1,12}})?) ?"
     r"(様(?![子式々相態])|さま|さん|殿(?!堂)|先生|くん|ちゃん|と申します)", _A)
 # Words that take an honorific but are not names (お客様, 患者さん, 薬剤師さん; 同様 and 仕様 are not honorifics).
@@ -512,6 +533,12 @@ _GENERIC = frozenset({"患者", "薬剤師", "看護師", "医師", "医者", "�
 _LEADING_WORDS = ("本日", "今日", "昨日", "明日", "担当", "患者", "主治医", "薬剤師", "看護師", "医師", "先日", "次回")
 _NON_NAME_SUFFIX = ("師", "者", "員", "医", "士", "様", "長", "方")
 _SAMA_WORDS = frozenset("同仕模多異両左有各態文神王奥客殿貴皆人")  # 同様, 仕様, 模様, 多様, ... 奥様, 皆様
+_KANJI_HEAD = re.compile(rf"[{_KANJI}]+ ?(?=[{_KATA}])")  # 蒼井 of 蒼井ミドリ; 新人 of 新人ヘルパー
+# Common one-kanji surnames, taken alone right before さん / さま / 様 / ちゃん (東さん, 堀ちゃん) where no kanji,
+# katakana or お / ご comes before (関東さん is two kanji; お東さん and お西さん are temples). Not in the list: words
+# that take an honorific (奥様, 母さん, 神様, お宮さん).
+_ONE_KANJI_SURNAMES = "東西南北林森原堀関辻岡谷菅泉沢星島畑浜滝坂楠萩桂"
+_ONE_KANJI_RE = re.compile(rf"(?<![{_KANJI}{_KATA}おご])[{_ONE_KANJI_SURNAMES}](?=さん|さま|様(?![子式々相態])|ちゃん)")
 
 
 
@@ -535,8 +562,9 @@ def _before_honorifics(norm: str, honorifics: list[int]) -> Iterator[re.Match[st
 
 
 def _honorific_name(t: _Text) -> Iterator[tuple[int, int]]:
-    """A kanji or katakana name (or kanji + hiragana given name) followed by 様 / さん / 殿 / 先生 / くん / ちゃん, or
-    by と申します (the honorific is not in the span).
+    """A kanji or katakana name (or kanji + a hiragana or katakana given name: 蒼井ミドリ) followed by 様 / さん / 殿 /
+    先生 / くん / ちゃん, or by と申します (the honorific is not in the span); a common one-kanji surname alone before
+    さん / さま / 様 / ちゃん (東さん).
     Not: お客様, 皆様, 患者さん, 薬剤師さん, 先生 alone, 同様 / 仕様 / 様子, hiragana words (おばあちゃん)."""
     norm = t.norm
     for m in _before_honorifics(norm, t.marks[2]):
@@ -549,11 +577,16 @@ def _honorific_name(t: _Text) -> Iterator[tuple[int, int]]:
         name = name.strip()
         if m.group(2) == "様" and (name[-1] in _SAMA_WORDS or (name[-1] == "一" and norm[m.end():m.end() + 1] in ("に", "な"))):
             continue  # 同様, 皆様; 一様に / 一様な (but 健一様 is a name)
-        if name in _GENERIC or name[-1] in _NON_NAME_SUFFIX or name.endswith(("ユーザー", "スタッフ")):
+        head = _KANJI_HEAD.match(name)  # a kanji surname + a katakana given name: the katakana part is no role
+        if (name in _GENERIC or (head and name[head.end():] in _GENERIC) or name[-1] in _NON_NAME_SUFFIX
+                or name.endswith(("ユーザー", "スタッフ"))):
             continue
         if len(name.replace(" ", "")) < 2:
             continue
         yield start, start + len(name)
+    for h in t.marks[2]:
+        if h > 0 and _ONE_KANJI_RE.match(norm, h - 1):
+            yield h - 1, h
 
 
 _JA_NAME = (rf"[{_KANJI}]{{1,5}}(?: ?(?:[{_KANJI}]{{1,5}}|{_HIRA_GIVEN}))?|[{_KATA}]{{2,10}}(?: [{_KATA}]{{1,10}})?"
@@ -667,7 +700,7 @@ def find(text: str, kinds: Iterable[str] | None = None) -> list[Span]:
         for s, e in detector(t):
             if e > s:
                 if origin is not None:
-                    s, e = origin[s], origin[e - 1] + 1
+                    s, e = origin[s], source_end(origin, e, len(text))
                 candidates.append((rank, e - s, s, e, kind))
     if len(candidates) < 2:
         return [Span(c[2], c[3], c[4]) for c in candidates]
