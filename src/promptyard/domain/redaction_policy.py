@@ -304,7 +304,8 @@ class Redactor:
         if self._use_terms or self._custom:
             norm, origin = redaction.normalise(text)
             extra = [*self._term_spans(norm), *self._custom_spans(text, norm)]
-            found = found + [Span(origin[s], origin[e - 1] + 1, kind) for s, e, kind in extra if e > s]
+            found = found + [Span(origin[s], redaction.source_end(origin, e, len(text)), kind)
+                             for s, e, kind in extra if e > s]
         return _merge(found)
 
     def _term_spans(self, norm: str) -> Iterable[tuple[int, int, str]]:
