@@ -284,3 +284,8 @@ def test_checksums():
     assert corporate_number_valid("7000012050002") and not corporate_number_valid("8000012050002")
     assert insurer_number_valid("01130012") and not insurer_number_valid("01130013")
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+
+
+def test_labelled_kanji_surname_with_katakana_given_name():
+    assert [("氏名 蒼井ミドリ"[s.start:s.end]) for s in find("氏名 蒼井ミドリ")] == ["蒼井ミドリ"]
+    assert [t[s.start:s.end] for t in ["氏名 山田 フリガナ ヤマダ"] for s in find(t)] == ["山田", "ヤマダ"]

@@ -28,6 +28,7 @@ EDGE_CASES = [
     ("full-width letters in an e-mail", "メールは ｔａｒｏ．ｙａｍａｄａ＠ｅｘａｍｐｌｅ．ｃｏ．ｊｐ まで"),
     ("astral kanji before a phone number", "𠮷野家の前、電話 03-1234-5678 です"),
     ("astral kanji in a name", "𠮷田様と𠮷田太郎様、𠮷野 花子さん"),
+    ("labelled kanji surname and katakana given name", "氏名 蒼井ミドリ、お名前は鈴木マリアです。氏名 山田 フリガナ ヤマダ"),
     ("emoji around identifiers", "😀 taro@example.com 😀 090-1234-5678 😀 田中様 🙏"),
     ("emoji between a keyword and its number", "個人番号 😀😀😀😀😀 202404010001"),
     ("era ligature", "生年月日 ㍼60年3月2日、㍻5年生まれ"),

@@ -335,7 +335,7 @@ function* honorificName(norm) {
   for (const m of norm.matchAll(ONE_KANJI_RE)) yield span(m);
 }
 
-const JA_NAME = `[${KANJI}]{1,5}(?: ?(?:[${KANJI}]{1,5}|${HIRA_GIVEN}))?|[${KATA}]{2,10}(?: [${KATA}]{1,10})?`
+const JA_NAME = `[${KANJI}]{1,5}(?: ?(?:[${KANJI}]{1,5}|${HIRA_GIVEN}|(?!フリガナ)[${KATA}]{2,8}))?|[${KATA}]{2,10}(?: [${KATA}]{1,10})?`
   + `|[${HIRA}]{2,8}(?: [${HIRA}]{1,8})?`;
 const LABEL_RE = rx(`(?:患者の?(?:氏名|名前|名)|氏名|お名前|(?<![の${KANJI}])名前|フリガナ|ふりがな|受診者名|口座名義|名義人?)`
   + String.raw`\s*(?:[:=]|は)?\s*(${JA_NAME})`, "gud");

@@ -589,7 +589,8 @@ def _honorific_name(t: _Text) -> Iterator[tuple[int, int]]:
             yield h - 1, h
 
 
-_JA_NAME = (rf"[{_KANJI}]{{1,5}}(?: ?(?:[{_KANJI}]{{1,5}}|{_HIRA_GIVEN}))?|[{_KATA}]{{2,10}}(?: [{_KATA}]{{1,10}})?"
+_JA_NAME = (rf"[{_KANJI}]{{1,5}}(?: ?(?:[{_KANJI}]{{1,5}}|{_HIRA_GIVEN}|(?!フリガナ)[{_KATA}]{{2,8}}))?"  # 蒼井ミドリ
+            rf"|[{_KATA}]{{2,10}}(?: [{_KATA}]{{1,10}})?"
             rf"|[{_HIRA}]{{2,8}}(?: [{_HIRA}]{{1,8}})?")
 _LABEL_RE = re.compile(rf"(?:患者の?(?:氏名|名前|名)|氏名|お名前|(?<![の{_KANJI}])名前|フリガナ|ふりがな|受診者名|口座名義|名義人?)"
                        rf"\s*(?:[:=]|は)?\s*({_JA_NAME})", _A)
