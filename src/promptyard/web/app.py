@@ -24,6 +24,7 @@ from promptyard.web.api import errors as api_errors
 from promptyard.web.api import client_support as api_client_support
 from promptyard.web.api import docs as api_docs
 from promptyard.web.api import openapi as api_openapi
+from promptyard.web.api import erasure as api_erasure
 from promptyard.web.api import experiments as api_experiments
 from promptyard.web.api import folders as api_folders
 from promptyard.web.api import logs as api_logs
@@ -50,7 +51,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, lifespan=_lifespan)
     app.state.ctx = AppContext(settings=settings, db=db or Database(
         settings.db_url, statement_timeout_s=settings.statement_timeout_s), version=app_version())
-    routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_client_support, api_docs)
+    routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_erasure, api_client_support,
+               api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
