@@ -190,7 +190,8 @@ class Database:
                     cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
                     cur.execute("VACUUM")
                 elif cur.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
-                    cur.execute("PRAGMA incremental_vacuum").fetchall()
+                    # executescript steps the pragma to its end (execute frees one page per step)
+                    raw.driver_connection.executescript("PRAGMA incremental_vacuum;")
                 busy = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
                 cur.close()
             finally:
