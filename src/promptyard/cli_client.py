@@ -1,4 +1,5 @@
-"""Client commands of the CLI (need only httpx + PyYAML): prompts, requests export, experiments.
+"""Client commands of the CLI (need only httpx + PyYAML): prompts, requests export, experiments,
+privacy (retention, purge, erasure).
 
 They talk to a running server: PROMPTYARD_URL (default http://127.0.0.1:8700) and
 PROMPTYARD_API_KEY, or --url/--api-key.
@@ -392,6 +393,123 @@ def _experiment_commands(sub: Any) -> list[argparse.ArgumentParser]:
     return [*parsers, get, declare, stop, tick]
 
 
+# --- privacy: retention, purge, erasure (admin keys); `privacy_group` takes more subcommands ---
+
+
+def _confirm(args: argparse.Namespace, question: str) -> bool:
+    """--yes, or a typed 'yes' on a terminal; never a silent yes when nobody can answer."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise errors.InvalidInput("not a terminal: pass --yes to confirm (after a --dry-run to see the count)")
+    return input(f"{question} Type yes to go on: ").strip().lower() == "yes"
+
+
+def _when(value: str | None) -> str:
+    return value or "-"
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if args.days is None and not args.keep_forever:
+        r = api.call("GET", "/api/v1/privacy/retention")
+    else:
+        if not args.reason:
+            raise errors.InvalidInput("--reason is required to change the retention period (it is audited)")
+        r = api.call("PUT", "/api/v1/privacy/retention", json={"days": None if args.keep_forever else args.days,
+                                                                "reason": args.reason})
+    if r["days"] is None:
+        print("retention: none (logs are kept until erased)")
+    else:
+        print(f"retention: {r['days']} days (logs that started before {_when(r['cutoff'])}); "
+              f"{r['expired']} logs past it now")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    api = _api(args)
+    preview = api.call("POST", "/api/v1/privacy/purge", json={"dry_run": True})
+    if preview["days"] is None:
+        print("retention: none (logs are kept until erased): nothing to purge")
+        return 0
+    print(f"{preview['count']} logs started before {preview['cutoff']} (retention {preview['days']} days)")
+    if args.dry_run or not preview["count"]:
+        return 0
+    if not _confirm(args, f"Purge {preview['count']} logs for good?"):
+        print("nothing purged")
+        return 1
+    done = api.http.post("/api/v1/privacy/purge", json={}, timeout=None)
+    result = _answer(done)
+    print(f"purged {result['count']} logs")
+    return 0
+
+
+def _answer(r: httpx.Response) -> Any:
+    if r.status_code >= 400:
+        err = r.json().get("error", {})
+        raise errors.from_status(r.status_code, err.get("message", r.text[:300]), err.get("code"), err.get("details"))
+    return r.json()
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    api = _api(args)
+    if args.request:
+        item = api.call("GET", f"/api/v1/requests/{quote(args.request, safe='')}")
+        print(f"request {item['id']} (#{item['number']}), {item['start_time']}, "
+              f"{item['prompt'] or 'no prompt'}{'@' + str(item['version']) if item['version'] else ''}")
+        if args.dry_run:
+            return 0
+        if not _confirm(args, "Erase this log for good?"):
+            print("nothing erased")
+            return 1
+        api.call("DELETE", f"/api/v1/requests/{quote(args.request, safe='')}")
+        print(f"erased request {item['id']}")
+        return 0
+    if args.user:
+        key, sep, value = args.user.partition("=")
+        if not sep or not key or not value:
+            raise errors.InvalidInput("--user takes KEY=VALUE, e.g. --user patient_id=P-1029")
+        body: dict[str, Any] = {"metadata_key": key, "metadata_value": value}
+        what = f"logs with metadata {key} = {value!r}"
+    else:
+        body, what = {"filter": args.filter}, f"logs matching {args.filter}"
+    count = api.call("POST", "/api/v1/requests/erase", json=body | {"dry_run": True})["count"]
+    print(f"{count} {what}")
+    if args.dry_run or not count:
+        return 0
+    if not _confirm(args, f"Erase {count} logs for good?"):
+        print("nothing erased")
+        return 1
+    result = _answer(api.http.post("/api/v1/requests/erase", json=body | {"expected": count}, timeout=None))
+    print(f"erased {result['count']} logs")
+    return 0
+
+
+def privacy_group(sub: Any) -> Any:
+    """The `privacy` command's subcommands (retention, purge, erase); other privacy commands are
+    added to what this returns. Every subcommand needs --url/--api-key (added by add_commands)."""
+    group = sub.add_parser("privacy", help="retention, purge and erasure of logs (admin keys)").add_subparsers(
+        dest="privacy_cmd", required=True)
+    ret = group.add_parser("retention", help="show the retention period, or set it (--days N | --keep-forever)")
+    which = ret.add_mutually_exclusive_group()
+    which.add_argument("--days", type=int, help="keep logs this many days (by their start time)")
+    which.add_argument("--keep-forever", action="store_true", help="no retention period: keep logs until erased")
+    ret.add_argument("--reason", help="why it changes (required to change it; audited)")
+    ret.set_defaults(func=cmd_retention)
+    purge = group.add_parser("purge", help="purge the logs past the retention period now (the server also does)")
+    erase = group.add_parser("erase", help="erase one log, one end user's logs, or a filter's logs")
+    target = erase.add_mutually_exclusive_group(required=True)
+    target.add_argument("--request", help="one log, by its id or number")
+    target.add_argument("--user", help="every log of one end user: KEY=VALUE of their metadata, e.g. patient_id=P-1")
+    target.add_argument("--filter", help='every log a filter matches, e.g. \'time < "2026-01-01"\'')
+    for p in (purge, erase):
+        p.add_argument("--dry-run", action="store_true", help="only show what would go")
+        p.add_argument("--yes", action="store_true", help="do not ask: confirmed (for scripts)")
+    purge.set_defaults(func=cmd_purge)
+    erase.set_defaults(func=cmd_erase)
+    return group
+
+
 def add_commands(sub: Any) -> None:
     prompts = sub.add_parser("prompts", help="prompts on a running server").add_subparsers(
         dest="prompts_cmd", required=True)
@@ -421,6 +539,7 @@ def add_commands(sub: Any) -> None:
     ex.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
     ex.add_argument("-o", "--output", help="file to write (default: standard output)")
     ex.set_defaults(func=cmd_export)
-    for p in (pl, pg, pp, pu, ex, *_experiment_commands(sub)):
+    privacy = privacy_group(sub)
+    for p in (pl, pg, pp, pu, ex, *_experiment_commands(sub), *privacy.choices.values()):
         p.add_argument("--url", help="server URL (PROMPTYARD_URL)")
         p.add_argument("--api-key", help="API key (PROMPTYARD_API_KEY)")

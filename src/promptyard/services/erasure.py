@@ -84,18 +84,20 @@ def _run(db: Database, workspace_id: int, cond: ColumnElement[bool], *, record: 
     """Delete every request of the workspace matching `cond`, BATCH per transaction, oldest id
     first; `record(session, deleted so far)` writes the audit event in each batch's transaction
     (so that it always says what is committed); `check` runs in the first. Several servers may
-    purge at once: with `skip_locked` each takes rows the others do not hold. (deleted, batches)."""
-    total, batches = 0, 0
+    purge at once: with `skip_locked` each takes rows the others do not hold. (deleted, batches
+    that deleted something)."""
+    total, batches, first = 0, 0, True
     while max_batches is None or batches < max_batches:
         with db.write() as s:
-            if check and not batches:
+            if check and first:
                 check(s)
             q = select(Request.id).where(Request.workspace_id == workspace_id, cond).order_by(Request.id).limit(BATCH)
             ids = list(s.scalars(q.with_for_update(skip_locked=True) if skip_locked else q))
             total += delete_requests(s, workspace_id, ids)
-            if ids or not batches:
+            if ids or first:
                 record(s, total)
-        batches += 1
+        first = False
+        batches += 1 if ids else 0  # a look that finds nothing is no batch of work
         if len(ids) < BATCH:
             break
     if total:

@@ -1,0 +1,66 @@
+"""`promptyard privacy ...` against a real server (SQLite, and PostgreSQL by URL): retention shown and
+set, purge and erase previewed first, then confirmed (--yes, or refused without a terminal)."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from datetime import timedelta
+
+import httpx
+
+from promptyard.store.types import utcnow
+from tests.test_cli import cli, live  # noqa: F401
+
+
+def _env(server) -> dict:  # noqa: ANN001
+    return {"PROMPTYARD_URL": server.url, "PROMPTYARD_API_KEY": server.api_key}
+
+
+def _log(days: float = 0, **kw) -> dict:  # noqa: ANN003
+    return {"id": str(uuid.uuid4()), "model": "m", "input": "用量は?", "output": "1日2回です。",
+            "start_time": (utcnow() - timedelta(days=days)).isoformat()} | kw
+
+
+def test_privacy_commands(live):  # noqa: F811
+    env = _env(live)
+    http = httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {live.api_key}"})
+    old, user_logs, kept = _log(60), [_log(metadata={"patient_id": "P-cli"}) for _ in range(2)], _log(model="keep")
+    one = _log(model="one")
+    assert http.post("/api/v1/requests", json={"requests": [old, *user_logs, kept, one]}).status_code == 200
+
+    shown = cli("privacy", "retention", env=env)
+    assert shown.returncode == 0 and "retention: none" in shown.stdout, shown.stderr
+    refused = cli("privacy", "retention", "--days", "30", env=env)
+    assert refused.returncode == 1 and "--reason" in refused.stderr
+    bad = cli("privacy", "retention", "--days", "0", "--reason", "x", env=env)
+    assert bad.returncode == 1 and "days" in bad.stderr
+    set_ = cli("privacy", "retention", "--days", "30", "--reason", "pharmacy policy", env=env)
+    assert set_.returncode == 0 and "30 days" in set_.stdout and "1 logs past it" in set_.stdout, set_.stdout
+
+    dry = cli("privacy", "purge", "--dry-run", env=env)
+    assert dry.returncode == 0 and dry.stdout.startswith("1 logs started before"), dry.stdout
+    unconfirmed = cli("privacy", "purge", env=env, stdin=subprocess.DEVNULL)
+    assert unconfirmed.returncode == 1 and "--yes" in unconfirmed.stderr
+    assert http.get(f"/api/v1/requests/{old['id']}").status_code == 200
+    purged = cli("privacy", "purge", "--yes", env=env)
+    assert purged.returncode == 0 and "purged 1 logs" in purged.stdout, purged.stdout + purged.stderr
+    assert http.get(f"/api/v1/requests/{old['id']}").status_code == 404
+
+    preview = cli("privacy", "erase", "--user", "patient_id=P-cli", "--dry-run", env=env)
+    assert preview.returncode == 0 and preview.stdout.startswith("2 logs with metadata patient_id"), preview.stdout
+    assert cli("privacy", "erase", "--user", "patient_id", "--yes", env=env).returncode == 1
+    erased = cli("privacy", "erase", "--user", "patient_id=P-cli", "--yes", env=env)
+    assert erased.returncode == 0 and "erased 2 logs" in erased.stdout
+    assert all(http.get(f"/api/v1/requests/{x['id']}").status_code == 404 for x in user_logs)
+
+    by_filter = cli("privacy", "erase", "--filter", 'model = "one"', "--yes", env=env)
+    assert by_filter.returncode == 0 and "erased 1 logs" in by_filter.stdout
+    syntax = cli("privacy", "erase", "--filter", "model =", "--yes", env=env)
+    assert syntax.returncode == 1 and syntax.stderr.startswith("error:")
+
+    single = cli("privacy", "erase", "--request", kept["id"], "--yes", env=env)
+    assert single.returncode == 0 and f"erased request {kept['id']}" in single.stdout
+    assert cli("privacy", "erase", "--request", kept["id"], "--yes", env=env).returncode == 1  # gone: not found
+    forever = cli("privacy", "retention", "--keep-forever", "--reason", "legal hold", env=env)
+    assert forever.returncode == 0 and "retention: none" in forever.stdout
