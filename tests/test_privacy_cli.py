@@ -64,3 +64,19 @@ def test_privacy_commands(live):  # noqa: F811
     assert cli("privacy", "erase", "--request", kept["id"], "--yes", env=env).returncode == 1  # gone: not found
     forever = cli("privacy", "retention", "--keep-forever", "--reason", "legal hold", env=env)
     assert forever.returncode == 0 and "retention: none" in forever.stdout
+
+
+def test_db_vacuum_full_turns_an_older_sqlite_file_to_incremental_auto_vacuum(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # as a file made before this version: auto_vacuum NONE
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE x (a)")
+    url = f"sqlite:///{path}"
+    assert cli("db", "upgrade", "--database-url", url).returncode == 0
+    mode = sqlite3.connect(path).execute("PRAGMA auto_vacuum").fetchone()[0]
+    assert mode == 0  # the server cannot change it on a file that has tables
+    done = cli("db", "vacuum", "--full", "--database-url", url)
+    assert done.returncode == 0 and "VACUUM (sqlite)" in done.stdout, done.stderr
+    assert sqlite3.connect(path).execute("PRAGMA auto_vacuum").fetchone()[0] == 2
