@@ -105,6 +105,10 @@ def test_erase_an_end_user_preview_then_expected_count(api, database):
     with database.read() as s:
         assert event.details["value_hmac"] == erasure.value_digest(s, p.workspace_id, "patient_id", value)
     assert value not in json.dumps(event.details)  # the trail names nobody
+    proof = api.post("/api/v1/privacy/erasures", json={"metadata_key": "patient_id", "metadata_value": value})
+    assert proof.status_code == 200 and [(x["count"], x["actor"]) for x in proof.json()["items"]] == [(3, event.actor)]
+    other_proof = api.post("/api/v1/privacy/erasures", json={"metadata_key": "patient_id", "metadata_value": "nobody"})
+    assert other_proof.json()["items"] == []
 
 
 def test_erase_by_filter_and_bad_requests(api, database):

@@ -53,6 +53,9 @@ def test_privacy_commands(live):  # noqa: F811
     erased = cli("privacy", "erase", "--user", "patient_id=P-cli", "--yes", env=env)
     assert erased.returncode == 0 and "erased 2 logs" in erased.stdout
     assert all(http.get(f"/api/v1/requests/{x['id']}").status_code == 404 for x in user_logs)
+    proof = cli("privacy", "erased", "--user", "patient_id=P-cli", env=env)
+    assert proof.returncode == 0 and "2 logs erased" in proof.stdout, proof.stdout + proof.stderr
+    assert "no erasure" in cli("privacy", "erased", "--user", "patient_id=P-other", env=env).stdout
 
     by_filter = cli("privacy", "erase", "--filter", 'model = "one"', "--yes", env=env)
     assert by_filter.returncode == 0 and "erased 1 logs" in by_filter.stdout

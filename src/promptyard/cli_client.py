@@ -451,6 +451,23 @@ def _answer(r: httpx.Response) -> Any:
     return r.json()
 
 
+def _user(text: str) -> dict[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise errors.InvalidInput("--user takes KEY=VALUE, e.g. --user patient_id=P-1029")
+    return {"metadata_key": key, "metadata_value": value}
+
+
+def cmd_erased(args: argparse.Namespace) -> int:
+    """The audit trail's proof that one end user's logs were erased (matched by keyed hash)."""
+    found = _api(args).call("POST", "/api/v1/privacy/erasures", json=_user(args.user))["items"]
+    for x in found:
+        print(f"{x['created_at']}\t{x['actor']}\t{x['count']} logs erased")
+    if not found:
+        print("no erasure of this end user's logs in the audit trail")
+    return 0
+
+
 def cmd_erase(args: argparse.Namespace) -> int:
     api = _api(args)
     if args.request:
@@ -466,11 +483,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
         print(f"erased request {item['id']}")
         return 0
     if args.user:
-        key, sep, value = args.user.partition("=")
-        if not sep or not key or not value:
-            raise errors.InvalidInput("--user takes KEY=VALUE, e.g. --user patient_id=P-1029")
-        body: dict[str, Any] = {"metadata_key": key, "metadata_value": value}
-        what = f"logs with metadata {key} = {value!r}"
+        body: dict[str, Any] = _user(args.user)
+        what = f"logs with metadata {body['metadata_key']} = {body['metadata_value']!r}"
     else:
         body, what = {"filter": args.filter}, f"logs matching {args.filter}"
     count = api.call("POST", "/api/v1/requests/erase", json=body | {"dry_run": True})["count"]
@@ -486,7 +500,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def privacy_group(sub: Any) -> Any:
-    """The `privacy` command's subcommands (retention, purge, erase); other privacy commands are
+    """The `privacy` command's subcommands (retention, purge, erase, erased); other privacy commands are
     added to what this returns. Every subcommand needs --url/--api-key (added by add_commands)."""
     group = sub.add_parser("privacy", help="retention, purge and erasure of logs (admin keys)").add_subparsers(
         dest="privacy_cmd", required=True)
@@ -507,6 +521,9 @@ def privacy_group(sub: Any) -> Any:
         p.add_argument("--yes", action="store_true", help="do not ask: confirmed (for scripts)")
     purge.set_defaults(func=cmd_purge)
     erase.set_defaults(func=cmd_erase)
+    erased = group.add_parser("erased", help="whether one end user's logs were erased (the audit trail's proof)")
+    erased.add_argument("--user", required=True, help="KEY=VALUE of their metadata, e.g. patient_id=P-1")
+    erased.set_defaults(func=cmd_erased)
     return group
 
 

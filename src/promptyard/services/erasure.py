@@ -186,6 +186,20 @@ def erase_end_user(db: Database, p: Principal, key: Any, value: Any, *, dry_run:
     return _erase(db, p, node, "requests.erase_user", details, dry_run=dry_run, expected=expected)
 
 
+def erasures_of(session: Session, p: Principal, key: Any, value: Any) -> list[dict[str, Any]]:
+    """The proof that one end user's logs were erased: the erasure events whose keyed hash is
+    theirs (who, when, how many), newest first."""
+    access.require(p, "admin")
+    node = end_user_filter(key, value)
+    digest = value_digest(session, p.workspace_id, key, node.value)
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == p.workspace_id,
+                                                     AuditEvent.action == "requests.erase_user")
+                           .order_by(AuditEvent.id.desc()))
+    return [{"actor": e.actor, "created_at": e.created_at, "count": e.details.get("count"),
+             "metadata_key": e.details.get("metadata_key")}
+            for e in rows if e.details.get("value_hmac") == digest and e.details.get("metadata_key") == key]
+
+
 def parse_filter(filter: Any) -> query.Node:
     """The search language (text or its JSON form); an empty filter is refused, never 'every log'."""
     node = query.from_json(filter) if isinstance(filter, dict) else query.parse(filter if isinstance(filter, str)

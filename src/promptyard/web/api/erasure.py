@@ -32,6 +32,11 @@ class EraseIn(BaseModel):
                                  "refused (409) when the selection matches another number now")
 
 
+class EndUserIn(BaseModel):
+    metadata_key: str = Field(min_length=1, max_length=200, description="the metadata key naming the end user")
+    metadata_value: StrictStr | StrictInt | StrictFloat = Field(description="the end user's id under that key")
+
+
 class RetentionIn(BaseModel):
     days: int | None = Field(description="keep logs this many days (by their start time); null = until erased",
                              ge=1, le=erasure.MAX_RETENTION_DAYS)
@@ -63,6 +68,14 @@ def erase_requests(body: EraseIn, c: Ctx, p: Auth):
     if body.metadata_value is not None:
         raise InvalidInput("metadata_value needs metadata_key")
     return erasure.erase_by_filter(c.db, p, body.filter, dry_run=body.dry_run, expected=body.expected)
+
+
+@router.post("/privacy/erasures")
+def erasures_of(body: EndUserIn, c: Ctx, p: Auth):
+    """Whether (and when, by whom, how many logs) one end user's logs were erased: the audit trail
+    keeps a keyed hash of their id, matched here (POST: the id stays out of addresses and logs)."""
+    with c.db.read() as s:
+        return {"items": shapes.plain(erasure.erasures_of(s, p, body.metadata_key, body.metadata_value))}
 
 
 @router.get("/privacy/retention")
