@@ -29,13 +29,15 @@ def test_retention_is_none_by_default_and_set_by_admins_with_a_reason(api, app, 
     assert got == {"days": None, "cutoff": None, "expired": 0}
     api.post("/api/v1/requests", json={"requests": [aged(40), aged(40), aged(1)]})
     for bad in ({"days": 0, "reason": "x"}, {"days": 36_501, "reason": "x"}, {"days": "ten", "reason": "x"},
-                {"days": 30}, {"days": 30, "reason": ""}, {"days": 1.5, "reason": "x"}, {"reason": "x"}):
+                {"days": 30}, {"days": 30, "reason": ""}, {"days": 1.5, "reason": "x"}, {"reason": "x"},
+                {"days": 30, "reason": "x" * 5001}):
         answer = api.put("/api/v1/privacy/retention", json=bad)
         assert answer.status_code == 422, (bad, answer.text)
     editor = TestClient(app, raise_server_exceptions=False)
     editor.headers["Authorization"] = "Bearer " + make_key(database, api.principal, scopes=("read", "write", "ingest"))
     assert editor.put("/api/v1/privacy/retention", json={"days": 30, "reason": "policy"}).status_code == 403
     assert editor.post("/api/v1/privacy/purge", json={"dry_run": True}).status_code == 403
+    assert api.post("/api/v1/privacy/purge", json={"dry_run": 0}).status_code == 422  # not read as false
     assert editor.get("/api/v1/privacy/retention").json()["days"] is None  # reading it is allowed
     answer = api.put("/api/v1/privacy/retention", json={"days": 30, "reason": "pharmacy policy: 30 days"})
     assert answer.status_code == 200, answer.text

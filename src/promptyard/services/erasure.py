@@ -259,8 +259,9 @@ def set_retention(session: Session, p: Principal, days: Any, reason: Any) -> dic
     if days is not None and (isinstance(days, bool) or not isinstance(days, int)
                              or not 1 <= days <= MAX_RETENTION_DAYS):
         raise InvalidInput(f"days: a whole number from 1 to {MAX_RETENTION_DAYS}, or null to keep logs until erased")
-    if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput("reason: say why the retention period changes (it goes into the audit trail)")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 5000:
+        raise InvalidInput("reason: say why the retention period changes, in at most 5,000 characters (it goes "
+                           "into the audit trail)")
     ws = session.get(Workspace, p.workspace_id, with_for_update=True)
     before, ws.retention_days = ws.retention_days, days
     audit.record(session, p.workspace_id, p.actor, "retention.set", "workspace", p.workspace_id,

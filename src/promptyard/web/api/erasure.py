@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from promptyard.errors import InvalidInput
 from promptyard.services import erasure
@@ -27,7 +27,7 @@ class EraseIn(BaseModel):
                                      description="the metadata key naming the end user, e.g. patient_id or user_id")
     metadata_value: StrictStr | StrictInt | StrictFloat | None = Field(
         None, description="the end user's id under that key (a number matches its text, as metadata stores it)")
-    dry_run: bool = Field(False, description="only count the logs that would be erased")
+    dry_run: StrictBool = Field(False, description="only count the logs that would be erased")
     expected: int | None = Field(None, ge=0, le=2**53, description="the count the preview showed: the erasure is "
                                  "refused (409) when the selection matches another number now")
 
@@ -44,7 +44,7 @@ class RetentionIn(BaseModel):
 
 
 class PurgeIn(BaseModel):
-    dry_run: bool = Field(False, description="only count the logs past the retention period")
+    dry_run: StrictBool = Field(False, description="only count the logs past the retention period")
 
 
 @router.delete("/requests/{ref:request_ref}", responses=errors.WRITE | errors.FOUND)
