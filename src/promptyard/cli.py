@@ -1,4 +1,4 @@
-"""`promptyard` command line: serve (default), db upgrade, keys, users, prompts push/pull.
+"""`promptyard` command line: serve (default), db upgrade / redact / vacuum, keys, users, prompts push/pull.
 
 Server commands import the server extra lazily, so `pip install promptyard` (client only) keeps
 working for the client commands (prompts ..., requests export).
@@ -128,7 +128,20 @@ def cmd_db_redact(args: argparse.Namespace) -> int:
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(summary["counts"].items())) or "nothing"
     print(f"{summary['changed']:,} of {summary['scanned']:,} logs {'would be' if args.dry_run else 'were'} "
           f"redacted ({kinds})")
+    if not args.dry_run and summary["changed"]:
+        db.reclaim()  # the originals' bytes leave the files (SQLite; PostgreSQL: see `db vacuum --full`)
     return 0
+
+
+def cmd_db_vacuum(args: argparse.Namespace) -> int:
+    """Give back the space of erased and purged logs and make sure their text is gone from the
+    files (Database.reclaim): what the server does after each erasure, or with --full the
+    rewrite that PostgreSQL needs for that proof (docs/privacy.md)."""
+    db = _database(_server_settings(args))
+    done = db.reclaim(full=args.full)
+    print(f"{'VACUUM FULL' if args.full and db.kind == 'postgresql' else 'VACUUM' if args.full else 'reclaimed'} "
+          f"({db.kind})" + ("" if done else ": readers kept the WAL checkpoint from finishing; run it again"))
+    return 0 if done else 1
 
 
 def _workspace(db: Any, name: str) -> Any:
@@ -200,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("--dry-run", action="store_true", help="count what would change; change nothing")
     _server_args(red)
     red.set_defaults(func=cmd_db_redact)
+    vac = db.add_parser("vacuum", help="give back erased logs' space; --full rewrites the files (see docs/privacy.md)")
+    vac.add_argument("--full", action="store_true", help="SQLite: VACUUM (also turns on incremental auto-vacuum); "
+                                                         "PostgreSQL: VACUUM FULL (locks the log tables meanwhile)")
+    _server_args(vac)
+    vac.set_defaults(func=cmd_db_vacuum)
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_cmd", required=True)
     kc = keys.add_parser("create", help="create a key and print it once")
     kc.add_argument("--name", required=True)

@@ -47,7 +47,7 @@ class Settings:
     template_memory_mb: int = _opt(512, "address-space limit of each template worker process, in MiB")
     session_hours: int = _opt(12, "how long a browser login lasts")
     pending_grace_s: int = _opt(3600, "how long a score/metadata update for a not-yet-logged request waits for it")
-    ramp_tick_s: float = _opt(30.0, "how often the server advances guarded ramps and applies pending updates whose log arrived meanwhile (0 = never; use `experiments tick`)")
+    ramp_tick_s: float = _opt(30.0, "how often the server advances guarded ramps, applies pending updates whose log arrived meanwhile and purges logs past their workspace's retention period (0 = never; use `experiments tick`, `privacy purge`)")
     analyze_every_s: float = _opt(3600.0, "how often the server refreshes the query planner's "
                                   "statistics (SQLite; PostgreSQL when autovacuum is off; 0 = only at start)")
     log_level: str = _opt("info", "server log level")

@@ -13,9 +13,11 @@ from promptyard.store.models import AuditEvent, ChangeEvent
 
 
 def record(session: Session, workspace_id: int, actor: str, action: str, obj_type: str, obj_id: object,
-           details: dict[str, Any] | None = None) -> None:
-    session.add(AuditEvent(workspace_id=workspace_id, actor=actor, action=action, object_type=obj_type,
-                           object_id=str(obj_id), details=details or {}))
+           details: dict[str, Any] | None = None) -> AuditEvent:
+    event = AuditEvent(workspace_id=workspace_id, actor=actor, action=action, object_type=obj_type,
+                       object_id=str(obj_id), details=details or {})
+    session.add(event)
+    return event
 
 
 def changed(session: Session, workspace_id: int, prompt_name: str, kind: str) -> None:

@@ -50,6 +50,11 @@ def _tune_sqlite(engine: Engine) -> None:
         # back; we emit BEGIN ourselves instead (see _on_begin).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        # Erased and purged logs leave no text in the file: freed space is overwritten with zeros
+        # (see reclaim). INCREMENTAL auto-vacuum takes effect only in a database that has no table
+        # yet (a new one); older files keep their freed pages, zeroed, for reuse.
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
@@ -72,6 +77,10 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.connection.info["deadline"][0] = time.monotonic() + limit if limit else None
 
 
+# The tables that hold request content or point to it: what reclaim() vacuums after an erasure.
+LOG_TABLES = ("requests", "request_metadata", "request_tags", "scores", "redaction_counts", "pending_updates",
+              "experiment_units")
+
 # PostgreSQL advisory lock keys (any fixed 64-bit numbers that nothing else on the cluster uses).
 LOCK_KEYS = {"migrate": 0x50_79_61_72_64_01, "setup": 0x50_79_61_72_64_02}
 
@@ -88,6 +97,7 @@ class Database:
         with errors.TimedOut; writes and migrations have no limit. `secret` (Settings.secret()) rides
         along in every session's `info`, for the keyed hashes services derive from it."""
         self.url = url
+        self.unreclaimed = False  # a reclaim() whose checkpoint readers kept from finishing
         self.statement_timeout_s = statement_timeout_s
         self.outage = faults.Outage()
         self.engine = make_engine(url, echo=echo)
@@ -160,6 +170,36 @@ class Database:
         with self._faults(), self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             conn.exec_driver_sql("ANALYZE")
+
+    def reclaim(self, *, full: bool = False) -> bool:
+        """After logs were erased or purged: make sure their text is gone from the database files
+        (docs/privacy.md says what is proven where). SQLite: freed pages go back to the file system
+        (incremental auto-vacuum, new databases; `full`: VACUUM, which rewrites the whole file and
+        turns incremental auto-vacuum on for older ones) and the WAL is checkpointed and truncated,
+        so no older copy of a page stays in it; False when readers kept the checkpoint from
+        finishing (try again later). PostgreSQL: VACUUM of the log tables (tables another vacuum
+        holds are skipped); `full`: VACUUM FULL, which rewrites them and holds an exclusive lock
+        meanwhile - only VACUUM FULL is sure to remove the deleted rows' bytes from the pages."""
+        with self._faults():
+            if self.kind == "postgresql":
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.exec_driver_sql(("VACUUM FULL " if full else "VACUUM (SKIP_LOCKED) ") + ", ".join(LOG_TABLES))
+                return True
+            raw = self.engine.raw_connection()  # outside any transaction (the driver's autocommit)
+            try:
+                cur = raw.cursor()
+                if full:
+                    cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                    cur.execute("VACUUM")
+                elif cur.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+                    # executescript steps the pragma to its end (execute frees one page per step)
+                    raw.driver_connection.executescript("PRAGMA incremental_vacuum;")
+                busy = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                cur.close()
+            finally:
+                raw.close()
+            self.unreclaimed = busy != 0
+            return not self.unreclaimed
 
     def ping(self) -> None:
         with self._faults(), self.engine.connect() as conn:

@@ -14,7 +14,7 @@ import hashlib
 from collections import defaultdict
 from typing import Iterable
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from promptyard.domain.experiments import UnitMoments
@@ -60,6 +60,14 @@ class Deltas:
         if not rows:
             return
         bulk.insert(session, ExperimentUnit.__table__, rows, add_on_conflict=(KEY, ("n", "y", "yy")))
+        # A unit whose last request went (erased, purged, relinked) is no unit any more: its row
+        # goes, so that no count, no sample-ratio check and no trace of its digest is left. Only
+        # rows this transaction has just written (and so holds locked) are looked at.
+        emptied = [dict(zip(KEY, k)) for k, s in sorted(self.sums.items()) if s[0] < 0]
+        if emptied:
+            t = ExperimentUnit.__table__
+            session.execute(delete(t).where(*(t.c[c] == bindparam(f"b_{c}") for c in KEY), t.c.n < 0.5),
+                            [{f"b_{c}": row[c] for c in KEY} for row in emptied])
 
 
 def moments(session: Session, experiment_ids: Iterable[int]) -> dict[tuple[int, int, str, str], UnitMoments]:

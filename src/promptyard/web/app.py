@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
-from promptyard.services import ramps, request_log
+from promptyard.services import erasure, ramps, request_log
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
@@ -24,6 +24,7 @@ from promptyard.web.api import errors as api_errors
 from promptyard.web.api import client_support as api_client_support
 from promptyard.web.api import docs as api_docs
 from promptyard.web.api import openapi as api_openapi
+from promptyard.web.api import erasure as api_erasure
 from promptyard.web.api import experiments as api_experiments
 from promptyard.web.api import folders as api_folders
 from promptyard.web.api import logs as api_logs
@@ -52,8 +53,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.ctx = AppContext(settings=settings, db=db or Database(
         settings.db_url, statement_timeout_s=settings.statement_timeout_s, secret=settings.secret()),
         version=app_version())
-    routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_client_support,
-               api_docs)
+    routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
+               api_client_support, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
@@ -97,13 +98,15 @@ async def _analyze(context: AppContext) -> None:
 
 
 async def _tick(context: AppContext) -> None:
-    """While the server runs: guarded ramps advance on their schedule, and pending updates whose
-    log arrived at the same moment are applied (request_log.apply_late_pending)."""
+    """While the server runs: guarded ramps advance on their schedule, pending updates whose log
+    arrived at the same moment are applied (request_log.apply_late_pending), and logs past their
+    workspace's retention period are purged, a bounded number per tick (erasure.purge_expired)."""
     def tick() -> None:
         with context.db.write() as s:
             ramps.tick(s)
         with context.db.write() as s:
             request_log.apply_late_pending(s, grace_s=context.settings.pending_grace_s)
+        erasure.purge_expired(context.db)
 
     while True:
         await asyncio.sleep(context.settings.ramp_tick_s)

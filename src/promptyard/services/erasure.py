@@ -1,0 +1,312 @@
+"""Removing logs: the one home for it. Erasure (one log, every log of one end user, every log a
+filter matches) and retention (logs older than the workspace's period, purged by the server's
+tick and on request).
+
+`delete_requests` is the one primitive: it takes the requests (and, through their keys' ON DELETE
+CASCADE, their metadata, tags, scores and redaction counts) out of the tables, takes them and
+their scores out of the running totals (version totals, latency buckets, score totals and the
+experiments' per-unit sums, whose emptied units go), and drops pending updates sent for their
+ids. Larger removals run in batches of BATCH logs, one transaction each, so that no purge holds
+one huge transaction; afterwards the database gives the space back and its files keep no copy of
+the text (store/db.Database.reclaim; docs/privacy.md says what is proven on which database).
+
+Erasure and retention changes need the admin scope (owners and admins in the UI). Each run is
+one audit event with who, when, what selected the logs and how many went; never their content.
+An end user's metadata value is kept only as a keyed hash (see `value_digest`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from promptyard.domain import access, query
+from promptyard.domain.records import Principal
+from promptyard.errors import Conflict, InvalidInput, NotFound
+from promptyard.services import audit, experiment_records, keys, request_log
+from promptyard.store import rollups
+from promptyard.store.db import Database
+from promptyard.store.models import AuditEvent, PendingUpdate, Request, Score, Workspace
+from promptyard.store.query_sql import where
+from promptyard.store.types import utcnow
+
+BATCH = 1000  # logs per transaction
+TICK_BATCHES = 10  # batches one server tick purges at most (the next tick goes on)
+MAX_RETENTION_DAYS = 36_500
+
+
+# --- the primitive -----------------------------------------------------------------------------
+
+
+def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
+    """Delete these requests of the workspace (ids of others are ignored) with the totals adjusted;
+    how many went. The rows are locked first (PostgreSQL), so a score written at the same moment
+    either lands before (and is subtracted here) or finds no request."""
+    if not ids:
+        return 0
+    r = Request
+    rows = session.execute(
+        select(r.id, r.client_id, r.prompt_name, r.version_number, r.status, r.total_tokens, r.cost, r.latency_ms,
+               r.experiment_id, r.routing)
+        .where(r.workspace_id == workspace_id, r.id.in_(ids)).order_by(r.id).with_for_update()).all()
+    if not rows:
+        return 0
+    found = [row.id for row in rows]
+    scores: dict[int, list[tuple[str, float]]] = {}
+    for rid, name, value in session.execute(select(Score.request_id, Score.name, Score.value)
+                                            .where(Score.request_id.in_(found))):
+        scores.setdefault(rid, []).append((name, value))
+    changes = rollups.Changes()
+    for row in rows:
+        version = rollups.key(row.prompt_name, row.version_number)
+        unit = experiment_records.unit_key(row.experiment_id, row.version_number, (row.routing or {}).get("rule"),
+                                           (row.routing or {}).get("unit"))
+        changes.request(version, status=row.status, total_tokens=row.total_tokens, cost=row.cost,
+                        latency_ms=row.latency_ms, sign=-1, unit=unit)
+        for name, value in scores.get(row.id, ()):
+            changes.score(version, name, value, sign=-1, unit=unit)
+    session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == workspace_id,
+                                                PendingUpdate.client_id.in_([row.client_id for row in rows])))
+    session.execute(delete(Request.__table__).where(Request.workspace_id == workspace_id, Request.id.in_(found)))
+    changes.apply(session, workspace_id)  # last, in key order (see rollups)
+    return len(found)
+
+
+def _run(db: Database, workspace_id: int, cond: ColumnElement[bool], *, record: Callable[[Session, int], Any],
+         max_batches: int | None = None, skip_locked: bool = False, check: Callable[[Session], None] | None = None
+         ) -> tuple[int, int]:
+    """Delete every request of the workspace matching `cond`, BATCH per transaction, oldest id
+    first; `record(session, deleted so far)` writes the audit event in each batch's transaction
+    (so that it always says what is committed); `check` runs in the first. Several servers may
+    purge at once: with `skip_locked` each takes rows the others do not hold. (deleted, batches
+    that deleted something)."""
+    total, batches, first = 0, 0, True
+    while max_batches is None or batches < max_batches:
+        with db.write() as s:
+            if check and first:
+                check(s)
+            q = select(Request.id).where(Request.workspace_id == workspace_id, cond).order_by(Request.id).limit(BATCH)
+            ids = list(s.scalars(q.with_for_update(skip_locked=True) if skip_locked else q))
+            total += delete_requests(s, workspace_id, ids)
+            if ids or first:
+                record(s, total)
+        first = False
+        batches += 1 if ids else 0  # a look that finds nothing is no batch of work
+        if len(ids) < BATCH:
+            break
+    if total:
+        db.reclaim()
+    return total, batches
+
+
+class _Event:
+    """One audit event per run, whose count grows with each committed batch."""
+
+    def __init__(self, p: Principal, action: str, obj_type: str, obj_id: object, details: dict[str, Any],
+                 *, when_empty: bool = True):
+        self.p, self.action, self.obj_type, self.obj_id, self.details = p, action, obj_type, obj_id, details
+        self.when_empty, self.id = when_empty, None
+
+    def __call__(self, session: Session, count: int) -> None:
+        if self.id is None:
+            if not count and not self.when_empty:
+                return
+            event = audit.record(session, self.p.workspace_id, self.p.actor, self.action, self.obj_type, self.obj_id,
+                                 self.details | {"count": count})
+            session.flush()
+            self.id = event.id
+            return
+        session.get(AuditEvent, self.id).details = self.details | {"count": count}
+
+
+def _count(session: Session, workspace_id: int, cond: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(Request).where(Request.workspace_id == workspace_id, cond))
+
+
+def _expect(workspace_id: int, cond: ColumnElement[bool], expected: int | None) -> Callable[[Session], None] | None:
+    """The real run after a preview: refused when the selection no longer matches what was shown."""
+    if expected is None:
+        return None
+
+    def check(session: Session) -> None:
+        now = _count(session, workspace_id, cond)
+        if now != expected:
+            raise Conflict(f"the selection now matches {now} logs, not the {expected} of the preview: "
+                           "preview again", details={"count": now, "expected": expected})
+    return check
+
+
+# --- erasure -----------------------------------------------------------------------------------
+
+
+def erase_one(db: Database, p: Principal, ref: str) -> dict[str, Any]:
+    """Delete one log (by its id or number)."""
+    access.require(p, "admin")
+    with db.write() as s:
+        rid = request_log.find(s, p, ref)
+        client_id = rid and s.scalar(select(Request.client_id).where(Request.id == rid))
+        if rid is None or not delete_requests(s, p.workspace_id, [rid]):
+            raise NotFound(f"no request with id {ref}")
+        audit.record(s, p.workspace_id, p.actor, "request.erase", "request", rid,
+                     {"client_id": client_id, "count": 1})
+    db.reclaim()
+    return {"id": client_id, "number": rid, "count": 1, "dry_run": False}
+
+
+def value_digest(session: Session, workspace_id: int, key: str, value: str) -> str:
+    """What the audit trail keeps of an erased end user: HMAC-SHA256 of key and value under a key
+    derived from the server's secret, so that whoever knows the id (and runs this server) can show
+    that its logs were erased, while the trail itself names nobody."""
+    secret = session.info.get("secret") or b""
+    k = hmac.new(secret, f"promptyard/erasure/{workspace_id}".encode(), hashlib.sha256).digest()
+    return hmac.new(k, f"{key}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def end_user_filter(key: Any, value: Any) -> query.Node:
+    """metadata.<key> = <value> (numbers become text, as in stored metadata)."""
+    if not isinstance(key, str) or not 1 <= len(key) <= 200:
+        raise InvalidInput("metadata_key: 1-200 characters, e.g. patient_id or user_id")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value == "":
+        raise InvalidInput("metadata_value: the end user's id (text or a number)")
+    return query.check(query.Cond("metadata", key, "=", str(value)), path="metadata_value")
+
+
+def erase_end_user(db: Database, p: Principal, key: Any, value: Any, *, dry_run: bool = False,
+                   expected: int | None = None) -> dict[str, Any]:
+    """Every log of one end user: those whose metadata `key` is `value`."""
+    node = end_user_filter(key, value)
+    with db.read() as s:
+        details = {"metadata_key": key, "value_hmac": value_digest(s, p.workspace_id, key, node.value)}
+    return _erase(db, p, node, "requests.erase_user", details, dry_run=dry_run, expected=expected)
+
+
+def erasures_of(session: Session, p: Principal, key: Any, value: Any) -> list[dict[str, Any]]:
+    """The proof that one end user's logs were erased: the erasure events whose keyed hash is
+    theirs (who, when, how many), newest first."""
+    access.require(p, "admin")
+    node = end_user_filter(key, value)
+    digest = value_digest(session, p.workspace_id, key, node.value)
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == p.workspace_id,
+                                                     AuditEvent.action == "requests.erase_user")
+                           .order_by(AuditEvent.id.desc()))
+    return [{"actor": e.actor, "created_at": e.created_at, "count": e.details.get("count"),
+             "metadata_key": e.details.get("metadata_key")}
+            for e in rows if e.details.get("value_hmac") == digest and e.details.get("metadata_key") == key]
+
+
+def parse_filter(filter: Any) -> query.Node:
+    """The search language (text or its JSON form); an empty filter is refused, never 'every log'."""
+    node = query.from_json(filter) if isinstance(filter, dict) else query.parse(filter if isinstance(filter, str)
+                                                                                else "")
+    if node is None:
+        raise InvalidInput("filter: say which logs, e.g. time < \"2026-01-01\" or metadata.env = \"test\"")
+    return node
+
+
+def erase_by_filter(db: Database, p: Principal, filter: Any, *, dry_run: bool = False,
+                    expected: int | None = None) -> dict[str, Any]:
+    """Every log the filter matches (the language of search, domain/query.py)."""
+    node = parse_filter(filter)
+    return _erase(db, p, node, "requests.erase_filter", {"filter": query.to_text(node)}, dry_run=dry_run,
+                  expected=expected)
+
+
+def _erase(db: Database, p: Principal, node: query.Node, action: str, details: dict[str, Any], *,
+           dry_run: bool, expected: int | None) -> dict[str, Any]:
+    access.require(p, "admin")
+    cond = where(node, utcnow())  # relative times are fixed once for the preview and every batch
+    if dry_run:
+        with db.read() as s:
+            return {"count": _count(s, p.workspace_id, cond), "dry_run": True}
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int) or expected < 0):
+        raise InvalidInput("expected: the count the preview showed (a whole number >= 0)")
+    count, _ = _run(db, p.workspace_id, cond, record=_Event(p, action, "requests", "", details),
+                    check=_expect(p.workspace_id, cond, expected))
+    return {"count": count, "dry_run": False}
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+def _cutoff(days: int | None, now: datetime) -> datetime | None:
+    return None if days is None else now - timedelta(days=days)
+
+
+def _expired(cutoff: datetime) -> ColumnElement[bool]:
+    """Logs older than the period go by their start time (the conversation's), read from the
+    (workspace_id, start_time) index."""
+    return Request.start_time < cutoff
+
+
+def retention(session: Session, p: Principal, now: datetime | None = None) -> dict[str, Any]:
+    """The workspace's period, its cutoff now and how many logs a purge would remove (the dry run)."""
+    access.require(p, "read")
+    days = session.scalar(select(Workspace.retention_days).where(Workspace.id == p.workspace_id))
+    cutoff = _cutoff(days, now or utcnow())
+    return {"days": days, "cutoff": cutoff,
+            "expired": 0 if cutoff is None else _count(session, p.workspace_id, _expired(cutoff))}
+
+
+def set_retention(session: Session, p: Principal, days: Any, reason: Any) -> dict[str, Any]:
+    """Keep logs `days` days (1-36,500), or until erased (None). Audited, with the reason."""
+    access.require(p, "admin")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int)
+                             or not 1 <= days <= MAX_RETENTION_DAYS):
+        raise InvalidInput(f"days: a whole number from 1 to {MAX_RETENTION_DAYS}, or null to keep logs until erased")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 5000:
+        raise InvalidInput("reason: say why the retention period changes, in at most 5,000 characters (it goes "
+                           "into the audit trail)")
+    ws = session.get(Workspace, p.workspace_id, with_for_update=True)
+    before, ws.retention_days = ws.retention_days, days
+    audit.record(session, p.workspace_id, p.actor, "retention.set", "workspace", p.workspace_id,
+                 {"from": before, "to": days, "reason": reason.strip()})
+    session.flush()
+    return retention(session, p)
+
+
+def purge(db: Database, p: Principal, *, dry_run: bool = False, now: datetime | None = None) -> dict[str, Any]:
+    """Purge this workspace's expired logs now (all of them), or say how many would go."""
+    access.require(p, "admin")
+    now = now or utcnow()
+    with db.read() as s:
+        state = retention(s, p, now)
+    if dry_run or state["cutoff"] is None:
+        return {"count": state["expired"], "dry_run": dry_run, "days": state["days"], "cutoff": state["cutoff"]}
+    count, _ = _purge_workspace(db, p, state["days"], state["cutoff"], None)
+    return {"count": count, "dry_run": False, "days": state["days"], "cutoff": state["cutoff"]}
+
+
+def _purge_workspace(db: Database, p: Principal, days: int, cutoff: datetime,
+                     max_batches: int | None) -> tuple[int, int]:
+    event = _Event(p, "retention.purge", "workspace", p.workspace_id, {"days": days, "cutoff": cutoff.isoformat()},
+                   when_empty=False)
+    return _run(db, p.workspace_id, _expired(cutoff), record=event, max_batches=max_batches, skip_locked=True)
+
+
+def purge_expired(db: Database, now: datetime | None = None, *, max_batches: int = TICK_BATCHES) -> dict[int, int]:
+    """The server's tick: expired logs of every workspace with a retention period, at most
+    `max_batches` batches in all (the next tick goes on). Safe from several processes at once.
+    {workspace id: logs purged}."""
+    now = now or utcnow()
+    with db.read() as s:
+        periods = s.execute(select(Workspace.id, Workspace.retention_days)
+                            .where(Workspace.retention_days.is_not(None)).order_by(Workspace.id)).all()
+    done: dict[int, int] = {}
+    budget = max_batches
+    for workspace_id, days in periods:
+        if budget <= 0:
+            break
+        p = keys.system_principal(workspace_id, actor="retention")
+        n, used = _purge_workspace(db, p, days, _cutoff(days, now), budget)
+        budget -= used
+        if n:
+            done[workspace_id] = n
+    if db.unreclaimed:  # an earlier checkpoint was kept from finishing by readers: again now
+        db.reclaim()
+    return done
