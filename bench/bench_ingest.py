@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, server, write_section  # noqa: E402
 from bench_fetch import PG, pg_ready  # noqa: E402
 
-BATCH, BATCHES, CLIENTS, ROUNDS = 500, 40, 2, 3
+BATCH, BATCHES, CLIENTS, ROUNDS = 500, 40, 2, 5
 
 SYSTEM = ("あなたは調剤薬局の薬剤師を支援するアシスタントです。患者からのチャットに対し、薬剤師が確認してから送る返信案を"
           "作成してください。用法・用量は添付文書と処方内容に従い、断定できないことは「薬剤師にご確認ください」と伝えます。"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 
 import pytest
@@ -316,8 +317,10 @@ def test_logs_stored_before_the_policy_are_redacted_by_db_redact(api, database):
     assert api.patch("/api/v1/privacy/redaction", json={"enabled": False, "reason": "as before the upgrade"}
                      ).status_code == 200
     cid, later = str(uuid.uuid4()), str(uuid.uuid4())
+    canary = f"080-{uuid.uuid4().int % 9000 + 1000}-{uuid.uuid4().int % 9000 + 1000}"  # in no other test's rows
     api.post("/api/v1/requests", json={"id": cid, "input": {"messages": [{"role": "user", "content": sensitive(20)}]},
-                                       "output": "ok", "metadata": {"phone": PHONE}, "tags": [PHONE, "keep"],
+                                       "output": f"折り返し {canary}",
+                                       "metadata": {"phone": PHONE}, "tags": [PHONE, "keep"],
                                        "scores": [{"name": "s", "value": 5, "comment": sensitive(21)}]})
     api.post(f"/api/v1/requests/{later}/metadata", json={"phone": PHONE})  # pending: its log is not here yet
     api.post("/api/v1/requests", json={"input": "nothing personal", "output": "ok"})
@@ -334,11 +337,15 @@ def test_logs_stored_before_the_policy_are_redacted_by_db_redact(api, database):
 
     assert "1 of 2 logs would be redacted" in run("--dry-run")
     assert PHONE in stored_text(database, api.principal.workspace_id)
-    assert "1 of 2 logs were redacted (email 2, my_number 2, person_name 2, phone 6)" in run()
-    assert_nothing_stored(database, api.principal.workspace_id)
+    assert "1 of 2 logs were redacted (email 2, my_number 2, person_name 2, phone 7)" in run()
+    assert_nothing_stored(database, api.principal.workspace_id, extra=(canary,))
+    if database.kind == "sqlite":  # nor in the file or its WAL: secure delete, then a checkpoint
+        path = database.url.removeprefix("sqlite:///")
+        files = [open(f, "rb").read() for f in (path, path + "-wal") if os.path.exists(f)]
+        assert not any(canary.encode() in data for data in files)
     item = api.get(f"/api/v1/requests/{cid}").json()
     assert item["tags"] == ["[電話番号]", "keep"] and item["metadata"] == {"phone": "[電話番号]"}
-    assert item["redacted"]["phone"] == 6
+    assert item["redacted"]["phone"] == 7
     assert api.get("/api/v1/requests", params={"filter": 'tag = "[電話番号]"'}).json()["items"][0]["id"] == cid
     api.post("/api/v1/requests", json={"id": later, "input": "x", "output": "y"})
     assert api.get(f"/api/v1/requests/{later}").json()["metadata"] == {"phone": "[電話番号]"}

@@ -274,12 +274,15 @@ class Redactor:
         redact comes back as the same object, so callers can tell (`is`) whether anything changed."""
         if isinstance(value, str):
             return self.text(value)
-        if isinstance(value, list):
-            out = [self.value(v) for v in value]
-            return value if all(a is b for a, b in zip(out, value)) else out
-        if isinstance(value, dict):
-            new = {k: self.value(v) for k, v in value.items()}
-            return value if all(new[k] is v for k, v in value.items()) else new
+        if isinstance(value, (dict, list)):
+            out: Any = None  # a copy, made at the first change
+            for k, v in value.items() if isinstance(value, dict) else enumerate(value):
+                new = self.text(v) if isinstance(v, str) else self.value(v) if isinstance(v, (dict, list)) else v
+                if new is not v:
+                    if out is None:
+                        out = value.copy()
+                    out[k] = new
+            return value if out is None else out
         return value
 
     def text(self, text: str) -> str:
