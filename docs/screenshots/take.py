@@ -2,6 +2,7 @@
 against a fresh `promptyard serve` filled with example data through the public API.
 
     .venv/bin/python docs/screenshots/take.py        # writes docs/screenshots/*.png
+    .venv/bin/python docs/screenshots/take.py privacy privacy-ja   # only these
 
 Japanese pages need a CJK font in the OS (Debian: apt-get install fonts-noto-cjk), or their text
 shows as empty boxes.
@@ -85,8 +86,11 @@ def main() -> None:
                  ("en", "labels", f"/ui/prompts/{pid}/labels", None),
                  ("en", "experiment", f"/ui/prompts/{pid}/labels/production/experiment", None),
                  ("en", "keys", "/ui/keys", None), ("en", "members", "/ui/members", None),
+                 ("en", "privacy", "/ui/privacy", None), ("ja", "privacy-ja", "/ui/privacy", None),
                  ("ja", "prompt-ja", f"/ui/prompts/{pid}", None),
                  ("ja", "experiment-ja", f"/ui/prompts/{pid}/labels/production/experiment", None)]
+        wanted = set(sys.argv[1:])  # names of shots to retake (default: all)
+        shots = [shot for shot in shots if not wanted or shot[1] in wanted]
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             for lang in ("en", "ja"):
@@ -94,7 +98,7 @@ def main() -> None:
                                               viewport={"width": 1360, "height": 900}, timezone_id="Asia/Tokyo")
                 page = context.new_page()
                 page.goto(live.url + "/ui/login")
-                if lang == "en":
+                if lang == "en" and (not wanted or "login" in wanted):
                     page.screenshot(path=str(OUT / "login.png"))
                 page.fill("input[name=email]", live.admin_email)
                 page.fill("input[name=password]", live.admin_password)
