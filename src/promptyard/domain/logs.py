@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from promptyard.domain.numbers import MAX_ID
 from promptyard.errors import InvalidInput
 
 SCORE_NAME = re.compile(r"^[\w.\-]{1,100}$")
@@ -86,7 +87,7 @@ def _str(raw: dict, name: str, limit: int = 200) -> str | None:
 def _count(value: Any, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise LogError(name, "must be a whole number >= 0")
     return value
 

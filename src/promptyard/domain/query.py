@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Union
 
+from promptyard.domain.numbers import MAX_ID
 from promptyard.errors import InvalidInput
 
 MAX_TEXT, MAX_CONDS, MAX_DEPTH = 2000, 50, 20
@@ -250,9 +251,9 @@ def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None) -> 
     if kind in ("num", "int"):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise FilterSyntaxError(f"{field} needs a number", pos, path)
-        if kind == "int" and (not float(v).is_integer() or abs(v) >= 2**31):
+        if kind == "int" and (not float(v).is_integer() or abs(v) > MAX_ID):
             raise FilterSyntaxError(f"{field} needs a whole number below 2**31", pos, path)
-        if kind == "num" and isinstance(v, int) and abs(v) >= 2**31:
+        if kind == "num" and isinstance(v, int) and abs(v) > MAX_ID:
             return float(v)  # compare as a float: a bigger integer would not fit the column's type
         return int(v) if kind == "int" else v
     if isinstance(v, Relative):

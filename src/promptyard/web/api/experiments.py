@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from promptyard.domain import experiments as ex
+from promptyard.domain.numbers import MAX_ID
 from promptyard.errors import NotFound
 from promptyard.services import experiment_records, experiments, ramps
 from promptyard.web.api import errors, shapes
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["experiments"], responses=errors.READ
 
 
 class PromoteIn(BaseModel):
-    version: int | None = Field(None, ge=1, le=2**31 - 1,
+    version: int | None = Field(None, ge=1, le=MAX_ID,
                                 description="the version to make the label's single version; default: the winner")
     policy: dict[str, Any] | None = Field(None, description="or a new split (which starts a new experiment)")
     reason: SomeText = Field(description="required: it goes into the audit trail")
@@ -30,8 +31,8 @@ class ReasonIn(BaseModel):
 
 
 class RampIn(BaseModel):
-    candidate: int = Field(ge=1, le=2**31 - 1)
-    baseline: int = Field(ge=1, le=2**31 - 1)
+    candidate: int = Field(ge=1, le=MAX_ID)
+    baseline: int = Field(ge=1, le=MAX_ID)
     steps: list[float] = Field(default_factory=lambda: [10, 25, 50, 100], description="candidate share, percent")
     interval_s: float = Field(3600, description="seconds between steps")
     guard: dict[str, Any] = Field(default_factory=lambda: {"metric": "error_rate", "margin": 2.0},

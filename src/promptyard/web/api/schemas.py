@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from promptyard.domain import names, templates
+from promptyard.domain.numbers import MAX_ID
 
 
 def rules(**schema: Any) -> Any:
@@ -90,14 +91,14 @@ class ExperimentIn(BaseModel):
 
 
 class LabelIn(BaseModel):
-    version: int | None = Field(None, ge=1, le=2**31 - 1, description="version number the label points at")
+    version: int | None = Field(None, ge=1, le=MAX_ID, description="version number the label points at")
     policy: dict[str, Any] | None = Field(None, description="routing policy: split + segments (see docs)")
     reason: str = ""
     experiment: ExperimentIn | None = Field(None, description="with a policy: what the experiment it starts tests")
 
 
 class FetchIn(BaseModel):
-    version: int | None = Field(None, ge=1, le=2**31 - 1)
+    version: int | None = Field(None, ge=1, le=MAX_ID)
     # Checked here even when `version` (which wins) makes the label unused, as the schema says.
     label: str | None = Field(None, pattern="^(?:[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63})?$",
                               description="a label, or 'latest'; none or '' = production if set, else the newest")
@@ -171,7 +172,7 @@ class IngestOut(BaseModel):
 
 _TIME = {"anyOf": [{"type": "string", "format": "date-time"},
                    {"type": "number", "minimum": 0, "exclusiveMaximum": 32503680000}, {"type": "null"}]}
-_COUNT = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, {"type": "null"}]}
+_COUNT = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_ID}, {"type": "null"}]}
 _SHORT = {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]}
 LOG = {"type": "object", "description": "one LLM call (docs/usage.md: Logging); every field is optional", "properties": {
     "id": {"anyOf": [{"type": "string", "maxLength": 64}, {"type": "null"}],
