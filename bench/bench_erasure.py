@@ -1,7 +1,7 @@
 """Retention and erasure: what SQLite's secure_delete (with incremental auto-vacuum) costs ingest,
 and how fast logs are purged, with the space given back.
 
-Ingest: bench_ingest.py's logs through the real ingest (services.request_log.ingest, in-process,
+Ingest: bench_ingest.py's logs through the real ingest (services.request_ingest.ingest, in-process,
 batches of 500, commit included), into two fresh SQLite files taken turn by turn (so that both
 see the same load of a shared machine): one as the server opens it (secure_delete=ON,
 auto_vacuum=INCREMENTAL) and one with both off (as before). Purge: retention over every log of a
@@ -25,7 +25,7 @@ from bench_fetch import PG, pg_ready  # noqa: E402
 from bench_ingest import make_log  # noqa: E402
 from common import machine, pct, write_section  # noqa: E402
 
-from promptyard.services import erasure, keys, request_log  # noqa: E402
+from promptyard.services import erasure, keys, request_ingest  # noqa: E402
 from promptyard.store.db import Database  # noqa: E402
 from promptyard.store.migrate import upgrade  # noqa: E402
 from promptyard.store.types import utcnow  # noqa: E402
@@ -61,7 +61,7 @@ def _batch(start: int, days_ago: float = 0) -> list[dict]:
 def _ingest(db: Database, p: object, logs: list[dict]) -> float:
     t = time.perf_counter()
     with db.write() as s:
-        request_log.ingest(s, p, logs, max_batch=BATCH)
+        request_ingest.ingest(s, p, logs, max_batch=BATCH)
     return time.perf_counter() - t
 
 

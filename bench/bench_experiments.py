@@ -6,7 +6,7 @@
 Per database (a SQLite file in a temporary directory; a PostgreSQL database created and dropped
 here): a prompt with versions 1-3, label `production` with a sticky 50/50 split of v1/v2 and a
 `staff` segment on v2 (set with services.experiments.set_policy), label `staging` on v1 without a
-policy. Logs go through the real ingest (services.request_log.ingest, in-process, batches of
+policy. Logs go through the real ingest (services.request_ingest.ingest, in-process, batches of
 5,000) with metadata user_id from 20,000 users (10% staff) and 2 scores each, so the per-unit
 experiment sums are kept as in production. The first 2 x 200,000 logs alternate batch by batch
 between the two labels (same database size for both), then `production` gets the rest.
@@ -39,7 +39,7 @@ from bench_ui import EMAIL, PASSWORD, log_in, server  # noqa: E402
 from common import machine, pct, timed, write_section  # noqa: E402
 
 from promptyard.domain import routing  # noqa: E402
-from promptyard.services import experiments, keys, labels, prompts, request_log, users, versions  # noqa: E402
+from promptyard.services import experiments, keys, labels, prompts, request_ingest, users, versions  # noqa: E402
 from promptyard.store import experiment_totals  # noqa: E402
 from promptyard.store.db import Database  # noqa: E402
 from promptyard.store.migrate import upgrade  # noqa: E402
@@ -113,7 +113,7 @@ def ingest(db: Database, p: object, logs: list[dict]) -> float:
     """Seconds to ingest one batch in its own transaction (commit included)."""
     t = time.perf_counter()
     with db.write() as s:
-        got = request_log.ingest(s, p, logs, max_batch=len(logs))
+        got = request_ingest.ingest(s, p, logs, max_batch=len(logs))
     assert got["accepted"] == len(logs) and not got["errors"], got["errors"][:3]
     return time.perf_counter() - t
 
@@ -264,7 +264,7 @@ def write_doc(results: dict[str, dict], variant: dict[str, dict]) -> None:
     write_section("experiments", "\n".join([
         "## Experiment view at 1,000,000 requests (`bench/bench_experiments.py`)",
         f"{machine()}, shared with other work. One label (`production`) with {rows:,} requests through the real ingest "
-        f"(services.request_log.ingest, in-process, batches of {BATCH:,}), each with metadata user_id from "
+        f"(services.request_ingest.ingest, in-process, batches of {BATCH:,}), each with metadata user_id from "
         f"{USERS:,} users ({STAFF * 100 // USERS}% of them staff, whom a segment sends to v2; the others split "
         "50/50 between v1 and v2 by user) and 2 scores (medically_correct, helpful). The experiment's sums: "
         + "; ".join(f"{n}: {r['unit_rows']:,}" for n, r in results.items()) + " rows of `experiment_units`. "

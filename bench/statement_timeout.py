@@ -14,7 +14,7 @@ import time
 import uuid
 
 from promptyard.errors import TimedOut
-from promptyard.services import keys, request_log, request_reads
+from promptyard.services import keys, request_ingest, request_reads
 from promptyard.domain import query
 from promptyard.store.db import Database
 from promptyard.store.migrate import upgrade
@@ -31,7 +31,7 @@ def main() -> None:
         for _ in range(3):
             logs = [{"id": str(uuid.uuid4()), "provider": "openai", "model": "m", "input": {"text": text},
                      "output": {"text": text}, "start_time": "2026-11-20T10:00:00Z"} for _ in range(1000)]
-            request_log.ingest(s, p, logs, max_batch=1000)
+            request_ingest.ingest(s, p, logs, max_batch=1000)
     costly = query.parse(" OR ".join(f'text ~ "q{i}"' for i in range(40)))
     cheap = None
     for limit in (0, 30, 0.2):

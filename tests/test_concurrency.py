@@ -58,7 +58,7 @@ def test_concurrent_ingest_and_scoring_keep_running_totals_exact(database, princ
     from datetime import timedelta
 
     from promptyard.domain import query
-    from promptyard.services import experiments, log_stats, request_log
+    from promptyard.services import experiments, log_stats, request_annotations, request_ingest
     from promptyard.store.types import utcnow
 
     with database.write() as s:
@@ -79,11 +79,11 @@ def test_concurrent_ingest_and_scoring_keep_running_totals_exact(database, princ
         rng = random.Random(w)
         for start in (w * 15, (w * 15 + 7) % 240):  # the second batch overlaps another writer's
             with database.write() as s:
-                request_log.ingest(s, principal, [log(i % 240) for i in range(start, start + 15)], max_batch=100)
+                request_ingest.ingest(s, principal, [log(i % 240) for i in range(start, start + 15)], max_batch=100)
         for i in rng.sample(range(w * 15), min(10, w * 15)):
             with database.write() as s:
-                request_log.annotate(s, principal, ids[i], "scores", {"name": "q", "value": rng.randrange(101)},
-                                     grace_s=60)
+                request_annotations.annotate(s, principal, ids[i], request_annotations.SCORES,
+                                             {"name": "q", "value": rng.randrange(101)}, grace_s=60)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(writer, range(16)))

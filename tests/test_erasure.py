@@ -18,7 +18,8 @@ from sqlalchemy import func, select, text
 
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
-from promptyard.services import audit, erasure, experiments, keys, labels, log_stats, prompts, request_log, versions
+from promptyard.services import (audit, erasure, experiments, keys, labels, log_stats, prompts, request_annotations,
+                                 request_ingest, request_reads, versions)
 from promptyard.store.models import (AuditEvent, Experiment, ExperimentUnit, PendingUpdate, Request, RequestMetadata,
                                      RequestTag, Score)
 from promptyard.store.db import LOG_TABLES
@@ -40,7 +41,7 @@ def log(**kw):  # noqa: ANN003, ANN201
 
 def ingest(database, p, logs):  # noqa: ANN001, ANN201
     with database.write() as s:
-        result = request_log.ingest(s, p, logs, max_batch=100_000)
+        result = request_ingest.ingest(s, p, logs, max_batch=100_000)
     assert not result["errors"], result["errors"][:3]
 
 
@@ -171,12 +172,14 @@ def test_children_and_pending_updates_go_with_the_log(database, principal):
     ingest(database, principal, [one])
     late = str(uuid.uuid4())  # a score sent before its log: pending
     with database.write() as s:
-        request_log.annotate(s, principal, late, "scores", {"name": "q", "value": 1}, grace_s=3600)
+        request_annotations.annotate(s, principal, late, request_annotations.SCORES, {"name": "q", "value": 1},
+                                     grace_s=3600)
     ingest(database, principal, [log(id=late)])
     with database.write() as s:
-        request_log.annotate(s, principal, "not-yet-" + late, "scores", {"name": "q", "value": 1}, grace_s=3600)
-        rid = request_log.find(s, principal, one["id"])
-        lid = request_log.find(s, principal, late)
+        request_annotations.annotate(s, principal, "not-yet-" + late, request_annotations.SCORES, {"name": "q", "value": 1},
+                                     grace_s=3600)
+        rid = request_reads.find(s, principal, one["id"])
+        lid = request_reads.find(s, principal, late)
         # a pending update left for an id whose log is stored (applied by the tick otherwise)
         s.add(PendingUpdate(workspace_id=principal.workspace_id, client_id=one["id"], kind="tags",
                             payload={"add": ["x"], "remove": []}))

@@ -17,7 +17,8 @@ from statsmodels.regression.linear_model import OLS
 
 from promptyard.domain import experiments as ex
 from promptyard.errors import Conflict, Forbidden, InvalidInput
-from promptyard.services import experiment_records, experiments, labels, prompts, ramps, request_log, versions
+from promptyard.services import (experiment_records, experiments, labels, prompts, ramps, request_annotations,
+                                 request_ingest, versions)
 from promptyard.store.models import ExperimentUnit, Request
 from promptyard.store.types import utcnow
 
@@ -55,7 +56,7 @@ def log(*, meta: dict | None = None, scores: dict | None = None, status: str = "
 
 def send(database, principal, logs: list[dict]) -> None:  # noqa: ANN001
     with database.write() as s:
-        result = request_log.ingest(s, principal, logs, max_batch=100_000)
+        result = request_ingest.ingest(s, principal, logs, max_batch=100_000)
     assert not result["errors"], result["errors"][:3]
 
 
@@ -110,8 +111,8 @@ def _score_served(database, principal, base: dict[str, float], rng: random.Rando
     with database.write() as s:
         for client_id, version, routing in rows:
             value = base[routing["unit"]] + (effect if version == 4 else 0) + rng.gauss(0, 8)
-            request_log.annotate(s, principal, client_id, "scores",
-                                 {"name": "medically_correct", "value": min(100.0, max(0.0, value))}, grace_s=60)
+            request_annotations.annotate(s, principal, client_id, request_annotations.SCORES,
+                                         {"name": "medically_correct", "value": min(100.0, max(0.0, value))}, grace_s=60)
 
 
 def test_staff_on_the_candidate_and_an_equal_split_give_no_verdict(database, principal, prompt_id):
@@ -293,8 +294,10 @@ def test_late_scores_relinks_and_replaced_scores_keep_the_sums_exact(database, p
     first = log(version=3, unit="u1")
     send(database, principal, [first, log(version=3, unit="u1", scores={"q": 40.0})])
     with database.write() as s:
-        request_log.annotate(s, principal, first["id"], "scores", {"name": "q", "value": 90.0}, grace_s=60)
-        request_log.annotate(s, principal, first["id"], "scores", {"name": "q", "value": 80.0}, grace_s=60)
+        request_annotations.annotate(s, principal, first["id"], request_annotations.SCORES, {"name": "q", "value": 90.0},
+                                     grace_s=60)
+        request_annotations.annotate(s, principal, first["id"], request_annotations.SCORES, {"name": "q", "value": 80.0},
+                                     grace_s=60)
     arm = next(a for r in view(database, principal, prompt_id)["rules"] for a in r["arms"] if a["version"] == 3)
     assert (arm["units"], arm["requests"], arm["scores"]["q"]["n"]) == (1, 2, 2)
     assert arm["scores"]["q"]["mean"] == pytest.approx(60.0)
@@ -307,7 +310,7 @@ def test_late_scores_relinks_and_replaced_scores_keep_the_sums_exact(database, p
     loose = {k: v for k, v in log(meta={"user_id": "u9"}, scores={"q": 10.0}).items() if k != "prompt"}
     send(database, principal, [loose])
     with database.write() as s:
-        linked = request_log.link_prompt(s, principal, loose["id"], name="reply", label="production")
+        linked = request_annotations.link_prompt(s, principal, loose["id"], name="reply", label="production")
     arm = next(a for r in view(database, principal, prompt_id)["rules"] for a in r["arms"]
                if a["version"] == linked["version"] and r["rule"] == "split")
     assert arm["scores"]["q"]["n"] == (3 if linked["version"] == 3 else 1)

@@ -310,7 +310,7 @@ def test_expensive_search_and_stats_end_at_the_statement_timeout(database, princ
     a worker; cheap reads under the same limit still answer."""
     from fastapi.testclient import TestClient
 
-    from promptyard.services import request_log
+    from promptyard.services import request_ingest
     from promptyard.store.db import Database
     from promptyard.web.app import create_app
     from tests.conftest import make_key
@@ -319,7 +319,7 @@ def test_expensive_search_and_stats_end_at_the_statement_timeout(database, princ
     with database.write() as s:
         for batch in range(3):
             logs = [dict(_log(text), output={"text": text}) for _ in range(1000)]
-            assert not request_log.ingest(s, principal, logs, max_batch=1000)["errors"]
+            assert not request_ingest.ingest(s, principal, logs, max_batch=1000)["errors"]
     limited = Database(database.url, statement_timeout_s=0.2)
     try:
         client = TestClient(create_app(app_settings(statement_timeout_s=0.2), limited),

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptyard.services import request_log
+from promptyard.services import request_annotations
 from tests.test_registry_api import CHAT
 
 NAME = "服薬指導/返信案"
@@ -196,7 +196,7 @@ def test_running_totals_equal_the_logs_after_any_writes(api):
     api.post(f"/api/v1/requests/{logs[1]['id']}/scores", json={"name": "q", "value": 100})  # re-scored
     api.post(f"/api/v1/requests/{logs[2]['id']}/scores", json={"name": "extra", "value": 5})
     with api.app.state.ctx.db.write() as s:  # relinked, as PromptLayer's track.prompt does
-        request_log.link_prompt(s, api.principal, logs[3]["id"], name="tot", version=1)
+        request_annotations.link_prompt(s, api.principal, logs[3]["id"], name="tot", version=1)
     everything = 'status = "ok" OR status = "error"'
     totals = api.get("/api/v1/requests/stats").json()["items"]
     exact = api.get("/api/v1/requests/stats", params={"filter": everything}).json()["items"]
@@ -223,7 +223,7 @@ def test_pending_update_that_raced_its_log_is_applied_later(api, database):
                             payload={"name": "late", "value": 70, "comment": "", "source": "human",
                                      "author": "ph@example.jp"}))
     with database.write() as s:
-        assert request_log.apply_late_pending(s, grace_s=3600) >= 1
+        assert request_annotations.apply_late_pending(s, grace_s=3600) >= 1
     got = api.get(f"/api/v1/requests/{one['id']}").json()["scores"]
     assert [(x["name"], x["value"], x["author"]) for x in got] == [("late", 70, "ph@example.jp")]
     unlinked = [i for i in api.get("/api/v1/requests/stats").json()["items"] if i["prompt"] is None]
@@ -234,7 +234,7 @@ def test_pending_update_that_raced_its_log_is_applied_later(api, database):
         s.add(PendingUpdate(workspace_id=api.principal.workspace_id, client_id="never-came", kind="scores",
                             payload={"name": "x", "value": 1}, created_at=datetime.now(timezone.utc) - timedelta(hours=2)))
     with database.write() as s:
-        assert request_log.apply_late_pending(s, grace_s=3600) == 0
+        assert request_annotations.apply_late_pending(s, grace_s=3600) == 0
     with database.read() as s:
         assert s.query(PendingUpdate).filter_by(client_id="never-came").count() == 0
 

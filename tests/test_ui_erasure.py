@@ -10,7 +10,7 @@ import re
 import uuid
 from datetime import timedelta
 
-from promptyard.services import request_log
+from promptyard.services import request_ingest, request_reads
 from promptyard.store.types import utcnow
 from tests.test_erasure import events, ids_in, log
 from tests.ui_support import ui  # noqa: F401
@@ -18,7 +18,7 @@ from tests.ui_support import ui  # noqa: F401
 
 def _store(database, principal, *logs):  # noqa: ANN001
     with database.write() as s:
-        assert not request_log.ingest(s, principal, list(logs), max_batch=100)["errors"]
+        assert not request_ingest.ingest(s, principal, list(logs), max_batch=100)["errors"]
 
 
 def _confirm_form(page: str) -> dict[str, str]:
@@ -29,7 +29,7 @@ def _confirm_form(page: str) -> dict[str, str]:
 
 def _number(database, principal, ref):  # noqa: ANN001, ANN202
     with database.read() as s:
-        return request_log.find(s, principal, ref)
+        return request_reads.find(s, principal, ref)
 
 
 def test_delete_one_log_from_its_page(ui, database, principal):  # noqa: F811

@@ -78,7 +78,7 @@ def test_hostile_next_and_notice_parameters_are_inert(ui):
 
 
 def test_admin_and_experiment_pages_escape_hostile_text(ui, database):
-    from promptyard.services import experiments, keys, request_log
+    from promptyard.services import experiments, keys, request_ingest
 
     client = ui("admin", name=f"me {IMG}")
     pid = _hostile(database, client.principal)
@@ -90,7 +90,7 @@ def test_admin_and_experiment_pages_escape_hostile_text(ui, database):
         keys.create_key(s, client.principal, name=f"key {SCRIPT}", kind="publishable",
                         allowed_origins=["https://app.example.com"])
         name = prompts.get(s, client.principal, pid).name
-        logged = request_log.ingest(s, client.principal, [
+        logged = request_ingest.ingest(s, client.principal, [
             {"id": str(uuid.uuid4()), "model": "m", "metadata": {IMG: BREAK, SCRIPT: f"unit {SCRIPT}"},
              "prompt": {"name": name, "label": "production"}, "scores": [{"name": "q", "value": 1.0}]}],
             max_batch=10)

@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import pytest
 
-from promptyard.services import experiment_records, experiments, labels, prompts, request_log, versions
+from promptyard.services import experiment_records, experiments, labels, prompts, request_ingest, versions
 from promptyard.store.types import utcnow
 from tests.ui_support import ui  # noqa: F401
 
@@ -52,7 +52,7 @@ def serve(database, principal, name: str, quality, users: int = 200, per_user: i
                              "prompt": {"name": name, "label": "production"},
                              "scores": [{"name": "q", "value": value}]})
     with database.write() as s:
-        assert request_log.ingest(s, principal, logs, max_batch=10000)["accepted"] == len(logs)
+        assert request_ingest.ingest(s, principal, logs, max_batch=10000)["accepted"] == len(logs)
 
 
 @pytest.fixture()

@@ -204,12 +204,12 @@ def test_editor_scores_and_adds_metadata_with_csrf(api, ui):  # noqa: F811
 
 
 def test_other_workspaces_request_is_404(api, ui, database):  # noqa: F811
-    from promptyard.services import keys, request_log
+    from promptyard.services import keys, request_ingest
 
     with database.write() as s:
         ws, _ = keys.ensure_workspace(s, f"other-{uuid.uuid4().hex[:6]}")
         other = keys.system_principal(ws)
-        request_log.ingest(s, other, [{"id": "theirs", "model": "m"}], max_batch=10)
+        request_ingest.ingest(s, other, [{"id": "theirs", "model": "m"}], max_batch=10)
         theirs = s.scalar(__import__("sqlalchemy").text(
             "SELECT id FROM requests WHERE client_id = 'theirs' AND workspace_id = :w").bindparams(w=ws))
     client = ui("editor")

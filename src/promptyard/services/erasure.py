@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from promptyard.domain import access, query
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import audit, experiment_records, keys, request_log
+from promptyard.services import audit, experiment_records, keys, request_reads
 from promptyard.store import rollups
 from promptyard.store.db import Database
 from promptyard.store.models import AuditEvent, PendingUpdate, Request, Score, Workspace
@@ -149,7 +149,7 @@ def erase_one(db: Database, p: Principal, ref: str) -> dict[str, Any]:
     """Delete one log (by its id or number)."""
     access.require(p, "admin")
     with db.write() as s:
-        rid = request_log.find(s, p, ref)
+        rid = request_reads.find(s, p, ref)
         client_id = rid and s.scalar(select(Request.client_id).where(Request.id == rid))
         if rid is None or not delete_requests(s, p.workspace_id, [rid]):
             raise NotFound(f"no request with id {ref}")

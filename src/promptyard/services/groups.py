@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from promptyard.domain import access
 from promptyard.domain.records import Principal
 from promptyard.errors import NotFound
-from promptyard.services import request_log
+from promptyard.services import request_annotations
 from promptyard.store.models import RequestGroup
 
 
@@ -28,4 +28,4 @@ def attach(session: Session, p: Principal, ref: str, group_id: int) -> None:
                                                          RequestGroup.id == group_id))
     if found is None:
         raise NotFound(f"no group with id {group_id}")
-    request_log.set_group(session, p, ref, str(group_id))
+    request_annotations.set_group(session, p, ref, str(group_id))

@@ -91,19 +91,35 @@ def routing_of(red: rp.Redactor | None, decision: dict | None) -> dict | None:
     return decision | {"unit": red.text(decision["unit"])}
 
 
-def annotation(red: rp.Redactor | None, kind: str, item: dict) -> tuple[dict, dict[str, int]]:
-    """One metadata, tags or score update sent for a stored (or not yet stored) request, redacted like a
-    log's. Tags to remove are redacted too (they must match the stored form) but not counted."""
+def metadata_update(red: rp.Redactor | None, item: dict) -> tuple[dict, dict[str, int]]:
+    """A metadata update sent for a stored (or not yet stored) request, redacted like a log's; the counts."""
     if red is None:
         return item, {}
     red.take()
-    if kind == "metadata":
-        return {k: red.text(v) for k, v in item.items()}, red.take()
-    if kind == "tags":
-        add = _tags(red, item["add"])
-        found = red.take()
-        return {"add": add, "remove": _tags(red, item["remove"])}, found
+    return {k: red.text(v) for k, v in item.items()}, red.take()
+
+
+def tags_update(red: rp.Redactor | None, item: dict) -> tuple[dict, dict[str, int]]:
+    """Tags to add and remove; those to remove are redacted too (they must match the stored form) but
+    not counted."""
+    if red is None:
+        return item, {}
+    red.take()
+    add = _tags(red, item["add"])
+    found = red.take()
+    return {"add": add, "remove": _tags(red, item["remove"])}, found
+
+
+def score_update(red: rp.Redactor | None, item: dict) -> tuple[dict, dict[str, int]]:
+    """A score: its comment is the only text it carries."""
+    if red is None:
+        return item, {}
+    red.take()
     return item | {"comment": red.text(item["comment"])}, red.take()
+
+
+# By the name a pending update stores (services/request_annotations.KINDS uses the same names).
+UPDATES = {"metadata": metadata_update, "tags": tags_update, "scores": score_update}
 
 
 def variables(red: rp.Redactor | None, values: dict | None) -> tuple[dict | None, dict[str, int]]:
@@ -270,7 +286,7 @@ def redact_stored(session: Session, p: Principal, *, after_id: int = 0, batch: i
                 add_counts(session, p.workspace_id, r.id, found)
     if after_id == 0:
         for item in session.scalars(select(PendingUpdate).where(PendingUpdate.workspace_id == p.workspace_id)):
-            payload, found = annotation(red, item.kind, item.payload)
+            payload, found = UPDATES[item.kind](red, item.payload)
             if found and not dry_run:
                 item.payload = payload
                 item.redacted = {k: (item.redacted or {}).get(k, 0) + n for k, n in found.items()}

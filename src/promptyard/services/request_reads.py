@@ -1,5 +1,8 @@
-"""Reading the request log: pages newest first (keyset cursors both ways), one request with
-everything linked, and every match of a filter in batches (for exports)."""
+"""Reading the request log: a request by its id or number, pages newest first (keyset cursors
+both ways), one request with everything linked (and, for the detail page, the score names in
+use), every match of a filter in batches (for exports), and the names the filter helpers
+suggest. Writing is services/request_ingest.py and services/request_annotations.py; statistics
+are services/log_stats.py, exports services/exports.py."""
 
 from __future__ import annotations
 
@@ -12,14 +15,26 @@ from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, query
+from promptyard.domain.numbers import ROW_ID_MAX, ascii_int
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
-from promptyard.services.render_pool import TemplateEngine
 from promptyard.services import redaction
-from promptyard.services.request_log import find
-from promptyard.store.models import Prompt, PromptVersion, Request, RequestMetadata, Score
+from promptyard.services.render_pool import TemplateEngine
+from promptyard.store.models import Prompt, PromptVersion, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
+
+
+SUGGESTIONS = 50  # names per helper list; more would not help anyone pick from a datalist
+
+
+def find(session: Session, p: Principal, ref: str) -> int | None:
+    """The row id of a request by its client id or its number; None when there is none."""
+    cond = Request.client_id == ref
+    number = ascii_int(ref, hi=ROW_ID_MAX)
+    if number is not None:
+        cond = or_(cond, Request.id == number)
+    return session.scalar(select(Request.id).where(Request.workspace_id == p.workspace_id, cond).limit(1))
 
 
 def encode_cursor(start_time: datetime, number: int) -> str:
@@ -149,14 +164,11 @@ def get(session: Session, p: Principal, ref: str, engine: TemplateEngine) -> dic
 
 
 def _rendered(session: Session, r: Request, engine: TemplateEngine) -> dict | None:
-    from promptyard.store.models import PromptVersion
-
     if not r.prompt_version_id:
         return None
     v = session.get(PromptVersion, r.prompt_version_id)
     try:  # in a bounded worker process, like every Jinja2 render
-        return engine.render(v.kind, v.template, v.template_format, r.input_variables or {},
-                                       strict=False)
+        return engine.render(v.kind, v.template, v.template_format, r.input_variables or {}, strict=False)
     except InvalidInput as exc:
         return {"error": exc.message}
 
@@ -177,3 +189,58 @@ def iterate(session: Session, p: Principal, node: query.Node | None, batch: int 
                 return
 
     return batches()
+
+
+# --- for the browser UI's filter helpers, links and detail page --------------------------------
+
+
+def scoped(node: query.Node | None, prompt: str | None, version: int | None) -> query.Node | None:
+    """A prompt / version scope folded into the filter, for callers that take only a filter."""
+    conds = [query.Cond("prompt", None, "=", prompt)] if prompt else []
+    if prompt and version:
+        conds.append(query.Cond("version", None, "=", version))
+    items = tuple(conds) + ((node,) if node is not None else ())
+    return None if not items else items[0] if len(items) == 1 else query.And(items)
+
+
+def _distinct(session: Session, column: Any, ws_col: Any, workspace_id: int) -> list[str]:
+    """Distinct values of an indexed (workspace_id, column) by index seeks (a loose index scan):
+    a million rows with three names cost three seeks, not a scan."""
+    out: list[str] = []
+    while len(out) < SUGGESTIONS:
+        cond = [ws_col == workspace_id] + ([column > out[-1]] if out else [])
+        nxt = session.scalar(select(column).where(*cond).order_by(column).limit(1))
+        if nxt is None:
+            break
+        out.append(nxt)
+    return out
+
+
+def suggestions(session: Session, p: Principal) -> dict[str, list[str]]:
+    """Names for the filter helpers and the score form: metadata keys, score names, tags, prompts."""
+    access.require(p, "read")
+    ws = p.workspace_id
+    prompts = session.scalars(select(Prompt.name).where(Prompt.workspace_id == ws)
+                              .order_by(Prompt.name).limit(200)).all()
+    return {"metadata_keys": _distinct(session, RequestMetadata.key, RequestMetadata.workspace_id, ws),
+            "score_names": _distinct(session, Score.name, Score.workspace_id, ws),
+            "tags": _distinct(session, RequestTag.tag, RequestTag.workspace_id, ws),
+            "prompts": list(prompts)}
+
+
+def prompt_ids(session: Session, p: Principal, names: set[str]) -> dict[str, int]:
+    """Prompt ids by name, for links from a page of logs (which carry names)."""
+    access.require(p, "read")
+    if not names:
+        return {}
+    return dict(session.execute(select(Prompt.name, Prompt.id).where(
+        Prompt.workspace_id == p.workspace_id, Prompt.name.in_(sorted(names)))).all())
+
+
+def detail(session: Session, p: Principal, ref: str, engine: TemplateEngine) -> dict[str, Any]:
+    """Everything the detail page shows: the request (get) and the score names in use
+    in the workspace, so each can be set from the page."""
+    out = get(session, p, ref, engine)
+    names = set(_distinct(session, Score.name, Score.workspace_id, p.workspace_id))
+    out["score_names"] = sorted(names | {s["name"] for s in out["scores"]})
+    return out

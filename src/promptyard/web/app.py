@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
-from promptyard.services import erasure, ramps, request_log
+from promptyard.services import erasure, ramps, request_annotations
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
@@ -99,13 +99,13 @@ async def _analyze(context: AppContext) -> None:
 
 async def _tick(context: AppContext) -> None:
     """While the server runs: guarded ramps advance on their schedule, pending updates whose log
-    arrived at the same moment are applied (request_log.apply_late_pending), and logs past their
-    workspace's retention period are purged, a bounded number per tick (erasure.purge_expired)."""
+    arrived at the same moment are applied (request_annotations.apply_late_pending), and logs past
+    their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired)."""
     def tick() -> None:
         with context.db.write() as s:
             ramps.tick(s)
         with context.db.write() as s:
-            request_log.apply_late_pending(s, grace_s=context.settings.pending_grace_s)
+            request_annotations.apply_late_pending(s, grace_s=context.settings.pending_grace_s)
         erasure.purge_expired(context.db)
 
     while True:

@@ -10,7 +10,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from promptyard.domain import query
 from promptyard.errors import InvalidInput
-from promptyard.services import exports, log_stats, request_log, request_reads
+from promptyard.services import exports, log_stats, request_annotations, request_ingest, request_reads
 from promptyard.services.render_pool import engine_for
 from promptyard.web.api import errors, schemas, shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx
@@ -45,8 +45,8 @@ def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {
     if not isinstance(logs, list):
         raise InvalidInput("requests: must be a list of logs")
     with c.db.write() as s:
-        result = request_log.ingest(s, p, logs, max_batch=c.settings.max_batch,
-                                    publishable_max_batch=c.settings.publishable_max_batch)
+        result = request_ingest.ingest(s, p, logs, max_batch=c.settings.max_batch,
+                                       publishable_max_batch=c.settings.publishable_max_batch)
     status = 422 if result["errors"] and not result["ids"] else 200
     return JSONResponse(result, status_code=status)
 
@@ -100,24 +100,24 @@ def get_request(ref: str, c: Ctx, p: Auth):
         return JSONResponse(shapes.plain(request_reads.get(s, p, ref, engine_for(c.settings))))
 
 
-def _annotate(c: Ctx, p: Auth, ref: str, kind: str, payload: Any) -> Any:
+def _annotate(c: Ctx, p: Auth, ref: str, kind: request_annotations.Kind, payload: Any) -> Any:
     with c.db.write() as s:
-        return request_log.annotate(s, p, ref, kind, payload, grace_s=c.settings.pending_grace_s)
+        return request_annotations.annotate(s, p, ref, kind, payload, grace_s=c.settings.pending_grace_s)
 
 
 @router.post("/{ref}/metadata", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.METADATA_BODY))
 def add_metadata(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     """Add or overwrite metadata keys (string values; numbers and booleans become text)."""
-    return _annotate(c, p, ref, "metadata", body)
+    return _annotate(c, p, ref, request_annotations.METADATA, body)
 
 
 @router.post("/{ref}/tags", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.TAGS_BODY))
 def update_tags(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
-    return _annotate(c, p, ref, "tags", body)
+    return _annotate(c, p, ref, request_annotations.TAGS, body)
 
 
 @router.post("/{ref}/scores", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.SCORES_BODY))
 def add_scores(ref: str, c: Ctx, p: Auth, body: Annotated[Any, Body()]):
     """{name, value 0-100, comment?, source: api|human|rule, author?} or a list of them. Re-scoring
     a name updates it."""
-    return _annotate(c, p, ref, "scores", body)
+    return _annotate(c, p, ref, request_annotations.SCORES, body)

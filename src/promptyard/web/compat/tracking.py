@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from promptyard.services import groups, request_log
+from promptyard.services import groups, request_annotations, request_ingest
 from promptyard.web.compat import inputs, request_logs
 from promptyard.web.compat.inputs import Call
 
@@ -27,7 +27,7 @@ def _ok(message: str, **extra: object) -> dict:
 def track_request(call: CallDep):
     log = request_logs.from_track_request(call.body)
     with call.c.db.write() as s:
-        rid, _ = request_log.ingest_one(s, call.p, log, source=SOURCE, prompt_id=inputs.integer(call.body, "prompt_id"))
+        rid, _ = request_ingest.ingest_one(s, call.p, log, source=SOURCE, prompt_id=inputs.integer(call.body, "prompt_id"))
     blueprint = request_logs.blueprint(log) if call.body.get("return_prompt_blueprint") else None
     return _ok("Request tracked successfully", request_id=rid, prompt_blueprint=blueprint)
 
@@ -37,7 +37,7 @@ def track_request(call: CallDep):
 def log_request(call: CallDep):
     log = request_logs.from_log_request(call.body)
     with call.c.db.write() as s:
-        rid, _ = request_log.ingest_one(s, call.p, log, source=SOURCE, prompt_id=inputs.integer(call.body, "prompt_id"))
+        rid, _ = request_ingest.ingest_one(s, call.p, log, source=SOURCE, prompt_id=inputs.integer(call.body, "prompt_id"))
     status = call.body.get("status") or "SUCCESS"
     return JSONResponse({"id": rid, "prompt_version": request_logs.blueprint(log), "status": status,
                          "error_type": call.body.get("error_type"), "error_message": call.body.get("error_message"),
@@ -54,9 +54,10 @@ def track_prompt(call: CallDep):
     b = call.body
     version, label = inputs.integer(b, "version"), inputs.text(b, "label")
     with call.c.db.write() as s:
-        request_log.link_prompt(s, call.p, _request_ref(call), name=inputs.text(b, "prompt_name", required=True),
-                                version=version, label=None if version else label or "latest",
-                                variables=b.get("prompt_input_variables"))
+        request_annotations.link_prompt(s, call.p, _request_ref(call),
+                                        name=inputs.text(b, "prompt_name", required=True),
+                                        version=version, label=None if version else label or "latest",
+                                        variables=b.get("prompt_input_variables"))
     return _ok("Prompt tracked successfully")
 
 
@@ -64,8 +65,8 @@ def track_prompt(call: CallDep):
 @router.post("/rest/track-metadata")
 def track_metadata(call: CallDep):
     with call.c.db.write() as s:
-        request_log.annotate(s, call.p, _request_ref(call), "metadata", inputs.obj(call.body, "metadata"),
-                             grace_s=call.c.settings.pending_grace_s)
+        request_annotations.annotate(s, call.p, _request_ref(call), request_annotations.METADATA,
+                                     inputs.obj(call.body, "metadata"), grace_s=call.c.settings.pending_grace_s)
     return _ok("Metadata tracked successfully")
 
 
@@ -76,7 +77,8 @@ def track_score(call: CallDep):
     Re-scoring a name replaces its value."""
     score = {"name": call.body.get("name") or "default", "value": call.body.get("score")}
     with call.c.db.write() as s:
-        request_log.annotate(s, call.p, _request_ref(call), "scores", score, grace_s=call.c.settings.pending_grace_s)
+        request_annotations.annotate(s, call.p, _request_ref(call), request_annotations.SCORES, score,
+                                     grace_s=call.c.settings.pending_grace_s)
     return _ok("Score tracked successfully")
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from promptyard.domain import query as filters
 from promptyard.errors import Conflict, InvalidInput
-from promptyard.services import erasure, request_views
+from promptyard.services import erasure, request_reads
 from promptyard.services.render_pool import engine_for
 from promptyard.web.context import ctx
 from promptyard.web.ui import pages
@@ -30,7 +30,7 @@ Ref = Annotated[str, Path(min_length=1, max_length=64)]
 @router.get("/requests/{ref}/erase", name="request_erase")
 def erase_one_page(request: Request, ref: Ref, user: Admin) -> Response:
     with pages.db(request).read() as s:
-        item = request_views.detail(s, user.principal, ref, engine_for(ctx(request).settings))
+        item = request_reads.detail(s, user.principal, ref, engine_for(ctx(request).settings))
     return pages.render(request, user, "ui/privacy/erase_one.html", item=item)
 
 
@@ -49,7 +49,7 @@ def _selection(fields: dict[str, str]) -> tuple[str, Any]:
     if fields["mode"] == "user":
         return "user", (fields["key"].strip(), fields["value"].strip())
     version = pages.form_id(fields["version"]) if fields["prompt"] else None
-    node = request_views.scoped(filters.parse(fields["q"]), fields["prompt"] or None, version)
+    node = request_reads.scoped(filters.parse(fields["q"]), fields["prompt"] or None, version)
     return "filter", filters.to_json(node)
 
 

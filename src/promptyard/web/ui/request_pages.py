@@ -1,7 +1,7 @@
 """Request log pages: the list with the filter box and keyset paging, exports, one request with
 its score and metadata forms, and per-version analytics drawn as SVG charts.
 
-Every read and write goes through services (request_views, request_log, log_stats), which check
+Every read and write goes through services (request_reads, request_annotations, log_stats), which check
 the user's workspace and rights; handlers only parse, call and shape.
 """
 
@@ -17,7 +17,7 @@ from promptyard.domain import numbers
 from promptyard.domain import access
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
-from promptyard.services import exports, log_stats, request_reads, request_views
+from promptyard.services import exports, log_stats, request_annotations, request_reads
 from promptyard.services.render_pool import engine_for
 from promptyard.web.ui import charts, conversation, pages, request_filters
 from promptyard.web.ui.catalogue import translate
@@ -78,8 +78,8 @@ def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | No
         found = {"items": [], "next": None, "prev": None} if error else request_reads.browse(
             s, user.principal, node=node, limit=PAGE_SIZE, after=after, before=before if not after else None,
             **scope)
-        names = request_views.suggestions(s, user.principal)
-        ids = request_views.prompt_ids(s, user.principal, {i["prompt"] for i in found["items"] if i["prompt"]})
+        names = request_reads.suggestions(s, user.principal)
+        ids = request_reads.prompt_ids(s, user.principal, {i["prompt"] for i in found["items"] if i["prompt"]})
     return pages.render(request, user, "ui/requests/list.html", status_code=422 if error else 200,
                         q=q, scope=scope, page=found, names=names, error=error, prompt_links={
                             n: _prompt_link(request, pid) for n, pid in ids.items()},
@@ -96,7 +96,7 @@ def _columns(items: list[dict]) -> dict[str, list[str]]:
 @router.get("/requests/export", name="requests_export")
 def export(request: Request, user: Viewer, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
            q: Text = "", prompt: Text = "", version: Version = None):
-    node = request_views.scoped(filters.parse(q), **_scope(prompt, version))
+    node = request_reads.scoped(filters.parse(q), **_scope(prompt, version))
     return download(pages.db(request).read, lambda s: exports.export(s, user.principal, node, format),
                     media_type=exports.MEDIA[format], filename=f"requests.{format}")
 
@@ -108,7 +108,7 @@ def detail_page(request: Request, ref: Ref, user: Viewer):
 
 def _detail(request: Request, user: UiUser, ref: str, status_code: int = 200, **form_state: Any):
     with pages.db(request).read() as s:
-        item = request_views.detail(s, user.principal, ref, engine_for(ctx(request).settings))
+        item = request_reads.detail(s, user.principal, ref, engine_for(ctx(request).settings))
     return pages.render(request, user, "ui/requests/detail.html", status_code=status_code, item=item,
                         input_turns=conversation.turns(item["input"], "user"),
                         output_turns=conversation.turns(item["output"], "assistant"),
@@ -119,12 +119,13 @@ def _detail(request: Request, user: UiUser, ref: str, status_code: int = 200, **
                         form_error=form_state.get("form_error"), form_values=form_state.get("form_values", {}))
 
 
-def _annotate(request: Request, user: UiUser, ref: str, kind: str, payload: dict, form: Any, notice: str):
+def _annotate(request: Request, user: UiUser, ref: str, kind: request_annotations.Kind, payload: dict, form: Any,
+              notice: str):
     pages.check_csrf(user, form)
     try:
         with pages.db(request).write() as s:
-            request_views.annotate(s, user.principal, ref, kind, payload,
-                                   grace_s=ctx(request).settings.pending_grace_s)
+            request_annotations.annotate(s, user.principal, ref, kind, payload, stored_only=True,
+                                         grace_s=ctx(request).settings.pending_grace_s)
     except InvalidInput as exc:
         return _detail(request, user, ref, 422, form_error=exc.message, form_values=dict(form))
     return pages.redirect(request, "request", notice=notice, ref=ref)
@@ -135,13 +136,13 @@ def score(request: Request, ref: Ref, user: Editor, form: FormData):
     value = _float(form.get("value"))
     payload = {"name": (form.get("name") or "").strip(), "value": value, "comment": form.get("comment") or "",
                "source": "human", "author": user.email}
-    return _annotate(request, user, ref, "scores", payload, form, "requests_score_saved")
+    return _annotate(request, user, ref, request_annotations.SCORES, payload, form, "requests_score_saved")
 
 
 @router.post("/requests/{ref}/metadata", name="request_metadata")
 def metadata(request: Request, ref: Ref, user: Editor, form: FormData):
     key = (form.get("key") or "").strip()
-    return _annotate(request, user, ref, "metadata", {key: form.get("value") or ""}, form,
+    return _annotate(request, user, ref, request_annotations.METADATA, {key: form.get("value") or ""}, form,
                      "requests_metadata_saved")
 
 
@@ -157,7 +158,7 @@ def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = 
     with pages.db(request).read() as s:
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
         redacted = {} if error else log_stats.redactions(s, user.principal, prompt=prompt or None, node=node)
-        names = request_views.suggestions(s, user.principal)
+        names = request_reads.suggestions(s, user.principal)
     chart_list = charts.analytics_charts(items, lambda key, **kw: translate(user.locale, key, **kw))
     return pages.render(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
                         q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names, redacted=redacted,
