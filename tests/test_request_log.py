@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptyard.services import request_annotations
+from promptyard.services import redaction, request_annotations
 from tests.test_registry_api import CHAT
 
 NAME = "服薬指導/返信案"
@@ -265,3 +265,9 @@ def test_random_filters_never_500(api, text):
 def test_filter_values_match_literally(api, value):
     r = api.post("/api/v1/requests/search", json={"filter": {"field": "metadata.k", "op": "=", "value": value}})
     assert r.status_code == 200 and r.json()["items"] == []
+
+
+def test_a_pending_update_is_redacted_as_its_kind_is():
+    """Pending updates store their kind by name; the stored-log redaction looks the name up in
+    redaction.UPDATES, ingest and annotate in request_annotations.KINDS: the two must agree."""
+    assert {name: kind.redact for name, kind in request_annotations.KINDS.items()} == redaction.UPDATES
