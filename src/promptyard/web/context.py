@@ -1,4 +1,7 @@
-"""What every route can reach: settings and the database, set once by create_app."""
+"""What every route can reach: settings and the database, set once by create_app.
+
+The surfaces (web/api, web/compat, web/ui) reach the database only through this module
+(`ctx(request).db` or `db(request)`); none of them imports promptyard.store."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from promptyard.domain.records import Principal
 from promptyard.errors import Forbidden, Unavailable
-from promptyard.services import keys
+from promptyard.services import keys, web_sessions
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 
@@ -29,6 +32,16 @@ class AppContext:
 
 def ctx(request: Request) -> AppContext:
     return request.app.state.ctx
+
+
+def db(request: Request) -> Database:
+    return ctx(request).db
+
+
+def web_login(context: AppContext, raw: str) -> web_sessions.WebLogin | None:
+    """The browser session a UI cookie names (None when unknown or expired)."""
+    with context.db.read() as session:
+        return web_sessions.lookup(session, raw)
 
 
 def api_key(headers: Mapping[str, str]) -> str | None:
