@@ -71,3 +71,13 @@ def test_sdk_imports_without_server_dependencies():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_templates_ask_access_rules_instead_of_spelling_them():
+    """Rights and protected labels have one home (domain/access.py); templates call can(...),
+    can_move(...) and protected(...) instead of inspecting scopes or naming a label."""
+    templates = SRC / "web" / "templates"
+    found = [str(p.relative_to(templates)) for p in templates.rglob("*.html")
+             if "principal.scopes" in (text := p.read_text(encoding="utf-8"))
+             or "'production'" in text or '"production"' in text]
+    assert found == []

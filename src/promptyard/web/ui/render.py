@@ -34,8 +34,10 @@ How a page module uses it (with session.py, which says who is asking)::
   (catalogue text in the user's language; files in web/ui/i18n/, see catalogue.py),
   `fmt_time(dt)` (the user's time zone), `url_for(route_name, query={...}, **path_params)` (a path),
   `csrf_field()` (every POST form), `safe_href(url)` (only http(s) and relative links survive),
-  `pretty_json(value)`, `user`, `lang`, `request`. Autoescape is on and undefined names raise:
-  never use `|safe` on user or LLM text.
+  `pretty_json(value)`, `can(right)` / `can_move(label)` / `protected(label)` (what the user may
+  do, from domain/access.py: a template never inspects scopes or names a label itself), `user`,
+  `lang`, `request`. Autoescape is on and undefined names raise: never use `|safe` on user or
+  LLM text.
 - `redirect(request, route_name, notice=key, **path_params)` after a successful POST (303); the
   notice shows as `t("notice." + key)` on the next page.
 """
@@ -56,7 +58,7 @@ from markupsafe import Markup
 from starlette.datastructures import FormData as StarletteFormData
 from starlette.routing import NoMatchFound
 
-from promptyard.domain import numbers
+from promptyard.domain import access, numbers
 from promptyard.errors import InvalidInput
 from promptyard.web.ui import catalogue
 
@@ -189,6 +191,20 @@ def csrf_field(context: Any) -> Markup:
     return Markup('<input type="hidden" name="csrf_token" value="%s">') % token
 
 
+@pass_context
+def can(context: Any, right: str) -> bool:
+    """Whether the page's user has `right` (a scope of domain/access.py); False without a user."""
+    user = context.get("user")
+    return user is not None and access.has(user.principal, right)
+
+
+@pass_context
+def can_move(context: Any, label: str) -> bool:
+    """Whether the page's user may move label `label` or change its split (access.may_move)."""
+    user = context.get("user")
+    return user is not None and access.may_move(user.principal, label)
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -213,7 +229,8 @@ def _notice(context: Any) -> str | None:
 env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                   trim_blocks=True, lstrip_blocks=True)
 env.globals.update(t=_t, fmt_time=fmt_time, url_for=_url_for, url_or_none=_url_or_none, csrf_field=csrf_field,
-                   safe_href=safe_href, notice=_notice, languages=catalogue.LANGUAGES, kind_name=kind_name)
+                   safe_href=safe_href, notice=_notice, languages=catalogue.LANGUAGES, kind_name=kind_name,
+                   can=can, can_move=can_move, protected=access.is_protected)
 env.filters.update(fmt_time=fmt_time, safe_href=safe_href, pretty_json=pretty_json)
 
 
