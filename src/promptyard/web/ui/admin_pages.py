@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from promptyard.domain import access
 from promptyard.errors import InvalidInput
 from promptyard.services import keys
-from promptyard.web.context import db, forget_keys
+from promptyard.web.context import db
 from promptyard.web.ui import render, session
 from promptyard.web.ui.render import FormData, Id
 from promptyard.web.ui.session import Admin, UiUser
@@ -55,5 +55,4 @@ def key_revoke(request: Request, key_id: Id, user: Admin, form: FormData) -> Res
     session.check_csrf(user, form)
     with db(request).write() as s:
         keys.revoke_key(s, user.principal, key_id)
-    forget_keys()  # this process stops accepting the key at once (see web/context.py)
     return render.redirect(request, "keys", notice="key_revoked")
