@@ -135,7 +135,7 @@ def test_no_template_needs_inline_styles():
     """The CSP allows no inline styles (style-src 'self'): a style attribute would be ignored."""
     from pathlib import Path
 
-    from promptyard.web.ui import pages
+    from promptyard.web.ui import render as pages
 
     found = [str(p.relative_to(pages.TEMPLATES)) for p in Path(pages.TEMPLATES).rglob("*.html")
              if " style=" in p.read_text(encoding="utf-8") or "<style" in p.read_text(encoding="utf-8")]

@@ -29,6 +29,16 @@ def has(principal: Principal, scope: str) -> bool:
     return any(scope in _IMPLIED.get(s, ()) for s in principal.scopes)
 
 
+def is_protected(label: str) -> bool:
+    return label in PROTECTED_LABELS
+
+
+def may_move(principal: Principal, label: str) -> bool:
+    """Whether `principal` may move label `label` or change its split: write, and admin as well
+    for a protected label."""
+    return has(principal, "write") and (not is_protected(label) or has(principal, "admin"))
+
+
 def require(principal: Principal, scope: str) -> None:
     if not has(principal, scope):
         raise Forbidden(f"this action needs the '{scope}' scope")

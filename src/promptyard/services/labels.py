@@ -24,11 +24,10 @@ DEFAULT_LABEL = "production"
 
 def _require_move(p: Principal, name: str, reason: str) -> None:
     access.require(p, "write")
-    if name in access.PROTECTED_LABELS:
-        if not access.has(p, "admin"):
-            raise access.Forbidden(f"moving the '{name}' label needs the admin role or scope")
-        if not reason.strip():
-            raise InvalidInput(f"moving the '{name}' label needs a reason")
+    if not access.may_move(p, name):
+        raise access.Forbidden(f"moving the '{name}' label needs the admin role or scope")
+    if access.is_protected(name) and not reason.strip():
+        raise InvalidInput(f"moving the '{name}' label needs a reason")
 
 
 def list_labels(session: Session, p: Principal, prompt_id: int) -> list[LabelRecord]:

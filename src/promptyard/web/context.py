@@ -1,9 +1,11 @@
-"""What every route can reach: settings and the database, set once by create_app."""
+"""What every route can reach: settings and the database, set once by create_app.
+
+The surfaces (web/api, web/compat, web/ui) reach the database only through this module
+(`ctx(request).db` or `db(request)`); none of them imports promptyard.store."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -12,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from promptyard.domain.records import Principal
 from promptyard.errors import Forbidden, Unavailable
-from promptyard.services import keys
+from promptyard.services import keys, web_sessions
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 
@@ -29,6 +31,16 @@ class AppContext:
 
 def ctx(request: Request) -> AppContext:
     return request.app.state.ctx
+
+
+def db(request: Request) -> Database:
+    return ctx(request).db
+
+
+def web_login(context: AppContext, raw: str) -> web_sessions.WebLogin | None:
+    """The browser session a UI cookie names (None when unknown or expired)."""
+    with context.db.read() as session:
+        return web_sessions.lookup(session, raw)
 
 
 def api_key(headers: Mapping[str, str]) -> str | None:
@@ -49,33 +61,13 @@ def is_publishable(key: str | None) -> bool:
     return bool(key) and key.startswith(keys.PUBLISHABLE_PREFIX)
 
 
-# Authenticated keys are remembered briefly: a key lookup is a database round trip on every call,
-# which doubled the latency of the hot fetch path. A revoked key stops working in this process at
-# once (revoke clears the cache) and in other server processes within AUTH_CACHE_S seconds.
-AUTH_CACHE_S = 2.0
-_auth_cache: dict[str, tuple[float, Principal]] = {}
-
-
-def forget_keys() -> None:
-    _auth_cache.clear()
-
-
-def cached_principal(raw: str | None) -> Principal | None:
-    hit = _auth_cache.get(raw or "")
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    return None
-
-
 def principal_for_key(context: AppContext, raw: str | None) -> Principal:
-    hit = cached_principal(raw)
+    """Who holds key `raw`: from keys' short cache (which a revoke empties), else the database."""
+    hit = keys.cached(raw)
     if hit is not None:
         return hit
     with context.db.read() as session:
         principal, stale = keys.authenticate(session, raw)
-    if len(_auth_cache) > 10_000:
-        _auth_cache.clear()
-    _auth_cache[raw or ""] = (time.monotonic() + AUTH_CACHE_S, principal)
     if stale:
         try:
             with context.db.write() as session:
@@ -101,6 +93,6 @@ def check_origin(principal: Principal, origin: str | None) -> None:
 
 async def request_principal(request: Request, raw: str | None) -> Principal:
     """Who is calling with key `raw` on this request (async: a cached key costs no thread hop)."""
-    principal = cached_principal(raw) or await run_in_threadpool(principal_for_key, ctx(request), raw)
+    principal = keys.cached(raw) or await run_in_threadpool(principal_for_key, ctx(request), raw)
     check_origin(principal, request.headers.get("origin"))
     return principal

@@ -95,7 +95,7 @@ def _body_limit(s: Settings, publishable: bool) -> int:
 
 
 def _nul_in_url(scope: dict) -> bool:
-    # The UI refuses it itself, with a page in the user's language (web/ui/pages.py).
+    # The UI refuses it itself, with a page in the user's language (web/ui/session.bind_request).
     path = scope["path"]
     if path == "/ui" or path.startswith("/ui/"):
         return False

@@ -12,7 +12,6 @@ from fastapi.concurrency import run_in_threadpool
 from promptyard.errors import Unavailable
 from promptyard.services import audit, changes, keys
 from promptyard.web.api import errors, shapes
-from promptyard.web.context import forget_keys
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx, Id, OptNumber
 from promptyard.web.api.schemas import KeyIn
 
@@ -56,7 +55,6 @@ def create_key(body: KeyIn, c: Ctx, p: Auth):
 def revoke_key(key_id: Id, c: Ctx, p: Auth):
     with c.db.write() as s:
         record = keys.revoke_key(s, p, key_id)
-    forget_keys()
     return shapes.plain(record)
 
 

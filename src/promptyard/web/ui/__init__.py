@@ -1,8 +1,8 @@
 """The browser UI under /ui: server-rendered pages (Jinja2, autoescaped), forms, i18n.
 
-Modules by what they hold: pages (rendering, sessions, roles, CSRF - read its docstring first),
-catalogue (i18n), errors (the UI's error page), assets (static files), auth_pages, prompt_pages,
-editor_pages, label_pages, admin_pages (API keys), member_pages, privacy_pages (redaction policy),
+Modules by what they hold: render (templates, links, forms - read its docstring first), session
+(the logged-in user, roles, CSRF, cookies), catalogue (i18n), errors (the UI's error page), assets
+(static files), auth_pages, prompt_pages, editor_pages, label_pages, admin_pages (API keys), member_pages, privacy_pages (redaction policy),
 experiment_pages, request_pages, erasure_pages (erasure and retention).
 """
 
@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
 from promptyard.web.ui import (admin_pages, assets, auth_pages, erasure_pages, errors,  # noqa: F401
-                               experiment_pages, editor_pages, label_pages, member_pages, pages, privacy_pages,
-                               prompt_pages, request_pages)
+                               experiment_pages, editor_pages, label_pages, member_pages, privacy_pages,
+                               prompt_pages, request_pages, session)
 
 # bind_request runs first on every UI route, so even a failing page knows its language.
-router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(pages.bind_request)])
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(session.bind_request)])
 for _module in (assets, auth_pages, prompt_pages, editor_pages, label_pages, admin_pages, member_pages,
                 privacy_pages, experiment_pages, request_pages, erasure_pages):
     router.include_router(_module.router)

@@ -9,9 +9,10 @@ from fastapi.responses import Response
 from promptyard.domain import access
 from promptyard.errors import InvalidInput
 from promptyard.services import keys
-from promptyard.web.context import forget_keys
-from promptyard.web.ui import pages
-from promptyard.web.ui.pages import Admin, FormData, Id, UiUser
+from promptyard.web.context import db
+from promptyard.web.ui import render, session
+from promptyard.web.ui.render import FormData, Id
+from promptyard.web.ui.session import Admin, UiUser
 
 router = APIRouter()
 
@@ -20,11 +21,11 @@ SECRET_SCOPES = ("read", "write", "ingest", "admin")
 
 def _page(request: Request, user: UiUser, *, status: int = 200, error: str | None = None,
           new_key: str | None = None, form: dict | None = None) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         rows = keys.list_keys(s, user.principal)
-    return pages.render(request, user, "ui/admin/keys.html", status_code=status, keys=rows, error=error,
-                        new_key=new_key, scopes=SECRET_SCOPES, publishable_scopes=access.PUBLISHABLE_SCOPES,
-                        form=form or {"name": "", "kind": "secret", "scopes": ["read", "write", "ingest"],
+    return render.page(request, user, "ui/admin/keys.html", status_code=status, keys=rows, error=error,
+                       new_key=new_key, scopes=SECRET_SCOPES, publishable_scopes=access.PUBLISHABLE_SCOPES,
+                       form=form or {"name": "", "kind": "secret", "scopes": ["read", "write", "ingest"],
                                       "origins": ""})
 
 
@@ -35,13 +36,13 @@ def keys_page(request: Request, user: Admin) -> Response:
 
 @router.post("/keys", name="key_create")
 def key_create(request: Request, user: Admin, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     fields = {"name": str(form.get("name") or "").strip(), "kind": str(form.get("kind") or "secret"),
               "scopes": [s for s in form.getlist("scopes") if isinstance(s, str)],
               "origins": str(form.get("origins") or "")}
     origins = [o.strip() for o in fields["origins"].replace(",", "\n").splitlines() if o.strip()]
     try:
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             _, raw = keys.create_key(s, user.principal, name=fields["name"], kind=fields["kind"],
                                      scopes=fields["scopes"] or None, allowed_origins=origins)
     except InvalidInput as exc:
@@ -51,8 +52,7 @@ def key_create(request: Request, user: Admin, form: FormData) -> Response:
 
 @router.post("/keys/{key_id}/revoke", name="key_revoke")
 def key_revoke(request: Request, key_id: Id, user: Admin, form: FormData) -> Response:
-    pages.check_csrf(user, form)
-    with pages.db(request).write() as s:
+    session.check_csrf(user, form)
+    with db(request).write() as s:
         keys.revoke_key(s, user.principal, key_id)
-    forget_keys()  # this process stops accepting the key at once (see web/context.py)
-    return pages.redirect(request, "keys", notice="key_revoked")
+    return render.redirect(request, "keys", notice="key_revoked")

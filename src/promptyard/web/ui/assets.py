@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException
 
-from promptyard.web.ui.pages import STATIC
+from promptyard.web.ui.render import STATIC
 
 router = APIRouter()
 

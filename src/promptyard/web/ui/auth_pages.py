@@ -10,9 +10,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from promptyard.errors import InvalidInput, RateLimited, Unauthorized, retry_after
 from promptyard.services import login_throttle, members, users, web_sessions
-from promptyard.web.context import ctx
-from promptyard.web.ui import catalogue, pages
-from promptyard.web.ui.pages import FormData, MaybeUser, Viewer
+from promptyard.web.context import ctx, db
+from promptyard.web.ui import catalogue, render, session
+from promptyard.web.ui.render import FormData
+from promptyard.web.ui.session import MaybeUser, Viewer
 
 router = APIRouter()
 
@@ -28,15 +29,15 @@ def safe_next(value: object) -> str:
 
 @router.get("/", name="home")
 def home(request: Request, user: MaybeUser) -> RedirectResponse:
-    return RedirectResponse(pages.path_for(request, "prompts" if user else "login"), status_code=303)
+    return RedirectResponse(render.path_for(request, "prompts" if user else "login"), status_code=303)
 
 
 def _login_form(request: Request, *, status: int = 200, error: str | None = None, email: str = "",
                 next_url: str = "/ui/", expired: bool = False) -> Response:
-    token = pages.login_token(request)
-    response = pages.render(request, None, "ui/login.html", status_code=status, error=error, email=email,
-                            next=safe_next(next_url), login_token=token, expired=expired)
-    pages.set_cookie(response, request, pages.LOGIN_COOKIE, token, max_age=3600)
+    token = session.login_token(request)
+    response = render.page(request, None, "ui/login.html", status_code=status, error=error, email=email,
+                           next=safe_next(next_url), login_token=token, expired=expired)
+    session.set_cookie(response, request, session.LOGIN_COOKIE, token, max_age=3600)
     return response
 
 
@@ -44,7 +45,7 @@ def _login_form(request: Request, *, status: int = 200, error: str | None = None
 def login_page(request: Request, user: MaybeUser, next: str = "/ui/") -> Response:
     if user:
         return RedirectResponse(safe_next(next), status_code=303)
-    return _login_form(request, next_url=next, expired=pages.SESSION_COOKIE in request.cookies)
+    return _login_form(request, next_url=next, expired=session.SESSION_COOKIE in request.cookies)
 
 
 def throttle_limits(request: Request) -> login_throttle.Limits:
@@ -65,19 +66,19 @@ def throttled_message(lang: str, exc: RateLimited) -> tuple[str, dict[str, str]]
 
 @router.post("/login", name="login_submit")
 def login_submit(request: Request, form: FormData) -> Response:
-    lang = pages.visitor_lang(request)
+    lang = render.visitor_lang(request)
     email, next_url = str(form.get("email") or ""), form.get("next")
-    if not pages.check_login_token(request, form):
+    if not session.check_login_token(request, form):
         return _login_form(request, status=403, error=catalogue.translate(lang, "login.stale"), email=email,
                            next_url=next_url)
     limits, address = throttle_limits(request), client_address(request)
     try:
         # The slow password check runs in a read transaction: a write transaction would hold
         # SQLite's write lock (and stall request logging) for the whole argon2 computation.
-        with pages.db(request).read() as s:
+        with db(request).read() as s:
             login_throttle.check(s, email=email, address=address, limits=limits)
             user_id = users.check_password(s, email, str(form.get("password") or ""))
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             login_throttle.succeeded(s, email=email)
             raw, login = web_sessions.open_session(s, user_id, hours=ctx(request).settings.session_hours)
     except RateLimited as exc:
@@ -88,23 +89,23 @@ def login_submit(request: Request, form: FormData) -> Response:
     except Unauthorized as exc:
         no_workspace = isinstance(exc.details, dict) and exc.details.get("reason") == "no_workspace"
         if not no_workspace:  # a wrong password (no_workspace comes after a right one)
-            with pages.db(request).write() as s:
+            with db(request).write() as s:
                 login_throttle.failed(s, email=email, address=address, limits=limits)
         key = "login.no_workspace" if no_workspace else "login.wrong"
         return _login_form(request, status=401, error=catalogue.translate(lang, key), email=email, next_url=next_url)
     response = RedirectResponse(safe_next(next_url), status_code=303)
-    pages.start_session(response, request, raw, login)
+    session.start_session(response, request, raw, login)
     return response
 
 
 @router.post("/logout", name="logout")
 def logout(request: Request, user: MaybeUser, form: FormData) -> Response:
     if user:
-        pages.check_csrf(user, form)
-        with pages.db(request).write() as s:
-            web_sessions.logout(s, request.cookies.get(pages.SESSION_COOKIE))
-    response = RedirectResponse(pages.path_for(request, "login"), status_code=303)
-    response.delete_cookie(pages.SESSION_COOKIE, path="/ui")
+        session.check_csrf(user, form)
+        with db(request).write() as s:
+            web_sessions.logout(s, request.cookies.get(session.SESSION_COOKIE))
+    response = RedirectResponse(render.path_for(request, "login"), status_code=303)
+    response.delete_cookie(session.SESSION_COOKIE, path="/ui")
     return response
 
 
@@ -113,19 +114,19 @@ def language(request: Request, user: MaybeUser, form: FormData) -> Response:
     lang = form.get("lang") if form.get("lang") in catalogue.LANGUAGES else catalogue.DEFAULT
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
     if user:
-        pages.check_csrf(user, form)
-        with pages.db(request).write() as s:
+        session.check_csrf(user, form)
+        with db(request).write() as s:
             members.update_profile(s, user.principal, locale=lang)
     # Also remembered for the login page, which is shown before anyone is known.
-    pages.set_cookie(response, request, pages.LANG_COOKIE, lang, max_age=365 * 86400)
+    session.set_cookie(response, request, render.LANG_COOKIE, lang, max_age=365 * 86400)
     return response
 
 
-def _settings(request: Request, user: pages.UiUser, *, status: int = 200, error: str | None = None) -> Response:
-    with pages.db(request).read() as s:
+def _settings(request: Request, user: session.UiUser, *, status: int = 200, error: str | None = None) -> Response:
+    with db(request).read() as s:
         spaces = web_sessions.workspaces(s, user.user_id)
-    return pages.render(request, user, "ui/settings.html", status_code=status, zones=ZONES, error=error,
-                        workspaces=spaces)
+    return render.page(request, user, "ui/settings.html", status_code=status, zones=ZONES, error=error,
+                       workspaces=spaces)
 
 
 @router.get("/settings", name="settings")
@@ -135,20 +136,20 @@ def settings_page(request: Request, user: Viewer) -> Response:
 
 @router.post("/workspace", name="workspace_switch")
 def workspace_switch(request: Request, user: Viewer, form: FormData) -> Response:
-    pages.check_csrf(user, form)
-    target = pages.form_id(form.get("workspace_id")) or 0
-    with pages.db(request).write() as s:
-        web_sessions.switch_workspace(s, request.cookies.get(pages.SESSION_COOKIE), target)
-    return pages.redirect(request, "prompts", notice="workspace_switched")
+    session.check_csrf(user, form)
+    target = render.form_id(form.get("workspace_id")) or 0
+    with db(request).write() as s:
+        web_sessions.switch_workspace(s, request.cookies.get(session.SESSION_COOKIE), target)
+    return render.redirect(request, "prompts", notice="workspace_switched")
 
 
 @router.post("/settings", name="settings_save")
 def settings_save(request: Request, user: Viewer, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     try:
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             members.update_profile(s, user.principal, locale=str(form.get("locale", "")),
                                    time_zone=str(form.get("time_zone", "")), name=str(form.get("name", "")))
     except InvalidInput as exc:
         return _settings(request, user, status=422, error=exc.message)
-    return pages.redirect(request, "settings", notice="settings_saved")
+    return render.redirect(request, "settings", notice="settings_saved")

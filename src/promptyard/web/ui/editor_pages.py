@@ -14,27 +14,28 @@ from promptyard.domain.records import PromptRecord
 from promptyard.errors import InvalidInput
 from promptyard.services import prompts, versions
 from promptyard.services.render_pool import TemplateEngine, engine_for
-from promptyard.web.context import ctx
-from promptyard.web.ui import catalogue, pages
-from promptyard.web.ui.pages import Editor, FormData, Id, UiUser
+from promptyard.web.context import ctx, db
+from promptyard.web.ui import catalogue, render, session
+from promptyard.web.ui.render import FormData, Id
+from promptyard.web.ui.session import Editor, UiUser
 from promptyard.web.ui.version_form import VersionForm
 
 router = APIRouter()
 
-OptNumber = Annotated[int | None, Query(ge=1, le=pages.MAX_ID)]
+OptNumber = Annotated[int | None, Query(ge=1, le=render.MAX_ID)]
 
 
 def _editor(request: Request, user: UiUser, prompt: PromptRecord, vf: VersionForm, base: int | None, *,
             status: int = 200, error: str | None = None, preview: dict | None = None,
             preview_error: str | None = None) -> Response:
-    return pages.render(request, user, "ui/prompts/edit.html", status_code=status, prompt=prompt, vf=vf, base=base,
-                        error=error, preview=preview, preview_error=preview_error,
-                        variables=vf.variables(_engine(request)), roles=templates.ROLES, formats=templates.FORMATS)
+    return render.page(request, user, "ui/prompts/edit.html", status_code=status, prompt=prompt, vf=vf, base=base,
+                       error=error, preview=preview, preview_error=preview_error,
+                       variables=vf.variables(_engine(request)), roles=templates.ROLES, formats=templates.FORMATS)
 
 
 @router.get("/prompts/{prompt_id}/edit", name="prompt_edit")
 def edit_page(request: Request, prompt_id: Id, user: Editor, base: OptNumber = None) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         prompt = prompts.get(s, user.principal, prompt_id)
         number = base or prompt.latest_version
         start = versions.get(s, user.principal, prompt_id, number) if number else None
@@ -48,10 +49,10 @@ def _engine(request: Request) -> TemplateEngine:
 
 @router.post("/prompts/{prompt_id}/edit", name="prompt_save")
 def save(request: Request, prompt_id: Id, user: Editor, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     vf = VersionForm.from_form(form)
-    base = pages.form_id(form.get("base"))
-    with pages.db(request).read() as s:
+    base = render.form_id(form.get("base"))
+    with db(request).read() as s:
         prompt = prompts.get(s, user.principal, prompt_id)
     if form.get("add_message"):
         vf.add_message()
@@ -70,12 +71,12 @@ def _publish(request: Request, user: UiUser, prompt: PromptRecord, vf: VersionFo
         return _editor(request, user, prompt, vf, base, status=422,
                        error=catalogue.translate(user.locale, "editor.commit_required"))
     try:
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             version, created = versions.publish(s, user.principal, prompt.id, vf.spec(), engine=_engine(request))
     except InvalidInput as exc:
         return _editor(request, user, prompt, vf, base, status=exc.status, error=exc.message)
     if not created:
         return _editor(request, user, prompt, vf, base, status=409,
                        error=catalogue.translate(user.locale, "editor.unchanged", version=version.number))
-    return pages.redirect(request, "prompt", notice="version_saved", prompt_id=prompt.id,
-                          query={"v": version.number})
+    return render.redirect(request, "prompt", notice="version_saved", prompt_id=prompt.id,
+                           query={"v": version.number})

@@ -14,13 +14,14 @@ from promptyard.domain import query as filters
 from promptyard.errors import Conflict, InvalidInput
 from promptyard.services import erasure, request_reads
 from promptyard.services.render_pool import engine_for
-from promptyard.web.context import ctx
-from promptyard.web.ui import pages
-from promptyard.web.ui.pages import Admin, FormData, UiUser
+from promptyard.web.context import ctx, db
+from promptyard.web.ui import render, session
+from promptyard.web.ui.render import FormData
+from promptyard.web.ui.session import Admin, UiUser
 
 router = APIRouter()
 Text = Annotated[str, Query(max_length=4000)]
-Version = Annotated[int | None, Query(ge=1, le=pages.MAX_ID)]
+Version = Annotated[int | None, Query(ge=1, le=render.MAX_ID)]
 Ref = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -29,16 +30,16 @@ Ref = Annotated[str, Path(min_length=1, max_length=64)]
 
 @router.get("/requests/{ref}/erase", name="request_erase")
 def erase_one_page(request: Request, ref: Ref, user: Admin) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         item = request_reads.detail(s, user.principal, ref, engine_for(ctx(request).settings))
-    return pages.render(request, user, "ui/privacy/erase_one.html", item=item)
+    return render.page(request, user, "ui/privacy/erase_one.html", item=item)
 
 
 @router.post("/requests/{ref}/erase", name="request_erase_do")
 def erase_one(request: Request, ref: Ref, user: Admin, form: FormData) -> Response:
-    pages.check_csrf(user, form)
-    erasure.erase_one(pages.db(request), user.principal, ref)
-    return pages.redirect(request, "requests", notice="request_erased")
+    session.check_csrf(user, form)
+    erasure.erase_one(db(request), user.principal, ref)
+    return render.redirect(request, "requests", notice="request_erased")
 
 
 # --- a filter's logs or one end user's ------------------------------------------------------------
@@ -48,7 +49,7 @@ def _selection(fields: dict[str, str]) -> tuple[str, Any]:
     """('user', (key, value)) or ('filter', the list's filter with its prompt scope as JSON)."""
     if fields["mode"] == "user":
         return "user", (fields["key"].strip(), fields["value"].strip())
-    version = pages.form_id(fields["version"]) if fields["prompt"] else None
+    version = render.form_id(fields["version"]) if fields["prompt"] else None
     node = request_reads.scoped(filters.parse(fields["q"]), fields["prompt"] or None, version)
     return "filter", filters.to_json(node)
 
@@ -56,16 +57,16 @@ def _selection(fields: dict[str, str]) -> tuple[str, Any]:
 def _count(request: Request, user: UiUser, fields: dict[str, str], expected: int | None = None,
            dry_run: bool = True) -> int:
     mode, what = _selection(fields)
-    db = pages.db(request)
+    database = db(request)
     if mode == "user":
-        return erasure.erase_end_user(db, user.principal, *what, dry_run=dry_run, expected=expected)["count"]
-    return erasure.erase_by_filter(db, user.principal, what, dry_run=dry_run, expected=expected)["count"]
+        return erasure.erase_end_user(database, user.principal, *what, dry_run=dry_run, expected=expected)["count"]
+    return erasure.erase_by_filter(database, user.principal, what, dry_run=dry_run, expected=expected)["count"]
 
 
 def _erase_page(request: Request, user: UiUser, fields: dict[str, str], *, status: int = 200,
                 count: int | None = None, erased: int | None = None, error: str | None = None) -> Response:
-    return pages.render(request, user, "ui/privacy/erase.html", status_code=status, fields=fields, count=count,
-                        erased=erased, error=error)
+    return render.page(request, user, "ui/privacy/erase.html", status_code=status, fields=fields, count=count,
+                       erased=erased, error=error)
 
 
 def _fields(source: Any) -> dict[str, str]:
@@ -91,9 +92,9 @@ def erase_page(request: Request, user: Admin, mode: Text = "", q: Text = "", pro
 
 @router.post("/privacy/erase", name="erase_do")
 def erase_do(request: Request, user: Admin, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     fields = _fields(form)
-    expected = pages.form_id(form.get("expected")) if form.get("expected") != "0" else 0
+    expected = render.form_id(form.get("expected")) if form.get("expected") != "0" else 0
     if expected is None:
         return _erase_page(request, user, fields, status=422, error="expected: the previewed count is missing")
     try:
@@ -110,11 +111,11 @@ def erase_do(request: Request, user: Admin, form: FormData) -> Response:
 
 def _retention_page(request: Request, user: UiUser, *, status: int = 200, error: str | None = None,
                     purged: int | None = None, form: dict | None = None) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         state = erasure.retention(s, user.principal)
-    return pages.render(request, user, "ui/privacy/retention.html", status_code=status, state=state, error=error,
-                        purged=purged, form=form or {"days": state["days"] or "", "reason": ""},
-                        max_days=erasure.MAX_RETENTION_DAYS)
+    return render.page(request, user, "ui/privacy/retention.html", status_code=status, state=state, error=error,
+                       purged=purged, form=form or {"days": state["days"] or "", "reason": ""},
+                       max_days=erasure.MAX_RETENTION_DAYS)
 
 
 @router.get("/privacy/retention", name="retention")
@@ -124,23 +125,23 @@ def retention_page(request: Request, user: Admin) -> Response:
 
 @router.post("/privacy/retention", name="retention_set")
 def retention_set(request: Request, user: Admin, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     fields = {"days": str(form.get("days") or "").strip(), "reason": str(form.get("reason") or "")}
     keep = form.get("keep") == "forever"
-    days = None if keep else pages.form_id(fields["days"])
+    days = None if keep else render.form_id(fields["days"])
     try:
         if days is None and not keep:
             raise InvalidInput(f"days: a whole number from 1 to {erasure.MAX_RETENTION_DAYS}, or keep logs until "
                                "erased")
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             erasure.set_retention(s, user.principal, days, fields["reason"])
     except InvalidInput as exc:
         return _retention_page(request, user, status=422, error=exc.message, form=fields)
-    return pages.redirect(request, "retention", notice="retention_saved")
+    return render.redirect(request, "retention", notice="retention_saved")
 
 
 @router.post("/privacy/purge", name="retention_purge")
 def retention_purge(request: Request, user: Admin, form: FormData) -> Response:
-    pages.check_csrf(user, form)
-    done = erasure.purge(pages.db(request), user.principal)
+    session.check_csrf(user, form)
+    done = erasure.purge(db(request), user.principal)
     return _retention_page(request, user, purged=done["count"])

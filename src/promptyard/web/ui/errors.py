@@ -2,7 +2,7 @@
 header when the failing page knew its user), or a redirect to the login page for 401.
 
 `web/app.py` sends every error on a /ui path here. The request is not passed to from_domain /
-from_http, so the page context comes from `pages.current`, which the UI's dependencies set in the
+from_http, so the page context comes from `session.current`, which the UI's dependencies set in the
 request's task before anything can fail.
 """
 
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from promptyard.errors import PromptyardError, retry_after
 from promptyard.web.request_ids import log_unexpected
-from promptyard.web.ui import catalogue, pages
+from promptyard.web.ui import catalogue, render, session
 
 log = logging.getLogger("promptyard.ui")
 
@@ -28,22 +28,22 @@ _TITLES = {400: "error.bad_request", 401: "error.unauthorized", 403: "error.forb
 
 def _page(status: int, message_key: str | None, detail: str | None = None,
           headers: dict[str, str] | None = None) -> HTMLResponse:
-    here = pages.current.get()
+    here = session.current.get()
     title_key = _TITLES.get(status, "error.internal")
     if here is None:
         # No UI route matched (unknown path): a plain page in both languages.
         en, ja = catalogue.translate("en", title_key), catalogue.translate("ja", title_key)
-        html = pages.env.get_template("ui/error_bare.html").render(status=status, en=en, ja=ja, detail=detail)
-        return HTMLResponse(html, status_code=status, headers={**pages.SECURITY_HEADERS, **(headers or {})})
-    response = pages.render(here.request, here.user, "ui/error.html", status_code=status, status=status,
-                            title_key=title_key, message_key=message_key, detail=detail)
+        html = render.env.get_template("ui/error_bare.html").render(status=status, en=en, ja=ja, detail=detail)
+        return HTMLResponse(html, status_code=status, headers={**render.SECURITY_HEADERS, **(headers or {})})
+    response = render.page(here.request, here.user, "ui/error.html", status_code=status, status=status,
+                           title_key=title_key, message_key=message_key, detail=detail)
     response.headers.update(headers or {})
     return response
 
 
 def _to_login() -> RedirectResponse:
-    here = pages.current.get()
-    target = pages.login_url(here.request) if here else "/ui/login"
+    here = session.current.get()
+    target = session.login_url(here.request) if here else "/ui/login"
     return RedirectResponse(target, status_code=303)
 
 

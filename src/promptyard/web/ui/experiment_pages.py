@@ -16,12 +16,14 @@ from promptyard.domain import numbers
 from promptyard.domain.stats import p_phrase
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import experiment_records, experiments, prompts, ramps, versions
-from promptyard.web.ui import catalogue, pages
-from promptyard.web.ui.pages import Editor, FormData, Id, UiUser, Viewer
+from promptyard.web.context import db
+from promptyard.web.ui import catalogue, render, session
+from promptyard.web.ui.render import FormData, Id
+from promptyard.web.ui.session import Editor, UiUser, Viewer
 
 router = APIRouter()
 
-OptNumber = Annotated[int | None, Query(ge=1, le=pages.MAX_ID)]
+OptNumber = Annotated[int | None, Query(ge=1, le=render.MAX_ID)]
 MinUnits = Annotated[int, Query(ge=2, le=1_000_000)]
 Label = Annotated[str, Path(max_length=64)]
 DECLARED = ("hypothesis", "primary_metric", "planned_units", "min_effect")
@@ -29,11 +31,11 @@ DECLARED = ("hypothesis", "primary_metric", "planned_units", "min_effect")
 
 @router.get("/experiments", name="experiments")
 def experiments_page(request: Request, user: Viewer) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         rows = [p for p in prompts.search(s, user.principal, limit=1000) if p.labels]
         running = [(p, lab) for p in rows for lab in p.labels if lab.policy]
         records = experiment_records.running_in_workspace(s, user.principal)  # declarations beside splits
-    return pages.render(request, user, "ui/experiments/list.html", prompts=rows, running=running, records=records)
+    return render.page(request, user, "ui/experiments/list.html", prompts=rows, running=running, records=records)
 
 
 # --- the service's numbers in the user's language -------------------------------------------------
@@ -142,7 +144,7 @@ def _helpers(lang: str, view: dict[str, Any] | None) -> dict[str, Any]:
 def _page(request: Request, user: UiUser, prompt_id: int, label: str, *, baseline: int | None = None,
           min_units: int = 30, status: int = 200, error: str | None = None, form: dict | None = None,
           ramp_form: dict | None = None, declare_form: dict | None = None) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         prompt = prompts.get(s, user.principal, prompt_id)
         view = experiments.view(s, user.principal, prompt_id, label, baseline=baseline, min_units=min_units)
         version_numbers = [v.number for v in versions.list_versions(s, user.principal, prompt_id)]
@@ -171,10 +173,10 @@ def _page(request: Request, user: UiUser, prompt_id: int, label: str, *, baselin
     ramp_form = ramp_form or {"candidate": str(max(version_numbers, default=1)), "baseline": str(current.version),
                               "steps": "10, 25, 50, 100", "interval_min": "60", "metric": experiments.ERROR_RATE,
                               "margin": "2", "min_n": "30", "sticky_key": policy.get("sticky_key", "")}
-    return pages.render(request, user, "ui/experiments/detail.html", status_code=status, prompt=prompt, label=current,
-                        view=view, numbers=version_numbers, form=form, error=error, min_units=min_units,
-                        ramps=ramp_list, ramp_form=ramp_form, metrics=metrics, past=past,
-                        declare_form=declare_form, **_helpers(user.locale, view))
+    return render.page(request, user, "ui/experiments/detail.html", status_code=status, prompt=prompt, label=current,
+                       view=view, numbers=version_numbers, form=form, error=error, min_units=min_units,
+                       ramps=ramp_list, ramp_form=ramp_form, metrics=metrics, past=past,
+                       declare_form=declare_form, **_helpers(user.locale, view))
 
 
 @router.get("/prompts/{prompt_id}/labels/{label}/experiment", name="experiment")
@@ -187,12 +189,12 @@ def experiment_page(request: Request, prompt_id: Id, label: Label, user: Viewer,
 def experiment_record_page(request: Request, experiment_id: Id, user: Viewer, baseline: OptNumber = None,
                            min_units: MinUnits = 30) -> Response:
     """One experiment by id, running or ended (then with the evidence frozen at its end)."""
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         view = experiments.get(s, user.principal, experiment_id, baseline=baseline, min_units=min_units)
         prompt = prompts.get(s, user.principal, view["experiment"]["prompt_id"])
     label = next((lab for lab in prompt.labels if lab.name == view["experiment"]["label"]), None)
-    return pages.render(request, user, "ui/experiments/experiment.html", prompt=prompt, label=label, view=view,
-                        min_units=min_units, **_helpers(user.locale, view))
+    return render.page(request, user, "ui/experiments/experiment.html", prompt=prompt, label=label, view=view,
+                       min_units=min_units, **_helpers(user.locale, view))
 
 
 # --- forms ----------------------------------------------------------------------------------------
@@ -222,13 +224,13 @@ def _declare_fields(form: Any) -> dict[str, str]:
 
 @router.post("/prompts/{prompt_id}/labels/{label}/experiment/declare", name="experiment_declare")
 def declare(request: Request, prompt_id: Id, label: Label, user: Editor, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     try:
-        experiment_id = pages.form_id(form.get("experiment_id"))
+        experiment_id = render.form_id(form.get("experiment_id"))
         if experiment_id is None:
             raise InvalidInput("which experiment? (experiment_id is missing)")
         fields = declaration_from_form(form)
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             record = experiment_records.get_row(s, user.principal, experiment_id)
             if (record.prompt_id, record.label) != (prompt_id, label):
                 raise InvalidInput(f"experiment {experiment_id} is not an experiment of this label")
@@ -239,14 +241,14 @@ def declare(request: Request, prompt_id: Id, label: Label, user: Editor, form: F
     except NotFound as exc:
         return _page(request, user, prompt_id, label, status=422, error=exc.message,
                      declare_form=_declare_fields(form))
-    return pages.redirect(request, "experiment", notice="declared", prompt_id=prompt_id, label=label)
+    return render.redirect(request, "experiment", notice="declared", prompt_id=prompt_id, label=label)
 
 
 def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
     """weight_<version> fields, a sticky key and the segments as JSON -> a routing policy."""
     split = []
     for key, value in form.items():
-        version = pages.form_id(key[7:]) if key.startswith("weight_") else None
+        version = render.form_id(key[7:]) if key.startswith("weight_") else None
         if version is not None and str(value).strip() not in ("", "0"):
             weight = numbers.ascii_decimal(value)
             if weight is None:
@@ -276,7 +278,7 @@ def _change(request: Request, user: UiUser, prompt_id: int, label: str, form: An
     """Run one label change (new policy / promote / rollback); errors re-render the page."""
     fields = _policy_fields(form) if "policy" in move else None
     try:
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             if move.pop("rollback", False):
                 experiments.rollback(s, user.principal, prompt_id, label, reason=move["reason"])
             elif "policy" in move:
@@ -287,12 +289,12 @@ def _change(request: Request, user: UiUser, prompt_id: int, label: str, form: An
         return _page(request, user, prompt_id, label, status=exc.status, error=exc.message, form=fields)
     except NotFound as exc:
         return _page(request, user, prompt_id, label, status=422, error=exc.message, form=fields)
-    return pages.redirect(request, "experiment", notice="label_changed", prompt_id=prompt_id, label=label)
+    return render.redirect(request, "experiment", notice="label_changed", prompt_id=prompt_id, label=label)
 
 
 @router.post("/prompts/{prompt_id}/labels/{label}/policy", name="experiment_policy")
 def set_policy(request: Request, prompt_id: Id, label: Label, user: Editor, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     try:
         policy = policy_from_form(form, str(form.get("salt") or "") or None)
         declared = declaration_from_form(form)
@@ -306,14 +308,14 @@ def set_policy(request: Request, prompt_id: Id, label: Label, user: Editor, form
 def promote(request: Request, prompt_id: Id, label: Label, user: Editor, form: FormData) -> Response:
     """Promote the chosen version (empty: the experiment's winner); `force` for a version that
     the experiment did not serve."""
-    pages.check_csrf(user, form)
-    return _change(request, user, prompt_id, label, form, version=pages.form_id(form.get("version")),
+    session.check_csrf(user, form)
+    return _change(request, user, prompt_id, label, form, version=render.form_id(form.get("version")),
                    force=bool(form.get("force")), reason=str(form.get("reason") or ""))
 
 
 @router.post("/prompts/{prompt_id}/labels/{label}/rollback", name="experiment_rollback")
 def rollback(request: Request, prompt_id: Id, label: Label, user: Editor, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     return _change(request, user, prompt_id, label, form, rollback=True, reason=str(form.get("reason") or ""))
 
 
@@ -339,19 +341,19 @@ def ramp_plan(fields: dict[str, str]) -> dict[str, Any]:
 
 @router.post("/prompts/{prompt_id}/labels/{label}/ramps", name="ramp_start")
 def ramp_start(request: Request, prompt_id: Id, label: Label, user: Editor, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     fields = {k: str(form.get(k) or "").strip() for k in RAMP_FIELDS}
     try:
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             ramps.start(s, user.principal, prompt_id, label, ramp_plan(fields), reason=str(form.get("reason") or ""))
     except (InvalidInput, Forbidden, Conflict) as exc:
         return _page(request, user, prompt_id, label, status=exc.status, error=exc.message, ramp_form=fields)
-    return pages.redirect(request, "experiment", notice="ramp_started", prompt_id=prompt_id, label=label)
+    return render.redirect(request, "experiment", notice="ramp_started", prompt_id=prompt_id, label=label)
 
 
 @router.post("/prompts/{prompt_id}/labels/{label}/ramps/{ramp_id}/stop", name="ramp_stop")
 def ramp_stop(request: Request, prompt_id: Id, label: Label, ramp_id: Id, user: Editor, form: FormData) -> Response:
-    pages.check_csrf(user, form)
-    with pages.db(request).write() as s:
+    session.check_csrf(user, form)
+    with db(request).write() as s:
         ramps.stop(s, user.principal, ramp_id, reason=str(form.get("reason") or ""))
-    return pages.redirect(request, "experiment", notice="ramp_stopped", prompt_id=prompt_id, label=label)
+    return render.redirect(request, "experiment", notice="ramp_stopped", prompt_id=prompt_id, label=label)

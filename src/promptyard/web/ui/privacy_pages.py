@@ -11,18 +11,20 @@ from fastapi.responses import Response
 from promptyard.domain import redaction_policy as rp
 from promptyard.errors import InvalidInput
 from promptyard.services import redaction
-from promptyard.web.ui import pages
-from promptyard.web.ui.pages import Admin, FormData, UiUser
+from promptyard.web.context import db
+from promptyard.web.ui import render, session
+from promptyard.web.ui.render import FormData
+from promptyard.web.ui.session import Admin, UiUser
 
 router = APIRouter()
 
 
 def _page(request: Request, user: UiUser, *, status: int = 200, error: str | None = None,
           preview: dict | None = None, form: dict | None = None) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         policy = redaction.describe(s, user.principal)
-    return pages.render(request, user, "ui/admin/privacy.html", status_code=status, policy=policy, error=error,
-                        preview=preview, form=form or {}, kinds=rp.RULE_KINDS, operators=rp.OPERATORS)
+    return render.page(request, user, "ui/admin/privacy.html", status_code=status, policy=policy, error=error,
+                       preview=preview, form=form or {}, kinds=rp.RULE_KINDS, operators=rp.OPERATORS)
 
 
 @router.get("/privacy", name="privacy")
@@ -32,13 +34,13 @@ def privacy_page(request: Request, user: Admin) -> Response:
 
 def _change(request: Request, user: UiUser, form: Any, change: Any, notice: str) -> Response:
     """Run one change to the policy; on a refusal, the page again with the reason (and what was typed)."""
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     try:
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             change(s)
     except InvalidInput as exc:
         return _page(request, user, status=422, error=exc.message, form=dict(form))
-    return pages.redirect(request, "privacy", notice=notice)
+    return render.redirect(request, "privacy", notice=notice)
 
 
 def _reason(form: Any) -> str:
@@ -97,10 +99,10 @@ def remove_terms(request: Request, user: Admin, form: FormData) -> Response:
 
 @router.post("/privacy/preview", name="privacy_preview")
 def preview(request: Request, user: Admin, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     text = str(form.get("text") or "")
     try:
-        with pages.db(request).read() as s:
+        with db(request).read() as s:
             result = redaction.preview(s, user.principal, text)
     except InvalidInput as exc:
         return _page(request, user, status=422, error=exc.message)

@@ -13,15 +13,16 @@ from promptyard.domain.records import FolderRecord
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import folders, prompts, versions
 from promptyard.services.render_pool import engine_for
-from promptyard.web.context import ctx
-from promptyard.web.ui import pages
-from promptyard.web.ui.pages import Editor, FormData, Id, Viewer
+from promptyard.web.context import ctx, db
+from promptyard.web.ui import render, session
+from promptyard.web.ui.render import FormData, Id
+from promptyard.web.ui.session import Editor, Viewer
 from promptyard.web.ui.version_form import VersionForm
 
 router = APIRouter()
 
 Text = Annotated[str, Query(max_length=1000)]
-OptNumber = Annotated[int | None, Query(ge=1, le=pages.MAX_ID)]
+OptNumber = Annotated[int | None, Query(ge=1, le=render.MAX_ID)]
 
 
 def folder_tree(rows: list[FolderRecord]) -> list[dict[str, Any]]:
@@ -37,20 +38,20 @@ def folder_tree(rows: list[FolderRecord]) -> list[dict[str, Any]]:
 
 @router.get("/prompts", name="prompts")
 def prompt_list(request: Request, user: Viewer, folder: Text = "", q: Text = "") -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         tree = folder_tree(folders.list_all(s, user.principal))
         rows = prompts.search(s, user.principal, q=q or None, folder=folder or None, limit=1000)
-    return pages.render(request, user, "ui/prompts/list.html", tree=tree, prompts=rows, folder=folder, q=q)
+    return render.page(request, user, "ui/prompts/list.html", tree=tree, prompts=rows, folder=folder, q=q)
 
 
-def _new_form(request: Request, user: pages.UiUser, form: VersionForm, *, status: int = 200, error: str | None = None,
+def _new_form(request: Request, user: session.UiUser, form: VersionForm, *, status: int = 200, error: str | None = None,
               fields: dict[str, str] | None = None) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         paths = [f.path for f in folders.list_all(s, user.principal)]
-    return pages.render(request, user, "ui/prompts/new.html", status_code=status, vf=form, error=error,
-                        fields=fields or {"name": "", "folder": "", "description": ""}, folder_paths=paths,
-                        variables=form.variables(engine_for(ctx(request).settings)), roles=templates.ROLES,
-                        formats=templates.FORMATS)
+    return render.page(request, user, "ui/prompts/new.html", status_code=status, vf=form, error=error,
+                       fields=fields or {"name": "", "folder": "", "description": ""}, folder_paths=paths,
+                       variables=form.variables(engine_for(ctx(request).settings)), roles=templates.ROLES,
+                       formats=templates.FORMATS)
 
 
 @router.get("/prompts/new", name="prompt_new")
@@ -61,7 +62,7 @@ def prompt_new(request: Request, user: Editor, folder: Text = "") -> Response:
 
 @router.post("/prompts/new", name="prompt_create")
 def prompt_create(request: Request, user: Editor, form: FormData) -> Response:
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     vf = VersionForm.from_form(form)
     fields = {k: str(form.get(k) or "").strip() for k in ("name", "folder", "description")}
     if form.get("add_message"):
@@ -69,19 +70,19 @@ def prompt_create(request: Request, user: Editor, form: FormData) -> Response:
         return _new_form(request, user, vf, fields=fields)
     try:
         first = versions.parse(user.principal, vf.spec(), engine_for(ctx(request).settings))  # before the lock
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             # As the API does: the prompt and its first version in one transaction.
             rec = prompts.create(s, user.principal, name=fields["name"], folder=fields["folder"] or None,
                                  description=fields["description"])
             versions.publish(s, user.principal, rec.id, first)
     except (InvalidInput, Conflict) as exc:
         return _new_form(request, user, vf, status=exc.status, error=exc.message, fields=fields)
-    return pages.redirect(request, "prompt", notice="prompt_created", prompt_id=rec.id)
+    return render.redirect(request, "prompt", notice="prompt_created", prompt_id=rec.id)
 
 
-def _detail(request: Request, user: pages.UiUser, prompt_id: int, v: int | None = None, *, status: int = 200,
+def _detail(request: Request, user: session.UiUser, prompt_id: int, v: int | None = None, *, status: int = 200,
             error: str | None = None, fields: dict[str, str] | None = None) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         prompt = prompts.get(s, user.principal, prompt_id)
         history = versions.list_versions(s, user.principal, prompt_id)
     shown = next((x for x in history if x.number == v), None) if v else (history[0] if history else None)
@@ -89,8 +90,8 @@ def _detail(request: Request, user: pages.UiUser, prompt_id: int, v: int | None 
         raise NotFound(f"prompt {prompt.name!r} has no version {v}")
     fields = fields or {"name": prompt.name, "folder": prompt.folder or "", "description": prompt.description,
                         "tags": ", ".join(prompt.tags)}
-    return pages.render(request, user, "ui/prompts/detail.html", status_code=status, prompt=prompt,
-                        versions=history, shown=shown, error=error, fields=fields)
+    return render.page(request, user, "ui/prompts/detail.html", status_code=status, prompt=prompt,
+                       versions=history, shown=shown, error=error, fields=fields)
 
 
 @router.get("/prompts/{prompt_id}", name="prompt")
@@ -101,24 +102,24 @@ def prompt_page(request: Request, prompt_id: Id, user: Viewer, v: OptNumber = No
 @router.post("/prompts/{prompt_id}/details", name="prompt_details")
 def prompt_details(request: Request, prompt_id: Id, user: Editor, form: FormData) -> Response:
     """Rename, move to another folder ('' = top level), describe, tag."""
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     fields = {k: str(form.get(k) or "").strip() for k in ("name", "folder", "description", "tags")}
     tags = [t.strip() for t in fields["tags"].split(",") if t.strip()]
     try:
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             prompts.update(s, user.principal, prompt_id, name=fields["name"], folder=fields["folder"],
                            description=fields["description"], tags=tags)
     except (InvalidInput, Conflict) as exc:
         return _detail(request, user, prompt_id, status=exc.status, error=exc.message, fields=fields)
-    return pages.redirect(request, "prompt", notice="details_saved", prompt_id=prompt_id)
+    return render.redirect(request, "prompt", notice="details_saved", prompt_id=prompt_id)
 
 
 @router.get("/prompts/{prompt_id}/diff", name="prompt_diff")
 def prompt_diff(request: Request, prompt_id: Id, user: Viewer, left: OptNumber = None,
                 right: OptNumber = None) -> Response:
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         prompt = prompts.get(s, user.principal, prompt_id)
         right = right or prompt.latest_version
         left = left or max(right - 1, 1)
         d = versions.compare(s, user.principal, prompt_id, left, right) if prompt.latest_version else None
-    return pages.render(request, user, "ui/prompts/diff.html", prompt=prompt, d=d, left=left, right=right)
+    return render.page(request, user, "ui/prompts/diff.html", prompt=prompt, d=d, left=left, right=right)

@@ -19,17 +19,18 @@ from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
 from promptyard.services import exports, log_stats, request_annotations, request_reads
 from promptyard.services.render_pool import engine_for
-from promptyard.web.ui import charts, conversation, pages, request_filters
+from promptyard.web.ui import charts, conversation, render, request_filters, session
 from promptyard.web.ui.catalogue import translate
-from promptyard.web.context import ctx
+from promptyard.web.context import ctx, db
 from promptyard.web.downloads import download
-from promptyard.web.ui.pages import Editor, FormData, UiUser, Viewer
+from promptyard.web.ui.render import FormData
+from promptyard.web.ui.session import Editor, UiUser, Viewer
 
 router = APIRouter()
 PAGE_SIZE = 50
 Text = Annotated[str, Query(max_length=4000)]
 Cursor = Annotated[str | None, Query(max_length=200)]
-Version = Annotated[int | None, Query(ge=1, le=pages.MAX_ID)]
+Version = Annotated[int | None, Query(ge=1, le=render.MAX_ID)]
 Ref = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -44,7 +45,7 @@ def _helpers_redirect(request: Request, user: UiUser, name: str, q: str) -> Redi
         return None
     text = request_filters.combine(q, request_filters.helper_conditions(params, user.time_zone))
     keep = {k: params.get(k) for k in ("prompt", "version")}
-    return RedirectResponse(pages.path_for(request, name, {**keep, "q": text}), status_code=303)
+    return RedirectResponse(render.path_for(request, name, {**keep, "q": text}), status_code=303)
 
 
 def _prompt_link(request: Request, prompt_id: int | None, version: int | None = None) -> str | None:
@@ -52,7 +53,7 @@ def _prompt_link(request: Request, prompt_id: int | None, version: int | None = 
     if not prompt_id:
         return None
     try:
-        return pages.path_for(request, "prompt", {"v": version}, prompt_id=prompt_id)
+        return render.path_for(request, "prompt", {"v": version}, prompt_id=prompt_id)
     except NoMatchFound:
         return None
 
@@ -74,17 +75,17 @@ def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | No
     node, parse_error = request_filters.parse(q)
     error = error or parse_error
     scope = _scope(prompt, version)
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         found = {"items": [], "next": None, "prev": None} if error else request_reads.browse(
             s, user.principal, node=node, limit=PAGE_SIZE, after=after, before=before if not after else None,
             **scope)
         names = request_reads.suggestions(s, user.principal)
         ids = request_reads.prompt_ids(s, user.principal, {i["prompt"] for i in found["items"] if i["prompt"]})
-    return pages.render(request, user, "ui/requests/list.html", status_code=422 if error else 200,
-                        q=q, scope=scope, page=found, names=names, error=error, prompt_links={
+    return render.page(request, user, "ui/requests/list.html", status_code=422 if error else 200,
+                       q=q, scope=scope, page=found, names=names, error=error, prompt_links={
                             n: _prompt_link(request, pid) for n, pid in ids.items()},
-                        score_ops=request_filters.SCORE_OPS, since=request_filters.SINCE,
-                        columns=_columns(found["items"]))
+                       score_ops=request_filters.SCORE_OPS, since=request_filters.SINCE,
+                       columns=_columns(found["items"]))
 
 
 def _columns(items: list[dict]) -> dict[str, list[str]]:
@@ -97,7 +98,7 @@ def _columns(items: list[dict]) -> dict[str, list[str]]:
 def export(request: Request, user: Viewer, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
            q: Text = "", prompt: Text = "", version: Version = None):
     node = request_reads.scoped(filters.parse(q), **_scope(prompt, version))
-    return download(pages.db(request).read, lambda s: exports.export(s, user.principal, node, format),
+    return download(db(request).read, lambda s: exports.export(s, user.principal, node, format),
                     media_type=exports.MEDIA[format], filename=f"requests.{format}")
 
 
@@ -107,28 +108,28 @@ def detail_page(request: Request, ref: Ref, user: Viewer):
 
 
 def _detail(request: Request, user: UiUser, ref: str, status_code: int = 200, **form_state: Any):
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         item = request_reads.detail(s, user.principal, ref, engine_for(ctx(request).settings))
-    return pages.render(request, user, "ui/requests/detail.html", status_code=status_code, item=item,
-                        input_turns=conversation.turns(item["input"], "user"),
-                        output_turns=conversation.turns(item["output"], "assistant"),
-                        rendered_turns=conversation.turns(item["rendered_template"], "system")
-                        if item["rendered_template"] and "error" not in item["rendered_template"] else None,
-                        prompt_link=_prompt_link(request, item["prompt_id"], item["version"]),
-                        can_edit=access.has(user.principal, "write"),
-                        form_error=form_state.get("form_error"), form_values=form_state.get("form_values", {}))
+    return render.page(request, user, "ui/requests/detail.html", status_code=status_code, item=item,
+                       input_turns=conversation.turns(item["input"], "user"),
+                       output_turns=conversation.turns(item["output"], "assistant"),
+                       rendered_turns=conversation.turns(item["rendered_template"], "system")
+                       if item["rendered_template"] and "error" not in item["rendered_template"] else None,
+                       prompt_link=_prompt_link(request, item["prompt_id"], item["version"]),
+                       can_edit=access.has(user.principal, "write"),
+                       form_error=form_state.get("form_error"), form_values=form_state.get("form_values", {}))
 
 
 def _annotate(request: Request, user: UiUser, ref: str, kind: request_annotations.Kind, payload: dict, form: Any,
               notice: str):
-    pages.check_csrf(user, form)
+    session.check_csrf(user, form)
     try:
-        with pages.db(request).write() as s:
+        with db(request).write() as s:
             request_annotations.annotate(s, user.principal, ref, kind, payload, stored_only=True,
                                          grace_s=ctx(request).settings.pending_grace_s)
     except InvalidInput as exc:
         return _detail(request, user, ref, 422, form_error=exc.message, form_values=dict(form))
-    return pages.redirect(request, "request", notice=notice, ref=ref)
+    return render.redirect(request, "request", notice=notice, ref=ref)
 
 
 @router.post("/requests/{ref}/scores", name="request_score")
@@ -155,12 +156,12 @@ def _float(text: Any) -> Any:
 @router.get("/analytics", name="analytics")
 def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = ""):
     node, error = request_filters.parse(q)
-    with pages.db(request).read() as s:
+    with db(request).read() as s:
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
         redacted = {} if error else log_stats.redactions(s, user.principal, prompt=prompt or None, node=node)
         names = request_reads.suggestions(s, user.principal)
     chart_list = charts.analytics_charts(items, lambda key, **kw: translate(user.locale, key, **kw))
-    return pages.render(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
-                        q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names, redacted=redacted,
-                        score_names=sorted({n for i in items for n in i["scores"]}),
-                        label=lambda i: charts.version_label(i, translate(user.locale, "requests.analytics.unlinked")))
+    return render.page(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
+                       q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names, redacted=redacted,
+                       score_names=sorted({n for i in items for n in i["scores"]}),
+                       label=lambda i: charts.version_label(i, translate(user.locale, "requests.analytics.unlinked")))
