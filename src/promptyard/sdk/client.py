@@ -1,7 +1,8 @@
 """Promptyard and AsyncPromptyard: fetch prompts (cached), log LLM calls (never blocking).
 
 Both share one core: the prompt cache with its background refresher and change-feed watcher,
-and the logging pipeline (batcher). Only a cache miss differs: AsyncPromptyard awaits it.
+and the logging pipeline (batcher), and one `get` that yields the requests it needs: only how
+they are sent differs (AsyncPromptyard awaits them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 import time
 import uuid
 import weakref
-from typing import Any, Mapping
+from typing import Any, Generator, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -28,6 +29,7 @@ from promptyard.sdk.prompt import Prompt
 from promptyard.settings import client_config
 
 _clients: "weakref.WeakSet[_Core]" = weakref.WeakSet()
+Request = tuple[str, str, dict[str, Any]]  # what `get` needs sent: method, path, httpx keywords
 
 
 class _Core:
@@ -147,14 +149,64 @@ class _Core:
 
     def _fetch_bundle(self, key: Key) -> dict[str, Any]:
         path, params = self._bundle_request(key)
-        return self._get_json(path, params, None)
+        return self._request("GET", path, params=params)
 
     def _get_json(self, path: str, params: dict[str, Any], timeout: float | None) -> Any:
+        return self._request("GET", path, params=params, timeout=timeout or self.timeout)
+
+    def _request(self, method: str, path: str, **kw: Any) -> Any:
         try:
-            response = self._sync_http().get(path, params=params, timeout=timeout or self.timeout)
+            response = self._sync_http().request(method, path, **kw)
         except httpx.HTTPError as exc:
             raise http.unreachable(exc) from exc
         return http.check(response)
+
+    def _get(self, name: str, version: int | None, label: str | None, variables: dict[str, Any] | None,
+             metadata: Mapping[str, Any] | None, fallback: Any) -> Generator[Request, Any, Prompt]:
+        """The one `get` of both clients, without I/O of its own: it yields each request it needs
+        (method, path, httpx keywords) and is sent the JSON answer (or has the error thrown in);
+        it returns the Prompt. `_drive` and `AsyncPromptyard._adrive` do the sending."""
+        key: Key = (name, version, label)
+        self._watch()
+        entry, fresh = self.cache.lookup(key)
+        stale = False
+        if entry is not None and fresh:
+            bundle = entry.bundle
+        else:
+            path, params = self._bundle_request(key)
+            try:
+                bundle = yield "GET", path, {"params": params}
+                self.cache.store(key, bundle)
+            except errors.Unavailable:
+                if entry is not None:
+                    bundle, stale = entry.bundle, True
+                elif fallback is not None:
+                    return self._from_fallback(name, fallback, variables)
+                else:
+                    raise
+        version_data, route = self._choose(bundle, metadata)
+        rendered = None
+        if variables is not None:
+            if version_data.get("template_format") == "jinja2":  # rendered by the server's sandbox
+                body = {"version": version_data["number"], "variables": variables, "metadata": dict(metadata or {})}
+                rendered = (yield "POST", f"/api/v1/fetch/{quote(name, safe='/')}", {"json": body})["rendered"]
+            else:
+                rendered = prompts.render_locally(version_data, variables)
+        return self._build(key, bundle, version_data, route, variables, rendered, stale)
+
+    def _drive(self, flow: Generator[Request, Any, Prompt]) -> Prompt:
+        try:
+            request = next(flow)
+            while True:
+                method, path, kw = request
+                try:
+                    answer = self._request(method, path, **kw)
+                except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+                    request = flow.throw(exc)
+                else:
+                    request = flow.send(answer)
+        except StopIteration as done:
+            return done.value
 
     def _choose(self, bundle: dict[str, Any], metadata: Mapping[str, Any] | None
                 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -175,11 +227,6 @@ class _Core:
         rendered = prompts.render_locally(version, variables) if variables is not None else None
         return prompts.build(name, version, label=None, variables=variables, rendered=rendered, routing=None,
                              prompt_id=None, is_fallback=True)
-
-    @staticmethod
-    def _remote_render_body(version: dict[str, Any], variables: dict[str, Any],
-                            metadata: Mapping[str, Any] | None) -> dict[str, Any]:
-        return {"version": version["number"], "variables": variables, "metadata": dict(metadata or {})}
 
     def _after_fork(self) -> None:
         # The child has no threads but copies of the parent's sockets: start clean.
@@ -210,40 +257,7 @@ class Promptyard(_Core):
             fallback: Any = None) -> Prompt:
         """A prompt version (by version, label, or the 'production' label / newest), rendered
         with `variables` when given; `metadata` feeds the label's routing policy."""
-        key: Key = (name, version, label)
-        self._watch()
-        entry, fresh = self.cache.lookup(key)
-        stale = False
-        if entry is not None and fresh:
-            bundle = entry.bundle
-        else:
-            try:
-                bundle = self._fetch_bundle(key)
-                self.cache.store(key, bundle)
-            except errors.Unavailable:
-                if entry is not None:
-                    bundle, stale = entry.bundle, True
-                elif fallback is not None:
-                    return self._from_fallback(name, fallback, variables)
-                else:
-                    raise
-        version_data, route = self._choose(bundle, metadata)
-        rendered = None
-        if variables is not None:
-            if version_data.get("template_format") == "jinja2":
-                rendered = self._render_remote(name, version_data, variables, metadata)
-            else:
-                rendered = prompts.render_locally(version_data, variables)
-        return self._build(key, bundle, version_data, route, variables, rendered, stale)
-
-    def _render_remote(self, name: str, version: dict[str, Any], variables: dict[str, Any],
-                       metadata: Mapping[str, Any] | None) -> dict[str, Any]:
-        try:
-            response = self._sync_http().post(f"/api/v1/fetch/{quote(name, safe='/')}",
-                                              json=self._remote_render_body(version, variables, metadata))
-        except httpx.HTTPError as exc:
-            raise http.unreachable(exc) from exc
-        return http.check(response)["rendered"]
+        return self._drive(self._get(name, version, label, variables, metadata, fallback))
 
     def close(self) -> None:
         self.shutdown()
@@ -283,34 +297,21 @@ class AsyncPromptyard(_Core):
                   variables: dict[str, Any] | None = None, metadata: Mapping[str, Any] | None = None,
                   fallback: Any = None) -> Prompt:
         """Same as Promptyard.get; only a cache miss (or a jinja2 render) awaits the server."""
-        key: Key = (name, version, label)
-        self._watch()
-        entry, fresh = self.cache.lookup(key)
-        stale = False
-        if entry is not None and fresh:
-            bundle = entry.bundle
-        else:
-            try:
-                path, params = self._bundle_request(key)
-                bundle = await self._arequest("GET", path, params=params)
-                self.cache.store(key, bundle)
-            except errors.Unavailable:
-                if entry is not None:
-                    bundle, stale = entry.bundle, True
-                elif fallback is not None:
-                    return self._from_fallback(name, fallback, variables)
+        return await self._adrive(self._get(name, version, label, variables, metadata, fallback))
+
+    async def _adrive(self, flow: Generator[Request, Any, Prompt]) -> Prompt:
+        try:
+            request = next(flow)
+            while True:
+                method, path, kw = request
+                try:
+                    answer = await self._arequest(method, path, **kw)
+                except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+                    request = flow.throw(exc)
                 else:
-                    raise
-        version_data, route = self._choose(bundle, metadata)
-        rendered = None
-        if variables is not None:
-            if version_data.get("template_format") == "jinja2":
-                body = self._remote_render_body(version_data, variables, metadata)
-                rendered = (await self._arequest("POST", f"/api/v1/fetch/{quote(name, safe='/')}",
-                                                 json=body))["rendered"]
-            else:
-                rendered = prompts.render_locally(version_data, variables)
-        return self._build(key, bundle, version_data, route, variables, rendered, stale)
+                    request = flow.send(answer)
+        except StopIteration as done:
+            return done.value
 
     async def flush(self, timeout: float | None = 10.0) -> FlushResult:  # type: ignore[override]
         return await asyncio.to_thread(self.batcher.flush, timeout)
