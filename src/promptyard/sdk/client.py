@@ -24,6 +24,7 @@ from promptyard.domain import routing
 from promptyard.sdk import http, prompt as prompts, signals
 from promptyard.sdk.batcher import Batcher, BatcherConfig
 from promptyard.sdk.counters import FlushResult
+from promptyard.sdk.forks import Rearmed
 from promptyard.sdk.cache import ChangeWatcher, Key, PromptCache
 from promptyard.sdk.prompt import Prompt
 from promptyard.settings import client_config
@@ -32,7 +33,7 @@ _clients: "weakref.WeakSet[_Core]" = weakref.WeakSet()
 Request = tuple[str, str, dict[str, Any]]  # what `get` needs sent: method, path, httpx keywords
 
 
-class _Core:
+class _Core(Rearmed):
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 10.0,
                  cache_ttl: float = 60.0, stale_ttl: float = 3600.0, watch_changes: bool = True,
                  max_queue: int = 10_000, max_queue_bytes: int = 64 * 2**20, batch_size: int = 500,
@@ -52,8 +53,7 @@ class _Core:
         self.timeout = timeout
         # Built on first use, not here: creating an httpx client builds a TLS context (tens of
         # milliseconds), which a process that only logs should never pay on its own thread.
-        self._http: httpx.Client | None = None
-        self._http_lock = threading.Lock()
+        self._reset()
         self.cache = PromptCache(self._fetch_bundle, cache_ttl, stale_ttl)
         self.watcher = ChangeWatcher(self._get_json, self.cache) if watch_changes else None
         self.batcher = Batcher(BatcherConfig(
@@ -65,6 +65,11 @@ class _Core:
         _clients.add(self)
         if handle_signals:
             signals.install(_on_stop_signal)
+
+    def _reset(self) -> None:
+        """No connection yet (also in a forked child, see forks.py: not the parent's sockets)."""
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
 
     def _sync_http(self) -> httpx.Client:
         with self._http_lock:
@@ -228,16 +233,6 @@ class _Core:
         return prompts.build(name, version, label=None, variables=variables, rendered=rendered, routing=None,
                              prompt_id=None, is_fallback=True)
 
-    def _after_fork(self) -> None:
-        # The child has no threads but copies of the parent's sockets: start clean.
-        self._http, self._http_lock = None, threading.Lock()
-        self.batcher._reset()
-        self.cache._reset()
-        if self.redactor is not None:
-            self.redactor._reset()
-        if self.watcher is not None:
-            self.watcher.reset()
-
     def flush(self, timeout: float | None = 10.0) -> FlushResult:
         """Wait (up to `timeout` s) until every queued item is sent, spooled or dropped. The
         result counts what was delivered, rejected, spooled, dropped since the previous flush and
@@ -353,11 +348,4 @@ def _on_stop_signal(terminating: bool) -> None:
             client.batcher.flush(left)
 
 
-def _after_fork_in_child() -> None:
-    for client in list(_clients):
-        client._after_fork()
-
-
 atexit.register(_shutdown_all)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
