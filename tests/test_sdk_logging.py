@@ -190,6 +190,44 @@ def test_forked_child_has_its_own_queue_and_thread(sink: Sink) -> None:
     assert sum(len(p) for p in sink.posts) == 2
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_every_part_rearms_itself_in_a_forked_child_even_with_its_lock_held() -> None:
+    import threading
+
+    py = Promptyard(closed_port_url(), "key", redact=True, **(FAST | {"watch_changes": True}))
+    locks = (py._http_lock, py.batcher._lock, py.cache._lock, py.redactor._lock)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another thread holds every lock while the main thread forks
+        for lock in locks:
+            lock.acquire()
+        held.set()
+        release.wait()
+        for lock in reversed(locks):
+            lock.release()
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert held.wait(5)
+    watcher_ready = py.watcher.connected
+    pid = os.fork()
+    if pid == 0:  # child: fresh locks (the copies stay held for ever), so none of these blocks
+        fresh = all(new is not old for new, old in zip(
+            (py._http_lock, py.batcher._lock, py.cache._lock, py.redactor._lock), locks))
+        py._sync_http()
+        py.log(output="child")
+        py.cache.refresh_later(("x", None, None))
+        os._exit(0 if fresh and py.watcher.connected is not watcher_ready else 1)
+    release.set()
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+    py.shutdown(0)
+
+
 def test_queue_is_capped_in_bytes_and_the_batch_in_flight_counts() -> None:
     hanging = Hanging()
     cap = 2 * 2**20

@@ -18,6 +18,7 @@ import httpx
 
 from promptyard import errors
 from promptyard.domain.stats import p_phrase
+from promptyard.sdk.http import error_of
 from promptyard.settings import client_config
 
 
@@ -28,11 +29,7 @@ class Api:
     def call(self, method: str, path: str, **kw: Any) -> Any:
         r = self.http.request(method, path, **kw)
         if r.status_code >= 400:
-            try:
-                err = r.json()["error"]
-            except (ValueError, KeyError, TypeError):
-                err = {"message": r.text[:300], "code": None}
-            raise errors.from_status(r.status_code, err.get("message", ""), err.get("code"), err.get("details"))
+            raise error_of(r)
         return r.json() if r.content else None
 
 
@@ -135,8 +132,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         with api.http.stream("GET", "/api/v1/requests/export", params=params, timeout=None) as r:
             if r.status_code >= 400:
                 r.read()
-                err = r.json().get("error", {})
-                raise errors.from_status(r.status_code, err.get("message", r.text[:300]), err.get("code"))
+                raise error_of(r)
             for chunk in r.iter_bytes():
                 out.write(chunk)
     finally:
@@ -446,8 +442,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def _answer(r: httpx.Response) -> Any:
     if r.status_code >= 400:
-        err = r.json().get("error", {})
-        raise errors.from_status(r.status_code, err.get("message", r.text[:300]), err.get("code"), err.get("details"))
+        raise error_of(r)
     return r.json()
 
 

@@ -110,6 +110,18 @@ class Resolved:
 
 
 @dataclass(frozen=True)
+class Bundle:
+    """What a client that routes by itself caches for one fetch spec: the label's routing policy
+    (None: one fixed version), the label's own version and every version the policy can serve."""
+
+    prompt: PromptRecord
+    label: str | None
+    policy: dict[str, Any] | None
+    version: int
+    versions: dict[int, VersionRecord]
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     id: int
     actor: str

@@ -299,5 +299,10 @@ def rules(policy: dict[str, Any]) -> dict[str, dict[int, float]]:
     return out
 
 
+def served_versions(policy: dict[str, Any]) -> set[int]:
+    """Every version a (validated) policy can serve, by any of its rules."""
+    return {number for weights in rules(policy).values() for number in weights}
+
+
 def is_randomised(weights: dict[int, float]) -> bool:
     return sum(1 for w in weights.values() if w > 0) >= 2

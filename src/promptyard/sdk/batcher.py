@@ -34,6 +34,7 @@ import httpx
 
 from promptyard.sdk import http, signals
 from promptyard.sdk.counters import Counters, FlushResult
+from promptyard.sdk.forks import Rearmed
 from promptyard.sdk.sizes import approx_size
 from promptyard.sdk.spool import Spool
 from promptyard.sdk.text import dumps
@@ -60,7 +61,7 @@ class BatcherConfig:
     write_through: float = 0.5
 
 
-class Batcher:
+class Batcher(Rearmed):
     def __init__(self, config: BatcherConfig, prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
         self.config = config
         self.prepare = prepare  # item -> the body that may leave the process (SDK-side redaction)
@@ -70,8 +71,8 @@ class Batcher:
             self._start()  # replay what an earlier run left behind, without waiting for a new log
 
     def _reset(self) -> None:
-        """Fresh state: also run in a forked child, whose copy of the parent's thread is gone and
-        whose copy of the parent's queue the parent itself will send."""
+        """Fresh state: also in a forked child (see forks.py), whose copy of the parent's thread is
+        gone and whose copy of the parent's queue the parent itself will send."""
         self.counters = Counters()
         self._mark = Counters()  # the counters when the last flush returned
         # Reentrant: the SIGTERM handler flushes on the main thread, which the signal may have

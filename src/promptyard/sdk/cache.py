@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from promptyard import errors
 from promptyard.sdk import http, signals
+from promptyard.sdk.forks import Rearmed
 
 log = logging.getLogger("promptyard.sdk")
 Key = tuple[str, int | None, str | None]
@@ -27,7 +28,7 @@ class Entry:
         self.bundle, self.fetched_at = bundle, fetched_at
 
 
-class PromptCache:
+class PromptCache(Rearmed):
     def __init__(self, fetch: Callable[[Key], dict[str, Any]], ttl: float = 60.0, stale_ttl: float = 3600.0):
         self.fetch, self.ttl, self.stale_ttl = fetch, ttl, stale_ttl
         self.entries: dict[Key, Entry] = {}
@@ -109,22 +110,23 @@ class PromptCache:
                             self._refreshing.discard(key)
 
 
-class ChangeWatcher:
+class ChangeWatcher(Rearmed):
     """Follows GET /api/v1/changes (long poll) and expires cached entries of changed prompts."""
 
     def __init__(self, get: Callable[..., Any], cache: PromptCache, wait: float = 25.0):
         self.get, self.cache, self.wait = get, cache, wait
-        self.cursor: int | None = None
-        self.connected = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._reset()
 
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="promptyard-changes", daemon=True)
             self._thread.start()
 
-    def reset(self) -> None:
-        self.cursor, self._thread, self.connected = None, None, threading.Event()
+    def _reset(self) -> None:
+        """Not started (also in a forked child, see forks.py): the next get starts it again."""
+        self.cursor: int | None = None
+        self.connected = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def _run(self) -> None:
         signals.keep_off_this_thread()

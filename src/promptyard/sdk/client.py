@@ -1,7 +1,8 @@
 """Promptyard and AsyncPromptyard: fetch prompts (cached), log LLM calls (never blocking).
 
 Both share one core: the prompt cache with its background refresher and change-feed watcher,
-and the logging pipeline (batcher). Only a cache miss differs: AsyncPromptyard awaits it.
+and the logging pipeline (batcher), and one `get` that yields the requests it needs: only how
+they are sent differs (AsyncPromptyard awaits them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 import time
 import uuid
 import weakref
-from typing import Any, Mapping
+from typing import Any, Generator, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -23,14 +24,16 @@ from promptyard.domain import routing
 from promptyard.sdk import http, prompt as prompts, signals
 from promptyard.sdk.batcher import Batcher, BatcherConfig
 from promptyard.sdk.counters import FlushResult
+from promptyard.sdk.forks import Rearmed
 from promptyard.sdk.cache import ChangeWatcher, Key, PromptCache
 from promptyard.sdk.prompt import Prompt
 from promptyard.settings import client_config
 
 _clients: "weakref.WeakSet[_Core]" = weakref.WeakSet()
+Request = tuple[str, str, dict[str, Any]]  # what `get` needs sent: method, path, httpx keywords
 
 
-class _Core:
+class _Core(Rearmed):
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 10.0,
                  cache_ttl: float = 60.0, stale_ttl: float = 3600.0, watch_changes: bool = True,
                  max_queue: int = 10_000, max_queue_bytes: int = 64 * 2**20, batch_size: int = 500,
@@ -50,8 +53,7 @@ class _Core:
         self.timeout = timeout
         # Built on first use, not here: creating an httpx client builds a TLS context (tens of
         # milliseconds), which a process that only logs should never pay on its own thread.
-        self._http: httpx.Client | None = None
-        self._http_lock = threading.Lock()
+        self._reset()
         self.cache = PromptCache(self._fetch_bundle, cache_ttl, stale_ttl)
         self.watcher = ChangeWatcher(self._get_json, self.cache) if watch_changes else None
         self.batcher = Batcher(BatcherConfig(
@@ -63,6 +65,11 @@ class _Core:
         _clients.add(self)
         if handle_signals:
             signals.install(_on_stop_signal)
+
+    def _reset(self) -> None:
+        """No connection yet (also in a forked child, see forks.py: not the parent's sockets)."""
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
 
     def _sync_http(self) -> httpx.Client:
         with self._http_lock:
@@ -147,14 +154,64 @@ class _Core:
 
     def _fetch_bundle(self, key: Key) -> dict[str, Any]:
         path, params = self._bundle_request(key)
-        return self._get_json(path, params, None)
+        return self._request("GET", path, params=params)
 
     def _get_json(self, path: str, params: dict[str, Any], timeout: float | None) -> Any:
+        return self._request("GET", path, params=params, timeout=timeout or self.timeout)
+
+    def _request(self, method: str, path: str, **kw: Any) -> Any:
         try:
-            response = self._sync_http().get(path, params=params, timeout=timeout or self.timeout)
+            response = self._sync_http().request(method, path, **kw)
         except httpx.HTTPError as exc:
             raise http.unreachable(exc) from exc
         return http.check(response)
+
+    def _get(self, name: str, version: int | None, label: str | None, variables: dict[str, Any] | None,
+             metadata: Mapping[str, Any] | None, fallback: Any) -> Generator[Request, Any, Prompt]:
+        """The one `get` of both clients, without I/O of its own: it yields each request it needs
+        (method, path, httpx keywords) and is sent the JSON answer (or has the error thrown in);
+        it returns the Prompt. `_drive` and `AsyncPromptyard._adrive` do the sending."""
+        key: Key = (name, version, label)
+        self._watch()
+        entry, fresh = self.cache.lookup(key)
+        stale = False
+        if entry is not None and fresh:
+            bundle = entry.bundle
+        else:
+            path, params = self._bundle_request(key)
+            try:
+                bundle = yield "GET", path, {"params": params}
+                self.cache.store(key, bundle)
+            except errors.Unavailable:
+                if entry is not None:
+                    bundle, stale = entry.bundle, True
+                elif fallback is not None:
+                    return self._from_fallback(name, fallback, variables)
+                else:
+                    raise
+        version_data, route = self._choose(bundle, metadata)
+        rendered = None
+        if variables is not None:
+            if version_data.get("template_format") == "jinja2":  # rendered by the server's sandbox
+                body = {"version": version_data["number"], "variables": variables, "metadata": dict(metadata or {})}
+                rendered = (yield "POST", f"/api/v1/fetch/{quote(name, safe='/')}", {"json": body})["rendered"]
+            else:
+                rendered = prompts.render_locally(version_data, variables)
+        return self._build(key, bundle, version_data, route, variables, rendered, stale)
+
+    def _drive(self, flow: Generator[Request, Any, Prompt]) -> Prompt:
+        try:
+            request = next(flow)
+            while True:
+                method, path, kw = request
+                try:
+                    answer = self._request(method, path, **kw)
+                except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+                    request = flow.throw(exc)
+                else:
+                    request = flow.send(answer)
+        except StopIteration as done:
+            return done.value
 
     def _choose(self, bundle: dict[str, Any], metadata: Mapping[str, Any] | None
                 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -176,21 +233,6 @@ class _Core:
         return prompts.build(name, version, label=None, variables=variables, rendered=rendered, routing=None,
                              prompt_id=None, is_fallback=True)
 
-    @staticmethod
-    def _remote_render_body(version: dict[str, Any], variables: dict[str, Any],
-                            metadata: Mapping[str, Any] | None) -> dict[str, Any]:
-        return {"version": version["number"], "variables": variables, "metadata": dict(metadata or {})}
-
-    def _after_fork(self) -> None:
-        # The child has no threads but copies of the parent's sockets: start clean.
-        self._http, self._http_lock = None, threading.Lock()
-        self.batcher._reset()
-        self.cache._reset()
-        if self.redactor is not None:
-            self.redactor._reset()
-        if self.watcher is not None:
-            self.watcher.reset()
-
     def flush(self, timeout: float | None = 10.0) -> FlushResult:
         """Wait (up to `timeout` s) until every queued item is sent, spooled or dropped. The
         result counts what was delivered, rejected, spooled, dropped since the previous flush and
@@ -210,40 +252,7 @@ class Promptyard(_Core):
             fallback: Any = None) -> Prompt:
         """A prompt version (by version, label, or the 'production' label / newest), rendered
         with `variables` when given; `metadata` feeds the label's routing policy."""
-        key: Key = (name, version, label)
-        self._watch()
-        entry, fresh = self.cache.lookup(key)
-        stale = False
-        if entry is not None and fresh:
-            bundle = entry.bundle
-        else:
-            try:
-                bundle = self._fetch_bundle(key)
-                self.cache.store(key, bundle)
-            except errors.Unavailable:
-                if entry is not None:
-                    bundle, stale = entry.bundle, True
-                elif fallback is not None:
-                    return self._from_fallback(name, fallback, variables)
-                else:
-                    raise
-        version_data, route = self._choose(bundle, metadata)
-        rendered = None
-        if variables is not None:
-            if version_data.get("template_format") == "jinja2":
-                rendered = self._render_remote(name, version_data, variables, metadata)
-            else:
-                rendered = prompts.render_locally(version_data, variables)
-        return self._build(key, bundle, version_data, route, variables, rendered, stale)
-
-    def _render_remote(self, name: str, version: dict[str, Any], variables: dict[str, Any],
-                       metadata: Mapping[str, Any] | None) -> dict[str, Any]:
-        try:
-            response = self._sync_http().post(f"/api/v1/fetch/{quote(name, safe='/')}",
-                                              json=self._remote_render_body(version, variables, metadata))
-        except httpx.HTTPError as exc:
-            raise http.unreachable(exc) from exc
-        return http.check(response)["rendered"]
+        return self._drive(self._get(name, version, label, variables, metadata, fallback))
 
     def close(self) -> None:
         self.shutdown()
@@ -283,34 +292,21 @@ class AsyncPromptyard(_Core):
                   variables: dict[str, Any] | None = None, metadata: Mapping[str, Any] | None = None,
                   fallback: Any = None) -> Prompt:
         """Same as Promptyard.get; only a cache miss (or a jinja2 render) awaits the server."""
-        key: Key = (name, version, label)
-        self._watch()
-        entry, fresh = self.cache.lookup(key)
-        stale = False
-        if entry is not None and fresh:
-            bundle = entry.bundle
-        else:
-            try:
-                path, params = self._bundle_request(key)
-                bundle = await self._arequest("GET", path, params=params)
-                self.cache.store(key, bundle)
-            except errors.Unavailable:
-                if entry is not None:
-                    bundle, stale = entry.bundle, True
-                elif fallback is not None:
-                    return self._from_fallback(name, fallback, variables)
+        return await self._adrive(self._get(name, version, label, variables, metadata, fallback))
+
+    async def _adrive(self, flow: Generator[Request, Any, Prompt]) -> Prompt:
+        try:
+            request = next(flow)
+            while True:
+                method, path, kw = request
+                try:
+                    answer = await self._arequest(method, path, **kw)
+                except Exception as exc:  # noqa: BLE001 - handed to the flow, which decides
+                    request = flow.throw(exc)
                 else:
-                    raise
-        version_data, route = self._choose(bundle, metadata)
-        rendered = None
-        if variables is not None:
-            if version_data.get("template_format") == "jinja2":
-                body = self._remote_render_body(version_data, variables, metadata)
-                rendered = (await self._arequest("POST", f"/api/v1/fetch/{quote(name, safe='/')}",
-                                                 json=body))["rendered"]
-            else:
-                rendered = prompts.render_locally(version_data, variables)
-        return self._build(key, bundle, version_data, route, variables, rendered, stale)
+                    request = flow.send(answer)
+        except StopIteration as done:
+            return done.value
 
     async def flush(self, timeout: float | None = 10.0) -> FlushResult:  # type: ignore[override]
         return await asyncio.to_thread(self.batcher.flush, timeout)
@@ -352,11 +348,4 @@ def _on_stop_signal(terminating: bool) -> None:
             client.batcher.flush(left)
 
 
-def _after_fork_in_child() -> None:
-    for client in list(_clients):
-        client._after_fork()
-
-
 atexit.register(_shutdown_all)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

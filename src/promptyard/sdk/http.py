@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by the sync and async clients: headers, error answers, retry rules."""
+"""HTTP plumbing shared by the sync and async clients (error answers also by the CLI): headers, error
+answers, retry rules."""
 
 from __future__ import annotations
 

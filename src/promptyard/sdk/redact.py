@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptyard.domain import redaction_policy as rp
+from promptyard.sdk.forks import Rearmed
 from promptyard.sdk.text import clean
 
 
-class LogRedactor:
+class LogRedactor(Rearmed):
     """One policy applied to log, score and metadata bodies (callable from any thread)."""
 
     def __init__(self, redact: bool | Mapping[str, Any], key: bytes | str | None = None):
@@ -34,7 +35,7 @@ class LogRedactor:
         self._reset()
 
     def _reset(self) -> None:
-        """A fresh lock (also in a forked child, where another thread may have held the parent's)."""
+        """A fresh lock (also in a forked child, see forks.py)."""
         self._lock = threading.RLock()  # the Redactor keeps a memo and counts
 
     def _value(self, value: Any) -> Any:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from promptyard.domain import access, names, routing
 from promptyard.domain.records import (
-    LabelEventRecord, LabelRecord, Principal, PromptRecord, Resolved, VersionRecord,
+    Bundle, LabelEventRecord, LabelRecord, Principal, PromptRecord, Resolved, VersionRecord,
 )
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import audit, changes, experiment_records, prompts, versions
@@ -137,14 +137,7 @@ def resolve(session: Session, p: Principal, name: str, *, version: int | None = 
     it carries a policy; 'latest' = newest); with neither, 'production' if set, else the newest.
     `cursor` is the workspace's change cursor when the caller read it already (in the same
     transaction: ingest resolves many logs at once)."""
-    access.require(p, "prompts:read")
-    cursor = changes.cursor(session, p.workspace_id) if cursor is None else cursor
-    key = (id(session.get_bind().pool), p.workspace_id, name, version, label)
-    target = _targets.get(key)
-    if target is None or target.cursor != cursor:
-        if len(_targets) >= _MAX_TARGETS:
-            _targets.clear()
-        target = _targets[key] = _target(session, p, name, version, label, cursor)
+    target = _cached_target(session, p, name, version, label, cursor)
     rule = unit = None
     number = target.number
     if target.policy:
@@ -156,6 +149,33 @@ def resolve(session: Session, p: Principal, name: str, *, version: int | None = 
         found = target.versions[number] = versions.record(versions.by_number_or_404(session, prompt, number),
                                                           prompt.name)
     return Resolved(target.prompt, found, target.label, rule, unit)
+
+
+def bundle(session: Session, p: Principal, name: str, *, version: int | None = None,
+           label: str | None = None) -> Bundle:
+    """The same fetch spec as `resolve`, for clients that route by themselves (our SDKs): no
+    draw here; with a routing policy, every version it can serve plus the label's own."""
+    target = _cached_target(session, p, name, version, label)
+    if target.policy:
+        base = next(lab.version for lab in target.prompt.labels if lab.name == target.label)
+        numbers = routing.served_versions(target.policy) | {base}
+    else:
+        base, numbers = target.number, {target.number}
+    return Bundle(target.prompt, target.label, target.policy, base,
+                  {n: versions.get(session, p, target.prompt.id, n) for n in sorted(numbers)})
+
+
+def _cached_target(session: Session, p: Principal, name: str, version: int | None, label: str | None,
+                   cursor: int | None = None) -> _Target:
+    access.require(p, "prompts:read")
+    cursor = changes.cursor(session, p.workspace_id) if cursor is None else cursor
+    key = (id(session.get_bind().pool), p.workspace_id, name, version, label)
+    target = _targets.get(key)
+    if target is None or target.cursor != cursor:
+        if len(_targets) >= _MAX_TARGETS:
+            _targets.clear()
+        target = _targets[key] = _target(session, p, name, version, label, cursor)
+    return target
 
 
 def _target(session: Session, p: Principal, name: str, version: int | None, label: str | None,

@@ -1,7 +1,8 @@
-"""/api/v1: prompts, versions, labels, diff and fetch.
+"""/api/v1: prompts, versions, labels, diff, fetch and the SDKs' bundle.
 
 Prompts are addressed by id in paths; names (which may contain '/') are only ever the last
-path segment (`/by-name/{name}`, `/fetch/{name}`) so no name can be mistaken for a sub-path.
+path segment (`/by-name/{name}`, `/fetch/{name}`, `/prompt-bundle/{name}`) so no name can be
+mistaken for a sub-path.
 """
 
 from __future__ import annotations
@@ -136,6 +137,15 @@ def fetch(name: PromptName, request: Request, c: Ctx, p: Auth, version: OptNumbe
     with c.db.read() as s:
         r = labels.resolve(s, p, name, version=version, label=label, metadata=metadata)
     return JSONResponse(shapes.resolved(r))  # already JSON-ready: skip FastAPI's slow re-encoding
+
+
+@router.get("/prompt-bundle/{name:path}", responses=errors.FOUND)
+def prompt_bundle(name: PromptName, c: Ctx, p: Auth, version: OptNumber = None, label: str | None = None):
+    """For our SDKs, which cache it and route by themselves (same hashing as the server,
+    tests/vectors/routing.json): {prompt, label, policy, version (the label's own), versions:
+    {number: version}}; by `version`, by `label`, or (neither) 'production' if set, else the newest."""
+    with c.db.read() as s:
+        return shapes.bundle(labels.bundle(s, p, name, version=version, label=label))
 
 
 @router.post("/fetch/{name:path}", responses=errors.documented(413) | errors.FOUND)

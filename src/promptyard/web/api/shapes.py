@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from promptyard.domain.records import Resolved, VersionRecord
+from promptyard.domain.records import Bundle, Resolved, VersionRecord
 
 
 def iso(value: datetime | None) -> str | None:
@@ -43,3 +43,9 @@ def resolved(r: Resolved, rendered: dict[str, Any] | None = None) -> dict[str, A
         "routing": {"rule": r.rule, "unit": r.unit} if r.rule else None,
         "rendered": rendered,
     }
+
+
+def bundle(b: Bundle) -> dict[str, Any]:
+    return {"prompt": {"id": b.prompt.id, "name": b.prompt.name, "folder": b.prompt.folder}, "label": b.label,
+            "policy": b.policy, "version": b.version,
+            "versions": {str(n): version(v) for n, v in b.versions.items()}}
