@@ -53,10 +53,6 @@ def api_key(headers: Mapping[str, str]) -> str | None:
     return key.strip() if key is not None else None
 
 
-def key_from_headers(request: Request) -> str | None:
-    return api_key(request.headers)
-
-
 def is_publishable(key: str | None) -> bool:
     return bool(key) and key.startswith(keys.PUBLISHABLE_PREFIX)
 

@@ -9,11 +9,11 @@ from fastapi import Depends, Path, Query, Request
 from promptyard.domain import names
 from promptyard.domain.numbers import MAX_ID
 from promptyard.domain.records import Principal
-from promptyard.web.context import AppContext, ctx, key_from_headers, request_principal
+from promptyard.web.context import AppContext, api_key, ctx, request_principal
 
 
 async def api_principal(request: Request) -> Principal:
-    return await request_principal(request, key_from_headers(request))
+    return await request_principal(request, api_key(request.headers))
 
 
 Auth = Annotated[Principal, Depends(api_principal)]

@@ -12,7 +12,7 @@ from fastapi import Request
 from promptyard.domain.numbers import MAX_ID, ascii_int
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, TooLarge
-from promptyard.web.context import AppContext, ctx, key_from_headers, request_principal
+from promptyard.web.context import AppContext, api_key, ctx, request_principal
 
 
 
@@ -29,7 +29,7 @@ async def call(request: Request) -> Call:
     """Dependency: body first (the key may be in it), then the key - header `X-API-KEY` first,
     then body `api_key`, as the SDK sends it in one or the other depending on the endpoint."""
     body = await _body(request)
-    raw = key_from_headers(request) or (body.get("api_key") if isinstance(body.get("api_key"), str) else None)
+    raw = api_key(request.headers) or (body.get("api_key") if isinstance(body.get("api_key"), str) else None)
     context = ctx(request)
     principal = await request_principal(request, raw)
     limit = min(context.settings.publishable_max_body_bytes, context.settings.max_body_bytes)
