@@ -24,6 +24,7 @@ serve: $(STAMP_SERVER)
 	$(BIN)/promptyard serve
 
 test: $(STAMP_TEST)
+	$(BIN)/ruff check src tests bench docs
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP_TEST)
