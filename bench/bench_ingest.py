@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, server, write_section  # noqa: E402
 from bench_fetch import PG, pg_ready  # noqa: E402
+from common import machine, server, write_section  # noqa: E402
 
 BATCH, BATCHES, CLIENTS, ROUNDS = 500, 40, 2, 5
 

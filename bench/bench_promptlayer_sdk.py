@@ -21,9 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import bench_sdk  # noqa: E402
-from common import free_port, machine, pct, server, write_section  # noqa: E402
-
 import promptlayer  # noqa: E402
+from common import free_port, machine, pct, server, write_section  # noqa: E402
 
 UP_CALLS, DOWN_CALLS, HANG_CALLS, HANG_CAP_S = 1000, 5, 2, 20.0
 LOG = dict(provider="openai", model="gpt-4o", parameters={"temperature": 0.2}, tags=["bench"],

@@ -13,9 +13,9 @@ import tempfile
 import time
 import uuid
 
+from promptyard.domain import query
 from promptyard.errors import TimedOut
 from promptyard.services import keys, request_ingest, request_reads
-from promptyard.domain import query
 from promptyard.store.db import Database
 from promptyard.store.migrate import upgrade
 

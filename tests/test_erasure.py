@@ -18,11 +18,30 @@ from sqlalchemy import func, select, text
 
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
-from promptyard.services import (audit, erasure, experiments, keys, labels, log_stats, prompts, request_annotations,
-                                 request_ingest, request_reads, versions)
-from promptyard.store.models import (AuditEvent, Experiment, ExperimentUnit, PendingUpdate, Request, RequestMetadata,
-                                     RequestTag, Score)
+from promptyard.services import (
+    audit,
+    erasure,
+    experiments,
+    keys,
+    labels,
+    log_stats,
+    prompts,
+    request_annotations,
+    request_ingest,
+    request_reads,
+    versions,
+)
 from promptyard.store.db import LOG_TABLES
+from promptyard.store.models import (
+    AuditEvent,
+    Experiment,
+    ExperimentUnit,
+    PendingUpdate,
+    Request,
+    RequestMetadata,
+    RequestTag,
+    Score,
+)
 from promptyard.store.types import utcnow
 from tests.conftest import make_key
 

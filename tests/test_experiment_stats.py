@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as sps
-from statsmodels.stats.multitest import multipletests
 from statsmodels.regression.linear_model import OLS
+from statsmodels.stats.multitest import multipletests
 
 from promptyard.domain import experiments as ex
 from promptyard.domain.stats import chi2_sf

@@ -17,8 +17,16 @@ from statsmodels.regression.linear_model import OLS
 
 from promptyard.domain import experiments as ex
 from promptyard.errors import Conflict, Forbidden, InvalidInput
-from promptyard.services import (experiment_records, experiments, labels, prompts, ramps, request_annotations,
-                                 request_ingest, versions)
+from promptyard.services import (
+    experiment_records,
+    experiments,
+    labels,
+    prompts,
+    ramps,
+    request_annotations,
+    request_ingest,
+    versions,
+)
 from promptyard.store.models import ExperimentUnit, Request
 from promptyard.store.types import utcnow
 

@@ -15,8 +15,7 @@ import httpx
 import openai
 import pytest
 
-from tests.fakes.llm import (REPO_ROOT, FakeLLMServer, content_text, fake_llm, run_fake_llm,  # noqa: F401
-                             run_fake_llm_process)
+from tests.fakes.llm import REPO_ROOT, FakeLLMServer, content_text, fake_llm, run_fake_llm, run_fake_llm_process  # noqa: F401
 
 WEATHER_TOOL = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather for a city",

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from promptyard.errors import InvalidInput
 from promptyard.domain import names
+from promptyard.errors import InvalidInput
 from tests.conftest import make_key
 from tests.test_cli import cli, live  # noqa: F401
 from tests.test_registry_api import CHAT

@@ -14,8 +14,7 @@ import tracemalloc
 
 import pytest
 
-from promptyard import Promptyard
-from promptyard import FlushResult
+from promptyard import FlushResult, Promptyard
 from tests.test_sdk_servers import Hanging, Sink, closed_port_url, read_spool
 
 FAST = dict(flush_interval=0.05, timeout=1.0, watch_changes=False)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser import PAYLOADS, TEXTS, browser, new_page, registry_steps, server  # noqa: F401
 
+
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_registry_flow_in_the_browser(browser, server, lang):  # noqa: ANN001
     page = new_page(browser, server, lang)

@@ -69,7 +69,8 @@ def test_anthropic_blocks_completion_text_and_unknown_shapes():
     assert conversation.turns(7, "user") is None
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 STORABLE = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")  # others are refused
 TEXT = st.text(STORABLE, min_size=1, max_size=30).filter(str.strip)

@@ -5,7 +5,13 @@ This package's top level is the light client SDK (httpx only); the server lives 
 """
 
 from promptyard.errors import (
-    Conflict, Forbidden, InvalidInput, NotFound, PromptyardError, Unauthorized, Unavailable,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PromptyardError,
+    Unauthorized,
+    Unavailable,
 )
 from promptyard.sdk.client import AsyncPromptyard, Promptyard
 from promptyard.sdk.counters import FlushResult

@@ -89,7 +89,8 @@ def policies(kinds: tuple[str, ...]) -> list[tuple[str, dict]]:
 
 
 def vectors() -> dict:
-    from promptyard.domain import redaction, redaction_policy as rp
+    from promptyard.domain import redaction
+    from promptyard.domain import redaction_policy as rp
 
     default = rp.Redactor(rp.parse(None))
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from promptyard.errors import Forbidden  # noqa: F401  (re-exported)
 from promptyard.domain.records import Principal
+from promptyard.errors import Forbidden  # noqa: F401  (re-exported)
 
 # read: everything readable; prompts:read: prompts only (publishable browser keys);
 # ingest: log requests, scores, metadata; write: prompts, folders, labels; admin: keys,

@@ -21,11 +21,12 @@ import httpx
 
 from promptyard import errors
 from promptyard.domain import routing
-from promptyard.sdk import http, prompt as prompts, signals
+from promptyard.sdk import http, signals
+from promptyard.sdk import prompt as prompts
 from promptyard.sdk.batcher import Batcher, BatcherConfig
+from promptyard.sdk.cache import ChangeWatcher, Key, PromptCache
 from promptyard.sdk.counters import FlushResult
 from promptyard.sdk.forks import Rearmed
-from promptyard.sdk.cache import ChangeWatcher, Key, PromptCache
 from promptyard.sdk.prompt import Prompt
 from promptyard.settings import client_config
 

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from promptyard.domain import access, names, routing
 from promptyard.domain.records import (
-    Bundle, LabelEventRecord, LabelRecord, Principal, PromptRecord, Resolved, VersionRecord,
+    Bundle,
+    LabelEventRecord,
+    LabelRecord,
+    Principal,
+    PromptRecord,
+    Resolved,
+    VersionRecord,
 )
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import audit, changes, experiment_records, prompts, versions

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from promptyard.domain import access, query, stats
 from promptyard.domain.records import Principal
 from promptyard.store import rollups
-from promptyard.store.query_sql import where
 from promptyard.store.models import RedactionCount, Request, Score
+from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
 
 # Filtered statistics group by an expression of the version key (prompt name, number), not the key. Grouping by

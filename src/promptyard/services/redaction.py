@@ -24,7 +24,14 @@ from promptyard.errors import InvalidInput
 from promptyard.services import audit
 from promptyard.store import bulk
 from promptyard.store.models import (
-    PendingUpdate, RedactionCount, RedactionTerm, Request, RequestMetadata, RequestTag, Score, Workspace,
+    PendingUpdate,
+    RedactionCount,
+    RedactionTerm,
+    Request,
+    RequestMetadata,
+    RequestTag,
+    Score,
+    Workspace,
 )
 from promptyard.store.types import utcnow
 

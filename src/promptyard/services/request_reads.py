@@ -24,7 +24,6 @@ from promptyard.store.models import Prompt, PromptVersion, Request, RequestMetad
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
 
-
 SUGGESTIONS = 50  # names per helper list; more would not help anyone pick from a datalist
 
 

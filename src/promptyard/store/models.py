@@ -10,7 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

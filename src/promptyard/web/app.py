@@ -20,13 +20,13 @@ from promptyard.services import erasure, ramps, request_annotations
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
-from promptyard.web.api import errors as api_errors
 from promptyard.web.api import docs as api_docs
-from promptyard.web.api import openapi as api_openapi
 from promptyard.web.api import erasure as api_erasure
+from promptyard.web.api import errors as api_errors
 from promptyard.web.api import experiments as api_experiments
 from promptyard.web.api import folders as api_folders
 from promptyard.web.api import logs as api_logs
+from promptyard.web.api import openapi as api_openapi
 from promptyard.web.api import privacy as api_privacy
 from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import system as api_system

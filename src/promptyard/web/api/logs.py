@@ -16,6 +16,7 @@ from promptyard.web.api import errors, schemas, shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx
 from promptyard.web.downloads import download
 
+
 class _RefConvertor(StringConvertor):
     # A request ref is never one of this router's own names: without this, GET /requests/search
     # (a POST-only path) was answered by the {ref} lookup, and a 405's Allow could not be right.

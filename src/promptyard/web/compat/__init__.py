@@ -5,8 +5,13 @@ error bodies and statuses); `router` holds all compat routes and is included las
 
 from fastapi import APIRouter
 
-from promptyard.web.compat import errors  # noqa: F401  (found by app._surface)
-from promptyard.web.compat import folders, registry, release_labels, tracking
+from promptyard.web.compat import (
+    errors,  # noqa: F401  (found by app._surface)
+    folders,
+    registry,
+    release_labels,
+    tracking,
+)
 
 router = APIRouter(include_in_schema=False)
 for _sub in (tracking.router, release_labels.router, registry.router, folders.router):

@@ -15,7 +15,6 @@ from promptyard.errors import InvalidInput, TooLarge
 from promptyard.web.context import AppContext, api_key, ctx, request_principal
 
 
-
 @dataclass
 class Call:
     """One authenticated compat call: the app context, who is calling, and the JSON body."""

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from promptyard.domain.records import Principal, Resolved
 from promptyard.domain.numbers import ascii_int
+from promptyard.domain.records import Principal, Resolved
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import folders, labels, prompts, versions
 from promptyard.services.render_pool import TemplateEngine, engine_for

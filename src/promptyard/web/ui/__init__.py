@@ -9,9 +9,21 @@ experiment_pages, request_pages, erasure_pages (erasure and retention).
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from promptyard.web.ui import (admin_pages, assets, auth_pages, erasure_pages, errors,  # noqa: F401
-                               experiment_pages, editor_pages, label_pages, member_pages, privacy_pages,
-                               prompt_pages, request_pages, session)
+from promptyard.web.ui import (  # noqa: F401
+    admin_pages,
+    assets,
+    auth_pages,
+    editor_pages,
+    erasure_pages,
+    errors,
+    experiment_pages,
+    label_pages,
+    member_pages,
+    privacy_pages,
+    prompt_pages,
+    request_pages,
+    session,
+)
 
 # bind_request runs first on every UI route, so even a failing page knows its language.
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(session.bind_request)])

@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from promptyard.domain import numbers
-from promptyard.domain import query
+from promptyard.domain import numbers, query
 
 HELPER_FIELDS = ("h_meta_key", "h_meta_value", "h_score_name", "h_score_op", "h_score_value", "h_tag",
                  "h_status", "h_model", "h_since", "h_from", "h_to")

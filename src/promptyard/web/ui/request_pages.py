@@ -13,16 +13,15 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.routing import NoMatchFound
 
-from promptyard.domain import numbers
-from promptyard.domain import access
+from promptyard.domain import access, numbers
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
 from promptyard.services import exports, log_stats, request_annotations, request_reads
 from promptyard.services.render_pool import engine_for
-from promptyard.web.ui import charts, conversation, render, request_filters, session
-from promptyard.web.ui.catalogue import translate
 from promptyard.web.context import ctx, db
 from promptyard.web.downloads import download
+from promptyard.web.ui import charts, conversation, render, request_filters, session
+from promptyard.web.ui.catalogue import translate
 from promptyard.web.ui.render import FormData
 from promptyard.web.ui.session import Editor, UiUser, Viewer
 
