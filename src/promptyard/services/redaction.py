@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -45,8 +46,41 @@ def _key(session: Session, workspace_id: int) -> bytes:
     return hmac.new(secret, f"promptyard/redaction/{workspace_id}".encode(), hashlib.sha256).digest()
 
 
+# Every ingest call and annotation reads the policy and the term list. They change rarely, so the parsed
+# policy (validating it runs its custom patterns on probe texts) is kept per stored form, and the term list per
+# workspace with a mark (how many entries, the newest) that a cheap aggregate reads: any add or remove moves it.
+_POLICIES: dict[str, rp.Policy] = {}
+_TERMS: dict[tuple[str, int], tuple[tuple, rp.Terms]] = {}
+_DEFAULT = rp.Policy()
+
+
 def policy(session: Session, workspace_id: int) -> rp.Policy:
-    return rp.parse(session.scalar(select(Workspace.redaction).where(Workspace.id == workspace_id)))
+    stored = session.scalar(select(Workspace.redaction).where(Workspace.id == workspace_id))
+    if stored is None:
+        return _DEFAULT
+    text = json.dumps(stored, sort_keys=True)
+    found = _POLICIES.get(text)
+    if found is None:
+        if len(_POLICIES) >= 256:
+            _POLICIES.clear()
+        found = _POLICIES[text] = rp.parse(stored)
+    return found
+
+
+def _terms(session: Session, workspace_id: int) -> rp.Terms:
+    mark = tuple(session.execute(select(func.count(), func.max(RedactionTerm.created_at))
+                                 .where(RedactionTerm.workspace_id == workspace_id)).one())
+    if not mark[0]:
+        return rp.Terms()
+    where = (str(session.get_bind().url), workspace_id)
+    cached = _TERMS.get(where)
+    if cached is not None and cached[0] == mark:
+        return cached[1]
+    rows = session.execute(select(RedactionTerm.digest, RedactionTerm.prefix, RedactionTerm.length)
+                           .where(RedactionTerm.workspace_id == workspace_id)).all()
+    terms = rp.Terms.of(rp.TermEntry(*row) for row in rows)
+    _TERMS[where] = (mark, terms)
+    return terms
 
 
 def for_workspace(session: Session, workspace_id: int) -> rp.Redactor | None:
@@ -54,11 +88,7 @@ def for_workspace(session: Session, workspace_id: int) -> rp.Redactor | None:
     found = policy(session, workspace_id)
     if not found.enabled:
         return None
-    terms: rp.Terms | None = None
-    if found.rules[rp.TERM].on:
-        rows = session.execute(select(RedactionTerm.digest, RedactionTerm.prefix, RedactionTerm.length)
-                               .where(RedactionTerm.workspace_id == workspace_id)).all()
-        terms = rp.Terms.of(rp.TermEntry(*row) for row in rows)
+    terms = _terms(session, workspace_id) if found.rules[rp.TERM].on else None
     return rp.Redactor(found, _key(session, workspace_id), terms)
 
 
