@@ -1,5 +1,5 @@
-"""Headless Chromium through Playwright (Debian's `chromium`, no browser download), and the steps
-the browser tests share: a logged-in page, the registry flow, hostile payloads.
+"""The steps the browser tests share (the `browser` and `live` fixtures are in conftest.py): a
+logged-in page, the registry flow, hostile payloads; and where Chromium is.
 
 Under CI=true a missing browser fails the test; locally it skips with a loud message.
 """
@@ -9,35 +9,9 @@ from __future__ import annotations
 import re
 import shutil
 
-import pytest
-
-from tests.conftest import missing
-from tests.servers import LiveServer, start_server
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    if not CHROMIUM:
-        missing("Chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> LiveServer:  # noqa: ANN001
-    """A real `promptyard serve` of the test module's own, with its first-run admin login."""
-    live = start_server(tmp_path_factory.mktemp("ui-browser"))
-    assert live.admin_password, "".join(live.output)
-    yield live
-    live.stop()
 
 
 TEXTS = {
@@ -56,7 +30,7 @@ PAYLOADS = [
 ]
 
 
-def new_page(browser, server, lang: str, *, js: bool = True, start: str = "/ui/prompts",  # noqa: ANN001, ANN201
+def new_page(browser, live, lang: str, *, js: bool = True, start: str = "/ui/prompts",  # noqa: ANN001, ANN201
              email: str | None = None, password: str | None = None):
     """A page whose browser prefers `lang`, logged in (as the first admin unless told) through the
     login form that `start` redirects to; dialogs are recorded (and dismissed)."""
@@ -65,19 +39,19 @@ def new_page(browser, server, lang: str, *, js: bool = True, start: str = "/ui/p
     page = context.new_page()
     page.dialogs = []
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.goto(server.url + start)
+    page.goto(live.url + start)
     assert "/ui/login" in page.url
-    page.fill("input[name=email]", email or server.admin_email)
-    page.fill("input[name=password]", password or server.admin_password)
+    page.fill("input[name=email]", email or live.admin_email)
+    page.fill("input[name=password]", password or live.admin_password)
     page.click("form[action='/ui/login'] button")
     page.wait_for_url(re.compile(rf".*{re.escape(start)}$"))
     return page
 
 
-def registry_steps(page, server, name: str, lang: str) -> None:  # noqa: ANN001
+def registry_steps(page, live, name: str, lang: str) -> None:  # noqa: ANN001
     """Create a prompt in the folder experimental/, edit it to version 2 with a commit message
     (previewing it first), view the diff, move production to v2 with a reason."""
-    page.goto(server.url + "/ui/prompts/new")
+    page.goto(live.url + "/ui/prompts/new")
     page.fill("input[name=name]", name)
     page.fill("input[name=folder]", "experimental")
     page.fill("textarea[name=content_0]", "You answer questions about {topic}.")

@@ -8,8 +8,12 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+
+import httpx
 
 
 def free_port() -> int:
@@ -26,8 +30,21 @@ class LiveServer:
     admin_password: str
     output: list[str]
     process: subprocess.Popen
+    data_dir: Path = field(default=Path())
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        """A client of this server, authenticated with its admin key: `live.http.get("/api/v1/...")`."""
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30)
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """The environment the CLI (and the SDK) read to reach this server."""
+        return {"PROMPTYARD_URL": self.url, "PROMPTYARD_API_KEY": self.api_key}
 
     def stop(self) -> None:
+        if "http" in self.__dict__:
+            self.http.close()
         self.process.terminate()
         try:
             self.process.wait(10)
@@ -68,4 +85,20 @@ def start_server(data_dir: Path, database_url: str | None = None, env: dict | No
                 break
         time.sleep(0.05)
     return LiveServer(f"http://127.0.0.1:{port}", key.group(1) if key else "", login.group(1) if login else "",
-                      login.group(2) if login else "", lines, proc)
+                      login.group(2) if login else "", lines, proc, data_dir)
+
+
+def start_live(data_dir: Path, database=None) -> LiveServer:  # noqa: ANN001
+    """A server on the test's database: SQLite in `data_dir` (with its first-run admin login), or
+    the shared PostgreSQL test database, then with an admin key in a workspace of its own."""
+    url = None if database is None or database.kind == "sqlite" else database.url
+    server = start_server(data_dir, url)
+    if url:
+        made = subprocess.run([sys.executable, "-m", "promptyard.cli", "keys", "create", "--name", "live",
+                               "--scopes", "read,write,ingest,admin", "--workspace", f"live-{uuid.uuid4().hex[:8]}",
+                               "--database-url", url], capture_output=True, text=True, timeout=60)
+        if made.returncode != 0:
+            server.stop()
+            raise RuntimeError(made.stderr)
+        server.api_key = made.stdout.strip().splitlines()[-1].strip()
+    return server

@@ -7,8 +7,6 @@ import re
 
 import pytest
 
-from tests.browser import browser, server  # noqa: F401
-
 SRC = re.compile(r"""(?:src|href)="([^"]*)\"""")
 
 
@@ -53,7 +51,8 @@ def test_every_answer_says_nosniff(api, app):
 
 
 @pytest.mark.browser
-def test_swagger_ui_renders_offline_without_csp_violations(browser, server):  # noqa: F811
+@pytest.mark.one_database
+def test_swagger_ui_renders_offline_without_csp_violations(browser, live):
     context = browser.new_context()
     page = context.new_page()
     outside: list[str] = []
@@ -63,7 +62,7 @@ def test_swagger_ui_renders_offline_without_csp_violations(browser, server):  # 
                                                                               route.abort()))
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(server.url + "/api/v1/docs")
+    page.goto(live.url + "/api/v1/docs")
     page.wait_for_selector(".opblock", timeout=20_000)
     assert page.locator(".opblock").count() > 20
     assert "Promptyard" in page.inner_text(".info")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.test_registry_api import CHAT, create
+from tests.support import CHAT, create
 
 
 @pytest.mark.parametrize("body, field", [

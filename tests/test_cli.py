@@ -9,32 +9,9 @@ import uuid
 from urllib.parse import quote
 
 import httpx
-import pytest
 
 from tests.servers import start_server
-
-PY = [sys.executable, "-m", "promptyard.cli"]
-
-
-@pytest.fixture()
-def live(tmp_path, database):  # noqa: ANN001, ANN201
-    url = None if database.kind == "sqlite" else database.url
-    server = start_server(tmp_path / "data", url)
-    if not server.api_key:  # the shared PostgreSQL database was set up before: a key of our own
-        made = cli("keys", "create", "--name", "cli-test", "--scopes", "read,write,ingest,admin",
-                   "--workspace", f"cli-{uuid.uuid4().hex[:8]}",
-                   "--database-url", url)
-        assert made.returncode == 0, made.stderr
-        server.api_key = made.stdout.strip()
-    yield server
-    server.stop()
-
-
-def cli(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
-    import os
-
-    return subprocess.run([*PY, *args], capture_output=True, text=True, env=dict(os.environ, **(env or {})),
-                          timeout=60, **kw)
+from tests.support import cli, publish
 
 
 def test_serve_health_first_run_and_restart(tmp_path):
@@ -75,7 +52,7 @@ def test_keys_and_users_commands(tmp_path):
 
 
 def test_prompts_push_pull_roundtrip(live, tmp_path):
-    env = {"PROMPTYARD_URL": live.url, "PROMPTYARD_API_KEY": live.api_key}
+    env = live.client_env
     src = tmp_path / "prompts"
     (src / "服薬指導").mkdir(parents=True)
     (src / "服薬指導" / "返信案.yaml").write_text(
@@ -100,10 +77,9 @@ def test_prompts_push_pull_roundtrip(live, tmp_path):
 
 
 def test_requests_export_command(live, tmp_path):
-    env = {"PROMPTYARD_URL": live.url, "PROMPTYARD_API_KEY": live.api_key}
-    r = httpx.post(live.url + "/api/v1/requests", headers={"Authorization": f"Bearer {live.api_key}"},
-                   json={"requests": [{"model": "m", "metadata": {"env": "prod"}, "output": {"text": "=1+1"}},
-                                      {"model": "m", "metadata": {"env": "dev"}}]})
+    env = live.client_env
+    r = live.http.post("/api/v1/requests", json={"requests": [
+        {"model": "m", "metadata": {"env": "prod"}, "output": {"text": "=1+1"}}, {"model": "m", "metadata": {"env": "dev"}}]})
     assert r.json()["accepted"] == 2
     out = tmp_path / "prod.csv"
     done = cli("requests", "export", "--filter", 'metadata.env = "prod"', "--format", "csv", "-o", str(out), env=env)
@@ -117,14 +93,9 @@ def test_requests_export_command(live, tmp_path):
 def test_experiment_commands(live, tmp_path):
     """The whole experiment life cycle from the command line: policy, show, ramp, tick, stop,
     promote, rollback, clear."""
-    env = {"PROMPTYARD_URL": live.url, "PROMPTYARD_API_KEY": live.api_key}
-    auth = {"Authorization": f"Bearer {live.api_key}"}
+    env = live.client_env
     name = f"cli/exp-{uuid.uuid4().hex[:6]}"
-    for text in ("v1 {q}", "v2 {q}"):
-        r = httpx.post(live.url + "/api/v1/publish", headers=auth, json={
-            "name": name, "messages": [{"role": "user", "content": text}], "commit_message": text,
-            "labels": ["production"] if text.startswith("v1") else []})
-        assert r.status_code in (200, 201), r.text
+    _publish(live, name, ["v1 {q}", "v2 {q}"])
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"sticky_key": "user_id", "split": [{"version": 1, "weight": 90},
                                                                       {"version": 2, "weight": 10}],
@@ -132,8 +103,8 @@ def test_experiment_commands(live, tmp_path):
                                                                            "value": "staff"}], "version": 2}]}))
     done = cli("experiments", "policy", name, "production", "--file", str(policy), "--reason", "try v2", env=env)
     assert done.returncode == 0 and "policy set" in done.stdout, done.stderr
-    staff = httpx.get(live.url + f"/api/v1/fetch/{quote(name, safe='')}", headers=auth,
-                      params={"label": "production", "meta.role": "staff"}).json()
+    staff = live.http.get(f"/api/v1/fetch/{quote(name, safe='')}",
+                          params={"label": "production", "meta.role": "staff"}).json()
     assert staff["version"]["number"] == 2
     shown = cli("experiments", "show", name, "production", env=env)
     assert shown.returncode == 0 and "v1" in shown.stdout, shown.stderr
@@ -145,8 +116,8 @@ def test_experiment_commands(live, tmp_path):
                "--sticky-key", "user_id", "--reason", "ramp it", env=env)
     assert ramp.returncode == 0 and "running" in ramp.stdout, ramp.stderr
     ramp_id = ramp.stdout.split()[1]
-    prompt_id = httpx.get(live.url + f"/api/v1/prompts/by-name/{quote(name, safe='')}", headers=auth).json()["id"]
-    plan = httpx.get(live.url + f"/api/v1/prompts/{prompt_id}/labels/production/ramps", headers=auth).json()
+    prompt_id = live.http.get(f"/api/v1/prompts/by-name/{quote(name, safe='')}").json()["id"]
+    plan = live.http.get(f"/api/v1/prompts/{prompt_id}/labels/production/ramps").json()
     assert {k: plan["items"][0]["plan"][k] for k in ("min_n", "planned_units", "sticky_key")} == {
         "min_n": 5, "planned_units": 300, "sticky_key": "user_id"}
     assert cli("experiments", "tick", env=env).returncode == 0
@@ -156,7 +127,7 @@ def test_experiment_commands(live, tmp_path):
     assert promoted.returncode == 0 and "v2" in promoted.stdout, promoted.stderr
     back = cli("experiments", "rollback", name, "production", "--reason", "oops", env=env)
     assert back.returncode == 0 and "-> v" in back.stdout, back.stderr
-    history = httpx.get(live.url + f"/api/v1/prompts/by-name/{quote(name, safe='')}", headers=auth).json()
+    history = live.http.get(f"/api/v1/prompts/by-name/{quote(name, safe='')}").json()
     assert history["labels"]
     missing = cli("experiments", "policy", name, "production", "--file", str(tmp_path / "nope.json"),
                   "--reason", "x", env=env)
@@ -165,10 +136,7 @@ def test_experiment_commands(live, tmp_path):
 
 def _publish(live, name: str, texts: list[str]) -> None:  # noqa: ANN001
     for i, text in enumerate(texts):
-        r = httpx.post(live.url + "/api/v1/publish", headers={"Authorization": f"Bearer {live.api_key}"}, json={
-            "name": name, "messages": [{"role": "user", "content": text}], "commit_message": text,
-            "labels": ["production"] if i == 0 else []})
-        assert r.status_code in (200, 201), r.text
+        publish(live.http, name, text, role="user", commit=text, labels=["production"] if i == 0 else [])
 
 
 def _log_split(live, name: str, users: range, score: dict[int, int]) -> None:  # noqa: ANN001
@@ -178,15 +146,14 @@ def _log_split(live, name: str, users: range, score: dict[int, int]) -> None:  #
              "routing": {"label": "production", "rule": "split", "unit": f"u{u}"},
              "scores": [{"name": "q", "value": score[1 + u % 2] + (u * 7 + j * 3) % 10}]}
             for u in users for j in range(2)]
-    r = httpx.post(live.url + "/api/v1/requests", headers={"Authorization": f"Bearer {live.api_key}"},
-                   json={"requests": logs})
+    r = live.http.post("/api/v1/requests", json={"requests": logs})
     assert r.json()["accepted"] == len(logs), r.text
 
 
 def test_experiment_evidence_commands(live, tmp_path):
     """show / get print the API's evidence per rule (its numbers, with its decimals and p-values);
     declare, list, promote of the default winner and a forced promotion."""
-    env = {"PROMPTYARD_URL": live.url, "PROMPTYARD_API_KEY": live.api_key}
+    env = live.client_env
     name = f"cli/evidence-{uuid.uuid4().hex[:6]}"
     _publish(live, name, ["v1 {q}", "v2 {q}", "v3 {q}"])
     policy = tmp_path / "policy.json"
@@ -260,8 +227,8 @@ def test_serve_flags_win_over_the_environment(tmp_path):
     port = free_port()
     env = dict(os.environ, PROMPTYARD_PORT="9", PROMPTYARD_DATA_DIR=str(tmp_path / "env"), PROMPTYARD_LOG_LEVEL="warning")
     env.pop("PROMPTYARD_DATABASE_URL", None)
-    proc = subprocess.Popen([*PY, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir",
-                             str(tmp_path / "flag")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "promptyard.cli", "serve", "--host", "127.0.0.1", "--port",
+                             str(port), "--data-dir", str(tmp_path / "flag")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline, health = time.time() + 60, None
         while time.time() < deadline and health is None:

@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.test_compat_sdk import live, ours, pl, publish, unique  # noqa: F401  (fixtures)
+from tests.support import ours, pl_publish, unique
 
 promptlayer = pytest.importorskip("promptlayer")
 from promptlayer import exceptions as plx  # noqa: E402
@@ -49,7 +49,7 @@ def test_unknown_template_is_not_found(pl, live, monkeypatch):  # noqa: ANN001
     with pytest.raises(plx.PromptLayerNotFoundError, match="no prompt named"):
         pl.templates.get(unique("missing"))
     name = unique("known")
-    publish(pl, name, "Hello.")
+    pl_publish(pl, name, "Hello.")
     with pytest.raises(plx.PromptLayerNotFoundError, match="no version 7"):
         pl.templates.get(name, {"version": 7})
     with pytest.raises(plx.PromptLayerNotFoundError, match="no label 'nope'"):

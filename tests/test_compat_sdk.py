@@ -8,73 +8,15 @@ below read the server right after each call: nothing to wait for."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.servers import LiveServer, start_server
+from tests.servers import LiveServer
+from tests.support import chat_template, ours, pl_publish, unique
 
 promptlayer = pytest.importorskip("promptlayer")
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory, database) -> LiveServer:  # noqa: ANN001
-    """One server per module and database; on PostgreSQL (a database shared with other tests)
-    a key in a workspace of its own."""
-    url = None if database.kind == "sqlite" else database.url
-    server = start_server(tmp_path_factory.mktemp("pl"), url)
-    if url:
-        made = subprocess.run([sys.executable, "-m", "promptyard.cli", "keys", "create", "--name", "pl",
-                               "--scopes", "read,write,ingest,admin", "--workspace", f"pl-{uuid.uuid4().hex[:8]}",
-                               "--database-url", url], capture_output=True, text=True, timeout=60)
-        assert made.returncode == 0, made.stderr
-        server.api_key = made.stdout.strip().splitlines()[-1].strip()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def pl(live, fake_llm, monkeypatch):  # noqa: ANN001, ANN201
-    """A PromptLayer client configured the way the migration guide says: two variables (the base
-    URL with a trailing slash, as users paste it), plus the provider's own settings."""
-    monkeypatch.setenv("PROMPTLAYER_BASE_URL", live.url + "/")
-    monkeypatch.setenv("PROMPTLAYER_API_KEY", live.api_key)
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.openai_base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-fake")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_llm.anthropic_base_url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-fake")
-    return promptlayer.PromptLayer()
-
-
-def ours(live: LiveServer, method: str, path: str, **kw: Any) -> Any:
-    r = httpx.request(method, live.url + path, headers={"Authorization": f"Bearer {live.api_key}"}, **kw)
-    assert r.status_code < 300, (r.status_code, r.text)
-    return r.json()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def chat_template(system: str, user: str = "{question}") -> dict:
-    return {"type": "chat", "input_variables": ["question"], "messages": [
-        {"role": "system", "content": [{"type": "text", "text": system}], "template_format": "f-string",
-         "input_variables": []},
-        {"role": "user", "content": [{"type": "text", "text": user}], "template_format": "f-string",
-         "input_variables": ["question"]}]}
-
-
-def publish(pl, name: str, system: str, *, labels: list[str] | None = None, provider: str = "openai",  # noqa: ANN001
-            model: str = "gpt-4o-mini", commit: str = "first", parameters: dict | None = None) -> dict:
-    return pl.templates.publish({
-        "prompt_name": name, "prompt_template": chat_template(system), "commit_message": commit,
-        "metadata": {"model": {"provider": provider, "name": model,
-                               "parameters": {"temperature": 0.2} if parameters is None else parameters}},
-        "release_labels": labels, "tags": ["compat"]})
 
 
 # --- registry -------------------------------------------------------------------------------
@@ -82,9 +24,9 @@ def publish(pl, name: str, system: str, *, labels: list[str] | None = None, prov
 
 def test_publish_get_by_version_label_and_variables_and_list(pl, live):  # noqa: ANN001
     name = unique("pharmacy/answer")  # '/' travels percent-encoded in the fetch path
-    first = publish(pl, name, "You help pharmacists.", labels=["prod"])
+    first = pl_publish(pl, name, "You help pharmacists.", labels=["prod"])
     assert first["prompt_name"] == name and first["version_number"] == 1 and first["release_labels"] == ["prod"]
-    second = publish(pl, name, "You help pharmacists. Be brief.", commit="shorter answers")
+    second = pl_publish(pl, name, "You help pharmacists. Be brief.", commit="shorter answers")
     assert second["version_number"] == 2 and second["id"] == first["id"]
 
     latest = pl.templates.get(name)
@@ -117,7 +59,7 @@ def test_publish_get_by_version_label_and_variables_and_list(pl, live):  # noqa:
 
 def test_sdk_cache_mode_renders_like_the_server(pl, live):  # noqa: ANN001
     name = unique("cached")
-    publish(pl, name, "You help {who}.")
+    pl_publish(pl, name, "You help {who}.")
     cached = promptlayer.PromptLayer(cache_ttl_seconds=60)
     variables = {"input_variables": {"who": "pharmacists", "question": "Dose?"}}
     first, again = cached.templates.get(name, variables), cached.templates.get(name, variables)  # 2nd: local
@@ -130,9 +72,9 @@ def test_sdk_cache_mode_renders_like_the_server(pl, live):  # noqa: ANN001
 
 def test_ab_split_with_metadata_segment_resolves_through_metadata_filters(pl, live):  # noqa: ANN001
     name = unique("ab")
-    publish(pl, name, "Version one.")
-    publish(pl, name, "Version two.", commit="two")
-    publish(pl, name, "Version three.", commit="three")
+    pl_publish(pl, name, "Version one.")
+    pl_publish(pl, name, "Version two.", commit="two")
+    pl_publish(pl, name, "Version three.", commit="three")
     prompt = ours(live, "GET", f"/api/v1/prompts/by-name/{name}")
     policy = {"sticky_key": "user", "split": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}],
               "segments": [{"name": "pharmacists", "when": [{"key": "plan", "op": "=", "value": "pharmacy"}],
@@ -152,7 +94,7 @@ def test_ab_split_with_metadata_segment_resolves_through_metadata_filters(pl, li
 
 def test_openai_wrapper_logs_with_tags_then_prompt_metadata_scores(pl, live, fake_llm):  # noqa: ANN001
     name = unique("wrapped")
-    publish(pl, name, "You help pharmacists.", labels=["prod"])
+    pl_publish(pl, name, "You help pharmacists.", labels=["prod"])
     client = pl.openai.OpenAI()
     response, request_id = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "How much ibuprofen?"}],
@@ -217,7 +159,7 @@ def test_anthropic_wrapper(pl, live):  # noqa: ANN001
 
 def test_groups_and_log_request(pl, live):  # noqa: ANN001
     name = unique("custom")
-    publish(pl, name, "You help pharmacists.")
+    pl_publish(pl, name, "You help pharmacists.")
     group_id = pl.group.create()
     assert isinstance(group_id, int)
     logged = pl.log_request(
@@ -248,8 +190,8 @@ def test_groups_and_log_request(pl, live):  # noqa: ANN001
 
 def test_run_end_to_end_with_label_metadata_and_stream(pl, live, fake_llm):  # noqa: ANN001
     name = unique("run")
-    publish(pl, name, "Version one.", labels=["prod"])
-    publish(pl, name, "Version two.", commit="two")
+    pl_publish(pl, name, "Version one.", labels=["prod"])
+    pl_publish(pl, name, "Version two.", commit="two")
     prompt = ours(live, "GET", f"/api/v1/prompts/by-name/{name}")
     policy = {"split": [{"version": 1, "weight": 100}],
               "segments": [{"name": "pharmacy", "when": [{"key": "plan", "op": "=", "value": "pharmacy"}],
@@ -279,7 +221,7 @@ def test_run_end_to_end_with_label_metadata_and_stream(pl, live, fake_llm):  # n
 
 def test_run_with_anthropic_template(pl, live):  # noqa: ANN001
     name = unique("claude")
-    publish(pl, name, "Be kind.", provider="anthropic", model="claude-3-5-haiku-latest",
+    pl_publish(pl, name, "Be kind.", provider="anthropic", model="claude-3-5-haiku-latest",
             parameters={"max_tokens": 200})
     result = pl.run(prompt_name=name, input_variables={"question": "Hello"})
     assert result["raw_response"].content[0].text == "echo: Hello"
@@ -296,8 +238,8 @@ def pl_rest(live: LiveServer, method: str, path: str, **kw: Any) -> httpx.Respon
 
 def test_release_label_rest_endpoints_move_our_labels(pl, live):  # noqa: ANN001
     name = unique("labels/rest")
-    first = publish(pl, name, "One.")
-    publish(pl, name, "Two.", commit="two")
+    first = pl_publish(pl, name, "One.")
+    pl_publish(pl, name, "Two.", commit="two")
     made = pl_rest(live, "POST", f"/prompts/{first['id']}/label", json={"name": "staging", "prompt_version_number": 1})
     assert made.status_code == 200 and made.json()["prompt_version_number"] == 1
     label_id = made.json()["id"]
@@ -337,7 +279,7 @@ def test_async_client_fetch_wrapper_and_score(pl, live):  # noqa: ANN001
     import asyncio
 
     name = unique("async")
-    publish(pl, name, "Async {question}")
+    pl_publish(pl, name, "Async {question}")
 
     async def flow() -> tuple[dict, int]:
         apl = promptlayer.AsyncPromptLayer()

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
-import string
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -19,15 +17,12 @@ from sqlalchemy import func, select, text
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import (
-    audit,
     erasure,
     experiments,
-    keys,
     labels,
     log_stats,
     prompts,
     request_annotations,
-    request_ingest,
     request_reads,
     versions,
 )
@@ -42,43 +37,8 @@ from promptyard.store.models import (
     RequestTag,
     Score,
 )
-from promptyard.store.types import utcnow
 from tests.conftest import make_key
-
-
-def canary() -> str:
-    """Text no redaction detector touches (no digit runs, no honorific): カナリア + random letters."""
-    return "カナリア" + "".join(random.choices(string.ascii_letters, k=24))
-
-
-def log(**kw):  # noqa: ANN003, ANN201
-    base = {"id": str(uuid.uuid4()), "model": "gpt-4o", "input": {"messages": [{"role": "user", "content": "用量は?"}]},
-            "output": {"text": "1日2回です。"}, "start_time": utcnow().isoformat(), "latency_ms": 900,
-            "usage": {"input_tokens": 100, "output_tokens": 50}, "tags": ["beta"], "metadata": {"env": "prod"}}
-    return base | kw
-
-
-def ingest(database, p, logs):  # noqa: ANN001, ANN201
-    with database.write() as s:
-        result = request_ingest.ingest(s, p, logs, max_batch=100_000)
-    assert not result["errors"], result["errors"][:3]
-
-
-def workspace(database):  # noqa: ANN001, ANN201
-    with database.write() as s:
-        ws_id, _ = keys.ensure_workspace(s, f"ws-{uuid.uuid4().hex[:10]}")
-    return keys.system_principal(ws_id, actor="admin@example.com")
-
-
-def ids_in(database, p):  # noqa: ANN001, ANN201
-    with database.read() as s:
-        return set(s.scalars(select(Request.client_id).where(Request.workspace_id == p.workspace_id)))
-
-
-def events(database, p, action):  # noqa: ANN001, ANN201
-    with database.read() as s:
-        return [e for e in audit.list_events(s, p) if e.action == action]
-
+from tests.erasure_support import canary, canary_log, events, ids_in, in_files, ingest, log, sqlite_files, workspace
 
 # --- through the API ---------------------------------------------------------------------------
 
@@ -314,29 +274,14 @@ def test_large_erasures_run_in_batches_and_the_audit_counts_what_was_committed(d
 # --- nothing left in the database files --------------------------------------------------------
 
 
-def _canary_log(mark: str) -> dict:
-    return log(input={"messages": [{"role": "user", "content": f"患者の相談: {mark} の件で薬について"}]},
-               output={"text": f"{mark} 了解しました"}, metadata={"patient_id": mark, "note": mark},
-               tags=[mark[:40]], scores=[{"name": "q", "value": 50, "comment": mark}])
-
-
-def _sqlite_files(database) -> list[Path]:  # noqa: ANN001
-    path = Path(database.engine.url.database)
-    return [path, path.with_name(path.name + "-wal")]
-
-
-def _in_files(files: list[Path], needle: bytes) -> list[str]:
-    return [f.name for f in files if f.exists() and needle in f.read_bytes()]
-
-
 def test_sqlite_file_and_wal_hold_no_canary_after_erasure(database, principal):
     if database.kind != "sqlite":
         pytest.skip("SQLite's files")
     marks = [canary(), canary()]
-    ingest(database, principal, [_canary_log(m) for m in marks] + [log() for _ in range(20)])
-    files = _sqlite_files(database)
+    ingest(database, principal, [canary_log(m) for m in marks] + [log() for _ in range(20)])
+    files = sqlite_files(database)
     for mark in marks:  # the test can fail: the text is in the files now
-        assert _in_files(files, mark.encode()), mark
+        assert in_files(files, mark.encode()), mark
     with database.read() as s:
         assert s.execute(text("PRAGMA secure_delete")).scalar() == 1
     erasure.erase_end_user(database, principal, "patient_id", marks[0])
@@ -348,8 +293,8 @@ def test_sqlite_file_and_wal_hold_no_canary_after_erasure(database, principal):
         assert s.execute(text("PRAGMA auto_vacuum")).scalar() == 2
         assert s.execute(text("PRAGMA freelist_count")).scalar() == 0
     for mark in marks:
-        assert _in_files(files, mark.encode()) == [], mark
-        assert _in_files(files, mark[4:].encode()) == [], mark  # nor its ASCII part, anywhere
+        assert in_files(files, mark.encode()) == [], mark
+        assert in_files(files, mark[4:].encode()) == [], mark  # nor its ASCII part, anywhere
 
 
 def _pg_pages_with(database, needle: str) -> list[str]:  # noqa: ANN001
@@ -382,7 +327,7 @@ def test_postgres_pages_hold_no_canary_after_erasure_and_vacuum_full(database, p
     mark = canary()
     big = log(input={"messages": [{"role": "user", "content": mark + " " + secrets.token_hex(8000)}]},
               metadata={"patient_id": mark})  # a long input: stored in the TOAST table
-    ingest(database, principal, [_canary_log(mark), big])
+    ingest(database, principal, [canary_log(mark), big])
     database.reclaim()
     before = _pg_pages_with(database, mark)
     assert {"requests", "request_metadata", "scores"} <= set(before) and any("toast" in r for r in before), before
@@ -418,7 +363,7 @@ def test_postgres_plain_vacuum_can_leave_a_deleted_rows_bytes(database):
 
 def test_erasure_events_hold_no_request_content(database, principal):
     mark = canary()
-    ingest(database, principal, [_canary_log(mark)])
+    ingest(database, principal, [canary_log(mark)])
     erasure.erase_end_user(database, principal, "patient_id", mark)
     with database.read() as s:
         details = s.scalars(select(AuditEvent.details).where(AuditEvent.workspace_id == principal.workspace_id)).all()

@@ -5,29 +5,13 @@ A real `promptyard serve` process; the database error is provoked from the test 
 from __future__ import annotations
 
 import os
-import uuid
 
 import httpx
 import pytest
 
-from tests.servers import start_server
-from tests.test_cli import cli
+from tests.servers import start_live
 
 LOGS, BATCH = 12_000, 500
-
-
-@pytest.fixture()
-def live(tmp_path, database):  # noqa: ANN001, ANN201
-    url = None if database.kind == "sqlite" else database.url
-    server = start_server(tmp_path / "data", url)
-    if not server.api_key:  # the shared PostgreSQL database was set up before: a key of our own
-        made = cli("keys", "create", "--name", "export-abort", "--scopes", "read,write,ingest,admin",
-                   "--workspace", f"abort-{uuid.uuid4().hex[:8]}", "--database-url", url)
-        assert made.returncode == 0, made.stderr
-        server.api_key = made.stdout.strip()
-    server.data_dir = tmp_path / "data"
-    yield server
-    server.stop()
 
 
 def _seed(client: httpx.Client) -> None:
@@ -54,20 +38,22 @@ def _break_database(live, database) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_export_cut_by_a_database_error_fails_as_a_download(live, database, fmt):
-    headers = {"Authorization": f"Bearer {live.api_key}", "X-Request-Id": "export-test-1"}
-    with httpx.Client(base_url=live.url, headers=headers, timeout=60) as client:
-        _seed(client)
+def test_export_cut_by_a_database_error_fails_as_a_download(tmp_path, database, fmt):
+    live = start_live(tmp_path / "data", database)  # a server of its own: the test breaks its database
+    try:
+        _seed(live.http)
         received = 0
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
-            with client.stream("GET", "/api/v1/requests/export", params={"format": fmt}) as r:
+            with live.http.stream("GET", "/api/v1/requests/export", params={"format": fmt},
+                                  headers={"X-Request-Id": "export-test-1"}, timeout=60) as r:
                 assert r.status_code == 200
                 for chunk in r.iter_raw():
                     if received == 0:
                         _break_database(live, database)
                     received += len(chunk)
         assert received < LOGS * 3000  # it was cut short, and the client was told so
-    live.stop()
+    finally:
+        live.stop()
     log = "".join(live.output) + live.process.stdout.read()
     assert "export aborted" in log and "export-test-1" in log, log[-2000:]
     assert "SELECT" not in log and "lorem" not in log  # no SQL, parameters or content in the server log

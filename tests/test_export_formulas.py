@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from tests.test_request_log import ingest, log
+from tests.support import ingest, log
 
 DANGEROUS = [" =1+1", "\t=1+1", "\r=1+1", "\n=1+1", "\u3000=1+1", "＝1+1", "＋1", "－1", "＠SUM(A1)",
              "  @SUM(A1)", "|cmd", "%0A=1", "\ufeff=1", "=cmd|' /C calc'!A0", "\t", "-2+3"]

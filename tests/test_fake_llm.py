@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 
-from tests.fakes.llm import REPO_ROOT, FakeLLMServer, content_text, fake_llm, run_fake_llm, run_fake_llm_process  # noqa: F401
+from tests.fakes.llm import REPO_ROOT, FakeLLMServer, content_text, run_fake_llm, run_fake_llm_process
 
 WEATHER_TOOL = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather for a city",
@@ -29,7 +29,7 @@ ANTHROPIC_TOOL = {"name": "lookup", "description": "Look something up",
 
 
 @pytest.fixture()
-def llm(fake_llm: FakeLLMServer) -> FakeLLMServer:  # noqa: F811
+def llm(fake_llm: FakeLLMServer) -> FakeLLMServer:
     """The session's fake with an empty request log, so assertions see only this test's requests."""
     fake_llm.requests.clear()
     return fake_llm

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.test_registry_api import CHAT
+from tests.support import CHAT
 
 
 def _log(i: int, **kw) -> dict:  # noqa: ANN003

@@ -15,9 +15,7 @@ from sqlalchemy import text
 from promptyard.domain import names
 from promptyard.errors import InvalidInput
 from tests.conftest import make_key
-from tests.test_cli import cli, live  # noqa: F401
-from tests.test_registry_api import CHAT
-from tests.ui_support import ui  # noqa: F401
+from tests.support import CHAT, cli
 
 BAD_PROMPT_NAMES = {
     "../../.github/workflows/x": "'..' as a path segment",
@@ -107,8 +105,8 @@ def test_ui_forms_refuse_unsafe_names(ui):
     assert page.status_code == 422 and "U+202E" in page.text
 
 
-def test_push_refuses_and_pull_stays_inside_its_directory(live, tmp_path, database):  # noqa: F811
-    env = {"PROMPTYARD_URL": live.url, "PROMPTYARD_API_KEY": live.api_key}
+def test_push_refuses_and_pull_stays_inside_its_directory(live, tmp_path, database):
+    env = live.client_env
     src = tmp_path / "src"
     src.mkdir()
     (src / "evil.yaml").write_text("name: ../../.github/workflows/evil\nmessages:\n  - {role: user, content: hi}\n",
@@ -134,7 +132,7 @@ def _live_db(live, tmp_path: Path, database):  # noqa: ANN001, ANN202
     from sqlalchemy import create_engine
 
     if database.kind == "sqlite":
-        return create_engine(f"sqlite:///{tmp_path / 'data' / 'promptyard.db'}")
+        return create_engine(f"sqlite:///{live.data_dir / 'promptyard.db'}")
     return database.engine
 
 

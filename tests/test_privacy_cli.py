@@ -7,14 +7,8 @@ import subprocess
 import uuid
 from datetime import timedelta
 
-import httpx
-
 from promptyard.store.types import utcnow
-from tests.test_cli import cli, live  # noqa: F401
-
-
-def _env(server) -> dict:  # noqa: ANN001
-    return {"PROMPTYARD_URL": server.url, "PROMPTYARD_API_KEY": server.api_key}
+from tests.support import cli
 
 
 def _log(days: float = 0, **kw) -> dict:  # noqa: ANN003
@@ -22,9 +16,9 @@ def _log(days: float = 0, **kw) -> dict:  # noqa: ANN003
             "start_time": (utcnow() - timedelta(days=days)).isoformat()} | kw
 
 
-def test_privacy_commands(live):  # noqa: F811
-    env = _env(live)
-    http = httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {live.api_key}"})
+def test_privacy_commands(live):
+    env = live.client_env
+    http = live.http
     old, user_logs, kept = _log(60), [_log(metadata={"patient_id": "P-cli"}) for _ in range(2)], _log(model="keep")
     one = _log(model="one")
     assert http.post("/api/v1/requests", json={"requests": [old, *user_logs, kept, one]}).status_code == 200
@@ -85,8 +79,8 @@ def test_db_vacuum_full_turns_an_older_sqlite_file_to_incremental_auto_vacuum(tm
     assert sqlite3.connect(path).execute("PRAGMA auto_vacuum").fetchone()[0] == 2
 
 
-def test_redaction_commands(live, tmp_path):  # noqa: ANN001, F811
-    env = _env(live)
+def test_redaction_commands(live, tmp_path):  # noqa: ANN001
+    env = live.client_env
     shown = cli("privacy", "redaction", env=env)
     assert shown.returncode == 0 and "redaction: on" in shown.stdout and "phone" in shown.stdout, shown.stderr
     refused = cli("privacy", "redaction", "--off", "postal_code", env=env)

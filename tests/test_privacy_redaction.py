@@ -15,7 +15,7 @@ from sqlalchemy import text
 from promptyard.domain import redaction_policy as rp
 from promptyard.store.models import Base
 from tests.conftest import make_key
-from tests.ui_support import ui  # noqa: F401  (fixture)
+from tests.support import publish
 
 PHONE = "090-4821-7736"
 PHONE_WIDE = "０９０－４８２１－７７３６"
@@ -116,17 +116,9 @@ def test_bad_policies_are_refused_with_the_field(bad, field):
 
 # --- every ingest path, raw rows read back --------------------------------------------------------------------
 
-def _publish(api, name: str) -> None:  # noqa: ANN001
-    version = {"type": "chat", "messages": [{"role": "user", "content": "{question}"}], "commit_message": "v1"}
-    r = api.post("/api/v1/prompts", json={"name": name, "version": version})
-    assert r.status_code == 201, r.text
-    r = api.put(f"/api/v1/prompts/{r.json()['id']}/labels/production", json={"version": 1, "reason": "first"})
-    assert r.status_code == 200, r.text
-
-
 def test_api_ingest_annotate_pending_and_relink_store_no_original(api, database):  # noqa: ANN001
     name = f"p-{uuid.uuid4().hex[:6]}"
-    _publish(api, name)
+    publish(api, name, "{question}", role="user", commit="v1", labels=["production"])
     cid, later = str(uuid.uuid4()), str(uuid.uuid4())
     log = {"id": cid, "input": {"messages": [{"role": "user", "content": sensitive(1)}]},
            "output": {"choices": [{"message": {"role": "assistant", "content": f"{CLINICAL} {NAME}様へ"}}]},
@@ -171,7 +163,7 @@ def test_api_ingest_annotate_pending_and_relink_store_no_original(api, database)
 
 def test_promptlayer_track_prompt_variables_are_redacted(api, database):  # noqa: ANN001
     name = f"p-{uuid.uuid4().hex[:6]}"
-    _publish(api, name)
+    publish(api, name, "{question}", role="user", commit="v1", labels=["production"])
     headers = {"X-API-KEY": api.headers["Authorization"].removeprefix("Bearer ")}
     cid = str(uuid.uuid4())
     assert api.post("/api/v1/requests", json={"id": cid, "input": "q", "output": "a"}).status_code == 200
@@ -207,7 +199,7 @@ def test_promptlayer_routes_store_no_original(api, database):  # noqa: ANN001
     assert api.get(f"/api/v1/requests/{rid}").json()["redacted"]["phone"] >= 4
 
 
-def test_ui_forms_store_no_original(ui, database):  # noqa: ANN001, F811
+def test_ui_forms_store_no_original(ui, database):  # noqa: ANN001
     admin = ui("admin")
     api_key = make_key(database, admin.principal)
     cid = str(uuid.uuid4())
@@ -283,7 +275,7 @@ def test_term_list_is_kept_as_hashes_only(api, database):  # noqa: ANN001
     assert actions.count("privacy.terms.remove") == 2 and "privacy.terms.add" in actions
 
 
-def test_privacy_page_in_both_languages_and_forms(ui):  # noqa: ANN001, F811
+def test_privacy_page_in_both_languages_and_forms(ui):  # noqa: ANN001
     admin = ui("admin", lang="ja")
     page = admin.get("/ui/privacy")
     assert page.status_code == 200 and "マスキング方針" in page.text and "電話番号" in page.text

@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-CHAT = {
-    "type": "chat",
-    "messages": [
-        {"role": "system", "content": "あなたは薬剤師のアシスタントです。"},
-        {"role": "user", "content": "{question} (patient: {patient})"},
-    ],
-    "model": {"provider": "openai", "name": "gpt-4o", "parameters": {"temperature": 0.2, "max_tokens": 256}},
-    "commit_message": "first draft",
-}
-NAME = "服薬指導/返信案"
+from tests.support import CHAT, NAME, create
 
 
-def create(api, name=NAME, version=CHAT, **kw):  # noqa: ANN001, ANN201
-    r = api.post("/api/v1/prompts", json={"name": name, "version": version, **kw})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def publish(api, pid, **changes):  # noqa: ANN001, ANN201
+def new_version(api, pid, **changes):  # noqa: ANN001, ANN201
     return api.post(f"/api/v1/prompts/{pid}/versions", json={**CHAT, **changes})
 
 
@@ -40,7 +25,7 @@ def test_create_and_fetch_by_name_with_slash_and_japanese(api):
 
 def test_versions_are_numbered_and_immutable(api):
     pid = create(api)["id"]
-    r = publish(api, pid, messages=[{"role": "user", "content": "v2 {question}"}], commit_message="shorter")
+    r = new_version(api, pid, messages=[{"role": "user", "content": "v2 {question}"}], commit_message="shorter")
     assert r.status_code == 201 and r.json()["number"] == 2 and r.json()["created"] is True
     v1 = api.get(f"/api/v1/prompts/{pid}/versions/1").json()
     assert v1["messages"][1]["content"] == "{question} (patient: {patient})"
@@ -50,7 +35,7 @@ def test_versions_are_numbered_and_immutable(api):
 
 def test_identical_content_is_a_clear_no_op(api):
     pid = create(api)["id"]
-    r = publish(api, pid, commit_message="again")
+    r = new_version(api, pid, commit_message="again")
     assert r.status_code == 200 and r.json()["created"] is False and r.json()["number"] == 1
     assert api.get(f"/api/v1/prompts/{pid}").json()["latest_version"] == 1
 
@@ -58,7 +43,7 @@ def test_identical_content_is_a_clear_no_op(api):
 def test_commit_message_is_required(api):
     pid = create(api)["id"]
     for bad in ({"commit_message": "  "}, {"commit_message": None}):
-        r = publish(api, pid, **bad)
+        r = new_version(api, pid, **bad)
         assert r.status_code == 422, r.text
         assert "commit_message" in r.json()["error"]["message"]
     assert api.get(f"/api/v1/prompts/{pid}").json()["latest_version"] == 1
@@ -66,7 +51,7 @@ def test_commit_message_is_required(api):
 
 def test_labels_move_with_history_and_resolution(api):
     pid = create(api)["id"]
-    publish(api, pid, messages=[{"role": "user", "content": "v2"}], commit_message="v2")
+    new_version(api, pid, messages=[{"role": "user", "content": "v2"}], commit_message="v2")
     r = api.put(f"/api/v1/prompts/{pid}/labels/production", json={"version": 1, "reason": "proven"})
     assert r.status_code == 200, r.text
     name = quote(NAME, safe="")
@@ -112,7 +97,7 @@ def test_render_on_fetch_and_render_errors(api):
 
 def test_diff_between_versions(api):
     pid = create(api)["id"]
-    publish(api, pid, messages=[CHAT["messages"][0], {"role": "user", "content": "{question}"}],
+    new_version(api, pid, messages=[CHAT["messages"][0], {"role": "user", "content": "{question}"}],
             model={"provider": "openai", "name": "gpt-4o-mini", "parameters": {"temperature": 0.7}},
             commit_message="v2")
     d = api.get(f"/api/v1/prompts/{pid}/diff", params={"from": 1, "to": 2}).json()

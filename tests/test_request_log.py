@@ -6,32 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptyard.services import redaction, request_annotations
-from tests.test_registry_api import CHAT
-
-NAME = "服薬指導/返信案"
-
-
-def log(**kw):  # noqa: ANN003, ANN201
-    base = {"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o",
-            "input": {"messages": [{"role": "user", "content": "この薬の用量は?"}], "parameters": {"temperature": 0}},
-            "output": {"text": "1日2回です。"}, "start_time": "2026-11-20T10:00:00Z",
-            "end_time": "2026-11-20T10:00:01.5Z", "usage": {"input_tokens": 1000, "output_tokens": 500},
-            "tags": ["beta"], "metadata": {"env": "prod", "role": "staff", "user_id": 7}}
-    base.update(kw)
-    return base
-
-
-def ingest(api, *logs):  # noqa: ANN001, ANN201
-    r = api.post("/api/v1/requests", json={"requests": list(logs)})
-    assert r.status_code == 200, r.text
-    return r.json()
+from tests.support import CHAT, NAME, ingest, log
 
 
 def test_ingest_derives_latency_cost_and_coerces_metadata(api):

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from promptyard.services import erasure, log_stats
 from promptyard.store.types import utcnow
 from tests.conftest import make_key
+from tests.erasure_support import canary, canary_log, events, ids_in, in_files, ingest, log, sqlite_files, workspace
 from tests.servers import start_server
-from tests.test_erasure import _canary_log, _in_files, _sqlite_files, canary, events, ids_in, ingest, log, workspace
 
 
 def aged(days: float, **kw):  # noqa: ANN003, ANN201
@@ -108,14 +108,14 @@ def test_purged_text_is_gone_from_the_sqlite_file_and_wal(database):
         pytest.skip("SQLite's files")
     p = workspace(database)
     mark = canary()
-    old = _canary_log(mark) | {"start_time": (utcnow() - timedelta(days=90)).isoformat()}
+    old = canary_log(mark) | {"start_time": (utcnow() - timedelta(days=90)).isoformat()}
     ingest(database, p, [old, aged(1)])
-    files = _sqlite_files(database)
-    assert _in_files(files, mark[4:].encode())
+    files = sqlite_files(database)
+    assert in_files(files, mark[4:].encode())
     with database.write() as s:
         erasure.set_retention(s, p, 30, "policy")
     assert erasure.purge_expired(database) == {p.workspace_id: 1}
-    assert _in_files(files, mark.encode()) == [] and _in_files(files, mark[4:].encode()) == []
+    assert in_files(files, mark.encode()) == [] and in_files(files, mark[4:].encode()) == []
 
 
 def test_a_running_server_purges_by_itself(tmp_path):
@@ -123,7 +123,7 @@ def test_a_running_server_purges_by_itself(tmp_path):
     try:
         http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.api_key}"})
         mark = canary()
-        old, new = _canary_log(mark) | {"start_time": (utcnow() - timedelta(days=45)).isoformat()}, aged(0)
+        old, new = canary_log(mark) | {"start_time": (utcnow() - timedelta(days=45)).isoformat()}, aged(0)
         assert http.post("/api/v1/requests", json={"requests": [old, new]}).status_code == 200
         assert http.put("/api/v1/privacy/retention", json={"days": 30, "reason": "policy"}).status_code == 200
         deadline = time.monotonic() + 30
@@ -132,7 +132,7 @@ def test_a_running_server_purges_by_itself(tmp_path):
             time.sleep(0.1)
         assert http.get(f"/api/v1/requests/{new['id']}").status_code == 200
         files = [tmp_path / "promptyard.db", tmp_path / "promptyard.db-wal"]
-        while _in_files(files, mark[4:].encode()):  # the purge's checkpoint follows its commit
+        while in_files(files, mark[4:].encode()):  # the purge's checkpoint follows its commit
             assert time.monotonic() < deadline, "the purged text stayed in the files"
             time.sleep(0.1)
     finally:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import make_key
+from tests.support import publish, unique
 
 ORIGIN = "https://app.example.com"
 
 
 def _publish(api) -> str:  # noqa: ANN001
-    name = f"c-{uuid.uuid4().hex[:8]}"
-    r = api.post("/api/v1/publish", json={"name": name, "messages": [{"role": "user", "content": "hi"}],
-                                          "commit_message": "c", "labels": ["production"]})
-    assert r.status_code == 201, r.text
+    name = unique("c")
+    publish(api, name, "hi", role="user", commit="c", labels=["production"])
     return name
 
 

@@ -8,15 +8,18 @@ import random
 import time
 
 import openai
+import pytest
 
 from promptyard import Promptyard, wrap
-from tests.test_sdk_servers import admin, live, publish  # noqa: F401
+from tests.support import publish
+
+pytestmark = pytest.mark.one_database  # the storage is not the subject: SQLite only
 
 
 def wait_for(live, rid: str, timeout: float = 10.0) -> dict:  # noqa: ANN001
     deadline = time.time() + timeout
     while time.time() < deadline:
-        r = admin(live, "GET", f"/api/v1/requests/{rid}")
+        r = live.http.get(f"/api/v1/requests/{rid}")
         if r.status_code == 200:
             return r.json()
         time.sleep(0.05)
@@ -41,7 +44,7 @@ def test_sdk_logs_scores_and_metadata_reach_the_server(live):
 
 
 def test_wrapped_call_is_linked_to_the_served_version(live, fake_llm):
-    publish(live, "e2e/linked", "Answer briefly: {question}", labels=["staging"])
+    publish(live.http, "e2e/linked", "Answer briefly: {question}", labels=["staging"])
     py = Promptyard(live.url, live.api_key, flush_interval=0.05)
     try:
         client = wrap(openai.OpenAI(base_url=fake_llm.openai_base_url, api_key="x", max_retries=0), py)
@@ -58,12 +61,12 @@ def test_wrapped_call_is_linked_to_the_served_version(live, fake_llm):
 
 def test_experiment_end_to_end(live):
     for i in (1, 2, 3, 4):
-        publish(live, "e2e/reply", f"reply version {i}: {{question}}")
-    pid = admin(live, "GET", "/api/v1/prompts/by-name/e2e%2Freply").json()["id"]
+        publish(live.http, "e2e/reply", f"reply version {i}: {{question}}")
+    pid = live.http.get("/api/v1/prompts/by-name/e2e%2Freply").json()["id"]
     policy = {"sticky_key": "user_id", "split": [{"version": 3, "weight": 90}, {"version": 4, "weight": 10}],
               "segments": [{"name": "staff", "when": [{"key": "role", "op": "=", "value": "staff"}],
                             "version": 4}]}
-    r = admin(live, "PUT", f"/api/v1/prompts/{pid}/labels/production",
+    r = live.http.put(f"/api/v1/prompts/{pid}/labels/production",
               json={"version": 3, "policy": policy, "reason": "try v4 on 10% and staff",
                     "experiment": {"primary_metric": "medically_correct", "hypothesis": "v4 answers more accurately"}})
     assert r.status_code == 200, r.text
@@ -84,7 +87,7 @@ def test_experiment_end_to_end(live):
     assert 100 < served[4] < 200  # 60 staff + ~10% of the other 540
     deadline = time.time() + 15
     while time.time() < deadline:
-        view = admin(live, "GET", f"/api/v1/prompts/{pid}/labels/production/experiment").json()
+        view = live.http.get(f"/api/v1/prompts/{pid}/labels/production/experiment").json()
         if sum(a["requests"] for rule in view["rules"] for a in rule["arms"]) == 600:
             break
         time.sleep(0.2)
@@ -95,11 +98,11 @@ def test_experiment_end_to_end(live):
     assert (c["baseline"], c["candidate"], c["verdict"], c["primary"], c["strata"]) == (3, 4, "better", True, ["split"])
     assert 7 < c["diff"] < 13 and c["ci_low"] > 0 and c["p"] < 0.001 and view["winner"] == 4
     assert c["text"].startswith("v4 is better on medically_correct by ")
-    r = admin(live, "POST", f"/api/v1/prompts/{pid}/labels/production/promote", json={"reason": c["text"]})
+    r = live.http.post(f"/api/v1/prompts/{pid}/labels/production/promote", json={"reason": c["text"]})
     assert r.status_code == 200 and r.json()["version"] == 4 and r.json()["policy"] is None  # the winner
-    (done,) = admin(live, "GET", f"/api/v1/prompts/{pid}/labels/production/experiments").json()["items"]
+    (done,) = live.http.get(f"/api/v1/prompts/{pid}/labels/production/experiments").json()["items"]
     assert (done["state"], done["outcome"]["kind"], done["outcome"]["version"]) == ("ended", "promoted", 4)
-    frozen = admin(live, "GET", f"/api/v1/experiments/{done['id']}").json()
+    frozen = live.http.get(f"/api/v1/experiments/{done['id']}").json()
     assert frozen["frozen"] and frozen["comparisons"] == view["comparisons"]
     fresh = Promptyard(live.url, live.api_key)
     try:
@@ -108,5 +111,5 @@ def test_experiment_end_to_end(live):
     finally:
         fresh.shutdown(5)
     assert got == {4}
-    history = admin(live, "GET", f"/api/v1/prompts/{pid}/label-history", params={"label": "production"}).json()
+    history = live.http.get(f"/api/v1/prompts/{pid}/label-history", params={"label": "production"}).json()
     assert history["items"][0]["reason"] == c["text"] and history["items"][0]["to_version"] == 4

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from promptyard import Promptyard
-from tests.test_sdk_servers import Hanging, Sink, closed_port_url, read_spool
+from tests.sdk_support import Hanging, Sink, closed_port_url, read_spool
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 

@@ -15,7 +15,7 @@ import tracemalloc
 import pytest
 
 from promptyard import FlushResult, Promptyard
-from tests.test_sdk_servers import Hanging, Sink, closed_port_url, read_spool
+from tests.sdk_support import Hanging, Sink, closed_port_url, read_spool
 
 FAST = dict(flush_interval=0.05, timeout=1.0, watch_changes=False)
 

@@ -10,8 +10,11 @@ import uuid
 import pytest
 
 from promptyard import AsyncPromptyard, InvalidInput, NotFound, Promptyard, Unavailable
+from tests.sdk_support import closed_port_url
 from tests.servers import start_server
-from tests.test_sdk_servers import admin, closed_port_url, live, publish  # noqa: F401
+from tests.support import publish
+
+pytestmark = pytest.mark.one_database  # the storage is not the subject: SQLite only
 
 
 def _name() -> str:
@@ -29,7 +32,7 @@ def _wait(check, timeout: float = 8.0) -> bool:  # noqa: ANN001
 
 def test_get_renders_and_builds_provider_arguments(live) -> None:  # noqa: ANN001
     name = _name()
-    publish(live, name, "You help {user}.", ["production"],
+    publish(live.http, name, "You help {user}.", labels=["production"],
             model={"provider": "openai", "name": "gpt-4o", "parameters": {"temperature": 0.1, "max_tokens": 50}})
     py = Promptyard(live.url, live.api_key, watch_changes=False)
     p = py.get(name, variables={"user": "Ana"})
@@ -49,7 +52,7 @@ def test_get_renders_and_builds_provider_arguments(live) -> None:  # noqa: ANN00
 
 def test_jinja2_templates_are_rendered_by_the_server(live) -> None:  # noqa: ANN001
     name = _name()
-    publish(live, name, "{% for x in items %}[{{ x }}]{% endfor %}", template_format="jinja2")
+    publish(live.http, name, "{% for x in items %}[{{ x }}]{% endfor %}", template_format="jinja2")
     py = Promptyard(live.url, live.api_key, watch_changes=False)
     assert py.get(name, variables={"items": ["a", "b"]}).messages[0]["content"] == "[a][b]"
 
@@ -57,7 +60,7 @@ def test_jinja2_templates_are_rendered_by_the_server(live) -> None:  # noqa: ANN
 def test_cached_get_does_not_touch_the_network_and_serves_stale_on_error(live, tmp_path) -> None:  # noqa: ANN001
     own = start_server(tmp_path)
     name = _name()
-    publish(own, name, "v1", ["production"])
+    publish(own.http, name, "v1", labels=["production"])
     py = Promptyard(own.url, own.api_key, cache_ttl=0.2, stale_ttl=0.2, watch_changes=False)
     assert py.get(name).version == 1
     own.stop()
@@ -80,11 +83,11 @@ def test_fallback_for_a_cold_start_when_the_server_is_unreachable() -> None:
 
 def test_stale_while_revalidate_refreshes_in_the_background(live) -> None:  # noqa: ANN001
     name = _name()
-    v1 = publish(live, name, "one", ["production"])
+    v1 = publish(live.http, name, "one", labels=["production"])
     py = Promptyard(live.url, live.api_key, cache_ttl=0.1, watch_changes=False)
     assert py.get(name).version == 1
-    publish(live, name, "two")
-    admin(live, "PUT", f"/api/v1/prompts/{v1['prompt_id']}/labels/production", json={"version": 2, "reason": "t"})
+    publish(live.http, name, "two")
+    live.http.put(f"/api/v1/prompts/{v1['prompt_id']}/labels/production", json={"version": 2, "reason": "t"})
     time.sleep(0.2)
     assert py.get(name).version == 1  # stale copy served at once, refresh started
     assert _wait(lambda: py.get(name).version == 2)
@@ -92,12 +95,12 @@ def test_stale_while_revalidate_refreshes_in_the_background(live) -> None:  # no
 
 def test_change_feed_brings_a_promotion_within_seconds(live) -> None:  # noqa: ANN001
     name = _name()
-    v1 = publish(live, name, "one", ["production"])
-    publish(live, name, "two")
+    v1 = publish(live.http, name, "one", labels=["production"])
+    publish(live.http, name, "two")
     py = Promptyard(live.url, live.api_key, cache_ttl=3600)
     assert py.get(name).version == 1
     assert py.watcher.connected.wait(5)
-    admin(live, "PUT", f"/api/v1/prompts/{v1['prompt_id']}/labels/production", json={"version": 2, "reason": "t"})
+    live.http.put(f"/api/v1/prompts/{v1['prompt_id']}/labels/production", json={"version": 2, "reason": "t"})
     start = time.time()
     assert _wait(lambda: py.get(name).version == 2, timeout=5)
     assert time.time() - start < 5
@@ -105,19 +108,19 @@ def test_change_feed_brings_a_promotion_within_seconds(live) -> None:  # noqa: A
 
 def test_routing_is_assigned_locally_exactly_like_the_server(live) -> None:  # noqa: ANN001
     name = _name()
-    v1 = publish(live, name, "A {x}")
-    publish(live, name, "B {x}")
-    publish(live, name, "C {x}")
+    v1 = publish(live.http, name, "A {x}")
+    publish(live.http, name, "B {x}")
+    publish(live.http, name, "C {x}")
     policy = {"sticky_key": "user", "split": [{"version": 1, "weight": 70}, {"version": 2, "weight": 30}],
               "segments": [{"name": "staff", "when": [{"key": "role", "op": "=", "value": "staff"}], "version": 3}]}
-    r = admin(live, "PUT", f"/api/v1/prompts/{v1['prompt_id']}/labels/exp", json={"policy": policy})
+    r = live.http.put(f"/api/v1/prompts/{v1['prompt_id']}/labels/exp", json={"policy": policy})
     assert r.status_code == 200, r.text
     py = Promptyard(live.url, live.api_key, watch_changes=False)
     seen = set()
     for i in range(60):
         meta = {"user": f"u{i}"} | ({"role": "staff"} if i % 10 == 0 else {})
         p = py.get(name, label="exp", metadata=meta, variables={"x": i})
-        server = admin(live, "GET", f"/api/v1/fetch/{name}", params={"label": "exp"} | {
+        server = live.http.get(f"/api/v1/fetch/{name}", params={"label": "exp"} | {
             f"meta.{k}": v for k, v in meta.items()}).json()
         assert (p.version, p.routing["rule"]) == (server["version"]["number"], server["routing"]["rule"])
         assert p.routing["unit"] == f"u{i}"
@@ -127,7 +130,7 @@ def test_routing_is_assigned_locally_exactly_like_the_server(live) -> None:  # n
 
 def test_async_client_gets_and_logs(live) -> None:  # noqa: ANN001
     name = _name()
-    publish(live, name, "hello {who}", ["production"])
+    publish(live.http, name, "hello {who}", labels=["production"])
 
     async def main() -> None:
         async with AsyncPromptyard(live.url, live.api_key, watch_changes=False) as py:
@@ -147,7 +150,7 @@ def test_async_client_gets_and_logs(live) -> None:  # noqa: ANN001
 
 def test_cached_get_is_fast(live) -> None:  # noqa: ANN001
     name = _name()
-    publish(live, name, "fast", ["production"])
+    publish(live.http, name, "fast", labels=["production"])
     py = Promptyard(live.url, live.api_key, watch_changes=False)
     py.get(name)
     start = time.perf_counter()

@@ -21,9 +21,12 @@ import pytest
 from promptyard import Promptyard, wrap
 from promptyard.domain import redaction_policy as rp
 from tests.fakes.llm import run_fake_llm
+from tests.sdk_support import Hanging, closed_port_url
 from tests.servers import start_server
-from tests.test_sdk_servers import Hanging, admin, closed_port_url, live, publish  # noqa: F401
+from tests.support import publish
 from tests.vectors import make_redaction_vectors
+
+pytestmark = pytest.mark.one_database  # the storage is not the subject: SQLite only
 
 FAST = dict(flush_interval=0.05, timeout=2.0, watch_changes=False, handle_signals=False)
 # Personal data of every kind the SDK sends, and the words around them that must survive.
@@ -141,7 +144,7 @@ def test_nothing_original_on_the_wire_and_the_server_stores_the_redacted_log(rec
     assert {"/api/v1/requests", f"/api/v1/requests/{rid}/scores", f"/api/v1/requests/{rid}/metadata"} <= paths
     for _, body in recorder.bodies:
         assert_no_original(body)
-    stored = admin(live, "GET", f"/api/v1/requests/{rid}").json()
+    stored = live.http.get(f"/api/v1/requests/{rid}").json()
     assert_no_original(json.dumps(stored, ensure_ascii=False).encode())
     assert stored["input"]["messages"][0]["content"] == "[氏名]様の電話は[電話番号]です"
     assert stored["input"]["extra"] == ["tuple", "マイナンバー [マイナンバー]"]  # a tuple is data too
@@ -161,7 +164,7 @@ def test_nothing_original_on_the_wire_and_the_server_stores_the_redacted_log(rec
 def unredacting(tmp_path_factory):  # noqa: ANN001, ANN201
     """A live server whose workspace has server-side redaction turned off: what it stores is what it got."""
     server = start_server(tmp_path_factory.mktemp("plain"))
-    r = admin(server, "PATCH", "/api/v1/privacy/redaction", json={"enabled": False, "reason": "SDK redaction test"})
+    r = server.http.patch("/api/v1/privacy/redaction", json={"enabled": False, "reason": "SDK redaction test"})
     assert r.status_code == 200, r.text
     yield server
     server.stop()
@@ -173,8 +176,8 @@ def test_with_the_server_policy_off_the_stored_rows_hold_only_what_the_sdk_left(
     py = Promptyard(unredacting.url, unredacting.api_key, redact=True, **FAST)
     rid = sensitive_log(py)
     assert plain.flush(10) and py.flush(10)
-    assert admin(unredacting, "GET", f"/api/v1/requests/{control}").json()["output"] == f"{NAME}様 {PHONE}"
-    stored = admin(unredacting, "GET", f"/api/v1/requests/{rid}").json()
+    assert unredacting.http.get(f"/api/v1/requests/{control}").json()["output"] == f"{NAME}様 {PHONE}"
+    stored = unredacting.http.get(f"/api/v1/requests/{rid}").json()
     assert_no_original(json.dumps(stored, ensure_ascii=False).encode())
     assert stored["output"]["content"] == "[氏名]様、[メールアドレス] にお送りします。60mg 1日3回"
     assert stored["metadata"]["callback"] == "[電話番号]"
@@ -267,7 +270,7 @@ def test_the_callers_values_are_not_changed(recorder, live) -> None:  # noqa: AN
 
 def test_wrapped_provider_gets_the_original_and_the_log_is_redacted(recorder, live) -> None:  # noqa: ANN001
     name = f"red-{uuid.uuid4().hex[:8]}"
-    publish(live, name, "Reply to {who}", ["production"], model={"provider": "openai", "name": "gpt-4o-mini"})
+    publish(live.http, name, "Reply to {who}", labels=["production"], model={"provider": "openai", "name": "gpt-4o-mini"})
     py = Promptyard(recorder.url, live.api_key, redact=True, **FAST)
     with run_fake_llm() as llm:
         client = wrap(openai.OpenAI(base_url=llm.openai_base_url, api_key="x"), py)
@@ -283,7 +286,7 @@ def test_wrapped_provider_gets_the_original_and_the_log_is_redacted(recorder, li
     assert logs
     for body in logs:
         assert_no_original(body)
-    stored = admin(live, "GET", f"/api/v1/requests/{answer.promptyard_request_id}").json()
+    stored = live.http.get(f"/api/v1/requests/{answer.promptyard_request_id}").json()
     assert stored["input"]["messages"][-1]["content"] == "折り返しは [電話番号] へ"
     assert stored["output"]["content"] == "echo: 折り返しは [電話番号] へ"
     assert stored["metadata"] == {"patient": "[氏名]様"} and stored["tags"] == ["[氏名]様"]

@@ -12,7 +12,10 @@ import pytest
 
 from promptyard import Promptyard, wrap
 from tests.fakes.llm import run_fake_llm
-from tests.test_sdk_servers import Sink, live, publish  # noqa: F401
+from tests.sdk_support import Sink
+from tests.support import publish
+
+pytestmark = pytest.mark.one_database  # the storage is not the subject: SQLite only
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,7 @@ def _logs(py: Promptyard, sink: Sink) -> list[dict]:
 
 def test_openai_sync_call_is_logged_and_linked_to_the_prompt(py, sink, live, llm) -> None:  # noqa: ANN001
     name = f"w-{uuid.uuid4().hex[:8]}"
-    publish(live, name, "Say {word}", ["production"], model={"provider": "openai", "name": "gpt-4o-mini",
+    publish(live.http, name, "Say {word}", labels=["production"], model={"provider": "openai", "name": "gpt-4o-mini",
                                                                 "parameters": {"temperature": 0}})
     client = wrap(openai.OpenAI(base_url=llm.openai_base_url, api_key="x"), py)
     other = openai.OpenAI(base_url=llm.openai_base_url, api_key="x")  # not wrapped: not logged
@@ -94,7 +97,7 @@ def test_openai_async_and_async_stream(py, sink, llm) -> None:  # noqa: ANN001
 
 def test_anthropic_sync_stream_and_async(py, sink, live, llm) -> None:  # noqa: ANN001
     name = f"a-{uuid.uuid4().hex[:8]}"
-    publish(live, name, "Be brief", ["production"], model={"provider": "anthropic", "name": "claude-x"})
+    publish(live.http, name, "Be brief", labels=["production"], model={"provider": "anthropic", "name": "claude-x"})
     prompt = py.get(name)
     client = wrap(anthropic.Anthropic(base_url=llm.anthropic_base_url, api_key="x"), py)
     kwargs = prompt.anthropic_kwargs()

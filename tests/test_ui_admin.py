@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from promptyard.services import keys, prompts
 from promptyard.store.models import Membership, User
-from tests.ui_support import PASSWORD, accept_invitation, csrf_of, log_in, make_user, ui  # noqa: F401
+from tests.ui_support import PASSWORD, accept_invitation, csrf_of, log_in, make_user
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from promptyard.store.models import WebSession
 from promptyard.store.types import utcnow
-from tests.ui_support import PASSWORD, csrf_of, log_in, make_user, ui  # noqa: F401
+from tests.ui_support import PASSWORD, log_in, make_user
 
 
 def test_pages_need_a_login(app):

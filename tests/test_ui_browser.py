@@ -11,44 +11,46 @@ import uuid
 import httpx
 import pytest
 
-from tests.browser import PAYLOADS, TEXTS, browser, new_page, registry_steps, server  # noqa: F401
+from tests.browser import PAYLOADS, TEXTS, new_page, registry_steps
+
+pytestmark = pytest.mark.one_database  # the storage is not the subject: SQLite only
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_registry_flow_in_the_browser(browser, server, lang):  # noqa: ANN001
-    page = new_page(browser, server, lang)
+def test_registry_flow_in_the_browser(browser, live, lang):  # noqa: ANN001
+    page = new_page(browser, live, lang)
     assert page.get_attribute("html", "lang") == lang
     assert page.locator("nav.main a").first.inner_text() == TEXTS[lang]["nav"]
     name = f"pharmacy-answer-{lang}-{uuid.uuid4().hex[:4]}"
-    registry_steps(page, server, name, lang)
+    registry_steps(page, live, name, lang)
 
-    page.goto(server.url + "/ui/prompts?folder=experimental")
+    page.goto(live.url + "/ui/prompts?folder=experimental")
     assert name in page.inner_text("table") and "production → v2" in page.inner_text("table")
     assert page.dialogs == []
     page.context.close()
 
 
-def test_hostile_text_never_runs(browser, server):  # noqa: ANN001
+def test_hostile_text_never_runs(browser, live):  # noqa: ANN001
     hostile = " ".join(PAYLOADS)
-    headers = {"Authorization": f"Bearer {server.api_key}"}
+    headers = {"Authorization": f"Bearer {live.api_key}"}
     body = {"name": f"evil <img src=x onerror=alert(1)> {uuid.uuid4().hex[:4]}", "folder": "x<img src=x onerror=alert(2)>",
             "description": hostile, "tags": [PAYLOADS[2]], "commit_message": hostile,
             "messages": [{"role": "system", "content": hostile + " {topic}"}],
             "model": {"provider": PAYLOADS[1], "name": PAYLOADS[0], "parameters": {PAYLOADS[2]: PAYLOADS[0]}}}
-    first = httpx.post(server.url + "/api/v1/publish", json=body, headers=headers)
+    first = httpx.post(live.url + "/api/v1/publish", json=body, headers=headers)
     assert first.status_code == 201, first.text
     pid = first.json()["prompt_id"]
-    second = httpx.post(server.url + "/api/v1/publish", json=body | {"messages": [{"role": "user", "content": hostile}]},
+    second = httpx.post(live.url + "/api/v1/publish", json=body | {"messages": [{"role": "user", "content": hostile}]},
                         headers=headers)
     assert second.status_code == 201, second.text
-    moved = httpx.put(f"{server.url}/api/v1/prompts/{pid}/labels/production", json={"version": 2, "reason": hostile},
+    moved = httpx.put(f"{live.url}/api/v1/prompts/{pid}/labels/production", json={"version": 2, "reason": hostile},
                       headers=headers)
     assert moved.status_code == 200, moved.text
 
-    page = new_page(browser, server, "en")
+    page = new_page(browser, live, "en")
     for path in ("/ui/prompts", f"/ui/prompts/{pid}", f"/ui/prompts/{pid}?v=1", f"/ui/prompts/{pid}/diff",
                  f"/ui/prompts/{pid}/labels", f"/ui/prompts/{pid}/edit?base=1"):
-        page.goto(server.url + path)
+        page.goto(live.url + path)
         page.wait_for_load_state("load")
         assert page.evaluate("typeof window.__xss") == "undefined", path
         shown = page.input_value("textarea[name=content_0]") if "/edit" in path else page.inner_text("body")
@@ -64,8 +66,8 @@ def test_hostile_text_never_runs(browser, server):  # noqa: ANN001
     page.context.close()
 
 
-def test_editor_works_without_javascript(browser, server):  # noqa: ANN001
-    page = new_page(browser, server, "en", js=False)
+def test_editor_works_without_javascript(browser, live):  # noqa: ANN001
+    page = new_page(browser, live, "en", js=False)
     page.click("a[href^='/ui/prompts/new']")
     page.fill("input[name=name]", f"nojs-{uuid.uuid4().hex[:4]}")
     page.fill("textarea[name=content_0]", "Hello {who}")
@@ -87,17 +89,17 @@ def test_editor_works_without_javascript(browser, server):  # noqa: ANN001
     page.context.close()
 
 
-def test_admin_creates_a_key_and_invites_an_editor(browser, server):  # noqa: ANN001
-    page = new_page(browser, server, "en")
-    page.goto(server.url + "/ui/keys")
+def test_admin_creates_a_key_and_invites_an_editor(browser, live):  # noqa: ANN001
+    page = new_page(browser, live, "en")
+    page.goto(live.url + "/ui/keys")
     page.fill("input[name=name]", "browser-made")
     page.click("form[action='/ui/keys'] button.primary")
     raw = page.inner_text("#new-key-value").strip()
-    assert httpx.get(server.url + "/api/v1/prompts", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
-    page.goto(server.url + "/ui/keys")
+    assert httpx.get(live.url + "/api/v1/prompts", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+    page.goto(live.url + "/ui/keys")
     assert raw not in page.content() and raw[:10] in page.content()  # listed by its prefix only
     email = f"pharmacist-{uuid.uuid4().hex[:4]}@example.com"
-    page.goto(server.url + "/ui/members")
+    page.goto(live.url + "/ui/members")
     page.fill("form[action='/ui/invitations'] input[name=email]", email)
     page.select_option("form[action='/ui/invitations'] select[name=role]", "editor")
     page.click("form[action='/ui/invitations'] button.primary")

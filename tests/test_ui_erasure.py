@@ -12,8 +12,7 @@ from datetime import timedelta
 
 from promptyard.services import request_ingest, request_reads
 from promptyard.store.types import utcnow
-from tests.test_erasure import events, ids_in, log
-from tests.ui_support import ui  # noqa: F401
+from tests.erasure_support import events, ids_in, log
 
 
 def _store(database, principal, *logs):  # noqa: ANN001
@@ -32,7 +31,7 @@ def _number(database, principal, ref):  # noqa: ANN001, ANN202
         return request_reads.find(s, principal, ref)
 
 
-def test_delete_one_log_from_its_page(ui, database, principal):  # noqa: F811
+def test_delete_one_log_from_its_page(ui, database, principal):
     admin = ui("admin")
     one, other = log(), log()
     _store(database, principal, one, other)
@@ -53,7 +52,7 @@ def test_delete_one_log_from_its_page(ui, database, principal):  # noqa: F811
     assert event.actor == admin.email
 
 
-def test_editors_see_no_delete_and_are_refused(ui, database, principal):  # noqa: F811
+def test_editors_see_no_delete_and_are_refused(ui, database, principal):
     editor = ui("editor")
     one = log()
     _store(database, principal, one)
@@ -69,7 +68,7 @@ def test_editors_see_no_delete_and_are_refused(ui, database, principal):  # noqa
     assert ids_in(database, principal) == {one["id"]}
 
 
-def test_erase_the_lists_matches_preview_confirm_result(ui, database, principal):  # noqa: F811
+def test_erase_the_lists_matches_preview_confirm_result(ui, database, principal):
     admin = ui("admin")
     old = [log(model="old-model") for _ in range(3)]
     _store(database, principal, *old, log())
@@ -94,7 +93,7 @@ def test_erase_the_lists_matches_preview_confirm_result(ui, database, principal)
     assert admin.post("/ui/privacy/erase", data={"mode": "filter", "q": "", "expected": "0"}).status_code == 403
 
 
-def test_erase_one_end_user_in_japanese(ui, database, principal):  # noqa: F811
+def test_erase_one_end_user_in_japanese(ui, database, principal):
     admin = ui("admin", lang="ja")
     value = "P-" + uuid.uuid4().hex[:6]
     _store(database, principal, *[log(metadata={"patient_id": value}) for _ in range(2)], log())
@@ -110,7 +109,7 @@ def test_erase_one_end_user_in_japanese(ui, database, principal):  # noqa: F811
     assert value not in str(event.details)
 
 
-def test_retention_page_sets_the_period_and_purges_now(ui, database, principal):  # noqa: F811
+def test_retention_page_sets_the_period_and_purges_now(ui, database, principal):
     admin = ui("owner")
     aged = log(start_time=(utcnow() - timedelta(days=45)).isoformat())
     _store(database, principal, aged, log())

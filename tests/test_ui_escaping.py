@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from promptyard.services import labels, prompts, versions
-from tests.ui_support import ui  # noqa: F401
 
 SCRIPT = "<script>window.__xss=1;alert(1)</script>"
 IMG = '<img src=x onerror="window.__xss=2;alert(2)">'

@@ -14,7 +14,6 @@ import pytest
 
 from promptyard.services import experiment_records, experiments, labels, prompts, request_ingest, versions
 from promptyard.store.types import utcnow
-from tests.ui_support import ui  # noqa: F401
 
 SPLIT = {"sticky_key": "user_id", "split": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}]}
 STAFF_V2 = SPLIT | {"segments": [{"name": "staff", "when": [{"key": "role", "op": "=", "value": "staff"}],

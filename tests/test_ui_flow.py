@@ -20,10 +20,10 @@ import openai
 import pytest
 
 from promptyard import Promptyard, wrap
-from tests.browser import PAYLOADS, TEXTS, browser, new_page, registry_steps, server  # noqa: F401
+from tests.browser import PAYLOADS, TEXTS, new_page, registry_steps
 from tests.servers import LiveServer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.one_database]
 
 SHOTS = os.environ.get("PROMPTYARD_UI_SCREENSHOTS")
 
@@ -35,9 +35,9 @@ def shot(page, out: Path, name: str, full_page: bool = True) -> None:  # noqa: A
     assert path.stat().st_size > 10_000, path  # a page was drawn, not a blank
 
 
-def log_through_the_sdk(server: LiveServer, fake_llm, name: str, tag: str) -> list[str]:  # noqa: ANN001
+def log_through_the_sdk(live: LiveServer, fake_llm, name: str, tag: str) -> list[str]:  # noqa: ANN001
     """Six wrapped chat calls served by the production label: 4 in env=prod, 2 in env=dev."""
-    py = Promptyard(server.url, server.api_key, flush_interval=0.05)
+    py = Promptyard(live.url, live.api_key, flush_interval=0.05)
     ids = []
     try:
         client = wrap(openai.OpenAI(base_url=fake_llm.openai_base_url, api_key="x", max_retries=0), py)
@@ -53,16 +53,16 @@ def log_through_the_sdk(server: LiveServer, fake_llm, name: str, tag: str) -> li
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_the_whole_loop_in_the_browser(browser, server, fake_llm, lang):  # noqa: ANN001
-    page = new_page(browser, server, lang, start="/ui/requests")
+def test_the_whole_loop_in_the_browser(browser, live, fake_llm, lang):  # noqa: ANN001
+    page = new_page(browser, live, lang, start="/ui/requests")
     assert page.get_attribute("html", "lang") == lang
     name = f"pharmacy-{lang}-{uuid.uuid4().hex[:4]}"
     tag = f"flow-{uuid.uuid4().hex[:6]}"
-    registry_steps(page, server, name, lang)
-    log_through_the_sdk(server, fake_llm, name, tag)
+    registry_steps(page, live, name, lang)
+    log_through_the_sdk(live, fake_llm, name, tag)
 
     # Two conditions typed into the box, the third added by a helper: the box holds all three.
-    page.goto(server.url + "/ui/requests")
+    page.goto(live.url + "/ui/requests")
     assert page.inner_text("h1").startswith(TEXTS[lang]["requests"])
     page.fill("input[name=q]", f'prompt = "{name}" AND metadata.env = "prod"')
     page.click("details.helpers summary")
@@ -88,14 +88,14 @@ def test_the_whole_loop_in_the_browser(browser, server, fake_llm, lang):  # noqa
     page.wait_for_url(re.compile(r".*notice=requests_score_saved$"))
     assert page.inner_text("p.notice") == TEXTS[lang]["score_saved"]
     assert "medically_correct" in page.inner_text("table.scores-table")
-    assert server.admin_email in page.inner_text("table.scores-table")
+    assert live.admin_email in page.inner_text("table.scores-table")
     detail_url = page.url
     page.click("a.prompt-link")  # the version that produced it, on the registry's page
     page.wait_for_url(re.compile(r".*/ui/prompts/\d+\?v=2$"))
     assert page.inner_text("h1") == name
     page.goto(detail_url)
 
-    page.goto(server.url + "/ui/requests?" + httpx.QueryParams({"q": box}).__str__())
+    page.goto(live.url + "/ui/requests?" + httpx.QueryParams({"q": box}).__str__())
     page.click("p.actions a[href^='/ui/analytics']")
     page.wait_for_url(re.compile(r".*/ui/analytics\?.*"))
     assert page.inner_text("h1").startswith(TEXTS[lang]["analytics"])
@@ -107,14 +107,14 @@ def test_the_whole_loop_in_the_browser(browser, server, fake_llm, lang):  # noqa
     page.context.close()
 
 
-def test_the_request_pages_work_without_javascript(browser, server):  # noqa: ANN001
-    headers = {"Authorization": f"Bearer {server.api_key}"}
+def test_the_request_pages_work_without_javascript(browser, live):  # noqa: ANN001
+    headers = {"Authorization": f"Bearer {live.api_key}"}
     tag = f"nojs-{uuid.uuid4().hex[:6]}"
     logs = [{"id": uuid.uuid4().hex, "model": "gpt-4o", "tags": [tag], "metadata": {"env": env},
              "output": {"text": f"answer {i}"}} for i, env in enumerate(("prod", "prod", "dev"))]
-    assert httpx.post(server.url + "/api/v1/requests", headers=headers, json={"requests": logs}).status_code == 200
-    page = new_page(browser, server, "en", js=False, start="/ui/requests")
-    page.goto(server.url + "/ui/requests?" + str(httpx.QueryParams({"q": f'tag = "{tag}"'})))
+    assert httpx.post(live.url + "/api/v1/requests", headers=headers, json={"requests": logs}).status_code == 200
+    page = new_page(browser, live, "en", js=False, start="/ui/requests")
+    page.goto(live.url + "/ui/requests?" + str(httpx.QueryParams({"q": f'tag = "{tag}"'})))
     page.click("details.helpers summary")
     page.fill("input[name=h_meta_key]", "env")
     page.fill("input[name=h_meta_value]", "prod")
@@ -136,11 +136,11 @@ def test_the_request_pages_work_without_javascript(browser, server):  # noqa: AN
 
 
 
-def test_hostile_logs_never_run_on_the_request_pages(browser, server):  # noqa: ANN001
-    headers = {"Authorization": f"Bearer {server.api_key}"}
+def test_hostile_logs_never_run_on_the_request_pages(browser, live):  # noqa: ANN001
+    headers = {"Authorization": f"Bearer {live.api_key}"}
     hostile = " ".join(PAYLOADS)
     name = f"evil {PAYLOADS[1]} {uuid.uuid4().hex[:4]}"
-    r = httpx.post(server.url + "/api/v1/publish", headers=headers, json={
+    r = httpx.post(live.url + "/api/v1/publish", headers=headers, json={
         "name": name, "messages": [{"role": "system", "content": hostile + " {topic}"}], "commit_message": hostile})
     assert r.status_code in (200, 201), r.text
     log = {"id": uuid.uuid4().hex, "provider": PAYLOADS[0], "model": PAYLOADS[2][:100],
@@ -151,13 +151,13 @@ def test_hostile_logs_never_run_on_the_request_pages(browser, server):  # noqa: 
            "status": "error", "error": {"type": PAYLOADS[1], "message": hostile},
            "scores": [{"name": "s", "value": 5, "comment": hostile, "author": PAYLOADS[0]}],
            "prompt": {"name": name, "version": 1, "variables": {"topic": PAYLOADS[1]}}}
-    assert httpx.post(server.url + "/api/v1/requests", headers=headers, json=log).json()["accepted"] == 1
-    number = httpx.get(f"{server.url}/api/v1/requests/{log['id']}", headers=headers).json()["number"]
+    assert httpx.post(live.url + "/api/v1/requests", headers=headers, json=log).json()["accepted"] == 1
+    number = httpx.get(f"{live.url}/api/v1/requests/{log['id']}", headers=headers).json()["number"]
 
-    page = new_page(browser, server, "en", start="/ui/requests")
+    page = new_page(browser, live, "en", start="/ui/requests")
     for path in ("/ui/requests", f"/ui/requests/{number}", "/ui/analytics", "/ui/requests?" + str(httpx.QueryParams(
             {"q": f'tag = "{PAYLOADS[2]}"'})), "/ui/analytics?" + str(httpx.QueryParams({"prompt": name}))):
-        page.goto(server.url + path)
+        page.goto(live.url + path)
         page.wait_for_load_state("load")
         assert page.evaluate("typeof window.__xss") == "undefined", path
         assert PAYLOADS[2] in page.inner_text("main") or PAYLOADS[1] in page.inner_text("main"), path
@@ -173,18 +173,18 @@ def test_hostile_logs_never_run_on_the_request_pages(browser, server):  # noqa: 
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_request_pages_with_three_scored_versions(browser, server, lang, tmp_path):  # noqa: ANN001
+def test_request_pages_with_three_scored_versions(browser, live, lang, tmp_path):  # noqa: ANN001
     """Three versions of a prompt with 90 scored logs: list, detail and analytics draw them all
     (one chart row per version). The pictures go to PROMPTYARD_UI_SCREENSHOTS when set (that is
     how docs/screenshots are refreshed), else to a temporary folder."""
     import random
     from datetime import datetime, timedelta, timezone
 
-    headers = {"Authorization": f"Bearer {server.api_key}"}
+    headers = {"Authorization": f"Bearer {live.api_key}"}
     name = f"服薬指導/返信案-{uuid.uuid4().hex[:3]}"
     texts = ("Answer: {question}", "Answer briefly: {question}", "Answer briefly, cite the manual: {question}")
     for text in texts:
-        httpx.post(server.url + "/api/v1/publish", headers=headers, json={
+        httpx.post(live.url + "/api/v1/publish", headers=headers, json={
             "name": name, "messages": [{"role": "system", "content": text}, {"role": "user", "content": "{question}"}],
             "commit_message": "screenshot data"}).raise_for_status()
     rng, now, logs = random.Random(7), datetime.now(timezone.utc), []
@@ -202,18 +202,18 @@ def test_request_pages_with_three_scored_versions(browser, server, lang, tmp_pat
             "tags": ["pilot"], "prompt": {"name": name, "version": version, "variables": {"question": question}},
             "scores": [{"name": "medically_correct", "value": max(0, min(100, rng.gauss(60 + 12 * version, 12)))},
                        {"name": "follows_manual", "value": 100 if rng.random() < 0.4 + 0.2 * version else 0}]})
-    httpx.post(server.url + "/api/v1/requests", headers=headers, json={"requests": logs}).raise_for_status()
-    page = new_page(browser, server, lang, start="/ui/requests")
+    httpx.post(live.url + "/api/v1/requests", headers=headers, json={"requests": logs}).raise_for_status()
+    page = new_page(browser, live, lang, start="/ui/requests")
     out = Path(SHOTS) if SHOTS else tmp_path
     suffix = "" if lang == "en" else "-ja"
     q = f'prompt = "{name}" AND score.medically_correct >= 50'
-    page.goto(server.url + "/ui/requests?" + str(httpx.QueryParams({"q": q})))
+    page.goto(live.url + "/ui/requests?" + str(httpx.QueryParams({"q": q})))
     page.click("details.helpers summary")
     shot(page, out, "list" + suffix, full_page=False)
     page.locator("table.requests td.time a").nth(1).click()
     page.wait_for_load_state("load")
     shot(page, out, "detail" + suffix)
-    page.goto(server.url + "/ui/analytics?" + str(httpx.QueryParams({"prompt": name})))
+    page.goto(live.url + "/ui/analytics?" + str(httpx.QueryParams({"prompt": name})))
     assert page.locator("table tbody tr").count() == 3 and page.locator("svg.chart").count() >= 3
     shot(page, out, "analytics" + suffix)
     page.context.close()

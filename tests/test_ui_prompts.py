@@ -7,7 +7,6 @@ import re
 import uuid
 
 from promptyard.services import keys, labels, prompts, versions
-from tests.ui_support import ui  # noqa: F401
 
 
 def _version(content: str = "You answer questions about {topic}.", commit: str = "first") -> dict:

@@ -11,15 +11,9 @@ import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from tests.ui_support import ui  # noqa: F401
+from tests.support import publish
 
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
-
-
-def publish(api, name: str, content: str = "Answer briefly: {question}") -> None:  # noqa: ANN001
-    r = api.post("/api/v1/publish", json={"name": name, "messages": [{"role": "system", "content": content}],
-                                          "commit_message": "first"})
-    assert r.status_code in (200, 201), r.text
 
 
 def log(api, **fields) -> dict:  # noqa: ANN001, ANN003
@@ -40,7 +34,7 @@ def rows(html: str) -> list[str]:
     return re.findall(r"<tr.*?</tr>", body, re.S)
 
 
-def test_list_shows_columns_in_the_users_time_zone_and_links(api, ui):  # noqa: F811
+def test_list_shows_columns_in_the_users_time_zone_and_links(api, ui):
     publish(api, "薬局/返信案")
     log(api, prompt={"name": "薬局/返信案", "version": 1, "variables": {"question": "q"}}, metadata={"env": "prod"},
         scores=[{"name": "medically_correct", "value": 80}], usage={"input_tokens": 1000, "output_tokens": 500},
@@ -59,7 +53,7 @@ def test_list_shows_columns_in_the_users_time_zone_and_links(api, ui):  # noqa: 
     assert "2026-11-20 10:00:00 JST" in client.get("/ui/requests").text
 
 
-def test_filter_with_three_conditions_and_scopes(api, ui):  # noqa: F811
+def test_filter_with_three_conditions_and_scopes(api, ui):
     publish(api, "p/a")
     for i in range(6):
         log(api, prompt={"name": "p/a"}, metadata={"env": "prod" if i % 2 else "dev", "store": f"s{i % 3}"},
@@ -77,7 +71,7 @@ def test_filter_with_three_conditions_and_scopes(api, ui):  # noqa: F811
     assert "value=\"metadata.env = &#34;prod&#34;" in page.text  # the box keeps the filter, escaped
 
 
-def test_helpers_turn_into_filter_text_in_the_box(api, ui):  # noqa: F811
+def test_helpers_turn_into_filter_text_in_the_box(api, ui):
     client = ui("viewer")
     r = client.get("/ui/requests", params={"q": 'tag = "a" OR tag = "b"', "h_meta_key": "user id",
                                            "h_meta_value": "7", "h_score_name": "medically_correct",
@@ -96,7 +90,7 @@ def test_helpers_turn_into_filter_text_in_the_box(api, ui):  # noqa: F811
     assert bad.status_code == 422 and "not a number" in bad.text
 
 
-def test_bad_filter_is_a_422_page_that_shows_the_position(ui):  # noqa: F811
+def test_bad_filter_is_a_422_page_that_shows_the_position(ui):
     client = ui("viewer")
     page = client.get("/ui/requests", params={"q": "metadata.env = prod"})
     assert page.status_code == 422
@@ -108,7 +102,7 @@ def test_bad_filter_is_a_422_page_that_shows_the_position(ui):  # noqa: F811
     assert client.get("/ui/requests/export", params={"q": "((", "format": "csv"}).status_code == 422
 
 
-def test_keyset_paging_is_stable_both_ways_while_logs_arrive(api, ui):  # noqa: F811
+def test_keyset_paging_is_stable_both_ways_while_logs_arrive(api, ui):
     batch = [{"id": f"page-{i:03d}", "model": "m", "start_time": (T0 + timedelta(seconds=i)).isoformat()}
              for i in range(120)]
     assert api.post("/api/v1/requests", json={"requests": batch}).json()["accepted"] == 120
@@ -130,7 +124,7 @@ def test_keyset_paging_is_stable_both_ways_while_logs_arrive(api, ui):  # noqa: 
     assert client.get("/ui/requests", params={"after": "garbage"}).status_code == 422
 
 
-def test_export_streams_the_current_filter_as_csv_and_jsonl(api, ui):  # noqa: F811
+def test_export_streams_the_current_filter_as_csv_and_jsonl(api, ui):
     publish(api, "p/x")
     log(api, id="exp-1", prompt={"name": "p/x"}, metadata={"env": "prod", "note": "=HYPERLINK(\"x\")"})
     log(api, id="exp-2", metadata={"env": "dev"})
@@ -148,7 +142,7 @@ def test_export_streams_the_current_filter_as_csv_and_jsonl(api, ui):  # noqa: F
     assert "/ui/requests/export?q=metadata.env" in page and "format=jsonl" in page
 
 
-def test_detail_shows_input_output_tools_template_metadata_and_scores(api, ui):  # noqa: F811
+def test_detail_shows_input_output_tools_template_metadata_and_scores(api, ui):
     publish(api, "p/detail", "You help pharmacists. Question: {question}")
     body = log(api, prompt={"name": "p/detail", "version": 1, "variables": {"question": "副作用は?"}},
                input={"messages": [{"role": "system", "content": "You help pharmacists. Question: 副作用は?"},
@@ -173,7 +167,7 @@ def test_detail_shows_input_output_tools_template_metadata_and_scores(api, ui): 
     assert client.get(f"/ui/requests/{body['id']}").status_code == 200  # by client id too
 
 
-def test_editor_scores_and_adds_metadata_with_csrf(api, ui):  # noqa: F811
+def test_editor_scores_and_adds_metadata_with_csrf(api, ui):
     body = log(api, scores=[{"name": "medically_correct", "value": 40}])
     ref = number_of(api, body["id"])
     editor = ui("editor")
@@ -203,7 +197,7 @@ def test_editor_scores_and_adds_metadata_with_csrf(api, ui):  # noqa: F811
     assert missing.status_code == 404  # never kept as a pending update from the UI
 
 
-def test_other_workspaces_request_is_404(api, ui, database):  # noqa: F811
+def test_other_workspaces_request_is_404(api, ui, database):
     from promptyard.services import keys, request_ingest
 
     with database.write() as s:
@@ -229,7 +223,7 @@ def test_pages_need_a_login(app):
         assert r.status_code == 303 and r.headers["location"].startswith("/ui/login"), path
 
 
-def test_analytics_per_version_with_confidence_intervals_and_filter(api, ui):  # noqa: F811
+def test_analytics_per_version_with_confidence_intervals_and_filter(api, ui):
     publish(api, "p/an", "v1 {question}")
     publish(api, "p/an", "v2 {question}")
     for version, values in ((1, [50, 60, 70]), (2, [80, 90, 85, 95])):
@@ -275,7 +269,7 @@ def live_markup(html: str) -> list[str]:
     return found
 
 
-def test_hostile_text_is_shown_as_text_on_every_page(api, ui):  # noqa: F811
+def test_hostile_text_is_shown_as_text_on_every_page(api, ui):
     name = "xss/" + HOSTILE[0]
     publish(api, name, "Say {question}")
     body = log(api, prompt={"name": name, "version": 1, "variables": {"question": HOSTILE[1]}},
@@ -298,7 +292,7 @@ def test_hostile_text_is_shown_as_text_on_every_page(api, ui):  # noqa: F811
     assert "&lt;img src=x onerror=&#34;window.__xss=1&#34;&gt;" in pages[1]
 
 
-def test_crafted_cursors_are_a_4xx_never_a_500(ui):  # noqa: F811
+def test_crafted_cursors_are_a_4xx_never_a_500(ui):
     import base64
 
     client = ui("viewer")

@@ -1,4 +1,5 @@
-"""Helpers for in-process UI tests: users in the test's workspace, logged-in clients, CSRF tokens.
+"""Helpers for in-process UI tests: users in the test's workspace, logging in, CSRF tokens. The
+`ui` fixture (conftest.py) builds on them:
 
     def test_x(ui):
         client = ui("editor")             # logged in as a new editor of a fresh workspace
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 import re
 import uuid
-
-import pytest
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -42,22 +41,3 @@ def accept_invitation(client, path: str, **fields: str):  # noqa: ANN001, ANN201
     """Open an invitation link and send its form (with the page's login token)."""
     token = _LOGIN.search(client.get(path).text).group(1)
     return client.post(path, data={"login_token": token, **fields}, follow_redirects=False)
-
-
-@pytest.fixture()
-def ui(app, database, principal):  # noqa: ANN001, ANN201
-    """A factory of logged-in TestClients (one per call) in this test's workspace."""
-    from fastapi.testclient import TestClient
-
-    def make(role: str = "admin", name: str = "", lang: str | None = None):  # noqa: ANN202
-        client = TestClient(app, raise_server_exceptions=False)
-        if lang:
-            client.headers["Accept-Language"] = lang
-        client.email = make_user(database, principal, role, name)
-        answer = log_in(client, client.email)
-        assert answer.status_code == 303, answer.text
-        client.csrf = csrf_of(client.get("/ui/settings").text)
-        client.principal = principal
-        return client
-
-    return make

@@ -1,5 +1,5 @@
-"""Servers the SDK tests talk to (no tests here): the live app in a real process, a log sink
-that fails on demand, and a socket that accepts connections and never answers."""
+"""Servers the SDK tests talk to besides `live` (conftest.py): a log sink that fails on demand,
+and a socket that accepts connections and never answers; reading the SDK's spool."""
 
 from __future__ import annotations
 
@@ -12,32 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-
-from tests.servers import LiveServer, start_server
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory) -> LiveServer:  # noqa: ANN001
-    server = start_server(tmp_path_factory.mktemp("live"))
-    yield server
-    server.stop()
-
-
-def publish(live: LiveServer, name: str, content: str, labels: list[str] | None = None, **extra: Any) -> dict:
-    body = {"name": name, "messages": [{"role": "system", "content": content}], "commit_message": "test",
-            "labels": labels or []} | extra
-    r = httpx.post(live.url + "/api/v1/publish", json=body, headers={"Authorization": f"Bearer {live.api_key}"})
-    assert r.status_code in (200, 201), r.text
-    return r.json()
-
-
-def admin(live: LiveServer, method: str, path: str, **kw: Any) -> httpx.Response:
-    return httpx.request(method, live.url + path, headers={"Authorization": f"Bearer {live.api_key}"}, **kw)
-
-
-def ingest_available(live: LiveServer) -> bool:
-    return admin(live, "POST", "/api/v1/requests", json={"requests": []}).status_code != 404
 
 
 class Sink(ThreadingHTTPServer):
