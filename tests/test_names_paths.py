@@ -137,7 +137,7 @@ def _live_db(live, tmp_path: Path, database):  # noqa: ANN001, ANN202
 
 
 def test_pull_target_refuses_symlinks_out(tmp_path):
-    from promptyard.cli_client import pull_target
+    from promptyard.cli_prompts import pull_target
 
     out = tmp_path / "out"
     (out).mkdir()

@@ -1,0 +1,116 @@
+"""CLI commands for prompts (list, get, pull and push YAML files: prompts as code) and the
+request log's export, on a running server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from promptyard import errors
+from promptyard.cli_api import connect
+from promptyard.sdk.http import error_of
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    params = {k: v for k, v in (("folder", args.folder), ("tag", args.tag), ("label", args.label), ("q", args.q)) if v}
+    for p in connect(args).call("GET", "/api/v1/prompts", params=params)["items"]:
+        labels = ",".join(f"{lab['name']}=v{lab['version']}" for lab in p["labels"])
+        print(f"{p['name']}\tv{p['latest_version']}\t{p['folder'] or '-'}\t{labels}")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    params = {k: v for k, v in (("version", args.version), ("label", args.label)) if v}
+    print(json.dumps(connect(args).call("GET", f"/api/v1/fetch/{quote(args.name, safe='')}", params=params),
+                     indent=2, ensure_ascii=False))
+    return 0
+
+
+VERSION_KEYS = ("type", "messages", "text", "tools", "template_format", "model")
+
+
+def to_file(prompt: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
+    doc = {"name": prompt["name"], "folder": prompt.get("folder"), "description": prompt.get("description") or None,
+           "tags": prompt.get("tags") or None}
+    doc.update({k: version.get(k) for k in VERSION_KEYS})
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def pull_target(out: Path, name: str) -> Path:
+    """Where `prompts pull` writes a prompt: <dir>/<name>.yaml, and never outside <dir>. The server
+    refuses names with '..' segments, but a file path must not trust what a server sends (an old
+    row, another server): '../.github/workflows/x' or a symlink out of <dir> is refused here."""
+    path = out / f"{name}.yaml"
+    root = out.resolve()
+    if not path.resolve().is_relative_to(root) or path.resolve() == root:
+        raise errors.InvalidInput(f"refusing to write prompt {name!r}: {path} is outside {out}")
+    return path
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    import yaml
+
+    api, out, refused = connect(args), Path(args.dir), 0
+    params = {"folder": args.folder} if args.folder else {}
+    for prompt in api.call("GET", "/api/v1/prompts", params=params | {"limit": 1000})["items"]:
+        if not prompt["latest_version"]:
+            continue
+        try:
+            path = pull_target(out, prompt["name"])
+        except errors.InvalidInput as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            refused += 1
+            continue
+        fetched = api.call("GET", f"/api/v1/fetch/{quote(prompt['name'], safe='')}",
+                           params={"label": args.label} if args.label else {"label": "latest"})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(to_file(prompt, fetched["version"]), allow_unicode=True, sort_keys=False),
+                        encoding="utf-8")
+        print(f"pulled {prompt['name']} v{fetched['version']['number']} -> {path}")
+    return 1 if refused else 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Publish every YAML file under the directory; a new version only where content changed."""
+    import yaml
+
+    api, root = connect(args), Path(args.dir)
+    files = sorted(root.rglob("*.yaml")) + sorted(root.rglob("*.yml"))
+    if not files:
+        raise errors.InvalidInput(f"no .yaml files under {root}")
+    for path in files:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(doc, dict):
+            raise errors.InvalidInput(f"{path}: expected a mapping at the top level")
+        doc.setdefault("name", path.relative_to(root).with_suffix("").as_posix())
+        body = doc | {"commit_message": args.message, "labels": args.label or []}
+        try:
+            v = api.call("POST", "/api/v1/publish", json=body)
+        except errors.PromptyardError as exc:
+            raise type(exc)(f"{path}: {exc.message}", details=exc.details) from None
+        state = f"new version v{v['number']}" if v["created"] else f"unchanged (v{v['number']})"
+        print(f"{doc['name']}: {state}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Stream matching requests into a file (or stdout) without holding them in memory."""
+    api = connect(args)
+    params = {"format": args.format} | ({"filter": args.filter} if args.filter else {})
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    try:
+        with api.http.stream("GET", "/api/v1/requests/export", params=params, timeout=None) as r:
+            if r.status_code >= 400:
+                r.read()
+                raise error_of(r)
+            for chunk in r.iter_bytes():
+                out.write(chunk)
+    finally:
+        if args.output:
+            out.close()
+    return 0
+
