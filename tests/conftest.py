@@ -33,11 +33,11 @@ def pytest_configure(config) -> None:  # noqa: ANN001
 
 
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
-    dropped = [i for i in items if i.get_closest_marker("one_database")
-               and getattr(i, "callspec", None) and i.callspec.params.get("database") == "postgresql"]
+    dropped = {i for i in items if i.get_closest_marker("one_database")
+               and getattr(i, "callspec", None) and i.callspec.params.get("database") == "postgresql"}
     if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [i for i in items if i not in set(dropped)]
+        config.hook.pytest_deselected(items=list(dropped))
+        items[:] = [i for i in items if i not in dropped]
 
 
 def missing(what: str) -> None:
