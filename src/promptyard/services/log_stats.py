@@ -4,7 +4,7 @@ name count, mean and a 95% confidence interval.
 Over all of a workspace's logs (or one prompt's) they come from the running totals in
 store/rollups.py, a few milliseconds whatever the number of logs, with latency percentiles
 within 1% (a histogram). With a filter they are computed exactly from the matching logs, by
-the database from covering indexes (docs/benchmarks.md has the figures for a million logs)."""
+the database in one statement (bench/bench_analytics.py; docs/benchmarks.md has the figures)."""
 
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ def _from_totals(session: Session, p: Principal, prompt: str | None) -> list[dic
 def _from_logs(session: Session, p: Principal, prompt: str | None, node: query.Node) -> list[dict[str, Any]]:
     """Exactly, from the matching logs, in one statement: the matches are found once (a
     materialised CTE: filter, index sets, row lookups) and the totals, the latencies at the
-    percentile ranks and the score moments are all read from it (three statements found them
-    three times: 370 ms for 32,000 matches)."""
+    percentile ranks and the score moments are all read from it, from one snapshot. (Three
+    statements found the matches three times.)"""
     scope = [Request.workspace_id == p.workspace_id, where(node, utcnow(), sets_of=p.workspace_id)]
     if prompt:
         scope.append(Request.prompt_name == prompt)
