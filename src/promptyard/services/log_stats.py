@@ -4,13 +4,13 @@ name count, mean and a 95% confidence interval.
 Over all of a workspace's logs (or one prompt's) they come from the running totals in
 store/rollups.py, a few milliseconds whatever the number of logs, with latency percentiles
 within 1% (a histogram). With a filter they are computed exactly from the matching logs, by
-the database from covering indexes (docs/benchmarks.md has the figures for a million logs)."""
+the database in one statement (bench/bench_analytics.py; docs/benchmarks.md has the figures)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import BigInteger, Float, Select, String, case, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, query, stats
@@ -20,11 +20,6 @@ from promptyard.store.models import RedactionCount, Request, Score
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
 
-# Filtered statistics group by an expression of the version key (prompt name, number), not the key. Grouping by
-# the columns made SQLite walk ix_requests_stats (sorted by them) and fetch every log's row to test
-# the filter (a time range over a million logs: 10 s); with the expression it takes the filter's
-# own index (time: ix_requests_ws_time) and sorts the matches. PostgreSQL plans both alike.
-GROUP = (Request.prompt_name.concat(""), Request.version_number + 0)
 QUANTILES = (50, 95)
 
 
@@ -61,22 +56,34 @@ def _from_totals(session: Session, p: Principal, prompt: str | None) -> list[dic
 
 
 def _from_logs(session: Session, p: Principal, prompt: str | None, node: query.Node) -> list[dict[str, Any]]:
+    """Exactly, from the matching logs, in one statement: the matches are found once (a
+    materialised CTE: filter, index sets, row lookups) and the totals, the latencies at the
+    percentile ranks and the score moments are all read from it, from one snapshot. (Three
+    statements found the matches three times.)"""
     scope = [Request.workspace_id == p.workspace_id, where(node, utcnow(), sets_of=p.workspace_id)]
     if prompt:
         scope.append(Request.prompt_name == prompt)
-    totals = session.execute(
-        select(*GROUP, func.count(), func.sum(case((Request.status == "error", 1), else_=0)),
-               func.sum(Request.total_tokens), func.avg(Request.total_tokens), func.sum(Request.cost),
-               func.count(Request.latency_ms))
-        .where(*scope).group_by(*GROUP)).all()
-    latency = _latency_percentiles(session, scope, {(row[0], row[1]): row[-1] for row in totals})
+    m = select(Request.id, Request.prompt_name.label("name"), Request.version_number.label("number"),
+               Request.status, Request.total_tokens, Request.cost, Request.latency_ms
+               ).where(*scope).cte("matches").prefix_with("MATERIALIZED")
+    rows = session.execute(union_all(_totals(m), _latency_ranks(m), _score_moments(m))).all()
     out: dict[tuple, dict[str, Any]] = {}
-    for name, number, n, errors, tok_sum, tok_avg, cost, _ in totals:
-        out[(name, number)] = _item(name, number, n, errors, tok_sum, float(tok_avg) if tok_avg is not None else None,
-                                    cost, latency.get((name, number), [None, None]))
-    for name, number, sname, n, mean, mean_sq in session.execute(_score_moments(scope)):
-        if (name, number) in out:
-            out[(name, number)]["scores"][sname] = _score(n, mean, mean_sq)
+    latency_n: dict[tuple, int] = {}
+    for r in rows:
+        if r.kind == TOTALS:
+            out[(r.name, r.number)] = _item(r.name, r.number, r.n, r.errors, r.tokens_sum,
+                                            float(r.tokens_mean) if r.tokens_mean is not None else None, r.cost,
+                                            [None, None])
+            latency_n[(r.name, r.number)] = r.latency_n
+    at_rank: dict[tuple, dict[int, float]] = {key: {} for key in out}
+    for r in rows:
+        if r.kind == LATENCY and (r.name, r.number) in out:
+            at_rank[(r.name, r.number)][r.n] = r.value
+        elif r.kind == SCORE and (r.name, r.number) in out:
+            out[(r.name, r.number)]["scores"][r.score] = _score(r.n, r.value, r.value_sq)
+    for key, item in out.items():
+        item["latency_p50"], item["latency_p95"] = _percentiles(at_rank[key], latency_n[key])
+        item["scores"] = dict(sorted(item["scores"].items()))
     return list(out.values())
 
 
@@ -95,12 +102,42 @@ def redactions(session: Session, p: Principal, *, prompt: str | None = None,
     return {kind: {"spans": int(spans), "requests": n} for kind, spans, n in rows}
 
 
-def _score_moments(scope: list) -> Select:
-    """n, mean and mean of squares per version and score name over the matching logs."""
-    return (select(*GROUP, Score.name, func.count(Score.value), func.avg(Score.value),
-                   func.avg(Score.value * Score.value))
-            .join(Request, Request.id == Score.request_id).where(*scope)
-            .group_by(*GROUP, Score.name).order_by(Score.name))
+# The three parts of the statement are rows of one shape: a kind, the version, and the columns of that kind
+# (the others typed NULLs, so that PostgreSQL can unite them).
+TOTALS, LATENCY, SCORE = 0, 1, 2
+COLUMNS = (("score", String), ("n", BigInteger), ("errors", BigInteger), ("tokens_sum", BigInteger),
+           ("tokens_mean", Float), ("cost", Float), ("latency_n", BigInteger), ("value", Float), ("value_sq", Float))
+
+
+def _part(kind: int, name: Any, number: Any, **given: Any) -> Select:
+    return select(literal(kind).label("kind"), name.label("name"), number.label("number"),
+                  *((given[c] if c in given else cast(null(), t)).label(c) for c, t in COLUMNS))
+
+
+def _totals(m: Any) -> Select:
+    return _part(TOTALS, m.c.name, m.c.number, n=func.count(), errors=func.sum(case((m.c.status == "error", 1), else_=0)),
+                 tokens_sum=func.sum(m.c.total_tokens), tokens_mean=func.avg(m.c.total_tokens),
+                 cost=func.sum(m.c.cost), latency_n=func.count(m.c.latency_ms)).group_by(m.c.name, m.c.number)
+
+
+def _latency_ranks(m: Any) -> Select:
+    """Per version, the latencies at the ranks that the percentiles interpolate between
+    (_ranks: r and r + 1 for each of QUANTILES), ranked by one window over the matches."""
+    version, by_latency = (m.c.name, m.c.number), m.c.latency_ms
+    ranked = select(m.c.name, m.c.number, by_latency,
+                    (func.row_number().over(partition_by=version, order_by=by_latency) - 1).label("rank"),
+                    func.count().over(partition_by=version, order_by=by_latency, rows=(None, None)).label("n")
+                    ).where(by_latency.is_not(None)).subquery()
+    wanted = [(ranked.c.n - 1) * q // 100 + d for q in QUANTILES for d in (0, 1)]  # int((n - 1) * q / 100), _ranks
+    return _part(LATENCY, ranked.c.name, ranked.c.number, n=ranked.c.rank, value=ranked.c.latency_ms
+                 ).where(ranked.c.rank.in_(wanted))
+
+
+def _score_moments(m: Any) -> Select:
+    """n, mean and mean of squares per version and score name over the matches."""
+    return _part(SCORE, m.c.name, m.c.number, score=Score.name, n=func.count(Score.value), value=func.avg(Score.value),
+                 value_sq=func.avg(Score.value * Score.value)
+                 ).join(Score, Score.request_id == m.c.id).group_by(m.c.name, m.c.number, Score.name)
 
 
 def _ranks(n: int, q: float) -> tuple[int, float]:
@@ -110,23 +147,9 @@ def _ranks(n: int, q: float) -> tuple[int, float]:
     return int(k), k - int(k)
 
 
-def _latency_percentiles(session: Session, scope: list, counts: dict[tuple, int]) -> dict[tuple, list[float | None]]:
-    """p50 and p95 of latency per version over a filter's matches. One window query ranks them
-    all in a single pass, and only the rows at the wanted ranks leave the database (one
-    ORDER BY + OFFSET per version and percentile took 12 s on a million logs, SQLite; this 0.7 s)."""
-    wanted = {key: [_ranks(n, q) for q in QUANTILES] for key, n in counts.items() if n}
-    found: dict[tuple, dict[int, float]] = {key: {} for key in wanted}
-    if wanted:
-        rank = func.row_number().over(partition_by=GROUP, order_by=Request.latency_ms) - 1
-        ranked = select(*GROUP, Request.latency_ms, rank.label("rank")).where(
-            *scope, Request.latency_ms.is_not(None)).subquery()
-        ranks = sorted({r + d for parts in wanted.values() for r, _ in parts for d in (0, 1)})
-        for name, number, latency, r in session.execute(select(ranked).where(ranked.c.rank.in_(ranks))):
-            if (name, number) in found:
-                found[(name, number)][r] = latency
-    out = {}
-    for key, parts in wanted.items():
-        values = found[key]  # a rank can be missing only if rows vanished between the two queries
-        out[key] = [values[r] + (values.get(r + 1, values[r]) - values[r]) * w if r in values else None
-                    for r, w in parts]
+def _percentiles(at_rank: dict[int, float], n: int) -> list[float | None]:
+    """QUANTILES of n latencies from the values at their ranks (a rank is missing only if none has a latency)."""
+    out: list[float | None] = []
+    for r, w in (_ranks(n, q) for q in QUANTILES):
+        out.append(at_rank[r] + (at_rank.get(r + 1, at_rank[r]) - at_rank[r]) * w if r in at_rank else None)
     return out

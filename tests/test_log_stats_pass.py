@@ -1,0 +1,135 @@
+"""Per-version statistics over a filter (services/log_stats.py, computed from the matching logs in one
+statement) against a plain recomputation in Python over random logs, on SQLite and PostgreSQL:
+counts, error rates, tokens, cost, numpy's latency percentiles and score means with t-intervals."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from promptyard.domain import stats
+from tests.test_registry_api import CHAT
+from tests.test_request_log import ingest, log
+
+PROMPTS = {"ana/一": 2, "ana/two": 1}
+SCORES = ("q", "正確さ", "r")
+START = datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
+
+
+def timed_log(ms: float | None, minute: float = 0.0, **kw) -> dict:  # noqa: ANN003
+    """A log of `ms` milliseconds (None: no end time, so no latency)."""
+    start = START + timedelta(minutes=minute)
+    one = log(start_time=start.isoformat(), **kw)
+    if ms is None:
+        del one["end_time"]
+    else:
+        one["end_time"] = (start + timedelta(milliseconds=ms)).isoformat()
+    return one
+
+
+def _random_logs(rng: random.Random, n: int) -> list[dict]:
+    logs = []
+    for _ in range(n):
+        name = rng.choice([*PROMPTS, None])
+        one = timed_log(rng.choice((rng.lognormvariate(6, 0.8), rng.randint(1, 5) * 100.0, None)), rng.random(),
+                        model="no-such-model",
+                  prompt={"name": name, "version": rng.randint(1, PROMPTS[name])} if name else None,
+                  status="error" if rng.random() < 0.2 else "ok",
+                  usage={"input_tokens": rng.randint(0, 900), "output_tokens": rng.randint(0, 300)}
+                  if rng.random() < 0.8 else None,
+                  metadata={"env": rng.choice(("a", "a", "b"))},
+                  scores=[{"name": s, "value": rng.choice((rng.randint(0, 100), rng.random() * 100))}
+                          for s in SCORES if rng.random() < 0.7])
+        if rng.random() < 0.7:
+            one["cost"] = round(rng.random() / 100, 6)
+        if one["prompt"] is None:
+            del one["prompt"]
+        logs.append(one)
+    return logs
+
+
+def _expected(logs: list[dict], scores: dict[tuple[str, str], float], keep) -> dict:  # noqa: ANN001
+    """The statistics of the logs `keep` selects, recomputed plainly (numpy percentiles)."""
+    groups: dict[tuple, list[dict]] = {}
+    for one in filter(keep, logs):
+        p = one.get("prompt") or {}
+        groups.setdefault((p.get("name"), p.get("version")), []).append(one)
+    out = {}
+    for key, members in groups.items():
+        latency = [(datetime.fromisoformat(m["end_time"]) - datetime.fromisoformat(m["start_time"])).total_seconds()
+                   * 1000 for m in members if "end_time" in m]
+        tokens = [m["usage"]["input_tokens"] + m["usage"]["output_tokens"] for m in members if m["usage"]]
+        costs = [m["cost"] for m in members if "cost" in m]
+        item = {"count": len(members), "error_rate": sum(m["status"] == "error" for m in members) / len(members),
+                "tokens_total": sum(tokens) if tokens else None, "tokens_mean": np.mean(tokens) if tokens else None,
+                "cost_total": sum(costs) if costs else None,
+                "latency_p50": np.percentile(latency, 50) if latency else None,
+                "latency_p95": np.percentile(latency, 95) if latency else None, "scores": {}}
+        for name in SCORES:
+            values = [scores[(m["id"], name)] for m in members if (m["id"], name) in scores]
+            if values:
+                sd = np.std(values, ddof=1) if len(values) > 1 else None
+                half = stats.t_ppf(0.975, len(values) - 1) * sd / np.sqrt(len(values)) if sd is not None else None
+                mean = np.mean(values)
+                item["scores"][name] = {"n": len(values), "mean": mean,
+                                        "ci_low": mean - half if half is not None else None,
+                                        "ci_high": mean + half if half is not None else None}
+        out[key] = item
+    return out
+
+
+def _same(got: list[dict], want: dict) -> None:
+    assert [(i["prompt"], i["version"]) for i in got] == sorted(
+        want, key=lambda k: (k[0] is None, k[0] or "", k[1] or 0))
+    for item in got:
+        w = want[(item["prompt"], item["version"])]
+        key = (item["prompt"], item["version"])
+        for field in ("count", "error_rate", "tokens_total"):
+            assert item[field] == w[field], (key, field)
+        for field in ("tokens_mean", "cost_total", "latency_p50", "latency_p95"):
+            assert item[field] == (None if w[field] is None else pytest.approx(w[field], rel=1e-9)), (key, field)
+        assert list(item["scores"]) == sorted(w["scores"]), key
+        for name, s in item["scores"].items():
+            assert s == pytest.approx(w["scores"][name], rel=1e-9), (key, name)
+
+
+def test_filtered_statistics_equal_a_plain_recomputation(api):
+    rng = random.Random(15)
+    for name, n in PROMPTS.items():
+        for v in range(n):
+            api.post("/api/v1/publish", json={**CHAT, "name": name, "messages": [{"role": "user", "content": f"v{v}"}]})
+    logs = _random_logs(rng, 300)
+    assert ingest(api, *logs)["accepted"] == len(logs)
+    scores = {(one["id"], s["name"]): float(s["value"]) for one in logs for s in one["scores"]}
+    for one in rng.sample(logs, 40):  # re-scored and newly scored after the logs arrived
+        name, value = rng.choice(SCORES), rng.randint(0, 100)
+        assert api.post(f"/api/v1/requests/{one['id']}/scores", json={"name": name, "value": value}).status_code < 300
+        scores[(one["id"], name)] = float(value)
+    cases = [
+        ('metadata.env = "a"', None, lambda m: m["metadata"]["env"] == "a"),
+        ('status = "error" OR metadata.env = "b"', None, lambda m: m["status"] == "error" or m["metadata"]["env"] == "b"),
+        ('score.q >= 50', "ana/一", lambda m: (m.get("prompt") or {}).get("name") == "ana/一"
+         and scores.get((m["id"], "q"), -1) >= 50),
+        ('latency > 300', None, lambda m: "end_time" in m and (datetime.fromisoformat(m["end_time"])
+                                                               - datetime.fromisoformat(m["start_time"])).total_seconds() * 1000 > 300),
+    ]
+    for text, prompt, keep in cases:
+        params = {"filter": text, **({"prompt": prompt} if prompt else {})}
+        got = api.get("/api/v1/requests/stats", params=params)
+        assert got.status_code == 200, got.text
+        _same(got.json()["items"], _expected(logs, scores, keep)), text
+
+
+def test_versions_without_latency_or_with_one_value(api):
+    """Percentiles of no latency are None; of one latency, that latency; an empty match is no item."""
+    api.post("/api/v1/publish", json={**CHAT, "name": "ana/edge"})
+    ingest(api, timed_log(None, prompt={"name": "ana/edge", "version": 1}, metadata={"env": "one"}),
+           timed_log(None, prompt={"name": "ana/edge", "version": 1}, metadata={"env": "one"}),
+           timed_log(250.0, metadata={"env": "one"}))
+    items = api.get("/api/v1/requests/stats", params={"filter": 'metadata.env = "one"'}).json()["items"]
+    assert [(i["prompt"], i["count"], i["latency_p50"], i["latency_p95"]) for i in items] == [
+        ("ana/edge", 2, None, None), (None, 1, 250.0, 250.0)]
+    assert api.get("/api/v1/requests/stats", params={"filter": 'metadata.env = "none"'}).json()["items"] == []
