@@ -141,7 +141,7 @@ def test_nothing_original_on_the_wire_and_the_server_stores_the_redacted_log(rec
     rid = sensitive_log(py)
     assert py.flush(10)
     paths = {path for path, _ in recorder.bodies}
-    assert {"/api/v1/requests", f"/api/v1/requests/{rid}/scores", f"/api/v1/requests/{rid}/metadata"} <= paths
+    assert {"/api/v1/requests", "/api/v1/scores", "/api/v1/requests/metadata"} <= paths
     for _, body in recorder.bodies:
         assert_no_original(body)
     stored = live.http.get(f"/api/v1/requests/{rid}").json()
