@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, pct, server, write_section  # noqa: E402
+from common import fresh_pg, machine, pct, server, write_section  # noqa: E402
 
 N = 2000
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/promptyard_bench_fetch"
@@ -65,25 +65,12 @@ def inprocess_timings(db_url: str) -> list[float]:
     return out
 
 
-def pg_ready() -> bool:
-    from sqlalchemy import create_engine
-
-    admin = create_engine(PG.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as c:
-            c.exec_driver_sql("DROP DATABASE IF EXISTS promptyard_bench_fetch WITH (FORCE)")
-            c.exec_driver_sql("CREATE DATABASE promptyard_bench_fetch")
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
 def main() -> None:
     import tempfile
 
     rows = []
     sqlite_url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    targets = [("SQLite", None, sqlite_url)] + ([("PostgreSQL", PG, PG)] if pg_ready() else [])
+    targets = [("SQLite", None, sqlite_url)] + ([("PostgreSQL", PG, PG)] if fresh_pg(PG) else [])
     for label, server_url, db_url in targets:
         inproc = inprocess_timings(db_url)
         with server(server_url) as (url, key):

@@ -95,6 +95,23 @@ def write_section(name: str, markdown: str) -> None:
     DOC.write_text(text, encoding="utf-8")
 
 
+def fresh_pg(url: str) -> bool:
+    """Drop and create the PostgreSQL database `url` names; False when PostgreSQL is not there."""
+    from sqlalchemy import create_engine
+
+    base, name = url.rsplit("/", 1)
+    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        admin.dispose()
+
+
 def key_file(database_url: str) -> Path:
     """Where seed_million.py keeps the API key of the data set it seeded at this URL."""
     name = re.sub(r"[^A-Za-z0-9]+", "-", database_url.split("://", 1)[-1]).strip("-")

@@ -18,8 +18,10 @@ class Sink(ThreadingHTTPServer):
     """Stores request logs by client id (like the server: a replay stores nothing twice), with
     faults on demand: `fail` answers the next N posts with `fail_status`; `drop_after_store`
     stores the next N batches and then closes the connection without answering; `delay` seconds
-    of sleep before each answer make it a slow server. Any other path is proxied to `upstream`
-    (the live app) when given."""
+    of sleep before each answer make it a slow server. Scores and metadata arrive in bulk
+    (/api/v1/scores, /api/v1/requests/metadata) or, with `bulk` False (a server from before those
+    routes: 404), one by one; `paths` lists every path posted. Any other path is proxied to
+    `upstream` (the live app) when given."""
 
     daemon_threads = True
 
@@ -34,6 +36,8 @@ class Sink(ThreadingHTTPServer):
         self.fail_status = 500
         self.delay = 0.0
         self.reject_ids: set[str] = set()
+        self.bulk = True
+        self.paths: list[str] = []
         self.lock = threading.Lock()
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -63,11 +67,14 @@ class _SinkHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
-        if not self.path.startswith("/api/v1/requests"):
+        if not self.path.startswith(("/api/v1/requests", "/api/v1/scores")):
             return self._proxy(body)
         s = self.server
         time.sleep(s.delay)
         with s.lock:
+            s.paths.append(self.path)
+            if self.path in BULK and not s.bulk:
+                return self._answer(404, {"error": {"code": "not_found", "message": "no such route"}})
             if s.fail > 0:
                 s.fail -= 1
                 return self._answer(s.fail_status, {"error": {"code": "x", "message": "injected"}})
@@ -86,6 +93,15 @@ class _SinkHandler(BaseHTTPRequestHandler):
         if len(parts) == 6:  # /api/v1/requests/{id}/scores|metadata
             (s.scores if parts[5] == "scores" else s.metadata).append((parts[4], data))
             return {"ok": True}
+        if self.path in BULK:
+            key, stored = BULK[self.path]
+            errors = []
+            for index, entry in enumerate(data[key]):
+                if entry["request"] in s.reject_ids:
+                    errors.append({"index": index, "field": f"{key}[{index}].request", "message": "refused"})
+                else:
+                    getattr(s, stored).append((entry["request"], stored_entry(entry)))
+            return {"accepted": len(data[key]) - len(errors), "pending": 0, "errors": errors}
         items = data.get("requests", [data]) if isinstance(data, dict) else data
         s.posts.append([i["id"] for i in items])
         accepted = duplicates = 0
@@ -115,6 +131,60 @@ class _SinkHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+BULK = {"/api/v1/scores": ("scores", "scores"), "/api/v1/requests/metadata": ("updates", "metadata")}
+
+
+def stored_entry(entry: dict) -> dict:
+    """A bulk entry as the one-request route's body: a score without its request, or the metadata."""
+    if "metadata" in entry:
+        return entry["metadata"]
+    return {k: v for k, v in entry.items() if k != "request"}
+
+
+class Recorder(ThreadingHTTPServer):
+    """A loopback HTTP server that keeps the raw bytes of every request body it gets and passes the
+    request on to `upstream` (the live server), answering with its answer."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str):
+        super().__init__(("127.0.0.1", 0), _RecorderHandler)
+        self.upstream = upstream
+        self.bodies: list[tuple[str, bytes]] = []
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _RecorderHandler(BaseHTTPRequestHandler):
+    server: Recorder
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        if body:
+            self.server.bodies.append((self.path, body))
+        headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
+        r = httpx.request(self.command, self.server.upstream + self.path, content=body or None, headers=headers,
+                          timeout=60)
+        self.send_response(r.status_code)
+        self.send_header("Content-Type", r.headers.get("content-type", "application/json"))
+        self.send_header("Content-Length", str(len(r.content)))
+        self.end_headers()
+        self.wfile.write(r.content)
+
+    do_GET = do_POST = do_PUT = _forward  # noqa: N815
 
 
 class Hanging:

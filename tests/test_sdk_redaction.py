@@ -7,21 +7,18 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from promptyard import Promptyard, wrap
 from promptyard.domain import redaction_policy as rp
 from tests.fakes.llm import run_fake_llm
-from tests.sdk_support import Hanging, closed_port_url
+from tests.sdk_support import Hanging, Recorder, closed_port_url
 from tests.servers import start_server
 from tests.support import publish
 from tests.vectors import make_redaction_vectors
@@ -38,50 +35,6 @@ def assert_no_original(raw: bytes) -> None:
     text = raw.decode("utf-8")
     leaked = [o for o in ORIGINALS if o in text or json.dumps(o)[1:-1] in text]
     assert not leaked, f"{leaked} in {text[:2000]}"
-
-
-class Recorder(ThreadingHTTPServer):
-    """A loopback HTTP server that keeps the raw bytes of every request body it gets and passes the
-    request on to `upstream` (the live server), answering with its answer."""
-
-    daemon_threads = True
-
-    def __init__(self, upstream: str):
-        super().__init__(("127.0.0.1", 0), _RecorderHandler)
-        self.upstream = upstream
-        self.bodies: list[tuple[str, bytes]] = []
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _RecorderHandler(BaseHTTPRequestHandler):
-    server: Recorder
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _forward(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length") or 0))
-        if body:
-            self.server.bodies.append((self.path, body))
-        headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
-        r = httpx.request(self.command, self.server.upstream + self.path, content=body or None, headers=headers,
-                          timeout=60)
-        self.send_response(r.status_code)
-        self.send_header("Content-Type", r.headers.get("content-type", "application/json"))
-        self.send_header("Content-Length", str(len(r.content)))
-        self.end_headers()
-        self.wfile.write(r.content)
-
-    do_GET = do_POST = do_PUT = _forward  # noqa: N815
 
 
 @pytest.fixture()
@@ -141,7 +94,7 @@ def test_nothing_original_on_the_wire_and_the_server_stores_the_redacted_log(rec
     rid = sensitive_log(py)
     assert py.flush(10)
     paths = {path for path, _ in recorder.bodies}
-    assert {"/api/v1/requests", f"/api/v1/requests/{rid}/scores", f"/api/v1/requests/{rid}/metadata"} <= paths
+    assert {"/api/v1/requests", "/api/v1/scores", "/api/v1/requests/metadata"} <= paths
     for _, body in recorder.bodies:
         assert_no_original(body)
     stored = live.http.get(f"/api/v1/requests/{rid}").json()

@@ -28,15 +28,16 @@ class Settings:
     database_url: str = _opt("", "SQLAlchemy URL; empty = sqlite:///<data_dir>/promptyard.db "
                                  "(PostgreSQL: postgresql+psycopg://user@host/db)")
     max_body_bytes: int = _opt(8 * 1024 * 1024, "largest request body accepted, in bytes (413 above)")
-    max_batch: int = _opt(1000, "largest number of request logs in one ingest call")
+    max_batch: int = _opt(1000, "largest number of request logs in one ingest call (and of scores or metadata "
+                                "updates in one bulk call)")
     max_body_values: int = _opt(100_000, "largest number of JSON values (items of arrays and objects) in one "
                                          "request body, counted before it is parsed (413 above)")
     max_json_depth: int = _opt(64, "deepest nesting of JSON arrays and objects in a request body (422 deeper)")
     publishable_max_body_bytes: int = _opt(1024 * 1024, "largest request body accepted with a publishable "
                                                        "(browser) key, in bytes (413 above); its value limit "
                                                        "shrinks in proportion")
-    publishable_max_batch: int = _opt(100, "largest number of request logs in one ingest call with a "
-                                           "publishable key")
+    publishable_max_batch: int = _opt(100, "largest number of request logs (scores, metadata updates) "
+                                           "in one call with a publishable key")
     render_timeout_s: float = _opt(1.0, "longest time a Jinja2 template may take to render")
     render_max_chars: int = _opt(1_000_000, "largest rendered template, in characters")
     template_max_chars: int = _opt(100_000, "largest prompt template (all its texts together), in characters; "

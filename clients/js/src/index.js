@@ -14,6 +14,9 @@ import { Redactor } from "./redaction.js";
 export { KINDS, PLACEHOLDERS, PolicyError, Redactor, find, findCodePoints, normalise, parsePolicy } from "./redaction.js";
 
 const RETRY = new Set([408, 425, 429, 500, 502, 503, 504]);
+// Scores and metadata updates go in bulk: path, and the body's list.
+const BATCHES = { score: ["/api/v1/scores", "scores"], metadata: ["/api/v1/requests/metadata", "updates"] };
+const entry = (i) => (i.kind === "score" ? { request: i.id, ...i.body } : { request: i.id, metadata: i.body });
 const TWO_52 = 2 ** 52;
 
 export class PromptyardError extends Error {
@@ -159,6 +162,7 @@ export class Promptyard {
     this.queue = [];
     this.sending = null;
     this.counters = { queued: 0, sent: 0, retried: 0, dropped: 0, rejected: 0 };
+    this.perCall = false; // set when the server has no bulk routes for scores and metadata
     this.timer = null;
     if (globalThis.addEventListener) globalThis.addEventListener("pagehide", () => this._sendOnUnload());
   }
@@ -304,13 +308,22 @@ export class Promptyard {
       const batch = this.queue.splice(0, this.batchSize);
       const logs = batch.filter((i) => i.kind === "log");
       if (logs.length) await this._send("/api/v1/requests", { requests: logs.map((i) => i.body) }, logs.length);
-      for (const i of batch.filter((x) => x.kind !== "log")) {
-        await this._send(`/api/v1/requests/${encodeURIComponent(i.id)}/${i.kind === "score" ? "scores" : "metadata"}`, i.body, 1);
+      // Then the batch's scores in one request, and its metadata in one (they usually find their log stored).
+      for (const kind of ["score", "metadata"]) {
+        const items = batch.filter((i) => i.kind === kind);
+        if (!items.length) continue;
+        const [path, key] = BATCHES[kind];
+        if (!this.perCall && (await this._send(path, { [key]: items.map(entry) }, items.length, true)) !== 404) continue;
+        this.perCall = true; // a server from before the bulk routes: one request per item, as then
+        for (const i of items) {
+          await this._send(`/api/v1/requests/${encodeURIComponent(i.id)}/${kind === "score" ? "scores" : "metadata"}`, i.body, 1);
+        }
       }
     }
   }
 
-  async _send(path, body, n) {
+  /** POST with retries; the final status (0: gave up). `probe`: a 404/405 is returned uncounted. */
+  async _send(path, body, n, probe = false) {
     for (let attempt = 0; ; attempt++) {
       let status = 0, data = null;
       try {
@@ -319,18 +332,20 @@ export class Promptyard {
         status = r.status;
         data = await r.json().catch(() => null);
       } catch { status = 0; }
-      if (status >= 200 && status < 300) {
+      if (probe && (status === 404 || status === 405)) return 404;
+      if ((status >= 200 && status < 300) || (status === 422 && Array.isArray(data?.errors))) {
         const errors = Array.isArray(data?.errors) ? data.errors.length : 0;
         this.counters.sent += n - errors;
         this.counters.rejected += errors;
-        return;
+        if (errors) console.error(`promptyard: ${path} refused ${errors} of ${n} items, e.g. ${data.errors[0].message}`);
+        return status;
       }
       if (status !== 0 && !RETRY.has(status)) {
         this.counters.rejected += n;
         console.error(`promptyard: ${path} refused (${status}): ${data?.error?.message ?? ""}`);
-        return;
+        return status;
       }
-      if (attempt >= this.maxRetries) { this.counters.dropped += n; return; }
+      if (attempt >= this.maxRetries) { this.counters.dropped += n; return 0; }
       this.counters.retried += 1;
       await sleep(backoff(attempt, 250, 30000));
     }

@@ -111,6 +111,45 @@ test("publishable key: allowed origin gets CORS headers, others 403", live, asyn
   await assert.rejects(bad.get(name), (e) => e.status === 403);
 });
 
+test("scores and metadata go in bulk; a server without the bulk routes gets them one by one", async () => {
+  const posts = [];
+  let bulk = true;
+  const sink = createServer((req, res) => {
+    let data = "";
+    req.on("data", (c) => (data += c));
+    req.on("end", () => {
+      posts.push([req.url, JSON.parse(data)]);
+      if (!bulk && (req.url === "/api/v1/scores" || req.url === "/api/v1/requests/metadata")) {
+        res.writeHead(404, { "Content-Type": "application/json" }).end('{"error": {"code": "not_found", "message": "x"}}');
+        return;
+      }
+      const list = JSON.parse(data).scores;
+      const errors = (list ?? []).flatMap((e, index) => (e.value > 100 ? [{ index, message: "too high" }] : []));
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ accepted: 1, errors }));
+    });
+  });
+  await new Promise((r) => sink.listen(0, "127.0.0.1", r));
+  const py = new Promptyard({ baseUrl: `http://127.0.0.1:${sink.address().port}`, apiKey: "k", flushInterval: 10 });
+  const ids = [py.log({ output: "a" }), py.log({ output: "b" })];
+  for (const id of ids) { py.score(id, "q", 50, "良い"); py.metadata(id, { reviewer: "薬剤師A" }); }
+  py.score(ids[0], "bad", 101);
+  assert.equal(await py.flush(10000), true);
+  assert.deepEqual(posts.map(([url]) => url), ["/api/v1/requests", "/api/v1/scores", "/api/v1/requests/metadata"]);
+  assert.deepEqual(posts[1][1].scores, [{ request: ids[0], name: "q", value: 50, source: "api", comment: "良い" },
+    { request: ids[1], name: "q", value: 50, source: "api", comment: "良い" }, { request: ids[0], name: "bad", value: 101, source: "api" }]);
+  assert.deepEqual(posts[2][1].updates, ids.map((request) => ({ request, metadata: { reviewer: "薬剤師A" } })));
+  assert.deepEqual([py.stats().sent, py.stats().rejected], [6, 1]);
+  bulk = false;
+  posts.length = 0;
+  py.score(ids[1], "q", 60);
+  py.metadata(ids[1], { k: "v" });
+  assert.equal(await py.flush(10000), true);
+  assert.deepEqual(posts.map(([url]) => url), ["/api/v1/scores", `/api/v1/requests/${ids[1]}/scores`,
+    `/api/v1/requests/${ids[1]}/metadata`]);
+  assert.deepEqual([py.stats().sent, py.stats().rejected], [8, 1]);
+  sink.close();
+});
+
 test("live server: log linked to a fetched prompt, score and metadata with a publishable key", live, async () => {
   const origin = "https://shop.example.com";
   const key = await admin("POST", "/api/v1/keys", { name: unique("pk-live"), kind: "publishable", allowed_origins: [origin] });

@@ -81,7 +81,7 @@ test("redact: nothing original leaves the client, the caller's values are untouc
   py.metadata(id, { callback: "090-1234-5678" });
   assert.equal(await py.flush(10000), true);
   sink.close();
-  assert.deepEqual(bodies.map(([u]) => u).sort(), ["/api/v1/requests", `/api/v1/requests/${id}/metadata`, `/api/v1/requests/${id}/scores`]);
+  assert.deepEqual(bodies.map(([u]) => u).sort(), ["/api/v1/requests", "/api/v1/requests/metadata", "/api/v1/scores"]);
   for (const [, raw] of bodies) {
     for (const original of ["090-1234-5678", "山田", "taro@example.com"]) assert.ok(!raw.includes(original), `${original} in ${raw}`);
   }

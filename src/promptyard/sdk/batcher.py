@@ -7,8 +7,10 @@ in `dropped`): what is already queued keeps its order and nothing queued is thro
 the sender's back. The HTTP client is built on the sender thread, so no call on the caller's
 thread builds a TLS context or touches the network.
 
-The sender posts logs in batches (scores and metadata one by one, after the logs of the same
-batch, so they usually find their request already stored). It retries connection errors,
+The sender posts each batch in at most three requests: its logs, then its scores
+(/api/v1/scores), then its metadata updates (/api/v1/requests/metadata), so scores and metadata
+usually find their request already stored (and otherwise wait for it on the server). A server
+without the bulk routes (404) gets them one by one, as before. It retries connection errors,
 timeouts, 429 and 5xx with exponential backoff and jitter; any other 4xx is a data problem that
 no retry fixes: it is logged and counted as `rejected`. Every log carries its client id, so a
 batch sent twice (an answer lost after the server stored it) is stored once.
@@ -41,6 +43,7 @@ from promptyard.sdk.text import dumps
 
 log = logging.getLogger("promptyard.sdk")
 LOGS_PATH = "/api/v1/requests"
+BATCHES = {"score": ("/api/v1/scores", "scores"), "metadata": (f"{LOGS_PATH}/metadata", "updates")}  # path, list
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Batcher(Rearmed):
         self._http: httpx.Client | None = None
         self._stopping = self._closed = self._down = False
         self._next_probe, self._probe_attempt = 0.0, 0
+        self._per_call = False  # the server has no bulk routes for scores and metadata
 
     # --- caller side ------------------------------------------------------------------------
 
@@ -286,44 +290,64 @@ class Batcher(Rearmed):
     # --- delivery -----------------------------------------------------------------------------
 
     def _deliver(self, items: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
-        """(sent, rejected, unsent): logs first in one request, then scores and metadata."""
+        """(sent, rejected, unsent): the logs in one request, then the scores in one, then the metadata."""
         items = self._ready(items)
-        logs = [i for i in items if i["kind"] == "log"]
-        others = [i for i in items if i["kind"] != "log"]
         sent = rejected = 0
-        if logs:
-            ok, bad, failed = self._post_logs(logs)
-            sent, rejected = ok, bad
+        groups = [[i for i in items if i["kind"] == kind] for kind in ("log", "score", "metadata")]
+        for n, group in enumerate(groups):
+            if not group:
+                continue
+            ok, bad, failed = self._post_kind(group)
+            sent, rejected = sent + ok, rejected + bad
             if failed:
-                return sent, rejected, failed + others
-        for n, item in enumerate(others):
+                return sent, rejected, failed + [i for later in groups[n + 1:] for i in later]
+        return sent, rejected, []
+
+    def _post_kind(self, items: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
+        kind = items[0]["kind"]
+        if kind == "log":
+            return self._post_batch(LOGS_PATH, "requests", items)
+        if self._per_call:
+            return self._post_each(items)
+        path, key = BATCHES[kind]
+        return self._post_batch(path, key, items)
+
+    def _post_batch(self, path: str, key: str, items: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
+        """One request for many items of a kind: {key: [entry, ...]}, answered with errors by index."""
+        response = self._post(path, {key: [_entry(i) for i in items]})
+        if response is None:
+            return 0, 0, items
+        if response.status_code in (404, 405) and path != LOGS_PATH:
+            # A server from before the bulk routes: one request per item, as then (until restarted).
+            log.warning("promptyard: %s not found on the server; sending scores and metadata one by one", path)
+            self._per_call = True
+            return self._post_each(items)
+        if response.status_code in (413, 422) and len(items) > 1 and not _item_errors(response):
+            # Too large, or refused as a whole: halve it so one bad item costs only itself.
+            mid = len(items) // 2
+            a, b = self._post_batch(path, key, items[:mid]), self._post_batch(path, key, items[mid:])
+            return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+        if response.status_code >= 300:
+            _log_rejection(path, response)
+            return 0, len(items), []
+        errors = _item_errors(response)
+        if errors:
+            log.error("promptyard: server refused %d of %d items, e.g. %s", len(errors), len(items), errors[0])
+        return len(items) - len(errors), len(errors), []
+
+    def _post_each(self, items: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
+        sent = rejected = 0
+        for n, item in enumerate(items):
             path = f"{LOGS_PATH}/{item['id']}/{'scores' if item['kind'] == 'score' else 'metadata'}"
             outcome = self._post(path, item["body"])
             if outcome is None:
-                return sent, rejected, others[n:]
+                return sent, rejected, items[n:]
             if outcome.status_code < 300:
                 sent += 1
             else:
                 rejected += 1
                 _log_rejection(path, outcome)
         return sent, rejected, []
-
-    def _post_logs(self, logs: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
-        response = self._post(LOGS_PATH, {"requests": [i["body"] for i in logs]})
-        if response is None:
-            return 0, 0, logs
-        if response.status_code in (413, 422) and len(logs) > 1 and not _item_errors(response):
-            # Too large, or refused as a whole: halve it so one bad log costs only itself.
-            mid = len(logs) // 2
-            a, b = self._post_logs(logs[:mid]), self._post_logs(logs[mid:])
-            return a[0] + b[0], a[1] + b[1], a[2] + b[2]
-        if response.status_code >= 300:
-            _log_rejection(LOGS_PATH, response)
-            return 0, len(logs), []
-        errors = _item_errors(response)
-        if errors:
-            log.error("promptyard: server refused %d of %d logs, e.g. %s", len(errors), len(logs), errors[0])
-        return len(logs) - len(errors), len(errors), []
 
     def _post(self, path: str, body: Any) -> httpx.Response | None:
         """The final answer (2xx, or a 4xx not worth retrying), or None: not sent, keep it."""
@@ -378,6 +402,15 @@ class Batcher(Rearmed):
 
     def _probe_due(self) -> bool:
         return time.monotonic() >= self._next_probe
+
+
+def _entry(item: dict[str, Any]) -> Any:
+    """An item as an entry of its kind's bulk request."""
+    if item["kind"] == "score":
+        return {"request": item["id"]} | item["body"]
+    if item["kind"] == "metadata":
+        return {"request": item["id"], "metadata": item["body"]}
+    return item["body"]
 
 
 def _item_errors(response: httpx.Response) -> list[Any]:

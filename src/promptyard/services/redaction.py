@@ -148,8 +148,8 @@ def tags_update(red: rp.Redactor | None, item: dict) -> tuple[dict, dict[str, in
 
 
 def score_update(red: rp.Redactor | None, item: dict) -> tuple[dict, dict[str, int]]:
-    """A score: its comment is the only text it carries."""
-    if red is None:
+    """A score: its comment is the only text it carries (most carry none)."""
+    if red is None or not item["comment"]:
         return item, {}
     red.take()
     return item | {"comment": red.text(item["comment"])}, red.take()

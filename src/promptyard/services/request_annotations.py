@@ -6,22 +6,23 @@ services/request_reads.py."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access
 from promptyard.domain import logs as rl
 from promptyard.domain import redaction_policy as rp
-from promptyard.domain.numbers import is_ascii_digits
+from promptyard.domain.numbers import ROW_ID_MAX, ascii_int, is_ascii_digits
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import experiment_records, keys, labels, redaction
 from promptyard.services.request_reads import find
-from promptyard.store import rollups
+from promptyard.store import bulk, rollups
 from promptyard.store.experiment_totals import UnitKey
 from promptyard.store.models import PendingUpdate, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
@@ -40,20 +41,71 @@ def score_row(p: Principal, request_id: int, s: dict[str, Any]) -> dict[str, Any
             "created_at": now, "updated_at": now}
 
 
-# --- the three kinds ---------------------------------------------------------------------------
+# --- the requests annotated: found and locked together --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A stored request being annotated (locked until the commit) and what its totals count for."""
+    id: int
+    version: rollups.Key
+    unit: UnitKey | None
+
+
+def _locked(session: Session, workspace_id: int, cond: Any) -> dict[int, tuple[str, Target]]:
+    # The requests' row locks serialise every score write and relink of them: the value replaced
+    # (and subtracted from the totals) is the one stored last, and the version it counts for cannot
+    # change underneath (PostgreSQL; SQLite writers are serial anyway). Taken in id order, so two
+    # writers of overlapping requests never wait for each other in a cycle.
+    rows = session.execute(
+        select(Request.id, Request.client_id, Request.prompt_name, Request.version_number, Request.experiment_id,
+               Request.routing).where(Request.workspace_id == workspace_id, cond)
+        .order_by(Request.id).with_for_update()).all()
+    return {r.id: (r.client_id, Target(r.id, rollups.key(r.prompt_name, r.version_number),
+                                      unit(r.experiment_id, r.version_number, r.routing))) for r in rows}
+
+
+def targets(session: Session, p: Principal, refs: Iterable[str]) -> dict[str, Target]:
+    """The stored requests by ref (client id, or number in digits), locked; a ref of none is left
+    out. A ref that is one request's client id and another's number names the first."""
+    refs = set(refs)
+    numbers = {ref: n for ref in refs if (n := ascii_int(ref, hi=ROW_ID_MAX)) is not None}
+    cond = Request.client_id.in_(refs)
+    if numbers:
+        cond = or_(cond, Request.id.in_(set(numbers.values())))
+    found = _locked(session, p.workspace_id, cond)
+    by_client = {client_id: t for client_id, t in found.values()}
+    out = {ref: by_client.get(ref) or found.get(numbers.get(ref), (None, None))[1] for ref in refs}
+    return {ref: t for ref, t in out.items() if t is not None}
+
+
+def _may_wait(ref: str) -> bool:
+    """Whether an update for a request not stored may wait for it: a number never arrives later."""
+    return not is_ascii_digits(ref) and len(ref) <= 64
+
+
+# --- the three kinds: each applies many items (a request and what to do to it) at once -------------
+
+Item = tuple[Target, dict]
 
 
 def _check_metadata(payload: Any, p: Principal) -> list[dict]:
     return [rl.metadata(payload)]
 
 
-def _apply_metadata(session: Session, p: Principal, request_id: int, item: dict, changes: rollups.Changes) -> None:
-    for k, v in item.items():
-        row = session.get(RequestMetadata, (request_id, k))
-        if row:
-            row.value = v
-        else:
-            session.add(RequestMetadata(request_id=request_id, key=k, value=v, workspace_id=p.workspace_id))
+def _apply_metadata(session: Session, p: Principal, items: list[Item], changes: rollups.Changes) -> None:
+    latest = {(t.id, k): v for t, item in items for k, v in item.items()}  # a later item overwrites
+    if not latest:
+        return
+    table = RequestMetadata.__table__
+    have = {(rid, k) for rid, k in session.execute(select(table.c.request_id, table.c.key).where(
+        table.c.request_id.in_({rid for rid, _ in latest}), table.c.key.in_({k for _, k in latest})))}
+    old = [{"rid": rid, "k": k, "v": v} for (rid, k), v in latest.items() if (rid, k) in have]
+    if old:
+        session.execute(update(table).where(table.c.request_id == bindparam("rid"), table.c.key == bindparam("k"))
+                        .values(value=bindparam("v")), old)
+    bulk.insert(session, table, [{"request_id": rid, "key": k, "value": v, "workspace_id": p.workspace_id}
+                                 for (rid, k), v in latest.items() if (rid, k) not in have])
 
 
 def _check_tags(payload: Any, p: Principal) -> list[dict]:
@@ -62,43 +114,55 @@ def _check_tags(payload: Any, p: Principal) -> list[dict]:
     return [{"add": rl.tags(payload.get("add"), "add"), "remove": rl.tags(payload.get("remove"), "remove")}]
 
 
-def _apply_tags(session: Session, p: Principal, request_id: int, item: dict, changes: rollups.Changes) -> None:
-    have = set(session.scalars(select(RequestTag.tag).where(RequestTag.request_id == request_id)))
-    for t in item.get("add", []):
-        if t not in have:
-            session.add(RequestTag(request_id=request_id, tag=t, workspace_id=p.workspace_id))
-    if item.get("remove"):
-        session.execute(delete(RequestTag).where(RequestTag.request_id == request_id,
-                                                 RequestTag.tag.in_(item["remove"])))
-    req = session.get(Request, request_id)
-    req.tags = sorted((have | set(item.get("add", []))) - set(item.get("remove", [])))
+def _apply_tags(session: Session, p: Principal, items: list[Item], changes: rollups.Changes) -> None:
+    for target, item in items:
+        have = set(session.scalars(select(RequestTag.tag).where(RequestTag.request_id == target.id)))
+        for t in item.get("add", []):
+            if t not in have:
+                session.add(RequestTag(request_id=target.id, tag=t, workspace_id=p.workspace_id))
+        if item.get("remove"):
+            session.execute(delete(RequestTag).where(RequestTag.request_id == target.id,
+                                                     RequestTag.tag.in_(item["remove"])))
+        req = session.get(Request, target.id)
+        req.tags = sorted((have | set(item.get("add", []))) - set(item.get("remove", [])))
+
+
+def _score(item: Any, p: Principal, name: str) -> dict:
+    """One score as sent -> as stored: it keeps its author (the sender's, unless named), whoever
+    applies it later when it is kept pending."""
+    s = rl.score(item, name)
+    return s | {"author": s["author"] or p.actor}
 
 
 def _check_scores(payload: Any, p: Principal) -> list[dict]:
-    """One score or a list; each keeps its author (the sender's, unless named), whoever applies it
-    later when it is kept pending."""
+    """One score or a list."""
     items = payload if isinstance(payload, list) else [payload]
-    checked = [rl.score(s, f"scores[{i}]") for i, s in enumerate(items)]
-    return [s | {"author": s["author"] or p.actor} for s in checked]
+    return [_score(s, p, f"scores[{i}]") for i, s in enumerate(items)]
 
 
-def _apply_score(session: Session, p: Principal, request_id: int, s: dict[str, Any],
-                 changes: rollups.Changes) -> None:
-    # The request's row lock serialises every score write and relink of this request: the value
-    # replaced (and subtracted from the totals) is the one stored last, and the version it counts
-    # for cannot change underneath (PostgreSQL; SQLite writers are serial anyway).
-    name, number, experiment_id, routing = session.execute(
-        select(Request.prompt_name, Request.version_number, Request.experiment_id, Request.routing)
-        .where(Request.id == request_id).with_for_update()).one()
-    version, where = rollups.key(name, number), unit(experiment_id, number, routing)
-    changes.score(version, s["name"], s["value"], unit=where)
-    row = session.scalar(select(Score).where(Score.request_id == request_id, Score.name == s["name"]))
-    if row is None:
-        session.add(Score(**score_row(p, request_id, s)))
-        return
-    changes.score(version, s["name"], row.value, sign=-1, unit=where)
-    row.value, row.comment, row.source = s["value"], s["comment"], s["source"]
-    row.author, row.updated_at = s["author"] or p.actor, utcnow()
+def _apply_scores(session: Session, p: Principal, items: list[Item], changes: rollups.Changes) -> None:
+    """A score per (request, name): a new one is added to the totals, a replaced one's old value
+    taken out (items for the same request and name replace each other in the order they came)."""
+    table = Score.__table__
+    stored = {(r.request_id, r.name): (r.id, r.value) for r in session.execute(
+        select(table.c.id, table.c.request_id, table.c.name, table.c.value).where(
+            table.c.request_id.in_({t.id for t, _ in items}), table.c.name.in_({s["name"] for _, s in items})))}
+    current = {k: value for k, (_, value) in stored.items()}
+    latest: dict[tuple[int, str], dict] = {}
+    for t, s in items:
+        k = (t.id, s["name"])
+        if k in current:
+            changes.score(t.version, s["name"], current[k], sign=-1, unit=t.unit)
+        changes.score(t.version, s["name"], s["value"], unit=t.unit)
+        current[k], latest[k] = s["value"], s
+    now = utcnow()
+    old = [{"sid": stored[k][0], "v": s["value"], "c": s["comment"], "src": s["source"], "a": s["author"] or p.actor,
+            "t": now} for k, s in latest.items() if k in stored]
+    if old:
+        session.execute(update(table).where(table.c.id == bindparam("sid")).values(
+            value=bindparam("v"), comment=bindparam("c"), source=bindparam("src"), author=bindparam("a"),
+            updated_at=bindparam("t")), old)
+    bulk.insert(session, table, [score_row(p, k[0], s) for k, s in latest.items() if k not in stored])
 
 
 @dataclass(frozen=True)
@@ -106,20 +170,38 @@ class Kind:
     name: str  # as a pending update stores it
     check: Callable[[Any, Principal], list[dict]]  # the payload as sent -> items (or InvalidInput)
     redact: Callable[[rp.Redactor | None, dict], tuple[dict, dict[str, int]]]
-    apply: Callable[[Session, Principal, int, dict, rollups.Changes], None]
+    apply: Callable[[Session, Principal, list[Item], rollups.Changes], None]
 
 
 METADATA = Kind("metadata", _check_metadata, redaction.metadata_update, _apply_metadata)
 TAGS = Kind("tags", _check_tags, redaction.tags_update, _apply_tags)
-SCORES = Kind("scores", _check_scores, redaction.score_update, _apply_score)
+SCORES = Kind("scores", _check_scores, redaction.score_update, _apply_scores)
 KINDS = {k.name: k for k in (METADATA, TAGS, SCORES)}
 
 
-def _apply(session: Session, p: Principal, request_id: int, kind: Kind, item: dict, found: dict[str, int],
+def _apply(session: Session, p: Principal, kind: Kind, items: list[tuple[Target, dict, dict[str, int]]],
            changes: rollups.Changes) -> None:
-    kind.apply(session, p, request_id, item, changes)
+    """Items (a request, what to do, the spans redacted from it) applied; the redaction counts added."""
+    if not items:
+        return
+    kind.apply(session, p, [(t, item) for t, item, _ in items], changes)
     session.flush()
-    redaction.add_counts(session, p.workspace_id, request_id, found)
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for t, _, found in items:
+        counts[t.id].update(found)
+    for rid, found in sorted(counts.items()):
+        redaction.add_counts(session, p.workspace_id, rid, dict(found))
+
+
+def _keep_pending(session: Session, p: Principal, kind: Kind, items: list[tuple[str, dict, dict[str, int]]],
+                  grace_s: int) -> None:
+    """Items for requests whose log has not arrived (by client id), kept until it does (or the grace
+    window is over: those past it are dropped here)."""
+    cutoff = utcnow() - timedelta(seconds=grace_s)
+    session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == p.workspace_id,
+                                                PendingUpdate.created_at < cutoff))
+    session.add_all(PendingUpdate(workspace_id=p.workspace_id, client_id=ref, kind=kind.name, payload=item,
+                                  redacted=found or None) for ref, item, found in items)
 
 
 def annotate(session: Session, p: Principal, ref: str, kind: Kind, payload: Any, *, grace_s: int,
@@ -130,19 +212,14 @@ def annotate(session: Session, p: Principal, ref: str, kind: Kind, payload: Any,
     access.require(p, "ingest")
     red = redaction.for_workspace(session, p.workspace_id)
     redacted = [kind.redact(red, item) for item in kind.check(payload, p)]
-    request_id = find(session, p, ref)
-    if request_id is None:
-        if stored_only or is_ascii_digits(ref) or len(ref) > 64:
+    target = targets(session, p, [ref]).get(ref)
+    if target is None:
+        if stored_only or not _may_wait(ref):
             raise NotFound(f"no request with id {ref}")
-        cutoff = utcnow() - timedelta(seconds=grace_s)
-        session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == p.workspace_id,
-                                                    PendingUpdate.created_at < cutoff))
-        session.add_all(PendingUpdate(workspace_id=p.workspace_id, client_id=ref, kind=kind.name, payload=item,
-                                      redacted=found or None) for item, found in redacted)
+        _keep_pending(session, p, kind, [(ref, item, found) for item, found in redacted], grace_s)
         return {"id": ref, "pending": True}
     changes = rollups.Changes()
-    for item, found in redacted:
-        _apply(session, p, request_id, kind, item, found, changes)
+    _apply(session, p, kind, [(target, item, found) for item, found in redacted], changes)
     changes.apply(session, p.workspace_id)
     return {"id": ref, "pending": False}
 
@@ -150,14 +227,26 @@ def annotate(session: Session, p: Principal, ref: str, kind: Kind, payload: Any,
 # --- pending updates ---------------------------------------------------------------------------
 
 
+def _apply_stored(session: Session, p: Principal, pending: list[tuple[PendingUpdate, int]],
+                  changes: rollups.Changes) -> None:
+    """Pending updates (with their request's row id) applied and deleted: per kind, in the order they came."""
+    found = _locked(session, p.workspace_id, Request.id.in_({rid for _, rid in pending}))
+    by_kind: dict[str, list] = defaultdict(list)
+    for item, rid in pending:
+        if rid in found:  # else erased meanwhile
+            by_kind[item.kind].append((found[rid][1], item.payload, item.redacted or {}))
+        session.delete(item)
+    for name, items in by_kind.items():
+        _apply(session, p, KINDS[name], items, changes)
+
+
 def apply_pending(session: Session, p: Principal, inserted: dict[str, int], changes: rollups.Changes) -> None:
-    """Pending updates for logs just stored (client id -> row id), applied in the order they came."""
+    """Pending updates for logs just stored (client id -> row id)."""
     pending = session.scalars(select(PendingUpdate).where(
         PendingUpdate.workspace_id == p.workspace_id, PendingUpdate.client_id.in_(list(inserted)))
         .order_by(PendingUpdate.id)).all()
-    for item in pending:
-        _apply(session, p, inserted[item.client_id], KINDS[item.kind], item.payload, item.redacted or {}, changes)
-        session.delete(item)
+    if pending:
+        _apply_stored(session, p, [(item, inserted[item.client_id]) for item in pending], changes)
 
 
 def apply_late_pending(session: Session, *, grace_s: int, limit: int = 1000) -> int:
@@ -171,15 +260,89 @@ def apply_late_pending(session: Session, *, grace_s: int, limit: int = 1000) -> 
         select(PendingUpdate, Request.id).join(Request, and_(Request.workspace_id == PendingUpdate.workspace_id,
                                                              Request.client_id == PendingUpdate.client_id))
         .order_by(PendingUpdate.id).limit(limit).with_for_update(skip_locked=True, of=PendingUpdate)).all()
-    by_workspace: dict[int, rollups.Changes] = {}
+    by_workspace: dict[int, list[tuple[PendingUpdate, int]]] = defaultdict(list)
     for item, request_id in found:
-        changes = by_workspace.setdefault(item.workspace_id, rollups.Changes())
-        _apply(session, keys.system_principal(item.workspace_id, actor="pending"), request_id, KINDS[item.kind],
-               item.payload, item.redacted or {}, changes)
-        session.delete(item)
-    for workspace_id, changes in sorted(by_workspace.items()):
-        changes.apply(session, workspace_id)
+        by_workspace[item.workspace_id].append((item, request_id))
+    changes = {ws: rollups.Changes() for ws in by_workspace}
+    for workspace_id, pending in sorted(by_workspace.items()):
+        _apply_stored(session, keys.system_principal(workspace_id, actor="pending"), pending, changes[workspace_id])
+    for workspace_id, c in sorted(changes.items()):
+        c.apply(session, workspace_id)
     return len(found)
+
+
+# --- many requests in one call ------------------------------------------------------------------
+
+
+def _ref(entry: Any, name: str) -> str:
+    if not isinstance(entry, dict):
+        raise rl.LogError(name, "must be an object {\"request\": ..., ...}")
+    ref = entry.get("request")
+    if isinstance(ref, int) and not isinstance(ref, bool) and 1 <= ref <= ROW_ID_MAX:
+        return str(ref)
+    if isinstance(ref, str) and 1 <= len(ref) <= 64:
+        return ref
+    raise rl.LogError(f"{name}.request", "must be a request's id (1-64 characters) or number")
+
+
+def _metadata_entry(entry: dict, p: Principal, name: str) -> dict:
+    if not isinstance(entry.get("metadata"), dict):
+        raise rl.LogError(f"{name}.metadata", "must be an object of key -> value")
+    return rl.metadata(entry["metadata"], f"{name}.metadata")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A bulk call's body, {key: [{"request": id or number, ...}, ...]}: `item` checks one entry."""
+    key: str
+    kind: Kind
+    item: Callable[[dict, Principal, str], dict]  # an entry -> the kind's item (or rl.LogError)
+
+
+SCORE_BATCH = Batch("scores", SCORES, _score)  # {request, name, value, comment?, source?, author?}
+METADATA_BATCH = Batch("updates", METADATA, _metadata_entry)  # {request, metadata: {key: value}}
+
+
+def batch_limit(p: Principal, max_batch: int, publishable_max_batch: int | None) -> int:
+    """The most items one call may carry: a publishable (browser) key gets the smaller limit, when given."""
+    if p.key_kind == "publishable" and publishable_max_batch is not None:
+        return min(max_batch, publishable_max_batch)
+    return max_batch
+
+
+def annotate_many(session: Session, p: Principal, batch: Batch, body: Any, *, grace_s: int, max_items: int) -> dict:
+    """Scores or metadata for many requests in one transaction, each entry as its single-request
+    route would store it (also kept pending). Entries are checked on their own: refused ones are
+    reported by index (like a batch of logs), the others applied."""
+    access.require(p, "ingest")
+    entries = body.get(batch.key) if isinstance(body, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InvalidInput(f"{batch.key}: send {{\"{batch.key}\": [...]}} with at least one entry")
+    if len(entries) > max_items:
+        raise InvalidInput(f"{batch.key}: one call may hold at most {max_items} entries (got {len(entries)})")
+    red = redaction.for_workspace(session, p.workspace_id)
+    checked, errors = [], []
+    for i, entry in enumerate(entries):
+        name = f"{batch.key}[{i}]"
+        try:
+            checked.append((i, _ref(entry, name), *batch.kind.redact(red, batch.item(entry, p, name))))
+        except rl.LogError as exc:
+            errors.append({"index": i, "field": exc.field, "message": exc.message})
+    found = targets(session, p, {ref for _, ref, _, _ in checked})
+    now, later = [], []
+    for i, ref, item, counts in checked:
+        if ref in found:
+            now.append((found[ref], item, counts))
+        elif _may_wait(ref):
+            later.append((ref, item, counts))
+        else:
+            errors.append({"index": i, "field": f"{batch.key}[{i}].request", "message": f"no request with id {ref}"})
+    changes = rollups.Changes()
+    _apply(session, p, batch.kind, now, changes)
+    changes.apply(session, p.workspace_id)
+    if later:
+        _keep_pending(session, p, batch.kind, later, grace_s)
+    return {"accepted": len(now), "pending": len(later), "errors": sorted(errors, key=lambda e: e["index"])}
 
 
 # --- relinking and grouping --------------------------------------------------------------------
@@ -204,7 +367,7 @@ def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version:
     found = labels.resolve(session, p, name, version=version, label=label, metadata=meta)
     red = redaction.for_workspace(session, p.workspace_id)
     variables, counts = redaction.variables(red, variables)
-    row = session.get(Request, rid, with_for_update=True)  # see _apply_score
+    row = session.get(Request, rid, with_for_update=True)  # see _locked
     routing = redaction.routing_of(red, {"label": found.label, "rule": found.rule, "unit": found.unit}) \
         if found.rule else row.routing
     experiment_id = experiment_records.Assigner(session, p.workspace_id).experiment_for(

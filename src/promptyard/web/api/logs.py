@@ -20,7 +20,7 @@ from promptyard.web.downloads import download
 class _RefConvertor(StringConvertor):
     # A request ref is never one of this router's own names: without this, GET /requests/search
     # (a POST-only path) was answered by the {ref} lookup, and a 405's Allow could not be right.
-    regex = "(?!(?:search|stats|export|erase)$)[^/]+"
+    regex = "(?!(?:search|stats|export|erase|metadata)$)[^/]+"
 
 
 register_url_convertor("request_ref", _RefConvertor())
