@@ -6,6 +6,7 @@ order as one plain scan of the filter, both ways, and counts the same matches. B
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -20,6 +21,8 @@ from promptyard.store import query_plan
 from promptyard.store.models import Request
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
+from promptyard.web.ui import catalogue
+from tests.ui_support import ui  # noqa: F401
 
 META = {"env": ["prod", "dev", "本番"], "user_id": ["u1", "u2", "u007", "佐藤"], "部署": ["薬剤部", "内科", "x"]}
 SCORES = ["q", "正確さ"]
@@ -166,3 +169,21 @@ def test_the_count_is_exact_up_to_its_bound(seeded):  # noqa: ANN001
         assert query_plan.count(s, base, bound=n) == (n, False)
         assert query_plan.count(s, base, bound=n - 1) == (n - 1, True)
         assert request_reads.browse(s, p, node=node, limit=5, count=True)["matching"] == {"count": n, "more": False}
+
+
+def test_the_api_and_the_ui_list_say_how_many_match(api, ui):  # noqa: ANN001, F811
+    logs = [{"id": str(uuid.uuid4()), "model": "m", "metadata": {"部署": "薬剤部" if i % 3 else "内科"},
+             "start_time": (T0 + timedelta(seconds=i)).isoformat()} for i in range(7)]
+    assert api.post("/api/v1/requests", json={"requests": logs}).status_code == 200
+    q = 'metadata.部署 = "薬剤部"'
+    page = api.get("/api/v1/requests", params={"filter": q, "limit": 2}).json()
+    assert len(page["items"]) == 2 and page["matching"] == {"count": 4, "more": False}
+    again = api.post("/api/v1/requests/search", json={"filter": q, "limit": 2, "cursor": page["next_cursor"]}).json()
+    assert again["matching"] == {"count": 4, "more": False} and again["items"][0]["number"] < page["items"][-1]["number"]
+    assert api.get("/api/v1/requests").json()["matching"] == {"count": 7, "more": False}
+    assert re.search(r'id="matching">4 matching<', ui("viewer").get("/ui/requests", params={"q": q}).text)
+    assert re.search(r'id="matching">該当 7 件<', ui("viewer", lang="ja").get("/ui/requests").text)
+    assert catalogue.translate("en", "requests.matching", n=1234) == "1,234 matching"
+    assert catalogue.translate("en", "requests.matching_more", n=10_000) == "10,000+ matching"
+    assert catalogue.translate("ja", "requests.matching", n=1234) == "該当 1,234 件"
+    assert catalogue.translate("ja", "requests.matching_more", n=10_000) == "10,000 件以上"

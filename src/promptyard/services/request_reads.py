@@ -119,10 +119,12 @@ def _edge(item: dict[str, Any]) -> str:
 
 
 def search(session: Session, p: Principal, *, node: query.Node | None = None, prompt: str | None = None,
-           version: int | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
-    """One page newest first and the cursor of the next (older) one: browse() one way."""
-    found = browse(session, p, node=node, prompt=prompt, version=version, limit=limit, after=cursor or None)
-    return found["items"], found["next"]
+           version: int | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    """One page newest first (`items`), the cursor of the next (older) one (`next_cursor`) and
+    how many logs match (`matching`): browse() one way, as the API answers."""
+    found = browse(session, p, node=node, prompt=prompt, version=version, limit=limit, after=cursor or None,
+                   count=True)
+    return {"items": found["items"], "next_cursor": found["next"], "matching": found["matching"]}
 
 
 def summaries(session: Session, rows: list[Request], *, full: bool = False) -> list[dict]:
