@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from promptyard.domain import stats
-from tests.test_registry_api import CHAT
-from tests.test_request_log import ingest, log
+from tests.support import CHAT, ingest, log
 
 PROMPTS = {"ana/一": 2, "ana/two": 1}
 SCORES = ("q", "正確さ", "r")
