@@ -17,7 +17,7 @@ from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import changes, experiment_records, labels, prompts, redaction
 from promptyard.services.request_annotations import apply_pending, score_row, unit
 from promptyard.services.request_reads import find
-from promptyard.store import bulk, rollups
+from promptyard.store import bulk, rollups, text_search
 from promptyard.store.models import RedactionCount, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
 
@@ -145,12 +145,13 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
         return set()
     inserted = dict(bulk.insert(session, Request.__table__, rows, skip_conflicts_on=("workspace_id", "client_id"),
                                 returning=("client_id", "id")))
-    meta, tags, scores, redacted = [], [], [], []
+    meta, tags, scores, redacted, texts = [], [], [], [], []
     changes = rollups.Changes()
     for log, row, found in zip(logs, rows, counts):
         rid = inserted.get(log.client_id)
         if rid is None:
             continue
+        texts.append((rid, p.workspace_id, log.input_text, log.output_text))
         redacted += redaction.count_rows(p.workspace_id, rid, found)
         meta += [{"request_id": rid, "key": k, "value": v, "workspace_id": p.workspace_id}
                  for k, v in log.metadata.items()]
@@ -164,6 +165,7 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
             changes.score(version, sc["name"], sc["value"], unit=where)
     for model, values in ((RequestMetadata, meta), (RequestTag, tags), (Score, scores), (RedactionCount, redacted)):
         bulk.insert(session, model.__table__, values)
+    text_search.add(session, texts)
     apply_pending(session, p, inserted, changes)
     changes.apply(session, p.workspace_id)  # last: its rows stay locked only until the commit
     return set(inserted)
