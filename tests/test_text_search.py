@@ -193,3 +193,14 @@ def test_pure_rules():
     text = "x" * 50_000
     parts = tt.chunks(text)
     assert all(len(c) <= tt.CHUNK for c in parts) and sum(len(c) for c in parts) > len(text)
+
+
+def test_api_items_carry_the_match(api):
+    body = {"id": uuid.uuid4().hex, "input": {"messages": [{"role": "user", "content": "一行目\n二行目に用量あり"}]},
+            "output": {"text": "ＡＢＣ"}}
+    assert api.post("/api/v1/requests", json=body).status_code == 200
+    item = api.get("/api/v1/requests", params={"filter": 'text ~ "用量"'}).json()["items"][0]
+    assert item["match"] == {"field": "input", "text": "二行目に用量あり", "start": 4, "end": 6}
+    item = api.post("/api/v1/requests/search", json={"filter": 'metadata.x missing and output ~ "bc"'}).json()
+    assert item["items"][0]["match"] == {"field": "output", "text": "ＡＢＣ", "start": 1, "end": 3}
+    assert "match" not in api.get("/api/v1/requests").json()["items"][0]

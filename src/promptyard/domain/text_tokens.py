@@ -19,6 +19,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from promptyard.domain.query import And, Cond, Node, Or
 from promptyard.errors import InvalidInput
 
 # PostgreSQL keeps positions up to 16,383 in a tsvector: a long text is indexed in chunks of CHUNK
@@ -79,12 +80,13 @@ class Snippet:
 def snippet(query: str, text: str) -> Snippet | None:
     """The first match of `query` in `text` (as `matches` defines it), inside the part of its line
     around it. Offsets count characters of the original text, mapped through the normalisation one
-    character at a time; a match that only the whole-text normalisation finds (a combining mark
-    joined across characters) or that spans lines gives None."""
+    character (with the marks that join it) at a time; a match that only the whole-text normalisation
+    finds (rarer joins, e.g. Hangul jamo) or that spans lines gives None."""
     q = normal(query)
     if not q or q not in normal(text):
         return None
-    pieces = [normal(ch) for ch in text]
+    clusters = _clusters(text)
+    pieces = [normal(text[a:b]) for a, b in clusters]
     starts, pos = [], 0
     for piece in pieces:
         starts.append(pos)
@@ -92,8 +94,8 @@ def snippet(query: str, text: str) -> Snippet | None:
     found = "".join(pieces).find(q)
     if found < 0:
         return None
-    begin = _index_at(starts, found)
-    end = _index_at(starts, found + len(q) - 1) + 1
+    begin = clusters[_index_at(starts, found)][0]
+    end = clusters[_index_at(starts, found + len(q) - 1)][1]
     if "\n" in text[begin:end]:
         return None
     line_start = text.rfind("\n", 0, begin) + 1
@@ -101,6 +103,18 @@ def snippet(query: str, text: str) -> Snippet | None:
     line_end = len(text) if line_end < 0 else line_end
     left, right = max(line_start, begin - SNIPPET), min(line_end, end + SNIPPET)
     return Snippet(text[left:right], begin - left, end - left)
+
+
+def _clusters(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each character with the marks that normalise into it (`ｶﾞ` is one: ガ)."""
+    out: list[tuple[int, int]] = []
+    for i, ch in enumerate(text):
+        form = normal(ch)
+        if out and form and unicodedata.combining(form[0]):
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out
 
 
 def _index_at(starts: list[int], offset: int) -> int:
@@ -113,3 +127,24 @@ def _index_at(starts: list[int], offset: int) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+def text_queries(node: Node | None) -> list[tuple[str, str]]:
+    """(field, query) of each text condition a match must satisfy or may satisfy (not under NOT),
+    in the filter's order: what a result's highlight looks for."""
+    if isinstance(node, Cond):
+        return [(node.field, node.value)] if node.field in ("text", "input", "output") and node.value else []
+    if isinstance(node, (And, Or)):
+        return [q for item in node.items for q in text_queries(item)]
+    return []
+
+
+def first_match(queries: list[tuple[str, str]], texts: dict[str, str]) -> dict | None:
+    """The highlight of one result: {field, text, start, end} for the first query that has a
+    snippet in the first of its fields (input before output), or None."""
+    for field, query in queries:
+        for name in ("input", "output") if field == "text" else (field,):
+            found = snippet(query, texts[name])
+            if found:
+                return {"field": name, "text": found.text, "start": found.start, "end": found.end}
+    return None
