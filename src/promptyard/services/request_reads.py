@@ -135,7 +135,7 @@ def summaries(session: Session, rows: list[Request], *, full: bool = False) -> l
     out = [_summary(r, meta[r.id], scores[r.id]) for r in rows]
     if full:
         for item, r in zip(out, rows):
-            item.update(input=r.input, output=r.output, input_text=r.input_text, output_text=r.output_text,
+            item.update(input=r.input, output=r.output, input_text=text_of(r.input), output_text=text_of(r.output),
                         error=_error(r), input_variables=r.input_variables, routing=r.routing)
     return out
 
