@@ -14,7 +14,27 @@ from typing import Any
 import httpx
 
 
-class Sink(ThreadingHTTPServer):
+class _Loopback(ThreadingHTTPServer):
+    """A threaded HTTP server on a loopback port, serving from its own thread until stop()."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0):
+        super().__init__(("127.0.0.1", port), handler)
+
+    def start(self) -> None:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class Sink(_Loopback):
     """Stores request logs by client id (like the server: a replay stores nothing twice), with
     faults on demand: `fail` answers the next N posts with `fail_status`; `drop_after_store`
     stores the next N batches and then closes the connection without answering; `delay` seconds
@@ -23,10 +43,8 @@ class Sink(ThreadingHTTPServer):
     routes: 404), one by one; `paths` lists every path posted. Any other path is proxied to
     `upstream` (the live app) when given."""
 
-    daemon_threads = True
-
     def __init__(self, upstream: str | None = None, port: int = 0):
-        super().__init__(("127.0.0.1", port), _SinkHandler)
+        super().__init__(_SinkHandler, port)
         self.upstream = upstream
         self.logs: dict[str, dict] = {}
         self.posts: list[list[str]] = []  # ids per received log batch, in order
@@ -39,20 +57,12 @@ class Sink(ThreadingHTTPServer):
         self.bulk = True
         self.paths: list[str] = []
         self.lock = threading.Lock()
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        self.start()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> None:
         deadline = time.time() + timeout
         while len(self.logs) < count and time.time() < deadline:
             time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 class _SinkHandler(BaseHTTPRequestHandler):
@@ -143,25 +153,15 @@ def stored_entry(entry: dict) -> dict:
     return {k: v for k, v in entry.items() if k != "request"}
 
 
-class Recorder(ThreadingHTTPServer):
+class Recorder(_Loopback):
     """A loopback HTTP server that keeps the raw bytes of every request body it gets and passes the
     request on to `upstream` (the live server), answering with its answer."""
 
-    daemon_threads = True
-
     def __init__(self, upstream: str):
-        super().__init__(("127.0.0.1", 0), _RecorderHandler)
+        super().__init__(_RecorderHandler)
         self.upstream = upstream
         self.bodies: list[tuple[str, bytes]] = []
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+        self.start()
 
 
 class _RecorderHandler(BaseHTTPRequestHandler):

@@ -94,9 +94,10 @@ def start_live(data_dir: Path, database=None) -> LiveServer:  # noqa: ANN001
     url = None if database is None or database.kind == "sqlite" else database.url
     server = start_server(data_dir, url)
     if url:
-        made = subprocess.run([sys.executable, "-m", "promptyard.cli", "keys", "create", "--name", "live",
-                               "--scopes", "read,write,ingest,admin", "--workspace", f"live-{uuid.uuid4().hex[:8]}",
-                               "--database-url", url], capture_output=True, text=True, timeout=60)
+        from tests.support import cli
+
+        made = cli("keys", "create", "--name", "live", "--scopes", "read,write,ingest,admin",
+                   "--workspace", f"live-{uuid.uuid4().hex[:8]}", "--database-url", url)
         if made.returncode != 0:
             server.stop()
             raise RuntimeError(made.stderr)
