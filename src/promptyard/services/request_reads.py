@@ -20,8 +20,8 @@ from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import redaction
 from promptyard.services.render_pool import TemplateEngine
+from promptyard.store import query_plan
 from promptyard.store.models import Prompt, PromptVersion, Request, RequestMetadata, RequestTag, Score
-from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
 
 SUGGESTIONS = 50  # names per helper list; more would not help anyone pick from a datalist
@@ -67,17 +67,34 @@ def _scope(session: Session, p: Principal, prompt: str | None, version: int | No
 
 def browse(session: Session, p: Principal, *, node: query.Node | None, prompt: str | None = None,
            version: int | None = None, limit: int = 50, after: str | None = None,
-           before: str | None = None, full: bool = False) -> dict[str, Any]:
+           before: str | None = None, full: bool = False, count: bool = False,
+           plan: str | int | None = None) -> dict[str, Any]:
     """One page newest first, keyset-paged on (start_time, id) with cursors both ways: `after`
     pages to older logs, `before` back to newer ones. Pages stay put while new logs arrive.
-    `full`: the items carry their input and output too (see summaries)."""
+    `full`: the items carry their input and output too (see summaries). `count`: the answer
+    has `matching` {count, more}: how many logs match, exact up to query_plan.PROBE, else
+    `more` (more than count). store/query_plan.py picks how the rows are read (`plan` forces
+    one, for tests and benchmarks); the rows are the same whichever it picks."""
     access.require(p, "read")
     scope, by_id = _scope(session, p, prompt, version)
+    chosen = query_plan.choose(session, node, p.workspace_id, limit=limit, force=plan)
+    now = utcnow()
     # Scoped by prompt id, "+ 0" keeps the workspace check but out of the planner's choice of
     # index: SQLite (without statistics) otherwise walks the workspace's time index and scans
     # the whole log for a rare prompt instead of reading the prompt's own time index.
-    ws = Request.workspace_id + 0 if by_id else Request.workspace_id
-    q = select(Request).where(ws == p.workspace_id, where(node, utcnow()), *scope)
+    ws = Request.workspace_id + 0 if by_id else chosen.workspace()
+    q = select(Request).where(ws == p.workspace_id, chosen.where(now), *scope)
+    out = _page(session, q, limit, after, before, full)
+    if count:
+        counting = chosen.counting()
+        cws = Request.workspace_id + 0 if by_id else counting.workspace()
+        n, more = query_plan.count(session, select(Request).where(cws == p.workspace_id, counting.where(now), *scope))
+        out["matching"] = {"count": n, "more": more}
+    return out
+
+
+def _page(session: Session, q: Any, limit: int, after: str | None, before: str | None,
+          full: bool) -> dict[str, Any]:
     if before:
         t, rid = decode_cursor(before)
         q = q.where(or_(Request.start_time > t, and_(Request.start_time == t, Request.id > rid)))
@@ -102,10 +119,12 @@ def _edge(item: dict[str, Any]) -> str:
 
 
 def search(session: Session, p: Principal, *, node: query.Node | None = None, prompt: str | None = None,
-           version: int | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
-    """One page newest first and the cursor of the next (older) one: browse() one way."""
-    found = browse(session, p, node=node, prompt=prompt, version=version, limit=limit, after=cursor or None)
-    return found["items"], found["next"]
+           version: int | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    """One page newest first (`items`), the cursor of the next (older) one (`next_cursor`) and
+    how many logs match (`matching`): browse() one way, as the API answers."""
+    found = browse(session, p, node=node, prompt=prompt, version=version, limit=limit, after=cursor or None,
+                   count=True)
+    return {"items": found["items"], "next_cursor": found["next"], "matching": found["matching"]}
 
 
 def summaries(session: Session, rows: list[Request], *, full: bool = False) -> list[dict]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, not_, or_, select, true
+from sqlalchemy import Select, and_, exists, false, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from promptyard.domain.numbers import ROW_ID_MAX, ascii_int
@@ -66,12 +66,11 @@ def _compare(col: Any, op: str, value: Any) -> ColumnElement[bool]:
 
 
 def _cond(c: Cond, now: datetime, sets_of: int | None) -> ColumnElement[bool]:
-    if c.field == "metadata":
-        return _keyed(RequestMetadata, RequestMetadata.key == c.key, RequestMetadata.value, c, sets_of)
-    if c.field == "score":
-        return _keyed(Score, Score.name == c.key, Score.value, c, sets_of)
-    if c.field == "tag":
-        return _tag(c, sets_of)
+    rows = _child_rows(c)
+    if rows is not None:
+        model, conds, negated = rows
+        has = _has(model, sets_of, *conds)
+        return ~has if negated else has
     if c.field in ("text", "input", "output"):
         cols = {"text": (Request.input_text, Request.output_text), "input": (Request.input_text,),
                 "output": (Request.output_text,)}[c.field]
@@ -84,30 +83,44 @@ def _cond(c: Cond, now: datetime, sets_of: int | None) -> ColumnElement[bool]:
     return _compare(COLUMNS[c.field], c.op, value)
 
 
+def index_set(c: Cond, workspace_id: int) -> Select | None:
+    """The ids of the workspace's requests that match `c`, read from the index of its child rows
+    (metadata, scores, tags), for a condition that a child row satisfies; None for any other
+    (a column, text, or a negated one such as `!=`, which missing rows also satisfy). It may
+    hold an id twice (a request with two matching tags). store/query_plan.py drives pages by it."""
+    rows = _child_rows(c)
+    if rows is None or rows[2]:
+        return None
+    return _ids(rows[0], workspace_id, rows[1])
+
+
+def _ids(model: Any, workspace_id: int, conds: list[Any]) -> Select:
+    return select(model.request_id).where(model.workspace_id == workspace_id, *conds)
+
+
 def _has(model: Any, sets_of: int | None, *conds: Any) -> ColumnElement[bool]:
     """Some row of `model` (metadata, score, tag) of the request matches `conds`."""
     if sets_of is None:
         return exists(select(1).where(model.request_id == Request.id, *conds))
-    return Request.id.in_(select(model.request_id).where(model.workspace_id == sets_of, *conds))
+    return Request.id.in_(_ids(model, sets_of, list(conds)))
 
 
-def _keyed(model: Any, key_match: Any, value_col: Any, c: Cond, sets_of: int | None) -> ColumnElement[bool]:
-    """metadata.<key> / score.<name>."""
-    if c.op == "missing":
-        return ~_has(model, sets_of, key_match)
-    if c.op == "exists":
-        return _has(model, sets_of, key_match)
+def _child_rows(c: Cond) -> tuple[Any, list[Any], bool] | None:
+    """(model, conditions on its rows, negated) for a metadata, score or tag condition: the
+    request matches when some row matches (or, negated, when none does). None for the rest."""
+    if c.field == "tag":
+        if c.op in ("exists", "missing"):
+            return RequestTag, [], c.op == "missing"
+        values = list(c.value) if isinstance(c.value, tuple) else [c.value]
+        return RequestTag, [RequestTag.tag.in_(values)], c.op not in ("=", "in")
+    if c.field == "metadata":
+        model, key_match, value_col = RequestMetadata, RequestMetadata.key == c.key, RequestMetadata.value
+    elif c.field == "score":
+        model, key_match, value_col = Score, Score.name == c.key, Score.value
+    else:
+        return None
+    if c.op in ("exists", "missing"):
+        return model, [key_match], c.op == "missing"
     if c.op in ("!=", "not_in"):  # missing counts as "not equal"
-        positive = "=" if c.op == "!=" else "in"
-        return ~_has(model, sets_of, key_match, _compare(value_col, positive, c.value))
-    return _has(model, sets_of, key_match, _compare(value_col, c.op, c.value))
-
-
-def _tag(c: Cond, sets_of: int | None) -> ColumnElement[bool]:
-    if c.op == "exists":
-        return _has(RequestTag, sets_of)
-    if c.op == "missing":
-        return ~_has(RequestTag, sets_of)
-    values = list(c.value) if isinstance(c.value, tuple) else [c.value]
-    has = _has(RequestTag, sets_of, RequestTag.tag.in_(values))
-    return has if c.op in ("=", "in") else ~has
+        return model, [key_match, _compare(value_col, "=" if c.op == "!=" else "in", c.value)], True
+    return model, [key_match, _compare(value_col, c.op, c.value)], False

@@ -52,26 +52,37 @@ def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {
     return JSONResponse(result, status_code=status)
 
 
-@router.get("")
+PAGE = {200: {"description": "one page of requests, newest first", "content": {"application/json": {"schema": {
+    "type": "object", "required": ["items", "next_cursor", "matching"], "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                        "description": "pass it back as `cursor` for the next (older) page; null on the last"},
+        "matching": {"type": "object", "required": ["count", "more"], "description":
+                     "how many requests match the filter and scope (all pages): exact up to 10,000; "
+                     "`more` true means more than `count`", "properties": {
+                         "count": {"type": "integer", "minimum": 0}, "more": {"type": "boolean"}}}}}}}}}
+
+
+@router.get("", responses=PAGE)
 def list_requests(c: Ctx, p: Auth, filter: str | None = None, prompt: str | None = None,
                   version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None, limit: Limit = 50,
                   cursor: str | None = None):
     with c.db.read() as s:
-        items, nxt = request_reads.search(s, p, node=_filter(filter), prompt=prompt, version=version, limit=limit,
+        found = request_reads.search(s, p, node=_filter(filter), prompt=prompt, version=version, limit=limit,
                                      cursor=cursor)
-    return JSONResponse(shapes.plain({"items": items, "next_cursor": nxt}))
+    return JSONResponse(shapes.plain(found))
 
 
-@router.post("/search", responses=errors.documented(413))
+@router.post("/search", responses=errors.documented(413) | PAGE)
 def search(c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     """Body: {filter: text or JSON form, prompt?, version?, limit?, cursor?}."""
     limit = body.get("limit", 50)
     if not isinstance(limit, int) or not 1 <= limit <= 500:
         raise InvalidInput("limit: must be a whole number from 1 to 500")
     with c.db.read() as s:
-        items, nxt = request_reads.search(s, p, node=_filter(obj=body.get("filter")), prompt=body.get("prompt"),
+        found = request_reads.search(s, p, node=_filter(obj=body.get("filter")), prompt=body.get("prompt"),
                                      version=body.get("version"), limit=limit, cursor=body.get("cursor"))
-    return JSONResponse(shapes.plain({"items": items, "next_cursor": nxt}))
+    return JSONResponse(shapes.plain(found))
 
 
 @router.get("/stats")

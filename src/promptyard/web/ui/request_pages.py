@@ -75,9 +75,9 @@ def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | No
     error = error or parse_error
     scope = _scope(prompt, version)
     with db(request).read() as s:
-        found = {"items": [], "next": None, "prev": None} if error else request_reads.browse(
+        found = {"items": [], "next": None, "prev": None, "matching": None} if error else request_reads.browse(
             s, user.principal, node=node, limit=PAGE_SIZE, after=after, before=before if not after else None,
-            **scope)
+            count=True, **scope)
         names = request_reads.suggestions(s, user.principal)
         ids = request_reads.prompt_ids(s, user.principal, {i["prompt"] for i in found["items"] if i["prompt"]})
     return render.page(request, user, "ui/requests/list.html", status_code=422 if error else 200,

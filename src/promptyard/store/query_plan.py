@@ -1,0 +1,180 @@
+"""Choosing how a page of the request log is read for a filter: walk the workspace's
+(workspace_id, start_time, id) index newest first and test each log (a broad filter fills a page
+after a few rows), or drive from the smallest index set of one AND-ed condition (a selective
+filter would make the walk visit most of the log for a few matches).
+
+Estimates are bounded probes, `SELECT count(*) FROM (SELECT request_id FROM <index range> LIMIT
+PROBE)`: at most PROBE index entries each, the same SQL on SQLite and PostgreSQL, exact for small
+sets (the ones worth driving from), and never stale. Planner statistics were the alternative:
+SQLite keeps none per value (sqlite_stat1 is an average per key prefix) and PostgreSQL's are per
+column, not per (key, value), and lag behind bulk loads; running per-value counts would add a
+write to every ingest for a read-side guess.
+
+Only a condition that every matching log satisfies through a set of ids can drive: a positive
+metadata, score or tag condition at the top level of the AND (store/query_sql.index_set). A
+condition under OR or NOT, a negated one (`!=`, `missing`) and a column condition are checked row
+by row. Text conditions will offer a set once they have an index: a provider in PROVIDERS maps a
+condition to a Candidate; an inexact one (a superset, e.g. bigram postings before the phrase check)
+says so and keeps its condition as a per-row check.
+
+Whatever drives, the WHERE clause is the filter's own conditions (the driver's replaced by the same
+set), so the rows and their order (start_time desc, id desc) are the same for every plan."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import Select, and_, func, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from promptyard.domain.query import And, Cond, Node
+from promptyard.store.models import Request, VersionTotals
+from promptyard.store.query_sql import index_set, where
+
+PROBE = 10_000  # index entries a probe reads at most; also the bound of the match count
+# A driven row costs about six walked ones (measured on both databases at 100k logs): the walk
+# tests the child indexes from the time index alone, a driven id reads its row (for the workspace
+# check and the order) and is sorted. Misjudging is lopsided: a needless drive costs at most
+# DRIVEN_ROW * PROBE rows, a needless walk up to the whole log; the estimates lean to driving.
+DRIVEN_ROW = 6
+FIRST_PROBE = 100  # entries each set is counted to first
+BOUNDED_OPS = ("=", "in", "<", "<=", ">", ">=", "exists")  # one index range each; `~` would scan a key's values
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The ids of the requests matching `cond` (`exact`), or a superset of them (the condition
+    is then checked per row as well), as a SELECT of request ids."""
+
+    cond: Cond
+    ids: Select
+    exact: bool = True
+
+
+Provider = Callable[[Cond, int], "Candidate | None"]
+
+
+def _child_index(c: Cond, workspace_id: int) -> Candidate | None:
+    if c.op not in BOUNDED_OPS:
+        return None
+    ids = index_set(c, workspace_id)
+    return Candidate(c, ids) if ids is not None else None
+
+
+# Who can offer an index set for a condition; store/text_search.py can add one for text ~ "...".
+PROVIDERS: list[Provider] = [_child_index]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to read: `driver` None walks the time index; else `id IN driver.ids` leads.
+    `counter`: what drives the match count (the smallest set when it is under PROBE: counting
+    reads no more than it, even when the page walks). `estimates`: the probe counts, capped."""
+
+    conds: tuple[Node, ...]
+    driver: Candidate | None = None
+    counter: Candidate | None = None
+    estimates: tuple[int, ...] = field(default=())
+
+    def counting(self) -> Plan:
+        return Plan(self.conds, self.counter, self.counter)
+
+    def where(self, now: datetime) -> ColumnElement[bool]:
+        if self.driver is None:
+            return and_(true(), *(where(c, now) for c in self.conds))
+        rest = [c for c in self.conds if not (self.driver.exact and c is self.driver.cond)]
+        return and_(Request.id.in_(self.driver.ids), *(where(c, now) for c in rest))
+
+    def workspace(self) -> ColumnElement[int]:
+        """The workspace column to compare: when a set drives, `+ 0` keeps the check but out of
+        the databases' choice of index, so neither walks the time index in its place."""
+        return Request.workspace_id + 0 if self.driver is not None else Request.workspace_id
+
+
+def conjuncts(node: Node | None) -> tuple[Node, ...]:
+    """The top-level AND-ed conditions (nested ANDs flattened)."""
+    if node is None:
+        return ()
+    if isinstance(node, And):
+        return tuple(c for item in node.items for c in conjuncts(item))
+    return (node,)
+
+
+def candidates(node: Node | None, workspace_id: int) -> list[Candidate]:
+    """Every index set an AND-ed condition offers, in the filter's order."""
+    out = []
+    for c in conjuncts(node):
+        if isinstance(c, Cond):
+            offer = next((o for o in (p(c, workspace_id) for p in PROVIDERS) if o is not None), None)
+            if offer is not None:
+                out.append(offer)
+    return out
+
+
+def probe(session: Session, ids: Select, bound: int = PROBE) -> int:
+    """How many entries `ids` has, counting at most `bound`."""
+    return session.scalar(select(func.count()).select_from(ids.limit(bound).subquery())) or 0
+
+
+def choose(session: Session, node: Node | None, workspace_id: int, *, limit: int,
+           force: str | int | None = None) -> Plan:
+    """The plan for one page of `limit` rows. `force`: "walk", or the index of a candidate to
+    drive from (tests and benchmarks compare every plan)."""
+    conds, offers = conjuncts(node), candidates(node, workspace_id)
+    if force == "walk" or not offers:
+        return Plan(conds)
+    if isinstance(force, int):
+        return Plan(conds, offers[force], offers[force])
+    counts, bounds = _probe_all(session, offers)
+    best = min(range(len(offers)), key=counts.__getitem__)
+    if counts[best] >= PROBE:  # every set is large: the filter is broad, a page fills fast
+        return Plan(conds, None, None, counts)
+    if counts[best] * DRIVEN_ROW <= _walk_rows(session, counts, bounds, workspace_id, limit):
+        return Plan(conds, offers[best], offers[best], counts)
+    return Plan(conds, None, offers[best], counts)
+
+
+def _probe_all(session: Session, offers: list[Candidate]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Each set's size and the bound it was counted to. First every set to FIRST_PROBE entries
+    (a selective filter is settled there); else equalities first (the likely small ones), each
+    probe stopping at the smallest size so far: a set that reaches it cannot drive."""
+    counts = [probe(session, o.ids, FIRST_PROBE) for o in offers]
+    if min(counts) < FIRST_PROBE:
+        return tuple(counts), (FIRST_PROBE,) * len(offers)
+    order = sorted(range(len(offers)), key=lambda i: _OP_ORDER.get(offers[i].cond.op, 3))
+    bounds, cap = [0] * len(offers), PROBE
+    for i in order:
+        bounds[i] = cap
+        counts[i] = probe(session, offers[i].ids, cap)
+        cap = min(cap, counts[i] + 1)
+    return tuple(counts), tuple(bounds)
+
+
+_OP_ORDER = {"=": 0, "in": 1}
+
+
+def _walk_rows(session: Session, counts: tuple[int, ...], bounds: tuple[int, ...], workspace_id: int,
+               limit: int) -> float:
+    """Rows the time walk would visit to fill a page, with the conditions taken as independent.
+    A set that reached its probe's bound b holds between b and all of the logs: its share is
+    taken half-way on a log scale, sqrt(b / logs)."""
+    logs = int(session.scalar(select(func.sum(VersionTotals.requests)).where(
+        VersionTotals.workspace_id == workspace_id)) or 0)
+    if logs <= 0:
+        return 0.0
+    share = 1.0
+    for n, b in zip(counts, bounds):
+        share *= n / logs if n < b else math.sqrt(min(1.0, b / logs))
+    return min(float(logs), (limit + 1) / share) if share > 0 else float(logs)
+
+
+def count(session: Session, base: Select, bound: int = PROBE) -> tuple[int, bool]:
+    """How many rows `base` (a SELECT of requests with the plan's WHERE) has, counting at most
+    `bound`: (n, True) means more than n."""
+    n = session.scalar(select(func.count()).select_from(base.with_only_columns(Request.id).limit(bound + 1)
+                                                        .order_by(None).subquery())) or 0
+    return (bound, True) if n > bound else (n, False)

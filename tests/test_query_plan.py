@@ -1,0 +1,189 @@
+"""The query planner (store/query_plan.py) never changes an answer: on random logs (metadata,
+scores, tags, times with many ties, Japanese keys and values) and random filters (AND, OR, NOT,
+every operator), each plan it can choose, forced in turn, pages through the same ids in the same
+order as one plain scan of the filter, both ways, and counts the same matches. Both databases."""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from promptyard.domain import query
+from promptyard.services import keys, request_ingest, request_reads
+from promptyard.store import query_plan
+from promptyard.store.models import Request
+from promptyard.store.query_sql import where
+from promptyard.store.types import utcnow
+from promptyard.web.ui import catalogue
+from tests.ui_support import ui  # noqa: F401
+
+META = {"env": ["prod", "dev", "本番"], "user_id": ["u1", "u2", "u007", "佐藤"], "部署": ["薬剤部", "内科", "x"]}
+SCORES = ["q", "正確さ"]
+TAGS = ["beta", "日本語", "gold"]
+TEXTS = ["この薬の用量は?", "dose of aspirin", "用法と用量", "hello"]
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+LOGS = 160
+
+
+def _logs(rng: random.Random) -> list[dict]:
+    out = []
+    for i in range(LOGS):
+        meta = {k: rng.choice(v) for k, v in META.items() if rng.random() < 0.7}
+        out.append({
+            "id": f"plan-{i}-{uuid.uuid4().hex[:6]}", "model": rng.choice(["gpt-4o", "claude"]),
+            "start_time": (T0 + timedelta(minutes=rng.randrange(25))).isoformat(),  # ties: ~6 logs a minute
+            "input": rng.choice(TEXTS), "output": rng.choice(TEXTS), "latency_ms": rng.randrange(50, 900),
+            "metadata": meta, "tags": rng.sample(TAGS, rng.randrange(len(TAGS) + 1)),
+            "scores": [{"name": n, "value": rng.randrange(101)} for n in SCORES if rng.random() < 0.6]})
+    return out
+
+
+@pytest.fixture(scope="module")
+def seeded(database):  # noqa: ANN001, ANN201
+    """The same random logs in two workspaces: a plan that leaks the other workspace's ids fails."""
+    logs = _logs(random.Random(15))
+    principals = []
+    for _ in range(2):
+        with database.write() as s:
+            ws, _ = keys.ensure_workspace(s, f"plan-{uuid.uuid4().hex[:8]}")
+            p = keys.system_principal(ws)
+            result = request_ingest.ingest(s, p, [dict(x, id=f"{x['id']}-{ws}") for x in logs], max_batch=1000)
+        assert not result["errors"], result["errors"][:3]
+        principals.append(p)
+    return database, principals[0]
+
+
+def _cond() -> st.SearchStrategy:
+    key = st.sampled_from(sorted(META))
+    meta = st.one_of(
+        st.builds(lambda k, op, v: query.Cond("metadata", k, op, v), key, st.sampled_from(["=", "!=", "~"]),
+                  st.sampled_from([v for vs in META.values() for v in vs] + ["0", "薬"])),
+        st.builds(lambda k, op, vs: query.Cond("metadata", k, op, tuple(vs)), key, st.sampled_from(["in", "not_in"]),
+                  st.lists(st.sampled_from(META["user_id"] + META["env"]), min_size=1, max_size=3, unique=True)),
+        st.builds(lambda k, op: query.Cond("metadata", k, op), key, st.sampled_from(["exists", "missing"])))
+    score = st.one_of(
+        st.builds(lambda n, op, v: query.Cond("score", n, op, v), st.sampled_from(SCORES),
+                  st.sampled_from(["=", "!=", "<", "<=", ">", ">="]), st.integers(0, 100).map(float)),
+        st.builds(lambda n, op: query.Cond("score", n, op), st.sampled_from(SCORES + ["none"]),
+                  st.sampled_from(["exists", "missing"])))
+    tag = st.one_of(
+        st.builds(lambda op, v: query.Cond("tag", None, op, v), st.sampled_from(["=", "!="]), st.sampled_from(TAGS)),
+        st.builds(lambda op, vs: query.Cond("tag", None, op, tuple(vs)), st.sampled_from(["in", "not_in"]),
+                  st.lists(st.sampled_from(TAGS), min_size=1, max_size=2, unique=True)),
+        st.builds(lambda op: query.Cond("tag", None, op), st.sampled_from(["exists", "missing"])))
+    column = st.one_of(
+        st.builds(lambda v: query.Cond("model", None, "=", v), st.sampled_from(["gpt-4o", "claude"])),
+        st.builds(lambda op, v: query.Cond("latency", None, op, float(v)), st.sampled_from(["<", ">="]),
+                  st.integers(50, 900)),
+        st.builds(lambda m: query.Cond("time", None, ">=", T0 + timedelta(minutes=m)), st.integers(0, 25)),
+        st.builds(lambda v: query.Cond("text", None, "~", v), st.sampled_from(["用量", "dose", "薬の"])))
+    return st.one_of(meta, meta, score, tag, column)
+
+
+FILTERS = st.recursive(_cond(), lambda inner: st.one_of(
+    st.lists(inner, min_size=2, max_size=4).map(lambda xs: query.And(tuple(xs))),
+    st.lists(inner, min_size=2, max_size=3).map(lambda xs: query.Or(tuple(xs))),
+    inner.map(query.Not)), max_leaves=6)
+
+
+def _scan(s, p, node) -> list[int]:  # noqa: ANN001
+    """The plain scan: every match of the filter, newest first, in one statement."""
+    return list(s.scalars(select(Request.id).where(Request.workspace_id == p.workspace_id, where(node, utcnow()))
+                          .order_by(Request.start_time.desc(), Request.id.desc())))
+
+
+def _pages(s, p, node, plan, limit) -> list[list[int]]:  # noqa: ANN001
+    pages, after = [], None
+    while True:
+        found = request_reads.browse(s, p, node=node, limit=limit, after=after, plan=plan)
+        pages.append([i["number"] for i in found["items"]])
+        after = found["next"]
+        if not after:
+            return pages
+
+
+def _back(s, p, node, plan, limit, pages) -> None:  # noqa: ANN001
+    """From the last page, `before` cursors lead back through the same pages to the first."""
+    if len(pages) < 2:
+        return
+    found = request_reads.browse(s, p, node=node, limit=limit, after=None, plan=plan)
+    cursor = None
+    for page in pages[:-1]:  # forward again to the last page, keeping the cursor that reached it
+        assert [i["number"] for i in found["items"]] == page
+        cursor = found["next"]
+        found = request_reads.browse(s, p, node=node, limit=limit, after=cursor, plan=plan)
+    for page in reversed(pages[:-1]):
+        found = request_reads.browse(s, p, node=node, limit=limit, before=found["prev"], plan=plan)
+        assert [i["number"] for i in found["items"]] == page
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(node=FILTERS, limit=st.integers(3, 40), backwards=st.booleans())
+def test_every_plan_pages_like_a_plain_scan(seeded, node, limit, backwards):  # noqa: ANN001
+    database, p = seeded
+    node = query.parse(query.to_text(node))  # what a client can send
+    with database.read() as s:
+        expected = _scan(s, p, node)
+        plans = ["walk", None, *range(len(query_plan.candidates(node, p.workspace_id)))]
+        for plan in plans:
+            pages = _pages(s, p, node, plan, limit)
+            assert [i for page in pages for i in page] == expected, (query.to_text(node), plan)
+            assert all(len(page) == limit for page in pages[:-1]), plan
+            found = request_reads.browse(s, p, node=node, limit=limit, count=True, plan=plan)
+            assert found["matching"] == {"count": len(expected), "more": False}, plan
+            if backwards:
+                _back(s, p, node, plan, limit, pages)
+
+
+def test_only_and_ed_positive_child_conditions_drive(seeded):  # noqa: ANN001
+    _, p = seeded
+    node = query.parse('metadata.env = "prod" AND (tag = "beta" OR score.q > 5) AND NOT metadata.user_id = "u1" '
+                       'AND metadata.部署 != "x" AND score.q missing AND model = "claude" AND text ~ "用量" '
+                       'AND metadata.env ~ "pro" AND (tag in ["gold"] AND score.正確さ >= 50)')
+    driving = [(c.field, c.key, c.op) for c in (o.cond for o in query_plan.candidates(node, p.workspace_id))]
+    assert driving == [("metadata", "env", "="), ("tag", None, "in"), ("score", "正確さ", ">=")]
+
+
+def test_a_small_set_drives_and_a_broad_filter_walks(seeded):  # noqa: ANN001
+    database, p = seeded
+    with database.read() as s:
+        rare = query_plan.choose(s, query.parse('tag exists AND metadata.user_id = "u007"'), p.workspace_id, limit=50)
+        assert rare.driver is not None and rare.driver.cond.key == "user_id"
+        assert query_plan.choose(s, query.parse('model = "claude"'), p.workspace_id, limit=50).driver is None
+
+
+def test_the_count_is_exact_up_to_its_bound(seeded):  # noqa: ANN001
+    database, p = seeded
+    node = query.parse("tag exists")
+    with database.read() as s:
+        n = len(_scan(s, p, node))
+        base = select(Request).where(Request.workspace_id == p.workspace_id,
+                                     query_plan.choose(s, node, p.workspace_id, limit=10).where(utcnow()))
+        assert query_plan.count(s, base, bound=n) == (n, False)
+        assert query_plan.count(s, base, bound=n - 1) == (n - 1, True)
+        assert request_reads.browse(s, p, node=node, limit=5, count=True)["matching"] == {"count": n, "more": False}
+
+
+def test_the_api_and_the_ui_list_say_how_many_match(api, ui):  # noqa: ANN001, F811
+    logs = [{"id": str(uuid.uuid4()), "model": "m", "metadata": {"部署": "薬剤部" if i % 3 else "内科"},
+             "start_time": (T0 + timedelta(seconds=i)).isoformat()} for i in range(7)]
+    assert api.post("/api/v1/requests", json={"requests": logs}).status_code == 200
+    q = 'metadata.部署 = "薬剤部"'
+    page = api.get("/api/v1/requests", params={"filter": q, "limit": 2}).json()
+    assert len(page["items"]) == 2 and page["matching"] == {"count": 4, "more": False}
+    again = api.post("/api/v1/requests/search", json={"filter": q, "limit": 2, "cursor": page["next_cursor"]}).json()
+    assert again["matching"] == {"count": 4, "more": False} and again["items"][0]["number"] < page["items"][-1]["number"]
+    assert api.get("/api/v1/requests").json()["matching"] == {"count": 7, "more": False}
+    assert re.search(r'id="matching">4 matching<', ui("viewer").get("/ui/requests", params={"q": q}).text)
+    assert re.search(r'id="matching">該当 7 件<', ui("viewer", lang="ja").get("/ui/requests").text)
+    assert catalogue.translate("en", "requests.matching", n=1234) == "1,234 matching"
+    assert catalogue.translate("en", "requests.matching_more", n=10_000) == "10,000+ matching"
+    assert catalogue.translate("ja", "requests.matching", n=1234) == "該当 1,234 件"
+    assert catalogue.translate("ja", "requests.matching_more", n=10_000) == "10,000 件以上"
