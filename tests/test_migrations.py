@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
@@ -14,6 +15,7 @@ from promptyard.services import keys, log_stats
 from promptyard.store.db import Database
 from promptyard.store.migrate import current, downgrade, head_revision, upgrade
 from promptyard.store.models import Base, Request
+from promptyard.store.types import JSONType
 from tests.conftest import _pg_database
 
 
@@ -58,7 +60,7 @@ def test_upgrade_fills_version_totals_from_stored_logs(empty_url):
                      "latency_ms": latency, "total_tokens": 10, "cost": None}
                     for i, (name, number, status, latency) in enumerate(
                         [("a", 1, "ok", 100.0), ("a", 1, "error", 200.0), (None, None, "ok", None)])]
-            s.execute(Request.__table__.insert(), rows)
+            s.execute(_requests_before_0008().insert(), rows)
             ids = s.scalars(select(Request.id).order_by(Request.client_id)).all()
             s.execute(text("INSERT INTO scores (workspace_id, request_id, name, value, comment, source, author, "
                            "created_at, updated_at) VALUES (:ws, :rid, 'q', :v, '', 'api', '', :t, :t)"),
@@ -72,6 +74,13 @@ def test_upgrade_fills_version_totals_from_stored_logs(empty_url):
         assert stats[(None, None)]["scores"]["q"]["n"] == 1 and stats[(None, None)]["latency_p50"] is None
     finally:
         db.dispose()
+
+
+def _requests_before_0008() -> sa.Table:
+    """The requests table as it was before 0008 (which stores each text once, as JSON only)."""
+    cols = [sa.Column(c.name, JSONType if c.name in ("input", "output") else c.type, primary_key=c.primary_key)
+            for c in Request.__table__.c]
+    return sa.Table("requests", sa.MetaData(), *cols, sa.Column("input_text", sa.Text), sa.Column("output_text", sa.Text))
 
 
 def test_downgrade_to_base_and_upgrade_again(empty_url):

@@ -302,3 +302,17 @@ def test_crafted_cursors_are_a_4xx_never_a_500(ui):
         for name in ("after", "before"):
             r = client.get("/ui/requests", params={name: cursor})
             assert r.status_code in (200, 422), (raw, name, r.status_code)
+
+
+def test_text_filter_highlights_the_match_escaped(api, ui):  # noqa: F811
+    log(api, input={"messages": [{"role": "user", "content": "前置き\n<b>服薬</b>の用量は?"}]},
+        output={"role": "assistant", "content": "ｶﾞｲﾄﾞ参照"})
+    client = ui("viewer")
+    [row] = rows(client.get("/ui/requests", params={"q": 'text ~ "用量"'}).text)
+    assert "&lt;b&gt;服薬&lt;/b&gt;の<mark>用量</mark>は?" in row and "前置き" not in row  # its line only
+    [row] = rows(client.get("/ui/requests", params={"q": 'output ~ "ガイド"'}).text)
+    assert "<mark>ｶﾞｲﾄﾞ</mark>参照" in row
+    client.post("/ui/language", data={"csrf_token": client.csrf, "lang": "ja", "next": "/ui/requests"})
+    page = client.get("/ui/requests", params={"q": 'text ~ "用量"'}).text
+    assert "一致箇所" in page and "入力" in rows(page)[0]
+    assert "<mark>" not in client.get("/ui/requests").text and "一致箇所" not in client.get("/ui/requests").text

@@ -27,10 +27,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from promptyard.domain import access, query
+from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import audit, experiment_records, keys, request_reads
-from promptyard.store import rollups
+from promptyard.store import rollups, text_search
 from promptyard.store.db import Database
 from promptyard.store.models import AuditEvent, PendingUpdate, Request, Score, Workspace
 from promptyard.store.query_sql import where
@@ -53,7 +54,7 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
     r = Request
     rows = session.execute(
         select(r.id, r.client_id, r.prompt_name, r.version_number, r.status, r.total_tokens, r.cost, r.latency_ms,
-               r.experiment_id, r.routing)
+               r.experiment_id, r.routing, r.input, r.output)
         .where(r.workspace_id == workspace_id, r.id.in_(ids)).order_by(r.id).with_for_update()).all()
     if not rows:
         return 0
@@ -73,6 +74,7 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
             changes.score(version, name, value, sign=-1, unit=unit)
     session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == workspace_id,
                                                 PendingUpdate.client_id.in_([row.client_id for row in rows])))
+    text_search.remove(session, [(row.id, workspace_id, text_of(row.input), text_of(row.output)) for row in rows])
     session.execute(delete(Request.__table__).where(Request.workspace_id == workspace_id, Request.id.in_(found)))
     changes.apply(session, workspace_id)  # last, in key order (see rollups)
     return len(found)

@@ -23,7 +23,7 @@ from promptyard.domain import redaction_policy as rp
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput
 from promptyard.services import audit
-from promptyard.store import bulk
+from promptyard.store import bulk, text_search
 from promptyard.store.models import (
     PendingUpdate,
     RedactionCount,
@@ -344,10 +344,10 @@ def _redact_row(red: rp.Redactor, r: Request, meta: list[RequestMetadata], score
     found = red.take()
     if not found or not write:
         return found
-    if inp is not r.input:
-        r.input, r.input_text = inp, rl.text_of(inp)
-    if out is not r.output:
-        r.output, r.output_text = out, rl.text_of(out)
+    if inp is not r.input or out is not r.output:  # the text index follows (store/text_search.py)
+        text_search.remove(session, [(r.id, r.workspace_id, rl.text_of(r.input), rl.text_of(r.output))])
+        text_search.add(session, [(r.id, r.workspace_id, rl.text_of(inp), rl.text_of(out))])
+    r.input, r.output = inp, out
     r.input_variables, r.parameters, r.routing, r.error_message = variables, parameters, routing, error
     if tags != list(r.tags or []):
         r.tags = tags

@@ -17,7 +17,7 @@ from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import changes, experiment_records, labels, prompts, redaction
 from promptyard.services.request_annotations import apply_pending, score_row, unit
 from promptyard.services.request_reads import find
-from promptyard.store import bulk, rollups
+from promptyard.store import bulk, rollups, text_search
 from promptyard.store.models import RedactionCount, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
 
@@ -92,8 +92,7 @@ def _row(p: Principal, log: rl.NormalLog, source: str) -> dict[str, Any]:
         "workspace_id": p.workspace_id, "client_id": log.client_id, "received_at": utcnow(),
         "start_time": log.start_time, "end_time": log.end_time, "latency_ms": log.latency_ms,
         "provider": log.provider, "model": log.model, "function_name": log.function_name, "input": log.input,
-        "output": log.output, "parameters": log.parameters, "input_text": log.input_text,
-        "output_text": log.output_text, "status": log.status, "error_type": log.error_type,
+        "output": log.output, "parameters": log.parameters, "status": log.status, "error_type": log.error_type,
         "error_message": log.error_message, "input_tokens": log.input_tokens, "output_tokens": log.output_tokens,
         "total_tokens": log.total_tokens, "cost": cost, "prompt_id": None, "prompt_version_id": None,
         "prompt_name": None, "version_number": None, "label": None, "input_variables": None,
@@ -145,12 +144,13 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
         return set()
     inserted = dict(bulk.insert(session, Request.__table__, rows, skip_conflicts_on=("workspace_id", "client_id"),
                                 returning=("client_id", "id")))
-    meta, tags, scores, redacted = [], [], [], []
+    meta, tags, scores, redacted, texts = [], [], [], [], []
     changes = rollups.Changes()
     for log, row, found in zip(logs, rows, counts):
         rid = inserted.get(log.client_id)
         if rid is None:
             continue
+        texts.append((rid, p.workspace_id, log.input_text, log.output_text))
         redacted += redaction.count_rows(p.workspace_id, rid, found)
         meta += [{"request_id": rid, "key": k, "value": v, "workspace_id": p.workspace_id}
                  for k, v in log.metadata.items()]
@@ -164,6 +164,7 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
             changes.score(version, sc["name"], sc["value"], unit=where)
     for model, values in ((RequestMetadata, meta), (RequestTag, tags), (Score, scores), (RedactionCount, redacted)):
         bulk.insert(session, model.__table__, values)
+    text_search.add(session, texts)
     apply_pending(session, p, inserted, changes)
     changes.apply(session, p.workspace_id)  # last: its rows stay locked only until the commit
     return set(inserted)

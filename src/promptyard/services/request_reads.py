@@ -14,7 +14,8 @@ from typing import Any, Iterator
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
-from promptyard.domain import access, query
+from promptyard.domain import access, query, text_tokens
+from promptyard.domain.logs import text_of
 from promptyard.domain.numbers import ROW_ID_MAX, ascii_int
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
@@ -100,18 +101,28 @@ def _page(session: Session, q: Any, limit: int, after: str | None, before: str |
         q = q.where(or_(Request.start_time > t, and_(Request.start_time == t, Request.id > rid)))
         rows = session.scalars(q.order_by(Request.start_time.asc(), Request.id.asc()).limit(limit + 1)).all()
         more = len(rows) > limit
-        items = summaries(session, list(reversed(rows[:limit])), full=full)
+        items = _highlighted(summaries(session, list(reversed(rows[:limit])), full=full),
+                             list(reversed(rows[:limit])), node)
         return {"items": items, "next": _edge(items[-1]) if items else None,
                 "prev": _edge(items[0]) if more else None}
     if after:
         t, rid = decode_cursor(after)
         q = q.where(or_(Request.start_time < t, and_(Request.start_time == t, Request.id < rid)))
     rows = session.scalars(q.order_by(Request.start_time.desc(), Request.id.desc()).limit(limit + 1)).all()
-    items = summaries(session, rows[:limit], full=full)
+    items = _highlighted(summaries(session, rows[:limit], full=full), rows[:limit], node)
     # Any page reached by `after` has newer logs: at least the page it came from. An emptied
     # page (its logs deleted) still leads back through its own cursor.
     return {"items": items, "next": _edge(items[-1]) if len(rows) > limit else None,
             "prev": (_edge(items[0]) if items else after) if after else None}
+
+
+def _highlighted(items: list[dict], rows: list[Request], node: query.Node | None) -> list[dict]:
+    """Under a text filter each item carries `match`: where its text matched (domain/text_tokens.first_match)."""
+    queries = text_tokens.text_queries(node)
+    if queries:
+        for item, r in zip(items, rows):
+            item["match"] = text_tokens.first_match(queries, {"input": text_of(r.input), "output": text_of(r.output)})
+    return items
 
 
 def _edge(item: dict[str, Any]) -> str:
@@ -143,7 +154,7 @@ def summaries(session: Session, rows: list[Request], *, full: bool = False) -> l
     out = [_summary(r, meta[r.id], scores[r.id]) for r in rows]
     if full:
         for item, r in zip(out, rows):
-            item.update(input=r.input, output=r.output, input_text=r.input_text, output_text=r.output_text,
+            item.update(input=r.input, output=r.output, input_text=text_of(r.input), output_text=text_of(r.output),
                         error=_error(r), input_variables=r.input_variables, routing=r.routing)
     return out
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from promptyard.store import faults
+from promptyard.store import faults, text_search
 
 
 def make_engine(url: str, *, echo: bool = False, statement_timeout_s: float = 0) -> Engine:
@@ -78,7 +78,7 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 # The tables that hold request content or point to it: what reclaim() vacuums after an erasure.
-LOG_TABLES = ("requests", "request_metadata", "request_tags", "scores", "redaction_counts", "pending_updates",
+LOG_TABLES = ("requests", "request_fts", "request_metadata", "request_tags", "scores", "redaction_counts", "pending_updates",
               "experiment_units")
 
 # PostgreSQL advisory lock keys (any fixed 64-bit numbers that nothing else on the cluster uses).
@@ -188,6 +188,7 @@ class Database:
             raw = self.engine.raw_connection()  # outside any transaction (the driver's autocommit)
             try:
                 cur = raw.cursor()
+                cur.execute(text_search.COMPACT)  # removed rows' index entries go for good
                 if full:
                     cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
                     cur.execute("VACUUM")

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from promptyard.store.types import JSONType, UTCDateTime, utcnow
+from promptyard.store.types import JSONType, PackedJSONType, UTCDateTime, utcnow
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -309,11 +309,12 @@ class Request(Base):
     provider: Mapped[str | None] = mapped_column(String(100))
     model: Mapped[str | None] = mapped_column(String(200))
     function_name: Mapped[str | None] = mapped_column(String(200))
-    input: Mapped[Any] = mapped_column(JSONType)
-    output: Mapped[Any] = mapped_column(JSONType)
+    # Each text is stored once: here as JSON (packed on SQLite, store/types.py); search reads the
+    # text index `request_fts` (store/text_search.py, made by migration 0008: its shape differs per
+    # database), whose plain text is domain/logs.text_of of these values.
+    input: Mapped[Any] = mapped_column(PackedJSONType)
+    output: Mapped[Any] = mapped_column(PackedJSONType)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    input_text: Mapped[str] = mapped_column(Text, default="")  # plain text, for full-text search
-    output_text: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(10), default="ok")  # ok | error
     error_type: Mapped[str | None] = mapped_column(String(100))
     error_message: Mapped[str | None] = mapped_column(Text)

@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from promptyard.domain.numbers import ROW_ID_MAX, ascii_int
 from promptyard.domain.query import And, Cond, Node, Not, Or, resolve_time
+from promptyard.store import text_search
 from promptyard.store.models import Request, RequestMetadata, RequestTag, Score
 
 COLUMNS = {
@@ -72,9 +73,7 @@ def _cond(c: Cond, now: datetime, sets_of: int | None) -> ColumnElement[bool]:
         has = _has(model, sets_of, *conds)
         return ~has if negated else has
     if c.field in ("text", "input", "output"):
-        cols = {"text": (Request.input_text, Request.output_text), "input": (Request.input_text,),
-                "output": (Request.output_text,)}[c.field]
-        return or_(*(_compare(col, "~", c.value) for col in cols))
+        return text_search.condition(c.field, c.value)  # an id set from the text index
     if c.field == "id":
         values = c.value if isinstance(c.value, tuple) else (c.value,)
         ints = [n for n in (ascii_int(v, hi=ROW_ID_MAX) for v in values) if n is not None]

@@ -84,7 +84,7 @@ def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | No
                        q=q, scope=scope, page=found, names=names, error=error, prompt_links={
                             n: _prompt_link(request, pid) for n, pid in ids.items()},
                        score_ops=request_filters.SCORE_OPS, since=request_filters.SINCE,
-                       columns=_columns(found["items"]))
+                       columns=_columns(found["items"]), highlight=any("match" in i for i in found["items"]))
 
 
 def _columns(items: list[dict]) -> dict[str, list[str]]:

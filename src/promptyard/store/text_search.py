@@ -1,0 +1,161 @@
+"""The text index behind `text ~`, `input ~` and `output ~` (semantics: domain/text_tokens.py).
+
+One table, `request_fts`, made by migration 0008 (not in models.py: its shape differs per database):
+
+- SQLite: an FTS5 table without content (`content=''`): it keeps the index only, never the text.
+  Its rowid is the request's id; each gram is written as an ASCII word (the hex code points of its
+  characters joined by `g`, e.g. `7528g91cf` for `用量`) that FTS5's `ascii` tokenizer keeps whole.
+  A contentless table forgets rows only when told their tokens: `remove` is handed the texts the
+  row was indexed with (made again from the stored JSON, the same way).
+- PostgreSQL: one row per request (per chunk of a long text, see text_tokens.CHUNK) with a
+  `tsvector` of the raw grams and their positions for input and for output, under one GIN index; a
+  query is a `tsquery` phrase (`'用量'`, `'ab' <-> 'bc'`) or a prefix (`'a':*`). Rows go with their
+  request (ON DELETE CASCADE).
+
+`ids(field, value)` is the set of request ids that match (any workspace: the caller's query keeps
+its own workspace condition), for `Request.id IN (...)`."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import Boolean, String, bindparam, cast, column, literal_column, or_, select, table, text, true
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from promptyard.domain import text_tokens as tt
+from promptyard.store.models import Request
+
+FIELDS = {"text": ("input", "output"), "input": ("input",), "output": ("output",)}
+_SQLITE_FTS = table("request_fts", column("rowid"))
+_PG_FTS = table("request_fts", column("request_id"), column("input"), column("output"))
+
+
+def condition(field: str, value: str) -> ColumnElement[bool]:
+    """`Request.id IN (<ids whose field matches value>)`, or true for an empty query. The subquery
+    is written when the statement is compiled, for the database it runs on."""
+    grams, prefix = tt.query_grams(value)
+    if not grams:
+        return true()
+    return _Matching(FIELDS[field], grams, prefix)
+
+
+class _Matching(ColumnElement[bool]):
+    type = Boolean()
+    inherit_cache = False  # holds plain values: statements with it are not cached
+
+    def __init__(self, cols: tuple[str, ...], grams: list[str], prefix: bool):
+        self.cols, self.grams, self.prefix = cols, grams, prefix
+
+
+@compiles(_Matching, "postgresql")
+def _pg_matching(element: _Matching, compiler, **kw):  # noqa: ANN001, ANN202
+    q = cast(bindparam("tsq", _pg_query(element.grams, element.prefix), type_=String, unique=True), TSQUERY)
+    hit = or_(*(_PG_FTS.c[c].op("@@")(q) for c in element.cols))
+    return compiler.process(Request.id.in_(select(_PG_FTS.c.request_id).where(hit)), **kw)
+
+
+@compiles(_Matching)
+def _sqlite_matching(element: _Matching, compiler, **kw):  # noqa: ANN001, ANN202
+    cols = element.cols
+    target = f"{{{' '.join(cols)}}}" if len(cols) > 1 else cols[0]
+    match = bindparam("fts", f"{target} : {_fts_query(element.grams, element.prefix)}", unique=True)
+    ids = select(_SQLITE_FTS.c.rowid).where(literal_column("request_fts").op("MATCH")(match))
+    return compiler.process(Request.id.in_(ids), **kw)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+Texts = tuple[int, int, str, str]  # (request id, workspace id, input text, output text)
+
+
+def add(session: Session, rows: Iterable[Texts]) -> None:
+    """Index these requests' texts (just inserted, or changed after `remove`)."""
+    rows = list(rows)
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        values = [{"rid": rid, "ws": ws, "i": i, "c": n, "o": o}
+                  for rid, ws, inp, out in rows for n, (i, o) in enumerate(_pg_chunks(inp, out))]
+        conn.execute(text("INSERT INTO request_fts (request_id, chunk, workspace_id, input, output) "
+                          "SELECT * FROM unnest(CAST(:rid AS bigint[]), CAST(:c AS int[]), CAST(:ws AS int[]), "
+                          "CAST(CAST(:i AS text[]) AS tsvector[]), CAST(CAST(:o AS text[]) AS tsvector[]))"),
+                     {k: [v[k] for v in values] for k in ("rid", "c", "ws", "i", "o")})
+        return
+    _fts_rows(conn, "INSERT INTO request_fts (rowid, input, output) VALUES (?, ?, ?)", rows)
+
+
+def remove(session: Session, rows: Iterable[Texts]) -> None:
+    """Forget these requests' index rows; each with the texts it was indexed with (SQLite needs
+    them; on PostgreSQL the rows go by id, and with their request anyway)."""
+    rows = list(rows)
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("DELETE FROM request_fts WHERE request_id = ANY(CAST(:ids AS bigint[]))"),
+                     {"ids": [rid for rid, *_ in rows]})
+        return
+    _fts_rows(conn, "INSERT INTO request_fts (request_fts, rowid, input, output) VALUES ('delete', ?, ?, ?)", rows)
+
+
+def _fts_rows(conn: Connection, sql: str, rows: list[Texts]) -> None:
+    """SQLite: `sql` for each row's id and token documents, through the driver (no per-row overhead)."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, [(rid, _fts_doc(inp), _fts_doc(out)) for rid, _, inp, out in rows])
+    finally:
+        cursor.close()
+
+
+# SQLite: merge the index into one segment, which drops the entries of removed rows for good (until
+# then they stay in older segments, behind delete markers); store/db.reclaim runs it before giving the
+# space of erased logs back. (PostgreSQL: VACUUM FULL rewrites the table and its index.)
+COMPACT = "INSERT INTO request_fts (request_fts) VALUES ('optimize')"
+
+
+# --- the two encodings ---------------------------------------------------------------------------
+
+
+def _word(gram: str) -> str:
+    """A gram as one FTS5 `ascii` token: `7528g91cf`; a last single character `7528g`."""
+    return "g".join(f"{ord(ch):x}" for ch in gram) + ("g" if len(gram) == 1 else "")
+
+
+def _fts_doc(raw: str) -> str:
+    return " ".join(_word(g) for g in tt.grams(tt.normal(raw)))
+
+
+def _fts_query(grams: list[str], prefix: bool) -> str:
+    if prefix:
+        return f'"{_word(grams[0])}" *'
+    return '"' + " ".join(_word(g) for g in grams) + '"'
+
+
+def _lexeme(gram: str) -> str:
+    return "'" + gram.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _pg_vector(grams: list[str]) -> str:
+    """A tsvector literal: each distinct gram with its positions (from 1)."""
+    at: dict[str, list[str]] = {}
+    for pos, g in enumerate(grams, 1):
+        at.setdefault(g, []).append(str(pos))
+    return " ".join(f"{_lexeme(g)}:{','.join(p)}" for g, p in at.items())
+
+
+def _pg_chunks(inp: str, out: str) -> list[tuple[str, str]]:
+    ins, outs = tt.chunks(tt.normal(inp)), tt.chunks(tt.normal(out))
+    n = max(len(ins), len(outs))
+    ins, outs = ins + [[]] * (n - len(ins)), outs + [[]] * (n - len(outs))
+    return [(_pg_vector(i), _pg_vector(o)) for i, o in zip(ins, outs)]
+
+
+def _pg_query(grams: list[str], prefix: bool) -> str:
+    if prefix:
+        return f"{_lexeme(grams[0])}:*"
+    return " <-> ".join(_lexeme(g) for g in grams)

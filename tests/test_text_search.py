@@ -1,0 +1,206 @@
+"""Text search from the index (store/text_search.py) gives exactly the substring scan's answer under
+the documented normalisation (domain/text_tokens.py), on SQLite and PostgreSQL, and the index follows
+every write path: ingest, redaction of stored logs, erasure, and migration 0008 for stored logs."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from promptyard.domain import text_tokens as tt
+from promptyard.domain.logs import text_of
+from promptyard.domain.query import Cond, Or, parse
+from promptyard.errors import InvalidInput
+from promptyard.services import erasure, keys, redaction, request_ingest, request_reads
+from promptyard.store.db import Database
+from promptyard.store.migrate import upgrade
+from promptyard.store.models import Request
+from promptyard.store.types import utcnow
+from tests.test_migrations import empty_url  # noqa: F401  (a fixture)
+
+# A small alphabet, so that 1- and 2-character words match often: kanji, kana (half-width ones
+# too), Latin in both cases and full width, digits, an emoji, a combining mark, spaces.
+ALPHABET = list("用量薬服剤日回錠") + list("のはをすまにです") + list("ｶﾞｷｬ") + list("aAbBkK") + \
+    list("ＡＢｋ") + list("12１２") + ["😀", "\u0301", "ß", "İ"] + [" ", " ", "\u3000", "。", "\n"]
+
+
+def _text(rng: random.Random, ascii_only: bool) -> str:
+    letters = list("abcABC xyz") if ascii_only else ALPHABET
+    return "".join(rng.choice(letters) for _ in range(rng.randint(0, 30)))
+
+
+def _corpus(seed: int, n: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    return [(_text(rng, i % 4 == 0), _text(rng, i % 4 == 0)) for i in range(n)]
+
+
+def _queries(corpus: list[tuple[str, str]], seed: int) -> list[str]:
+    rng = random.Random(seed)
+    found: list[str] = ["", "用量", "用 量", "薬", "ガ", "ｶﾞ", "A", "ab", "ＡＢ", "SS", "😀", " ", "ii̇"]
+    for _ in range(120):
+        text = rng.choice([t for pair in corpus for t in pair if t])
+        size = rng.choice([1, 1, 2, 2, 2, 3, 5])
+        start = rng.randrange(len(text))
+        piece = text[start:start + size]
+        found.append(rng.choice([piece, piece.upper(), piece.lower(), unicodedata.normalize("NFKC", piece)]))
+    found += ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 3))) for _ in range(40)]
+    return found
+
+
+def _ingest(database, p, pairs: list[tuple[str, str]]) -> list[str]:  # noqa: ANN001
+    logs = [{"id": str(uuid.uuid4()), "input": {"messages": [{"role": "user", "content": i}]},
+             "output": {"text": o}, "start_time": utcnow().isoformat()} for i, o in pairs]
+    with database.write() as s:
+        result = request_ingest.ingest(s, p, logs, max_batch=100_000)
+    assert not result["errors"], result["errors"][:3]
+    return [log["id"] for log in logs]
+
+
+def _found(database, p, node) -> set[str]:  # noqa: ANN001
+    with database.read() as s:
+        return {item["id"] for item in request_reads.browse(s, p, node=node, limit=100_000)["items"]}
+
+
+def _expected(ids: list[str], pairs: list[tuple[str, str]], field: str, q: str) -> set[str]:
+    out = set()
+    for cid, (inp, outp) in zip(ids, pairs):
+        texts = {"text": (inp, outp), "input": (inp,), "output": (outp,)}[field]
+        if any(tt.matches(q, t) for t in texts):
+            out.add(cid)
+    return out
+
+
+def test_index_equals_the_substring_scan_on_a_generated_corpus(database, principal):
+    pairs = _corpus(15, 400)
+    ids = _ingest(database, principal, pairs)
+    queries = _queries(pairs, 16)
+    nonempty = 0
+    for q in queries:
+        for field in ("text", "input", "output"):
+            want = _expected(ids, pairs, field, q)
+            assert _found(database, principal, Cond(field, None, "~", q)) == want, (field, q)
+            nonempty += bool(want) and len(want) < len(ids)
+    assert nonempty > 100  # the queries tell logs apart (the test can fail)
+
+
+def test_agrees_with_the_old_like_scan_on_ascii(database, principal):
+    """Where case folding cannot differ (ASCII text and queries), the index answers what
+    `lower(col) LIKE '%q%'` answered before it."""
+    pairs = [p for p in _corpus(17, 200) if all(t.isascii() for t in p)]
+    ids = _ingest(database, principal, pairs)
+    probe = sa.Table(f"like_probe_{uuid.uuid4().hex[:8]}", sa.MetaData(), sa.Column("cid", sa.String(64)),
+                     sa.Column("txt", sa.Text))
+    with database.write() as s:
+        probe.create(s.connection())
+        s.execute(probe.insert(), [{"cid": c, "txt": text_of({"messages": [{"role": "user", "content": i}]})}
+                                   for c, (i, _) in zip(ids, pairs)])
+    try:
+        for q in [q for q in _queries(pairs, 18) if q.isascii()]:
+            with database.read() as s:
+                old = set(s.scalars(select(probe.c.cid).where(probe.c.txt.icontains(q, autoescape=True))))
+            assert _found(database, principal, Cond("input", None, "~", q)) == old, q
+    finally:
+        with database.write() as s:
+            probe.drop(s.connection())
+
+
+def test_phrases_normalisation_and_the_grammar(database, principal):
+    texts = ["用量は1日2回", "用 量", "量用", "ＡＰＩキー", "ｶﾞｲﾄﾞ", "STRASSE", "100% 完了_です"]
+    ids = dict(zip(texts, _ingest(database, principal, [(t, "") for t in texts])))
+    cases = {'text ~ "用量"': {"用量は1日2回"}, 'text ~ "量"': {"用量は1日2回", "用 量", "量用"},
+             'input ~ "api"': {"ＡＰＩキー"}, 'text ~ "ガイド"': {"ｶﾞｲﾄﾞ"}, 'text ~ "straße"': {"STRASSE"},
+             'text ~ "%"': {"100% 完了_です"}, 'text ~ "_"': {"100% 完了_です"}, 'output ~ "用"': set(),
+             'text ~ "用量" and text ~ "2回"': {"用量は1日2回"}, 'not text ~ "用"': {"ＡＰＩキー", "ｶﾞｲﾄﾞ", "STRASSE",
+                                                                              "100% 完了_です"}}
+    for filt, want in cases.items():
+        assert _found(database, principal, parse(filt)) == {ids[t] for t in want}, filt
+    either = Or((Cond("text", None, "~", "ガイ"), Cond("input", None, "~", "STRA")))
+    assert _found(database, principal, either) == {ids["ｶﾞｲﾄﾞ"], ids["STRASSE"]}
+
+
+def test_long_texts_match_across_postgresql_chunks(database, principal):
+    """A text longer than a tsvector's positions holds (16,383) is indexed in overlapping chunks: a
+    match anywhere, also one across a chunk boundary and the longest query allowed, is found."""
+    rng = random.Random(3)
+    body = "".join(rng.choice("あいうえおかきくけこ") for _ in range(40_000))
+    long_q = body[tt.STEP * 2 - 10: tt.STEP * 2 - 10 + tt.MAX_QUERY]
+    ids = _ingest(database, principal, [(body, ""), ("", "")])
+    for start in (0, tt.STEP - 1, tt.CHUNK - 3, tt.STEP * 2 + 5, 40_000 - 7):
+        q = body[start:start + 6]
+        assert ids[0] in _found(database, principal, Cond("text", None, "~", q)), start
+    assert _found(database, principal, Cond("input", None, "~", long_q)) == {ids[0]}
+    with pytest.raises(InvalidInput):
+        _found(database, principal, Cond("input", None, "~", long_q + "あ"))
+
+
+def test_redacting_stored_logs_updates_the_index(database, principal):
+    with database.write() as s:
+        redaction.set_policy(s, principal, {"enabled": False}, reason="test")
+    ids = _ingest(database, principal, [("電話は090-1234-5678です", "了解"), ("別件", "")])
+    with database.write() as s:
+        redaction.set_policy(s, principal, {"enabled": True}, reason="test")
+        redaction.redact_stored(s, principal)
+    assert _found(database, principal, Cond("input", None, "~", "5678")) == set()
+    with database.read() as s:
+        stored = s.scalar(select(Request.input).where(Request.client_id == ids[0]))
+    marker = text_of(stored).replace("電話は", "")[:4]
+    assert marker and "5678" not in text_of(stored)
+    assert _found(database, principal, Cond("input", None, "~", marker)) == {ids[0]}
+
+
+def test_erased_logs_leave_the_index(database, principal):
+    """Erased rows go from the index too: on SQLite a new log may take the erased one's id (the
+    rowid of the newest row is reused), and must not be found by the erased text."""
+    ids = _ingest(database, principal, [("消える文章", ""), ("残る文章", "")])
+    erasure.erase_one(database, principal, ids[1])
+    erasure.erase_one(database, principal, ids[0])
+    assert _found(database, principal, Cond("text", None, "~", "文章")) == set()
+    new = _ingest(database, principal, [("新しい", ""), ("別の", "")])
+    assert _found(database, principal, Cond("text", None, "~", "消える")) == set()
+    assert _found(database, principal, Cond("text", None, "~", "しい")) == {new[0]}
+
+
+def test_migration_0008_indexes_stored_logs(empty_url):  # noqa: F811
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine, "0007")
+        with db.write() as s:
+            ws, _ = keys.ensure_workspace(s, "m")
+            now = utcnow()
+            s.execute(sa.text("INSERT INTO requests (workspace_id, client_id, received_at, start_time, input, output, "
+                              "parameters, input_text, output_text, status, tags, source) VALUES (:ws, :c, :t, :t, "
+                              ":i, :o, '{}', '', '', 'ok', '[]', 'api')"),
+                      [{"ws": ws, "c": f"c{n}", "t": now, "i": f'{{"messages": [{{"content": "{i}"}}]}}',
+                        "o": f'{{"text": "{o}"}}'} for n, (i, o) in enumerate([("服薬の用量", "はい"), ("別件", "用量")])])
+        upgrade(db.engine)
+        p = keys.system_principal(ws)
+        assert _found(db, p, Cond("input", None, "~", "用量")) == {"c0"}
+        assert _found(db, p, Cond("text", None, "~", "用量")) == {"c0", "c1"}
+    finally:
+        db.dispose()
+
+
+def test_pure_rules():
+    assert tt.normal("ＡＢＣｶﾞ Straße") == "abcガ strasse"
+    assert tt.query_grams("用量です") == (["用量", "量で", "です"], False)
+    assert tt.query_grams("Ｋ") == (["k"], True) and tt.query_grams("") == ([], False)
+    assert tt.grams("abc") == ["ab", "bc", "c"]
+    text = "x" * 50_000
+    parts = tt.chunks(text)
+    assert all(len(c) <= tt.CHUNK for c in parts) and sum(len(c) for c in parts) > len(text)
+
+
+def test_api_items_carry_the_match(api):
+    body = {"id": uuid.uuid4().hex, "input": {"messages": [{"role": "user", "content": "一行目\n二行目に用量あり"}]},
+            "output": {"text": "ＡＢＣ"}}
+    assert api.post("/api/v1/requests", json=body).status_code == 200
+    item = api.get("/api/v1/requests", params={"filter": 'text ~ "用量"'}).json()["items"][0]
+    assert item["match"] == {"field": "input", "text": "二行目に用量あり", "start": 4, "end": 6}
+    item = api.post("/api/v1/requests/search", json={"filter": 'metadata.x missing and output ~ "bc"'}).json()
+    assert item["items"][0]["match"] == {"field": "output", "text": "ＡＢＣ", "start": 1, "end": 3}
+    assert "match" not in api.get("/api/v1/requests").json()["items"][0]
