@@ -22,7 +22,7 @@ from promptyard.store.models import Request
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
 from promptyard.web.ui import catalogue
-from tests.ui_support import ui  # noqa: F401
+
 
 META = {"env": ["prod", "dev", "本番"], "user_id": ["u1", "u2", "u007", "佐藤"], "部署": ["薬剤部", "内科", "x"]}
 SCORES = ["q", "正確さ"]
@@ -151,11 +151,21 @@ def test_only_and_ed_positive_child_conditions_drive(seeded):  # noqa: ANN001
     assert driving == [("metadata", "env", "="), ("tag", None, "in"), ("score", "正確さ", ">=")]
 
 
-def test_a_small_set_drives_and_a_broad_filter_walks(seeded):  # noqa: ANN001
-    database, p = seeded
+def test_a_small_set_drives_and_a_broad_filter_walks(database):  # noqa: ANN001
+    """400 logs, all tagged, 5 of them of one user: the user's 5 drive (5 rows read against the
+    ~400 a walk would test), the tag walks (every log matches: a page fills at once)."""
+    with database.write() as s:
+        ws, _ = keys.ensure_workspace(s, f"plan-{uuid.uuid4().hex[:8]}")
+        p = keys.system_principal(ws)
+        logs = [{"id": f"drive-{i}-{ws}", "model": "m", "tags": ["beta"],
+                 "metadata": {"user_id": "rare" if i % 80 == 0 else f"u{i % 7}"},
+                 "start_time": (T0 + timedelta(seconds=i)).isoformat()} for i in range(400)]
+        assert not request_ingest.ingest(s, p, logs, max_batch=1000)["errors"]
     with database.read() as s:
-        rare = query_plan.choose(s, query.parse('tag exists AND metadata.user_id = "u007"'), p.workspace_id, limit=50)
-        assert rare.driver is not None and rare.driver.cond.key == "user_id"
+        rare = query_plan.choose(s, query.parse('tag exists AND metadata.user_id = "rare"'), p.workspace_id, limit=50)
+        assert rare.driver is not None and rare.driver.cond.key == "user_id" and rare.estimates == (100, 5)
+        broad = query_plan.choose(s, query.parse('tag = "beta" AND metadata.user_id exists'), p.workspace_id, limit=50)
+        assert broad.driver is None and broad.estimates == (400, 400)
         assert query_plan.choose(s, query.parse('model = "claude"'), p.workspace_id, limit=50).driver is None
 
 

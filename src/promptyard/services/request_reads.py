@@ -85,7 +85,7 @@ def browse(session: Session, p: Principal, *, node: query.Node | None, prompt: s
     # the whole log for a rare prompt instead of reading the prompt's own time index.
     ws = Request.workspace_id + 0 if by_id else chosen.workspace()
     q = select(Request).where(ws == p.workspace_id, chosen.where(now), *scope)
-    out = _page(session, q, limit, after, before, full)
+    out = _page(session, q, limit, after, before, full, node)
     if count:
         counting = chosen.counting()
         cws = Request.workspace_id + 0 if by_id else counting.workspace()
@@ -95,7 +95,7 @@ def browse(session: Session, p: Principal, *, node: query.Node | None, prompt: s
 
 
 def _page(session: Session, q: Any, limit: int, after: str | None, before: str | None,
-          full: bool) -> dict[str, Any]:
+          full: bool, node: query.Node | None) -> dict[str, Any]:
     if before:
         t, rid = decode_cursor(before)
         q = q.where(or_(Request.start_time > t, and_(Request.start_time == t, Request.id > rid)))
