@@ -23,7 +23,6 @@ from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
 from promptyard.web.ui import catalogue
 
-
 META = {"env": ["prod", "dev", "本番"], "user_id": ["u1", "u2", "u007", "佐藤"], "部署": ["薬剤部", "内科", "x"]}
 SCORES = ["q", "正確さ"]
 TAGS = ["beta", "日本語", "gold"]
@@ -142,13 +141,13 @@ def test_every_plan_pages_like_a_plain_scan(seeded, node, limit, backwards):  # 
                 _back(s, p, node, plan, limit, pages)
 
 
-def test_only_and_ed_positive_child_conditions_drive(seeded):  # noqa: ANN001
+def test_only_and_ed_positive_child_and_text_conditions_drive(seeded):  # noqa: ANN001
     _, p = seeded
     node = query.parse('metadata.env = "prod" AND (tag = "beta" OR score.q > 5) AND NOT metadata.user_id = "u1" '
                        'AND metadata.部署 != "x" AND score.q missing AND model = "claude" AND text ~ "用量" '
                        'AND metadata.env ~ "pro" AND (tag in ["gold"] AND score.正確さ >= 50)')
     driving = [(c.field, c.key, c.op) for c in (o.cond for o in query_plan.candidates(node, p.workspace_id))]
-    assert driving == [("metadata", "env", "="), ("tag", None, "in"), ("score", "正確さ", ">=")]
+    assert driving == [("metadata", "env", "="), ("text", None, "~"), ("tag", None, "in"), ("score", "正確さ", ">=")]
 
 
 def test_a_small_set_drives_and_a_broad_filter_walks(database):  # noqa: ANN001

@@ -10,12 +10,13 @@ SQLite keeps none per value (sqlite_stat1 is an average per key prefix) and Post
 column, not per (key, value), and lag behind bulk loads; running per-value counts would add a
 write to every ingest for a read-side guess.
 
-Only a condition that every matching log satisfies through a set of ids can drive: a positive
-metadata, score or tag condition at the top level of the AND (store/query_sql.index_set). A
-condition under OR or NOT, a negated one (`!=`, `missing`) and a column condition are checked row
-by row. Text conditions will offer a set once they have an index: a provider in PROVIDERS maps a
-condition to a Candidate; an inexact one (a superset, e.g. bigram postings before the phrase check)
-says so and keeps its condition as a per-row check.
+Only a condition that every matching log satisfies through a set of ids can drive: at the top
+level of the AND, a positive metadata, score or tag condition (store/query_sql.index_set) or a
+text condition (`text ~`, `input ~`, `output ~`: the text index, store/text_search.py, answers
+exactly what the substring scan would). A condition under OR or NOT, a negated one (`!=`,
+`missing`) and a column condition are checked row by row. A provider in PROVIDERS maps a
+condition to a Candidate; an inexact one (a superset) would say so and keep its condition as a
+per-row check.
 
 Whatever drives, the WHERE clause is the filter's own conditions (the driver's replaced by the same
 set), so the rows and their order (start_time desc, id desc) are the same for every plan."""
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from promptyard.domain.query import And, Cond, Node
+from promptyard.store import text_search
 from promptyard.store.models import Request, VersionTotals
 from promptyard.store.query_sql import index_set, where
 
@@ -65,8 +67,15 @@ def _child_index(c: Cond, workspace_id: int) -> Candidate | None:
     return Candidate(c, ids) if ids is not None else None
 
 
-# Who can offer an index set for a condition; store/text_search.py can add one for text ~ "...".
-PROVIDERS: list[Provider] = [_child_index]
+def _text_index(c: Cond, workspace_id: int) -> Candidate | None:
+    if c.field not in text_search.FIELDS or c.op != "~":
+        return None
+    ids = text_search.ids(c.field, c.value, workspace_id)
+    return Candidate(c, ids) if ids is not None else None
+
+
+# Who can offer an index set for a condition: the child rows' indexes, the text index.
+PROVIDERS: list[Provider] = [_child_index, _text_index]
 
 
 @dataclass(frozen=True)

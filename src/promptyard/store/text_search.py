@@ -19,7 +19,22 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import Boolean, String, bindparam, cast, column, literal_column, or_, select, table, text, true
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    column,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
@@ -30,41 +45,70 @@ from promptyard.domain import text_tokens as tt
 from promptyard.store.models import Request
 
 FIELDS = {"text": ("input", "output"), "input": ("input",), "output": ("output",)}
-_SQLITE_FTS = table("request_fts", column("rowid"))
-_PG_FTS = table("request_fts", column("request_id"), column("input"), column("output"))
 
 
 def condition(field: str, value: str) -> ColumnElement[bool]:
-    """`Request.id IN (<ids whose field matches value>)`, or true for an empty query. The subquery
-    is written when the statement is compiled, for the database it runs on."""
+    """`Request.id IN (<ids whose field matches value>)`, or true for an empty query."""
+    found = ids(field, value)
+    return true() if found is None else Request.id.in_(found)
+
+
+def ids(field: str, value: str, workspace_id: int | None = None) -> Select | None:
+    """The ids of the requests whose `field` matches `value` (of one workspace where the index
+    knows it: PostgreSQL's rows carry it, SQLite's do not), as a SELECT of `request_id`; None
+    for an empty query (everything matches). The SQL is written when the statement is compiled,
+    for the database it runs on; store/query_plan.py probes it and drives pages from it."""
     grams, prefix = tt.query_grams(value)
     if not grams:
-        return true()
-    return _Matching(FIELDS[field], grams, prefix)
+        return None
+    return select(_Id().label("request_id")).select_from(_FTS).where(
+        _Hit(FIELDS[field], grams, prefix, workspace_id))
 
 
-class _Matching(ColumnElement[bool]):
+_FTS = table("request_fts")
+
+
+class _Id(ColumnElement[int]):
+    """The request id of an index row: `rowid` on SQLite, `request_id` on PostgreSQL."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(_Id, "postgresql")
+def _pg_id(element: _Id, compiler, **kw):  # noqa: ANN001, ANN202
+    return "request_fts.request_id"
+
+
+@compiles(_Id)
+def _sqlite_id(element: _Id, compiler, **kw):  # noqa: ANN001, ANN202
+    return "request_fts.rowid"
+
+
+class _Hit(ColumnElement[bool]):
     type = Boolean()
+    _is_implicitly_boolean = True  # a comparison already: SQLite must not get `MATCH ... = 1`
     inherit_cache = False  # holds plain values: statements with it are not cached
 
-    def __init__(self, cols: tuple[str, ...], grams: list[str], prefix: bool):
-        self.cols, self.grams, self.prefix = cols, grams, prefix
+    def __init__(self, cols: tuple[str, ...], grams: list[str], prefix: bool, workspace_id: int | None):
+        self.cols, self.grams, self.prefix, self.workspace_id = cols, grams, prefix, workspace_id
 
 
-@compiles(_Matching, "postgresql")
-def _pg_matching(element: _Matching, compiler, **kw):  # noqa: ANN001, ANN202
+@compiles(_Hit, "postgresql")
+def _pg_hit(element: _Hit, compiler, **kw):  # noqa: ANN001, ANN202
     q = cast(bindparam("tsq", _pg_query(element.grams, element.prefix), type_=String, unique=True), TSQUERY)
-    hit = or_(*(_PG_FTS.c[c].op("@@")(q) for c in element.cols))
-    return compiler.process(Request.id.in_(select(_PG_FTS.c.request_id).where(hit)), **kw)
+    hit = or_(*(column(c).op("@@")(q) for c in element.cols))
+    if element.workspace_id is not None:
+        hit = and_(hit, column("workspace_id") == element.workspace_id)
+    return compiler.process(hit, **kw)
 
 
-@compiles(_Matching)
-def _sqlite_matching(element: _Matching, compiler, **kw):  # noqa: ANN001, ANN202
+@compiles(_Hit)
+def _sqlite_hit(element: _Hit, compiler, **kw):  # noqa: ANN001, ANN202
     cols = element.cols
     target = f"{{{' '.join(cols)}}}" if len(cols) > 1 else cols[0]
     match = bindparam("fts", f"{target} : {_fts_query(element.grams, element.prefix)}", unique=True)
-    ids = select(_SQLITE_FTS.c.rowid).where(literal_column("request_fts").op("MATCH")(match))
-    return compiler.process(Request.id.in_(ids), **kw)
+    return compiler.process(literal_column("request_fts").op("MATCH")(match), **kw)
 
 
 # --- writing -----------------------------------------------------------------------------------
