@@ -87,9 +87,9 @@ def browse(session: Session, p: Principal, *, node: query.Node | None, prompt: s
     q = select(Request).where(ws == p.workspace_id, chosen.where(now), *scope)
     out = _page(session, q, limit, after, before, full, node)
     if count:
-        counting = chosen.counting()
+        counting = query_plan.counting(session, chosen)
         cws = Request.workspace_id + 0 if by_id else counting.workspace()
-        n, more = query_plan.count(session, select(Request).where(cws == p.workspace_id, counting.where(now), *scope))
+        n, more = query_plan.count(session, counting.ids(now).where(cws == p.workspace_id, *scope))
         out["matching"] = {"count": n, "more": more}
     return out
 
