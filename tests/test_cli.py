@@ -85,7 +85,11 @@ def test_requests_export_command(live, tmp_path):
     done = cli("requests", "export", "--filter", 'metadata.env = "prod"', "--format", "csv", "-o", str(out), env=env)
     assert done.returncode == 0, done.stderr
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 2 and "prod" in lines[1]
+    assert len(lines) == 2 and "prod" in lines[1] and lines[0].startswith("id,")
+    excel = tmp_path / "excel.csv"
+    done = cli("requests", "export", "--format", "csv", "--bom", "-o", str(excel), env=env)
+    assert done.returncode == 0, done.stderr
+    assert excel.read_bytes().startswith(b"\xef\xbb\xbfid,") and len(excel.read_text("utf-8-sig").splitlines()) == 3
     bad = cli("requests", "export", "--filter", "metadata.env = prod", env=env)
     assert bad.returncode == 1 and "position" in bad.stderr
 

@@ -41,6 +41,8 @@ def add_commands(sub: Any) -> None:
     ex = requests.add_parser("export", help="export requests matching a filter as CSV or JSONL")
     ex.add_argument("--filter", help='e.g. \'metadata.env = "prod" AND score.medically_correct < 60\'')
     ex.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+    ex.add_argument("--bom", action="store_true", help="CSV: UTF-8 with a byte order mark, so that Excel "
+                                                      "reads Japanese text (no mojibake)")
     ex.add_argument("-o", "--output", help="file to write (default: standard output)")
     ex.set_defaults(func=cmd_export)
     privacy = privacy_group(sub)

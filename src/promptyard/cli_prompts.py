@@ -100,7 +100,8 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Stream matching requests into a file (or stdout) without holding them in memory."""
     api = connect(args)
-    params = {"format": args.format} | ({"filter": args.filter} if args.filter else {})
+    params = {"format": args.format} | ({"filter": args.filter} if args.filter else {}) | (
+        {"bom": "true"} if args.bom else {})
     out = open(args.output, "wb") if args.output else sys.stdout.buffer
     try:
         with api.http.stream("GET", "/api/v1/requests/export", params=params, timeout=None) as r:
