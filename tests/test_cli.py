@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from tests.servers import start_server
-from tests.support import cli, publish
+from tests.support import cli, ours, publish
 
 
 def test_serve_health_first_run_and_restart(tmp_path):
@@ -245,3 +245,41 @@ def test_serve_flags_win_over_the_environment(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+MULTILINE = {  # the text of each case, as published and as it must come back after pull -> push
+    "no-final-newline": "あなたは薬剤師です。\n丁寧に答えてください。",
+    "final-newline": "質問: {question}\n患者: {patient}\n",
+    "extra-newlines": "回答の最後に署名:\n薬局 一同\n\n\n",
+    "indented-first-line": "  注意: 用量は\n医師の指示に従う",
+    "space-before-break": "行末に空白 \n次の行",
+}
+
+
+def test_pull_writes_multiline_text_as_block_scalars_and_push_round_trips(live, tmp_path):
+    env = live.client_env
+    folder = f"rt-{uuid.uuid4().hex[:6]}"
+    for case, text in MULTILINE.items():
+        publish(live.http, f"{folder}/{case}", text, role="system", folder=folder)
+    publish(live.http, f"{folder}/completion", type="completion", text="次の文を要約:\n{text}\n", folder=folder)
+    out = tmp_path / "pulled"
+    assert cli("prompts", "pull", str(out), "--folder", folder, env=env).returncode == 0
+    files = {p.stem: p.read_text(encoding="utf-8") for p in (out / folder).glob("*.yaml")}
+    assert "content: |-\n    あなたは薬剤師です。\n    丁寧に答えてください。\n" in files["no-final-newline"]
+    assert "content: |\n    質問: {question}\n" in files["final-newline"]
+    assert "content: |+\n" in files["extra-newlines"] and "text: |\n  次の文を要約:\n" in files["completion"]
+    assert '"行末に空白 \\n次の行"' in files["space-before-break"]  # a block scalar would lose the space
+    again = cli("prompts", "push", str(out), "-m", "pulled back", env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("unchanged (v1)") == len(MULTILINE) + 1 and "new version" not in again.stdout
+    for case, text in MULTILINE.items():
+        got = ours(live, "GET", f"/api/v1/fetch/{quote(f'{folder}/{case}', safe='')}")["version"]
+        assert got["number"] == 1 and got["messages"][0]["content"] == text, case
+    edited = out / folder / "no-final-newline.yaml"  # a PdM adds a line in an editor
+    edited.write_text(files["no-final-newline"].replace("丁寧に答えてください。\n", "丁寧に答えてください。\n    短く。\n"),
+                      encoding="utf-8")
+    pushed = cli("prompts", "push", str(out), "-m", "shorter", env=env)
+    assert f"{folder}/no-final-newline: new version v2" in pushed.stdout, pushed.stdout + pushed.stderr
+    v2 = ours(live, "GET", f"/api/v1/fetch/{quote(f'{folder}/no-final-newline', safe='')}",
+              params={"version": 2})["version"]
+    assert v2["messages"][0]["content"] == "あなたは薬剤師です。\n丁寧に答えてください。\n短く。"

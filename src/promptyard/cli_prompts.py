@@ -51,9 +51,25 @@ def pull_target(out: Path, name: str) -> Path:
     return path
 
 
-def cmd_pull(args: argparse.Namespace) -> int:
+def to_yaml(doc: dict[str, Any]) -> str:
+    """A prompt file as YAML a person edits: multi-line text (templates, messages) as block scalars
+    (`|`, with `|-` / `|+` where the text ends without / with extra newlines), so a new line typed in an
+    editor stays a new line on push (in a quoted scalar a single line break folds into a space). Text
+    that a block scalar cannot hold exactly (a space before a line break, control characters) stays
+    double-quoted, which also keeps it exactly."""
     import yaml
 
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(doc, Dumper=Dumper, allow_unicode=True, sort_keys=False, width=1000)
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
     api, out, refused = connect(args), Path(args.dir), 0
     params = {"folder": args.folder} if args.folder else {}
     for prompt in api.call("GET", "/api/v1/prompts", params=params | {"limit": 1000})["items"]:
@@ -68,8 +84,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         fetched = api.call("GET", f"/api/v1/fetch/{quote(prompt['name'], safe='')}",
                            params={"label": args.label} if args.label else {"label": "latest"})
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(to_file(prompt, fetched["version"]), allow_unicode=True, sort_keys=False),
-                        encoding="utf-8")
+        path.write_text(to_yaml(to_file(prompt, fetched["version"])), encoding="utf-8")
         print(f"pulled {prompt['name']} v{fetched['version']['number']} -> {path}")
     return 1 if refused else 0
 
