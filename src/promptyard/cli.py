@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from promptyard.cli_progress import progress
 from promptyard.settings import Settings
 
 
@@ -111,17 +112,16 @@ def cmd_db_redact(args: argparse.Namespace) -> int:
     p = _workspace(db, args.workspace)
     summary: dict[str, Any] = {"scanned": 0, "changed": 0, "counts": {}, "dry_run": args.dry_run}
     after: int | None = 0
-    while after is not None:
-        with db.write() as s:
-            part = redaction.redact_stored(s, p, after_id=after, dry_run=args.dry_run)
-        after = part["last_id"]
-        summary["scanned"] += part["scanned"]
-        summary["changed"] += part["changed"]
-        for kind, n in part["counts"].items():
-            summary["counts"][kind] = summary["counts"].get(kind, 0) + n
-        print(f"\r{summary['scanned']:,} logs read, {summary['changed']:,} "
-              f"{'would change' if args.dry_run else 'redacted'}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+    with progress("redact", unit="logs") as bar:
+        while after is not None:
+            with db.write() as s:
+                part = redaction.redact_stored(s, p, after_id=after, dry_run=args.dry_run)
+            after = part["last_id"]
+            summary["scanned"] += part["scanned"]
+            summary["changed"] += part["changed"]
+            for kind, n in part["counts"].items():
+                summary["counts"][kind] = summary["counts"].get(kind, 0) + n
+            bar.advance(part["scanned"])
     if not args.dry_run:
         with db.write() as s:
             redaction.record_redact_stored(s, p, summary)

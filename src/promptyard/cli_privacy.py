@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from promptyard import errors
 from promptyard.cli_api import answer, connect
+from promptyard.cli_progress import progress
 
 
 def _confirm(args: argparse.Namespace, question: str) -> bool:
@@ -54,8 +55,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if not _confirm(args, f"Purge {preview['count']} logs for good?"):
         print("nothing purged")
         return 1
-    done = api.http.post("/api/v1/privacy/purge", json={}, timeout=None)
-    result = answer(done)
+    with progress("purge", preview["count"]) as bar:  # one call: the bar shows the time it takes
+        result = answer(api.http.post("/api/v1/privacy/purge", json={}, timeout=None))
+        bar.done(result["count"])
     print(f"purged {result['count']} logs")
     return 0
 
@@ -103,7 +105,9 @@ def cmd_erase(args: argparse.Namespace) -> int:
     if not _confirm(args, f"Erase {count} logs for good?"):
         print("nothing erased")
         return 1
-    result = answer(api.http.post("/api/v1/requests/erase", json=body | {"expected": count}, timeout=None))
+    with progress("erase", count) as bar:
+        result = answer(api.http.post("/api/v1/requests/erase", json=body | {"expected": count}, timeout=None))
+        bar.done(result["count"])
     print(f"erased {result['count']} logs")
     return 0
 
