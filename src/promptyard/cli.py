@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from promptyard.cli_help import examples, promptyard_version
 from promptyard.cli_progress import progress
 from promptyard.settings import Settings
 
@@ -197,14 +198,16 @@ def _server_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promptyard", description="Promptyard server and client")
+    parser = argparse.ArgumentParser(prog="promptyard", description="Promptyard server and client",
+                                     **examples("promptyard"))
+    parser.add_argument("--version", action="version", version=f"promptyard {promptyard_version()}")
     sub = parser.add_subparsers(dest="cmd")
-    serve = sub.add_parser("serve", help="run the server (default command)")
+    serve = sub.add_parser("serve", help="run the server (default command) [server]", **examples("serve"))
     serve.add_argument("--host", help="listen address (PROMPTYARD_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (PROMPTYARD_PORT, default 8700)")
     _server_args(serve)
     serve.set_defaults(func=cmd_serve)
-    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_cmd", required=True)
+    db = sub.add_parser("db", help="database commands [server]", **examples("db")).add_subparsers(dest="db_cmd", required=True)
     up = db.add_parser("upgrade", help="apply migrations")
     _server_args(up)
     up.set_defaults(func=cmd_db_upgrade)
@@ -218,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "PostgreSQL: VACUUM FULL (locks the log tables meanwhile)")
     _server_args(vac)
     vac.set_defaults(func=cmd_db_vacuum)
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_cmd", required=True)
+    keys = sub.add_parser("keys", help="API keys [server]", **examples("keys")).add_subparsers(dest="keys_cmd", required=True)
     kc = keys.add_parser("create", help="create a key and print it once")
     kc.add_argument("--name", required=True)
     kc.add_argument("--scopes", help="comma-separated: read,write,ingest,admin (default read,write,ingest)")
@@ -230,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (kc, kl, kr):
         _server_args(p)
         p.set_defaults(func=cmd_keys)
-    users = sub.add_parser("users", help="logins").add_subparsers(dest="users_cmd", required=True)
+    users = sub.add_parser("users", help="logins [server]", **examples("users")).add_subparsers(dest="users_cmd", required=True)
     uc = users.add_parser("create", help="create a login")
     uc.add_argument("--email", required=True)
     uc.add_argument("--role", choices=["viewer", "editor", "admin", "owner"], default="editor")

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from promptyard import errors
 from promptyard.cli_api import answer, connect
+from promptyard.cli_help import examples
 from promptyard.cli_progress import progress
 
 
@@ -174,8 +175,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def privacy_group(sub: Any) -> Any:
     """The `privacy` command's subcommands (retention, purge, erase, erased, redaction, terms, preview). Every
     subcommand needs --url/--api-key (added by add_commands)."""
-    group = sub.add_parser("privacy", help="redaction policy, retention, purge and erasure of logs (admin keys)"
-                           ).add_subparsers(
+    group = sub.add_parser("privacy", help="redaction policy, retention, purge and erasure of logs (admin keys)",
+                           **examples("privacy")).add_subparsers(
         dest="privacy_cmd", required=True)
     ret = group.add_parser("retention", help="show the retention period, or set it (--days N | --keep-forever)")
     which = ret.add_mutually_exclusive_group()
