@@ -1,7 +1,8 @@
 """`promptyard` command line: serve (default), db upgrade / redact / vacuum, keys, users, prompts push/pull.
 
 Server commands import the server extra lazily, so `pip install promptyard` (client only) keeps
-working for the client commands (prompts ..., requests export).
+working for the client commands (prompts ..., requests export); without the extra a server command
+says which install it needs and exits 2 (main).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from promptyard.cli_help import examples, promptyard_version
+from promptyard.cli_help import SERVER_COMMANDS, SERVER_EXTRA, SERVER_MODULES, examples, promptyard_version
 from promptyard.cli_progress import progress
 from promptyard.settings import Settings
 
@@ -253,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["serve", *(argv or [])])
     try:
         return args.func(args)
+    except ModuleNotFoundError as exc:
+        if args.cmd not in SERVER_COMMANDS or (exc.name or "").split(".")[0] not in SERVER_MODULES:
+            raise
+        print(f"error: this command needs `{SERVER_EXTRA}` (the server extra: {exc.name} is not installed)",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # a PromptyardError or a connection problem: one line, no trace
         from promptyard.errors import PromptyardError
 

@@ -9,6 +9,11 @@ from typing import Any
 
 SERVER_COMMANDS = ("serve", "db", "keys", "users")  # they open the database: pip install 'promptyard[server]'
 SERVER_EXTRA = "pip install 'promptyard[server]'"
+# The modules of the server extra (pyproject's [server], and what fastapi brings: starlette, pydantic). A
+# server command that cannot import one of them says to install the extra (exit 2) instead of a traceback.
+SERVER_MODULES = frozenset({"fastapi", "starlette", "pydantic", "uvicorn", "uvloop", "httptools", "sqlalchemy",
+                            "alembic", "psycopg", "jinja2", "pebble", "argon2", "multipart", "python_multipart",
+                            "fastapi_offline", "regex"})
 
 _CLIENT = ("client command: talks to a running server (PROMPTYARD_URL, default http://127.0.0.1:8700, and\n"
            "PROMPTYARD_API_KEY, or --url / --api-key); needs only `pip install promptyard`.")
