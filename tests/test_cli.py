@@ -51,6 +51,16 @@ def test_keys_and_users_commands(tmp_path):
     assert cli("users", "create", "--email", "ph@example.jp", "--password", "long-enough-pw", env=env).returncode == 0
 
 
+def test_users_create_without_a_password_or_a_terminal_says_so(tmp_path):
+    env = {"PROMPTYARD_DATA_DIR": str(tmp_path / "data")}
+    out = cli("users", "create", "--email", "nopw@example.jp", env=env, stdin=subprocess.DEVNULL)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "no terminal to ask for the password on; pass --password" in out.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was made
+    piped = cli("users", "create", "--email", "nopw@example.jp", env=env, input="a-password-in-a-pipe\n")
+    assert piped.returncode == 2 and "pass --password" in piped.stderr
+
+
 def test_prompts_push_pull_roundtrip(live, tmp_path):
     env = live.client_env
     src = tmp_path / "prompts"

@@ -178,14 +178,29 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+NO_TERMINAL_FOR_PASSWORD = ("error: users create: no terminal to ask for the password on; pass --password "
+                            "(10+ characters)")
+
+
 def cmd_users(args: argparse.Namespace) -> int:
+    """Create a login; the password from --password, else asked for on the terminal (never read from a
+    pipe: without a terminal the command says so and exits 2 before it changes anything)."""
     import getpass
 
     from promptyard.services import users
 
+    password = args.password
+    if not password:
+        if not sys.stdin.isatty():
+            print(NO_TERMINAL_FOR_PASSWORD, file=sys.stderr)
+            return 2
+        try:
+            password = getpass.getpass("password (10+ characters): ")
+        except EOFError:
+            print(NO_TERMINAL_FOR_PASSWORD, file=sys.stderr)
+            return 2
     db = _database(_server_settings(args))
     p = _workspace(db, args.workspace)
-    password = args.password or getpass.getpass("password (10+ characters): ")
     with db.write() as s:
         users.create_user(s, p.workspace_id, email=args.email, password=password, role=args.role, actor="cli")
     print(f"created user {args.email} with role {args.role}")
@@ -238,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     uc = users.add_parser("create", help="create a login")
     uc.add_argument("--email", required=True)
     uc.add_argument("--role", choices=["viewer", "editor", "admin", "owner"], default="editor")
-    uc.add_argument("--password", help="(prompted when omitted)")
+    uc.add_argument("--password", help="asked for on the terminal when omitted (without a terminal: required)")
     _server_args(uc)
     uc.set_defaults(func=cmd_users)
     from promptyard import cli_client
