@@ -293,3 +293,44 @@ def test_pull_writes_multiline_text_as_block_scalars_and_push_round_trips(live, 
     v2 = ours(live, "GET", f"/api/v1/fetch/{quote(f'{folder}/no-final-newline', safe='')}",
               params={"version": 2})["version"]
     assert v2["messages"][0]["content"] == "あなたは薬剤師です。\n丁寧に答えてください。\n短く。"
+
+
+def test_serve_says_serving_on_only_once_the_port_is_listening(tmp_path):
+    """The moment the line appears, a connection to the port succeeds (it waits in the backlog)."""
+    import os
+    import socket
+
+    from tests.servers import free_port
+
+    port = free_port()
+    env = dict(os.environ, PROMPTYARD_PORT=str(port), PROMPTYARD_DATA_DIR=str(tmp_path / "d"),
+               PROMPTYARD_LOG_LEVEL="warning")
+    env.pop("PROMPTYARD_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "promptyard.cli", "serve"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith(f"Promptyard is serving on http://127.0.0.1:{port}"), line
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) == 0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_serve_on_a_busy_port_names_it_and_how_to_choose_another(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = cli("serve", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+        assert out.returncode == 3, out.stdout + out.stderr
+        assert f"error: port {port} on 127.0.0.1 is already in use" in out.stderr
+        assert f"promptyard serve --port {port + 1}` or PROMPTYARD_PORT={port + 1}" in out.stderr
+        assert "serving on" not in out.stdout and "Traceback" not in out.stderr
+        assert not (tmp_path / "d").exists()  # nothing set up for a server that cannot start
+    low = cli("serve", "--host", "203.0.113.7", "--port", "8700", "--data-dir", str(tmp_path / "d"))
+    assert low.returncode == 3 and "error: cannot listen on 203.0.113.7 port 8700" in low.stderr, low.stderr
+    assert "--host / PROMPTYARD_HOST" in low.stderr

@@ -63,6 +63,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from promptyard.web.app import create_app
 
     settings = _server_settings(args)
+    try:
+        sock = serving.listen(settings)  # before anything else: "serving on" below is then true
+    except serving.CannotListen as exc:
+        print(_cannot_listen(exc), file=sys.stderr)
+        return PORT_UNAVAILABLE
     db = _database(settings)
     with db.exclusive("setup") as s:  # several servers may start at once on an empty database
         fr = first_run(s)
@@ -73,8 +78,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         print(f"Log in at {url}/ui/login. New API key: promptyard keys create --name NAME; "
               "new login: promptyard users create --email E --role admin", flush=True)
-    serving.run(create_app(settings, db), settings)
+    serving.run(create_app(settings, db), settings, sock)
     return 0
+
+
+PORT_UNAVAILABLE = 3  # serve's exit status when it cannot listen (uvicorn's own for a failed start)
+
+
+def _cannot_listen(exc: Any) -> str:
+    other = exc.port + 1 if exc.port < 65535 else 8700
+    choose = (f"choose another port with `promptyard serve --port {other}` or PROMPTYARD_PORT={other}"
+              + ("" if exc.host in ("127.0.0.1", "localhost") else " (or another address with --host / PROMPTYARD_HOST)"))
+    if exc.busy:
+        return f"error: port {exc.port} on {exc.host} is already in use (another server is listening there); {choose}"
+    return f"error: cannot listen on {exc.host} port {exc.port} ({exc.reason}); {choose}"
 
 
 def _show_first_run(settings: Settings, url: str, fr: Any) -> None:
