@@ -334,3 +334,18 @@ def test_serve_on_a_busy_port_names_it_and_how_to_choose_another(tmp_path):
     low = cli("serve", "--host", "203.0.113.7", "--port", "8700", "--data-dir", str(tmp_path / "d"))
     assert low.returncode == 3 and "error: cannot listen on 203.0.113.7 port 8700" in low.stderr, low.stderr
     assert "--host / PROMPTYARD_HOST" in low.stderr
+
+
+def test_client_commands_name_the_url_they_could_not_reach(tmp_path):
+    from tests.servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"PROMPTYARD_URL": url, "PROMPTYARD_API_KEY": "py_sk_unused"}
+    for argv in (["prompts", "list"], ["requests", "export", "-o", str(tmp_path / "x.jsonl")],
+                 ["privacy", "purge", "--dry-run"], ["experiments", "show", "p", "production"]):
+        out = cli(*argv, env=env)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, (argv, out.stderr)
+        assert f"error: could not reach the Promptyard server at {url} (" in out.stderr, (argv, out.stderr)
+        assert "Set PROMPTYARD_URL or pass --url" in out.stderr
+    flag = cli("prompts", "list", "--url", "http://127.0.0.1:9/", env=env)
+    assert "could not reach the Promptyard server at http://127.0.0.1:9 (" in flag.stderr, flag.stderr

@@ -62,6 +62,7 @@ def test_client_commands_work_without_the_extra(tmp_path):
     assert "examples:" in light("prompts", "--help", tmp=tmp_path).stdout
     out = light("prompts", "list", "--url", "http://127.0.0.1:9", "--api-key", "py_sk_x", tmp=tmp_path)
     assert out.returncode == 1 and "Traceback" not in out.stderr and "server]" not in out.stderr, out.stderr
+    assert "could not reach the Promptyard server at http://127.0.0.1:9" in out.stderr
 
 
 def test_the_blocked_modules_cover_the_server_extra():

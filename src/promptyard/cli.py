@@ -293,10 +293,12 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except Exception as exc:  # a PromptyardError or a connection problem: one line, no trace
+        from promptyard.cli_api import connection_failure
         from promptyard.errors import PromptyardError
 
-        if isinstance(exc, PromptyardError) or exc.__class__.__module__.startswith("httpx"):
-            print(f"error: {exc}", file=sys.stderr)
+        said = connection_failure(exc)
+        if said or isinstance(exc, PromptyardError) or exc.__class__.__module__.startswith("httpx"):
+            print(f"error: {said or exc}", file=sys.stderr)
             return 1
         raise
 
