@@ -328,7 +328,7 @@ def test_serve_on_a_busy_port_names_it_and_how_to_choose_another(tmp_path):
         out = cli("serve", "--port", str(port), "--data-dir", str(tmp_path / "d"))
         assert out.returncode == 3, out.stdout + out.stderr
         assert f"error: port {port} on 127.0.0.1 is already in use" in out.stderr
-        assert f"promptyard serve --port {port + 1}` or PROMPTYARD_PORT={port + 1}" in out.stderr
+        assert f"promptyard.cli serve --port {port + 1}` or PROMPTYARD_PORT={port + 1}" in out.stderr
         assert "serving on" not in out.stdout and "Traceback" not in out.stderr
         assert not (tmp_path / "d").exists()  # nothing set up for a server that cannot start
     low = cli("serve", "--host", "203.0.113.7", "--port", "8700", "--data-dir", str(tmp_path / "d"))
@@ -349,3 +349,37 @@ def test_client_commands_name_the_url_they_could_not_reach(tmp_path):
         assert "Set PROMPTYARD_URL or pass --url" in out.stderr
     flag = cli("prompts", "list", "--url", "http://127.0.0.1:9/", env=env)
     assert "could not reach the Promptyard server at http://127.0.0.1:9 (" in flag.stderr, flag.stderr
+
+
+def test_the_hints_of_make_serve_name_the_venv_command(tmp_path):
+    """`make serve` runs .venv/bin/promptyard, which is not on PATH: the hints name that path."""
+    import os
+    from pathlib import Path
+
+    from tests.servers import free_port
+
+    script = Path(sys.executable).parent / "promptyard"
+    assert script.exists(), f"{script}: the package is not installed in this venv (make test installs it)"
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "promptyard").symlink_to(script)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and Path(p).resolve() != script.parent.resolve())
+    import promptyard
+
+    here = str(Path(promptyard.__file__).parents[1])  # this tree's code, also from another directory
+    env = dict(os.environ, PATH=path, PROMPTYARD_PORT=str(free_port()), PROMPTYARD_LOG_LEVEL="warning",
+               PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    env.pop("PROMPTYARD_DATABASE_URL", None)
+    env.pop("PROMPTYARD_DATA_DIR", None)
+    for start in ("first", "restart"):
+        proc = subprocess.Popen([".venv/bin/promptyard", "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            lines = [proc.stdout.readline() for _ in range(6 if start == "first" else 2)]
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        shown = "".join(lines)
+        assert "New API key: .venv/bin/promptyard keys create --name NAME; new login: .venv/bin/promptyard users " \
+               "create" in shown, (start, shown)
+    assert (tmp_path / "data" / "promptyard.db").exists()  # ./data, as README says

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from promptyard.cli_help import SERVER_COMMANDS, SERVER_EXTRA, SERVER_MODULES, examples, promptyard_version
+from promptyard.cli_help import SERVER_COMMANDS, SERVER_EXTRA, SERVER_MODULES, examples, program, promptyard_version
 from promptyard.cli_progress import progress
 from promptyard.settings import Settings
 
@@ -76,8 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if fr.api_key:
         _show_first_run(settings, url, fr)
     else:
-        print(f"Log in at {url}/ui/login. New API key: promptyard keys create --name NAME; "
-              "new login: promptyard users create --email E --role admin", flush=True)
+        print(f"Log in at {url}/ui/login. {_more_hint()}", flush=True)
     serving.run(create_app(settings, db), settings, sock)
     return 0
 
@@ -85,9 +84,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 PORT_UNAVAILABLE = 3  # serve's exit status when it cannot listen (uvicorn's own for a failed start)
 
 
+def _more_hint() -> str:
+    me = program()
+    return f"New API key: {me} keys create --name NAME; new login: {me} users create --email E --role admin"
+
+
 def _cannot_listen(exc: Any) -> str:
     other = exc.port + 1 if exc.port < 65535 else 8700
-    choose = (f"choose another port with `promptyard serve --port {other}` or PROMPTYARD_PORT={other}"
+    choose = (f"choose another port with `{program()} serve --port {other}` or PROMPTYARD_PORT={other}"
               + ("" if exc.host in ("127.0.0.1", "localhost") else " (or another address with --host / PROMPTYARD_HOST)"))
     if exc.busy:
         return f"error: port {exc.port} on {exc.host} is already in use (another server is listening there); {choose}"
@@ -102,7 +106,7 @@ def _show_first_run(settings: Settings, url: str, fr: Any) -> None:
                f"  admin API key: {fr.api_key}\n")
     if sys.stdout.isatty():
         print("\nFirst start: created the default workspace. These are shown ONCE - keep them:")
-        print(secrets, flush=True)
+        print(secrets + f"  {_more_hint()}\n", flush=True)
         return
     path = (private_data_dir(settings, create=True) / CREDENTIALS_FILE).resolve()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -112,6 +116,7 @@ def _show_first_run(settings: Settings, url: str, fr: Any) -> None:
                 "then delete this file.\n" + secrets)
     print(f"\nFirst start: created the default workspace, an owner login and an admin API key.\n"
           f"  They are in {path} (readable only by this user): keep them elsewhere, then delete the file.\n"
+          f"  {_more_hint()}\n"
           f"  Log in at {url}/ui/login as {fr.admin_email} with the password from that file.\n", flush=True)
 
 

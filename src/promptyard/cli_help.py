@@ -4,6 +4,10 @@ need the server extra. Passed to argparse as `**examples("name")`."""
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import shutil
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -97,3 +101,16 @@ def promptyard_version() -> str:
         return version("promptyard")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
+
+
+def program() -> str:
+    """How to run this command line again from the same place, for the hints it prints: `promptyard`
+    when that is the one on PATH; else the path it was started by (`.venv/bin/promptyard` under `make
+    serve`, whose venv is not on PATH); else `python -m promptyard.cli` with this Python."""
+    started = sys.argv[0]
+    if os.path.basename(started) != "promptyard":
+        return f"{shlex.quote(sys.executable)} -m promptyard.cli"
+    on_path = shutil.which("promptyard")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(started):
+        return "promptyard"
+    return shlex.quote(started)
