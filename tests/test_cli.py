@@ -331,6 +331,8 @@ def test_serve_on_a_busy_port_names_it_and_how_to_choose_another(tmp_path):
         assert f"promptyard.cli serve --port {port + 1}` or PROMPTYARD_PORT={port + 1}" in out.stderr
         assert "serving on" not in out.stdout and "Traceback" not in out.stderr
         assert not (tmp_path / "d").exists()  # nothing set up for a server that cannot start
+        bare = cli("--port", str(port), "--data-dir", str(tmp_path / "d"))  # bare promptyard is serve
+        assert bare.returncode == 3 and f"port {port} on 127.0.0.1 is already in use" in bare.stderr
     low = cli("serve", "--host", "203.0.113.7", "--port", "8700", "--data-dir", str(tmp_path / "d"))
     assert low.returncode == 3 and "error: cannot listen on 203.0.113.7 port 8700" in low.stderr, low.stderr
     assert "--host / PROMPTYARD_HOST" in low.stderr

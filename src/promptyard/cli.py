@@ -286,9 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["serve", *argv]  # bare `promptyard [--port N ...]` serves
     args = parser.parse_args(argv)
-    if not getattr(args, "cmd", None):
-        args = parser.parse_args(["serve", *(argv or [])])
     try:
         return args.func(args)
     except ModuleNotFoundError as exc:

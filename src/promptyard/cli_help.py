@@ -25,7 +25,7 @@ _SERVER = f"server command: opens the database itself; needs `{SERVER_EXTRA}`."
 
 EXAMPLES = {
     "promptyard": f"""examples:
-  promptyard                                  serve on http://127.0.0.1:8700 (the same as `promptyard serve`)
+  promptyard                                  serve on http://127.0.0.1:8700 (`promptyard --port 8800`: serve too)
   promptyard serve --port 8800 --data-dir /srv/promptyard/data
   promptyard keys create --name laptop        an API key, printed once
   promptyard prompts pull prompts/            every prompt as a YAML file (PROMPTYARD_API_KEY set)
