@@ -295,6 +295,22 @@ def test_pull_writes_multiline_text_as_block_scalars_and_push_round_trips(live, 
     assert v2["messages"][0]["content"] == "あなたは薬剤師です。\n丁寧に答えてください。\n短く。"
 
 
+def _read_until(proc: subprocess.Popen, text: str, seconds: float = 60) -> str:
+    """What the process printed up to and with the first line holding `text` (killed past `seconds`)."""
+    import threading
+
+    timer, shown = threading.Timer(seconds, proc.kill), ""
+    timer.start()
+    try:
+        for line in proc.stdout:
+            shown += line
+            if text in line:
+                break
+    finally:
+        timer.cancel()
+    return shown
+
+
 def test_serve_says_serving_on_only_once_the_port_is_listening(tmp_path):
     """The moment the line appears, a connection to the port succeeds (it waits in the backlog)."""
     import os
@@ -309,8 +325,8 @@ def test_serve_says_serving_on_only_once_the_port_is_listening(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "promptyard.cli", "serve"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        line = proc.stdout.readline()
-        assert line.startswith(f"Promptyard is serving on http://127.0.0.1:{port}"), line
+        shown = _read_until(proc, "serving on")
+        assert f"Promptyard is serving on http://127.0.0.1:{port}" in shown, shown
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) == 0
     finally:
@@ -377,11 +393,10 @@ def test_the_hints_of_make_serve_name_the_venv_command(tmp_path):
         proc = subprocess.Popen([".venv/bin/promptyard", "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         try:
-            lines = [proc.stdout.readline() for _ in range(6 if start == "first" else 2)]
+            shown = _read_until(proc, "New API key")
         finally:
             proc.terminate()
             proc.wait(10)
-        shown = "".join(lines)
         assert "New API key: .venv/bin/promptyard keys create --name NAME; new login: .venv/bin/promptyard users " \
                "create" in shown, (start, shown)
     assert (tmp_path / "data" / "promptyard.db").exists()  # ./data, as README says
