@@ -95,9 +95,11 @@ def _columns(items: list[dict]) -> dict[str, list[str]]:
 
 @router.get("/requests/export", name="requests_export")
 def export(request: Request, user: Viewer, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
-           q: Text = "", prompt: Text = "", version: Version = None):
+           q: Text = "", prompt: Text = "", version: Version = None, bom: bool | None = None):
+    """The CSV has a byte order mark (Excel then reads UTF-8) when asked, and by default in Japanese."""
     node = request_reads.scoped(filters.parse(q), **_scope(prompt, version))
-    return download(db(request).read, lambda s: exports.export(s, user.principal, node, format),
+    bom = user.locale == "ja" if bom is None else bom
+    return download(db(request).read, lambda s: exports.export(s, user.principal, node, format, bom=bom),
                     media_type=exports.MEDIA[format], filename=f"requests.{format}")
 
 
