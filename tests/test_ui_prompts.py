@@ -126,7 +126,7 @@ def test_diff_side_by_side(ui, database):
         versions.publish(s, client.principal, pid, spec)
     page = client.get(f"/ui/prompts/{pid}/diff")
     assert page.status_code == 200
-    assert re.search(r'<tr class="replace">.*Version 1 about.*Version 2 about', page.text, re.S)
+    assert re.search(r'<tr class="replace">.*Version <del>1</del> about.*Version <ins>2</ins> about', page.text, re.S)
     assert "parameters.temperature" in page.text and "gpt-4o" in page.text
     assert "0.7" in client.get(f"/ui/prompts/{pid}/diff?left=2&right=1").text
     assert client.get(f"/ui/prompts/{pid}/diff?left=1&right=7").status_code == 404
