@@ -159,7 +159,7 @@ def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = 
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
         redacted = {} if error else log_stats.redactions(s, user.principal, prompt=prompt or None, node=node)
         names = request_reads.suggestions(s, user.principal)
-    chart_list = charts.analytics_charts(items, lambda key, **kw: translate(user.locale, key, **kw))
+    chart_list = charts.analytics_charts(items, lambda key, **kw: translate(user.locale, key, **kw), user.locale)
     return render.page(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
                        q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names, redacted=redacted,
                        score_names=sorted({n for i in items for n in i["scores"]}),
