@@ -43,3 +43,4 @@ def test_a_tiny_cost_on_the_request_list_reads_in_dollars(ui, api):  # noqa: ANN
     ingest(api, log(model="gpt-4o-mini", cost=0.000042, prompt_tokens=1, completion_tokens=1))
     page = ui("viewer", lang="ja").get("/ui/requests").text
     assert "$0.000042" in page and "e-0" not in page and "0.00000<" not in page
+
