@@ -39,7 +39,7 @@ def test_bar_width_is_proportional_to_the_axis():
 
 
 def test_axis_rounds_up_to_a_readable_end():
-    assert [charts._nice_max(v) for v in (0, 0.7, 1, 3, 7.5, 1200, 0.023)] == [1.0, 0.8, 1, 4, 8, 2000, 0.04]
+    assert [charts.nice_max(v) for v in (0, 0.7, 1, 3, 7.5, 1200, 0.023)] == [1.0, 0.8, 1, 4, 8, 2000, 0.04]
 
 
 def test_hostile_names_are_escaped_text():

@@ -37,7 +37,7 @@ class Chart:
     svg: Markup
 
 
-def _nice_max(value: float) -> float:
+def nice_max(value: float) -> float:
     """A round axis end (1, 2, 4, 8 x 10^k) at or above value: its quarters, the grid lines,
     are round numbers too."""
     if value <= 0 or not math.isfinite(value):
@@ -61,7 +61,7 @@ def bar_chart(bars: list[Bar], *, title: str, fmt: Callable[[float], str], top: 
               empty: str = "—", axis_fmt: Callable[[float], str] = figures.plain) -> Markup:
     """A horizontal bar chart as an <svg> element. `top` fixes the axis end (100 for scores)."""
     values = [v for b in bars for v in (b.value, b.high, b.tick) if v is not None and math.isfinite(v)]
-    axis_top = top if top is not None else _nice_max(max(values, default=0.0))
+    axis_top = top if top is not None else nice_max(max(values, default=0.0))
     height = TOP + ROW_H * max(len(bars), 1) + BOTTOM
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{WIDTH}" '
              f'height="{height}" viewBox="0 0 {WIDTH} {height}" aria-label="{escape(title)}">',
@@ -123,7 +123,7 @@ def analytics_charts(items: list[dict[str, Any]], t: Callable[..., str], lang: s
         Chart("error_rate", t("requests.analytics.error_rate"),
               bar_chart([Bar(lb, i["error_rate"]) for lb, i in zip(labels, items)],
                         title=t("requests.analytics.error_rate"), fmt=figures.percent, axis_fmt=figures.percent,
-                        top=_nice_max(max([i["error_rate"] for i in items] + [0.01])))),
+                        top=nice_max(max([i["error_rate"] for i in items] + [0.01])))),
         Chart("latency", t("requests.analytics.latency"),
               bar_chart([Bar(lb, i["latency_p50"], tick=i["latency_p95"],
                              note=f"/ {figures.ms(i['latency_p95'])}" if i["latency_p95"] is not None else "")

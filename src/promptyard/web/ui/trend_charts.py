@@ -11,28 +11,20 @@ from typing import Any, Callable
 from markupsafe import Markup, escape
 
 from promptyard.web.ui import figures
-from promptyard.web.ui.charts import Chart, version_label
+from promptyard.web.ui.charts import Chart, nice_max, version_label
 
-WIDTH, LEFT, RIGHT, TOP, PLOT_H, AXIS_H, LEGEND_ROW = 640, 56, 12, 10, 150, 22, 18
+WIDTH, LEFT, RIGHT, TOP, PLOT_H, AXIS_H, LEGEND_ROW = 640, 56, 22, 10, 150, 22, 18
 PLOT_W = WIDTH - LEFT - RIGHT
 MAX_LINES = 8  # the busiest versions; more lines than this are not read at a glance
 COLOURS = ("#2357c6", "#d1495b", "#1d7a46", "#e09f3e", "#6a4c93", "#00798c", "#8c564b", "#7f7f7f")
 Point = tuple[float, str]  # value, and the tooltip text
 
 
-def nice_top(value: float) -> float:
-    """A round axis end (1, 2, 2.5, 5 x 10^k) at or above value."""
-    if value <= 0 or not math.isfinite(value):
-        return 1.0
-    exp = 10 ** math.floor(math.log10(value))
-    return next(step * exp for step in (1, 2, 2.5, 5, 10) if value <= step * exp * (1 + 1e-9))
-
-
 def line_chart(days: list[date], lines: list[tuple[str, list[Point | None]]], *, title: str,
                axis_fmt: Callable[[float], str], top: float | None = None) -> Markup:
     """An <svg> with one polyline per (label, points); a missing point (None) breaks the line."""
     values = [pt[0] for _, pts in lines for pt in pts if pt is not None]
-    y_top = top if top is not None else nice_top(max(values, default=0.0))
+    y_top = top if top is not None else nice_max(max(values, default=0.0))
     rows = math.ceil(len(lines) / 3)
     height = TOP + PLOT_H + AXIS_H + LEGEND_ROW * rows + 4
     step = PLOT_W / max(len(days) - 1, 1)
@@ -97,7 +89,7 @@ def trend_charts(trends: dict[str, Any], t: Callable[..., str], lang: str) -> li
               line_chart(days, counts, title=t("requests.trends.count"), axis_fmt=big)),
         Chart("trend:error_rate", t("requests.trends.error_rate"),
               line_chart(days, rates, title=t("requests.trends.error_rate"), axis_fmt=figures.percent,
-                         top=nice_top(max([pt[0] for _, pts in rates for pt in pts if pt] + [0.01])))),
+                         top=nice_max(max([pt[0] for _, pts in rates for pt in pts if pt] + [0.01])))),
     ]
     for name in sorted({name for s in series for name in s["scores"]}):
         lines = [(lb, [_mean_point(day) for day in s["scores"].get(name, [None] * len(days))])
