@@ -14,6 +14,7 @@ def test_plain_numbers_never_use_an_exponent():
     assert [figures.plain(v) for v in (0, 20_000, 12_345.6, 12.5, 1.0, 0.25, 0.0025, 8.01e-09, -0.5)] == [
         "0", "20,000", "12,346", "12.5", "1", "0.25", "0.0025", "0.00000000801", "-0.5"]
     assert figures.plain(float("nan")) == figures.DASH
+    assert [figures.plain(v, 6) for v in (0.00001, 33.3333, 100, 12.5)] == ["0.00001", "33.3333", "100", "12.5"]
 
 
 @pytest.mark.parametrize(("value", "en", "ja"), [
