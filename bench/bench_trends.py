@@ -65,7 +65,14 @@ def main() -> None:
         "",
         "| data set | period | logs in it | p50 ms | p95 ms | load |",
         "|---|---|---|---|---|---|",
-        *table]))
+        *table,
+        "",
+        "About 10 µs per log of the period on either database: each log is visited in its table row (its "
+        "prompt, version and status are not in the (workspace, start_time) index) and its scores are joined. "
+        "The first version (a CASE with one branch per day, the period read twice, SQLite's planner free to "
+        "walk every log) took 625 ms for 14 days and 6,554 ms for 90 days on SQLite at load 12-14; reading the "
+        "period once (a MATERIALIZED CTE) with CASEs that halve the days gave the figures above. Running totals "
+        "per day and version (as store/rollups keeps per version) would make the trends a few milliseconds."]))
 
 
 if __name__ == "__main__":

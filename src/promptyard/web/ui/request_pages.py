@@ -154,7 +154,7 @@ def _float(text: Any) -> Any:
 
 
 @router.get("/analytics", name="analytics")
-def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", days: Days = 14):
+def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", days: Days = 7):
     node, error = request_filters.parse(q)
     with db(request).read() as s:
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
