@@ -96,8 +96,8 @@ def main() -> None:
                  ("en", "privacy", "/ui/privacy", None), ("ja", "privacy-ja", "/ui/privacy", None),
                  ("ja", "prompt-ja", f"/ui/prompts/{pid}", None),
                  ("ja", "experiment-ja", f"/ui/prompts/{pid}/labels/production/experiment", None),
-                 ("en", "analytics", f"/ui/analytics?prompt={quote(NAME)}", None),
-                 ("ja", "analytics-ja", f"/ui/analytics?prompt={quote(NAME)}", None),
+                 ("en", "analytics", f"/ui/analytics?prompt={quote(NAME)}&days=14", None),
+                 ("ja", "analytics-ja", f"/ui/analytics?prompt={quote(NAME)}&days=14", None),
                  ("ja", "diff-ja", f"/ui/prompts/{pid}/diff?left=1&right=3", None),
                  ("ja", "keys-ja", "/ui/keys", None),
                  ("ja", "experiment-ja-1024", f"/ui/prompts/{pid}/labels/production/experiment", None)]
