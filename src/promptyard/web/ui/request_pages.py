@@ -16,11 +16,11 @@ from starlette.routing import NoMatchFound
 from promptyard.domain import access, numbers
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
-from promptyard.services import exports, log_stats, request_annotations, request_reads
+from promptyard.services import exports, log_stats, log_trends, request_annotations, request_reads
 from promptyard.services.render_pool import engine_for
 from promptyard.web.context import ctx, db
 from promptyard.web.downloads import download
-from promptyard.web.ui import charts, conversation, render, request_filters, session
+from promptyard.web.ui import charts, conversation, render, request_filters, session, trend_charts
 from promptyard.web.ui.catalogue import translate
 from promptyard.web.ui.render import FormData
 from promptyard.web.ui.session import Editor, UiUser, Viewer
@@ -28,6 +28,7 @@ from promptyard.web.ui.session import Editor, UiUser, Viewer
 router = APIRouter()
 PAGE_SIZE = 50
 Text = Annotated[str, Query(max_length=4000)]
+Days = Annotated[int, Query(ge=1, le=max(log_trends.PERIODS))]
 Cursor = Annotated[str | None, Query(max_length=200)]
 Version = Annotated[int | None, Query(ge=1, le=render.MAX_ID)]
 Ref = Annotated[str, Path(min_length=1, max_length=64)]
@@ -155,14 +156,20 @@ def _float(text: Any) -> Any:
 
 
 @router.get("/analytics", name="analytics")
-def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = ""):
+def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", days: Days = 7):
     node, error = request_filters.parse(q)
     with db(request).read() as s:
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
         redacted = {} if error else log_stats.redactions(s, user.principal, prompt=prompt or None, node=node)
+        trends = None if error else log_trends.per_day(s, user.principal, days=days, tz=user.time_zone,
+                                                      prompt=prompt or None, node=node)
         names = request_reads.suggestions(s, user.principal)
-    chart_list = charts.analytics_charts(items, lambda key, **kw: translate(user.locale, key, **kw))
+    t = lambda key, **kw: translate(user.locale, key, **kw)  # noqa: E731
+    chart_list = charts.analytics_charts(items, t, user.locale)
+    trend_list = trend_charts.trend_charts(trends, t, user.locale) if trends and trends["series"] else []
     return render.page(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
                        q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names, redacted=redacted,
+                       days=days, periods=log_trends.PERIODS, trends=trend_list, trends_max=trend_charts.MAX_LINES,
+                       lines_left=max(0, len(trends["series"]) - trend_charts.MAX_LINES) if trends else 0,
                        score_names=sorted({n for i in items for n in i["scores"]}),
                        label=lambda i: charts.version_label(i, translate(user.locale, "requests.analytics.unlinked")))
