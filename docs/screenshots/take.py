@@ -60,16 +60,16 @@ def seed(url: str, key: str) -> int:
             json={"policy": policy, "reason": "try the safety reminder on 20% of patients",
                   "experiment": {"hypothesis": "a closing safety reminder makes replies follow the manual more often",
                                  "primary_metric": "follows_manual", "planned_units": 800}}).raise_for_status()
-    rng, logs, now = random.Random(4), [], datetime.now(timezone.utc)
+    rng, logs = random.Random(4), []
     for i in range(400):
-        at = now - timedelta(days=i % 14, hours=rng.uniform(0, 20))  # two weeks of traffic for the trends
         meta = {"user_id": f"u{i}", "role": "staff" if i % 25 == 0 else "patient"}
         got = api.get(f"/api/v1/fetch/{quote(NAME, safe='')}", params={"label": "production", **{
             f"meta.{k}": v for k, v in meta.items()}}).raise_for_status().json()
         v = got["version"]["number"]
         score = min(100, max(0, rng.gauss(72 if v == 2 else 79, 12)))
-        logs.append({"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o-mini",
-                     "start_time": at.isoformat(), "end_time": (at + timedelta(seconds=rng.uniform(0.6, 2.4))).isoformat(),
+        at = datetime.now(timezone.utc)  # after the split started: the experiment counts it
+        logs.append({"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o-mini", "start_time": at.isoformat(),
+                     "end_time": (at + timedelta(seconds=rng.uniform(0.6, 2.4))).isoformat(),
                      "input": {"messages": [{"role": "user", "content": "この薬は食後に飲みますか?"}]},
                      "output": {"text": "はい、食後に服用してください。"}, "metadata": meta,
                      "usage": {"input_tokens": 300, "output_tokens": rng.randint(80, 200)},
@@ -77,8 +77,25 @@ def seed(url: str, key: str) -> int:
                      "scores": [{"name": "follows_manual", "value": round(score)}],
                      "prompt": {"name": NAME, "version": v, "label": "production"},
                      "routing": {"label": "production", "rule": got["routing"]["rule"], "unit": meta["user_id"]}})
-    api.post("/api/v1/requests", json={"requests": logs}).raise_for_status()
+    api.post("/api/v1/requests", json={"requests": logs + before_the_experiment(NAME, rng)}).raise_for_status()
     return pid
+
+
+def before_the_experiment(name: str, rng: random.Random) -> list[dict]:
+    """Two weeks of production traffic on v2 before the split started today (for the trends)."""
+    now, logs = datetime.now(timezone.utc), []
+    for day in range(1, 14):
+        for _ in range(rng.randint(18, 30)):
+            at = now - timedelta(days=day, hours=rng.uniform(0, 20))
+            logs.append({"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o-mini",
+                         "start_time": at.isoformat(), "end_time": (at + timedelta(seconds=rng.uniform(0.6, 2.4))).isoformat(),
+                         "input": {"messages": [{"role": "user", "content": "飲み忘れたときはどうしますか?"}]},
+                         "output": {"text": "気づいたときに 1 回分を飲んでください。"}, "metadata": {"role": "patient"},
+                         "usage": {"input_tokens": 300, "output_tokens": rng.randint(80, 200)},
+                         "status": "error" if rng.random() < 0.02 else "ok",
+                         "scores": [{"name": "follows_manual", "value": round(min(100, max(0, rng.gauss(72, 12))))}],
+                         "prompt": {"name": name, "version": 2, "label": "production"}})
+    return logs
 
 
 def main() -> None:
