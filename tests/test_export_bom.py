@@ -39,3 +39,18 @@ def test_ui_export_has_a_bom_by_default_in_japanese(api, ui):
     assert en.get("/ui/requests/export", params={"format": "csv", "bom": "true"}).content.startswith(BOM)
     off = ja.get("/ui/requests/export", params={"format": "csv", "bom": "false"}).content
     assert not off.startswith(BOM) and _rows(off)[0][0] == "id"
+
+
+def test_the_requests_page_offers_the_other_csv(api, ui):
+    """Beside the export link (the language's default), the other choice: for Excel in English, without
+    the BOM in Japanese; both links download what they say."""
+    import re
+
+    ingest(api, log())
+    for lang, bom, label in (("en", "true", "for Excel"), ("ja", "false", "BOM なし UTF-8")):
+        client = ui("viewer", lang=lang)
+        page = client.get("/ui/requests").text
+        link = re.search(r'<a id="export-csv-other" href="([^"]+)" download>([^<]+)</a>', page)
+        assert link and link.group(2) == label and f"bom={bom}" in link.group(1), page[:3000]
+        body = client.get(link.group(1).replace("&amp;", "&")).content
+        assert body.startswith(BOM) == (bom == "true") and _rows(body)[0][0] == "id"

@@ -85,7 +85,14 @@ def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | No
                        q=q, scope=scope, page=found, names=names, error=error, prompt_links={
                             n: _prompt_link(request, pid) for n, pid in ids.items()},
                        score_ops=request_filters.SCORE_OPS, since=request_filters.SINCE,
-                       columns=_columns(found["items"]), highlight=any("match" in i for i in found["items"]))
+                       columns=_columns(found["items"]), highlight=any("match" in i for i in found["items"]),
+                       csv_bom=_csv_bom(user))
+
+
+def _csv_bom(user: UiUser) -> bool:
+    """Whether the UI's CSV has a byte order mark unless asked otherwise: in Japanese, where the file
+    is most often opened in Excel, which reads a CSV without one as Shift_JIS (mojibake)."""
+    return user.locale == "ja"
 
 
 def _columns(items: list[dict]) -> dict[str, list[str]]:
@@ -99,7 +106,7 @@ def export(request: Request, user: Viewer, format: Annotated[str, Query(pattern=
            q: Text = "", prompt: Text = "", version: Version = None, bom: bool | None = None):
     """The CSV has a byte order mark (Excel then reads UTF-8) when asked, and by default in Japanese."""
     node = request_reads.scoped(filters.parse(q), **_scope(prompt, version))
-    bom = user.locale == "ja" if bom is None else bom
+    bom = _csv_bom(user) if bom is None else bom
     return download(db(request).read, lambda s: exports.export(s, user.principal, node, format, bom=bom),
                     media_type=exports.MEDIA[format], filename=f"requests.{format}")
 
