@@ -161,16 +161,33 @@ def counting(session: Session, plan: Plan) -> Plan:
     """The plan for counting the matches (to PROBE): driven by the smallest set whatever its
     size. A count reads until PROBE + 1 matches; every match is in each set and the set's rows
     need no sort (Plan.ids streams them), so the smallest set never reads more rows than the
-    walk, and for a broad but rare filter (0.6% of a million logs: every log walked) far fewer.
-    When every set reached PROBE, the sets are probed on, to COUNT_PROBE, to find the smallest
-    (beyond that, the filter is dense enough in any of them)."""
-    if len(plan.offers) < 2:
-        return Plan(plan.conds, plan.offers[0] if plan.offers else None, plan.offers, plan.estimates)
-    counts = plan.estimates or tuple(probe(session, o.ids, PROBE) for o in plan.offers)
-    if min(counts) >= PROBE:
-        counts = tuple(probe(session, o.ids, COUNT_PROBE) for o in plan.offers)
-    best = min(range(len(counts)), key=counts.__getitem__)
+    walk, and for a broad but rare filter (0.6% of a million logs: every log walked) far fewer."""
+    if not plan.offers:
+        return plan
+    best, counts = smallest(session, plan.offers, plan.estimates)
     return Plan(plan.conds, plan.offers[best], plan.offers, counts)
+
+
+def smallest(session: Session, offers: tuple[Candidate, ...],
+             counts: tuple[int, ...] = ()) -> tuple[int, tuple[int, ...]]:
+    """Which set holds the fewest ids, and the (capped) counts: from `counts` when the page's
+    probes gave them, else each set probed to PROBE, no further than the smallest so far. When
+    every set reached PROBE they are probed on to COUNT_PROBE (beyond that, a filter is dense
+    enough in any of them)."""
+    if len(offers) < 2:
+        return 0, counts
+    counts = counts or _capped(session, offers, PROBE)
+    if min(counts) >= PROBE:
+        counts = _capped(session, offers, COUNT_PROBE)
+    return min(range(len(offers)), key=counts.__getitem__), counts
+
+
+def _capped(session: Session, offers: tuple[Candidate, ...], bound: int) -> tuple[int, ...]:
+    counts, cap = [], bound
+    for o in offers:
+        counts.append(probe(session, o.ids, cap))
+        cap = min(cap, counts[-1])  # a later set that reaches it is not the smallest
+    return tuple(counts)
 
 
 def _probe_all(session: Session, offers: list[Candidate]) -> tuple[tuple[int, ...], tuple[int, ...]]:
