@@ -322,3 +322,42 @@ def test_what_a_span_keeps_is_redacted(api):
     assert api.post("/v1/traces", content=protobuf(spans), headers=PROTOBUF).status_code == 200
     [span] = api.get(f"/api/v1/traces/{trace_id_of(spans)}").json()["spans"]
     assert "ph@example.jp" not in span["attributes"]["tool.input"]
+
+
+def test_a_span_whose_log_the_promptlayer_sdk_sends_itself_is_not_logged_twice(api):
+    spans = recorded(lambda t: rag(t, attributes={"promptlayer.request_log.managed": True,
+                                                  "promptlayer.prompt.name": "x"}))
+    assert api.post("/v1/traces", content=protobuf(spans), headers=PROTOBUF).status_code == 200
+    trace_id = trace_id_of(spans)
+    assert logs_of(api, trace_id) == []
+    chat = api.get(f"/api/v1/traces/{trace_id}").json()["spans"][2]
+    assert chat["request"] is None and QUESTION not in json.dumps(chat)  # still an LLM span: no text of its own
+
+
+def test_the_promptlayer_sdk_tracing_reaches_our_server(pl, live):
+    """The real promptlayer SDK 1.5.16: PromptLayer(enable_tracing=True) and @traceable export OTLP
+    protobuf with X-Api-Key to /v1/traces, which it derives from PROMPTLAYER_BASE_URL."""
+    from opentelemetry import trace
+    from promptlayer import PromptLayer
+
+    client = PromptLayer(enable_tracing=True)
+    seen = {}
+
+    @client.traceable(attributes={"step": "retrieve"})
+    def retrieve(question: str) -> list[str]:
+        seen["trace_id"] = format(trace.get_current_span().get_span_context().trace_id, "032x")
+        return ["用法・用量: 1日2回"]
+
+    @client.traceable(name="answer")
+    def answer(question: str) -> str:
+        return f"{retrieve(question)[0]} です"
+
+    assert answer(QUESTION).endswith("です")
+    assert client.tracer_provider.force_flush(10_000)
+    found = live.http.get(f"/api/v1/traces/{seen['trace_id']}")
+    assert found.status_code == 200, found.text
+    root, child = found.json()["spans"]
+    assert (root["name"], root["depth"], child["name"], child["depth"]) == ("answer", 0, "retrieve", 1)
+    assert child["attributes"]["step"] == "retrieve" and QUESTION in child["attributes"]["function_input"]
+    assert root["resource"]["service.name"] == "prompt-layer-library"
+    client.tracer_provider.shutdown()

@@ -25,12 +25,15 @@ MAX_KEY, MAX_VALUE = 200, 1000  # ingest's limits for a metadata key and value
 LLM_OPERATIONS = {"chat", "text_completion", "generate_content", "completion"}
 _MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
 _PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
-_PROMPT = "promptyard.prompt."
+_PROMPTS = ("promptyard.prompt.", "promptlayer.prompt.")  # ours, then the `promptlayer` SDK's
+# Set by the promptlayer SDK on the GenAI spans of a call whose log run() sends itself (/track-request).
+LOGGED_ELSEWHERE = "promptlayer.request_log.managed"
 # Attributes that hold message text (or may): kept in the log's input/output, never as metadata,
 # nor in an LLM span's own attributes.
 _CONTENT = re.compile(r"^(gen_ai\.(prompt|completion|input\.messages|output\.messages|system_instructions)"
                       r"|llm\.(input_messages|output_messages|prompts|prompt_template\.variables)"
-                      r"|(input|output)\.value|traceloop\.entity\.(input|output)|promptyard\.prompt\.variables)"
+                      r"|(input|output)\.value|traceloop\.entity\.(input|output)|prompt(yard|layer)\.prompt\.variables"
+                      r"|function_(input|output))"
                       r"(\.|$)")
 _MESSAGE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                    "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
@@ -58,6 +61,11 @@ def is_llm(span: Span) -> bool:
     if isinstance(request_type, str):
         return request_type in ("chat", "completion")
     return any(isinstance(a.get(k), str) for k in _MODEL_KEYS + _PROVIDER_KEYS[:2])
+
+
+def logged_elsewhere(span: Span) -> bool:
+    """An LLM span whose request log its SDK sends by another route: it must not be logged twice."""
+    return span.attributes.get(LOGGED_ELSEWHERE) is True
 
 
 def log_of(span: Span) -> dict[str, Any]:
@@ -137,17 +145,17 @@ def _usage(a: dict[str, Any]) -> dict[str, int]:
 
 
 def _prompt(a: dict[str, Any]) -> dict[str, Any] | None:
-    name = a.get(_PROMPT + "name")
-    if not isinstance(name, str) or not name:
+    prefix = next((p for p in _PROMPTS if isinstance(a.get(p + "name"), str) and a[p + "name"]), None)
+    if prefix is None:
         return None
-    out: dict[str, Any] = {"name": name}
-    version = _count(a.get(_PROMPT + "version"))
+    out: dict[str, Any] = {"name": a[prefix + "name"]}
+    version = _count(a.get(prefix + "version"))
     if version:
         out["version"] = version
-    label = a.get(_PROMPT + "label")
+    label = a.get(prefix + "label")
     if isinstance(label, str) and label and not version:
         out["label"] = label
-    variables = _json(a.get(_PROMPT + "variables"))
+    variables = _json(a.get(prefix + "variables"))
     if isinstance(variables, dict):
         out["variables"] = variables
     return out

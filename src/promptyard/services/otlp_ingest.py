@@ -39,7 +39,7 @@ def ingest(session: Session, p: Principal, spans: list[Span], *, max_batch: int,
     seen: set[tuple[str, str]] = set()
     spans = [s for s in spans if not ((s.trace_id, s.span_id) in seen or seen.add((s.trace_id, s.span_id)))]
     llm = [s for s in spans if genai_spans.is_llm(s)]
-    requests, refused = _logs(session, p, llm, max_batch)
+    requests, refused = _logs(session, p, [s for s in llm if not genai_spans.logged_elsewhere(s)], max_batch)
     kept = [s for s in spans if (s.trace_id, s.span_id) not in refused]
     stored = _store(session, p, kept, requests, {id(s) for s in llm})
     problems = [f"span {span_id}: {message}" for (_, span_id), message in list(refused.items())[:MAX_REPORTED]]
