@@ -361,3 +361,17 @@ def test_the_promptlayer_sdk_tracing_reaches_our_server(pl, live):
     assert child["attributes"]["step"] == "retrieve" and QUESTION in child["attributes"]["function_input"]
     assert root["resource"]["service.name"] == "prompt-layer-library"
     client.tracer_provider.shutdown()
+
+
+def test_the_promptlayer_wrapper_span_keeps_no_messages_and_logs_nothing(api):
+    def wrapper_call(tracer) -> None:  # noqa: ANN001 - the attributes promptlayer_base sets on its span
+        with tracer.start_as_current_span("openai.chat.completions.create") as span:
+            span.set_attributes({"provider": "openai", "function_name": "openai.chat.completions.create",
+                                 "function_input": str({"kwargs": {"messages": [{"content": QUESTION}]}}),
+                                 "function_output": ANSWER})
+
+    spans = recorded(wrapper_call)
+    assert api.post("/v1/traces", content=protobuf(spans), headers=PROTOBUF).status_code == 200
+    [span] = api.get(f"/api/v1/traces/{trace_id_of(spans)}").json()["spans"]
+    assert logs_of(api, trace_id_of(spans)) == [] and span["attributes"] == {
+        "provider": "openai", "function_name": "openai.chat.completions.create"}

@@ -51,6 +51,8 @@ def client_id(span: Span) -> str:
 
 def is_llm(span: Span) -> bool:
     a = span.attributes
+    if _promptlayer_wrapper(a):
+        return True
     kind = a.get("openinference.span.kind")
     if isinstance(kind, str):
         return kind.upper() == "LLM"
@@ -65,7 +67,13 @@ def is_llm(span: Span) -> bool:
 
 def logged_elsewhere(span: Span) -> bool:
     """An LLM span whose request log its SDK sends by another route: it must not be logged twice."""
-    return span.attributes.get(LOGGED_ELSEWHERE) is True
+    return span.attributes.get(LOGGED_ELSEWHERE) is True or _promptlayer_wrapper(span.attributes)
+
+
+def _promptlayer_wrapper(a: dict[str, Any]) -> bool:
+    """The span of a `pl.openai` / `pl.anthropic` wrapper call, which logs itself to /track-request
+    (its `function_input` holds the messages)."""
+    return isinstance(a.get("provider"), str) and isinstance(a.get("function_name"), str) and "function_input" in a
 
 
 def log_of(span: Span) -> dict[str, Any]:
