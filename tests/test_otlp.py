@@ -375,3 +375,41 @@ def test_the_promptlayer_wrapper_span_keeps_no_messages_and_logs_nothing(api):
     [span] = api.get(f"/api/v1/traces/{trace_id_of(spans)}").json()["spans"]
     assert logs_of(api, trace_id_of(spans)) == [] and span["attributes"] == {
         "provider": "openai", "function_name": "openai.chat.completions.create"}
+
+
+@pytest.mark.one_database
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_trace_view_in_the_browser(browser, live, lang):  # noqa: ANN001
+    """From a request's page to its trace's waterfall, and from the LLM span back to the request."""
+    from tests.browser import new_page
+
+    spans = recorded(rag)
+    exporter = OTLPSpanExporter(endpoint=f"{live.url}/v1/traces", headers={"X-API-KEY": live.api_key})
+    assert exporter.export(spans) == SpanExportResult.SUCCESS
+    trace_id = trace_id_of(spans)
+    [item] = logs_of(live.http, trace_id)
+    page = new_page(browser, live, lang, start=f"/ui/requests/{item['number']}")
+    page.click("#trace-link")
+    page.wait_for_url(f"**/ui/traces/{trace_id}")
+    assert page.inner_text("h1").startswith({"en": "Trace", "ja": "トレース"}[lang])
+    rows = page.locator("#waterfall tbody tr")
+    assert rows.count() == 3
+    assert [rows.nth(i).locator("td.name").inner_text().strip() for i in range(3)] == ["answer", "retrieve", "chat gpt-4o"]
+    assert page.locator("#waterfall tr.llm").count() == 1 and page.locator("#waterfall svg.bar rect").count() == 3
+    page.click("#waterfall tr.llm a.request-link")
+    page.wait_for_url(f"**/ui/requests/{item['number']}")
+    assert ANSWER in page.inner_text("main")
+    assert page.dialogs == []
+    page.context.close()
+
+
+def test_the_trace_page_in_process(ui, api):
+    spans = recorded(rag)
+    assert api.post("/v1/traces", content=protobuf(spans), headers=PROTOBUF).status_code == 200
+    trace_id = trace_id_of(spans)
+    client = ui()
+    page = client.get(f"/ui/traces/{trace_id}")
+    assert page.status_code == 200 and page.text.count('class="span') == 3 and "request-link" in page.text
+    assert client.get(f"/ui/traces/{uuid.uuid4().hex}").status_code == 404
+    assert client.get("/ui/traces/nothex").status_code in (404, 422)
