@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from promptyard.errors import TooLarge
 from tests.conftest import make_key
 from tests.support import publish, unique
 
@@ -413,3 +414,45 @@ def test_the_trace_page_in_process(ui, api):
     assert page.status_code == 200 and page.text.count('class="span') == 3 and "request-link" in page.text
     assert client.get(f"/ui/traces/{uuid.uuid4().hex}").status_code == 404
     assert client.get("/ui/traces/nothex").status_code in (404, 422)
+
+
+def _as_otlp_json(message) -> bytes:  # noqa: ANN001
+    """protobuf's JSON mapping of an export request (int64 as strings, enums by name, bytes base64)
+    with OTLP's hex ids: the JSON form an exporter sends."""
+    import base64
+
+    from google.protobuf import json_format
+
+    data = json_format.MessageToDict(message)
+    for rs in data["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+    return json.dumps(data).encode()
+
+
+def test_the_json_reader_agrees_with_protobuf_on_every_value_type():
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+
+    from promptyard.domain import otlp
+
+    message = encode_spans(recorded(lambda t: rag(t, error=True)))
+    span = message.resource_spans[0].scope_spans[0].spans[0]
+    nested = AnyValue(kvlist_value=KeyValueList(values=[
+        KeyValue(key="ids", value=AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=-7), AnyValue(
+            double_value=0.5), AnyValue(bool_value=False), AnyValue(string_value="薬")]))),
+        KeyValue(key="raw", value=AnyValue(bytes_value=b"\x00\xff")), KeyValue(key="none", value=AnyValue())]))
+    span.attributes.append(KeyValue(key="nested", value=nested))
+    from_protobuf = otlp.decode(message.SerializeToString(), otlp.PROTOBUF, max_values=1000)
+    from_json = otlp.decode(_as_otlp_json(message), otlp.JSON, max_values=1000)
+    assert from_json == from_protobuf and len(from_json) == 3
+    first = next(s for s in from_json if "nested" in s.attributes)
+    assert first.attributes["nested"] == {"ids": [-7, 0.5, False, "薬"], "raw": "00ff", "none": None}
+    assert {s.kind for s in from_json} == {"server", "internal", "client"}
+    assert any(s.status == "error" for s in from_json)
+    with pytest.raises(TooLarge):
+        otlp.decode(message.SerializeToString(), otlp.PROTOBUF, max_values=20)
+    with pytest.raises(TooLarge):
+        otlp.decode(_as_otlp_json(message), otlp.JSON, max_values=20)

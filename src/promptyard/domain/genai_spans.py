@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from promptyard.domain.logs import MAX_METADATA
-from promptyard.domain.otlp import Span
+from promptyard.domain.span_records import Span
 
 PREFIX = "otel."
 RESOURCE_PREFIX = "otel.resource."

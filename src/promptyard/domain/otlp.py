@@ -1,18 +1,16 @@
-"""OTLP trace export requests (OTLP/HTTP, protobuf or JSON) decoded into plain span records (pure).
+"""OTLP trace export requests (OTLP/HTTP) decoded into plain span records (domain/span_records.py),
+and OTLP's answers (pure).
 
-Both wire forms are read by `opentelemetry-proto`'s messages: protobuf directly, JSON through
-protobuf's JSON parser once OTLP's JSON mapping is undone where it differs from protobuf's own
-(trace and span ids are hex, not base64). Attribute values become Python values (str, int, float,
-bool, bytes as hex, lists and dicts); text that a database cannot store (NUL) is refused here, as
-every other ingest path refuses it."""
+Protobuf bodies are read by `opentelemetry-proto`'s messages; JSON bodies by domain/otlp_json.py.
+Attribute values become Python values (str, int, float, bool, bytes as hex, lists and dicts); text
+that a database cannot store (NUL) and numbers that are not finite are refused here, as every other
+ingest path refuses them."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
@@ -24,102 +22,29 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from promptyard.errors import InvalidInput, TooLarge
+from promptyard.domain import otlp_json
+from promptyard.domain.span_records import KINDS, MAX_VALUE_DEPTH, STATUSES, Budget, Span
+from promptyard.errors import InvalidInput
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-MAX_VALUE_DEPTH = 16  # nested arrays/maps in one attribute value
-KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
-STATUSES = {0: "unset", 1: "ok", 2: "error"}
-
-
-@dataclass
-class Span:
-    trace_id: str  # 32 hex digits
-    span_id: str  # 16 hex digits
-    parent_id: str | None
-    name: str
-    kind: str
-    start_ns: int
-    end_ns: int
-    attributes: dict[str, Any]
-    events: list[dict[str, Any]]
-    status: str  # unset | ok | error
-    status_message: str
-    resource: dict[str, Any] = field(default_factory=dict)
-    scope: str = ""
 
 
 def decode(body: bytes, media_type: str, *, max_values: int) -> list[Span]:
     """The spans of one export request; InvalidInput when the body is not one, TooLarge when it
     holds more than `max_values` attribute values (counted as the JSON body check counts them)."""
+    budget = Budget(max_values)
+    if media_type != PROTOBUF:
+        return otlp_json.spans(body, budget)
     message = ExportTraceServiceRequest()
-    if media_type == PROTOBUF:
-        try:
-            message.ParseFromString(body)
-        except (DecodeError, RecursionError, ValueError) as exc:
-            raise InvalidInput(f"body: not an OTLP ExportTraceServiceRequest in protobuf ({exc})") from None
-    else:
-        _parse_json(body, message)
-    budget = _Budget(max_values)
+    try:
+        message.ParseFromString(body)
+    except (DecodeError, RecursionError, ValueError) as exc:
+        raise InvalidInput(f"body: not an OTLP ExportTraceServiceRequest in protobuf ({exc})") from None
     return [span for rs in message.resource_spans for span in _spans(rs, budget)]
 
 
-class _Budget:
-    def __init__(self, most: int):
-        self.left = most
-
-    def take(self, n: int) -> None:
-        self.left -= n
-        if self.left < 0:
-            raise TooLarge("the body holds too many attribute values (PROMPTYARD_MAX_BODY_VALUES): "
-                           "send smaller batches")
-
-
-def _parse_json(body: bytes, message: ExportTraceServiceRequest) -> None:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidInput(f"body: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("body: must be a JSON object {resourceSpans: [...]}")
-    for rs in _items(data, "resourceSpans", "resource_spans"):
-        for ss in _items(rs, "scopeSpans", "scope_spans"):
-            for span in _items(ss, "spans"):
-                _ids_to_base64(span)
-                for link in _items(span, "links"):
-                    _ids_to_base64(link)
-    try:
-        json_format.ParseDict(data, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, RecursionError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"body: not an OTLP ExportTraceServiceRequest in JSON ({exc})") from None
-
-
-def _items(obj: Any, *names: str) -> list[Any]:
-    if not isinstance(obj, dict):
-        return []
-    for name in names:
-        value = obj.get(name)
-        if isinstance(value, list):
-            return [v for v in value if isinstance(v, dict)]
-    return []
-
-
-_ID_FIELDS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
-
-
-def _ids_to_base64(obj: dict) -> None:
-    """OTLP JSON carries ids as hex strings; protobuf's JSON mapping reads bytes as base64."""
-    for name in _ID_FIELDS:
-        value = obj.get(name)
-        if isinstance(value, str) and value:
-            try:
-                obj[name] = base64.b64encode(bytes.fromhex(value)).decode()
-            except ValueError:
-                raise InvalidInput(f"{name}: must be hex digits (got {value[:40]!r})") from None
-
-
-def _spans(rs: Any, budget: _Budget) -> list[Span]:
+def _spans(rs: Any, budget: Budget) -> list[Span]:
     resource = _attributes(rs.resource.attributes, budget)
     out = []
     for ss in rs.scope_spans:
@@ -152,12 +77,12 @@ def _text(value: str, name: str) -> str:
     return value
 
 
-def _attributes(kvs: Any, budget: _Budget) -> dict[str, Any]:
+def _attributes(kvs: Any, budget: Budget) -> dict[str, Any]:
     budget.take(len(kvs))
     return {_text(kv.key, "attributes.key"): _value(kv.value, kv.key, 0, budget) for kv in kvs}
 
 
-def _value(v: AnyValue, key: str, depth: int, budget: _Budget) -> Any:
+def _value(v: AnyValue, key: str, depth: int, budget: Budget) -> Any:
     which = v.WhichOneof("value")
     if which == "string_value":
         return _text(v.string_value, f"attributes.{key}")

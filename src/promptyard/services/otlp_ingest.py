@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, genai_spans
-from promptyard.domain.otlp import Span
 from promptyard.domain.records import Principal
+from promptyard.domain.span_records import Span
 from promptyard.errors import TooLarge
 from promptyard.services import redaction, request_ingest
 from promptyard.store import bulk
