@@ -104,6 +104,8 @@ def test_the_sdk_exporter_sends_a_rag_trace_in_protobuf_and_gzip(live):
         assert detail["metadata"]["otel.resource.service.name"] == "pharmacy-bot"
         assert detail["metadata"]["otel.gen_ai.response.model"] == "gpt-4o-2024-08-06"
         assert not any("content" in k for k in detail["metadata"])  # message text is not metadata
+        assert not {"otel.gen_ai.request.model", "otel.gen_ai.system", "otel.gen_ai.usage.input_tokens",
+                    "otel.gen_ai.request.temperature"} & set(detail["metadata"])  # nor what the log has in fields
         trace = live.http.get(f"/api/v1/traces/{trace_id}").json()
         assert [(s["name"], s["depth"]) for s in trace["spans"]] == [("answer", 0), ("retrieve", 1),
                                                                      ("chat gpt-4o", 1)]

@@ -44,6 +44,14 @@ _PARAMETERS = {"gen_ai.request.temperature": "temperature", "gen_ai.request.max_
                "gen_ai.request.stop_sequences": "stop"}
 
 
+_USAGE = (("input_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")),
+          ("output_tokens", ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
+                             "llm.token_count.completion")))
+# Attributes a log keeps in fields of its own, so not again as metadata.
+_IN_FIELDS = frozenset([*_PARAMETERS, *(k for _, keys in _USAGE for k in keys),
+                        *(p + f for p in _PROMPTS for f in ("name", "version", "label"))])
+
+
 def client_id(span: Span) -> str:
     """The log's client id: a re-sent span is the same log (ingest stores a client id once)."""
     return f"otel-{span.trace_id}-{span.span_id}"
@@ -79,14 +87,12 @@ def _promptlayer_wrapper(a: dict[str, Any]) -> bool:
 def log_of(span: Span) -> dict[str, Any]:
     """The request log (our ingest shape) an LLM span stands for."""
     a = span.attributes
-    log: dict[str, Any] = {
+    stored = {"provider": _first_text(a, _PROVIDER_KEYS, 100), "model": _first_text(a, _MODEL_KEYS, 200)}
+    log: dict[str, Any] = stored | {
         "id": client_id(span), "start_time": span.start_ns / 1e9,
         "end_time": span.end_ns / 1e9 if span.end_ns >= span.start_ns > 0 else None,
-        "provider": _first_text(a, _PROVIDER_KEYS, 100), "model": _first_text(a, _MODEL_KEYS, 200),
-        "function_name": span.name[:200] or None,
-        "input": _input(span), "output": _output(span),
-        "status": "error" if span.status == "error" else "ok",
-        "metadata": metadata(span),
+        "function_name": span.name[:200] or None, "input": _input(span), "output": _output(span),
+        "status": "error" if span.status == "error" else "ok", "metadata": metadata(span, stored),
     }
     if span.status == "error":
         log["error"] = _error(span)
@@ -109,17 +115,21 @@ def span_row_parts(span: Span, llm: bool) -> tuple[dict[str, Any], list[dict[str
     return attributes, events
 
 
-def metadata(span: Span) -> dict[str, str]:
+def metadata(span: Span, stored: dict[str, str | None]) -> dict[str, str]:
     """Span attributes as `otel.<key>`, then resource attributes as `otel.resource.<key>`, within
-    ingest's limits (count, key and value size): the trace and span ids always, the rest in order."""
+    ingest's limits (count, key and value size): the trace and span ids always, the rest in order.
+    Left out: message text, and what the log keeps in fields of its own (token counts, request
+    parameters, the prompt link; a provider or model key whose value is the log's `stored` one)."""
     out = {f"{PREFIX}trace_id": span.trace_id, f"{PREFIX}span_id": span.span_id}
     if span.scope:
         out[f"{PREFIX}scope"] = span.scope[:MAX_VALUE]
+    same = {k for k in _PROVIDER_KEYS if span.attributes.get(k) == stored["provider"]} | {
+        k for k in _MODEL_KEYS if span.attributes.get(k) == stored["model"]}
     for prefix, attributes in ((PREFIX, span.attributes), (RESOURCE_PREFIX, span.resource)):
         for key, value in attributes.items():
             if len(out) >= MAX_METADATA:
                 return out
-            if prefix == PREFIX and _CONTENT.match(key) or value is None:
+            if value is None or prefix == PREFIX and (key in _IN_FIELDS or key in same or _CONTENT.match(key)):
                 continue
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             out[(prefix + key)[:MAX_KEY]] = text[:MAX_VALUE]
@@ -141,11 +151,8 @@ def _count(value: Any) -> int | None:
 
 
 def _usage(a: dict[str, Any]) -> dict[str, int]:
-    pairs = (("input_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")),
-             ("output_tokens", ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
-                                "llm.token_count.completion")))
     out = {}
-    for name, keys in pairs:
+    for name, keys in _USAGE:
         found = next((c for c in (_count(a.get(k)) for k in keys) if c is not None), None)
         if found is not None:
             out[name] = found
