@@ -458,3 +458,21 @@ def test_the_json_reader_agrees_with_protobuf_on_every_value_type():
         otlp.decode(message.SerializeToString(), otlp.PROTOBUF, max_values=20)
     with pytest.raises(TooLarge):
         otlp.decode(_as_otlp_json(message), otlp.JSON, max_values=20)
+
+
+def test_a_span_whose_log_is_refused_is_named_in_partial_success(api):
+    """The ingest service's own rules decide (here: a token count beyond what the database holds); the
+    other spans of the batch are stored."""
+    spans = recorded(lambda t: rag(t, attributes={"gen_ai.usage.input_tokens": 2**62}))
+    answer = api.post("/v1/traces", content=protobuf(spans), headers=PROTOBUF)
+    assert answer.status_code == 200
+    partial = ExportTraceServiceResponse.FromString(answer.content).partial_success
+    llm = next(s for s in spans if s.name == "chat gpt-4o")
+    assert partial.rejected_spans == 1 and format(llm.context.span_id, "016x") in partial.error_message
+    assert "usage.input_tokens" in partial.error_message
+    trace_id = trace_id_of(spans)
+    assert logs_of(api, trace_id) == []
+    assert [s["name"] for s in api.get(f"/api/v1/traces/{trace_id}").json()["spans"]] == ["answer", "retrieve"]
+    as_json = api.post("/v1/traces", content=_as_otlp_json(encode_spans(spans)), headers={
+        "Content-Type": "application/json"}).json()
+    assert as_json["partialSuccess"]["rejectedSpans"] == "1"  # int64 as a string, as OTLP's JSON has it
