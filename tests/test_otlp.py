@@ -328,13 +328,25 @@ def test_what_a_span_keeps_is_redacted(api):
 
 
 def test_a_span_whose_log_the_promptlayer_sdk_sends_itself_is_not_logged_twice(api):
+    """run() logs its call to /track-request with its own span's id, and marks the provider call's
+    GenAI span as managed, pointing to that id: the span is linked to that log, not logged again."""
+    run_span = "00000000000000d1"
+    logged = api.post("/track-request", json={
+        "function_name": "openai.chat.completions.create", "provider_type": "openai",
+        "kwargs": {"model": "gpt-4o", "messages": [{"role": "user", "content": QUESTION}]},
+        "request_response": {"choices": [{"message": {"role": "assistant", "content": ANSWER}}]},
+        "request_start_time": 1764000000.0, "request_end_time": 1764000001.0, "span_id": run_span})
+    assert logged.status_code == 200, logged.text
     spans = recorded(lambda t: rag(t, attributes={"promptlayer.request_log.managed": True,
+                                                  "promptlayer.request_log.span_id": run_span,
                                                   "promptlayer.prompt.name": "x"}))
     assert api.post("/v1/traces", content=protobuf(spans), headers=PROTOBUF).status_code == 200
     trace_id = trace_id_of(spans)
     assert logs_of(api, trace_id) == []
     chat = api.get(f"/api/v1/traces/{trace_id}").json()["spans"][2]
-    assert chat["request"] is None and QUESTION not in json.dumps(chat)  # still an LLM span: no text of its own
+    assert chat["request"]["number"] == logged.json()["request_id"]
+    assert QUESTION not in json.dumps(chat)  # still an LLM span: no text of its own
+    assert api.get(f"/api/v1/requests/{logged.json()['request_id']}").json()["trace"]["span_id"] == chat["span_id"]
 
 
 def test_the_promptlayer_sdk_tracing_reaches_our_server(pl, live):
@@ -476,3 +488,30 @@ def test_a_span_whose_log_is_refused_is_named_in_partial_success(api):
     as_json = api.post("/v1/traces", content=_as_otlp_json(encode_spans(spans)), headers={
         "Content-Type": "application/json"}).json()
     assert as_json["partialSuccess"]["rejectedSpans"] == "1"  # int64 as a string, as OTLP's JSON has it
+
+
+def test_the_promptlayer_wrapper_log_is_linked_to_its_span(pl, live):
+    """With tracing on, the wrapper logs the call to /track-request with its span's id, then exports
+    the span: the span (without message text) is linked to that log, and the log names its trace."""
+    from opentelemetry import trace
+    from promptlayer import PromptLayer
+
+    client = PromptLayer(enable_tracing=True)
+    seen = {}
+
+    @client.traceable(name="answer")
+    def answer(question: str) -> int:
+        seen["trace_id"] = format(trace.get_current_span().get_span_context().trace_id, "032x")
+        _, request_id = client.openai.OpenAI().chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": question}], return_pl_id=True)
+        return request_id
+
+    request_id = answer(QUESTION)
+    assert client.tracer_provider.force_flush(10_000)
+    spans = live.http.get(f"/api/v1/traces/{seen['trace_id']}").json()["spans"]
+    wrapper = next(s for s in spans if s["request"])
+    assert wrapper["request"]["number"] == request_id and "function_input" not in wrapper["attributes"]
+    detail = live.http.get(f"/api/v1/requests/{request_id}").json()
+    assert detail["trace"] == {"trace_id": seen["trace_id"], "span_id": wrapper["span_id"]}
+    assert len(logs_of(live.http, seen["trace_id"])) == 0  # no second log: the one request has no otel.trace_id
+    client.tracer_provider.shutdown()

@@ -26,8 +26,12 @@ LLM_OPERATIONS = {"chat", "text_completion", "generate_content", "completion"}
 _MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
 _PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
 _PROMPTS = ("promptyard.prompt.", "promptlayer.prompt.")  # ours, then the `promptlayer` SDK's
-# Set by the promptlayer SDK on the GenAI spans of a call whose log run() sends itself (/track-request).
+# Set by the promptlayer SDK on the GenAI spans of a call whose log run() sends itself (/track-request),
+# with the id of the span that log names (its `span_id`).
 LOGGED_ELSEWHERE = "promptlayer.request_log.managed"
+LOGGED_AS = "promptlayer.request_log.span_id"
+SPAN_ID_KEY = "otel.span_id"  # the metadata key naming the span a log stands for (ours, and PromptLayer's)
+SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 # Attributes that hold message text (or may): kept in the log's input/output, never as metadata,
 # nor in an LLM span's own attributes.
 _CONTENT = re.compile(r"^(gen_ai\.(prompt|completion|input\.messages|output\.messages|system_instructions)"
@@ -78,6 +82,15 @@ def logged_elsewhere(span: Span) -> bool:
     return span.attributes.get(LOGGED_ELSEWHERE) is True or _promptlayer_wrapper(span.attributes)
 
 
+def logged_as(span: Span) -> str | None:
+    """The span id that the log of a span logged elsewhere names in its `otel.span_id` metadata: the
+    wrapper's own span, or the run() span a managed GenAI span points to."""
+    if _promptlayer_wrapper(span.attributes):
+        return span.span_id
+    named = span.attributes.get(LOGGED_AS)
+    return named.lower() if isinstance(named, str) and SPAN_ID.match(named.lower()) else None
+
+
 def _promptlayer_wrapper(a: dict[str, Any]) -> bool:
     """The span of a `pl.openai` / `pl.anthropic` wrapper call, which logs itself to /track-request
     (its `function_input` holds the messages)."""
@@ -120,7 +133,7 @@ def metadata(span: Span, stored: dict[str, str | None]) -> dict[str, str]:
     ingest's limits (count, key and value size): the trace and span ids always, the rest in order.
     Left out: message text, and what the log keeps in fields of its own (token counts, request
     parameters, the prompt link; a provider or model key whose value is the log's `stored` one)."""
-    out = {f"{PREFIX}trace_id": span.trace_id, f"{PREFIX}span_id": span.span_id}
+    out = {f"{PREFIX}trace_id": span.trace_id, SPAN_ID_KEY: span.span_id}
     if span.scope:
         out[f"{PREFIX}scope"] = span.scope[:MAX_VALUE]
     same = {k for k in _PROVIDER_KEYS if span.attributes.get(k) == stored["provider"]} | {

@@ -18,7 +18,7 @@ from promptyard.domain.span_records import Span
 from promptyard.errors import TooLarge
 from promptyard.services import redaction, request_ingest
 from promptyard.store import bulk
-from promptyard.store.models import Request, Trace
+from promptyard.store.models import Request, RequestMetadata, Trace
 from promptyard.store.models import Span as SpanRow
 from promptyard.store.types import utcnow
 
@@ -39,7 +39,9 @@ def ingest(session: Session, p: Principal, spans: list[Span], *, max_batch: int,
     seen: set[tuple[str, str]] = set()
     spans = [s for s in spans if not ((s.trace_id, s.span_id) in seen or seen.add((s.trace_id, s.span_id)))]
     llm = [s for s in spans if genai_spans.is_llm(s)]
+    elsewhere = [s for s in llm if genai_spans.logged_elsewhere(s)]
     requests, refused = _logs(session, p, [s for s in llm if not genai_spans.logged_elsewhere(s)], max_batch)
+    requests |= _logged_elsewhere(session, p, elsewhere)
     kept = [s for s in spans if (s.trace_id, s.span_id) not in refused]
     stored = _store(session, p, kept, requests, {id(s) for s in llm})
     problems = [f"span {span_id}: {message}" for (_, span_id), message in list(refused.items())[:MAX_REPORTED]]
@@ -58,6 +60,22 @@ def _logs(session: Session, p: Principal, llm: list[Span], max_batch: int
     numbers = dict(session.execute(select(Request.client_id, Request.id).where(
         Request.workspace_id == p.workspace_id, bulk.one_of(Request.client_id, result["ids"]))).all())
     return numbers, refused
+
+
+def _logged_elsewhere(session: Session, p: Principal, spans: list[Span]) -> dict[str, int]:
+    """The request number of each span whose log came by another route and names it (metadata
+    `otel.span_id`, which the PromptLayer routes set from the SDK's `span_id`), by the span's client id.
+    A log that arrives after its span stays unlinked."""
+    named = [(genai_spans.client_id(s), genai_spans.logged_as(s)) for s in spans]
+    wanted = sorted({v for _, v in named if v})
+    if not wanted:
+        return {}
+    found: dict[str, int] = {}
+    for value, rid in session.execute(select(RequestMetadata.value, RequestMetadata.request_id).where(
+            RequestMetadata.workspace_id == p.workspace_id, RequestMetadata.key == genai_spans.SPAN_ID_KEY,
+            bulk.one_of(RequestMetadata.value, wanted)).order_by(RequestMetadata.request_id)):
+        found.setdefault(value, rid)
+    return {cid: found[v] for cid, v in named if v in found}
 
 
 def _store(session: Session, p: Principal, spans: list[Span], requests: dict[str, int], llm: set[int]) -> int:
