@@ -19,7 +19,7 @@ from promptyard.domain.logs import text_of
 from promptyard.domain.numbers import ROW_ID_MAX, ascii_int
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
-from promptyard.services import redaction
+from promptyard.services import redaction, traces
 from promptyard.services.render_pool import TemplateEngine
 from promptyard.store import bulk, query_plan
 from promptyard.store.models import Prompt, PromptVersion, Request, RequestMetadata, RequestTag, Score
@@ -188,7 +188,7 @@ def get(session: Session, p: Principal, ref: str, engine: TemplateEngine) -> dic
                error=_error(r),
                input_variables=r.input_variables, routing=r.routing, received_at=r.received_at,
                prompt_id=r.prompt_id, rendered_template=_rendered(session, r, engine),
-               redacted=redaction.counts_of(session, p, rid))
+               redacted=redaction.counts_of(session, p, rid), trace=traces.link_of(session, p.workspace_id, rid))
     return out
 
 

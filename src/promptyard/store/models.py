@@ -479,3 +479,42 @@ class ChangeEvent(Base):
     prompt_name: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(30))  # version | label | prompt
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- traces (OTLP ingest, services/otlp_ingest.py) ---
+
+
+class Trace(Base):
+    """One OTLP trace id seen in a workspace; its spans point here."""
+
+    __tablename__ = "traces"
+    __table_args__ = (UniqueConstraint("workspace_id", "trace_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    trace_id: Mapped[str] = mapped_column(String(32))  # hex
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Span(Base):
+    """One span of a trace. An LLM span is also a request log (`request_id`) and keeps no message
+    text of its own: the request holds it, so erasing the request (which removes this row by its
+    key) leaves no copy. Other spans (retrieval, tools, chains) keep their attributes, redacted."""
+
+    __tablename__ = "spans"
+    __table_args__ = (UniqueConstraint("trace_row", "span_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the trace
+    trace_row: Mapped[int] = mapped_column(ForeignKey("traces.id", ondelete="CASCADE"))
+    span_id: Mapped[str] = mapped_column(String(16))  # hex
+    parent_id: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20))  # internal | server | client | producer | consumer | unspecified
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10))  # unset | ok | error
+    status_message: Mapped[str] = mapped_column(Text, default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    events: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    resource: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    scope: Mapped[str] = mapped_column(String(200), default="")
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)

@@ -51,7 +51,7 @@ class GuardMiddleware:
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         publishable = is_publishable(api_key(Headers(scope=scope)))
-        max_body = _body_limit(self.settings, publishable)
+        max_body = body_limit(self.settings, publishable)
         declared = ascii_int(headers.get(b"content-length"), hi=2**63)
         if declared is not None and declared > max_body:
             return await _reject(send, 413, "too_large", _too_large(max_body, publishable))
@@ -67,7 +67,7 @@ class GuardMiddleware:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         del chunks  # one copy of the body, not two, while the route runs
-        if body and not headers.get(b"content-type", b"").lower().startswith(_FORMS):
+        if body and not headers.get(b"content-type", b"").lower().startswith(_FORMS) and not _otlp_binary(scope, headers):
             problem = self._check(body, publishable)
             if problem:
                 return await _reject(send, problem.status, problem.code, problem.message)
@@ -83,14 +83,28 @@ class GuardMiddleware:
         await self.app(scope, replay, send)
 
     def _check(self, body: bytes, publishable: bool) -> body_checks.Problem | None:
-        s = self.settings
-        # A publishable key's value limit shrinks with its body limit: it may cost no more.
-        values = s.max_body_values * _body_limit(s, True) // s.max_body_bytes if publishable else s.max_body_values
-        name = "publishable keys" if publishable else "PROMPTYARD_MAX_BODY_VALUES"
-        return body_checks.check(body, max_values=max(values, 1), max_depth=s.max_json_depth, limit_name=name)
+        return check_json(self.settings, body, publishable)
 
 
-def _body_limit(s: Settings, publishable: bool) -> int:
+def check_json(s: Settings, body: bytes, publishable: bool) -> body_checks.Problem | None:
+    """The JSON body checks with this caller's limits (also for a body the route decompressed)."""
+    name = "publishable keys" if publishable else "PROMPTYARD_MAX_BODY_VALUES"
+    return body_checks.check(body, max_values=value_limit(s, publishable), max_depth=s.max_json_depth, limit_name=name)
+
+
+def value_limit(s: Settings, publishable: bool) -> int:
+    # A publishable key's value limit shrinks with its body limit: it may cost no more.
+    return max(s.max_body_values * body_limit(s, True) // s.max_body_bytes, 1) if publishable else s.max_body_values
+
+
+def _otlp_binary(scope: dict, headers: dict) -> bool:
+    """OTLP protobuf or compressed bodies are not JSON to check: web/compat/otlp.py checks them once
+    decoded (sizes, values, text), with the same limits."""
+    return scope["path"] == "/v1/traces" and (headers.get(b"content-type", b"").lower().startswith(
+        b"application/x-protobuf") or headers.get(b"content-encoding", b"identity").lower() != b"identity")
+
+
+def body_limit(s: Settings, publishable: bool) -> int:
     return min(s.publishable_max_body_bytes, s.max_body_bytes) if publishable else s.max_body_bytes
 
 

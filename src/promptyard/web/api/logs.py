@@ -107,7 +107,14 @@ def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$"
                     filename=f"requests.{format}")
 
 
-@router.get("/{ref:request_ref}", responses=errors.FOUND)
+DETAIL = {200: {"description": "the request with everything linked to it", "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"trace": {
+        "description": "the OTLP trace and span this log came from (docs/otel.md); null for other logs",
+        "anyOf": [{"type": "object", "required": ["trace_id", "span_id"], "properties": {
+            "trace_id": {"type": "string"}, "span_id": {"type": "string"}}}, {"type": "null"}]}}}}}}}
+
+
+@router.get("/{ref:request_ref}", responses=errors.FOUND | DETAIL)
 def get_request(ref: str, c: Ctx, p: Auth):
     with c.db.read() as s:
         return JSONResponse(shapes.plain(request_reads.get(s, p, ref, engine_for(c.settings))))

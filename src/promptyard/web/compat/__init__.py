@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from promptyard.web.compat import (
     errors,  # noqa: F401  (found by app._surface)
     folders,
+    otlp,
     registry,
     release_labels,
     tracking,
 )
 
 router = APIRouter(include_in_schema=False)
-for _sub in (tracking.router, release_labels.router, registry.router, folders.router):
+for _sub in (otlp.router, tracking.router, release_labels.router, registry.router, folders.router):
     router.include_router(_sub)

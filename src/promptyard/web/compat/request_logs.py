@@ -13,6 +13,7 @@ import hashlib
 import json
 from typing import Any
 
+from promptyard.domain import genai_spans
 from promptyard.errors import InvalidInput
 from promptyard.web.compat import blueprints, inputs
 
@@ -57,6 +58,9 @@ def from_track_request(b: dict[str, Any]) -> dict[str, Any]:
         variables = b.get("prompt_input_variables")
         log["prompt"] = {"name": "", "version": inputs.integer(b, "prompt_version") or None,
                          "variables": variables if isinstance(variables, dict) else None}
+    span_id = b.get("span_id")
+    if isinstance(span_id, str) and genai_spans.SPAN_ID.match(span_id):  # with tracing on: the call's span
+        log["metadata"] = log["metadata"] | {genai_spans.SPAN_ID_KEY: span_id}
     return log
 
 

@@ -1,0 +1,83 @@
+"""`POST /v1/traces`: OTLP/HTTP trace export (protobuf or JSON, optionally gzip), as OpenTelemetry
+exporters send it, authenticated with our keys (Bearer or X-API-KEY) and the `ingest` scope.
+
+Answers are OTLP's: an ExportTraceServiceResponse (with `partial_success` when spans were
+refused) in the request's encoding, and for errors a google.rpc.Status with the HTTP status OTLP
+exporters act on (400 and 413 are not retried; 503 with Retry-After is)."""
+
+from __future__ import annotations
+
+import zlib
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from promptyard.domain import otlp
+from promptyard.domain.records import Principal
+from promptyard.errors import InvalidInput, PromptyardError, TooLarge, retry_after
+from promptyard.services import otlp_ingest
+from promptyard.web.context import AppContext, api_key, ctx, request_principal
+from promptyard.web.middleware import body_limit, check_json, value_limit
+
+router = APIRouter()
+
+# gRPC codes for google.rpc.Status, by HTTP status
+_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+class _Unsupported(InvalidInput):
+    status = 415
+
+
+@router.post("/v1/traces")
+async def export_traces(request: Request) -> Response:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    answer_as = media if media in (otlp.PROTOBUF, otlp.JSON) else otlp.JSON
+    try:
+        if answer_as != media:
+            raise _Unsupported(f"Content-Type must be {otlp.PROTOBUF} or {otlp.JSON} (got {media[:60]!r})")
+        p = await request_principal(request, api_key(request.headers))
+        body = await request.body()
+        result = await run_in_threadpool(_export, ctx(request), p, body, media,
+                                         request.headers.get("content-encoding", "identity"))
+    except PromptyardError as exc:
+        status = 400 if exc.status == 422 else exc.status
+        return Response(otlp.status(answer_as, _CODES.get(status, 2), exc.message), status_code=status,
+                        media_type=answer_as, headers=retry_after(exc))
+    return Response(otlp.answer(media, result["rejected"], result["message"]), media_type=media)
+
+
+def _export(c: AppContext, p: Principal, body: bytes, media: str, encoding: str) -> dict:
+    publishable = p.key_kind == "publishable"
+    s = c.settings
+    raw = _decompressed(body, encoding.strip().lower(), body_limit(s, publishable))
+    if media == otlp.JSON and raw is not body:  # an uncompressed JSON body was checked by the guard
+        problem = check_json(s, raw, publishable)
+        if problem:
+            raise (TooLarge if problem.status == 413 else InvalidInput)(problem.message)
+    spans = otlp.decode(raw, media, max_values=value_limit(s, publishable))
+    if not spans:
+        return {"rejected": 0, "message": ""}
+    with c.db.write() as session:
+        return otlp_ingest.ingest(session, p, spans, max_batch=s.max_batch, publishable_max_batch=s.publishable_max_batch)
+
+
+def _decompressed(body: bytes, encoding: str, limit: int) -> bytes:
+    """The body as sent before compression, no larger than the body limit (a small gzip body may
+    stand for a huge one)."""
+    if encoding in ("identity", ""):
+        return body
+    if encoding != "gzip":
+        raise _Unsupported(f"Content-Encoding must be gzip or identity (got {encoding[:40]!r})")
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise InvalidInput(f"body: not valid gzip ({exc})") from None
+    if len(out) > limit:
+        raise TooLarge(f"request body is larger than the limit of {limit:,} bytes once decompressed "
+                       "(PROMPTYARD_MAX_BODY_BYTES)")
+    if not inflater.eof:
+        raise InvalidInput("body: the gzip stream is cut short")
+    return out
