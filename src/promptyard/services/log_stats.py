@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from promptyard.domain import access, query, stats
 from promptyard.domain.records import Principal
-from promptyard.store import rollups, value_lists
+from promptyard.store import query_plan, rollups, value_lists
 from promptyard.store.models import RedactionCount, Request, Score
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
@@ -60,12 +60,9 @@ def _from_logs(session: Session, p: Principal, prompt: str | None, node: query.N
     materialised CTE: filter, index sets, row lookups); the totals and each version's latencies
     (store/value_lists.py: sorted here, for the percentiles) come from one GROUP BY over them, the
     score moments from their scores, all from one snapshot."""
-    scope = [Request.workspace_id == p.workspace_id, where(node, utcnow(), sets_of=p.workspace_id)]
-    if prompt:
-        scope.append(Request.prompt_name == prompt)
     m = select(Request.id, Request.prompt_name.label("name"), Request.version_number.label("number"),
                Request.status, Request.total_tokens, Request.cost, Request.latency_ms
-               ).where(*scope).cte("matches").prefix_with("MATERIALIZED")
+               ).where(*_matching(session, p, prompt, node)).cte("matches").prefix_with("MATERIALIZED")
     rows = session.execute(union_all(_totals(m), _score_moments(m))).all()
     out: dict[tuple, dict[str, Any]] = {}
     for r in rows:
@@ -88,12 +85,26 @@ def redactions(session: Session, p: Principal, *, prompt: str | None = None,
     q = select(RedactionCount.kind, func.sum(RedactionCount.n), func.count()).where(
         RedactionCount.workspace_id == p.workspace_id)
     if node is not None or prompt:
-        scope = [Request.workspace_id == p.workspace_id, where(node, utcnow(), sets_of=p.workspace_id)]
-        if prompt:
-            scope.append(Request.prompt_name == prompt)
-        q = q.where(RedactionCount.request_id.in_(select(Request.id).where(*scope)))
+        q = q.where(RedactionCount.request_id.in_(select(Request.id).where(*_matching(session, p, prompt, node))))
     rows = session.execute(q.group_by(RedactionCount.kind).order_by(RedactionCount.kind)).all()
     return {kind: {"spans": int(spans), "requests": n} for kind, spans, n in rows}
+
+
+def _matching(session: Session, p: Principal, prompt: str | None, node: query.Node | None) -> list[Any]:
+    """The conditions on `requests` of the workspace's logs that match. An aggregate visits every
+    match: when an AND-ed condition offers an index set (store/query_plan.py), the smallest drives
+    (its ids looked up, `workspace_id + 0` keeps the workspace's indexes from being walked in its
+    place, the other conditions checked per row); else every log of the workspace is tested, with
+    child conditions as index sets (`sets_of`). Walking cost all the logs, driving only the set:
+    33,000 matches of 1,000,000 logs, SQLite, 436 -> ... ms."""
+    offers = query_plan.candidates(node, p.workspace_id)
+    if offers:
+        driver = offers[0] if len(offers) == 1 else min(offers, key=lambda o: query_plan.probe(session, o.ids))
+        plan = query_plan.Plan(query_plan.conjuncts(node), driver)
+        scope = [plan.workspace() == p.workspace_id, plan.where(utcnow())]
+    else:
+        scope = [Request.workspace_id == p.workspace_id, where(node, utcnow(), sets_of=p.workspace_id)]
+    return scope + ([Request.prompt_name == prompt] if prompt else [])
 
 
 # The two parts of the statement are rows of one shape: a kind, the version, and the columns of that kind
