@@ -1,6 +1,6 @@
 """Analytics over a broad filter: per-version statistics (`GET /api/v1/requests/stats`, the numbers
-behind the analytics page) computed from ~32,000 matching logs, over HTTP to one `promptyard serve`,
-on the code before a change and after it, in one run. Target: p95 under 200 ms.
+behind the analytics page) computed from ~32,000 matching logs, over HTTP to a `promptyard serve` of
+the code before a change and one of the code after it, in one run, called in turn. Target: p95 under 200 ms.
 
     python bench/seed_million.py --url sqlite:///bench/out/analytics.db --rows 100000
     python bench/bench_analytics.py --url sqlite:///bench/out/analytics.db --label "SQLite, 100,000 logs"
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -50,8 +51,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="analytics-before-") as old:
         with tarfile.open(fileobj=_archive(args.before)) as tar:
             tar.extractall(old, filter="data")
-        for code, src in ((f"before ({args.before})", Path(old) / "src"), ("after", ROOT / "src")):
-            result = _measure(args, key, src)
+        codes = {f"before ({args.before})": Path(old) / "src", "after": ROOT / "src"}
+        for code, result in _measure(args, key, codes).items():
             runs[f"{args.label}, {args.filter}, {code}"] = {"label": args.label, "filter": args.filter, "run": code,
                                                             **result}
             print(code, result, flush=True)
@@ -62,35 +63,48 @@ def main() -> None:
         f"## Analytics over a broad filter, {name} (`bench/bench_analytics.py`)",
         f"Per-version statistics (count, error rate, latency p50/p95, tokens, cost, score means with 95% CIs) "
         f"computed from the logs matching a filter, over HTTP "
-        f"(`GET /api/v1/requests/stats`) to one `promptyard serve`; data seeded by `bench/seed_million.py` "
+        f"(`GET /api/v1/requests/stats`) to a `promptyard serve` per code; data seeded by `bench/seed_million.py` "
         f"(5 prompts x 3 versions, 3 metadata keys and 2 scores per log); {machine()}. "
-        f"{args.runs} calls after one warm-up, milliseconds, on the code before (commit named) and after "
+        f"{args.runs} calls of each after one warm-up, milliseconds, on the code before (commit named) and after "
         "services/log_stats.py's second pass (latencies carried out of the totals' GROUP BY and sorted in "
-        "Python instead of a window over every match; matches driven from the filter's index set). Other work "
-        "shared the 2 cores: beside the wall-clock p50/p95 are the CPU milliseconds per call of the server "
-        "process and (PostgreSQL) its database backends, which the load does not inflate, and the 1-minute "
+        "Python instead of a window over every match; matches driven from the filter's index set); both servers "
+        "run at once and are called in turn, so both see the same load. Other work shared the 2 cores: beside the "
+        "wall-clock p50/p95 are the CPU milliseconds per call of each server process and (PostgreSQL) its "
+        "database backends (parallel workers not counted), which the load inflates less, and the 1-minute "
         "load average when the run ended. PostgreSQL was vacuumed and analysed first (as autovacuum leaves it). "
         "Target: p95 < 200 ms at ~32,000 matches.", "",
         "| data | filter | matching logs | code | p50 | p95 | CPU per call | load |",
         "|---|---|---|---|---|---|---|---|", *rows]))
 
 
-def _measure(args: argparse.Namespace, key: str, src: Path) -> dict:
-    env = {"PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
-    with server(args.url, env) as (url, _):
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
-            def stats() -> dict:
-                r = c.get("/api/v1/requests/stats", params={"filter": args.filter})
-                r.raise_for_status()
-                return r.json()
+def _measure(args: argparse.Namespace, key: str, codes: dict[str, Path]) -> dict[str, dict]:
+    """Both servers run at once and are called in turn, so that both see the same load from the
+    rest of the machine. Each one's CPU: its process and the database backends it connected."""
+    with ExitStack() as stack:
+        clients, servers, matches = {}, {}, {}
+        for code, src in codes.items():
+            env = {"PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
+            known = _children()
+            url, _ = stack.enter_context(server(args.url, env))
+            (servers[code],) = _children() - known
+            clients[code] = c = stack.enter_context(
+                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120))
+            matches[code] = sum(i["count"] for i in _stats(c, args.filter)["items"])
+        pids = {code: _processes(args.url, pid) for code, pid in servers.items()}
+        cpu = {code: _cpu_ms(pids[code]) for code in codes}
+        ms: dict[str, list[float]] = {code: [] for code in codes}
+        for _ in range(args.runs):
+            for code, c in clients.items():
+                ms[code] += timed(lambda c=c: _stats(c, args.filter), 1, warm=0)
+        cpu = {code: (_cpu_ms(pids[code]) - cpu[code]) / args.runs for code in codes}
+    return {code: {"matches": matches[code], "p50": pct(ms[code], 50), "p95": pct(ms[code], 95), "cpu": cpu[code],
+                   "runs": args.runs, "load": os.getloadavg()[0]} for code in codes}
 
-            matches = sum(i["count"] for i in stats()["items"])
-            pids = _processes(args.url)
-            cpu = _cpu_ms(pids)
-            ms = timed(stats, args.runs)
-            cpu = (_cpu_ms(pids) - cpu) / (args.runs + 1)
-    return {"matches": matches, "p50": pct(ms, 50), "p95": pct(ms, 95), "cpu": cpu, "runs": args.runs,
-            "load": os.getloadavg()[0]}
+
+def _stats(c: httpx.Client, text: str) -> dict:
+    r = c.get("/api/v1/requests/stats", params={"filter": text})
+    r.raise_for_status()
+    return r.json()
 
 
 def _archive(commit: str):  # noqa: ANN202
@@ -110,19 +124,28 @@ def _vacuum(url: str) -> None:
     engine.dispose()
 
 
-def _processes(url: str) -> list[int]:
-    """The server (this script's child) and, on PostgreSQL, the backends connected to its database."""
-    me = os.getpid()
-    pids = [int(p) for p in Path(f"/proc/{me}/task/{me}/children").read_text().split()]
-    if url.startswith("postgresql"):
-        from sqlalchemy import create_engine, text
+def _processes(url: str, server_pid: int) -> list[int]:
+    """The server and, on PostgreSQL, the backends serving its connections (matched by the
+    server's local TCP ports: pg_stat_activity.client_port)."""
+    if not url.startswith("postgresql"):
+        return [server_pid]
+    inodes = {os.readlink(f"/proc/{server_pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{server_pid}/fd")
+              if os.readlink(f"/proc/{server_pid}/fd/{fd}").startswith("socket:")}
+    ports = {int(line.split()[1].rsplit(":", 1)[1], 16) for name in ("tcp", "tcp6")
+             for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:] if line.split()[9] in inodes}
+    from sqlalchemy import create_engine, text
 
-        engine = create_engine(url)
-        with engine.connect() as c:
-            pids += c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                   "AND pid <> pg_backend_pid()")).scalars().all()
-        engine.dispose()
-    return pids
+    engine = create_engine(url)
+    with engine.connect() as c:
+        backends = c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND client_port = ANY(:ports)"), {"ports": sorted(ports)}).scalars().all()
+    engine.dispose()
+    return [server_pid, *backends]
+
+
+def _children() -> set[int]:
+    me = os.getpid()
+    return {int(p) for p in Path(f"/proc/{me}/task/{me}/children").read_text().split()}
 
 
 def _cpu_ms(pids: list[int]) -> float:
