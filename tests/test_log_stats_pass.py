@@ -1,6 +1,7 @@
 """Per-version statistics over a filter (services/log_stats.py, computed from the matching logs in one
 statement) against a plain recomputation in Python over random logs, on SQLite and PostgreSQL:
-counts, error rates, tokens, cost, numpy's latency percentiles and score means with t-intervals."""
+counts, error rates, tokens, cost, numpy's latency percentiles and score means with t-intervals;
+and the exact round trip of the latencies through store/value_lists.py."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from sqlalchemy import Float, Integer, column, select
+from sqlalchemy import values as values_table
 
 from promptyard.domain import stats
+from promptyard.store import value_lists
 from tests.support import CHAT, ingest, log
 
 PROMPTS = {"ana/一": 2, "ana/two": 1}
@@ -132,3 +136,45 @@ def test_versions_without_latency_or_with_one_value(api):
     assert [(i["prompt"], i["count"], i["latency_p50"], i["latency_p95"]) for i in items] == [
         ("ana/edge", 2, None, None), (None, 1, 250.0, 250.0)]
     assert api.get("/api/v1/requests/stats", params={"filter": 'metadata.env = "none"'}).json()["items"] == []
+
+
+def test_index_sets_drive_and_the_rest_is_checked_per_log(api):
+    """Filters with one or two AND-ed index sets (the smallest drives the matches) beside conditions
+    checked per log (a column, an OR, a NOT) give the plain recomputation's statistics."""
+    rng = random.Random(16)
+    for name, n in PROMPTS.items():
+        for v in range(n):
+            api.post("/api/v1/publish", json={**CHAT, "name": name, "messages": [{"role": "user", "content": f"w{v}"}]})
+    batch = f"b{rng.randrange(10**9)}"  # these logs only: the workspace holds the other tests' logs too
+    logs = _random_logs(rng, 300)
+    for one in logs:
+        one["metadata"]["batch"] = batch
+    assert ingest(api, *logs)["accepted"] == len(logs)
+    scores = {(one["id"], s["name"]): float(s["value"]) for one in logs for s in one["scores"]}
+    mine = f'metadata.batch = "{batch}"'
+    cases = [
+        (f'{mine} AND metadata.env = "b"', lambda m: m["metadata"]["env"] == "b"),
+        (f'metadata.env = "a" AND {mine} AND score.q < 40', lambda m: m["metadata"]["env"] == "a"
+         and scores.get((m["id"], "q"), 101) < 40),
+        (f'{mine} AND (status = "error" OR score.r >= 70)', lambda m: m["status"] == "error"
+         or scores.get((m["id"], "r"), -1) >= 70),
+        (f'{mine} AND NOT metadata.env = "a"', lambda m: m["metadata"]["env"] != "a"),
+    ]
+    for text, keep in cases:
+        got = api.get("/api/v1/requests/stats", params={"filter": text})
+        assert got.status_code == 200, got.text
+        _same(got.json()["items"], _expected(logs, scores, keep)), text
+
+
+def test_numbers_travel_exactly(database):
+    """store/value_lists: a group's floats come back bit for bit (latency magnitudes and more), NULLs left out."""
+    rng = random.Random(17)
+    values = [0.1 + 0.2, 1 / 3, 5e-324, 2.2250738585072014e-308, 123456789.12345679, 0.0, 250.0, -17.5,
+              *(10 ** rng.uniform(-6, 12) for _ in range(300)), *(rng.lognormvariate(6.5, 0.4) for _ in range(300))]
+    rows = values_table(column("g", Integer), column("x", Float), name="v").data(
+        [(i % 3, x) for i, x in enumerate(values)] + [(0, None), (3, None)]).cte("v")
+    with database.read() as s:
+        got = dict(s.execute(select(rows.c.g, value_lists.numbers(rows.c.x)).group_by(rows.c.g)).all())
+    for g in range(3):
+        assert sorted(value_lists.read(got[g])) == sorted(values[g::3])
+    assert value_lists.read(got[3]) == []

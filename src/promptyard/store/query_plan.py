@@ -168,6 +168,16 @@ def counting(session: Session, plan: Plan) -> Plan:
     return Plan(plan.conds, plan.offers[best], plan.offers, counts)
 
 
+def every_match(session: Session, node: Node | None, workspace_id: int) -> Plan:
+    """The plan for visiting every match (aggregates: services/log_stats.py): the smallest set
+    drives whatever its size, as for a count; a walk would visit every log."""
+    conds, offers = conjuncts(node), tuple(candidates(node, workspace_id))
+    if not offers:
+        return Plan(conds)
+    best, counts = smallest(session, offers)
+    return Plan(conds, offers[best], offers, counts)
+
+
 def smallest(session: Session, offers: tuple[Candidate, ...],
              counts: tuple[int, ...] = ()) -> tuple[int, tuple[int, ...]]:
     """Which set holds the fewest ids, and the (capped) counts: from `counts` when the page's
