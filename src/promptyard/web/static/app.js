@@ -1,5 +1,10 @@
 // Small progressive enhancements; every page works without this file.
 "use strict";
+// The browser's time zone, for pages of a workspace without one (web/ui/times.py; UTC without this).
+try {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone) document.cookie = `py_tz=${encodeURIComponent(zone)}; path=/ui; max-age=31536000; SameSite=Lax`;
+} catch (error) { /* no Intl: pages stay in UTC */ }
 document.addEventListener("DOMContentLoaded", () => {
   // Forms marked data-confirm ask before submitting (e.g. revoking a key).
   for (const form of document.querySelectorAll("form[data-confirm]")) {
