@@ -70,5 +70,6 @@ def test_the_api_keeps_utc_times_in_a_tokyo_workspace(api):
     api.post("/api/v1/requests", json={"requests": [log(start_time="2026-03-01T00:30:00Z", end_time="2026-03-01T00:30:01Z")]})
     item = api.get("/api/v1/requests").json()["items"][0]
     assert item["start_time"].startswith("2026-03-01T00:30:00")
-    # A filter without an offset stays UTC in the API.
-    assert api.get("/api/v1/requests", params={"q": 'time >= "2026-03-01 00:00"'}).json()["items"]
+    # A filter without an offset stays UTC in the API (01:00 Tokyo time would match the log).
+    assert api.get("/api/v1/requests", params={"filter": 'time >= "2026-03-01 00:00"'}).json()["items"]
+    assert api.get("/api/v1/requests", params={"filter": 'time >= "2026-03-01 01:00"'}).json()["items"] == []
