@@ -47,6 +47,10 @@ def test_a_log_at_0030_utc_shows_as_0930_in_a_tokyo_workspace_with_the_zone_name
     link = re.search(r'href="(/ui/requests/\d+)"', rows(page)[0]).group(1)
     assert "2026-03-01 09:30" in client.get(link).text
     assert "Asia/Tokyo (UTC+9)" in client.get("/ui/settings").text
+    admin = ui("admin", lang=lang)
+    for path in ("/ui/keys", "/ui/members"):  # keys' and members' dates are Tokyo's too
+        page = admin.get(path).text
+        assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d JST</td>", page) and " UTC</td>" not in page, path
 
 
 def test_the_users_own_zone_goes_first_then_the_workspaces_then_the_browsers(api, ui):
