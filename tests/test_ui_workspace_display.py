@@ -156,6 +156,8 @@ def test_admins_set_the_display_in_the_settings_form(api, ui, lang, saved, refus
     assert answer.status_code == 200 and saved in answer.text  # followed the redirect
     assert api.get(DISPLAY).json() == {"time_zone": "Asia/Tokyo", "currency": "JPY", "per_usd": 151.5}
     assert 'value="151.5"' in answer.text and '<option value="Asia/Tokyo" selected>' in answer.text
+    api.put(DISPLAY, json={"time_zone": None, "currency": "JPY", "per_usd": 150})
+    assert 'name="per_usd" inputmode="decimal" value="150"' in admin.get("/ui/settings").text  # not 150.0
 
 
 def test_editors_neither_see_nor_send_the_display_form(api, ui):
