@@ -31,11 +31,12 @@ PAYLOADS = [
 
 
 def new_page(browser, live, lang: str, *, js: bool = True, start: str = "/ui/prompts",  # noqa: ANN001, ANN201
-             email: str | None = None, password: str | None = None):
-    """A page whose browser prefers `lang`, logged in (as the first admin unless told) through the
-    login form that `start` redirects to; dialogs are recorded (and dismissed)."""
+             email: str | None = None, password: str | None = None, zone: str | None = None):
+    """A page whose browser prefers `lang` (and is in time zone `zone`, else the machine's), logged
+    in (as the first admin unless told) through the login form that `start` redirects to; dialogs
+    are recorded (and dismissed)."""
     context = browser.new_context(locale="ja-JP" if lang == "ja" else "en-US", viewport={"width": 1360, "height": 900},
-                                  java_script_enabled=js)
+                                  java_script_enabled=js, timezone_id=zone)
     page = context.new_page()
     page.dialogs = []
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))

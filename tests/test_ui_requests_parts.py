@@ -38,9 +38,9 @@ def test_unknown_ops_and_choices_are_not_trusted():
 
 
 def test_parse_errors_are_placed_in_the_text():
-    node, err = request_filters.parse('metadata.env = "prod" AND')
+    node, err = request_filters.parse('metadata.env = "prod" AND', "UTC")
     assert node is None and err.position == 25 and err.before.endswith("AND") and err.at == " "
-    node, err = request_filters.parse("score.x < 5")
+    node, err = request_filters.parse("score.x < 5", "UTC")
     assert err is None and node == query.Cond("score", "x", "<", 5)
 
 

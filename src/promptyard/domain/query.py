@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterator, Union
 
 from promptyard.domain.numbers import MAX_ID
@@ -112,8 +112,8 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
 
 
 class _Parser:
-    def __init__(self, text: str):
-        self.toks, self.i, self.conds = _tokens(text), 0, 0
+    def __init__(self, text: str, zone: tzinfo = timezone.utc):
+        self.toks, self.i, self.conds, self.zone = _tokens(text), 0, 0, zone
 
     def peek(self) -> tuple[str, str, int]:
         return self.toks[self.i]
@@ -167,17 +167,17 @@ class _Parser:
         kind, op, opos = self.peek()
         if kind == "word" and op.lower() in ("exists", "missing"):
             self.take()
-            return check(Cond(field, key, op.lower()), opos)
+            return check(Cond(field, key, op.lower()), opos, zone=self.zone)
         if kind == "word" and op.lower() in ("in", "not"):
             self.take()
             op = "in" if op.lower() == "in" else "not_in"
             if op == "not_in" and not self.keyword("IN"):
                 raise FilterSyntaxError("expected 'in' after 'not'", self.peek()[2])
-            return check(Cond(field, key, op, self.values()), opos)
+            return check(Cond(field, key, op, self.values()), opos, zone=self.zone)
         if kind != "op":
             raise FilterSyntaxError(f"expected an operator after {text!r}", opos)
         self.take()
-        return check(Cond(field, key, op, self.value(field)), opos)
+        return check(Cond(field, key, op, self.value(field)), opos, zone=self.zone)
 
     def values(self) -> tuple:
         kind, _, pos = self.take()
@@ -225,8 +225,9 @@ def _field(text: str, pos: int) -> tuple[str, str | None]:
     return name.lower(), key or None
 
 
-def check(c: Cond, pos: int | None = None, path: str | None = None) -> Cond:
-    """Op allowed on the field and value of the right type (metadata numbers become text)."""
+def check(c: Cond, pos: int | None = None, path: str | None = None, *, zone: tzinfo = timezone.utc) -> Cond:
+    """Op allowed on the field and value of the right type (metadata numbers become text); a
+    time without an offset is read in `zone`."""
     spec = FIELDS[c.field]
     _storable(c.key, pos, path)
     if c.op not in spec["ops"]:
@@ -236,11 +237,11 @@ def check(c: Cond, pos: int | None = None, path: str | None = None) -> Cond:
     values = c.value if isinstance(c.value, tuple) else (c.value,)
     if c.op in ("in", "not_in") and not isinstance(c.value, tuple):
         raise FilterSyntaxError(f"'{c.op}' needs a list", pos, path)
-    fixed = tuple(_typed(spec["type"], c.field, v, pos, path) for v in values)
+    fixed = tuple(_typed(spec["type"], c.field, v, pos, path, zone) for v in values)
     return Cond(c.field, c.key, c.op, fixed if c.op in ("in", "not_in") else fixed[0])
 
 
-def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None) -> Any:
+def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None, zone: tzinfo = timezone.utc) -> Any:
     if kind == "str":
         if isinstance(v, bool) or isinstance(v, Relative) or v is None:
             raise FilterSyntaxError(f"{field} needs a text value", pos, path)
@@ -263,7 +264,7 @@ def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None) -> 
             t = datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
             raise FilterSyntaxError(f"time needs an ISO-8601 time or -24h / -7d / -30m, not {v!r}", pos, path)
-        return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
+        return t.replace(tzinfo=zone).astimezone(timezone.utc) if t.tzinfo is None else t
     raise FilterSyntaxError("time needs an ISO-8601 time or -24h / -7d / -30m", pos, path)
 
 
@@ -282,12 +283,14 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def parse(text: str) -> Node | None:
+def parse(text: str, zone: tzinfo = timezone.utc) -> Node | None:
+    """The filter's tree. Times written without an offset ("2026-03-01 09:00", "2026-03-01") are
+    read in `zone` (the UI passes its page's zone; the API keeps UTC); an offset or Z is kept."""
     if text is None or not text.strip():
         return None
     if len(text) > MAX_TEXT:
         raise FilterSyntaxError(f"filter is longer than {MAX_TEXT} characters", MAX_TEXT)
-    p = _Parser(text)
+    p = _Parser(text, zone)
     node = p.expr(0)
     kind, rest, pos = p.peek()
     if kind != "end":

@@ -188,12 +188,13 @@ def update_profile(session: Session, p: Principal, *, locale: str | None = None,
         if locale not in (*LOCALES, ""):
             raise InvalidInput(f"language must be one of {', '.join(LOCALES)}")
         user.locale = locale or None
-    if time_zone is not None:
+    if time_zone is not None:  # '' = the workspace's zone, else the browser's
         try:
-            ZoneInfo(time_zone)
+            if time_zone:
+                ZoneInfo(time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"unknown time zone {time_zone!r} (e.g. Asia/Tokyo, Europe/Berlin, UTC)") from None
-        user.time_zone = time_zone
+        user.time_zone = time_zone or None
     if name is not None:
         if not name.strip() or len(name) > 200:
             raise InvalidInput("name must be 1-200 characters")

@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -32,6 +33,8 @@ class WebLogin:
     time_zone: str | None
     csrf_token: str
     expires_at: datetime
+    workspace_time_zone: str | None = None  # the workspace's display settings (services/workspace_display)
+    currency: dict[str, Any] | None = None
 
 
 def _hash(raw: str) -> str:
@@ -68,19 +71,20 @@ def lookup(session: Session, raw: str | None) -> WebLogin | None:
     """The login for a cookie value; None when unknown, expired, or the membership was removed."""
     if not raw or len(raw) > 200:
         return None
-    q = (select(WebSession, User, Membership.role)
+    q = (select(WebSession, User, Membership.role, Workspace.time_zone, Workspace.currency)
          .join(User, User.id == WebSession.user_id)
+         .join(Workspace, Workspace.id == WebSession.workspace_id)
          .join(Membership, (Membership.user_id == WebSession.user_id)
                & (Membership.workspace_id == WebSession.workspace_id))
          .where(WebSession.token_hash == _hash(raw)))
     row = session.execute(q).first()
     if row is None:
         return None
-    ws, user, role = row
+    ws, user, role, zone, currency = row
     if ws.expires_at <= utcnow():
         return None
     return WebLogin(ws.id, user.id, user.email, user.name, ws.workspace_id, role, user.locale, user.time_zone,
-                    ws.csrf_token, ws.expires_at)
+                    ws.csrf_token, ws.expires_at, zone, currency)
 
 
 def logout(session: Session, raw: str | None) -> None:

@@ -43,6 +43,10 @@ class Workspace(Base):
     # The redaction policy as services/redaction.py stores it; NULL = the default policy (on).
     redaction: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     retention_days: Mapped[int | None] = mapped_column(Integer)  # NULL = logs are kept until erased
+    # Display (services/workspace_display.py): NULL time_zone = the viewer's browser zone;
+    # currency {"code": "JPY", "per_usd": 150.0}, NULL = US dollars.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class RedactionTerm(Base):

@@ -32,6 +32,7 @@ from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import scores as api_scores
 from promptyard.web.api import system as api_system
 from promptyard.web.api import traces as api_traces
+from promptyard.web.api import workspace as api_workspace
 from promptyard.web.context import AppContext
 from promptyard.web.cors import CorsMiddleware
 from promptyard.web.headers import SecurityHeadersMiddleware
@@ -55,7 +56,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         settings.db_url, statement_timeout_s=settings.statement_timeout_s, secret=settings.secret()),
         version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
-               api_scores, api_traces, api_docs)
+               api_scores, api_traces, api_workspace, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)

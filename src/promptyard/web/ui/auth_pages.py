@@ -1,4 +1,5 @@
-"""Logging in and out, the language switch, and the user's own settings (language, time zone)."""
+"""Logging in and out, the language switch, the user's own settings (language, time zone) and, for
+admins, the workspace's display settings (time zone, currency: services/workspace_display)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import zoneinfo
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from promptyard.domain import numbers
 from promptyard.errors import InvalidInput, RateLimited, Unauthorized, retry_after
-from promptyard.services import login_throttle, members, users, web_sessions
+from promptyard.services import login_throttle, members, users, web_sessions, workspace_display
 from promptyard.web.context import ctx, db
 from promptyard.web.ui import catalogue, render, session
 from promptyard.web.ui.render import FormData
-from promptyard.web.ui.session import MaybeUser, Viewer
+from promptyard.web.ui.session import Admin, MaybeUser, Viewer
 
 router = APIRouter()
 
@@ -122,11 +124,14 @@ def language(request: Request, user: MaybeUser, form: FormData) -> Response:
     return response
 
 
-def _settings(request: Request, user: session.UiUser, *, status: int = 200, error: str | None = None) -> Response:
+def _settings(request: Request, user: session.UiUser, *, status: int = 200, error: str | None = None,
+              display_error: str | None = None) -> Response:
     with db(request).read() as s:
         spaces = web_sessions.workspaces(s, user.user_id)
+        shown = workspace_display.display(s, user.principal)
     return render.page(request, user, "ui/settings.html", status_code=status, zones=ZONES, error=error,
-                       workspaces=spaces)
+                       workspaces=spaces, display=shown, display_error=display_error,
+                       currencies=workspace_display.CURRENCIES)
 
 
 @router.get("/settings", name="settings")
@@ -153,3 +158,21 @@ def settings_save(request: Request, user: Viewer, form: FormData) -> Response:
     except InvalidInput as exc:
         return _settings(request, user, status=422, error=exc.message)
     return render.redirect(request, "settings", notice="settings_saved")
+
+
+@router.post("/settings/display", name="display_save")
+def display_save(request: Request, user: Admin, form: FormData) -> Response:
+    """The workspace's time zone ('' = each viewer's browser) and currency (a rate for yen)."""
+    session.check_csrf(user, form)
+    currency = str(form.get("currency", ""))
+    rate = str(form.get("per_usd", "")).strip()
+    per_usd = None if currency == "USD" else (numbers.ascii_decimal(rate) if rate else None)
+    try:
+        with db(request).write() as s:
+            workspace_display.set_display(s, user.principal, time_zone=str(form.get("time_zone", "")) or None,
+                                          currency=currency, per_usd=per_usd)
+    except InvalidInput as exc:
+        key = (exc.details or {}).get("ui_message")
+        return _settings(request, user, status=422,
+                         display_error=catalogue.translate(user.locale, key) if key else exc.message)
+    return render.redirect(request, "settings", notice="display_saved")

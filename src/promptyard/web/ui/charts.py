@@ -111,9 +111,11 @@ def version_label(item: dict[str, Any], unlinked: str) -> str:
     return f"{item['prompt']}@{item['version']}" if item.get("version") is not None else str(item["prompt"])
 
 
-def analytics_charts(items: list[dict[str, Any]], t: Callable[..., str], lang: str) -> list[Chart]:
+def analytics_charts(items: list[dict[str, Any]], t: Callable[..., str], lang: str,
+                     currency: figures.Currency = figures.USD) -> list[Chart]:
     """All charts of the analytics page from log_stats.per_version items; `t` translates titles,
-    `lang` picks the axis units (2万 / 20,000)."""
+    `lang` picks the axis units (2万 / 20,000), costs are shown in `currency`."""
+    money = lambda v: figures.money(v, currency)  # noqa: E731
     labels = [version_label(i, t("requests.analytics.unlinked")) for i in items]
     big = lambda v: figures.compact(v, lang)  # noqa: E731
     charts = [
@@ -131,7 +133,7 @@ def analytics_charts(items: list[dict[str, Any]], t: Callable[..., str], lang: s
                         axis_fmt=big)),
         Chart("cost", t("requests.analytics.cost"),
               bar_chart([Bar(lb, _per_request(i)) for lb, i in zip(labels, items)],
-                        title=t("requests.analytics.cost"), fmt=figures.money, axis_fmt=figures.money)),
+                        title=t("requests.analytics.cost"), fmt=money, axis_fmt=money)),
     ]
     names = sorted({name for i in items for name in i["scores"]})
     for name in names:

@@ -6,6 +6,7 @@ JavaScript; services/erasure.py checks the rights, counts, audits and removes.""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -45,18 +46,19 @@ def erase_one(request: Request, ref: Ref, user: Admin, form: FormData) -> Respon
 # --- a filter's logs or one end user's ------------------------------------------------------------
 
 
-def _selection(fields: dict[str, str]) -> tuple[str, Any]:
-    """('user', (key, value)) or ('filter', the list's filter with its prompt scope as JSON)."""
+def _selection(fields: dict[str, str], zone: str) -> tuple[str, Any]:
+    """('user', (key, value)) or ('filter', the list's filter with its prompt scope as JSON; times
+    typed without an offset are the page's zone, written into the JSON with their offset)."""
     if fields["mode"] == "user":
         return "user", (fields["key"].strip(), fields["value"].strip())
     version = render.form_id(fields["version"]) if fields["prompt"] else None
-    node = request_reads.scoped(filters.parse(fields["q"]), fields["prompt"] or None, version)
+    node = request_reads.scoped(filters.parse(fields["q"], ZoneInfo(zone)), fields["prompt"] or None, version)
     return "filter", filters.to_json(node)
 
 
 def _count(request: Request, user: UiUser, fields: dict[str, str], expected: int | None = None,
            dry_run: bool = True) -> int:
-    mode, what = _selection(fields)
+    mode, what = _selection(fields, user.time_zone)
     database = db(request)
     if mode == "user":
         return erasure.erase_end_user(database, user.principal, *what, dry_run=dry_run, expected=expected)["count"]

@@ -1,12 +1,15 @@
 """How the UI writes numbers, in English and Japanese: counts, compact axis labels (20,000 in
 English, 2万 in Japanese), percentages, milliseconds, money and plain decimals, never with an
-exponent (no `2e+04`, no `0.00000`). Templates reach these as `num` (num.money(x)) and the
+exponent (no `2e+04`, no `0.00000`). Templates reach these as `num` (num.percent(x)) and the
 server-drawn SVG charts call them too, so a number reads the same in a table and on an axis.
+Costs are stored in US dollars; `money` writes them in the workspace's currency (a `Currency`:
+dollars, or yen at the rate per dollar an admin entered), which templates reach as `money(x)`.
 p-values are written by domain/stats.p_shown, the statistics' own rule."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 DASH = "—"  # no value
 # Japanese groups digits by 10^4: 2万, 1.5億, 3兆. English keeps digits below a million, then M, B, T.
@@ -51,11 +54,29 @@ def ms(value: float | None) -> str:
     return DASH if value is None else f"{value:,.0f} ms"
 
 
-def money(value: float | None) -> str:
-    """US dollars: cents from $1; up to four decimals from a cent ($0.25, $0.0123); two
-    significant digits for fractions of a cent, as per-request LLM costs are ($0.000042)."""
+@dataclass(frozen=True)
+class Currency:
+    code: str = "USD"
+    per_usd: float = 1.0  # units of this currency per US dollar
+
+    @classmethod
+    def of(cls, setting: dict | None) -> Currency:
+        """From the workspace's stored setting ({"code", "per_usd"}; None = dollars)."""
+        return cls(setting["code"], float(setting["per_usd"])) if setting else USD
+
+
+USD = Currency()
+
+
+def money(value: float | None, currency: Currency = USD) -> str:
+    """A cost (stored in US dollars) in `currency`. Dollars: cents from $1; up to four decimals
+    from a cent ($0.25, $0.0123); two significant digits for fractions of a cent, as per-request
+    LLM costs are ($0.000042). Yen: whole yen from ¥100 (¥1,234), two decimals from ¥1 (¥12.34),
+    two significant digits below (¥0.63, ¥0.0063: a request's cost is a fraction of a yen)."""
     if value is None:
         return DASH
+    if currency.code == "JPY":
+        return _yen(value * currency.per_usd)
     if value == 0:
         return "$0"
     if abs(value) >= 1:
@@ -64,6 +85,16 @@ def money(value: float | None) -> str:
         text = f"{value:.4f}".rstrip("0")
         return "$" + (text + "0" if len(text.split(".")[1]) < 2 else text)
     return "$" + plain(value, 2)
+
+
+def _yen(value: float) -> str:
+    if value == 0:
+        return "¥0"
+    if abs(value) >= 100:
+        return f"¥{value:,.0f}"
+    if abs(value) >= 1:
+        return f"¥{value:,.2f}"
+    return "¥" + plain(value, 2)
 
 
 def score(value: float | None) -> str:

@@ -32,7 +32,8 @@ How a page module uses it (with session.py, which says who is asking)::
   status_code=422, error=exc.message)`.
 - Templates extend "ui/base.html" (blocks `title`, `content`) and get: `t(key, **fields)`
   (catalogue text in the user's language; files in web/ui/i18n/, see catalogue.py),
-  `fmt_time(dt)` (the user's time zone), `url_for(route_name, query={...}, **path_params)` (a path),
+  `fmt_time(dt)` (the page's time zone, named in the header as `zone_label`; times.py),
+  `money(x)` (a cost in the workspace's currency; figures.py), `url_for(route_name, query={...}, **path_params)` (a path),
   `csrf_field()` (every POST form), `safe_href(url)` (only http(s) and relative links survive),
   `pretty_json(value)`, `can(right)` / `can_move(label)` / `protected(label)` (what the user may
   do, from domain/access.py: a template never inspects scopes or names a label itself), `user`,
@@ -45,11 +46,10 @@ How a page module uses it (with session.py, which says who is asking)::
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi import Path as PathParam
@@ -61,7 +61,7 @@ from starlette.routing import NoMatchFound
 
 from promptyard.domain import access, numbers
 from promptyard.errors import InvalidInput
-from promptyard.web.ui import catalogue, figures
+from promptyard.web.ui import catalogue, figures, times
 
 if TYPE_CHECKING:
     from promptyard.web.ui.session import UiUser
@@ -161,14 +161,12 @@ def _t(context: Any, key: str, /, **fields: object) -> str:
 
 @pass_context
 def fmt_time(context: Any, value: datetime | str | None, seconds: bool = False) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    local = value.astimezone(ZoneInfo(context["tz"]))
-    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+    return times.shown(value, context["tz"], seconds)
+
+
+@pass_context
+def _money(context: Any, value: float | None) -> str:
+    return figures.money(value, context["currency"])
 
 
 @pass_context
@@ -231,15 +229,17 @@ env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, unde
                   trim_blocks=True, lstrip_blocks=True)
 env.globals.update(t=_t, fmt_time=fmt_time, url_for=_url_for, url_or_none=_url_or_none, csrf_field=csrf_field,
                    safe_href=safe_href, notice=_notice, languages=catalogue.LANGUAGES, kind_name=kind_name,
-                   can=can, can_move=can_move, protected=access.is_protected, num=figures)
+                   can=can, can_move=can_move, protected=access.is_protected, num=figures, money=_money)
 env.filters.update(fmt_time=fmt_time, safe_href=safe_href, pretty_json=pretty_json)
 
 
 def page(request: Request, user: UiUser | None, template_name: str, status_code: int = 200,
          **context: Any) -> HTMLResponse:
     lang = user.locale if user else visitor_lang(request)
-    html = env.get_template(template_name).render(request=request, user=user, lang=lang,
-                                                  tz=user.time_zone if user else "UTC", **context)
+    tz = user.time_zone if user else "UTC"
+    html = env.get_template(template_name).render(request=request, user=user, lang=lang, tz=tz,
+                                                  zone_label=times.zone_label(tz),
+                                                  currency=user.currency if user else figures.USD, **context)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 

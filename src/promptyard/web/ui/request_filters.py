@@ -107,10 +107,11 @@ def has_helpers(form: Mapping[str, Any]) -> bool:
     return any((form.get(name) or "").strip() for name in HELPER_FIELDS if name not in ("h_score_op",))
 
 
-def parse(text: str) -> tuple[query.Node | None, FilterError | None]:
-    """The filter, or the error placed in the text (never raises for bad input)."""
+def parse(text: str, zone: str) -> tuple[query.Node | None, FilterError | None]:
+    """The filter, times without an offset read in `zone` (the page's), or the error placed in
+    the text (never raises for bad input)."""
     try:
-        return query.parse(text or ""), None
+        return query.parse(text or "", ZoneInfo(zone)), None
     except query.FilterSyntaxError as exc:
         return None, place(text or "", exc)
 

@@ -8,6 +8,7 @@ the user's workspace and rights; handlers only parse, call and shape.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse
@@ -72,7 +73,7 @@ def list_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", v
 
 def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | None, after: str | None,
           before: str | None, error: request_filters.FilterError | None):
-    node, parse_error = request_filters.parse(q)
+    node, parse_error = request_filters.parse(q, user.time_zone)
     error = error or parse_error
     scope = _scope(prompt, version)
     with db(request).read() as s:
@@ -105,7 +106,7 @@ def _columns(items: list[dict]) -> dict[str, list[str]]:
 def export(request: Request, user: Viewer, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
            q: Text = "", prompt: Text = "", version: Version = None, bom: bool | None = None):
     """The CSV has a byte order mark (Excel then reads UTF-8) when asked, and by default in Japanese."""
-    node = request_reads.scoped(filters.parse(q), **_scope(prompt, version))
+    node = request_reads.scoped(filters.parse(q, ZoneInfo(user.time_zone)), **_scope(prompt, version))
     bom = _csv_bom(user) if bom is None else bom
     return download(db(request).read, lambda s: exports.export(s, user.principal, node, format, bom=bom),
                     media_type=exports.MEDIA[format], filename=f"requests.{format}")
@@ -164,7 +165,7 @@ def _float(text: Any) -> Any:
 
 @router.get("/analytics", name="analytics")
 def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", days: Days = 7):
-    node, error = request_filters.parse(q)
+    node, error = request_filters.parse(q, user.time_zone)
     with db(request).read() as s:
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
         redacted = {} if error else log_stats.redactions(s, user.principal, prompt=prompt or None, node=node)
@@ -172,7 +173,7 @@ def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = 
                                                       prompt=prompt or None, node=node)
         names = request_reads.suggestions(s, user.principal)
     t = lambda key, **kw: translate(user.locale, key, **kw)  # noqa: E731
-    chart_list = charts.analytics_charts(items, t, user.locale)
+    chart_list = charts.analytics_charts(items, t, user.locale, user.currency)
     trend_list = trend_charts.trend_charts(trends, t, user.locale) if trends and trends["series"] else []
     return render.page(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
                        q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names, redacted=redacted,

@@ -16,7 +16,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -28,7 +27,7 @@ from promptyard.domain.records import Principal
 from promptyard.errors import Forbidden, InvalidInput
 from promptyard.services.web_sessions import WebLogin
 from promptyard.web.context import ctx, web_login
-from promptyard.web.ui import catalogue
+from promptyard.web.ui import catalogue, figures, times
 from promptyard.web.ui.render import LANG_COOKIE, path_for, visitor_lang
 
 SESSION_COOKIE = "py_session"
@@ -43,10 +42,12 @@ class UiUser:
     workspace_id: int
     role: str
     locale: str  # the language pages are shown in: 'en' | 'ja'
-    time_zone: str
+    time_zone: str  # the zone pages show times in and read typed times in (times.zone_for)
     csrf_token: str
     principal: Principal
     saved_locale: str | None = None  # the user's own choice (None = follow the browser)
+    saved_time_zone: str | None = None  # the user's own zone (None = the workspace's, else the browser's)
+    currency: figures.Currency = figures.USD  # the workspace's, for costs
 
 
 @dataclass(frozen=True)
@@ -72,22 +73,15 @@ async def bind_request(request: Request) -> None:
         raise InvalidInput("text may not contain NUL characters", details={"ui_message": "error.form_nul"})
 
 
-def _zone_name(name: str | None) -> str:
-    try:
-        ZoneInfo(name or "UTC")
-        return name or "UTC"
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-
-
 def _to_user(login: WebLogin, request: Request) -> UiUser:
     lang = catalogue.negotiate(login.locale, request.cookies.get(LANG_COOKIE),
                                request.headers.get("accept-language"))
     principal = Principal(workspace_id=login.workspace_id, actor=login.email,
                           scopes=access.ROLE_SCOPES.get(login.role, frozenset()), user_id=login.user_id,
                           role=login.role)
-    return UiUser(login.user_id, login.email, login.name, login.workspace_id, login.role, lang,
-                  _zone_name(login.time_zone), login.csrf_token, principal, login.locale)
+    zone = times.zone_for(login.time_zone, login.workspace_time_zone, request.cookies.get(times.BROWSER_COOKIE))
+    return UiUser(login.user_id, login.email, login.name, login.workspace_id, login.role, lang, zone,
+                  login.csrf_token, principal, login.locale, login.time_zone, figures.Currency.of(login.currency))
 
 
 async def optional_user(request: Request) -> UiUser | None:
