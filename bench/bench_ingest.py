@@ -8,6 +8,7 @@ and a phone number). Off and on alternate, ROUNDS times each; the table gives th
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -18,10 +19,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fetch import PG, pg_ready  # noqa: E402
-from common import machine, server, write_section  # noqa: E402
+from common import fresh_pg, machine, server, write_section  # noqa: E402
 
 BATCH, BATCHES, CLIENTS, ROUNDS = 500, 40, 2, 5
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/promptyard_bench_ingest"
 
 SYSTEM = ("あなたは調剤薬局の薬剤師を支援するアシスタントです。患者からのチャットに対し、薬剤師が確認してから送る返信案を"
           "作成してください。用法・用量は添付文書と処方内容に従い、断定できないことは「薬剤師にご確認ください」と伝えます。"
@@ -79,11 +80,14 @@ def run(url: str, key: str, kind: str = "short") -> float:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pg", default=PG, help="the PostgreSQL database to (re)create; '' for SQLite only")
+    args = ap.parse_args()
     rows = []
-    for label, db_url in [("SQLite", None)] + ([("PostgreSQL", PG)] if pg_ready() else []):
+    for label, db_url in [("SQLite", None)] + ([("PostgreSQL", args.pg)] if args.pg and fresh_pg(args.pg) else []):
         for kind in ("short", "chat"):
             if db_url:
-                pg_ready()  # a fresh database: the server's first run hands out the admin key
+                fresh_pg(db_url)  # a fresh database: the server's first run hands out the admin key
             with server(db_url) as (url, key):
                 rates: dict[bool, list[float]] = {True: [], False: []}
                 for _ in range(ROUNDS):

@@ -18,7 +18,7 @@ from promptyard.domain.query import Cond, Or, parse
 from promptyard.errors import InvalidInput
 from promptyard.services import erasure, keys, redaction, request_ingest, request_reads
 from promptyard.store.db import Database
-from promptyard.store.migrate import upgrade
+from promptyard.store.migrate import downgrade, upgrade
 from promptyard.store.models import Request
 from promptyard.store.types import utcnow
 from tests.test_migrations import empty_url  # noqa: F401  (a fixture)
@@ -183,6 +183,39 @@ def test_migration_0008_indexes_stored_logs(empty_url):  # noqa: F811
         assert _found(db, p, Cond("text", None, "~", "用量")) == {"c0", "c1"}
     finally:
         db.dispose()
+
+
+def test_migration_0010_writes_the_words_anew_and_back(empty_url):  # noqa: F811
+    """SQLite: 0010 rewrites an index of 0008's hex words in today's words, and downgrade back."""
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine)
+        with db.write() as s:
+            ws, _ = keys.ensure_workspace(s, "m")
+        p = keys.system_principal(ws)
+        ids = _ingest(db, p, [("服薬の用量", "はい"), ("別件", "用量")])
+        downgrade(db.engine, "0008")
+        if db.kind == "sqlite":
+            with db.read() as s:
+                hex_hits = s.execute(sa.text("SELECT rowid FROM request_fts WHERE request_fts MATCH "
+                                             "'input : \"7528g91cf\"'")).all()
+            assert len(hex_hits) == 1
+        upgrade(db.engine)
+        assert _found(db, p, Cond("input", None, "~", "用量")) == {ids[0]}
+        assert _found(db, p, Cond("text", None, "~", "用量")) == set(ids)
+    finally:
+        db.dispose()
+
+
+def test_words_of_characters_the_tokenizer_would_split_or_fold(database, principal):
+    """SQLite's words move ASCII punctuation and spaces and the private characters the words use out
+    of the way: each text still matches what the definition says, and only that."""
+    texts = ["ℍ", "h", "a b", "a\ue020b", "\ue100", "\ue1000041", "x\"y", "x'y", "x*y"]
+    ids = dict(zip(texts, _ingest(database, principal, [(t, "") for t in texts])))
+    for t in texts:
+        want = {ids[u] for u in texts if tt.matches(t, u)}
+        assert _found(database, principal, Cond("input", None, "~", t)) == want, ascii(t)
+    assert _found(database, principal, Cond("input", None, "~", "\ue100")) == {ids["\ue100"], ids["\ue1000041"]}
 
 
 def test_pure_rules():

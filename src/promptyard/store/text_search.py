@@ -3,8 +3,9 @@
 One table, `request_fts`, made by migration 0008 (not in models.py: its shape differs per database):
 
 - SQLite: an FTS5 table without content (`content=''`): it keeps the index only, never the text.
-  Its rowid is the request's id; each gram is written as an ASCII word (the hex code points of its
-  characters joined by `g`, e.g. `7528g91cf` for `用量`) that FTS5's `ascii` tokenizer keeps whole.
+  Its rowid is the request's id; each gram is written as one word that FTS5's `ascii` tokenizer
+  keeps whole (`用量` as itself; see "the two encodings" below; migration 0010 wrote 0008's hex
+  words anew).
   A contentless table forgets rows only when told their tokens: `remove` is handed the texts the
   row was indexed with (made again from the stored JSON, the same way).
 - PostgreSQL: one row per request (per chunk of a long text, see text_tokens.CHUNK) with a
@@ -151,7 +152,7 @@ def _fts_rows(conn: Connection, sql: str, rows: list[Texts]) -> None:
     """SQLite: `sql` for each row's id and token documents, through the driver (no per-row overhead)."""
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, [(rid, _fts_doc(inp), _fts_doc(out)) for rid, _, inp, out in rows])
+        cursor.executemany(sql, [(rid, fts_doc(inp), fts_doc(out)) for rid, _, inp, out in rows])
     finally:
         cursor.close()
 
@@ -163,15 +164,48 @@ COMPACT = "INSERT INTO request_fts (request_fts) VALUES ('optimize')"
 
 
 # --- the two encodings ---------------------------------------------------------------------------
+# SQLite: a gram is one word of FTS5's `ascii` tokenizer, which keeps a-z, 0-9 and every non-ASCII
+# character inside words (and folds A-Z). Each character has a code, prefix-free so that a word
+# reads back as exactly one gram: a-z, 0-9 and non-ASCII characters stand for themselves (`用量`
+# is the word `用量`); any other ASCII character (space, punctuation, a capital that normalisation
+# might leave) moves to U+E000 + its code; the private characters U+E000-U+E100 and lone surrogates
+# are written U+E100 and four hex digits. A gram's word is its
+# characters' codes; the last position's single character is a word of one code.
+
+_ESCAPE = "\ue100"
+
+
+class _Codes(dict):
+    """Each character's code, worked out once (a dict lookup per character at ingest)."""
+
+    def __missing__(self, ch: str) -> str:
+        o = ord(ch)
+        if o < 128:
+            code = ch if "a" <= ch <= "z" or "0" <= ch <= "9" else chr(0xE000 + o)
+        elif 0xE000 <= o <= 0xE100 or 0xD800 <= o <= 0xDFFF:
+            code = f"{_ESCAPE}{o:04x}"
+        else:
+            code = ch
+        self[ch] = code
+        return code
+
+
+_CODES = _Codes()
+
+
+def fts_doc(raw: str) -> str:
+    """The words of a text: its grams' (domain/text_tokens.grams), space-separated."""
+    codes = list(map(_CODES.__getitem__, tt.normal(raw)))
+    if not codes:
+        return ""
+    out = [" "] * (3 * len(codes) - 1)  # code, next code, space, ...: half the time of a join of pairs
+    out[0::3] = codes
+    out[1::3] = codes[1:] + [""]  # the last position: its character alone
+    return "".join(out)
 
 
 def _word(gram: str) -> str:
-    """A gram as one FTS5 `ascii` token: `7528g91cf`; a last single character `7528g`."""
-    return "g".join(f"{ord(ch):x}" for ch in gram) + ("g" if len(gram) == 1 else "")
-
-
-def _fts_doc(raw: str) -> str:
-    return " ".join(_word(g) for g in tt.grams(tt.normal(raw)))
+    return "".join(_CODES[ch] for ch in gram)
 
 
 def _fts_query(grams: list[str], prefix: bool) -> str:
@@ -181,15 +215,17 @@ def _fts_query(grams: list[str], prefix: bool) -> str:
 
 
 def _lexeme(gram: str) -> str:
+    if "'" not in gram and "\\" not in gram:
+        return f"'{gram}'"
     return "'" + gram.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _pg_vector(grams: list[str]) -> str:
     """A tsvector literal: each distinct gram with its positions (from 1)."""
-    at: dict[str, list[str]] = {}
+    at: dict[str, str] = {}
     for pos, g in enumerate(grams, 1):
-        at.setdefault(g, []).append(str(pos))
-    return " ".join(f"{_lexeme(g)}:{','.join(p)}" for g, p in at.items())
+        at[g] = f"{at[g]},{pos}" if g in at else f"{_lexeme(g)}:{pos}"
+    return " ".join(at.values())
 
 
 def _pg_chunks(inp: str, out: str) -> list[tuple[str, str]]:
