@@ -81,7 +81,7 @@ def sizes(db: Database) -> tuple[int, int, list[tuple[str, int]]]:
             path = c.exec_driver_sql("PRAGMA database_list").fetchone()[2]
             parts = c.exec_driver_sql("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").all()
             return logs, os.path.getsize(path), [(n, b) for n, b in parts]
-        tables = list(LOG_TABLES) + ["request_fts"]
+        tables = list(LOG_TABLES)  # request_fts among them
         total = c.exec_driver_sql("SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(%(t)s::text[]) AS t",
                                   {"t": tables}).scalar()
         parts = c.exec_driver_sql(
@@ -102,7 +102,7 @@ def measure(url: str, runs: int) -> dict:
         for mode, plan in (("planned", None), ("walk", "walk")):
             times = timed(lambda: request_reads.browse(s, p, node=node, limit=50, plan=plan), runs)  # noqa: B023
             out[f"{mode}_p50"], out[f"{mode}_p95"] = pct(times, 50), pct(times, 95)
-        out["matching"] = str(request_reads.browse(s, p, node=node, limit=1, count=True)["matching"])
+        out["matching"] = request_reads.browse(s, p, node=node, limit=1, count=True)["matching"]["count"]
     logs, total, parts = sizes(db)
     out.update(logs=logs, bytes=total, parts=[[n, b] for n, b in parts[:TOP]])
     db.dispose()
@@ -135,7 +135,7 @@ def write(db: str, results: dict[str, dict]) -> None:
     for n in sorted(results, key=int):
         r = results[n]
         share = ", ".join(f"{name} {b / r['logs']:,.0f}" for name, b in r["parts"])
-        rows.append(f"| {int(n):,} | {r['matching']} | {r['planned_p50']:.1f} / {r['planned_p95']:.1f} | "
+        rows.append(f"| {int(n):,} | {r['matching']:,} | {r['planned_p50']:.1f} / {r['planned_p95']:.1f} | "
                     f"{r['walk_p50']:.1f} / {r['walk_p95']:.1f} | {r['bytes'] / r['logs']:,.0f} | {share} | "
                     f"{r['load']:.1f} |")
     growth = ""

@@ -185,24 +185,34 @@ def test_migration_0008_indexes_stored_logs(empty_url):  # noqa: F811
         db.dispose()
 
 
-def test_migration_0010_writes_the_words_anew_and_back(empty_url):  # noqa: F811
-    """SQLite: 0010 rewrites an index of 0008's hex words in today's words, and downgrade back."""
+def test_migration_0010_writes_the_words_and_the_json_anew_and_back(empty_url):  # noqa: F811
+    """SQLite: 0010 rewrites an index of 0008's hex words in today's words and packs the JSON again
+    with the dictionary; downgrade writes both back as 0008 did. Every log reads the same."""
     db = Database(empty_url)
     try:
         upgrade(db.engine)
         with db.write() as s:
             ws, _ = keys.ensure_workspace(s, "m")
         p = keys.system_principal(ws)
-        ids = _ingest(db, p, [("服薬の用量", "はい"), ("別件", "用量")])
+        long = "服薬の用量について、ご確認ください。" * 10
+        ids = _ingest(db, p, [(long, "はい"), ("別件", "用量")])
         downgrade(db.engine, "0008")
         if db.kind == "sqlite":
             with db.read() as s:
                 hex_hits = s.execute(sa.text("SELECT rowid FROM request_fts WHERE request_fts MATCH "
                                              "'input : \"7528g91cf\"'")).all()
+                old = s.scalar(sa.text("SELECT input FROM requests WHERE client_id = :c"), {"c": ids[0]})
             assert len(hex_hits) == 1
+            assert old[:1] == b"x" and not old[1] & 0x20  # zlib without a dictionary
         upgrade(db.engine)
         assert _found(db, p, Cond("input", None, "~", "用量")) == {ids[0]}
         assert _found(db, p, Cond("text", None, "~", "用量")) == set(ids)
+        with db.read() as s:
+            stored = s.scalar(select(Request.input).where(Request.client_id == ids[0]))
+            raw = s.scalar(sa.text("SELECT input FROM requests WHERE client_id = :c"), {"c": ids[0]})
+        assert stored == {"messages": [{"role": "user", "content": long}]}
+        if db.kind == "sqlite":
+            assert raw[:1] == b"x" and raw[1] & 0x20 and len(raw) < len(old)  # with the dictionary
     finally:
         db.dispose()
 
