@@ -2,7 +2,8 @@
 written anew with the short words of store/text_search.py (a gram's characters as themselves, `用量`,
 instead of 0008's hex code points, `7528g91cf`: a third of the work at ingest), and every log's
 input and output packed again (store/types.pack: zlib with a preset dictionary from 100 bytes, about
-a third smaller). Downgrade writes both as 0008 did.
+a third smaller); request_metadata and request_tags become WITHOUT ROWID tables (their key is
+the table: one b-tree fewer each). Downgrade writes all three as 0008 did.
 
 Revision ID: 0010
 Revises: 0008
@@ -29,14 +30,37 @@ depends_on = None
 BATCH = 2000
 
 
+CLUSTERED = ("request_metadata", "request_tags")
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _rewrite(text_search.fts_doc, pack)
+        for table in CLUSTERED:
+            _rebuild(table, rowid=False)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _rewrite(_hex_doc, _pack_0008)
+        for table in CLUSTERED:
+            _rebuild(table, rowid=True)
+
+
+def _rebuild(table: str, *, rowid: bool) -> None:
+    """SQLite: the table made again from its own definition, with or without a rowid, its rows
+    copied and its indexes made again."""
+    bind = op.get_bind()
+    ddl = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar()
+    indexes = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                   "AND sql IS NOT NULL", (table,)).scalars().all()
+    body = ddl[ddl.index("("):].strip().removesuffix("WITHOUT ROWID").strip()
+    op.execute(f"CREATE TABLE {table}_new {body}" + ("" if rowid else " WITHOUT ROWID"))
+    op.execute(f"INSERT INTO {table}_new SELECT * FROM {table}")
+    op.execute(f"DROP TABLE {table}")
+    op.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+    for sql in indexes:
+        op.execute(sql)
 
 
 def _rewrite(doc: Callable[[str], str], packed: Callable[[object], bytes]) -> None:
