@@ -229,6 +229,9 @@ def test_words_of_characters_the_tokenizer_would_split_or_fold(database, princip
 
 
 def test_pure_rules():
+    assert tt.snippet("用量", "前の行\n二行目に用量あり") == tt.Snippet("二行目に用量あり", 4, 6)
+    assert tt.snippet("ｶﾞ", "xガy") == tt.Snippet("xガy", 1, 2) and tt.snippet("a\nb", "a\nb") is None
+    assert tt.snippet("ab", "a\nb ab") == tt.Snippet("b ab", 2, 4)  # the first match within a line
     assert tt.normal("ＡＢＣｶﾞ Straße") == "abcガ strasse"
     assert tt.query_grams("用量です") == (["用量", "量で", "です"], False)
     assert tt.query_grams("Ｋ") == (["k"], True) and tt.query_grams("") == ([], False)
