@@ -88,11 +88,11 @@ def start_server(data_dir: Path, database_url: str | None = None, env: dict | No
                       login.group(2) if login else "", lines, proc, data_dir)
 
 
-def start_live(data_dir: Path, database=None) -> LiveServer:  # noqa: ANN001
+def start_live(data_dir: Path, database=None, env: dict | None = None) -> LiveServer:  # noqa: ANN001
     """A server on the test's database: SQLite in `data_dir` (with its first-run admin login), or
     the shared PostgreSQL test database, then with an admin key in a workspace of its own."""
     url = None if database is None or database.kind == "sqlite" else database.url
-    server = start_server(data_dir, url)
+    server = start_server(data_dir, url, env)
     if url:
         from tests.support import cli
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from tests.servers import start_server
-from tests.support import cli, publish
+from tests.support import cli, ours, publish
 
 
 def test_serve_health_first_run_and_restart(tmp_path):
@@ -51,6 +51,16 @@ def test_keys_and_users_commands(tmp_path):
     assert cli("users", "create", "--email", "ph@example.jp", "--password", "long-enough-pw", env=env).returncode == 0
 
 
+def test_users_create_without_a_password_or_a_terminal_says_so(tmp_path):
+    env = {"PROMPTYARD_DATA_DIR": str(tmp_path / "data")}
+    out = cli("users", "create", "--email", "nopw@example.jp", env=env, stdin=subprocess.DEVNULL)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "no terminal to ask for the password on; pass --password" in out.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was made
+    piped = cli("users", "create", "--email", "nopw@example.jp", env=env, input="a-password-in-a-pipe\n")
+    assert piped.returncode == 2 and "pass --password" in piped.stderr
+
+
 def test_prompts_push_pull_roundtrip(live, tmp_path):
     env = live.client_env
     src = tmp_path / "prompts"
@@ -85,7 +95,11 @@ def test_requests_export_command(live, tmp_path):
     done = cli("requests", "export", "--filter", 'metadata.env = "prod"', "--format", "csv", "-o", str(out), env=env)
     assert done.returncode == 0, done.stderr
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 2 and "prod" in lines[1]
+    assert len(lines) == 2 and "prod" in lines[1] and lines[0].startswith("id,")
+    excel = tmp_path / "excel.csv"
+    done = cli("requests", "export", "--format", "csv", "--bom", "-o", str(excel), env=env)
+    assert done.returncode == 0, done.stderr
+    assert excel.read_bytes().startswith(b"\xef\xbb\xbfid,") and len(excel.read_text("utf-8-sig").splitlines()) == 3
     bad = cli("requests", "export", "--filter", "metadata.env = prod", env=env)
     assert bad.returncode == 1 and "position" in bad.stderr
 
@@ -241,3 +255,148 @@ def test_serve_flags_win_over_the_environment(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+MULTILINE = {  # the text of each case, as published and as it must come back after pull -> push
+    "no-final-newline": "あなたは薬剤師です。\n丁寧に答えてください。",
+    "final-newline": "質問: {question}\n患者: {patient}\n",
+    "extra-newlines": "回答の最後に署名:\n薬局 一同\n\n\n",
+    "indented-first-line": "  注意: 用量は\n医師の指示に従う",
+    "space-before-break": "行末に空白 \n次の行",
+}
+
+
+def test_pull_writes_multiline_text_as_block_scalars_and_push_round_trips(live, tmp_path):
+    env = live.client_env
+    folder = f"rt-{uuid.uuid4().hex[:6]}"
+    for case, text in MULTILINE.items():
+        publish(live.http, f"{folder}/{case}", text, role="system", folder=folder)
+    publish(live.http, f"{folder}/completion", type="completion", text="次の文を要約:\n{text}\n", folder=folder)
+    out = tmp_path / "pulled"
+    assert cli("prompts", "pull", str(out), "--folder", folder, env=env).returncode == 0
+    files = {p.stem: p.read_text(encoding="utf-8") for p in (out / folder).glob("*.yaml")}
+    assert "content: |-\n    あなたは薬剤師です。\n    丁寧に答えてください。\n" in files["no-final-newline"]
+    assert "content: |\n    質問: {question}\n" in files["final-newline"]
+    assert "content: |+\n" in files["extra-newlines"] and "text: |\n  次の文を要約:\n" in files["completion"]
+    assert '"行末に空白 \\n次の行"' in files["space-before-break"]  # a block scalar would lose the space
+    again = cli("prompts", "push", str(out), "-m", "pulled back", env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("unchanged (v1)") == len(MULTILINE) + 1 and "new version" not in again.stdout
+    for case, text in MULTILINE.items():
+        got = ours(live, "GET", f"/api/v1/fetch/{quote(f'{folder}/{case}', safe='')}")["version"]
+        assert got["number"] == 1 and got["messages"][0]["content"] == text, case
+    edited = out / folder / "no-final-newline.yaml"  # a PdM adds a line in an editor
+    edited.write_text(files["no-final-newline"].replace("丁寧に答えてください。\n", "丁寧に答えてください。\n    短く。\n"),
+                      encoding="utf-8")
+    pushed = cli("prompts", "push", str(out), "-m", "shorter", env=env)
+    assert f"{folder}/no-final-newline: new version v2" in pushed.stdout, pushed.stdout + pushed.stderr
+    v2 = ours(live, "GET", f"/api/v1/fetch/{quote(f'{folder}/no-final-newline', safe='')}",
+              params={"version": 2})["version"]
+    assert v2["messages"][0]["content"] == "あなたは薬剤師です。\n丁寧に答えてください。\n短く。"
+
+
+def _read_until(proc: subprocess.Popen, text: str, seconds: float = 60) -> str:
+    """What the process printed up to and with the first line holding `text` (killed past `seconds`)."""
+    import threading
+
+    timer, shown = threading.Timer(seconds, proc.kill), ""
+    timer.start()
+    try:
+        for line in proc.stdout:
+            shown += line
+            if text in line:
+                break
+    finally:
+        timer.cancel()
+    return shown
+
+
+def test_serve_says_serving_on_only_once_the_port_is_listening(tmp_path):
+    """The moment the line appears, a connection to the port succeeds (it waits in the backlog)."""
+    import os
+    import socket
+
+    from tests.servers import free_port
+
+    port = free_port()
+    env = dict(os.environ, PROMPTYARD_PORT=str(port), PROMPTYARD_DATA_DIR=str(tmp_path / "d"),
+               PROMPTYARD_LOG_LEVEL="warning")
+    env.pop("PROMPTYARD_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "promptyard.cli", "serve"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        shown = _read_until(proc, "serving on")
+        assert f"Promptyard is serving on http://127.0.0.1:{port}" in shown, shown
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) == 0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_serve_on_a_busy_port_names_it_and_how_to_choose_another(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = cli("serve", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+        assert out.returncode == 3, out.stdout + out.stderr
+        assert f"error: port {port} on 127.0.0.1 is already in use" in out.stderr
+        assert f"promptyard.cli serve --port {port + 1}` or PROMPTYARD_PORT={port + 1}" in out.stderr
+        assert "serving on" not in out.stdout and "Traceback" not in out.stderr
+        assert not (tmp_path / "d").exists()  # nothing set up for a server that cannot start
+        bare = cli("--port", str(port), "--data-dir", str(tmp_path / "d"))  # bare promptyard is serve
+        assert bare.returncode == 3 and f"port {port} on 127.0.0.1 is already in use" in bare.stderr
+    low = cli("serve", "--host", "203.0.113.7", "--port", "8700", "--data-dir", str(tmp_path / "d"))
+    assert low.returncode == 3 and "error: cannot listen on 203.0.113.7 port 8700" in low.stderr, low.stderr
+    assert "--host / PROMPTYARD_HOST" in low.stderr
+
+
+def test_client_commands_name_the_url_they_could_not_reach(tmp_path):
+    from tests.servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"PROMPTYARD_URL": url, "PROMPTYARD_API_KEY": "py_sk_unused"}
+    for argv in (["prompts", "list"], ["requests", "export", "-o", str(tmp_path / "x.jsonl")],
+                 ["privacy", "purge", "--dry-run"], ["experiments", "show", "p", "production"]):
+        out = cli(*argv, env=env)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, (argv, out.stderr)
+        assert f"error: could not reach the Promptyard server at {url} (" in out.stderr, (argv, out.stderr)
+        assert "Set PROMPTYARD_URL or pass --url" in out.stderr
+    flag = cli("prompts", "list", "--url", "http://127.0.0.1:9/", env=env)
+    assert "could not reach the Promptyard server at http://127.0.0.1:9 (" in flag.stderr, flag.stderr
+
+
+def test_the_hints_of_make_serve_name_the_venv_command(tmp_path):
+    """`make serve` runs .venv/bin/promptyard, which is not on PATH: the hints name that path."""
+    import os
+    from pathlib import Path
+
+    from tests.servers import free_port
+
+    script = Path(sys.executable).parent / "promptyard"
+    assert script.exists(), f"{script}: the package is not installed in this venv (make test installs it)"
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "promptyard").symlink_to(script)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and Path(p).resolve() != script.parent.resolve())
+    import promptyard
+
+    here = str(Path(promptyard.__file__).parents[1])  # this tree's code, also from another directory
+    env = dict(os.environ, PATH=path, PROMPTYARD_PORT=str(free_port()), PROMPTYARD_LOG_LEVEL="warning",
+               PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    env.pop("PROMPTYARD_DATABASE_URL", None)
+    env.pop("PROMPTYARD_DATA_DIR", None)
+    for start in ("first", "restart"):
+        proc = subprocess.Popen([".venv/bin/promptyard", "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            shown = _read_until(proc, "New API key")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        assert "New API key: .venv/bin/promptyard keys create --name NAME; new login: .venv/bin/promptyard users " \
+               "create" in shown, (start, shown)
+    assert (tmp_path / "data" / "promptyard.db").exists()  # ./data, as README says

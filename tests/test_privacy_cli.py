@@ -7,8 +7,19 @@ import subprocess
 import uuid
 from datetime import timedelta
 
+import pytest
+
 from promptyard.store.types import utcnow
+from tests.servers import start_live
 from tests.support import cli
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, database):  # noqa: ANN001, ANN201
+    """A server that never ticks: the test purges by hand, and the tick would purge first."""
+    server = start_live(tmp_path_factory.mktemp("live"), database, env={"PROMPTYARD_RAMP_TICK_S": "0"})
+    yield server
+    server.stop()
 
 
 def _log(days: float = 0, **kw) -> dict:  # noqa: ANN003

@@ -173,11 +173,32 @@ def test_the_count_is_exact_up_to_its_bound(seeded):  # noqa: ANN001
     node = query.parse("tag exists")
     with database.read() as s:
         n = len(_scan(s, p, node))
-        base = select(Request).where(Request.workspace_id == p.workspace_id,
-                                     query_plan.choose(s, node, p.workspace_id, limit=10).where(utcnow()))
-        assert query_plan.count(s, base, bound=n) == (n, False)
-        assert query_plan.count(s, base, bound=n - 1) == (n - 1, True)
+        plan = query_plan.counting(s, query_plan.choose(s, node, p.workspace_id, limit=10))
+        ids = plan.ids(utcnow()).where(Request.workspace_id == p.workspace_id)
+        assert query_plan.count(s, ids, bound=n) == (n, False)
+        assert query_plan.count(s, ids, bound=n - 1) == (n - 1, True)
         assert request_reads.browse(s, p, node=node, limit=5, count=True)["matching"] == {"count": n, "more": False}
+
+
+def test_a_count_reads_the_smallest_set_and_each_id_once(database):  # noqa: ANN001
+    """100 of 900 logs carry both tags: the tag set (200 entries, each id twice) is smaller than
+    the env set (900): the count reads it and counts each log once."""
+    with database.write() as s:
+        ws, _ = keys.ensure_workspace(s, f"plan-{uuid.uuid4().hex[:8]}")
+        p = keys.system_principal(ws)
+        logs = [{"id": f"count-{i}-{ws}", "model": "m", "tags": ["beta", "gold"] if i % 9 == 0 else [],
+                 "metadata": {"env": "prod" if i % 2 else "dev"},
+                 "start_time": (T0 + timedelta(seconds=i)).isoformat()} for i in range(900)]
+        assert not request_ingest.ingest(s, p, logs, max_batch=1000)["errors"]
+    node = query.parse('metadata.env exists AND tag in ["beta", "gold"]')
+    with database.read() as s:
+        counting = query_plan.counting(s, query_plan.choose(s, node, p.workspace_id, limit=50))
+        assert counting.driver is not None and counting.driver.cond.field == "tag"
+        assert len(_scan(s, p, node)) == 100
+        ids = counting.ids(utcnow()).where(Request.workspace_id == p.workspace_id)
+        assert query_plan.count(s, ids) == (100, False)
+        found = request_reads.browse(s, p, node=node, limit=5, count=True)
+        assert found["matching"] == {"count": 100, "more": False}
 
 
 def test_the_api_and_the_ui_list_say_how_many_match(api, ui):  # noqa: ANN001, F811

@@ -352,3 +352,31 @@ def test_a_sample_ratio_mismatch_withholds_the_verdict_in_both_languages():
     assert verdict_text(c, "en") == "no verdict: the traffic split does not match the policy"
     assert "判定を保留" in verdict_text(c, "ja")
     assert warning_text({"code": "something_new"}, "ja") == "something_new"  # a code the UI does not know yet
+
+
+DECISION_FORMS = ("/promote", "/rollback", "/ramps", "/policy")
+
+
+@pytest.mark.parametrize(("role", "label", "forms"), [
+    ("viewer", "production", False), ("editor", "production", False), ("admin", "production", True),
+    ("owner", "production", True), ("editor", "staging", True)])
+def test_decision_forms_only_for_who_may_move_the_label(ui, database, principal, role, label, forms):  # noqa: ANN001
+    """Promote / Roll back / Ramp / Split post to the label's move: only shown where the server takes them."""
+    pid, _ = _prompt(database, principal, SPLIT)
+    if label != "production":
+        with database.write() as s:
+            experiments.set_policy(s, principal, pid, label, policy=SPLIT, reason="try", version=1)
+    client = ui(role, lang="ja")
+    page = client.get(f"/ui/prompts/{pid}/labels/{label}/experiment").text
+    actions = re.findall(r'<form method="post" action="([^"]+)"', page)
+    shown = [a for a in actions if a.endswith(DECISION_FORMS)]
+    assert len(shown) == (4 if forms else 0), actions
+    assert ('id="decide-admin-only"' in page) == (role == "editor" and not forms)
+    if role == "editor" and not forms:
+        assert "管理者だけです" in page
+        for path in DECISION_FORMS:  # and the server still refuses what the page no longer offers
+            answer = client.post(f"/ui/prompts/{pid}/labels/{label}{path}", follow_redirects=False,
+                                 data={"csrf_token": client.csrf, "reason": "r", "version": "2", "weight_1": "50",
+                                       "weight_2": "50", "candidate": "2", "baseline": "1", "steps": "10, 100",
+                                       "interval_min": "5", "metric": "error_rate", "margin": "5", "min_n": "30"})
+            assert answer.status_code == 403, (path, answer.status_code)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
+
 from promptyard.services import keys, labels, prompts, versions
 
 
@@ -29,6 +31,23 @@ def _editor_form(client, content: str, commit: str, **extra) -> dict:  # noqa: A
             "content_0": content, "role_1": "user", "content_1": "{question}", "provider": "openai",
             "model": "gpt-4o-mini", "template_format": "f-string", "parameters": '{"temperature": 0.5}',
             "commit_message": commit, **extra}
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_preview_warns_on_every_empty_variable(ui, database, lang):
+    """A known variable left blank, one only whitespace and one just added (no field yet) are all named."""
+    client = ui("editor", lang=lang)
+    pid = _prompt(database, client.principal)
+    form = _editor_form(client, "About {topic} for {age}, {new_one}.", "", preview="1", var_topic="aspirin",
+                        var_question="", var_age="  ")
+    page = client.post(f"/ui/prompts/{pid}/edit", data=form)
+    assert page.status_code == 200 and 'id="preview"' in page.text
+    warning = re.search(r'<p class="warning vars" role="status" id="preview-unfilled">(.*?)</p>', page.text, re.S)
+    assert re.findall(r"<code>([^<]+)</code>", warning.group(1)) == ["age", "new_one", "question"]
+    assert ("サンプル値が空" if lang == "ja" else "have no sample value") in warning.group(1)
+    assert "About aspirin for   , ." in page.text  # rendered, the blanks as they are
+    filled = client.post(f"/ui/prompts/{pid}/edit", data=form | {"var_question": "q", "var_age": "3", "var_new_one": "x"})
+    assert "preview-unfilled" not in filled.text
 
 
 def test_create_prompt_in_a_folder_and_list_it(ui):
@@ -103,9 +122,7 @@ def test_preview_renders_with_samples_and_shows_errors(ui, database):
     ok = client.post(f"/ui/prompts/{pid}/edit", data=_editor_form(
         client, "About {topic}.", "", preview="1", var_topic="aspirin", var_question="dose?"))
     assert ok.status_code == 200 and "About aspirin." in ok.text and 'id="preview"' in ok.text
-    missing = client.post(f"/ui/prompts/{pid}/edit", data=_editor_form(client, "About {topic}.", "", preview="1",
-                                                                        var_topic="aspirin"))
-    assert missing.status_code == 422 and "missing input variable(s): question" in missing.text
+    assert "preview-unfilled" not in ok.text
     broken = client.post(f"/ui/prompts/{pid}/edit", data=_editor_form(client, "About {topic", "", preview="1"))
     assert broken.status_code == 422 and "preview-error" in broken.text
     jinja = _editor_form(client, "{{ ''.__class__.__mro__ }}", "", preview="1", template_format="jinja2")
@@ -126,7 +143,7 @@ def test_diff_side_by_side(ui, database):
         versions.publish(s, client.principal, pid, spec)
     page = client.get(f"/ui/prompts/{pid}/diff")
     assert page.status_code == 200
-    assert re.search(r'<tr class="replace">.*Version 1 about.*Version 2 about', page.text, re.S)
+    assert re.search(r'<tr class="replace">.*Version <del>1</del> about.*Version <ins>2</ins> about', page.text, re.S)
     assert "parameters.temperature" in page.text and "gpt-4o" in page.text
     assert "0.7" in client.get(f"/ui/prompts/{pid}/diff?left=2&right=1").text
     assert client.get(f"/ui/prompts/{pid}/diff?left=1&right=7").status_code == 404

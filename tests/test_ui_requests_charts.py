@@ -39,7 +39,7 @@ def test_bar_width_is_proportional_to_the_axis():
 
 
 def test_axis_rounds_up_to_a_readable_end():
-    assert [charts._nice_max(v) for v in (0, 0.7, 1, 3, 7.5, 1200, 0.023)] == [1.0, 0.8, 1, 4, 8, 2000, 0.04]
+    assert [charts.nice_max(v) for v in (0, 0.7, 1, 3, 7.5, 1200, 0.023)] == [1.0, 0.8, 1, 4, 8, 2000, 0.04]
 
 
 def test_hostile_names_are_escaped_text():
@@ -53,7 +53,7 @@ def test_analytics_charts_cover_every_metric_and_score_name():
     items = [item("p", 1, scores={"medically_correct": {"n": 5, "mean": 70.0, "ci_low": 60.0, "ci_high": 80.0}}),
              item("p", 2, scores={"follows_manual": {"n": 1, "mean": 90.0, "ci_low": None, "ci_high": None}}),
              item(None, None, count=0, cost_total=None, latency_p50=None, latency_p95=None)]
-    got = charts.analytics_charts(items, t)
+    got = charts.analytics_charts(items, t, "en")
     assert [c.key for c in got] == ["count", "error_rate", "latency", "cost", "score:follows_manual",
                                     "score:medically_correct"]
     assert got[-1].title == "requests.analytics.score[medically_correct]"
@@ -65,4 +65,10 @@ def test_analytics_charts_cover_every_metric_and_score_name():
     assert len([x for x in latency.iter(NS + "line") if x.get("class") == "tick"]) == 2
     cost_values = [e.text for e in ET.fromstring(str(got[3].svg)).iter(NS + "text") if e.get("class") == "value"]
     assert cost_values[0] == "$0.005"  # per request: 0.05 over 10 requests (fractions of a cent in full)
-    assert charts._usd(12.345) == "$12.35" and charts._usd(0.25) == "$0.2500" and charts._usd(0.0000025) == "$0.0000025"
+
+
+def test_axes_write_large_counts_in_the_languages_units():
+    items = [item("p", 1, count=80_000), item("p", 2, count=20_000)]
+    for lang, expected in (("en", ["0", "20,000", "40,000", "60,000", "80,000"]), ("ja", ["0", "2万", "4万", "6万", "8万"])):
+        count = charts.analytics_charts(items, t, lang)[0]
+        assert [e.text for e in ET.fromstring(str(count.svg)).iter(NS + "text") if e.get("class") == "axis"] == expected

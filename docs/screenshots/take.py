@@ -4,6 +4,8 @@ against a fresh `promptyard serve` filled with example data through the public A
     .venv/bin/python docs/screenshots/take.py        # writes docs/screenshots/*.png
     .venv/bin/python docs/screenshots/take.py privacy privacy-ja   # only these
 
+(From a worktree, put its src first: PYTHONPATH=src, or the server runs the installed package.)
+
 Japanese pages need a CJK font in the OS (Debian: apt-get install fonts-noto-cjk), or their text
 shows as empty boxes.
 """
@@ -14,6 +16,7 @@ import random
 import sys
 import tempfile
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,6 +29,7 @@ from tests.browser import ARGS, CHROMIUM  # noqa: E402
 from tests.servers import start_server  # noqa: E402
 
 OUT = Path(__file__).parent
+NARROW = {"experiment-ja-1024": 1024}  # shots taken at a smaller window width than 1360 px
 NAME = "服薬指導/返信案"
 SYSTEM = ("You are a pharmacist answering patients' questions about {drug}.\n"
           "Follow the pharmacy manual. Answer in plain words and say when to see a doctor.")
@@ -35,7 +39,8 @@ def seed(url: str, key: str) -> int:
     api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     model = {"provider": "openai", "name": "gpt-4o-mini", "parameters": {"temperature": 0.2, "max_tokens": 400}}
     texts = [SYSTEM, SYSTEM + "\nKeep answers under 120 words.",
-             SYSTEM + "\nKeep answers under 120 words.\nEnd with one safety reminder."]
+             SYSTEM.replace("plain words", "plain, friendly words") + "\nKeep answers under 120 words.\n"
+             "End with one safety reminder."]
     for i, (text, commit) in enumerate(zip(texts, ["first version", "shorter answers",
                                                     "add a safety reminder (pharmacist review)"])):
         body = {"name": NAME, "folder": "production/pharmacy", "description": "Replies to patient questions",
@@ -62,7 +67,9 @@ def seed(url: str, key: str) -> int:
             f"meta.{k}": v for k, v in meta.items()}}).raise_for_status().json()
         v = got["version"]["number"]
         score = min(100, max(0, rng.gauss(72 if v == 2 else 79, 12)))
-        logs.append({"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o-mini",
+        at = datetime.now(timezone.utc)  # after the split started: the experiment counts it
+        logs.append({"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o-mini", "start_time": at.isoformat(),
+                     "end_time": (at + timedelta(seconds=rng.uniform(0.6, 2.4))).isoformat(),
                      "input": {"messages": [{"role": "user", "content": "この薬は食後に飲みますか?"}]},
                      "output": {"text": "はい、食後に服用してください。"}, "metadata": meta,
                      "usage": {"input_tokens": 300, "output_tokens": rng.randint(80, 200)},
@@ -70,8 +77,25 @@ def seed(url: str, key: str) -> int:
                      "scores": [{"name": "follows_manual", "value": round(score)}],
                      "prompt": {"name": NAME, "version": v, "label": "production"},
                      "routing": {"label": "production", "rule": got["routing"]["rule"], "unit": meta["user_id"]}})
-    api.post("/api/v1/requests", json={"requests": logs}).raise_for_status()
+    api.post("/api/v1/requests", json={"requests": logs + before_the_experiment(NAME, rng)}).raise_for_status()
     return pid
+
+
+def before_the_experiment(name: str, rng: random.Random) -> list[dict]:
+    """Two weeks of production traffic on v2 before the split started today (for the trends)."""
+    now, logs = datetime.now(timezone.utc), []
+    for day in range(1, 14):
+        for _ in range(rng.randint(18, 30)):
+            at = now - timedelta(days=day, hours=rng.uniform(0, 20))
+            logs.append({"id": str(uuid.uuid4()), "provider": "openai", "model": "gpt-4o-mini",
+                         "start_time": at.isoformat(), "end_time": (at + timedelta(seconds=rng.uniform(0.6, 2.4))).isoformat(),
+                         "input": {"messages": [{"role": "user", "content": "飲み忘れたときはどうしますか?"}]},
+                         "output": {"text": "気づいたときに 1 回分を飲んでください。"}, "metadata": {"role": "patient"},
+                         "usage": {"input_tokens": 300, "output_tokens": rng.randint(80, 200)},
+                         "status": "error" if rng.random() < 0.02 else "ok",
+                         "scores": [{"name": "follows_manual", "value": round(min(100, max(0, rng.gauss(72, 12))))}],
+                         "prompt": {"name": name, "version": 2, "label": "production"}})
+    return logs
 
 
 def main() -> None:
@@ -88,7 +112,12 @@ def main() -> None:
                  ("en", "keys", "/ui/keys", None), ("en", "members", "/ui/members", None),
                  ("en", "privacy", "/ui/privacy", None), ("ja", "privacy-ja", "/ui/privacy", None),
                  ("ja", "prompt-ja", f"/ui/prompts/{pid}", None),
-                 ("ja", "experiment-ja", f"/ui/prompts/{pid}/labels/production/experiment", None)]
+                 ("ja", "experiment-ja", f"/ui/prompts/{pid}/labels/production/experiment", None),
+                 ("en", "analytics", f"/ui/analytics?prompt={quote(NAME)}&days=14", None),
+                 ("ja", "analytics-ja", f"/ui/analytics?prompt={quote(NAME)}&days=14", None),
+                 ("ja", "diff-ja", f"/ui/prompts/{pid}/diff?left=1&right=3", None),
+                 ("ja", "keys-ja", "/ui/keys", None),
+                 ("ja", "experiment-ja-1024", f"/ui/prompts/{pid}/labels/production/experiment", None)]
         wanted = set(sys.argv[1:])  # names of shots to retake (default: all)
         shots = [shot for shot in shots if not wanted or shot[1] in wanted]
         with sync_playwright() as pw:
@@ -111,6 +140,7 @@ def main() -> None:
                 for shot_lang, name, path, action in shots:
                     if shot_lang != lang or name == "login":
                         continue
+                    page.set_viewport_size({"width": NARROW.get(name, 1360), "height": 900})
                     page.goto(live.url + path)
                     if action == "preview":
                         page.fill("textarea[name=var_drug]", "loxoprofen")

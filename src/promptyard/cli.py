@@ -1,7 +1,8 @@
 """`promptyard` command line: serve (default), db upgrade / redact / vacuum, keys, users, prompts push/pull.
 
 Server commands import the server extra lazily, so `pip install promptyard` (client only) keeps
-working for the client commands (prompts ..., requests export).
+working for the client commands (prompts ..., requests export); without the extra a server command
+says which install it needs and exits 2 (main).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from promptyard.cli_help import SERVER_COMMANDS, SERVER_EXTRA, SERVER_MODULES, examples, program, promptyard_version
+from promptyard.cli_progress import progress
 from promptyard.settings import Settings
 
 
@@ -60,6 +63,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from promptyard.web.app import create_app
 
     settings = _server_settings(args)
+    try:
+        sock = serving.listen(settings)  # before anything else: "serving on" below is then true
+    except serving.CannotListen as exc:
+        print(_cannot_listen(exc), file=sys.stderr)
+        return PORT_UNAVAILABLE
     db = _database(settings)
     with db.exclusive("setup") as s:  # several servers may start at once on an empty database
         fr = first_run(s)
@@ -68,10 +76,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if fr.api_key:
         _show_first_run(settings, url, fr)
     else:
-        print(f"Log in at {url}/ui/login. New API key: promptyard keys create --name NAME; "
-              "new login: promptyard users create --email E --role admin", flush=True)
-    serving.run(create_app(settings, db), settings)
+        print(f"Log in at {url}/ui/login. {_more_hint()}", flush=True)
+    serving.run(create_app(settings, db), settings, sock)
     return 0
+
+
+PORT_UNAVAILABLE = 3  # serve's exit status when it cannot listen (uvicorn's own for a failed start)
+
+
+def _more_hint() -> str:
+    me = program()
+    return f"New API key: {me} keys create --name NAME; new login: {me} users create --email E --role admin"
+
+
+def _cannot_listen(exc: Any) -> str:
+    other = exc.port + 1 if exc.port < 65535 else 8700
+    choose = (f"choose another port with `{program()} serve --port {other}` or PROMPTYARD_PORT={other}"
+              + ("" if exc.host in ("127.0.0.1", "localhost") else " (or another address with --host / PROMPTYARD_HOST)"))
+    if exc.busy:
+        return f"error: port {exc.port} on {exc.host} is already in use (another server is listening there); {choose}"
+    return f"error: cannot listen on {exc.host} port {exc.port} ({exc.reason}); {choose}"
 
 
 def _show_first_run(settings: Settings, url: str, fr: Any) -> None:
@@ -82,7 +106,7 @@ def _show_first_run(settings: Settings, url: str, fr: Any) -> None:
                f"  admin API key: {fr.api_key}\n")
     if sys.stdout.isatty():
         print("\nFirst start: created the default workspace. These are shown ONCE - keep them:")
-        print(secrets, flush=True)
+        print(secrets + f"  {_more_hint()}\n", flush=True)
         return
     path = (private_data_dir(settings, create=True) / CREDENTIALS_FILE).resolve()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -92,6 +116,7 @@ def _show_first_run(settings: Settings, url: str, fr: Any) -> None:
                 "then delete this file.\n" + secrets)
     print(f"\nFirst start: created the default workspace, an owner login and an admin API key.\n"
           f"  They are in {path} (readable only by this user): keep them elsewhere, then delete the file.\n"
+          f"  {_more_hint()}\n"
           f"  Log in at {url}/ui/login as {fr.admin_email} with the password from that file.\n", flush=True)
 
 
@@ -111,17 +136,16 @@ def cmd_db_redact(args: argparse.Namespace) -> int:
     p = _workspace(db, args.workspace)
     summary: dict[str, Any] = {"scanned": 0, "changed": 0, "counts": {}, "dry_run": args.dry_run}
     after: int | None = 0
-    while after is not None:
-        with db.write() as s:
-            part = redaction.redact_stored(s, p, after_id=after, dry_run=args.dry_run)
-        after = part["last_id"]
-        summary["scanned"] += part["scanned"]
-        summary["changed"] += part["changed"]
-        for kind, n in part["counts"].items():
-            summary["counts"][kind] = summary["counts"].get(kind, 0) + n
-        print(f"\r{summary['scanned']:,} logs read, {summary['changed']:,} "
-              f"{'would change' if args.dry_run else 'redacted'}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+    with progress("redact", unit="logs") as bar:
+        while after is not None:
+            with db.write() as s:
+                part = redaction.redact_stored(s, p, after_id=after, dry_run=args.dry_run)
+            after = part["last_id"]
+            summary["scanned"] += part["scanned"]
+            summary["changed"] += part["changed"]
+            for kind, n in part["counts"].items():
+                summary["counts"][kind] = summary["counts"].get(kind, 0) + n
+            bar.advance(part["scanned"])
     if not args.dry_run:
         with db.write() as s:
             redaction.record_redact_stored(s, p, summary)
@@ -176,14 +200,29 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+NO_TERMINAL_FOR_PASSWORD = ("error: users create: no terminal to ask for the password on; pass --password "
+                            "(10+ characters)")
+
+
 def cmd_users(args: argparse.Namespace) -> int:
+    """Create a login; the password from --password, else asked for on the terminal (never read from a
+    pipe: without a terminal the command says so and exits 2 before it changes anything)."""
     import getpass
 
     from promptyard.services import users
 
+    password = args.password
+    if not password:
+        if not sys.stdin.isatty():
+            print(NO_TERMINAL_FOR_PASSWORD, file=sys.stderr)
+            return 2
+        try:
+            password = getpass.getpass("password (10+ characters): ")
+        except EOFError:
+            print(NO_TERMINAL_FOR_PASSWORD, file=sys.stderr)
+            return 2
     db = _database(_server_settings(args))
     p = _workspace(db, args.workspace)
-    password = args.password or getpass.getpass("password (10+ characters): ")
     with db.write() as s:
         users.create_user(s, p.workspace_id, email=args.email, password=password, role=args.role, actor="cli")
     print(f"created user {args.email} with role {args.role}")
@@ -197,14 +236,16 @@ def _server_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promptyard", description="Promptyard server and client")
+    parser = argparse.ArgumentParser(prog="promptyard", description="Promptyard server and client",
+                                     **examples("promptyard"))
+    parser.add_argument("--version", action="version", version=f"promptyard {promptyard_version()}")
     sub = parser.add_subparsers(dest="cmd")
-    serve = sub.add_parser("serve", help="run the server (default command)")
+    serve = sub.add_parser("serve", help="run the server (default command) [server]", **examples("serve"))
     serve.add_argument("--host", help="listen address (PROMPTYARD_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (PROMPTYARD_PORT, default 8700)")
     _server_args(serve)
     serve.set_defaults(func=cmd_serve)
-    db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_cmd", required=True)
+    db = sub.add_parser("db", help="database commands [server]", **examples("db")).add_subparsers(dest="db_cmd", required=True)
     up = db.add_parser("upgrade", help="apply migrations")
     _server_args(up)
     up.set_defaults(func=cmd_db_upgrade)
@@ -218,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "PostgreSQL: VACUUM FULL (locks the log tables meanwhile)")
     _server_args(vac)
     vac.set_defaults(func=cmd_db_vacuum)
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_cmd", required=True)
+    keys = sub.add_parser("keys", help="API keys [server]", **examples("keys")).add_subparsers(dest="keys_cmd", required=True)
     kc = keys.add_parser("create", help="create a key and print it once")
     kc.add_argument("--name", required=True)
     kc.add_argument("--scopes", help="comma-separated: read,write,ingest,admin (default read,write,ingest)")
@@ -230,11 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (kc, kl, kr):
         _server_args(p)
         p.set_defaults(func=cmd_keys)
-    users = sub.add_parser("users", help="logins").add_subparsers(dest="users_cmd", required=True)
+    users = sub.add_parser("users", help="logins [server]", **examples("users")).add_subparsers(dest="users_cmd", required=True)
     uc = users.add_parser("create", help="create a login")
     uc.add_argument("--email", required=True)
     uc.add_argument("--role", choices=["viewer", "editor", "admin", "owner"], default="editor")
-    uc.add_argument("--password", help="(prompted when omitted)")
+    uc.add_argument("--password", help="asked for on the terminal when omitted (without a terminal: required)")
     _server_args(uc)
     uc.set_defaults(func=cmd_users)
     from promptyard import cli_client
@@ -245,16 +286,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["serve", *argv]  # bare `promptyard [--port N ...]` serves
     args = parser.parse_args(argv)
-    if not getattr(args, "cmd", None):
-        args = parser.parse_args(["serve", *(argv or [])])
     try:
         return args.func(args)
+    except ModuleNotFoundError as exc:
+        if args.cmd not in SERVER_COMMANDS or (exc.name or "").split(".")[0] not in SERVER_MODULES:
+            raise
+        print(f"error: this command needs `{SERVER_EXTRA}` (the server extra: {exc.name} is not installed)",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # a PromptyardError or a connection problem: one line, no trace
+        from promptyard.cli_api import connection_failure
         from promptyard.errors import PromptyardError
 
-        if isinstance(exc, PromptyardError) or exc.__class__.__module__.startswith("httpx"):
-            print(f"error: {exc}", file=sys.stderr)
+        said = connection_failure(exc)
+        if said or isinstance(exc, PromptyardError) or exc.__class__.__module__.startswith("httpx"):
+            print(f"error: {said or exc}", file=sys.stderr)
             return 1
         raise
 

@@ -31,6 +31,22 @@ def answer(r: httpx.Response) -> Any:
     return r.json()
 
 
+def connection_failure(exc: Exception) -> str | None:
+    """What a client command says when the server could not be reached or the connection broke: the
+    server's URL and where it came from (None for any other exception)."""
+    if not isinstance(exc, httpx.TransportError):
+        return None
+    try:
+        url = exc.request.url
+        where = f"{url.scheme}://{url.netloc.decode('ascii')}"
+    except RuntimeError:  # an error raised before any request was made
+        where = "the server"
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return (f"could not reach the Promptyard server at {where} ({exc or exc.__class__.__name__}); "
+                "is it running there? Set PROMPTYARD_URL or pass --url")
+    return f"the connection to {where} failed ({exc.__class__.__name__}: {exc})"
+
+
 def connect(args: argparse.Namespace) -> Api:
     env_url, env_key = client_config()
     url, key = args.url or env_url, args.api_key or env_key

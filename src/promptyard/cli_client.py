@@ -10,12 +10,13 @@ from typing import Any
 
 from promptyard.cli_api import add_connection_options
 from promptyard.cli_experiments import experiment_commands
+from promptyard.cli_help import examples
 from promptyard.cli_privacy import privacy_group
 from promptyard.cli_prompts import cmd_export, cmd_get, cmd_list, cmd_pull, cmd_push
 
 
 def add_commands(sub: Any) -> None:
-    prompts = sub.add_parser("prompts", help="prompts on a running server").add_subparsers(
+    prompts = sub.add_parser("prompts", help="prompts on a running server", **examples("prompts")).add_subparsers(
         dest="prompts_cmd", required=True)
     pl = prompts.add_parser("list", help="list prompts")
     for flag in ("--folder", "--tag", "--label", "--q"):
@@ -36,11 +37,14 @@ def add_commands(sub: Any) -> None:
     pu.add_argument("--folder", help="only prompts in this folder")
     pu.add_argument("--label", help="pull this label's version instead of the newest")
     pu.set_defaults(func=cmd_pull)
-    requests = sub.add_parser("requests", help="the request log on a running server").add_subparsers(
+    requests = sub.add_parser("requests", help="the request log on a running server",
+                              **examples("requests")).add_subparsers(
         dest="requests_cmd", required=True)
     ex = requests.add_parser("export", help="export requests matching a filter as CSV or JSONL")
     ex.add_argument("--filter", help='e.g. \'metadata.env = "prod" AND score.medically_correct < 60\'')
     ex.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+    ex.add_argument("--bom", action="store_true", help="CSV: UTF-8 with a byte order mark, so that Excel "
+                                                      "reads Japanese text (no mojibake)")
     ex.add_argument("-o", "--output", help="file to write (default: standard output)")
     ex.set_defaults(func=cmd_export)
     privacy = privacy_group(sub)

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from promptyard import errors
 from promptyard.cli_api import Api, connect, find_prompt_id
+from promptyard.cli_help import examples
 from promptyard.domain.stats import p_phrase
 
 DECLARED = ("hypothesis", "primary_metric", "planned_units", "min_effect")
@@ -209,7 +210,8 @@ def _evidence_options(p: argparse.ArgumentParser) -> None:
 
 
 def experiment_commands(sub: Any) -> list[argparse.ArgumentParser]:
-    exp = sub.add_parser("experiments", help="experiments on a release label").add_subparsers(
+    exp = sub.add_parser("experiments", help="experiments on a release label",
+                         **examples("experiments")).add_subparsers(
         dest="exp_cmd", required=True)
     show = exp.add_parser("show", help="the label's running experiment: per rule, comparisons, winner")
     _evidence_options(show)

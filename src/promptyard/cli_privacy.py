@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 from promptyard import errors
 from promptyard.cli_api import answer, connect
+from promptyard.cli_help import examples
+from promptyard.cli_progress import progress
 
 
 def _confirm(args: argparse.Namespace, question: str) -> bool:
@@ -54,8 +56,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if not _confirm(args, f"Purge {preview['count']} logs for good?"):
         print("nothing purged")
         return 1
-    done = api.http.post("/api/v1/privacy/purge", json={}, timeout=None)
-    result = answer(done)
+    with progress("purge", preview["count"]) as bar:  # one call: the bar shows the time it takes
+        result = answer(api.http.post("/api/v1/privacy/purge", json={}, timeout=None))
+        bar.done(result["count"])
     print(f"purged {result['count']} logs")
     return 0
 
@@ -103,7 +106,9 @@ def cmd_erase(args: argparse.Namespace) -> int:
     if not _confirm(args, f"Erase {count} logs for good?"):
         print("nothing erased")
         return 1
-    result = answer(api.http.post("/api/v1/requests/erase", json=body | {"expected": count}, timeout=None))
+    with progress("erase", count) as bar:
+        result = answer(api.http.post("/api/v1/requests/erase", json=body | {"expected": count}, timeout=None))
+        bar.done(result["count"])
     print(f"erased {result['count']} logs")
     return 0
 
@@ -170,8 +175,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def privacy_group(sub: Any) -> Any:
     """The `privacy` command's subcommands (retention, purge, erase, erased, redaction, terms, preview). Every
     subcommand needs --url/--api-key (added by add_commands)."""
-    group = sub.add_parser("privacy", help="redaction policy, retention, purge and erasure of logs (admin keys)"
-                           ).add_subparsers(
+    group = sub.add_parser("privacy", help="redaction policy, retention, purge and erasure of logs (admin keys)",
+                           **examples("privacy")).add_subparsers(
         dest="privacy_cmd", required=True)
     ret = group.add_parser("retention", help="show the retention period, or set it (--days N | --keep-forever)")
     which = ret.add_mutually_exclusive_group()

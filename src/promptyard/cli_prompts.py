@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import quote
 
 from promptyard import errors
-from promptyard.cli_api import connect
+from promptyard.cli_api import Api, connect
+from promptyard.cli_progress import progress
 from promptyard.sdk.http import error_of
 
 
@@ -51,9 +52,25 @@ def pull_target(out: Path, name: str) -> Path:
     return path
 
 
-def cmd_pull(args: argparse.Namespace) -> int:
+def to_yaml(doc: dict[str, Any]) -> str:
+    """A prompt file as YAML a person edits: multi-line text (templates, messages) as block scalars
+    (`|`, with `|-` / `|+` where the text ends without / with extra newlines), so a new line typed in an
+    editor stays a new line on push (in a quoted scalar a single line break folds into a space). Text
+    that a block scalar cannot hold exactly (a space before a line break, control characters) stays
+    double-quoted, which also keeps it exactly."""
     import yaml
 
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(doc, Dumper=Dumper, allow_unicode=True, sort_keys=False, width=1000)
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
     api, out, refused = connect(args), Path(args.dir), 0
     params = {"folder": args.folder} if args.folder else {}
     for prompt in api.call("GET", "/api/v1/prompts", params=params | {"limit": 1000})["items"]:
@@ -68,8 +85,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         fetched = api.call("GET", f"/api/v1/fetch/{quote(prompt['name'], safe='')}",
                            params={"label": args.label} if args.label else {"label": "latest"})
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(to_file(prompt, fetched["version"]), allow_unicode=True, sort_keys=False),
-                        encoding="utf-8")
+        path.write_text(to_yaml(to_file(prompt, fetched["version"])), encoding="utf-8")
         print(f"pulled {prompt['name']} v{fetched['version']['number']} -> {path}")
     return 1 if refused else 0
 
@@ -98,19 +114,53 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Stream matching requests into a file (or stdout) without holding them in memory."""
+    """Stream matching requests into a file (or stdout) without holding them in memory; a progress
+    bar on a terminal (not when the rows themselves go to that terminal)."""
     api = connect(args)
-    params = {"format": args.format} | ({"filter": args.filter} if args.filter else {})
+    params = {"format": args.format} | ({"filter": args.filter} if args.filter else {}) | (
+        {"bom": "true"} if args.bom else {})
     out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    rows = ExportRows(args.format)
     try:
-        with api.http.stream("GET", "/api/v1/requests/export", params=params, timeout=None) as r:
-            if r.status_code >= 400:
-                r.read()
-                raise error_of(r)
-            for chunk in r.iter_bytes():
-                out.write(chunk)
+        with progress("export", quiet=not args.output and sys.stdout.isatty()) as bar:
+            if bar.shown:
+                bar.total(_matching(api, args.filter))
+            with api.http.stream("GET", "/api/v1/requests/export", params=params, timeout=None) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise error_of(r)
+                for chunk in r.iter_bytes():
+                    out.write(chunk)
+                    bar.advance(rows.count(chunk))
     finally:
         if args.output:
             out.close()
     return 0
 
+
+def _matching(api: Api, filter: str | None) -> int | None:
+    """How many requests the export will have (None above the count the search gives exactly)."""
+    found = api.call("GET", "/api/v1/requests", params={"limit": 1} | ({"filter": filter} if filter else {}))
+    matching = found.get("matching") or {}
+    return None if matching.get("more") or "count" not in matching else matching["count"]
+
+
+class ExportRows:
+    """Counts the rows of an export as its bytes stream in: JSONL lines; CSV line ends outside quoted
+    cells (a cell may hold line breaks; an escaped quote "" toggles twice), less the header row."""
+
+    def __init__(self, fmt: str):
+        self.csv, self.quoted, self.header = fmt == "csv", False, fmt == "csv"
+
+    def count(self, chunk: bytes) -> int:
+        if not self.csv:
+            return chunk.count(b"\n")
+        n = 0
+        for i, part in enumerate(chunk.split(b'"')):
+            if i:
+                self.quoted = not self.quoted
+            if not self.quoted:
+                n += part.count(b"\n")
+        if self.header and n:
+            n, self.header = n - 1, False
+        return n

@@ -31,7 +31,7 @@ from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import audit, experiment_records, keys, request_reads
-from promptyard.store import rollups, text_search
+from promptyard.store import bulk, rollups, text_search
 from promptyard.store.db import Database
 from promptyard.store.models import AuditEvent, PendingUpdate, Request, Score, Workspace
 from promptyard.store.query_sql import where
@@ -55,13 +55,13 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
     rows = session.execute(
         select(r.id, r.client_id, r.prompt_name, r.version_number, r.status, r.total_tokens, r.cost, r.latency_ms,
                r.experiment_id, r.routing, r.input, r.output)
-        .where(r.workspace_id == workspace_id, r.id.in_(ids)).order_by(r.id).with_for_update()).all()
+        .where(r.workspace_id == workspace_id, bulk.one_of(r.id, ids)).order_by(r.id).with_for_update()).all()
     if not rows:
         return 0
     found = [row.id for row in rows]
     scores: dict[int, list[tuple[str, float]]] = {}
     for rid, name, value in session.execute(select(Score.request_id, Score.name, Score.value)
-                                            .where(Score.request_id.in_(found))):
+                                            .where(bulk.one_of(Score.request_id, found))):
         scores.setdefault(rid, []).append((name, value))
     changes = rollups.Changes()
     for row in rows:
@@ -73,9 +73,9 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
         for name, value in scores.get(row.id, ()):
             changes.score(version, name, value, sign=-1, unit=unit)
     session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == workspace_id,
-                                                PendingUpdate.client_id.in_([row.client_id for row in rows])))
+                                                bulk.one_of(PendingUpdate.client_id, [row.client_id for row in rows])))
     text_search.remove(session, [(row.id, workspace_id, text_of(row.input), text_of(row.output)) for row in rows])
-    session.execute(delete(Request.__table__).where(Request.workspace_id == workspace_id, Request.id.in_(found)))
+    session.execute(delete(Request.__table__).where(Request.workspace_id == workspace_id, bulk.one_of(Request.id, found)))
     changes.apply(session, workspace_id)  # last, in key order (see rollups)
     return len(found)
 

@@ -23,15 +23,21 @@ COLUMNS = ["id", "start_time", "prompt", "version", "label", "provider", "model"
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
-def export(session: Session, p: Principal, node: query.Node | None, fmt: str) -> Iterator[str]:
+# Excel reads a CSV file without a byte order mark in the system's code page (Shift_JIS on a Japanese
+# Windows): UTF-8 text becomes mojibake. With U+FEFF first it reads UTF-8; other readers skip it.
+BOM = "\ufeff"
+
+
+def export(session: Session, p: Principal, node: query.Node | None, fmt: str, *, bom: bool = False
+           ) -> Iterator[str]:
     """Every matching request, newest first, as text chunks (keyset batches: constant memory):
     JSONL with everything (input, output, variables, routing), CSV with the list columns and the
-    input and output as plain text. Format and rights are checked when called, before the first
-    chunk is asked for."""
+    input and output as plain text (`bom`: UTF-8 with a byte order mark, for Excel). Format and
+    rights are checked when called, before the first chunk is asked for."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}")
     items = request_reads.iterate(session, p, node)
-    return _jsonl(items) if fmt == "jsonl" else _csv(items)
+    return _jsonl(items) if fmt == "jsonl" else _csv(items, BOM if bom else "")
 
 
 def _jsonl(items: Iterator[dict]) -> Iterator[str]:
@@ -39,8 +45,9 @@ def _jsonl(items: Iterator[dict]) -> Iterator[str]:
         yield json.dumps(_plain(item), ensure_ascii=False) + "\n"
 
 
-def _csv(items: Iterator[dict]) -> Iterator[str]:
+def _csv(items: Iterator[dict], start: str) -> Iterator[str]:
     buf = io.StringIO()
+    buf.write(start)
     writer = csv.writer(buf)
     writer.writerow(COLUMNS)
     for item in items:

@@ -305,10 +305,10 @@ def redact_stored(session: Session, p: Principal, *, after_id: int = 0, batch: i
                            .order_by(Request.id).limit(batch).with_for_update()).all()
     ids = [r.id for r in rows]
     meta: dict[int, list[RequestMetadata]] = {}
-    for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id.in_(ids))):
+    for m in session.scalars(select(RequestMetadata).where(bulk.one_of(RequestMetadata.request_id, ids))):
         meta.setdefault(m.request_id, []).append(m)
     comments: dict[int, list[Score]] = {}
-    for sc in session.scalars(select(Score).where(Score.request_id.in_(ids), Score.comment != "")):
+    for sc in session.scalars(select(Score).where(bulk.one_of(Score.request_id, ids), Score.comment != "")):
         comments.setdefault(sc.request_id, []).append(sc)
     totals: dict[str, int] = {}
     changed = 0

@@ -70,9 +70,9 @@ def targets(session: Session, p: Principal, refs: Iterable[str]) -> dict[str, Ta
     out. A ref that is one request's client id and another's number names the first."""
     refs = set(refs)
     numbers = {ref: n for ref in refs if (n := ascii_int(ref, hi=ROW_ID_MAX)) is not None}
-    cond = Request.client_id.in_(refs)
+    cond = bulk.one_of(Request.client_id, refs)
     if numbers:
-        cond = or_(cond, Request.id.in_(set(numbers.values())))
+        cond = or_(cond, bulk.one_of(Request.id, set(numbers.values())))
     found = _locked(session, p.workspace_id, cond)
     by_client = {client_id: t for client_id, t in found.values()}
     out = {ref: by_client.get(ref) or found.get(numbers.get(ref), (None, None))[1] for ref in refs}
@@ -99,7 +99,7 @@ def _apply_metadata(session: Session, p: Principal, items: list[Item], changes: 
         return
     table = RequestMetadata.__table__
     have = {(rid, k) for rid, k in session.execute(select(table.c.request_id, table.c.key).where(
-        table.c.request_id.in_({rid for rid, _ in latest}), table.c.key.in_({k for _, k in latest})))}
+        bulk.one_of(table.c.request_id, {rid for rid, _ in latest}), bulk.one_of(table.c.key, {k for _, k in latest})))}
     old = [{"rid": rid, "k": k, "v": v} for (rid, k), v in latest.items() if (rid, k) in have]
     if old:
         session.execute(update(table).where(table.c.request_id == bindparam("rid"), table.c.key == bindparam("k"))
@@ -146,7 +146,7 @@ def _apply_scores(session: Session, p: Principal, items: list[Item], changes: ro
     table = Score.__table__
     stored = {(r.request_id, r.name): (r.id, r.value) for r in session.execute(
         select(table.c.id, table.c.request_id, table.c.name, table.c.value).where(
-            table.c.request_id.in_({t.id for t, _ in items}), table.c.name.in_({s["name"] for _, s in items})))}
+            bulk.one_of(table.c.request_id, {t.id for t, _ in items}), bulk.one_of(table.c.name, {s["name"] for _, s in items})))}
     current = {k: value for k, (_, value) in stored.items()}
     latest: dict[tuple[int, str], dict] = {}
     for t, s in items:
@@ -230,7 +230,7 @@ def annotate(session: Session, p: Principal, ref: str, kind: Kind, payload: Any,
 def _apply_stored(session: Session, p: Principal, pending: list[tuple[PendingUpdate, int]],
                   changes: rollups.Changes) -> None:
     """Pending updates (with their request's row id) applied and deleted: per kind, in the order they came."""
-    found = _locked(session, p.workspace_id, Request.id.in_({rid for _, rid in pending}))
+    found = _locked(session, p.workspace_id, bulk.one_of(Request.id, {rid for _, rid in pending}))
     by_kind: dict[str, list] = defaultdict(list)
     for item, rid in pending:
         if rid in found:  # else erased meanwhile
@@ -243,7 +243,7 @@ def _apply_stored(session: Session, p: Principal, pending: list[tuple[PendingUpd
 def apply_pending(session: Session, p: Principal, inserted: dict[str, int], changes: rollups.Changes) -> None:
     """Pending updates for logs just stored (client id -> row id)."""
     pending = session.scalars(select(PendingUpdate).where(
-        PendingUpdate.workspace_id == p.workspace_id, PendingUpdate.client_id.in_(list(inserted)))
+        PendingUpdate.workspace_id == p.workspace_id, bulk.one_of(PendingUpdate.client_id, inserted))
         .order_by(PendingUpdate.id)).all()
     if pending:
         _apply_stored(session, p, [(item, inserted[item.client_id]) for item in pending], changes)

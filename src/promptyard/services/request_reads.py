@@ -21,7 +21,7 @@ from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import redaction
 from promptyard.services.render_pool import TemplateEngine
-from promptyard.store import query_plan
+from promptyard.store import bulk, query_plan
 from promptyard.store.models import Prompt, PromptVersion, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
 
@@ -87,9 +87,9 @@ def browse(session: Session, p: Principal, *, node: query.Node | None, prompt: s
     q = select(Request).where(ws == p.workspace_id, chosen.where(now), *scope)
     out = _page(session, q, limit, after, before, full, node)
     if count:
-        counting = chosen.counting()
+        counting = query_plan.counting(session, chosen)
         cws = Request.workspace_id + 0 if by_id else counting.workspace()
-        n, more = query_plan.count(session, select(Request).where(cws == p.workspace_id, counting.where(now), *scope))
+        n, more = query_plan.count(session, counting.ids(now).where(cws == p.workspace_id, *scope))
         out["matching"] = {"count": n, "more": more}
     return out
 
@@ -146,10 +146,10 @@ def summaries(session: Session, rows: list[Request], *, full: bool = False) -> l
     scores: dict[int, dict] = {i: {} for i in ids}
     if ids:
         for rid, key, value in session.execute(select(RequestMetadata.request_id, RequestMetadata.key,
-                                                      RequestMetadata.value).where(RequestMetadata.request_id.in_(ids))):
+                                                      RequestMetadata.value).where(bulk.one_of(RequestMetadata.request_id, ids))):
             meta[rid][key] = value
         for rid, name, value in session.execute(select(Score.request_id, Score.name, Score.value)
-                                                .where(Score.request_id.in_(ids))):
+                                                .where(bulk.one_of(Score.request_id, ids))):
             scores[rid][name] = value
     out = [_summary(r, meta[r.id], scores[r.id]) for r in rows]
     if full:

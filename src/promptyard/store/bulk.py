@@ -1,4 +1,4 @@
-"""Bulk inserts for the ingest path.
+"""Bulk inserts for the ingest path, and `one_of`: a column matching any of many values.
 
 A batch of 500 logs is about 3,500 rows (the request, its metadata, scores and tags). Through
 SQLAlchemy's executemany the per-row parameter handling cost more than the databases did, and
@@ -16,8 +16,11 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Float, Integer, Table
+from sqlalchemy import JSON, Boolean, Float, Integer, Table, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Column
 
 from promptyard.errors import Conflict, InvalidInput, Unavailable
@@ -104,3 +107,32 @@ def _values(col: Column, dialect: Any, values: list[Any]) -> list[Any]:
 
 def _pg_type(col: Column, dialect: Any) -> str:
     return "jsonb" if isinstance(col.type, JSON) else col.type.compile(dialect=dialect)
+
+
+def one_of(col: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`col IN values` for the many values of a batch (request ids, client ids, score names).
+    PostgreSQL gets `col = ANY(<one array>)`: psycopg prepares a statement run five times, and the
+    generic plan of `IN ($1, ..., $500)` compared every row of the table with the list (scoring
+    500 requests: 174 ms a statement against 7 ms), where an array keeps its index scan."""
+    return _OneOf(col, list(values))
+
+
+class _OneOf(ColumnElement[bool]):
+    type = Boolean()
+    _is_implicitly_boolean = True
+    inherit_cache = False  # holds plain values
+
+    def __init__(self, col: Any, values: list[Any]):
+        self.col, self.values = col, values
+
+
+@compiles(_OneOf, "postgresql")
+def _pg_one_of(element: _OneOf, compiler, **kw):  # noqa: ANN001, ANN202
+    values = bindparam("one_of", element.values, type_=ARRAY(element.col.type), unique=True)
+    return compiler.process(element.col == any_(values), **kw)
+
+
+@compiles(_OneOf)
+def _one_of(element: _OneOf, compiler, **kw):  # noqa: ANN001, ANN202
+    return compiler.process(element.col.in_(element.values), **kw)
+

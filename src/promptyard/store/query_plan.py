@@ -18,6 +18,8 @@ exactly what the substring scan would). A condition under OR or NOT, a negated o
 condition to a Candidate; an inexact one (a superset) would say so and keep its condition as a
 per-row check.
 
+The match count (`counting`, `count`) drives from the smallest set even when the page walks.
+
 Whatever drives, the WHERE clause is the filter's own conditions (the driver's replaced by the same
 set), so the rows and their order (start_time desc, id desc) are the same for every plan."""
 
@@ -44,6 +46,7 @@ PROBE = 10_000  # index entries a probe reads at most; also the bound of the mat
 # DRIVEN_ROW * PROBE rows, a needless walk up to the whole log; the estimates lean to driving.
 DRIVEN_ROW = 6
 FIRST_PROBE = 100  # entries each set is counted to first
+COUNT_PROBE = 4 * PROBE  # entries a set is counted to at most when looking for the smallest to count by
 BOUNDED_OPS = ("=", "in", "<", "<=", ">", ">=", "exists")  # one index range each; `~` would scan a key's values
 
 
@@ -81,22 +84,29 @@ PROVIDERS: list[Provider] = [_child_index, _text_index]
 @dataclass(frozen=True)
 class Plan:
     """How to read: `driver` None walks the time index; else `id IN driver.ids` leads.
-    `counter`: what drives the match count (the smallest set when it is under PROBE: counting
-    reads no more than it, even when the page walks). `estimates`: the probe counts, capped."""
+    `offers`: every set the filter offers; `estimates`: their probe counts, capped."""
 
     conds: tuple[Node, ...]
     driver: Candidate | None = None
-    counter: Candidate | None = None
+    offers: tuple[Candidate, ...] = ()
     estimates: tuple[int, ...] = field(default=())
-
-    def counting(self) -> Plan:
-        return Plan(self.conds, self.counter, self.counter)
 
     def where(self, now: datetime) -> ColumnElement[bool]:
         if self.driver is None:
             return and_(true(), *(where(c, now) for c in self.conds))
         rest = [c for c in self.conds if not (self.driver.exact and c is self.driver.cond)]
         return and_(Request.id.in_(self.driver.ids), *(where(c, now) for c in rest))
+
+    def ids(self, now: datetime) -> Select:
+        """The ids of the matching requests (the caller adds the workspace and scope), for
+        counting: when a set drives, read from it by a join, which SQLite streams (and a
+        count stops at its bound), where `id IN (set)` would first copy the whole set."""
+        if self.driver is None:
+            return select(Request.id).where(self.where(now))
+        found = self.driver.ids.subquery()
+        rest = [c for c in self.conds if not (self.driver.exact and c is self.driver.cond)]
+        q = select(Request.id).join_from(found, Request, Request.id == found.c.request_id)
+        return q.where(*(where(c, now) for c in rest)).distinct()  # a set may hold an id twice
 
     def workspace(self) -> ColumnElement[int]:
         """The workspace column to compare: when a set drives, `+ 0` keeps the check but out of
@@ -133,18 +143,34 @@ def choose(session: Session, node: Node | None, workspace_id: int, *, limit: int
            force: str | int | None = None) -> Plan:
     """The plan for one page of `limit` rows. `force`: "walk", or the index of a candidate to
     drive from (tests and benchmarks compare every plan)."""
-    conds, offers = conjuncts(node), candidates(node, workspace_id)
+    conds, offers = conjuncts(node), tuple(candidates(node, workspace_id))
     if force == "walk" or not offers:
-        return Plan(conds)
+        return Plan(conds, None, offers)
     if isinstance(force, int):
-        return Plan(conds, offers[force], offers[force])
+        return Plan(conds, offers[force], offers)
     counts, bounds = _probe_all(session, offers)
     best = min(range(len(offers)), key=counts.__getitem__)
     if counts[best] >= PROBE:  # every set is large: the filter is broad, a page fills fast
-        return Plan(conds, None, None, counts)
+        return Plan(conds, None, offers, counts)
     if counts[best] * DRIVEN_ROW <= _walk_rows(session, counts, bounds, workspace_id, limit):
-        return Plan(conds, offers[best], offers[best], counts)
-    return Plan(conds, None, offers[best], counts)
+        return Plan(conds, offers[best], offers, counts)
+    return Plan(conds, None, offers, counts)
+
+
+def counting(session: Session, plan: Plan) -> Plan:
+    """The plan for counting the matches (to PROBE): driven by the smallest set whatever its
+    size. A count reads until PROBE + 1 matches; every match is in each set and the set's rows
+    need no sort (Plan.ids streams them), so the smallest set never reads more rows than the
+    walk, and for a broad but rare filter (0.6% of a million logs: every log walked) far fewer.
+    When every set reached PROBE, the sets are probed on, to COUNT_PROBE, to find the smallest
+    (beyond that, the filter is dense enough in any of them)."""
+    if len(plan.offers) < 2:
+        return Plan(plan.conds, plan.offers[0] if plan.offers else None, plan.offers, plan.estimates)
+    counts = plan.estimates or tuple(probe(session, o.ids, PROBE) for o in plan.offers)
+    if min(counts) >= PROBE:
+        counts = tuple(probe(session, o.ids, COUNT_PROBE) for o in plan.offers)
+    best = min(range(len(counts)), key=counts.__getitem__)
+    return Plan(plan.conds, plan.offers[best], plan.offers, counts)
 
 
 def _probe_all(session: Session, offers: list[Candidate]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -181,9 +207,8 @@ def _walk_rows(session: Session, counts: tuple[int, ...], bounds: tuple[int, ...
     return min(float(logs), (limit + 1) / share) if share > 0 else float(logs)
 
 
-def count(session: Session, base: Select, bound: int = PROBE) -> tuple[int, bool]:
-    """How many rows `base` (a SELECT of requests with the plan's WHERE) has, counting at most
+def count(session: Session, ids: Select, bound: int = PROBE) -> tuple[int, bool]:
+    """How many rows `ids` (Plan.ids with the workspace and scope) has, counting at most
     `bound`: (n, True) means more than n."""
-    n = session.scalar(select(func.count()).select_from(base.with_only_columns(Request.id).limit(bound + 1)
-                                                        .order_by(None).subquery())) or 0
+    n = session.scalar(select(func.count()).select_from(ids.limit(bound + 1).subquery())) or 0
     return (bound, True) if n > bound else (n, False)

@@ -99,10 +99,11 @@ def stats(c: Ctx, p: Auth, prompt: str | None = None, filter: str | None = None)
     "description": "the matching requests, one JSON object per line (jsonl) or CSV with a header row",
     "content": {exports.MEDIA["jsonl"]: {}, exports.MEDIA["csv"].split(";")[0]: {}}}})
 def export(c: Ctx, p: Auth, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "jsonl",
-           filter: str | None = None):
+           filter: str | None = None, bom: Annotated[bool, Query(
+               description="CSV: UTF-8 with a byte order mark, so that Excel reads Japanese text")] = False):
     """Every matching request, streamed (constant memory)."""
     node = _filter(filter)
-    return download(c.db.read, lambda s: exports.export(s, p, node, format), media_type=exports.MEDIA[format],
+    return download(c.db.read, lambda s: exports.export(s, p, node, format, bom=bom), media_type=exports.MEDIA[format],
                     filename=f"requests.{format}")
 
 

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from markupsafe import Markup, escape
 
+from promptyard.web.ui import figures
+
 WIDTH, LABEL_W, VALUE_W, ROW_H, TOP, BOTTOM = 600, 180, 130, 26, 8, 22
 PLOT_W = WIDTH - LABEL_W - VALUE_W
 
@@ -35,7 +37,7 @@ class Chart:
     svg: Markup
 
 
-def _nice_max(value: float) -> float:
+def nice_max(value: float) -> float:
     """A round axis end (1, 2, 4, 8 x 10^k) at or above value: its quarters, the grid lines,
     are round numbers too."""
     if value <= 0 or not math.isfinite(value):
@@ -47,10 +49,6 @@ def _nice_max(value: float) -> float:
     return 10 * exp
 
 
-def _fmt_axis(v: float) -> str:
-    return f"{v:.4g}"
-
-
 def _x(value: float, top: float) -> float:
     return LABEL_W + max(0.0, min(value, top)) / top * PLOT_W
 
@@ -60,10 +58,10 @@ def _clip(text: str, limit: int = 28) -> str:
 
 
 def bar_chart(bars: list[Bar], *, title: str, fmt: Callable[[float], str], top: float | None = None,
-              empty: str = "—", axis_fmt: Callable[[float], str] = _fmt_axis) -> Markup:
+              empty: str = "—", axis_fmt: Callable[[float], str] = figures.plain) -> Markup:
     """A horizontal bar chart as an <svg> element. `top` fixes the axis end (100 for scores)."""
     values = [v for b in bars for v in (b.value, b.high, b.tick) if v is not None and math.isfinite(v)]
-    axis_top = top if top is not None else _nice_max(max(values, default=0.0))
+    axis_top = top if top is not None else nice_max(max(values, default=0.0))
     height = TOP + ROW_H * max(len(bars), 1) + BOTTOM
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{WIDTH}" '
              f'height="{height}" viewBox="0 0 {WIDTH} {height}" aria-label="{escape(title)}">',
@@ -113,41 +111,27 @@ def version_label(item: dict[str, Any], unlinked: str) -> str:
     return f"{item['prompt']}@{item['version']}" if item.get("version") is not None else str(item["prompt"])
 
 
-def _ms(v: float) -> str:
-    return f"{v:,.0f} ms"
-
-
-def _pct(v: float) -> str:
-    return f"{v * 100:.1f}%"
-
-
-def _usd(v: float) -> str:
-    """Cents for big sums, four decimals for small ones, significant digits for fractions of a cent."""
-    if v >= 1:
-        return f"${v:,.2f}"
-    if v >= 0.01 or v == 0:
-        return f"${v:.4f}"
-    return f"${v:.8f}".rstrip("0")
-
-
-def analytics_charts(items: list[dict[str, Any]], t: Callable[..., str]) -> list[Chart]:
-    """All charts of the analytics page from log_stats.per_version items; `t` translates titles."""
+def analytics_charts(items: list[dict[str, Any]], t: Callable[..., str], lang: str) -> list[Chart]:
+    """All charts of the analytics page from log_stats.per_version items; `t` translates titles,
+    `lang` picks the axis units (2万 / 20,000)."""
     labels = [version_label(i, t("requests.analytics.unlinked")) for i in items]
+    big = lambda v: figures.compact(v, lang)  # noqa: E731
     charts = [
         Chart("count", t("requests.analytics.count"),
               bar_chart([Bar(lb, i["count"]) for lb, i in zip(labels, items)],
-                        title=t("requests.analytics.count"), fmt=lambda v: f"{v:,.0f}")),
+                        title=t("requests.analytics.count"), fmt=figures.count, axis_fmt=big)),
         Chart("error_rate", t("requests.analytics.error_rate"),
               bar_chart([Bar(lb, i["error_rate"]) for lb, i in zip(labels, items)],
-                        title=t("requests.analytics.error_rate"), fmt=_pct,
-                        top=_nice_max(max([i["error_rate"] for i in items] + [0.01])))),
+                        title=t("requests.analytics.error_rate"), fmt=figures.percent, axis_fmt=figures.percent,
+                        top=nice_max(max([i["error_rate"] for i in items] + [0.01])))),
         Chart("latency", t("requests.analytics.latency"),
               bar_chart([Bar(lb, i["latency_p50"], tick=i["latency_p95"],
-                             note=f"/ {_ms(i['latency_p95'])}" if i["latency_p95"] is not None else "")
-                         for lb, i in zip(labels, items)], title=t("requests.analytics.latency"), fmt=_ms)),
+                             note=f"/ {figures.ms(i['latency_p95'])}" if i["latency_p95"] is not None else "")
+                         for lb, i in zip(labels, items)], title=t("requests.analytics.latency"), fmt=figures.ms,
+                        axis_fmt=big)),
         Chart("cost", t("requests.analytics.cost"),
               bar_chart([Bar(lb, _per_request(i)) for lb, i in zip(labels, items)],
-                        title=t("requests.analytics.cost"), fmt=_usd, axis_fmt=_usd)),
+                        title=t("requests.analytics.cost"), fmt=figures.money, axis_fmt=figures.money)),
     ]
     names = sorted({name for i in items for name in i["scores"]})
     for name in names:
@@ -155,8 +139,9 @@ def analytics_charts(items: list[dict[str, Any]], t: Callable[..., str]) -> list
         bars = []
         for lb, i in zip(labels, items):
             s = i["scores"].get(name)
-            bars.append(Bar(lb, s["mean"], s["ci_low"], s["ci_high"], note=f"n={s['n']}") if s else Bar(lb, None))
-        charts.append(Chart(f"score:{name}", title, bar_chart(bars, title=title, fmt=lambda v: f"{v:.1f}", top=100)))
+            bars.append(Bar(lb, s["mean"], s["ci_low"], s["ci_high"], note=f"n={figures.count(s['n'])}")
+                        if s else Bar(lb, None))
+        charts.append(Chart(f"score:{name}", title, bar_chart(bars, title=title, fmt=figures.decimal, top=100)))
     return charts
 
 

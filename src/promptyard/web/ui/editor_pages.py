@@ -28,9 +28,11 @@ OptNumber = Annotated[int | None, Query(ge=1, le=render.MAX_ID)]
 def _editor(request: Request, user: UiUser, prompt: PromptRecord, vf: VersionForm, base: int | None, *,
             status: int = 200, error: str | None = None, preview: dict | None = None,
             preview_error: str | None = None) -> Response:
+    variables = vf.variables(_engine(request))
+    unfilled = vf.unfilled(variables) if preview is not None else []
     return render.page(request, user, "ui/prompts/edit.html", status_code=status, prompt=prompt, vf=vf, base=base,
-                       error=error, preview=preview, preview_error=preview_error,
-                       variables=vf.variables(_engine(request)), roles=templates.ROLES, formats=templates.FORMATS)
+                       error=error, preview=preview, preview_error=preview_error, unfilled=unfilled,
+                       variables=variables, roles=templates.ROLES, formats=templates.FORMATS)
 
 
 @router.get("/prompts/{prompt_id}/edit", name="prompt_edit")

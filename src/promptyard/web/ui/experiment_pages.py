@@ -17,7 +17,7 @@ from promptyard.domain.stats import p_phrase
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import experiment_records, experiments, prompts, ramps, versions
 from promptyard.web.context import db
-from promptyard.web.ui import catalogue, render, session
+from promptyard.web.ui import catalogue, figures, render, session
 from promptyard.web.ui.render import FormData, Id
 from promptyard.web.ui.session import Editor, UiUser, Viewer
 
@@ -106,7 +106,7 @@ def detectable_text(c: dict[str, Any], lang: str, min_effect: float | None) -> l
         out.append(catalogue.translate(lang, "exp.detectable", d=fixed(c["detectable"], c["places"]),
                                        unit=unit))
     if c["units_needed"] is not None and min_effect is not None:
-        out.append(catalogue.translate(lang, "exp.units_needed", n=c["units_needed"], d=f"{min_effect:g}", unit=unit))
+        out.append(catalogue.translate(lang, "exp.units_needed", n=figures.count(c["units_needed"]), d=f"{min_effect:g}", unit=unit))
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from promptyard.domain import templates
+from promptyard.domain import diff, templates
 from promptyard.domain.records import FolderRecord
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import folders, prompts, versions
@@ -122,4 +122,5 @@ def prompt_diff(request: Request, prompt_id: Id, user: Viewer, left: OptNumber =
         right = right or prompt.latest_version
         left = left or max(right - 1, 1)
         d = versions.compare(s, user.principal, prompt_id, left, right) if prompt.latest_version else None
-    return render.page(request, user, "ui/prompts/diff.html", prompt=prompt, d=d, left=left, right=right)
+    return render.page(request, user, "ui/prompts/diff.html", prompt=prompt, d=d, left=left, right=right,
+                       segments=diff.segments)

@@ -61,7 +61,7 @@ from starlette.routing import NoMatchFound
 
 from promptyard.domain import access, numbers
 from promptyard.errors import InvalidInput
-from promptyard.web.ui import catalogue
+from promptyard.web.ui import catalogue, figures
 
 if TYPE_CHECKING:
     from promptyard.web.ui.session import UiUser
@@ -231,7 +231,7 @@ env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, unde
                   trim_blocks=True, lstrip_blocks=True)
 env.globals.update(t=_t, fmt_time=fmt_time, url_for=_url_for, url_or_none=_url_or_none, csrf_field=csrf_field,
                    safe_href=safe_href, notice=_notice, languages=catalogue.LANGUAGES, kind_name=kind_name,
-                   can=can, can_move=can_move, protected=access.is_protected)
+                   can=can, can_move=can_move, protected=access.is_protected, num=figures)
 env.filters.update(fmt_time=fmt_time, safe_href=safe_href, pretty_json=pretty_json)
 
 

@@ -16,11 +16,11 @@ from starlette.routing import NoMatchFound
 from promptyard.domain import access, numbers
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
-from promptyard.services import exports, log_stats, request_annotations, request_reads
+from promptyard.services import exports, log_stats, log_trends, request_annotations, request_reads
 from promptyard.services.render_pool import engine_for
 from promptyard.web.context import ctx, db
 from promptyard.web.downloads import download
-from promptyard.web.ui import charts, conversation, render, request_filters, session
+from promptyard.web.ui import charts, conversation, render, request_filters, session, trend_charts
 from promptyard.web.ui.catalogue import translate
 from promptyard.web.ui.render import FormData
 from promptyard.web.ui.session import Editor, UiUser, Viewer
@@ -28,6 +28,7 @@ from promptyard.web.ui.session import Editor, UiUser, Viewer
 router = APIRouter()
 PAGE_SIZE = 50
 Text = Annotated[str, Query(max_length=4000)]
+Days = Annotated[int, Query(ge=1, le=max(log_trends.PERIODS))]
 Cursor = Annotated[str | None, Query(max_length=200)]
 Version = Annotated[int | None, Query(ge=1, le=render.MAX_ID)]
 Ref = Annotated[str, Path(min_length=1, max_length=64)]
@@ -84,7 +85,14 @@ def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | No
                        q=q, scope=scope, page=found, names=names, error=error, prompt_links={
                             n: _prompt_link(request, pid) for n, pid in ids.items()},
                        score_ops=request_filters.SCORE_OPS, since=request_filters.SINCE,
-                       columns=_columns(found["items"]), highlight=any("match" in i for i in found["items"]))
+                       columns=_columns(found["items"]), highlight=any("match" in i for i in found["items"]),
+                       csv_bom=_csv_bom(user))
+
+
+def _csv_bom(user: UiUser) -> bool:
+    """Whether the UI's CSV has a byte order mark unless asked otherwise: in Japanese, where the file
+    is most often opened in Excel, which reads a CSV without one as Shift_JIS (mojibake)."""
+    return user.locale == "ja"
 
 
 def _columns(items: list[dict]) -> dict[str, list[str]]:
@@ -95,9 +103,11 @@ def _columns(items: list[dict]) -> dict[str, list[str]]:
 
 @router.get("/requests/export", name="requests_export")
 def export(request: Request, user: Viewer, format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
-           q: Text = "", prompt: Text = "", version: Version = None):
+           q: Text = "", prompt: Text = "", version: Version = None, bom: bool | None = None):
+    """The CSV has a byte order mark (Excel then reads UTF-8) when asked, and by default in Japanese."""
     node = request_reads.scoped(filters.parse(q), **_scope(prompt, version))
-    return download(db(request).read, lambda s: exports.export(s, user.principal, node, format),
+    bom = _csv_bom(user) if bom is None else bom
+    return download(db(request).read, lambda s: exports.export(s, user.principal, node, format, bom=bom),
                     media_type=exports.MEDIA[format], filename=f"requests.{format}")
 
 
@@ -153,14 +163,20 @@ def _float(text: Any) -> Any:
 
 
 @router.get("/analytics", name="analytics")
-def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = ""):
+def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", days: Days = 7):
     node, error = request_filters.parse(q)
     with db(request).read() as s:
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
         redacted = {} if error else log_stats.redactions(s, user.principal, prompt=prompt or None, node=node)
+        trends = None if error else log_trends.per_day(s, user.principal, days=days, tz=user.time_zone,
+                                                      prompt=prompt or None, node=node)
         names = request_reads.suggestions(s, user.principal)
-    chart_list = charts.analytics_charts(items, lambda key, **kw: translate(user.locale, key, **kw))
+    t = lambda key, **kw: translate(user.locale, key, **kw)  # noqa: E731
+    chart_list = charts.analytics_charts(items, t, user.locale)
+    trend_list = trend_charts.trend_charts(trends, t, user.locale) if trends and trends["series"] else []
     return render.page(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
                        q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names, redacted=redacted,
+                       days=days, periods=log_trends.PERIODS, trends=trend_list, trends_max=trend_charts.MAX_LINES,
+                       lines_left=max(0, len(trends["series"]) - trend_charts.MAX_LINES) if trends else 0,
                        score_names=sorted({n for i in items for n in i["scores"]}),
                        label=lambda i: charts.version_label(i, translate(user.locale, "requests.analytics.unlinked")))

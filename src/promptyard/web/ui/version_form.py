@@ -92,9 +92,14 @@ class VersionForm:
             return []
 
     def preview(self, engine: TemplateEngine) -> dict[str, Any]:
-        """The template rendered with the sample values (strict: every variable needs one)."""
-        values = {name: self.samples.get(name, "") for name in self.variables(engine) if name in self.samples}
+        """The template rendered with the sample values; a variable without one renders empty
+        (`unfilled` names them, so the page can warn)."""
+        values = {name: self.samples.get(name, "") for name in self.variables(engine)}
         return engine.render(self.kind, self.template(), self.template_format, values)
+
+    def unfilled(self, variables: list[str]) -> list[str]:
+        """The variables whose sample value is missing (newly added) or blank."""
+        return [name for name in variables if not self.samples.get(name, "").strip()]
 
 
 def _int(text: str) -> int:

@@ -1,0 +1,79 @@
+"""The analytics page's trends (services/log_trends.per_day: requests, errors and score means per
+day and version) in-process on a data set seeded by bench/seed_million.py (one log every 25 s from
+2026-01-01, 5 prompts x 3 versions, scores on most logs), for periods ending at the seed's last log.
+
+    python bench/seed_million.py --url sqlite:///bench/out/trends.db --rows 200000
+    python bench/bench_trends.py --url sqlite:///bench/out/trends.db --label "SQLite, 200,000 logs"
+
+The section lists every database measured (kept in bench/out/trends.json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import key_file, machine, pct, timed, write_section  # noqa: E402
+
+from promptyard.services import keys, log_trends  # noqa: E402
+from promptyard.store.db import Database  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+CASES = [("all prompts", None, 7), ("all prompts", None, 14), ("all prompts", None, 30), ("all prompts", None, 90),
+         ("one prompt", "bench/prompt-0", 30)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--label", required=True, help='database and size, e.g. "SQLite, 200,000 logs"')
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--rows", type=int, default=200_000, help="how many logs the seed wrote (to find its end)")
+    args = ap.parse_args()
+    db = Database(args.url)
+    with db.read() as s:
+        principal, _ = keys.authenticate(s, key_file(args.url).read_text().strip())
+    end = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=25 * args.rows)
+    rows = []
+    for what, prompt, days in CASES:
+        def run() -> dict:
+            with db.read() as s:
+                return log_trends.per_day(s, principal, days=days, tz="Asia/Tokyo", prompt=prompt, now=end)
+
+        logs = sum(sum(x["count"]) for x in run()["series"])
+        ms = timed(run, args.runs)
+        rows.append({"label": args.label, "case": f"{what}, {days} days", "logs": logs, "p50": pct(ms, 50),
+                     "p95": pct(ms, 95), "load": os.getloadavg()[0]})
+        print(rows[-1], flush=True)
+    db.dispose()
+    kept = OUT / "trends.json"
+    runs = json.loads(kept.read_text()) if kept.exists() else {}
+    runs |= {f"{r['label']}, {r['case']}": r for r in rows}
+    kept.write_text(json.dumps(runs, indent=1))
+    table = [f"| {r['label']} | {r['case']} | {r['logs']:,} | {r['p50']:.0f} | {r['p95']:.0f} | {r['load']:.1f} |"
+             for r in runs.values()]
+    write_section("trends", "\n".join([
+        "## Analytics trends by day (`bench/bench_trends.py`)",
+        "",
+        f"`services/log_trends.per_day` in-process, {machine()}, {args.runs} runs each, days in Asia/Tokyo, the "
+        "period ending at the seed's last log (one every 25 s). Milliseconds; the load average is the "
+        "machine's at the time (it is shared).",
+        "",
+        "| data set | period | logs in it | p50 ms | p95 ms | load |",
+        "|---|---|---|---|---|---|",
+        *table,
+        "",
+        "About 10 µs per log of the period on either database: each log is visited in its table row (its "
+        "prompt, version and status are not in the (workspace, start_time) index) and its scores are joined. "
+        "The first version (a CASE with one branch per day, the period read twice, SQLite's planner free to "
+        "walk every log) took 625 ms for 14 days and 6,554 ms for 90 days on SQLite at load 12-14; reading the "
+        "period once (a MATERIALIZED CTE) with CASEs that halve the days gave the figures above. Running totals "
+        "per day and version (as store/rollups keeps per version) would make the trends a few milliseconds."]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

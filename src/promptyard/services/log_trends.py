@@ -1,0 +1,80 @@
+"""Trends over time for the analytics page: per day and prompt version, the number of requests,
+the errors and each score's n and mean, over the last `days` days of the matching logs.
+
+Days are the viewer's (local midnight to midnight in `tz`, so a Tokyo team's Monday is its own);
+the boundaries are computed here as UTC instants and the database puts each log in its day with
+CASEs over start_time, the same portable statement on SQLite and PostgreSQL, read over the
+(workspace, start_time) index for the period only (bench/bench_trends.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Float, String, case, cast, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from promptyard.domain import access, query
+from promptyard.domain.records import Principal
+from promptyard.store.models import Request, Score
+from promptyard.store.query_sql import where
+from promptyard.store.types import utcnow
+
+PERIODS = (7, 14, 30, 90)  # days a page may ask for
+
+
+def per_day(session: Session, p: Principal, *, days: int, tz: str, prompt: str | None = None,
+            node: query.Node | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """{"days": [date, ...] oldest first, "series": [{"prompt", "version", "count": [n per day],
+    "errors": [...], "scores": {name: [(n, mean) or None per day]}}, ...]} (busiest version first)."""
+    access.require(p, "read")
+    now = now or utcnow()
+    edges, dates = _day_edges(now, days, ZoneInfo(tz))
+    day = _day_of(edges, 0, days)
+    scope = [Request.workspace_id == p.workspace_id, Request.start_time >= edges[0], Request.start_time < edges[-1]]
+    if prompt:
+        scope.append(Request.prompt_name == prompt)
+    if node is not None:
+        scope.append(where(node, now, sets_of=p.workspace_id))
+    m = select(Request.id, day.label("day"), Request.prompt_name.label("name"),
+               Request.version_number.label("number"), Request.status
+               ).where(*scope).cte("in_period").prefix_with("MATERIALIZED")  # else SQLite reads every log
+    errors = func.sum(case((m.c.status == "error", 1), else_=0))
+    totals = select(literal(None, String).label("score"), m.c.day, m.c.name, m.c.number, func.count().label("n"),
+                    cast(errors, Float).label("value")).group_by(m.c.day, m.c.name, m.c.number)
+    scores = select(Score.name.label("score"), m.c.day, m.c.name, m.c.number, func.count(Score.value).label("n"),
+                    cast(func.avg(Score.value), Float).label("value")
+                    ).join(Score, Score.request_id == m.c.id).group_by(m.c.day, m.c.name, m.c.number, Score.name)
+    series: dict[tuple, dict[str, Any]] = {}
+    rows = session.execute(union_all(totals, scores)).all()  # one statement: the period is read once
+    for r in sorted(rows, key=lambda r: r.score is not None):  # totals first: they make the series
+        if r.score is None:
+            s = series.setdefault((r.name, r.number), _series(r.name, r.number, days))
+            s["count"][r.day], s["errors"][r.day] = r.n, int(r.value or 0)
+        else:
+            day_means = series[(r.name, r.number)]["scores"].setdefault(r.score, [None] * days)
+            day_means[r.day] = (r.n, float(r.value))
+    ordered = sorted(series.values(), key=lambda s: (-sum(s["count"]), s["prompt"] or "", s["version"] or 0))
+    return {"days": dates, "series": ordered}
+
+
+def _day_of(edges: list[datetime], lo: int, hi: int) -> Any:
+    """The day (lo <= index < hi) a log's start_time falls in: CASEs that halve the days, so a
+    log takes log2(days) comparisons, not one per day."""
+    if hi - lo == 1:
+        return literal(lo)
+    mid = (lo + hi) // 2
+    return case((Request.start_time < edges[mid], _day_of(edges, lo, mid)), else_=_day_of(edges, mid, hi))
+
+
+def _day_edges(now: datetime, days: int, zone: ZoneInfo) -> tuple[list[datetime], list[Any]]:
+    """The UTC instants of the local midnights that bound the last `days` days (today included)."""
+    today = now.astimezone(zone).date()
+    dates = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    edges = [datetime.combine(d, time(), zone).astimezone(timezone.utc) for d in [*dates, today + timedelta(days=1)]]
+    return edges, dates
+
+
+def _series(name: str | None, number: int | None, days: int) -> dict[str, Any]:
+    return {"prompt": name, "version": number, "count": [0] * days, "errors": [0] * days, "scores": {}}
