@@ -8,6 +8,8 @@ and a phone number). Off and on alternate, ROUNDS times each; the table gives th
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import sys
 import time
@@ -18,10 +20,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fetch import PG, pg_ready  # noqa: E402
-from common import machine, server, write_section  # noqa: E402
+from common import fresh_pg, machine, server, write_section  # noqa: E402
 
 BATCH, BATCHES, CLIENTS, ROUNDS = 500, 40, 2, 5
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/promptyard_bench_ingest"
 
 SYSTEM = ("あなたは調剤薬局の薬剤師を支援するアシスタントです。患者からのチャットに対し、薬剤師が確認してから送る返信案を"
           "作成してください。用法・用量は添付文書と処方内容に従い、断定できないことは「薬剤師にご確認ください」と伝えます。"
@@ -79,14 +81,20 @@ def run(url: str, key: str, kind: str = "short") -> float:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pg", default=PG, help="the PostgreSQL database to (re)create; '' for SQLite only")
+    ap.add_argument("--rounds", type=int, default=ROUNDS)
+    ap.add_argument("--kinds", default="short,chat")
+    args = ap.parse_args()
+    load = os.getloadavg()[0]
     rows = []
-    for label, db_url in [("SQLite", None)] + ([("PostgreSQL", PG)] if pg_ready() else []):
-        for kind in ("short", "chat"):
+    for label, db_url in [("SQLite", None)] + ([("PostgreSQL", args.pg)] if args.pg and fresh_pg(args.pg) else []):
+        for kind in args.kinds.split(","):
             if db_url:
-                pg_ready()  # a fresh database: the server's first run hands out the admin key
+                fresh_pg(db_url)  # a fresh database: the server's first run hands out the admin key
             with server(db_url) as (url, key):
                 rates: dict[bool, list[float]] = {True: [], False: []}
-                for _ in range(ROUNDS):
+                for _ in range(args.rounds):
                     for on in (False, True):
                         set_redaction(url, key, on)
                         rates[on].append(run(url, key, kind))
@@ -99,7 +107,8 @@ def main() -> None:
         f"{BATCH} by {CLIENTS} concurrent clients to one `promptyard serve` process; {machine()}. "
         "`short`: a one-line question and answer; `chat`: a pharmacy conversation (a 250-character system prompt, "
         "the patient's message, a 170-character reply; every fifth names the patient and a phone number). "
-        f"Redaction off and on alternate, {ROUNDS} runs each, median (the database grows by every run). Targets: "
+        f"Redaction off and on alternate, {args.rounds} runs each, median (the database grows by every run); load "
+        f"average {load:.1f} at the start. The text index is kept at ingest (store/text_search.py). Targets: "
         "at least 5,000 logs/s; with redaction on (the default), at least 80% of the rate without it.", "",
         "| database | logs | logs/s, redaction off | logs/s, redaction on | on / off |", "|---|---|---|---|---|",
         *rows]))

@@ -14,6 +14,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 
+from promptyard.domain import query
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import (
@@ -295,6 +296,38 @@ def test_sqlite_file_and_wal_hold_no_canary_after_erasure(database, principal):
     for mark in marks:
         assert in_files(files, mark.encode()) == [], mark
         assert in_files(files, mark[4:].encode()) == [], mark  # nor its ASCII part, anywhere
+
+
+def test_sqlite_text_index_keeps_no_word_of_an_erased_log(database, principal):
+    """The text index holds each gram of a log as a word (its text could be read back from them):
+    after the erasure and the merge reclaim runs in bounded steps (the rest at later calls, as the
+    server's tick does), none of the erased log's words is in the file or the WAL."""
+    if database.kind != "sqlite":
+        pytest.skip("SQLite's files")
+    # Characters no other text holds, 64 code points apart (each its own second UTF-8 byte), so a
+    # word's bytes after its first one are in the file whatever prefix the index shares with the
+    # word before it.
+    mark = "".join(chr(0x3400 + 0x40 * k) for k in range(8))
+    needles = [(a + b).encode()[1:] for a, b in zip(mark, mark[1:])]
+    for n in range(4):  # several segments in the index, the marker's in an older one
+        ingest(database, principal, [log(input={"messages": [{"role": "user", "content": f"相談{n}の件"}]})
+                                     for _ in range(30)] + ([canary_log(mark)] if n == 1 else []))
+    files = sqlite_files(database)
+    assert all(in_files(files, w) for w in needles)  # the words are in the files now (the test can fail)
+    with database.read() as s:
+        rid = s.scalar(select(RequestMetadata.request_id).where(RequestMetadata.value == mark))
+    with database.write() as s:
+        erasure.delete_requests(s, principal.workspace_id, [rid])
+    assert database.reclaim(budget_s=0) is False and database.unreclaimed  # the merge is left for later
+    for _ in range(1000):
+        if database.reclaim(erased=False):
+            break
+    assert not database.unreclaimed
+    for word in needles + [mark.encode()]:
+        assert in_files(files, word) == [], word
+    with database.read() as s:
+        found = request_reads.browse(s, principal, node=query.parse('text ~ "相談2の"'), limit=100)["items"]
+    assert len(found) == 30  # the other logs' words are still there
 
 
 def _pg_pages_with(database, needle: str) -> list[str]:  # noqa: ANN001

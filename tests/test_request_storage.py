@@ -1,5 +1,5 @@
 """Each log's text is stored once (JSON; the search index holds grams, not the text) and large JSON
-is compressed on SQLite; every read gives back exactly what was logged, also across migration 0008."""
+is compressed on SQLite; every read gives back exactly what was logged, also across migrations 0008 and 0010 (JSON packed with a dictionary; metadata and tags WITHOUT ROWID)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import inspect, select, text
 
+from promptyard.domain import query
 from promptyard.domain.logs import text_of
 from promptyard.services import keys, request_ingest, request_reads
 from promptyard.store.db import Database
@@ -65,5 +66,43 @@ def test_migration_0008_round_trip_keeps_every_log(empty_url):  # noqa: F811
             assert s.scalar(select(Request.input).where(Request.client_id == cid)) == LONG
             found = request_reads.browse(s, p, node=None, limit=5)["items"]
         assert [i["id"] for i in found] == [cid]
+    finally:
+        db.dispose()
+
+
+def test_migration_0010_clusters_metadata_and_tags_and_keeps_them(empty_url):  # noqa: F811
+    """SQLite: request_metadata and request_tags are WITHOUT ROWID tables from 0010 on (and have a
+    rowid again after downgrade), with every row and index kept both ways."""
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine)
+        with db.write() as s:
+            ws, _ = keys.ensure_workspace(s, "m")
+        p = keys.system_principal(ws)
+        cid = uuid.uuid4().hex
+        with db.write() as s:
+            request_ingest.ingest(s, p, [{"id": cid, "input": SHORT, "output": SHORT, "tags": ["a", "b"],
+                                          "metadata": {"env": "prod", "user": "u1"}}], max_batch=10)
+
+        def found() -> list[str]:
+            with db.read() as s:
+                node = query.parse('metadata.user = "u1" and tag = "b"')
+                return [i["id"] for i in request_reads.browse(s, p, node=node, limit=5)["items"]]
+
+        def clustered() -> list[bool]:
+            with db.read() as s:
+                return [s.scalar(text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": t}).endswith("WITHOUT ROWID")
+                        for t in ("request_metadata", "request_tags")]
+        for revision, rowid in (("0008", True), ("head", False)):
+            if revision == "head":
+                upgrade(db.engine)
+            else:
+                downgrade(db.engine, revision)
+            assert found() == [cid]
+            if db.kind == "sqlite":
+                assert clustered() == [not rowid] * 2
+                with db.read() as s:
+                    names = set(s.scalars(text("SELECT name FROM sqlite_master WHERE type = 'index'")))
+                assert {"ix_request_metadata_ws_kv", "ix_request_tags_ws_tag"} <= names
     finally:
         db.dispose()

@@ -18,7 +18,7 @@ from promptyard.domain.query import Cond, Or, parse
 from promptyard.errors import InvalidInput
 from promptyard.services import erasure, keys, redaction, request_ingest, request_reads
 from promptyard.store.db import Database
-from promptyard.store.migrate import upgrade
+from promptyard.store.migrate import downgrade, upgrade
 from promptyard.store.models import Request
 from promptyard.store.types import utcnow
 from tests.test_migrations import empty_url  # noqa: F401  (a fixture)
@@ -185,7 +185,53 @@ def test_migration_0008_indexes_stored_logs(empty_url):  # noqa: F811
         db.dispose()
 
 
+def test_migration_0010_writes_the_words_and_the_json_anew_and_back(empty_url):  # noqa: F811
+    """SQLite: 0010 rewrites an index of 0008's hex words in today's words and packs the JSON again
+    with the dictionary; downgrade writes both back as 0008 did. Every log reads the same."""
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine)
+        with db.write() as s:
+            ws, _ = keys.ensure_workspace(s, "m")
+        p = keys.system_principal(ws)
+        long = "服薬の用量について、ご確認ください。" * 10
+        ids = _ingest(db, p, [(long, "はい"), ("別件", "用量")])
+        downgrade(db.engine, "0008")
+        if db.kind == "sqlite":
+            with db.read() as s:
+                hex_hits = s.execute(sa.text("SELECT rowid FROM request_fts WHERE request_fts MATCH "
+                                             "'input : \"7528g91cf\"'")).all()
+                old = s.scalar(sa.text("SELECT input FROM requests WHERE client_id = :c"), {"c": ids[0]})
+            assert len(hex_hits) == 1
+            assert old[:1] == b"x" and not old[1] & 0x20  # zlib without a dictionary
+        upgrade(db.engine)
+        assert _found(db, p, Cond("input", None, "~", "用量")) == {ids[0]}
+        assert _found(db, p, Cond("text", None, "~", "用量")) == set(ids)
+        with db.read() as s:
+            stored = s.scalar(select(Request.input).where(Request.client_id == ids[0]))
+            raw = s.scalar(sa.text("SELECT input FROM requests WHERE client_id = :c"), {"c": ids[0]})
+        assert stored == {"messages": [{"role": "user", "content": long}]}
+        if db.kind == "sqlite":
+            assert raw[:1] == b"x" and raw[1] & 0x20 and len(raw) < len(old)  # with the dictionary
+    finally:
+        db.dispose()
+
+
+def test_words_of_characters_the_tokenizer_would_split_or_fold(database, principal):
+    """SQLite's words move ASCII punctuation and spaces and the private characters the words use out
+    of the way: each text still matches what the definition says, and only that."""
+    texts = ["ℍ", "h", "a b", "a\ue020b", "\ue100", "\ue1000041", "x\"y", "x'y", "x*y"]
+    ids = dict(zip(texts, _ingest(database, principal, [(t, "") for t in texts])))
+    for t in texts:
+        want = {ids[u] for u in texts if tt.matches(t, u)}
+        assert _found(database, principal, Cond("input", None, "~", t)) == want, ascii(t)
+    assert _found(database, principal, Cond("input", None, "~", "\ue100")) == {ids["\ue100"], ids["\ue1000041"]}
+
+
 def test_pure_rules():
+    assert tt.snippet("用量", "前の行\n二行目に用量あり") == tt.Snippet("二行目に用量あり", 4, 6)
+    assert tt.snippet("ｶﾞ", "xガy") == tt.Snippet("xガy", 1, 2) and tt.snippet("a\nb", "a\nb") is None
+    assert tt.snippet("ab", "a\nb ab") == tt.Snippet("b ab", 2, 4)  # the first match within a line
     assert tt.normal("ＡＢＣｶﾞ Straße") == "abcガ strasse"
     assert tt.query_grams("用量です") == (["用量", "量で", "です"], False)
     assert tt.query_grams("Ｋ") == (["k"], True) and tt.query_grams("") == ([], False)

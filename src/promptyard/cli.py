@@ -162,7 +162,7 @@ def cmd_db_vacuum(args: argparse.Namespace) -> int:
     files (Database.reclaim): what the server does after each erasure, or with --full the
     rewrite that PostgreSQL needs for that proof (docs/privacy.md)."""
     db = _database(_server_settings(args))
-    done = db.reclaim(full=args.full)
+    done = db.reclaim(full=args.full, budget_s=None)
     print(f"{'VACUUM FULL' if args.full and db.kind == 'postgresql' else 'VACUUM' if args.full else 'reclaimed'} "
           f"({db.kind})" + ("" if done else ": readers kept the WAL checkpoint from finishing; run it again"))
     return 0 if done else 1

@@ -77,6 +77,10 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.connection.info["deadline"][0] = time.monotonic() + limit if limit else None
 
 
+# Seconds one reclaim() spends at most merging erased logs' words out of SQLite's text index (the
+# merge goes on at the server's next ticks; writers wait for one merge step at most, not this long).
+RECLAIM_S = 5.0
+
 # The tables that hold request content or point to it: what reclaim() vacuums after an erasure.
 LOG_TABLES = ("requests", "request_fts", "request_metadata", "request_tags", "scores", "redaction_counts", "pending_updates",
               "experiment_units")
@@ -97,7 +101,8 @@ class Database:
         with errors.TimedOut; writes and migrations have no limit. `secret` (Settings.secret()) rides
         along in every session's `info`, for the keyed hashes services derive from it."""
         self.url = url
-        self.unreclaimed = False  # a reclaim() whose checkpoint readers kept from finishing
+        self.unreclaimed = False  # a reclaim() left work for the next: a checkpoint, the text index's merge
+        self._merging: set[int] = set()  # SQLite: text index segments that may hold erased logs' words
         self.statement_timeout_s = statement_timeout_s
         self.outage = faults.Outage()
         self.engine = make_engine(url, echo=echo)
@@ -171,15 +176,19 @@ class Database:
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             conn.exec_driver_sql("ANALYZE")
 
-    def reclaim(self, *, full: bool = False) -> bool:
-        """After logs were erased or purged: make sure their text is gone from the database files
-        (docs/privacy.md says what is proven where). SQLite: freed pages go back to the file system
-        (incremental auto-vacuum, new databases; `full`: VACUUM, which rewrites the whole file and
-        turns incremental auto-vacuum on for older ones) and the WAL is checkpointed and truncated,
-        so no older copy of a page stays in it; False when readers kept the checkpoint from
-        finishing (try again later). PostgreSQL: VACUUM of the log tables (tables another vacuum
-        holds are skipped); `full`: VACUUM FULL, which rewrites them and holds an exclusive lock
-        meanwhile - only VACUUM FULL is sure to remove the deleted rows' bytes from the pages."""
+    def reclaim(self, *, full: bool = False, erased: bool = True, budget_s: float | None = RECLAIM_S) -> bool:
+        """After logs were erased or purged (`erased`; False: going on with what an earlier call left):
+        make sure their text is gone from the database files (docs/privacy.md says what is proven
+        where). SQLite: the text index merges away the segments that held the erased logs' words
+        (store/text_search.merge_away: steps of a bounded size, for `budget_s` seconds at most per
+        call, None: until done), freed pages go back to the file system (incremental auto-vacuum,
+        new databases; `full`: VACUUM, which rewrites the whole file and turns incremental auto-vacuum
+        on for older ones) and the WAL is checkpointed and truncated, so no older copy of a page stays
+        in it; False when work is left (the merge's budget ran out, or readers kept the checkpoint
+        from finishing): the server's tick calls again. PostgreSQL: VACUUM of the log tables (tables
+        another vacuum holds are skipped); `full`: VACUUM FULL, which rewrites them and holds an
+        exclusive lock meanwhile - only VACUUM FULL is sure to remove the deleted rows' bytes from
+        the pages."""
         with self._faults():
             if self.kind == "postgresql":
                 with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -188,7 +197,9 @@ class Database:
             raw = self.engine.raw_connection()  # outside any transaction (the driver's autocommit)
             try:
                 cur = raw.cursor()
-                cur.execute(text_search.COMPACT)  # removed rows' index entries go for good
+                if erased or full:
+                    self._merging |= text_search.segments(cur)
+                self._merging = text_search.merge_away(cur, self._merging, None if full else budget_s)
                 if full:
                     cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
                     cur.execute("VACUUM")
@@ -199,7 +210,7 @@ class Database:
                 cur.close()
             finally:
                 raw.close()
-            self.unreclaimed = busy != 0
+            self.unreclaimed = busy != 0 or bool(self._merging)
             return not self.unreclaimed
 
     def ping(self) -> None:

@@ -342,7 +342,8 @@ class Request(Base):
 
 class RequestTag(Base):
     __tablename__ = "request_tags"
-    __table_args__ = (Index("ix_request_tags_ws_tag", "workspace_id", "tag", "request_id"),)
+    # SQLite: WITHOUT ROWID (0010), the key is the table.
+    __table_args__ = (Index("ix_request_tags_ws_tag", "workspace_id", "tag", "request_id"), {"sqlite_with_rowid": False})
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(200), primary_key=True)
     workspace_id: Mapped[int] = mapped_column(Integer)  # via the request; no key of its own (0004)
@@ -350,7 +351,8 @@ class RequestTag(Base):
 
 class RequestMetadata(Base):
     __tablename__ = "request_metadata"
-    __table_args__ = (Index("ix_request_metadata_ws_kv", "workspace_id", "key", "value", "request_id"),)
+    __table_args__ = (Index("ix_request_metadata_ws_kv", "workspace_id", "key", "value", "request_id"),
+                      {"sqlite_with_rowid": False})  # SQLite: WITHOUT ROWID (0010), the key is the table
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(String(1000))

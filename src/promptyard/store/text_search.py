@@ -3,8 +3,9 @@
 One table, `request_fts`, made by migration 0008 (not in models.py: its shape differs per database):
 
 - SQLite: an FTS5 table without content (`content=''`): it keeps the index only, never the text.
-  Its rowid is the request's id; each gram is written as an ASCII word (the hex code points of its
-  characters joined by `g`, e.g. `7528g91cf` for `用量`) that FTS5's `ascii` tokenizer keeps whole.
+  Its rowid is the request's id; each gram is written as one word that FTS5's `ascii` tokenizer
+  keeps whole (`用量` as itself; see "the two encodings" below; migration 0010 wrote 0008's hex
+  words anew).
   A contentless table forgets rows only when told their tokens: `remove` is handed the texts the
   row was indexed with (made again from the stored JSON, the same way).
 - PostgreSQL: one row per request (per chunk of a long text, see text_tokens.CHUNK) with a
@@ -17,7 +18,8 @@ its own workspace condition), for `Request.id IN (...)`."""
 
 from __future__ import annotations
 
-from typing import Iterable
+import time
+from typing import Any, Iterable
 
 from sqlalchemy import (
     BigInteger,
@@ -151,27 +153,114 @@ def _fts_rows(conn: Connection, sql: str, rows: list[Texts]) -> None:
     """SQLite: `sql` for each row's id and token documents, through the driver (no per-row overhead)."""
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, [(rid, _fts_doc(inp), _fts_doc(out)) for rid, _, inp, out in rows])
+        cursor.executemany(sql, [(rid, fts_doc(inp), fts_doc(out)) for rid, _, inp, out in rows])
     finally:
         cursor.close()
 
 
-# SQLite: merge the index into one segment, which drops the entries of removed rows for good (until
-# then they stay in older segments, behind delete markers); store/db.reclaim runs it before giving the
-# space of erased logs back. (PostgreSQL: VACUUM FULL rewrites the table and its index.)
-COMPACT = "INSERT INTO request_fts (request_fts) VALUES ('optimize')"
+# --- erasure from SQLite's index ------------------------------------------------------------------
+# A contentless FTS5 table forgets a row by writing a delete marker for each of its words into a new
+# segment: the row's words stay in the older segments (its text could be read back from them) until
+# a merge takes those segments together with the markers' (SQLite 3.40 has no secure-delete for
+# FTS5). `optimize` does that in one statement that holds the write lock throughout (~18 s at a
+# million logs); `merge` with a negative page count does the same merge of every segment into one,
+# in steps that write about that many pages each, every step its own transaction: writers wait for
+# one step at most. store/db.reclaim runs the steps until the segments that were there at the
+# erasure are gone (merged away), within a time budget per call, and goes on at the next.
+MERGE_PAGES = 200
+_STRUCTURE = 10  # the rowid of the index's structure record in request_fts_data
+
+
+def segments(cursor: Any) -> set[int]:
+    """SQLite: the ids of the index's segments now, read from its structure record (4-byte cookie,
+    varints: levels, segments, write counter; per level: merging, segments, then each segment's id,
+    first and last page)."""
+    row = cursor.execute("SELECT block FROM request_fts_data WHERE id = ?", (_STRUCTURE,)).fetchone()
+    if row is None:
+        return set()
+    block, at = row[0], 4
+    levels, at = _varint(block, at)
+    _, at = _varint(block, at)
+    _, at = _varint(block, at)
+    found = set()
+    for _ in range(levels):
+        _, at = _varint(block, at)
+        count, at = _varint(block, at)
+        for _ in range(count):
+            segment, at = _varint(block, at)
+            _, at = _varint(block, at)
+            _, at = _varint(block, at)
+            found.add(segment)
+    return found
+
+
+def _varint(block: bytes, at: int) -> tuple[int, int]:
+    """SQLite's varint: 7 bits a byte, high bit set while more follow; a ninth byte gives 8 bits."""
+    value = 0
+    for k in range(8):
+        byte = block[at + k]
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at + k + 1
+    return (value << 8) | block[at + 8], at + 9
+
+
+def merge_away(cursor: Any, waiting: set[int], budget_s: float | None) -> set[int]:
+    """SQLite, outside a transaction: merge steps until none of the `waiting` segments is left, or
+    `budget_s` seconds have passed (None: until done); those still there. (One segment alone holds
+    no deleted row's words: the merge that made it dropped them.)"""
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    while True:
+        now = segments(cursor)
+        waiting = waiting & now if len(now) > 1 else set()
+        if not waiting or (deadline is not None and time.monotonic() > deadline):
+            return waiting
+        cursor.execute("INSERT INTO request_fts (request_fts, rank) VALUES ('merge', ?)", (-MERGE_PAGES,))
 
 
 # --- the two encodings ---------------------------------------------------------------------------
+# SQLite: a gram is one word of FTS5's `ascii` tokenizer, which keeps a-z, 0-9 and every non-ASCII
+# character inside words (and folds A-Z). Each character has a code, prefix-free so that a word
+# reads back as exactly one gram: a-z, 0-9 and non-ASCII characters stand for themselves (`用量`
+# is the word `用量`); any other ASCII character (space, punctuation, a capital that normalisation
+# might leave) moves to U+E000 + its code; the private characters U+E000-U+E100 and lone surrogates
+# are written U+E100 and four hex digits. A gram's word is its
+# characters' codes; the last position's single character is a word of one code.
+
+_ESCAPE = "\ue100"
+
+
+class _Codes(dict):
+    """Each character's code, worked out once (a dict lookup per character at ingest)."""
+
+    def __missing__(self, ch: str) -> str:
+        o = ord(ch)
+        if o < 128:
+            code = ch if "a" <= ch <= "z" or "0" <= ch <= "9" else chr(0xE000 + o)
+        elif 0xE000 <= o <= 0xE100 or 0xD800 <= o <= 0xDFFF:
+            code = f"{_ESCAPE}{o:04x}"
+        else:
+            code = ch
+        self[ch] = code
+        return code
+
+
+_CODES = _Codes()
+
+
+def fts_doc(raw: str) -> str:
+    """The words of a text: its grams' (domain/text_tokens.grams), space-separated."""
+    codes = list(map(_CODES.__getitem__, tt.normal(raw)))
+    if not codes:
+        return ""
+    out = [" "] * (3 * len(codes) - 1)  # code, next code, space, ...: half the time of a join of pairs
+    out[0::3] = codes
+    out[1::3] = codes[1:] + [""]  # the last position: its character alone
+    return "".join(out)
 
 
 def _word(gram: str) -> str:
-    """A gram as one FTS5 `ascii` token: `7528g91cf`; a last single character `7528g`."""
-    return "g".join(f"{ord(ch):x}" for ch in gram) + ("g" if len(gram) == 1 else "")
-
-
-def _fts_doc(raw: str) -> str:
-    return " ".join(_word(g) for g in tt.grams(tt.normal(raw)))
+    return "".join(_CODES[ch] for ch in gram)
 
 
 def _fts_query(grams: list[str], prefix: bool) -> str:
@@ -181,15 +270,17 @@ def _fts_query(grams: list[str], prefix: bool) -> str:
 
 
 def _lexeme(gram: str) -> str:
+    if "'" not in gram and "\\" not in gram:
+        return f"'{gram}'"
     return "'" + gram.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _pg_vector(grams: list[str]) -> str:
     """A tsvector literal: each distinct gram with its positions (from 1)."""
-    at: dict[str, list[str]] = {}
+    at: dict[str, str] = {}
     for pos, g in enumerate(grams, 1):
-        at.setdefault(g, []).append(str(pos))
-    return " ".join(f"{_lexeme(g)}:{','.join(p)}" for g, p in at.items())
+        at[g] = f"{at[g]},{pos}" if g in at else f"{_lexeme(g)}:{pos}"
+    return " ".join(at.values())
 
 
 def _pg_chunks(inp: str, out: str) -> list[tuple[str, str]]:

@@ -13,14 +13,41 @@ from sqlalchemy.types import TypeDecorator
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
-PACK_AT = 300  # bytes of JSON from which SQLite keeps it compressed (when that is smaller)
+PACK_AT = 100  # bytes of JSON from which SQLite keeps it compressed (when that is smaller)
+
+# zlib's preset dictionary for SQLite's packed JSON: what request JSON of any application repeats,
+# the providers' message shapes and common English and Japanese phrasing (most frequent last, nearest
+# to the data). A log's JSON is a few hundred bytes, too short for zlib to learn these from the value
+# itself: the dictionary takes about a third off (docs/benchmarks.md, "Text search and bytes per
+# log"). It holds no user data. Once released it never changes: a packed value names its dictionary
+# by the Adler-32 in its zlib header and is read with that one; a better one is added beside it.
+_DICTIONARY = "".join((
+    "You are a helpful assistant. Please answer the question. Thank you for your message. If you have any "
+    "questions, please let me know. I'm sorry, but I can't ",
+    '{"type":"image_url","image_url":{"url":"{"type":"tool_use","id":"toolu_","name":"',
+    '"tool_calls":[{"id":"call_","type":"function","function":{"name":"","arguments":"{\\"',
+    '{"role":"tool","tool_call_id":"{"prompt":"{"content":[{"type":"text","text":"',
+    '"}],"stop_reason":"end_turn","finish_reason":"stop","index":0,{"text":"',
+    "あなたは、アシスタントです。ユーザー、質問、回答、日本語で、以下の、してから、されています。してもいいですか。",
+    "など、また、ただし、なお、もし、すぐに、必ず、できるだけ、確認してください。ご確認ください。ご相談ください。",
+    "場合は、場合には、ことがあります。ことができます。かもしれません。と思います。とのことです。という、ような、ように、",
+    "ません。ませんか。ました。でした。ております。いたします。いただけますか。について、については、ので、ため、",
+    "ありがとうございます。よろしくお願いいたします。お願いします。してください。ください。でしょうか。ですか？ですか。",
+    '{"choices":[{"message":{"role":"assistant","content":"',
+    '"}}]}{"messages":[{"role":"system","content":"","},{"role":"assistant","content":"',
+    '"},{"role":"user","content":"',
+    '"}]}',
+)).encode()
+_DICTIONARIES = {zlib.adler32(_DICTIONARY): _DICTIONARY}
 
 
 class _PackedJSON(TypeDecorator):
     """SQLite: a JSON value as compact UTF-8 (no \\u escapes: a Japanese character takes 3 bytes, not
-    6), zlib-compressed when it is PACK_AT bytes or more and that pays; stored as a BLOB. JSON text
-    never starts with `x`, zlib's first byte, so one byte tells the two apart; rows written before
-    (TEXT, with escapes) read as they were. PostgreSQL's JSONB is compressed by TOAST already."""
+    6), zlib-compressed with the preset dictionary when it is PACK_AT bytes or more and that pays;
+    stored as a BLOB. JSON text never starts with `x`, zlib's first byte, so one byte tells the two
+    apart; values packed before (without a dictionary: migration 0010 packs them again) and rows
+    written before 0008 (TEXT, with escapes) read as they were. PostgreSQL's JSONB is compressed by
+    TOAST already."""
 
     impl = JSON  # the declared column type stays JSON (the migrations' schema)
     cache_ok = True
@@ -35,7 +62,8 @@ class _PackedJSON(TypeDecorator):
 def pack(value: Any) -> bytes:
     raw = json.dumps(None if value is JSON.NULL else value, ensure_ascii=False, separators=(",", ":")).encode()
     if len(raw) >= PACK_AT:
-        packed = zlib.compress(raw, 6)
+        packer = zlib.compressobj(6, zdict=_DICTIONARY)
+        packed = packer.compress(raw) + packer.flush()
         if len(packed) < len(raw):
             return packed
     return raw
@@ -44,8 +72,12 @@ def pack(value: Any) -> bytes:
 def unpack(stored: bytes | str | None) -> Any:
     if stored is None:
         return None
-    if isinstance(stored, bytes):
-        stored = zlib.decompress(stored) if stored[:1] == b"x" else stored
+    if isinstance(stored, bytes) and stored[:1] == b"x":
+        if stored[1] & 0x20:  # FDICT: the dictionary's Adler-32 follows the 2-byte header
+            unpacker = zlib.decompressobj(zdict=_DICTIONARIES[int.from_bytes(stored[2:6], "big")])
+            stored = unpacker.decompress(stored) + unpacker.flush()
+        else:
+            stored = zlib.decompress(stored)
     return json.loads(stored)
 
 
