@@ -19,8 +19,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import func, select
 
 from promptyard.errors import TooLarge
+from promptyard.store.models import Span
 from tests.conftest import make_key
 from tests.support import publish, unique
 
@@ -310,14 +312,23 @@ def test_traces_of_other_workspaces_and_bad_ids(api, database):
     assert api.get(f"/api/v1/traces/{uuid.uuid4().hex}").status_code == 404
 
 
-def test_erasing_a_request_removes_its_span(api):
+def test_erasing_a_request_removes_its_trace_and_retention_old_spans(api, database):  # noqa: ANN001
     spans = recorded(rag)
     assert api.post("/v1/traces", content=protobuf(spans), headers=PROTOBUF).status_code == 200
     trace_id = trace_id_of(spans)
     [item] = logs_of(api, trace_id)
     assert api.delete(f"/api/v1/requests/{item['id']}").status_code == 200
-    names = [s["name"] for s in api.get(f"/api/v1/traces/{trace_id}").json()["spans"]]
-    assert names == ["answer", "retrieve"]
+    assert api.get(f"/api/v1/traces/{trace_id}").status_code == 404  # the retrieval held the question too
+    with database.read() as s:
+        assert s.scalar(select(func.count()).select_from(Span).where(
+            Span.workspace_id == api.principal.workspace_id)) == 0
+    old = "a" * 32  # a trace of a retrieval only, from a year ago: no log of it to erase
+    body = _hand_json(old, [{"spanId": "b" * 16, "name": "retrieve", "attributes": _attrs(retrieval__query=QUESTION)}])
+    assert api.post("/v1/traces", json=body).status_code == 200
+    assert api.get(f"/api/v1/traces/{old}").status_code == 200
+    assert api.put("/api/v1/privacy/retention", json={"days": 30, "reason": "pharmacy policy"}).status_code == 200
+    assert api.post("/api/v1/privacy/purge", json={}).status_code == 200
+    assert api.get(f"/api/v1/traces/{old}").status_code == 404
 
 
 def test_what_a_span_keeps_is_redacted(api):

@@ -33,7 +33,7 @@ from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import audit, experiment_records, keys, request_reads
 from promptyard.store import bulk, rollups, text_search
 from promptyard.store.db import Database
-from promptyard.store.models import AuditEvent, PendingUpdate, Request, Score, Workspace
+from promptyard.store.models import AuditEvent, PendingUpdate, Request, Score, Span, Trace, Workspace
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
 
@@ -75,6 +75,7 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
     session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == workspace_id,
                                                 bulk.one_of(PendingUpdate.client_id, [row.client_id for row in rows])))
     text_search.remove(session, [(row.id, workspace_id, text_of(row.input), text_of(row.output)) for row in rows])
+    _delete_traces(session, workspace_id, found)
     session.execute(delete(Request.__table__).where(Request.workspace_id == workspace_id, bulk.one_of(Request.id, found)))
     changes.apply(session, workspace_id)  # last, in key order (see rollups)
     return len(found)
@@ -233,6 +234,26 @@ def _erase(db: Database, p: Principal, node: query.Node, action: str, details: d
     return {"count": count, "dry_run": False}
 
 
+def _delete_traces(session: Session, workspace_id: int, request_ids: list[int]) -> None:
+    """The traces these requests were LLM calls of go with them, every span: the others (retrieval,
+    tools, chains) may hold the same conversation. The trace's other logs stay, without a trace."""
+    rows = list(session.scalars(select(Span.trace_row).where(
+        Span.workspace_id == workspace_id, bulk.one_of(Span.request_id, request_ids)).distinct()))
+    if rows:
+        session.execute(delete(Span).where(bulk.one_of(Span.trace_row, rows)))
+        session.execute(delete(Trace).where(Trace.workspace_id == workspace_id, bulk.one_of(Trace.id, rows)))
+
+
+def _purge_spans(db: Database, workspace_id: int, cutoff: datetime) -> None:
+    """Retention for traces: spans that started before the cutoff (an LLM span goes with its log
+    anyway), then the traces left without spans."""
+    with db.write() as s:
+        s.execute(delete(Span).where(Span.workspace_id == workspace_id, Span.start_time < cutoff))
+        empty = select(Trace.id).where(Trace.workspace_id == workspace_id,
+                                       ~select(Span.id).where(Span.trace_row == Trace.id).exists())
+        s.execute(delete(Trace).where(Trace.id.in_(empty.scalar_subquery())))
+
+
 # --- retention ---------------------------------------------------------------------------------
 
 
@@ -288,7 +309,9 @@ def _purge_workspace(db: Database, p: Principal, days: int, cutoff: datetime,
                      max_batches: int | None) -> tuple[int, int]:
     event = _Event(p, "retention.purge", "workspace", p.workspace_id, {"days": days, "cutoff": cutoff.isoformat()},
                    when_empty=False)
-    return _run(db, p.workspace_id, _expired(cutoff), record=event, max_batches=max_batches, skip_locked=True)
+    done = _run(db, p.workspace_id, _expired(cutoff), record=event, max_batches=max_batches, skip_locked=True)
+    _purge_spans(db, p.workspace_id, cutoff)
+    return done
 
 
 def purge_expired(db: Database, now: datetime | None = None, *, max_batches: int = TICK_BATCHES) -> dict[int, int]:
