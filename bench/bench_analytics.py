@@ -38,7 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
     ap.add_argument("--label", required=True, help='database and size, e.g. "SQLite, 100,000 logs"')
-    ap.add_argument("--before", default=BEFORE, help="commit whose server is measured as 'before'")
+    ap.add_argument("--before", default=BEFORE, help="commit whose server is measured as 'before' ('': none)")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--filter", default=FILTER)
     args = ap.parse_args()
@@ -49,9 +49,11 @@ def main() -> None:
     kept = OUT / f"analytics-{name.lower()}.json"
     runs = json.loads(kept.read_text()) if kept.exists() else {}
     with tempfile.TemporaryDirectory(prefix="analytics-before-") as old:
-        with tarfile.open(fileobj=_archive(args.before)) as tar:
-            tar.extractall(old, filter="data")
-        codes = {f"before ({args.before})": Path(old) / "src", "after": ROOT / "src"}
+        codes = {"after": ROOT / "src"}
+        if args.before:  # a data set upgraded past the earlier commit's schema: --before '' (this tree only)
+            with tarfile.open(fileobj=_archive(args.before)) as tar:
+                tar.extractall(old, filter="data")
+            codes = {f"before ({args.before})": Path(old) / "src", **codes}
         for code, result in _measure(args, key, codes).items():
             runs[f"{args.label}, {args.filter}, {code}"] = {"label": args.label, "filter": args.filter, "run": code,
                                                             **result}
