@@ -192,11 +192,9 @@ def main() -> None:
         *breakdown,
         "",
         "Over all logs or one prompt the page reads the running totals (store/rollups.py). With a "
-        "filter the aggregates are computed from the matching logs (log_stats groups by an expression "
-        "of the version, so that SQLite takes the filter's own index instead of walking "
-        "`ix_requests_stats` for its GROUP BY order: a time filter went from 8 s to 0.16 s). A filter "
-        "matching ~32,000 logs by one metadata value still misses 200 ms: counting, ranking latencies "
-        "and averaging scores over them is three passes over the matches.",
+        "filter the aggregates are computed from the matching logs in one statement, the matches read from "
+        "the filter's smallest index set (services/log_stats.py; its own figures: bench/bench_analytics.py). "
+        "These rows were measured before that change.",
     ]))
 
 
