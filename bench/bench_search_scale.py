@@ -15,15 +15,13 @@ Each run appends its rows to bench/out/search-scale-<db>.json and rewrites the s
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, pct, timed, write_section  # noqa: E402
+from common import by_size, machine, pct, timed, write_section  # noqa: E402
 from seed_million import OUT, seed  # noqa: E402
 
 from promptyard.domain import query
@@ -92,15 +90,8 @@ def main() -> None:
     ap.add_argument("--rows", default="5000,100000")
     ap.add_argument("--runs", type=int, default=30)
     args = ap.parse_args()
-    store = OUT / f"search-scale-{args.db}.json"
-    results = json.loads(store.read_text()) if store.exists() else {}
-    load = os.getloadavg()[0]
-    for rows in (int(r) for r in args.rows.split(",")):
-        got = measure(ensure(args.db, rows), args.runs)
-        got["load"] = load
-        results[str(rows)] = got
-        print(rows, json.dumps(got), flush=True)
-    store.write_text(json.dumps(results, indent=1))
+    results = by_size(OUT / f"search-scale-{args.db}.json", args.rows,
+                      lambda rows: measure(ensure(args.db, rows), args.runs))
     write(args.db, results)
 
 

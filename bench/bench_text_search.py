@@ -17,7 +17,6 @@ bench/out/text-search-<db>.json and rewrites the section."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, pct, timed, write_section  # noqa: E402
+from common import by_size, machine, pct, timed, write_section  # noqa: E402
 from seed_million import OUT, RARE, RARE_EVERY, seed  # noqa: E402
 
 from promptyard.domain import query
@@ -116,16 +115,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--prefix", default="promptyard_", help="PostgreSQL: the data sets' database name prefix")
     args = ap.parse_args()
-    store = OUT / f"text-search-{args.db}.json"
-    results = json.loads(store.read_text()) if store.exists() else {}
-    for rows in (int(r) for r in args.rows.split(",")):
-        url = ensure(args.db, rows, args.prefix)
-        load = os.getloadavg()[0]
-        got = measure(url, args.runs)
-        got["load"] = load
-        results[str(rows)] = got
-        print(rows, json.dumps(got), flush=True)
-    store.write_text(json.dumps(results, indent=1))
+    results = by_size(OUT / f"text-search-{args.db}.json", args.rows,
+                      lambda rows: measure(ensure(args.db, rows, args.prefix), args.runs))
     write(args.db, results)
 
 

@@ -3,6 +3,7 @@ writing figures into docs/benchmarks.md between markers (one section per benchma
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -12,7 +13,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -120,3 +121,18 @@ def key_file(database_url: str) -> Path:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+
+
+def by_size(kept: Path, sizes: str, measure: Callable[[int], dict]) -> dict[str, dict]:
+    """Measure each data set size of `sizes` ("5000,100000"), with the load average as each one
+    starts (read before a missing data set is seeded), merged into the runs kept in `kept`
+    (JSON, per size) and returned."""
+    results = json.loads(kept.read_text()) if kept.exists() else {}
+    for rows in (int(r) for r in sizes.split(",")):
+        load = os.getloadavg()[0]
+        got = measure(rows) | {"load": load}
+        results[str(rows)] = got
+        print(rows, json.dumps(got), flush=True)
+    kept.write_text(json.dumps(results, indent=1))
+    return results
+

@@ -83,6 +83,19 @@ def database(request, tmp_path_factory):  # noqa: ANN001, ANN201
         admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path):  # noqa: ANN001, ANN201
+    """A database with no schema yet (migration tests), dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    admin, name, url = _pg_database("migrations")
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
 @pytest.fixture()
 def principal(database):  # noqa: ANN001, ANN201
     """Full rights in a fresh workspace of this test's own."""

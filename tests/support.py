@@ -93,3 +93,16 @@ def ours(live, method: str, path: str, **kw: Any) -> Any:  # noqa: ANN001
     r = live.http.request(method, path, **kw)
     assert r.status_code < 300, (r.status_code, r.text)
     return r.json()
+
+
+def upgraded(url: str) -> tuple[Any, Any]:
+    """A Database at `url` migrated to head, and a principal of a workspace in it (migration tests)."""
+    from promptyard.services import keys
+    from promptyard.store.db import Database
+    from promptyard.store.migrate import upgrade
+
+    db = Database(url)
+    upgrade(db.engine)
+    with db.write() as s:
+        ws, _ = keys.ensure_workspace(s, "m")
+    return db, keys.system_principal(ws)

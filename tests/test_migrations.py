@@ -16,7 +16,6 @@ from promptyard.store.db import Database
 from promptyard.store.migrate import current, downgrade, head_revision, upgrade
 from promptyard.store.models import Base, Request
 from promptyard.store.types import JSONType
-from tests.conftest import _pg_database
 
 
 def test_migrations_match_models(database):
@@ -31,19 +30,6 @@ def _dialect_extra(item) -> bool:  # noqa: ANN001
     """Search structures that live only in migrations (FTS5 tables, trigram indexes)."""
     text = repr(item)
     return "fts" in text or "trgm" in text
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request, tmp_path):  # noqa: ANN001, ANN201
-    """A database with no schema yet, dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    admin, name, url = _pg_database("migrations")
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def test_upgrade_fills_version_totals_from_stored_logs(empty_url):

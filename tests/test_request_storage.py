@@ -9,12 +9,11 @@ from sqlalchemy import inspect, select, text
 
 from promptyard.domain import query
 from promptyard.domain.logs import text_of
-from promptyard.services import keys, request_ingest, request_reads
-from promptyard.store.db import Database
+from promptyard.services import request_ingest, request_reads
 from promptyard.store.migrate import downgrade, upgrade
 from promptyard.store.models import Request
 from promptyard.store.types import PACK_AT, unpack
-from tests.test_migrations import empty_url  # noqa: F401  (a fixture)
+from tests.support import upgraded
 
 LONG = {"messages": [{"role": "system", "content": "あなたは調剤薬局の薬剤師を支援するアシスタントです。" * 20},
                      {"role": "user", "content": "用量は? 😀 \\ \" \u3000"}]}
@@ -46,13 +45,9 @@ def test_json_is_stored_once_compressed_when_large_and_read_back_unchanged(datab
     assert (item["input"], item["output"], item["input_text"]) == (LONG, SHORT, text_of(LONG))
 
 
-def test_migration_0008_round_trip_keeps_every_log(empty_url):  # noqa: F811
-    db = Database(empty_url)
+def test_migration_0008_round_trip_keeps_every_log(empty_url):  # noqa: ANN001
+    db, p = upgraded(empty_url)
     try:
-        upgrade(db.engine)
-        with db.write() as s:
-            ws, _ = keys.ensure_workspace(s, "m")
-        p = keys.system_principal(ws)
         cid = _ingest(db, p, LONG, SHORT)
         downgrade(db.engine, "0007")
         with db.read() as s:
@@ -70,15 +65,11 @@ def test_migration_0008_round_trip_keeps_every_log(empty_url):  # noqa: F811
         db.dispose()
 
 
-def test_migration_0010_clusters_metadata_and_tags_and_keeps_them(empty_url):  # noqa: F811
+def test_migration_0010_clusters_metadata_and_tags_and_keeps_them(empty_url):  # noqa: ANN001
     """SQLite: request_metadata and request_tags are WITHOUT ROWID tables from 0010 on (and have a
     rowid again after downgrade), with every row and index kept both ways."""
-    db = Database(empty_url)
+    db, p = upgraded(empty_url)
     try:
-        upgrade(db.engine)
-        with db.write() as s:
-            ws, _ = keys.ensure_workspace(s, "m")
-        p = keys.system_principal(ws)
         cid = uuid.uuid4().hex
         with db.write() as s:
             request_ingest.ingest(s, p, [{"id": cid, "input": SHORT, "output": SHORT, "tags": ["a", "b"],

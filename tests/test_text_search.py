@@ -21,7 +21,7 @@ from promptyard.store.db import Database
 from promptyard.store.migrate import downgrade, upgrade
 from promptyard.store.models import Request
 from promptyard.store.types import utcnow
-from tests.test_migrations import empty_url  # noqa: F401  (a fixture)
+from tests.support import upgraded
 
 # A small alphabet, so that 1- and 2-character words match often: kanji, kana (half-width ones
 # too), Latin in both cases and full width, digits, an emoji, a combining mark, spaces.
@@ -165,7 +165,7 @@ def test_erased_logs_leave_the_index(database, principal):
     assert _found(database, principal, Cond("text", None, "~", "しい")) == {new[0]}
 
 
-def test_migration_0008_indexes_stored_logs(empty_url):  # noqa: F811
+def test_migration_0008_indexes_stored_logs(empty_url):  # noqa: ANN001
     db = Database(empty_url)
     try:
         upgrade(db.engine, "0007")
@@ -185,15 +185,11 @@ def test_migration_0008_indexes_stored_logs(empty_url):  # noqa: F811
         db.dispose()
 
 
-def test_migration_0010_writes_the_words_and_the_json_anew_and_back(empty_url):  # noqa: F811
+def test_migration_0010_writes_the_words_and_the_json_anew_and_back(empty_url):  # noqa: ANN001
     """SQLite: 0010 rewrites an index of 0008's hex words in today's words and packs the JSON again
     with the dictionary; downgrade writes both back as 0008 did. Every log reads the same."""
-    db = Database(empty_url)
+    db, p = upgraded(empty_url)
     try:
-        upgrade(db.engine)
-        with db.write() as s:
-            ws, _ = keys.ensure_workspace(s, "m")
-        p = keys.system_principal(ws)
         long = "服薬の用量について、ご確認ください。" * 10
         ids = _ingest(db, p, [(long, "はい"), ("別件", "用量")])
         downgrade(db.engine, "0008")

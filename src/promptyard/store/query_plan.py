@@ -94,8 +94,7 @@ class Plan:
     def where(self, now: datetime) -> ColumnElement[bool]:
         if self.driver is None:
             return and_(true(), *(where(c, now) for c in self.conds))
-        rest = [c for c in self.conds if not (self.driver.exact and c is self.driver.cond)]
-        return and_(Request.id.in_(self.driver.ids), *(where(c, now) for c in rest))
+        return and_(Request.id.in_(self.driver.ids), *self._rest(now))
 
     def ids(self, now: datetime) -> Select:
         """The ids of the matching requests (the caller adds the workspace and scope), for
@@ -104,9 +103,12 @@ class Plan:
         if self.driver is None:
             return select(Request.id).where(self.where(now))
         found = self.driver.ids.subquery()
-        rest = [c for c in self.conds if not (self.driver.exact and c is self.driver.cond)]
         q = select(Request.id).join_from(found, Request, Request.id == found.c.request_id)
-        return q.where(*(where(c, now) for c in rest)).distinct()  # a set may hold an id twice
+        return q.where(*self._rest(now)).distinct()  # a set may hold an id twice
+
+    def _rest(self, now: datetime) -> list[ColumnElement[bool]]:
+        """The conditions besides the driving set (an exact set stands for its own)."""
+        return [where(c, now) for c in self.conds if not (self.driver.exact and c is self.driver.cond)]
 
     def workspace(self) -> ColumnElement[int]:
         """The workspace column to compare: when a set drives, `+ 0` keeps the check but out of
