@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from promptyard import catalogue
 from promptyard.domain import query
 from promptyard.services import keys, request_ingest, request_reads
 from promptyard.store import query_plan
 from promptyard.store.models import Request
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
-from promptyard.web.ui import catalogue
 
 META = {"env": ["prod", "dev", "本番"], "user_id": ["u1", "u2", "u007", "佐藤"], "部署": ["薬剤部", "内科", "x"]}
 SCORES = ["q", "正確さ"]

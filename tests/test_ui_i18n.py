@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from promptyard.web.ui import catalogue
+from promptyard import catalogue
 
 UI = Path(catalogue.__file__).parent
 TEMPLATES = UI.parent / "templates"

@@ -8,17 +8,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from promptyard import catalogue
+
 
 class PromptyardError(Exception):
-    """Base class. `code` is the stable machine-readable name used in the API error shape."""
+    """Base class. `code` is the stable machine-readable name used in the API error shape.
+
+    `message` is a key of the message catalogue (`messages/*.json`, e.g. "errors.prompts.name_taken")
+    and `params` its fields: `.message` is the English text, `text(lang)` the text in a user's language.
+    A string that is not a key is kept as it is (an SDK error built from a server's answer).
+    """
 
     code = "error"
     status = 500
 
-    def __init__(self, message: str, *, details: Any = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, details: Any = None, **params: Any):
+        self.key = message if catalogue.has(message) else None
+        self.params = params
+        self.message = catalogue.translate("en", message, **params) if self.key else message
+        super().__init__(self.message)
         self.details = details
+
+    def text(self, lang: str) -> str:
+        """The message in `lang` (English where the catalogue has no translation)."""
+        return catalogue.translate(lang, self.key, **self.params) if self.key else self.message
 
 
 class InvalidInput(PromptyardError):
@@ -52,8 +65,8 @@ class Unavailable(PromptyardError):
     code = "unavailable"
     status = 503
 
-    def __init__(self, message: str, *, details: Any = None, retry_after_s: int = 5):
-        super().__init__(message, details=details)
+    def __init__(self, message: str, *, details: Any = None, retry_after_s: int = 5, **params: Any):
+        super().__init__(message, details=details, **params)
         self.retry_after_s = retry_after_s
 
 

@@ -9,11 +9,12 @@ import zoneinfo
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from promptyard import catalogue
 from promptyard.domain import numbers
 from promptyard.errors import InvalidInput, RateLimited, Unauthorized, retry_after
 from promptyard.services import login_throttle, members, users, web_sessions, workspace_display
 from promptyard.web.context import ctx, db
-from promptyard.web.ui import catalogue, render, session
+from promptyard.web.ui import render, session
 from promptyard.web.ui.render import FormData
 from promptyard.web.ui.session import Admin, MaybeUser, Viewer
 

@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from promptyard import catalogue
 from promptyard.domain import templates
 from promptyard.domain.records import PromptRecord
 from promptyard.errors import InvalidInput
 from promptyard.services import prompts, versions
 from promptyard.services.render_pool import TemplateEngine, engine_for
 from promptyard.web.context import ctx, db
-from promptyard.web.ui import catalogue, render, session
+from promptyard.web.ui import render, session
 from promptyard.web.ui.render import FormData, Id
 from promptyard.web.ui.session import Editor, UiUser
 from promptyard.web.ui.version_form import VersionForm

@@ -15,9 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
+from promptyard import catalogue
 from promptyard.errors import PromptyardError, retry_after
 from promptyard.web.request_ids import log_unexpected
-from promptyard.web.ui import catalogue, render, session
+from promptyard.web.ui import render, session
 
 log = logging.getLogger("promptyard.ui")
 

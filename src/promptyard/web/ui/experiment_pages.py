@@ -12,12 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from promptyard import catalogue
 from promptyard.domain import numbers
 from promptyard.domain.stats import p_phrase
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import experiment_records, experiments, prompts, ramps, versions
 from promptyard.web.context import db
-from promptyard.web.ui import catalogue, figures, render, session
+from promptyard.web.ui import figures, render, session
 from promptyard.web.ui.render import FormData, Id
 from promptyard.web.ui.session import Editor, UiUser, Viewer
 

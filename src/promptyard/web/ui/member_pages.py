@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
+from promptyard import catalogue
 from promptyard.domain import access
 from promptyard.errors import Conflict, Forbidden, InvalidInput, RateLimited, Unauthorized
 from promptyard.services import login_throttle, members, web_sessions
 from promptyard.web.context import ctx, db
-from promptyard.web.ui import auth_pages, catalogue, render, session
+from promptyard.web.ui import auth_pages, render, session
 from promptyard.web.ui.render import FormData, Id
 from promptyard.web.ui.session import Admin, UiUser
 

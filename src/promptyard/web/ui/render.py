@@ -59,9 +59,10 @@ from markupsafe import Markup
 from starlette.datastructures import FormData as StarletteFormData
 from starlette.routing import NoMatchFound
 
+from promptyard import catalogue
 from promptyard.domain import access, numbers
 from promptyard.errors import InvalidInput
-from promptyard.web.ui import catalogue, figures, times
+from promptyard.web.ui import figures, times
 
 if TYPE_CHECKING:
     from promptyard.web.ui.session import UiUser

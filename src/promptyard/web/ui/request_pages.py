@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.routing import NoMatchFound
 
+from promptyard.catalogue import translate
 from promptyard.domain import access, numbers
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
@@ -22,7 +23,6 @@ from promptyard.services.render_pool import engine_for
 from promptyard.web.context import ctx, db
 from promptyard.web.downloads import download
 from promptyard.web.ui import charts, conversation, render, request_filters, session, trend_charts
-from promptyard.web.ui.catalogue import translate
 from promptyard.web.ui.render import FormData
 from promptyard.web.ui.session import Editor, UiUser, Viewer
 

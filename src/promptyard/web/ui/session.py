@@ -22,12 +22,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
+from promptyard import catalogue
 from promptyard.domain import access
 from promptyard.domain.records import Principal
 from promptyard.errors import Forbidden, InvalidInput
 from promptyard.services.web_sessions import WebLogin
 from promptyard.web.context import ctx, web_login
-from promptyard.web.ui import catalogue, figures, times
+from promptyard.web.ui import figures, times
 from promptyard.web.ui.render import LANG_COOKIE, path_for, visitor_lang
 
 SESSION_COOKIE = "py_session"

@@ -1,4 +1,5 @@
-"""Message catalogues for the UI: JSON files in `i18n/`, merged per language.
+"""Message catalogues: JSON files in `messages/`, merged per language; the UI's words and every
+error a service raises (`errors.*` keys, see `errors.py`).
 
 `en.json` and `ja.json` hold the shared and registry pages; each other area adds
 `<area>.en.json` / `<area>.ja.json` (e.g. `requests.en.json`). Keys are dotted names
@@ -16,7 +17,7 @@ from pathlib import Path
 
 LANGUAGES = ("en", "ja")
 DEFAULT = "en"
-DIRECTORY = Path(__file__).parent / "i18n"
+DIRECTORY = Path(__file__).parent / "messages"
 
 log = logging.getLogger("promptyard.ui")
 
@@ -35,6 +36,11 @@ def catalogue(lang: str) -> dict[str, str]:
             raise ValueError(f"{path.name} redefines keys {sorted(clash)[:5]} of another catalogue file")
         merged.update(data)
     return merged
+
+
+def has(key: str) -> bool:
+    """Whether `key` names a message (in English, the language every message has)."""
+    return key in catalogue(DEFAULT)
 
 
 def translate(lang: str, key: str, /, **fields: object) -> str:
