@@ -524,3 +524,27 @@ class Span(Base):
     resource: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     scope: Mapped[str] = mapped_column(String(200), default="")
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+
+
+# --- provider connections (services/providers.py) and webhooks (services/webhooks.py) ---
+
+
+class ProviderConnection(Base):
+    """A workspace's connection to an LLM provider. The secret is stored encrypted
+    (services/secrets.py) and never leaves the server; `secret_hint` is its last four characters."""
+
+    __tablename__ = "provider_connections"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # openai | anthropic
+    base_url: Mapped[str] = mapped_column(String(2000))
+    default_model: Mapped[str] = mapped_column(String(200), default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # extra headers, not secret
+    secret_header: Mapped[str] = mapped_column(String(100), default="")  # '' = the kind's own (Bearer / x-api-key)
+    secret: Mapped[str | None] = mapped_column(Text)  # encrypted
+    secret_hint: Mapped[str] = mapped_column(String(4), default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
