@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -385,6 +386,30 @@ class Score(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(20), default="api")  # api | human | rule
     author: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScoreConfig(Base):
+    """A named score's definition in a workspace (services/score_configs.py, rules in
+    domain/score_configs.py): its type and the values it may take, the rubric shown where it is
+    given, who may give it, below which value a comment is required. A score without a config is
+    numeric 0-100."""
+
+    __tablename__ = "score_configs"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    name: Mapped[str] = mapped_column(String(100))  # the scores' name
+    type: Mapped[str] = mapped_column(String(20))  # numeric | boolean | categorical
+    min_value: Mapped[float | None] = mapped_column(Float)  # numeric only
+    max_value: Mapped[float | None] = mapped_column(Float)
+    step: Mapped[float | None] = mapped_column(Float)  # NULL = any value in the range
+    categories: Mapped[list[Any] | None] = mapped_column(JSONType)  # [{value, label, description}] in order
+    rubric: Mapped[str] = mapped_column(Text, default="")  # Markdown
+    sources: Mapped[list[Any]] = mapped_column(JSONType)  # who may give it: api, human, judge, rule
+    comment_required_below: Mapped[float | None] = mapped_column(Float)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

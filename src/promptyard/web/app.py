@@ -30,6 +30,7 @@ from promptyard.web.api import openapi as api_openapi
 from promptyard.web.api import privacy as api_privacy
 from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import providers as api_providers
+from promptyard.web.api import score_configs as api_score_configs
 from promptyard.web.api import scores as api_scores
 from promptyard.web.api import system as api_system
 from promptyard.web.api import traces as api_traces
@@ -58,7 +59,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         outbound=outbound.Policy.from_settings(settings)),
         version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
-               api_scores, api_traces, api_workspace, api_providers, api_docs)
+               api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
