@@ -148,7 +148,7 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def out_of_range(request: Request, exc: Exception):  # noqa: ANN202
         # A value too large for its database column that slipped past the schema bounds.
-        return _surface(request).from_domain(InvalidInput("a number in the request is out of range"))
+        return _surface(request).from_domain(InvalidInput("errors.system.number_request_out_range"))
 
     # Only for failures in the outer middlewares: route errors end in _Unexpected below.
     @app.exception_handler(Exception)

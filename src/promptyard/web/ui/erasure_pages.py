@@ -133,8 +133,7 @@ def retention_set(request: Request, user: Admin, form: FormData) -> Response:
     days = None if keep else render.form_id(fields["days"])
     try:
         if days is None and not keep:
-            raise InvalidInput(f"days: a whole number from 1 to {erasure.MAX_RETENTION_DAYS}, or keep logs until "
-                               "erased")
+            raise InvalidInput("errors.privacy.days_whole_number_from_2", max_retention_days=erasure.MAX_RETENTION_DAYS)
         with db(request).write() as s:
             erasure.set_retention(s, user.principal, days, fields["reason"])
     except InvalidInput as exc:

@@ -210,12 +210,12 @@ def declaration_from_form(form: Any) -> dict[str, Any]:
     if units:
         out["planned_units"] = numbers.ascii_int(units)
         if out["planned_units"] is None:
-            raise InvalidInput(f"the planned units must be a whole number (got {units!r})")
+            raise InvalidInput("errors.experiments.planned_units_whole_number", units=units)
     out["min_effect"] = None
     if effect:
         out["min_effect"] = numbers.ascii_decimal(effect)
         if out["min_effect"] is None:
-            raise InvalidInput(f"the minimum effect must be a number (got {effect!r})")
+            raise InvalidInput("errors.experiments.minimum_effect_number_got", effect=effect)
     return out
 
 
@@ -229,12 +229,12 @@ def declare(request: Request, prompt_id: Id, label: Label, user: Editor, form: F
     try:
         experiment_id = render.form_id(form.get("experiment_id"))
         if experiment_id is None:
-            raise InvalidInput("which experiment? (experiment_id is missing)")
+            raise InvalidInput("errors.experiments.which_experiment_experiment_id")
         fields = declaration_from_form(form)
         with db(request).write() as s:
             record = experiment_records.get_row(s, user.principal, experiment_id)
             if (record.prompt_id, record.label) != (prompt_id, label):
-                raise InvalidInput(f"experiment {experiment_id} is not an experiment of this label")
+                raise InvalidInput("errors.experiments.experiment_experiment_label", experiment_id=experiment_id)
             experiment_records.declare(s, user.principal, experiment_id, fields)
     except (InvalidInput, Forbidden, Conflict) as exc:
         return _page(request, user, prompt_id, label, status=exc.status, error=exc.message,
@@ -253,7 +253,7 @@ def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
         if version is not None and str(value).strip() not in ("", "0"):
             weight = numbers.ascii_decimal(value)
             if weight is None:
-                raise InvalidInput(f"the weight of v{version} must be a number (got {value!r})")
+                raise InvalidInput("errors.experiments.weight_v_number_got", version=version, value=value)
             split.append({"version": version, "weight": int(weight) if weight.is_integer() else weight})
     policy: dict[str, Any] = {"split": split}
     if str(form.get("sticky_key") or "").strip():
@@ -265,7 +265,7 @@ def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
         try:
             policy["segments"] = json.loads(text)
         except ValueError as exc:
-            raise InvalidInput(f"segments: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise InvalidInput("errors.experiments.segments_valid_json_line", msg=exc.msg, lineno=exc.lineno) from None
     return policy
 
 
@@ -335,8 +335,7 @@ def ramp_plan(fields: dict[str, str]) -> dict[str, Any]:
             "min_n": whole(fields["min_n"]), "sticky_key": fields["sticky_key"] or None}
     if None in (plan["candidate"], plan["baseline"], plan["interval_s"], plan["guard"]["margin"], plan["min_n"],
                 *steps):
-        raise InvalidInput("the ramp needs numbers: versions, steps (e.g. 10, 25, 50, 100), minutes, "
-                           "margin and minimum units per arm")
+        raise InvalidInput("errors.experiments.ramp_needs_numbers_versions")
     return plan
 
 

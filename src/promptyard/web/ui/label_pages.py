@@ -42,7 +42,7 @@ def move_label(request: Request, prompt_id: Id, user: Editor, form: FormData) ->
     version = render.form_id(fields["version"])
     try:
         if version is None:
-            raise InvalidInput("choose the version the label should point at")
+            raise InvalidInput("errors.labels.choose_version_label_should")
         with db(request).write() as s:
             labels.move(s, user.principal, prompt_id, fields["label"], version=version, reason=fields["reason"])
     except (InvalidInput, Forbidden) as exc:

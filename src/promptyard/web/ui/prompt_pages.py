@@ -87,7 +87,7 @@ def _detail(request: Request, user: session.UiUser, prompt_id: int, v: int | Non
         history = versions.list_versions(s, user.principal, prompt_id)
     shown = next((x for x in history if x.number == v), None) if v else (history[0] if history else None)
     if v and shown is None:
-        raise NotFound(f"prompt {prompt.name!r} has no version {v}")
+        raise NotFound("errors.versions.prompt_has_no_version_2", name=prompt.name, v=v)
     fields = fields or {"name": prompt.name, "folder": prompt.folder or "", "description": prompt.description,
                         "tags": ", ".join(prompt.tags)}
     return render.page(request, user, "ui/prompts/detail.html", status_code=status, prompt=prompt,

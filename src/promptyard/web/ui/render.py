@@ -98,9 +98,9 @@ async def read_form(request: Request) -> StarletteFormData:
     form = await request.form()
     for key, value in form.multi_items():
         if not isinstance(value, str):
-            raise InvalidInput(f"the field {key!r} must be text, not a file", details={"ui_message": "error.form_file"})
+            raise InvalidInput("errors.system.field_text_file", key=key, details={"ui_message": "error.form_file"})
         if "\x00" in key or "\x00" in value:
-            raise InvalidInput("text may not contain NUL characters", details={"ui_message": "error.form_nul"})
+            raise InvalidInput("errors.system.text_may_contain_nul", details={"ui_message": "error.form_nul"})
     return form
 
 

@@ -48,7 +48,7 @@ def _number(text: str) -> str:
     """A number as typed, refusing anything else (it would be a parse error further away)."""
     value = numbers.ascii_decimal(text)
     if value is None:
-        raise query.FilterSyntaxError(f"{text!r} is not a number")
+        raise query.FilterSyntaxError("errors.filters.text_number", text=text)
     return text if re.fullmatch(r"-?\d+(\.\d+)?", text) else repr(value)
 
 
@@ -57,7 +57,7 @@ def _local_time(text: str, zone: str) -> str:
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
-        raise query.FilterSyntaxError(f"{text!r} is not a date and time") from None
+        raise query.FilterSyntaxError("errors.filters.date_time", text=text) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=ZoneInfo(zone))
     return _quote(t.isoformat())

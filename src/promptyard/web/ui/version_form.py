@@ -114,8 +114,8 @@ def _load(text: str, name: str, kind: type) -> Any:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise InvalidInput(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        raise InvalidInput("errors.versions.valid_json_line_column", name=name, msg=exc.msg, lineno=exc.lineno, colno=exc.colno) from None
     if not isinstance(value, kind):
         shape = 'an object, e.g. {"temperature": 0.2}' if kind is dict else "a list"
-        raise InvalidInput(f"{name}: must be {shape}")
+        raise InvalidInput("errors.versions.name_shape", name=name, shape=shape)
     return value
