@@ -109,7 +109,7 @@ def _rule(data: Any, where: str, base: Rule) -> Rule:
         raise PolicyError("errors.privacy.object_operator_placeholder", where=where)
     unknown = set(data) - {"on", "operator", "placeholder", "name", "pattern"}
     if unknown:
-        raise PolicyError("errors.privacy.unknown_field", where=where, sorted=sorted(unknown)[0])
+        raise PolicyError("errors.privacy.unknown_field", where=where, unknown=sorted(unknown)[0])
     on, operator = data.get("on", base.on), data.get("operator", base.operator)
     placeholder = data.get("placeholder", base.placeholder)
     if not isinstance(on, bool):
@@ -137,7 +137,7 @@ def parse(data: Any, base: Policy | None = None) -> Policy:
         raise PolicyError("errors.privacy.redaction_object_enabled_detectors")
     unknown = set(data) - {"enabled", "detectors", "custom"}
     if unknown:
-        raise PolicyError("errors.privacy.redaction_unknown_field", sorted=sorted(unknown)[0])
+        raise PolicyError("errors.privacy.redaction_unknown_field", unknown=sorted(unknown)[0])
     enabled = base.enabled if data.get("enabled") is None else data["enabled"]
     if not isinstance(enabled, bool):
         raise PolicyError("errors.privacy.enabled_true_false")
@@ -146,7 +146,7 @@ def parse(data: Any, base: Policy | None = None) -> Policy:
         raise PolicyError("errors.privacy.detectors_object_kind_operator")
     unknown = set(detectors) - set(RULE_KINDS)
     if unknown:
-        raise PolicyError("errors.privacy.detectors_unknown_kind_known", sorted=sorted(unknown)[0], rule_kinds=', '.join(RULE_KINDS))
+        raise PolicyError("errors.privacy.detectors_unknown_kind_known", unknown=sorted(unknown)[0], rule_kinds=', '.join(RULE_KINDS))
     rules = {k: _rule(detectors.get(k), f"detectors.{k}", base.rules[k]) for k in RULE_KINDS}
     custom = base.custom if data.get("custom") is None else _customs(data["custom"])
     return Policy(enabled, rules, custom)

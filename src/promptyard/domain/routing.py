@@ -91,7 +91,7 @@ def _only_keys(obj: dict[str, Any], allowed: tuple[str, ...], path: str) -> None
     # Reject typos ("segment", "weigth") instead of silently ignoring them.
     for key in obj:
         if key not in allowed:
-            where = f"{path} has" if path else "policy has"
+            where = path or "policy"
             raise InvalidInput("errors.policies.unknown_key_allowed", where=where, key=_show(key), allowed=', '.join(allowed))
 
 

@@ -89,7 +89,7 @@ def erase_page(request: Request, user: Admin, mode: Text = "", q: Text = "", pro
     try:
         return _erase_page(request, user, fields, count=_count(request, user, fields))
     except InvalidInput as exc:
-        return _erase_page(request, user, fields, status=422, error=exc.message)
+        return _erase_page(request, user, fields, status=422, error=exc)
 
 
 @router.post("/privacy/erase", name="erase_do")
@@ -102,9 +102,9 @@ def erase_do(request: Request, user: Admin, form: FormData) -> Response:
     try:
         erased = _count(request, user, fields, expected=expected, dry_run=False)
     except Conflict as exc:  # the logs changed since the preview: preview again
-        return _erase_page(request, user, fields, status=409, count=exc.details["count"], error=exc.message)
+        return _erase_page(request, user, fields, status=409, count=exc.details["count"], error=exc)
     except InvalidInput as exc:
-        return _erase_page(request, user, fields, status=422, error=exc.message)
+        return _erase_page(request, user, fields, status=422, error=exc)
     return _erase_page(request, user, fields, erased=erased)
 
 
@@ -137,7 +137,7 @@ def retention_set(request: Request, user: Admin, form: FormData) -> Response:
         with db(request).write() as s:
             erasure.set_retention(s, user.principal, days, fields["reason"])
     except InvalidInput as exc:
-        return _retention_page(request, user, status=422, error=exc.message, form=fields)
+        return _retention_page(request, user, status=422, error=exc, form=fields)
     return render.redirect(request, "retention", notice="retention_saved")
 
 

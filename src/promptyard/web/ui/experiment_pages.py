@@ -237,10 +237,10 @@ def declare(request: Request, prompt_id: Id, label: Label, user: Editor, form: F
                 raise InvalidInput("errors.experiments.experiment_experiment_label", experiment_id=experiment_id)
             experiment_records.declare(s, user.principal, experiment_id, fields)
     except (InvalidInput, Forbidden, Conflict) as exc:
-        return _page(request, user, prompt_id, label, status=exc.status, error=exc.message,
+        return _page(request, user, prompt_id, label, status=exc.status, error=exc,
                      declare_form=_declare_fields(form))
     except NotFound as exc:
-        return _page(request, user, prompt_id, label, status=422, error=exc.message,
+        return _page(request, user, prompt_id, label, status=422, error=exc,
                      declare_form=_declare_fields(form))
     return render.redirect(request, "experiment", notice="declared", prompt_id=prompt_id, label=label)
 
@@ -287,9 +287,9 @@ def _change(request: Request, user: UiUser, prompt_id: int, label: str, form: An
             else:
                 experiments.promote(s, user.principal, prompt_id, label, **move)
     except (InvalidInput, Forbidden, Conflict) as exc:
-        return _page(request, user, prompt_id, label, status=exc.status, error=exc.message, form=fields)
+        return _page(request, user, prompt_id, label, status=exc.status, error=exc, form=fields)
     except NotFound as exc:
-        return _page(request, user, prompt_id, label, status=422, error=exc.message, form=fields)
+        return _page(request, user, prompt_id, label, status=422, error=exc, form=fields)
     return render.redirect(request, "experiment", notice="label_changed", prompt_id=prompt_id, label=label)
 
 
@@ -300,7 +300,7 @@ def set_policy(request: Request, prompt_id: Id, label: Label, user: Editor, form
         policy = policy_from_form(form, str(form.get("salt") or "") or None)
         declared = declaration_from_form(form)
     except InvalidInput as exc:
-        return _page(request, user, prompt_id, label, status=422, error=exc.message, form=_policy_fields(form))
+        return _page(request, user, prompt_id, label, status=422, error=exc, form=_policy_fields(form))
     return _change(request, user, prompt_id, label, form, policy=policy, declared=declared,
                    reason=str(form.get("reason") or ""))
 
@@ -347,7 +347,7 @@ def ramp_start(request: Request, prompt_id: Id, label: Label, user: Editor, form
         with db(request).write() as s:
             ramps.start(s, user.principal, prompt_id, label, ramp_plan(fields), reason=str(form.get("reason") or ""))
     except (InvalidInput, Forbidden, Conflict) as exc:
-        return _page(request, user, prompt_id, label, status=exc.status, error=exc.message, ramp_form=fields)
+        return _page(request, user, prompt_id, label, status=exc.status, error=exc, ramp_form=fields)
     return render.redirect(request, "experiment", notice="ramp_started", prompt_id=prompt_id, label=label)
 
 

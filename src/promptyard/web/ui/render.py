@@ -29,7 +29,7 @@ How a page module uses it (with session.py, which says who is asking)::
   version number or id (None when it is not one).
 - Errors raised by services (NotFound, Forbidden, InvalidInput ...) become the HTML error page
   (errors.py). To re-render a form instead, catch `InvalidInput`/`Conflict` and call `page(...,
-  status_code=422, error=exc.message)`.
+  status_code=422, error=exc)`, translated here into the page's language.
 - Templates extend "ui/base.html" (blocks `title`, `content`) and get: `t(key, **fields)`
   (catalogue text in the user's language; files in web/ui/i18n/, see catalogue.py),
   `fmt_time(dt)` (the page's time zone, named in the header as `zone_label`; times.py),
@@ -61,7 +61,7 @@ from starlette.routing import NoMatchFound
 
 from promptyard import catalogue
 from promptyard.domain import access, numbers
-from promptyard.errors import InvalidInput
+from promptyard.errors import InvalidInput, PromptyardError
 from promptyard.web.ui import figures, times
 
 if TYPE_CHECKING:
@@ -238,6 +238,8 @@ def page(request: Request, user: UiUser | None, template_name: str, status_code:
          **context: Any) -> HTMLResponse:
     lang = user.locale if user else visitor_lang(request)
     tz = user.time_zone if user else "UTC"
+    # An error given as context (error=exc) shows in the page's language: the one place the UI translates.
+    context = {k: v.text(lang) if isinstance(v, PromptyardError) else v for k, v in context.items()}
     html = env.get_template(template_name).render(request=request, user=user, lang=lang, tz=tz,
                                                   zone_label=times.zone_label(tz),
                                                   currency=user.currency if user else figures.USD, **context)

@@ -65,7 +65,7 @@ def list_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", v
     try:
         jump = _helpers_redirect(request, user, "requests", q)
     except filters.FilterSyntaxError as exc:
-        return _list(request, user, q, prompt, version, None, None, request_filters.place(q, exc))
+        return _list(request, user, q, prompt, version, None, None, request_filters.place(q, exc, user.locale))
     if jump:
         return jump
     return _list(request, user, q, prompt, version, after, before, None)
@@ -73,7 +73,7 @@ def list_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", v
 
 def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | None, after: str | None,
           before: str | None, error: request_filters.FilterError | None):
-    node, parse_error = request_filters.parse(q, user.time_zone)
+    node, parse_error = request_filters.parse(q, user.time_zone, user.locale)
     error = error or parse_error
     scope = _scope(prompt, version)
     with db(request).read() as s:
@@ -138,7 +138,7 @@ def _annotate(request: Request, user: UiUser, ref: str, kind: request_annotation
             request_annotations.annotate(s, user.principal, ref, kind, payload, stored_only=True,
                                          grace_s=ctx(request).settings.pending_grace_s)
     except InvalidInput as exc:
-        return _detail(request, user, ref, 422, form_error=exc.message, form_values=dict(form))
+        return _detail(request, user, ref, 422, form_error=exc, form_values=dict(form))
     return render.redirect(request, "request", notice=notice, ref=ref)
 
 
@@ -165,7 +165,7 @@ def _float(text: Any) -> Any:
 
 @router.get("/analytics", name="analytics")
 def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", days: Days = 7):
-    node, error = request_filters.parse(q, user.time_zone)
+    node, error = request_filters.parse(q, user.time_zone, user.locale)
     with db(request).read() as s:
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
         redacted = {} if error else log_stats.redactions(s, user.principal, prompt=prompt or None, node=node)
