@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from promptyard import catalogue
+from promptyard.catalogue import Text
 from promptyard.domain import access
 from promptyard.domain.records import Principal
 from promptyard.errors import Forbidden, InvalidInput
@@ -107,7 +108,8 @@ def _needs(scope: str):  # noqa: ANN202
             # errors.from_http turns this into a 303 to the login page.
             raise HTTPException(401, "login required", headers={"Location": login_url(request)})
         if not access.has(user.principal, scope):
-            raise Forbidden("errors.users.page_needs_right_your", scope=scope, role=user.role)
+            raise Forbidden("errors.users.page_needs_right_your", scope=Text(f"errors.users.right_{scope}"),
+                            role=Text(f"role.{user.role}"))
         return user
 
     dependency.__name__ = f"needs_{scope}"
