@@ -23,7 +23,7 @@ from promptyard.services import labels, prompts, versions
 SRC = Path(catalogue.__file__).parent
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
 # Texts made only of their fields (a field name, then a wrapped error's own translated text).
-ONLY_FIELDS = {"errors.templates.reason", "errors.templates.name_exc"}
+ONLY_FIELDS = {"errors.templates.reason", "errors.templates.name_exc", "errors.prompts.in_file"}
 # Calls that may pass a message that is not a literal key, and why.
 PASS_THROUGH = {
     ("errors.py", "from_status"),  # the SDK re-raises a server's (already translated) message

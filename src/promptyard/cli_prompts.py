@@ -107,7 +107,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         try:
             v = api.call("POST", "/api/v1/publish", json=body)
         except errors.PromptyardError as exc:
-            raise type(exc)(f"{path}: {exc.message}", details=exc.details) from None
+            raise type(exc)("errors.prompts.in_file", path=path, reason=exc.as_text(), details=exc.details) from None
         state = f"new version v{v['number']}" if v["created"] else f"unchanged (v{v['number']})"
         print(f"{doc['name']}: {state}")
     return 0
