@@ -23,7 +23,7 @@ from promptyard.services import labels, prompts, versions
 SRC = Path(catalogue.__file__).parent
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
 # Texts made only of their fields (a field name, then a wrapped error's own translated text).
-ONLY_FIELDS = {"errors.templates.reason", "errors.templates.name_exc", "errors.prompts.in_file"}
+ONLY_FIELDS = {"errors.templates.in_field", "errors.templates.failed_in_field", "errors.prompts.in_file"}
 # Calls that may pass a message that is not a literal key, and why.
 PASS_THROUGH = {
     ("errors.py", "from_status"),  # the SDK re-raises a server's (already translated) message
@@ -130,7 +130,7 @@ def test_every_raised_error_names_a_catalogue_key():
 
 
 def test_error_fields_that_are_texts_translate_with_the_message():
-    exc = InvalidInput("errors.names.may_contain", what=catalogue.Text("errors.names.what_prompt_name"),
+    exc = InvalidInput("errors.names.may_not_contain_char", what=catalogue.Text("errors.names.what_prompt_name"),
                        problem=catalogue.Text("errors.names.control_char", code="U+0007 (BELL)"))
     assert exc.message == "prompt name may not contain the control character U+0007 (BELL)"
     assert exc.text("ja") == "プロンプト名に制御文字 U+0007 (BELL)は使えません"

@@ -145,7 +145,7 @@ def score(item: Any, name: str) -> dict[str, Any]:
         raise LogError(f"{name}.source", "errors.requests.api_human_rule")
     author = _or(item.get("author"), "")
     if not isinstance(author, str) or len(author) > 320:
-        raise LogError(f"{name}.author", "errors.requests.string")
+        raise LogError(f"{name}.author", "errors.requests.must_be_string")
     return {"name": sname, "value": float(value), "comment": comment, "source": source, "author": author}
 
 
@@ -176,7 +176,7 @@ _TEXT_KEYS = ("content", "text", "prompt", "messages", "message", "choices", "ou
 
 def normalise(raw: Any, *, now: datetime) -> NormalLog:
     if not isinstance(raw, dict):
-        raise LogError("log", "errors.requests.object")
+        raise LogError("log", "errors.requests.must_be_object")
     client_id = raw.get("id")
     client_id = str(uuid.uuid4()) if client_id is None or client_id == "" else client_id
     if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
@@ -200,7 +200,7 @@ def normalise(raw: Any, *, now: datetime) -> NormalLog:
                                                                                  "usage.output_tokens")
     cost = raw.get("cost")
     if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost < 1e9):
-        raise LogError("cost", "errors.requests.number_0")
+        raise LogError("cost", "errors.requests.number_at_least_0")
     scores = _or(raw.get("scores"), [])
     if not isinstance(scores, list):
         raise LogError("scores", "errors.requests.list_name_value")
@@ -211,7 +211,7 @@ def normalise(raw: Any, *, now: datetime) -> NormalLog:
         if prompt.get("version") is not None and (not isinstance(prompt["version"], int) or prompt["version"] < 1):
             raise LogError("prompt.version", "errors.requests.whole_number_1")
         if prompt.get("variables") is not None and not isinstance(prompt["variables"], dict):
-            raise LogError("prompt.variables", "errors.requests.object")
+            raise LogError("prompt.variables", "errors.requests.must_be_object")
         if prompt.get("label") is not None and not isinstance(prompt["label"], str):
             raise LogError("prompt.label", "errors.requests.label_name")
     routing = raw.get("routing")

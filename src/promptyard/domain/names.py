@@ -72,12 +72,12 @@ def _path_rules(name: str, what: Text) -> None:
     """What makes a name unsafe as a file path (`prompts pull` writes <name>.yaml)."""
     problem = _unseen_char(name)
     if problem:
-        raise InvalidInput("errors.names.may_contain", what=what, problem=problem)
+        raise InvalidInput("errors.names.may_not_contain_char", what=what, problem=problem)
     if "\\" in name:
-        raise InvalidInput("errors.names.may_contain_use_between", what=what)
+        raise InvalidInput("errors.names.may_not_contain_backslash", what=what)
     bad = next((seg for seg in name.split("/") if seg in (".", "..")), None)
     if bad is not None:
-        raise InvalidInput("errors.names.may_contain_path_segment", what=what, bad=bad)
+        raise InvalidInput("errors.names.may_not_contain_dot_segment", what=what, bad=bad)
 
 
 def prompt_name(name: object) -> str:
@@ -88,10 +88,10 @@ def prompt_name(name: object) -> str:
     if len(name) > 200:
         raise InvalidInput("errors.names.prompt_name_characters_long", n=len(name))
     if name.startswith("/") or name.endswith("/") or "//" in name:
-        raise InvalidInput("errors.names.prompt_name_may_start")
+        raise InvalidInput("errors.names.prompt_name_slashes")
     _path_rules(name, Text("errors.names.what_prompt_name"))
     if name != name.strip():
-        raise InvalidInput("errors.names.prompt_name_may_start_2")
+        raise InvalidInput("errors.names.prompt_name_spaces")
     return unicodedata.normalize("NFC", name)
 
 

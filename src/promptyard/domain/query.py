@@ -165,7 +165,7 @@ class _Parser:
             self.take()
             node = self.expr(depth + 1)
             if self.take()[0] != "rp":
-                raise FilterSyntaxError("errors.filters.expected", self.toks[self.i - 1][2])
+                raise FilterSyntaxError("errors.filters.expected_close_paren", self.toks[self.i - 1][2])
             return node
         return self.condition()
 
@@ -185,7 +185,7 @@ class _Parser:
             self.take()
             op = "in" if op.lower() == "in" else "not_in"
             if op == "not_in" and not self.keyword("IN"):
-                raise FilterSyntaxError("errors.filters.expected_after", self.peek()[2])
+                raise FilterSyntaxError("errors.filters.expected_in_after_not", self.peek()[2])
             return check(Cond(field, key, op, self.values()), opos, zone=self.zone)
         if kind != "op":
             raise FilterSyntaxError("errors.filters.expected_operator_after", opos, text=text)
@@ -216,7 +216,7 @@ class _Parser:
             return text.lower()
         if kind == "end":
             raise FilterSyntaxError("errors.filters.expected_value", pos)
-        raise FilterSyntaxError("errors.filters.expected_value_quote_text", pos, text=text)
+        raise FilterSyntaxError("errors.filters.quote_text_values", pos, text=text)
 
 
 def _unquote(text: str, pos: int) -> str:
@@ -276,7 +276,7 @@ def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None, zon
         try:
             t = datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
-            raise FilterSyntaxError("errors.filters.time_needs_iso_8601_2", pos, path, v=v)
+            raise FilterSyntaxError("errors.filters.time_needs_iso_8601_not", pos, path, v=v)
         return t.replace(tzinfo=zone).astimezone(timezone.utc) if t.tzinfo is None else t
     raise FilterSyntaxError("errors.filters.time_needs_iso_8601", pos, path)
 

@@ -108,7 +108,7 @@ def _weight(value: Any, path: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidInput("errors.policies.number_got", path=path, value=_show(value))
     if not value > 0:
-        raise InvalidInput("errors.policies.path_0", path=path)
+        raise InvalidInput("errors.policies.must_be_positive", path=path)
     return value
 
 

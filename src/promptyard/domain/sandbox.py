@@ -381,9 +381,9 @@ def _render_one(field: str, source: str, variables: dict, strict: bool, st: Rend
         st.output_left -= size
         return "".join(chunks)
     except RenderError as exc:
-        raise RenderError("errors.templates.reason", field=field, reason=exc.as_text(), details=details) from None
+        raise RenderError("errors.templates.in_field", field=field, reason=exc.as_text(), details=details) from None
     except UndefinedError as exc:
-        raise UndefinedVariable("errors.templates.reason", field=field, reason=_short(exc.message), details=details) from None
+        raise UndefinedVariable("errors.templates.in_field", field=field, reason=_short(exc.message), details=details) from None
     except SecurityError as exc:
         raise RenderError("errors.templates.security_violation", field=field, exc=_short(exc), details=details) from None
     except RecursionError:
@@ -391,4 +391,4 @@ def _render_one(field: str, source: str, variables: dict, strict: bool, st: Rend
     except MemoryError:
         raise RenderError("errors.templates.template_ran_out_memory", field=field, details=details) from None
     except Exception as exc:
-        raise RenderError("errors.templates.name_exc", field=field, name=type(exc).__name__, exc=_short(exc), details=details) from None
+        raise RenderError("errors.templates.failed_in_field", field=field, name=type(exc).__name__, exc=_short(exc), details=details) from None

@@ -212,7 +212,7 @@ def _fstring_value(field: str, name: str, value: object, spec: str, limits: Rend
         check_format_spec(spec, limits)
         return format(value, spec)
     except RenderError as exc:
-        raise RenderError("errors.templates.reason", field=field, reason=exc.message, details={"field": field}) from None
+        raise RenderError("errors.templates.in_field", field=field, reason=exc.message, details={"field": field}) from None
     except (ValueError, TypeError) as exc:  # a spec that does not fit the value, a huge int
         raise RenderError("errors.templates.cannot_format_name_spec", field=field, name=name, spec=spec, exc=exc, details={"field": field}) from None
 

@@ -86,10 +86,10 @@ def promote(session: Session, p: Principal, prompt_id: int, label: str, *, versi
                 raise Conflict("errors.experiments.experiment_has_no_winner", id=row.id)
             version = winner
         elif version not in served and not force:
-            raise Conflict("errors.experiments.v_was_experiment_served", version=version, id=row.id, v=', '.join(f'v{v}' for v in sorted(served)))
+            raise Conflict("errors.experiments.version_not_in_experiment", version=version, id=row.id, v=', '.join(f'v{v}' for v in sorted(served)))
         forced = version not in served
     elif version is None and policy is None:
-        raise InvalidInput("errors.experiments.give_version_promote_new")
+        raise InvalidInput("errors.experiments.promote_needs_version_or_policy")
     moved = labels.move(session, p, prompt_id, label, version=version, policy=policy, reason=reason)
     if row is not None and row.end_event_id is not None:
         experiment_records.set_outcome(session, p, prompt_id, label, row.end_event_id, {

@@ -56,7 +56,7 @@ def check_plan(plan: dict[str, Any], existing: set[int]) -> dict[str, Any]:
     if not steps or steps != sorted(steps) or steps[0] <= 0 or steps[-1] != 100 or len(set(steps)) != len(steps):
         raise InvalidInput("errors.experiments.steps_rise_strictly_from")
     if interval < 1 or not 0 <= margin < float("inf") or min_n < 2 or not 2 <= planned <= ex.MAX_PLANNED_UNITS:
-        raise InvalidInput("errors.experiments.interval_1_guard_margin")
+        raise InvalidInput("errors.experiments.ramp_numbers_out_of_range")
     return {"candidate": candidate, "baseline": baseline, "steps": steps, "interval_s": interval,
             "guard": {"metric": metric, "margin": margin}, "min_n": min_n, "planned_units": planned,
             "sticky_key": plan.get("sticky_key")}

@@ -119,7 +119,7 @@ def _messages(template: Any, field: str) -> dict[str, Any]:
 
 def _plain_message(m: Any, field: str) -> dict[str, Any]:
     if not isinstance(m, dict):
-        raise InvalidInput("errors.requests.object", field=field)
+        raise InvalidInput("errors.requests.must_be_object", field=field)
     content = m.get("content")
     if isinstance(content, list) and all(isinstance(c, dict) and c.get("type") == "text" for c in content):
         content = "".join(str(c.get("text", "")) for c in content)

@@ -229,12 +229,12 @@ def declare(request: Request, prompt_id: Id, label: Label, user: Editor, form: F
     try:
         experiment_id = render.form_id(form.get("experiment_id"))
         if experiment_id is None:
-            raise InvalidInput("errors.experiments.which_experiment_experiment_id")
+            raise InvalidInput("errors.experiments.experiment_id_missing")
         fields = declaration_from_form(form)
         with db(request).write() as s:
             record = experiment_records.get_row(s, user.principal, experiment_id)
             if (record.prompt_id, record.label) != (prompt_id, label):
-                raise InvalidInput("errors.experiments.experiment_experiment_label", experiment_id=experiment_id)
+                raise InvalidInput("errors.experiments.not_this_labels_experiment", experiment_id=experiment_id)
             experiment_records.declare(s, user.principal, experiment_id, fields)
     except (InvalidInput, Forbidden, Conflict) as exc:
         return _page(request, user, prompt_id, label, status=exc.status, error=exc,
