@@ -57,7 +57,8 @@ def declaration(raw: Mapping[str, object]) -> dict[str, object]:
     allowed = ("hypothesis", "primary_metric", "planned_units", "min_effect")
     unknown = sorted(set(raw) - set(allowed))
     if unknown:
-        raise InvalidInput("errors.experiments.experiment_unknown_field_allowed", unknown=unknown[0], allowed=', '.join(allowed))
+        raise InvalidInput("errors.experiments.experiment_unknown_field_allowed", unknown=unknown[0],
+                           allowed=', '.join(allowed))
     out: dict[str, object] = {}
     if raw.get("hypothesis") is not None:
         text = raw["hypothesis"]

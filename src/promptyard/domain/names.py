@@ -64,7 +64,8 @@ def _unseen_char(text: str) -> Text | None:
     for ch in text:
         control = unicodedata.category(ch) in ("Cc", "Cs")
         if control or ord(ch) in _INVISIBLE:
-            return Text("errors.names.control_char" if control else "errors.names.invisible_char", code=f"U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})")
+            return Text("errors.names.control_char" if control else "errors.names.invisible_char",
+                        code=f"U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})")
     return None
 
 

@@ -120,7 +120,8 @@ def _rule(data: Any, where: str, base: Rule) -> Rule:
         placeholder = ""
     if not isinstance(placeholder, str) or len(placeholder) > MAX_PLACEHOLDER_CHARS or \
             any(not ch.isprintable() for ch in placeholder):
-        raise PolicyError("errors.privacy.placeholder_printable_text_most", where=where, max_placeholder_chars=MAX_PLACEHOLDER_CHARS)
+        raise PolicyError("errors.privacy.placeholder_printable_text_most", where=where,
+                          max_placeholder_chars=MAX_PLACEHOLDER_CHARS)
     if placeholder and redaction.find(placeholder):
         raise PolicyError("errors.privacy.placeholder_itself_look_like", where=where)
     return Rule(on, operator, placeholder)
@@ -146,7 +147,8 @@ def parse(data: Any, base: Policy | None = None) -> Policy:
         raise PolicyError("errors.privacy.detectors_object_kind_operator")
     unknown = set(detectors) - set(RULE_KINDS)
     if unknown:
-        raise PolicyError("errors.privacy.detectors_unknown_kind_known", unknown=sorted(unknown)[0], rule_kinds=', '.join(RULE_KINDS))
+        raise PolicyError("errors.privacy.detectors_unknown_kind_known", unknown=sorted(unknown)[0],
+                          rule_kinds=', '.join(RULE_KINDS))
     rules = {k: _rule(detectors.get(k), f"detectors.{k}", base.rules[k]) for k in RULE_KINDS}
     custom = base.custom if data.get("custom") is None else _customs(data["custom"])
     return Policy(enabled, rules, custom)
@@ -179,7 +181,8 @@ def _regex() -> Any:
 def check_pattern(pattern: Any, where: str = "pattern") -> None:
     """A custom pattern that compiles, cannot match the empty string and stays fast on hostile probes."""
     if not isinstance(pattern, str) or not 0 < len(pattern) <= MAX_PATTERN_CHARS:
-        raise PolicyError("errors.privacy.regular_expression_1_characters", where=where, max_pattern_chars=MAX_PATTERN_CHARS)
+        raise PolicyError("errors.privacy.regular_expression_1_characters", where=where,
+                          max_pattern_chars=MAX_PATTERN_CHARS)
     rx = _regex()
     try:
         compiled = rx.compile(pattern, rx.VERSION0)
@@ -234,7 +237,8 @@ def term_entries(key: bytes, term: str) -> list[TermEntry]:
     forms = {norm, re.sub(r"\s+", "", norm)} if norm else set()
     forms = {f for f in forms if MIN_TERM_CHARS <= len(f) <= MAX_TERM_CHARS}
     if not forms:
-        raise PolicyError("errors.privacy.terms_each_term_characters", min_term_chars=MIN_TERM_CHARS, max_term_chars=MAX_TERM_CHARS)
+        raise PolicyError("errors.privacy.terms_each_term_characters", min_term_chars=MIN_TERM_CHARS,
+                          max_term_chars=MAX_TERM_CHARS)
     base = _hasher(key)
     out = []
     for form in sorted(forms):

@@ -115,7 +115,8 @@ def check_format_spec(spec: str, limits: RenderLimits) -> None:
     """Width and precision in a format spec ("{x:>10}") must stay under max_int."""
     for digits in _DIGITS.findall(spec):
         if len(digits) > 9 or int(digits) > limits.max_int:
-            raise RenderError("errors.templates.format_width_precision_over", digits=digits[:20], max_int=limits.max_int)
+            raise RenderError("errors.templates.format_width_precision_over", digits=digits[:20],
+                              max_int=limits.max_int)
 
 
 def _percent_widths(text: str):

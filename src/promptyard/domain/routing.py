@@ -92,7 +92,8 @@ def _only_keys(obj: dict[str, Any], allowed: tuple[str, ...], path: str) -> None
     for key in obj:
         if key not in allowed:
             where = path or "policy"
-            raise InvalidInput("errors.policies.unknown_key_allowed", where=where, key=_show(key), allowed=', '.join(allowed))
+            raise InvalidInput("errors.policies.unknown_key_allowed", where=where, key=_show(key),
+                               allowed=', '.join(allowed))
 
 
 def _version(value: Any, path: str, existing: set[int]) -> int:
@@ -169,7 +170,8 @@ def _segment(seg: Any, path: str, existing: set[int]) -> dict[str, Any]:
     _only_keys(seg, SEGMENT_KEYS, path)
     name = _text(seg.get("name"), f"{path}.name")
     if len(name) > MAX_SEGMENT_NAME:
-        raise InvalidInput("errors.policies.name_too_long_characters", path=path, n=len(name), max_segment_name=MAX_SEGMENT_NAME)
+        raise InvalidInput("errors.policies.name_too_long_characters", path=path, n=len(name),
+                           max_segment_name=MAX_SEGMENT_NAME)
     out: dict[str, Any] = {"name": name,
                            "when": _when(seg.get("when"), f"{path}.when")}
     if ("version" in seg) == ("split" in seg):
@@ -203,7 +205,8 @@ def validate_policy(policy: dict[str, Any], existing_versions: set[int]) -> dict
     for i, seg in enumerate(segments):
         item = _segment(seg, f"segments[{i}]", existing_versions)
         if item["name"] in names:
-            raise InvalidInput("errors.policies.segments_name_duplicate_segment", i=i, item=_show(item['name']), names=names[item['name']])
+            raise InvalidInput("errors.policies.segments_name_duplicate_segment", i=i, item=_show(item['name']),
+                               names=names[item['name']])
         names[item["name"]] = i
         out_segments.append(item)
     if out_segments:

@@ -326,13 +326,15 @@ def _compile_errors(field: str, build, source: str, *args):
         return build(source, *args)
     except TemplateSyntaxError as exc:
         message = (exc.message or "syntax error").rstrip(".")
-        raise InvalidInput("errors.templates.reason_line_lineno", field=field, reason=_short(message), lineno=exc.lineno,
+        raise InvalidInput("errors.templates.reason_line_lineno", field=field, reason=_short(message),
+                           lineno=exc.lineno,
                            details={"field": field, "line": exc.lineno}) from None
     except _Refused as exc:
         raise exc.cls("errors.templates.reason_line_lineno", field=field, reason=exc.message, lineno=exc.line,
                       details={"field": field, "line": exc.line}) from None
     except RecursionError:
-        raise InvalidInput("errors.templates.template_nested_too_deeply", field=field, details={"field": field}) from None
+        raise InvalidInput("errors.templates.template_nested_too_deeply", field=field,
+                           details={"field": field}) from None
     except MemoryError:
         raise InvalidInput("errors.templates.template_needs_too_much", field=field, details={"field": field}) from None
     except Exception as exc:  # e.g. an int literal over 4,300 digits, Python's nesting limits
@@ -366,7 +368,8 @@ def _render_one(field: str, source: str, variables: dict, strict: bool, st: Rend
     if "{" not in source:  # plain text: Jinja would only normalise its newlines
         st.output_left -= len(source)
         if st.output_left < 0:
-            raise RenderError("errors.templates.rendered_output_longer_than", field=field, max_output_chars=st.limits.max_output_chars,
+            raise RenderError("errors.templates.rendered_output_longer_than", field=field,
+                              max_output_chars=st.limits.max_output_chars,
                               details={"field": field})
         return source
     template = _compile_errors(field, _compiled, source, strict)
@@ -376,19 +379,23 @@ def _render_one(field: str, source: str, variables: dict, strict: bool, st: Rend
         for chunk in template.root_render_func(template.new_context(variables)):
             size += len(chunk)
             if size > st.output_left:
-                raise RenderError("errors.templates.rendered_output_longer_than_2", max_output_chars=st.limits.max_output_chars)
+                raise RenderError("errors.templates.rendered_output_longer_than_2",
+                                  max_output_chars=st.limits.max_output_chars)
             chunks.append(chunk)
         st.output_left -= size
         return "".join(chunks)
     except RenderError as exc:
         raise RenderError("errors.templates.in_field", field=field, reason=exc.as_text(), details=details) from None
     except UndefinedError as exc:
-        raise UndefinedVariable("errors.templates.in_field", field=field, reason=_short(exc.message), details=details) from None
+        raise UndefinedVariable("errors.templates.in_field", field=field, reason=_short(exc.message),
+                                details=details) from None
     except SecurityError as exc:
-        raise RenderError("errors.templates.security_violation", field=field, exc=_short(exc), details=details) from None
+        raise RenderError("errors.templates.security_violation", field=field, exc=_short(exc),
+                          details=details) from None
     except RecursionError:
         raise RenderError("errors.templates.template_recursion_too_deep", field=field, details=details) from None
     except MemoryError:
         raise RenderError("errors.templates.template_ran_out_memory", field=field, details=details) from None
     except Exception as exc:
-        raise RenderError("errors.templates.failed_in_field", field=field, name=type(exc).__name__, exc=_short(exc), details=details) from None
+        raise RenderError("errors.templates.failed_in_field", field=field, name=type(exc).__name__, exc=_short(exc),
+                          details=details) from None

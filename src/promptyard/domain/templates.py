@@ -163,7 +163,8 @@ def _parse_fstring(text: str) -> tuple:
                                 Text("errors.templates.fstring_hint_close"))
         end = text.find("}", start + 1)
         if end < 0:
-            raise _FStringError(Text("errors.templates.fstring_unclosed"), start, Text("errors.templates.fstring_hint_open"))
+            raise _FStringError(Text("errors.templates.fstring_unclosed"), start,
+                                Text("errors.templates.fstring_hint_open"))
         body = text[start + 1:end]
         name, colon, spec = body.partition(":")
         if "{" in body:
@@ -194,7 +195,8 @@ def _fstring_pieces(field: str, text: str) -> tuple:
         column = exc.index - (text.rfind("\n", 0, exc.index) + 1) + 1
         where = (Text("errors.templates.at_column", column=column) if "\n" not in text
                  else Text("errors.templates.at_line_column", line=line, column=column))
-        raise InvalidInput("errors.templates.fstring_syntax", field=field, reason=exc.message, where=where, hint=exc.hint,
+        raise InvalidInput("errors.templates.fstring_syntax", field=field, reason=exc.message, where=where,
+                           hint=exc.hint,
                            details={"field": field, "line": line, "column": column}) from None
 
 
@@ -205,16 +207,19 @@ def _fstring_value(field: str, name: str, value: object, spec: str, limits: Rend
         try:
             value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
         except (ValueError, RecursionError) as exc:
-            raise RenderError("errors.templates.cannot_render_name", field=field, name=name, exc=exc, details={"field": field}) from None
+            raise RenderError("errors.templates.cannot_render_name", field=field, name=name, exc=exc,
+                              details={"field": field}) from None
     try:
         if not spec:
             return value if isinstance(value, str) else str(value)
         check_format_spec(spec, limits)
         return format(value, spec)
     except RenderError as exc:
-        raise RenderError("errors.templates.in_field", field=field, reason=exc.message, details={"field": field}) from None
+        raise RenderError("errors.templates.in_field", field=field, reason=exc.message,
+                          details={"field": field}) from None
     except (ValueError, TypeError) as exc:  # a spec that does not fit the value, a huge int
-        raise RenderError("errors.templates.cannot_format_name_spec", field=field, name=name, spec=spec, exc=exc, details={"field": field}) from None
+        raise RenderError("errors.templates.cannot_format_name_spec", field=field, name=name, spec=spec, exc=exc,
+                          details={"field": field}) from None
 
 
 def _render_fstring(field: str, pieces: tuple, variables: dict, limits: RenderLimits, budget: int) -> str:
@@ -225,7 +230,8 @@ def _render_fstring(field: str, pieces: tuple, variables: dict, limits: RenderLi
             piece = _fstring_value(field, name, variables.get(name), spec, limits)
         size += len(piece)
         if size > budget:
-            raise RenderError("errors.templates.rendered_output_longer_than", field=field, max_output_chars=limits.max_output_chars,
+            raise RenderError("errors.templates.rendered_output_longer_than", field=field,
+                              max_output_chars=limits.max_output_chars,
                               details={"field": field})
         out.append(piece)
     return "".join(out)
@@ -264,7 +270,8 @@ def extract_variables(kind: str, template: dict, fmt: str, *, max_chars: int | N
 
 
 def _missing(names) -> InvalidInput:
-    return InvalidInput("errors.templates.missing_input_variable", names=', '.join(names), details={"missing": list(names)})
+    return InvalidInput("errors.templates.missing_input_variable", names=', '.join(names),
+                        details={"missing": list(names)})
 
 
 def render(kind: str, template: dict, fmt: str, variables: dict, *, strict: bool = True,

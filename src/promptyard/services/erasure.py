@@ -140,7 +140,8 @@ def _expect(workspace_id: int, cond: ColumnElement[bool], expected: int | None) 
     def check(session: Session) -> None:
         now = _count(session, workspace_id, cond)
         if now != expected:
-            raise Conflict("errors.privacy.selection_now_matches_logs", now=now, expected=expected, details={"count": now, "expected": expected})
+            raise Conflict("errors.privacy.selection_now_matches_logs", now=now, expected=expected,
+                           details={"count": now, "expected": expected})
     return check
 
 

@@ -86,7 +86,8 @@ def promote(session: Session, p: Principal, prompt_id: int, label: str, *, versi
                 raise Conflict("errors.experiments.experiment_has_no_winner", id=row.id)
             version = winner
         elif version not in served and not force:
-            raise Conflict("errors.experiments.version_not_in_experiment", version=version, id=row.id, v=', '.join(f'v{v}' for v in sorted(served)))
+            raise Conflict("errors.experiments.version_not_in_experiment", version=version, id=row.id,
+                           v=', '.join(f'v{v}' for v in sorted(served)))
         forced = version not in served
     elif version is None and policy is None:
         raise InvalidInput("errors.experiments.promote_needs_version_or_policy")

@@ -100,7 +100,8 @@ def delete(session: Session, p: Principal, folder_id: int) -> None:
     has_children = session.scalar(select(func.count()).select_from(Folder).where(Folder.parent_id == folder.id))
     has_prompts = session.scalar(select(func.count()).select_from(Prompt).where(Prompt.folder_id == folder.id))
     if has_children or has_prompts:
-        raise Conflict("errors.prompts.folder_empty_prompts_folders", path=folder.path, has_prompts=has_prompts, has_children=has_children)
+        raise Conflict("errors.prompts.folder_empty_prompts_folders", path=folder.path, has_prompts=has_prompts,
+                       has_children=has_children)
     session.delete(folder)
     audit.record(session, workspace_id, actor, "folder.delete", "folder", folder_id, {"path": folder.path})
 

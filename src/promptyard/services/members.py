@@ -123,7 +123,8 @@ def invite(session: Session, p: Principal, *, email: str, role: str) -> tuple[In
                      expires_at=utcnow() + timedelta(days=INVITATION_DAYS))
     session.add(row)
     session.flush()
-    audit.record(session, p.workspace_id, p.actor, "member.invite", "invitation", row.id, {"email": email, "role": role})
+    audit.record(session, p.workspace_id, p.actor, "member.invite", "invitation", row.id,
+                 {"email": email, "role": role})
     return _invitation_record(row), raw
 
 

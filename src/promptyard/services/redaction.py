@@ -235,7 +235,8 @@ def _entries(session: Session, p: Principal, terms: Any) -> list[rp.TermEntry]:
         try:
             out.update((e.digest, e) for e in rp.term_entries(key, term))
         except rp.PolicyError:  # the term is not echoed: it is patient data
-            raise InvalidInput("errors.privacy.terms_each_term_text", i=i, min_term_chars=rp.MIN_TERM_CHARS, max_term_chars=rp.MAX_TERM_CHARS) from None
+            raise InvalidInput("errors.privacy.terms_each_term_text", i=i, min_term_chars=rp.MIN_TERM_CHARS,
+                               max_term_chars=rp.MAX_TERM_CHARS) from None
     return list(out.values())
 
 

@@ -176,7 +176,8 @@ class TemplateEngine:
         if fmt != "jinja2":
             return _render(kind, template, fmt, variables, strict, self.limits)
         # The worker may not have compiled this template yet: its deadline covers both steps.
-        return self._run(self.compile_timeout_s + self.limits.max_seconds, Text("errors.templates.doing_render"), _render,
+        return self._run(self.compile_timeout_s + self.limits.max_seconds, Text("errors.templates.doing_render"),
+                         _render,
                          kind, template, fmt, variables, strict, self.limits)
 
     def text_variables(self, texts: list[str], fmt: str) -> list[list[str]]:
@@ -190,7 +191,8 @@ class TemplateEngine:
             known = [_variables_cache.get(k) for k in keys]
         missing = [i for i, hit in enumerate(known) if hit is None]
         if missing:
-            found = self._run(self.compile_timeout_s, Text("errors.templates.doing_parse"), _text_variables, [texts[i] for i in missing], fmt,
+            found = self._run(self.compile_timeout_s, Text("errors.templates.doing_parse"), _text_variables,
+                              [texts[i] for i in missing], fmt,
                               self.limits.max_template_chars)
             with _variables_lock:
                 for i, names in zip(missing, found):

@@ -146,7 +146,8 @@ def _apply_scores(session: Session, p: Principal, items: list[Item], changes: ro
     table = Score.__table__
     stored = {(r.request_id, r.name): (r.id, r.value) for r in session.execute(
         select(table.c.id, table.c.request_id, table.c.name, table.c.value).where(
-            bulk.one_of(table.c.request_id, {t.id for t, _ in items}), bulk.one_of(table.c.name, {s["name"] for _, s in items})))}
+            bulk.one_of(table.c.request_id, {t.id for t, _ in items}), bulk.one_of(table.c.name,
+                        {s["name"] for _, s in items})))}
     current = {k: value for k, (_, value) in stored.items()}
     latest: dict[tuple[int, str], dict] = {}
     for t, s in items:

@@ -137,7 +137,8 @@ def by_number_or_404(session: Session, prompt: Prompt, number: int) -> PromptVer
         raise InvalidInput("errors.versions.version_whole_number_least", number=number)
     v = _load(session, prompt.id, number)
     if v is None:
-        raise NotFound("errors.versions.prompt_has_no_version", name=prompt.name, number=number, latest_version=prompt.latest_version)
+        raise NotFound("errors.versions.prompt_has_no_version", name=prompt.name, number=number,
+                       latest_version=prompt.latest_version)
     return v
 
 

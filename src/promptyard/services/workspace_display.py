@@ -53,7 +53,8 @@ def set_display(session: Session, p: Principal, *, time_zone: Any, currency: Any
         raise InvalidInput("errors.system.per_usd_us_dollars",
                            details={"field": "per_usd", "ui_message": "error.display_rate"})
     if currency != "USD" and not _rate_ok(per_usd):
-        raise InvalidInput("errors.system.per_usd_needs_rate", currency=currency, max_rate=MAX_RATE, details={"field": "per_usd", "ui_message": "error.display_rate"})
+        raise InvalidInput("errors.system.per_usd_needs_rate", currency=currency, max_rate=MAX_RATE,
+                           details={"field": "per_usd", "ui_message": "error.display_rate"})
     ws = session.get(Workspace, p.workspace_id, with_for_update=True)
     before = _shown(ws)
     ws.time_zone = time_zone

@@ -125,7 +125,8 @@ def _annotate(c: Ctx, p: Auth, ref: str, kind: request_annotations.Kind, payload
         return request_annotations.annotate(s, p, ref, kind, payload, grace_s=c.settings.pending_grace_s)
 
 
-@router.post("/{ref}/metadata", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.METADATA_BODY))
+@router.post("/{ref}/metadata", responses=errors.WRITE | errors.FOUND,
+             openapi_extra=schemas.body(schemas.METADATA_BODY))
 def add_metadata(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     """Add or overwrite metadata keys (string values; numbers and booleans become text)."""
     return _annotate(c, p, ref, request_annotations.METADATA, body)

@@ -23,7 +23,8 @@ def health(c: Ctx):
     try:
         c.db.ping()
     except Unavailable as exc:
-        raise Unavailable("errors.system.database_unreachable", kind=c.db.kind, details={"database": "unreachable"}) from exc
+        raise Unavailable("errors.system.database_unreachable", kind=c.db.kind,
+                          details={"database": "unreachable"}) from exc
     if c.db.outage.down:  # it answers, but refused work within the last few seconds (e.g. a full disk)
         raise Unavailable("errors.system.database_failing_refused_work", kind=c.db.kind, settle_s=c.db.outage.SETTLE_S,
                           details={"database": "failing"})

@@ -36,7 +36,8 @@ async def export_traces(request: Request) -> Response:
     answer_as = media if media in (otlp.PROTOBUF, otlp.JSON) else otlp.JSON
     try:
         if answer_as != media:
-            raise _Unsupported("errors.traces.content_type_got", protobuf=otlp.PROTOBUF, json=otlp.JSON, media=media[:60])
+            raise _Unsupported("errors.traces.content_type_got", protobuf=otlp.PROTOBUF, json=otlp.JSON,
+                               media=media[:60])
         p = await request_principal(request, api_key(request.headers))
         body = await request.body()
         result = await run_in_threadpool(_export, ctx(request), p, body, media,
@@ -60,7 +61,8 @@ def _export(c: AppContext, p: Principal, body: bytes, media: str, encoding: str)
     if not spans:
         return {"rejected": 0, "message": ""}
     with c.db.write() as session:
-        return otlp_ingest.ingest(session, p, spans, max_batch=s.max_batch, publishable_max_batch=s.publishable_max_batch)
+        return otlp_ingest.ingest(session, p, spans, max_batch=s.max_batch,
+                                  publishable_max_batch=s.publishable_max_batch)
 
 
 def _decompressed(body: bytes, encoding: str, limit: int) -> bytes:

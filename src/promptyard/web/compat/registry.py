@@ -71,7 +71,8 @@ def get_template(identifier: str, call: CallDep):
 
 @router.get("/library-get-prompt-template")
 def library_get_template(call: CallDep, prompt_name: str,
-                         version: Annotated[int | None, Query(ge=1, le=inputs.MAX_ID)] = None, label: str | None = None):
+                         version: Annotated[int | None,
+                                            Query(ge=1, le=inputs.MAX_ID)] = None, label: str | None = None):
     """Legacy path (dead code in SDK 1.5.16, cheap to keep for older SDKs)."""
     with call.c.db.read() as s:
         r = _resolve(s, call.p, prompt_name, None if label else version, label or (None if version else "latest"), {})

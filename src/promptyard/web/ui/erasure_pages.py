@@ -98,7 +98,8 @@ def erase_do(request: Request, user: Admin, form: FormData) -> Response:
     fields = _fields(form)
     expected = render.form_id(form.get("expected")) if form.get("expected") != "0" else 0
     if expected is None:
-        return _erase_page(request, user, fields, status=422, error=InvalidInput("errors.privacy.previewed_count_missing"))
+        return _erase_page(request, user, fields, status=422,
+                           error=InvalidInput("errors.privacy.previewed_count_missing"))
     try:
         erased = _count(request, user, fields, expected=expected, dry_run=False)
     except Conflict as exc:  # the logs changed since the preview: preview again

@@ -57,7 +57,8 @@ def _new_form(request: Request, user: session.UiUser, form: VersionForm, *, stat
 
 @router.get("/prompts/new", name="prompt_new")
 def prompt_new(request: Request, user: Editor, folder: Text = "") -> Response:
-    return _new_form(request, user, VersionForm(commit_message=catalogue.translate(user.locale, "editor.first_commit_message")),
+    return _new_form(request, user,
+                     VersionForm(commit_message=catalogue.translate(user.locale, "editor.first_commit_message")),
                      fields={"name": "", "folder": folder, "description": ""})
 
 

@@ -120,7 +120,8 @@ def _ui_routes(app: Any) -> list[Any]:
     found = getattr(app.state, "ui_routes", None)
     if found is None:
         found = [r for r in app.router.routes
-                 if getattr(getattr(r, "original_router", None), "prefix", None) == "/ui"  # included router (newer FastAPI)
+                 if getattr(getattr(r, "original_router", None), "prefix",
+                            None) == "/ui"  # included router (newer FastAPI)
                  or str(getattr(r, "path", "")).startswith("/ui/")]  # flattened routes (older FastAPI)
         app.state.ui_routes = found
     return found

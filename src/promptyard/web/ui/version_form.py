@@ -115,7 +115,8 @@ def _load(text: str, name: str, kind: type) -> Any:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise InvalidInput("errors.versions.valid_json_line_column", name=name, msg=exc.msg, lineno=exc.lineno, colno=exc.colno) from None
+        raise InvalidInput("errors.versions.valid_json_line_column", name=name, msg=exc.msg, lineno=exc.lineno,
+                           colno=exc.colno) from None
     if not isinstance(value, kind):
         shape = Text("errors.versions.shape_object" if kind is dict else "errors.versions.shape_list")
         raise InvalidInput("errors.versions.name_shape", name=name, shape=shape)
