@@ -34,8 +34,7 @@ def ingest(session: Session, p: Principal, spans: list[Span], *, max_batch: int,
     if p.key_kind == "publishable" and publishable_max_batch is not None:
         max_batch = min(max_batch, publishable_max_batch)
     if len(spans) > max_batch:
-        raise TooLarge(f"a batch may hold at most {max_batch} spans (got {len(spans)}; PROMPTYARD_MAX_BATCH): "
-                       "send smaller batches")
+        raise TooLarge("errors.traces.batch_may_hold_most", max_batch=max_batch, n=len(spans))
     seen: set[tuple[str, str]] = set()
     spans = [s for s in spans if not ((s.trace_id, s.span_id) in seen or seen.add((s.trace_id, s.span_id)))]
     llm = [s for s in spans if genai_spans.is_llm(s)]

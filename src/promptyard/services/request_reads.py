@@ -46,7 +46,7 @@ def decode_cursor(value: str) -> tuple[datetime, int]:
         t, rid = json.loads(base64.urlsafe_b64decode(value.encode()))
         return datetime.fromisoformat(t), int(rid)
     except (ValueError, TypeError):
-        raise InvalidInput("cursor: not a cursor this server gave out") from None
+        raise InvalidInput("errors.requests.cursor_cursor_server_gave") from None
 
 
 def _scope(session: Session, p: Principal, prompt: str | None, version: int | None) -> tuple[list[Any], bool]:
@@ -176,7 +176,7 @@ def get(session: Session, p: Principal, ref: str, engine: TemplateEngine) -> dic
     access.require(p, "read")
     rid = find(session, p, ref)
     if rid is None:
-        raise NotFound(f"no request with id {ref}")
+        raise NotFound("errors.requests.no_request_id", ref=ref)
     r = session.get(Request, rid)
     out = _summary(r, {}, {})
     out["metadata"] = {m.key: m.value for m in session.scalars(

@@ -22,10 +22,10 @@ def get(session: Session, p: Principal, trace_id: str) -> dict[str, Any]:
     access.require(p, "read")
     trace_id = trace_id.lower()
     if not TRACE_ID.match(trace_id):
-        raise InvalidInput("trace_id: must be 32 hex digits")
+        raise InvalidInput("errors.traces.trace_id_32_hex")
     row = session.scalar(select(Trace.id).where(Trace.workspace_id == p.workspace_id, Trace.trace_id == trace_id))
     if row is None:
-        raise NotFound(f"no trace {trace_id}")
+        raise NotFound("errors.traces.no_trace", trace_id=trace_id)
     found = session.execute(select(Span, Request.client_id).outerjoin(Request, Request.id == Span.request_id)
                             .where(Span.trace_row == row).order_by(Span.start_time, Span.id)).all()
     spans = [_span(s, client_id) for s, client_id in found]

@@ -29,7 +29,7 @@ def client_id(kind: str, body: dict[str, Any]) -> str:
 def _common(kind: str, b: dict[str, Any]) -> dict[str, Any]:
     status = b.get("status")
     if status not in _STATUSES:
-        raise InvalidInput(f"status: must be SUCCESS, WARNING or ERROR (got {str(status)[:40]!r})")
+        raise InvalidInput("errors.requests.status_success_warning_error", status=str(status)[:40])
     tags = b.get("tags")
     group = inputs.integer(b, "group_id")
     log: dict[str, Any] = {
@@ -108,18 +108,18 @@ def from_log_request(b: dict[str, Any]) -> dict[str, Any]:
 def _messages(template: Any, field: str) -> dict[str, Any]:
     """{"messages": [{role, content: text}]} for chat, {"prompt": text} for completion."""
     if not isinstance(template, dict):
-        raise InvalidInput(f"{field}: must be a prompt template object {{type, messages | content}}")
+        raise InvalidInput("errors.requests.prompt_template_object_type", field=field)
     if template.get("type") == "completion" or ("content" in template and "messages" not in template):
         return {"prompt": blueprints._text(template.get("content"), f"{field}.content")}
     messages = template.get("messages")
     if not isinstance(messages, list):
-        raise InvalidInput(f"{field}.messages: must be a list")
+        raise InvalidInput("errors.requests.messages_list", field=field)
     return {"messages": [_plain_message(m, f"{field}.messages[{i}]") for i, m in enumerate(messages)]}
 
 
 def _plain_message(m: Any, field: str) -> dict[str, Any]:
     if not isinstance(m, dict):
-        raise InvalidInput(f"{field}: must be an object")
+        raise InvalidInput("errors.requests.must_be_object", field=field)
     content = m.get("content")
     if isinstance(content, list) and all(isinstance(c, dict) and c.get("type") == "text" for c in content):
         content = "".join(str(c.get("text", "")) for c in content)
