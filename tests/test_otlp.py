@@ -539,7 +539,7 @@ def _rag_named(root: str, top_k: int, cached: bool):  # noqa: ANN202
     return build
 
 
-def test_requests_are_found_by_their_trace(api):
+def test_requests_are_found_by_their_trace(api, ui):  # noqa: ANN001
     """trace_id, span_id, trace.name, span.name and span.attr.<key> in the filter, the text form and
     the JSON form, a page, the statistics (which read every match) and the exports' trace columns."""
     a, b = recorded(_rag_named("rag.answer", 5, True)), recorded(_rag_named("faq.answer", 2, False))
@@ -583,3 +583,6 @@ def test_requests_are_found_by_their_trace(api):
     csv_text = api.get("/api/v1/requests/export", params={"format": "csv", "filter": f'trace_id = "{ta}"'}).text
     header, row = csv_text.lstrip("\ufeff").splitlines()[:2]
     assert header.endswith(",trace_id,span_id") and row.endswith(f",{ta},{llm_a}")
+    page = ui("viewer").get("/ui/requests", params={"q": "span.attr.retrieval.top_k >= 5"}).text
+    assert 'id="matching">1 matching<' in page and "span.attr.&lt;key&gt; (any span of the trace)" in page
+    assert "トレース内のいずれかのスパン" in ui("viewer", lang="ja").get("/ui/requests").text
