@@ -131,7 +131,7 @@ def test_search_by_each_field_and_operator(seeded):
         (f("request_start_time", "after", "2026-11-20T10:00:00Z"), {n[1], n[2], n[3]}),
         (f("request_start_time", "between", ["2026-11-20T10:00:01Z", "2026-11-20T10:00:02Z"]), {n[1], n[2]}),
         (f("output_text", "contains", "用量"), {n[1]}), (f("input_text", "not_contains", "薬"), set()),
-        (f("tags", "contains", "beta"), {n[0]}), (f("tags", "is_empty"), {n[1], n[3]}),
+        (f("tags", "contains", "beta"), {n[0]}), (f("tags", "not_contains", "beta"), {n[1], n[2], n[3]}), (f("tags", "is_empty"), {n[1], n[3]}),
         (f("metadata", "is", "prod", nested_key="env"), {n[0]}),
         (f("metadata", "key_not_equals", "prod", nested_key="env"), {n[1], n[2], n[3]}),
         (f("metadata", "is_not_null", nested_key="env"), {n[0], n[1]}),

@@ -133,11 +133,11 @@ def _translated(field: str, kind: str, key: str | None, op: str, value: Any) -> 
             raise query.FilterSyntaxError("'between' needs a list of two values [low, high]")
         low, high = (convert(v) for v in value)
         return And((query.check(Cond(field, key, ">=", low)), query.check(Cond(field, key, "<=", high))))
+    if kind == "tag" and op in ("contains", "not_contains"):  # a tag list contains a tag: has it
+        return query.check(Cond(field, key, "=" if op == "contains" else "!=", convert(value)))
     if op == "not_contains":
         return Not(query.check(Cond(field, key, "~", convert(value))))
     ours = _SAME[op]
-    if kind == "tag" and op == "contains":
-        ours = "="
     if ours in ("exists", "missing"):
         return query.check(Cond(field, key, ours))
     if ours in ("in", "not_in"):
