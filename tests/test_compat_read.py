@@ -107,6 +107,8 @@ def test_another_workspace_and_bad_ids(seeded, database):  # noqa: ANN001
         assert api.get(path).status_code == 200
     assert api.post("/api/public/v2/requests/search", json={}, headers=other).json()["total"] == 0
     assert api.get(f"/api/public/v2/requests/{numbers[0]}", headers={"Authorization": ""}).status_code == 401
+    ingest_only = {"Authorization": f"Bearer {make_key(database, api.principal, scopes=('ingest',))}"}
+    assert api.post("/api/public/v2/requests/search", json={}, headers=ingest_only).status_code == 403
     assert api.get("/api/public/v2/requests/999999999").status_code == 404
     bad = api.get("/api/public/v2/requests/abc")
     assert bad.status_code == 400 and "abc" in bad.json()["message"]
