@@ -79,13 +79,22 @@ def _text(value: str, name: str) -> str:
 
 def _attributes(kvs: Any, budget: Budget) -> dict[str, Any]:
     budget.take(len(kvs))
-    return {_text(kv.key, "attributes.key"): _value(kv.value, kv.key, 0, budget) for kv in kvs}
+    out = {}
+    for kv in kvs:
+        key, v = kv.key, kv.value
+        if "\x00" in key:
+            _text(key, "attributes.key")
+        # Most values are text: read them here, naming the attribute only for an error (a third of
+        # decoding went to building that name for every value).
+        out[key] = text if v.WhichOneof("value") == "string_value" and "\x00" not in (text := v.string_value) \
+            else _value(v, key, 0, budget)
+    return out
 
 
 def _value(v: AnyValue, key: str, depth: int, budget: Budget) -> Any:
     which = v.WhichOneof("value")
     if which == "string_value":
-        return _text(v.string_value, f"attributes.{key}")
+        return v.string_value if "\x00" not in v.string_value else _text(v.string_value, f"attributes.{key}")
     if which in ("int_value", "bool_value"):
         return getattr(v, which)
     if which == "double_value":

@@ -3,6 +3,11 @@
     metadata.env = "prod" AND score.medically_correct < 60 AND (tag = "beta" OR metadata.role = "staff")
         AND text ~ "用量"
 
+A request sent as an OpenTelemetry span (or linked to one) can be found by its trace: `trace_id`
+and `span_id` are the request's own span, `trace.name` the name of its trace's root span,
+`span.name` and `span.attr.<key>` conditions on any span of its trace (each condition on its own:
+two may match two different spans), e.g. `span.attr.retrieval.top_k >= 5`.
+
 AST: Cond(field, key, op, value) | And(items) | Or(items) | Not(item); `parse(text)` and
 `from_json(obj)` build it, `to_text` and `to_json` give it back. SQL is made from it in
 store/query_sql.py with bound parameters only.
@@ -44,8 +49,17 @@ FIELDS: dict[str, dict[str, Any]] = {
     "text": {"type": "str", "ops": ("~",)},
     "input": {"type": "str", "ops": ("~",)},
     "output": {"type": "str", "ops": ("~",)},
+    "prompt_id": {"type": "int", "ops": ("=", "!=", "in", "not_in", "exists", "missing")},
+    "trace_id": {"type": "hex32", "ops": ("=", "!=", "in", "not_in", "exists", "missing")},
+    "span_id": {"type": "hex16", "ops": ("=", "!=", "in", "not_in", "exists", "missing")},
+    "trace.name": {"type": "str", "ops": STR_OPS},
+    "span.name": {"type": "str", "ops": ("=", "!=", "~", "in", "not_in")},
+    "span.attr": {"keyed": True, "type": "attr", "ops": NUM_OPS + ("~",)},
 }
-FIELD_LIST = "metadata.<key>, score.<name>, " + ", ".join(f for f in FIELDS if f not in ("metadata", "score"))
+KEYED = tuple(sorted((f for f, spec in FIELDS.items() if spec.get("keyed")), key=len, reverse=True))
+FIELD_LIST = ", ".join({"score": "score.<name>"}.get(f, f"{f}.<key>") if f in KEYED else f for f in FIELDS)
+TRACE_FIELDS = ("trace_id", "span_id", "trace.name", "span.name", "span.attr")  # store/query_sql.py: over spans
+_HEX = {"hex32": 32, "hex16": 16}  # OTLP's trace and span ids: digits
 
 
 class FilterSyntaxError(InvalidInput):
@@ -107,7 +121,7 @@ _TOKEN = re.compile(r"""
   | (?P<dq>"(?:[^"\\]|\\.)*") | (?P<sq>'(?:[^'\\]|\\.)*')
   | (?P<rel>-\d+[mhd](?![\w]))
   | (?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]))
-  | (?P<word>[^\s()\[\],!=<>~"'.]+(?:\.(?:[^\s()\[\],!=<>~"'.]+|"(?:[^"\\]|\\.)*"))?)
+  | (?P<word>[^\s()\[\],!=<>~"'.]+(?:\.(?:[^\s()\[\],!=<>~"'.]+|"(?:[^"\\]|\\.)*"))*)
 """, re.X)
 
 
@@ -228,14 +242,21 @@ def _unquote(text: str, pos: int) -> str:
     return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
-def _field(text: str, pos: int) -> tuple[str, str | None]:
-    name, _, key = text.partition(".")
-    spec = FIELDS.get(name.lower())
-    if spec is None or bool(spec.get("keyed")) != bool(key):
-        raise FilterSyntaxError("errors.filters.unknown_field_fields", pos, text=text, field_list=FIELD_LIST)
+def _field(text: str, pos: int | None, path: str | None = None) -> tuple[str, str | None]:
+    """(field, key) of a field as written: `model`, `trace.name`, `metadata.env`,
+    `span.attr.retrieval.top_k`, `metadata."a b"` (a quoted key is the whole key)."""
+    low = text.lower()
+    if low in FIELDS and not FIELDS[low].get("keyed"):
+        return low, None
+    name = next((f for f in KEYED if low.startswith(f + ".")), None)
+    key = text[len(name) + 1:] if name else ""
+    if not key:
+        raise FilterSyntaxError("errors.filters.unknown_field_fields", pos, path, text=text, field_list=FIELD_LIST)
     if key.startswith('"'):
+        if not re.fullmatch(r'"(?:[^"\\]|\\.)*"', key):
+            raise FilterSyntaxError("errors.filters.quoted_key_whole", pos, path, text=text)
         key = _unquote(key, pos)
-    return name.lower(), key or None
+    return name, key
 
 
 def check(c: Cond, pos: int | None = None, path: str | None = None, *, zone: tzinfo = timezone.utc) -> Cond:
@@ -250,11 +271,12 @@ def check(c: Cond, pos: int | None = None, path: str | None = None, *, zone: tzi
     values = c.value if isinstance(c.value, tuple) else (c.value,)
     if c.op in ("in", "not_in") and not isinstance(c.value, tuple):
         raise FilterSyntaxError("errors.filters.needs_list", pos, path, op=c.op)
-    fixed = tuple(_typed(spec["type"], c.field, v, pos, path, zone) for v in values)
+    fixed = tuple(_typed(spec["type"], c.field, v, pos, path, zone, c.op) for v in values)
     return Cond(c.field, c.key, c.op, fixed if c.op in ("in", "not_in") else fixed[0])
 
 
-def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None, zone: tzinfo = timezone.utc) -> Any:
+def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None, zone: tzinfo = timezone.utc,
+           op: str = "=") -> Any:
     if kind == "str":
         if isinstance(v, bool) or isinstance(v, Relative) or v is None:
             raise FilterSyntaxError("errors.filters.needs_text_value", pos, path, field=field)
@@ -262,6 +284,20 @@ def _typed(kind: str, field: str, v: Any, pos: int | None, path: str | None, zon
         if field == "status" and v not in ("ok", "error"):
             raise FilterSyntaxError("errors.filters.status_ok_error", pos, path)
         return v if isinstance(v, str) else str(v)
+    if kind in _HEX:  # OTLP's ids, in lower-case hex as stored
+        if not isinstance(v, str) or not re.fullmatch(f"[0-9a-f]{{{_HEX[kind]}}}", v.lower()):
+            raise FilterSyntaxError("errors.filters.needs_hex_digits", pos, path, field=field, n=_HEX[kind])
+        return v.lower()
+    if kind == "attr":  # a span attribute: text or a number, by what the operator compares
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if op in ("<", "<=", ">", ">=") and not number:
+            raise FilterSyntaxError("errors.filters.op_needs_number", pos, path, op=op, field=field)
+        if not number and not isinstance(v, str):
+            raise FilterSyntaxError("errors.filters.needs_text_or_number", pos, path, field=field)
+        if op == "~" and not isinstance(v, str):
+            raise FilterSyntaxError("errors.filters.tilde_needs_text", pos, path, field=field)
+        _storable(v, pos, path)
+        return float(v) if number and abs(v) > MAX_ID else v
     if kind in ("num", "int"):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise FilterSyntaxError("errors.filters.needs_number", pos, path, field=field)
@@ -365,10 +401,10 @@ def from_json(obj: Any, path: str = "filter", depth: int = 0) -> Node | None:
     field, key = obj.get("field"), obj.get("key")
     if not isinstance(field, str):
         raise FilterSyntaxError("errors.filters.condition_needs_field", None, path)
-    if "." in field and key is None:
-        field, key = field.split(".", 1)
-    if field not in FIELDS or bool(FIELDS[field].get("keyed")) != bool(key):
-        raise FilterSyntaxError("errors.filters.unknown_field_fields_2", None, path, field=field, field_list=FIELD_LIST)
+    if key is None:
+        field, key = _field(field, None, path)
+    elif field not in KEYED or not isinstance(key, str) or not key:
+        raise FilterSyntaxError("errors.filters.unknown_field_with_key", None, path, field=field, key=key, field_list=FIELD_LIST)
     op, value = obj.get("op"), obj.get("value")
     if isinstance(value, list):
         value = tuple(value)

@@ -19,7 +19,7 @@ from promptyard.services import request_reads
 FORMATS = ("csv", "jsonl")
 COLUMNS = ["id", "start_time", "prompt", "version", "label", "provider", "model", "status", "latency_ms",
            "input_tokens", "output_tokens", "cost", "tags", "metadata", "scores", "input_text", "output_text",
-           "error"]
+           "error", "trace_id", "span_id"]
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 

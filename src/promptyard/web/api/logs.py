@@ -54,7 +54,10 @@ def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {
 
 PAGE = {200: {"description": "one page of requests, newest first", "content": {"application/json": {"schema": {
     "type": "object", "required": ["items", "next_cursor", "matching"], "properties": {
-        "items": {"type": "array", "items": {"type": "object"}},
+        "items": {"type": "array", "items": {"type": "object", "properties": {
+            "trace_id": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                         "description": "the OTLP trace the log came from (docs/otel.md); null for other logs"},
+            "span_id": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}},
         "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}],
                         "description": "pass it back as `cursor` for the next (older) page; null on the last"},
         "matching": {"type": "object", "required": ["count", "more"], "description":

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from promptyard.domain import genai_spans
+from promptyard.domain.logs import text_of
 from promptyard.errors import InvalidInput
 from promptyard.web.compat import blueprints, inputs
 
@@ -140,6 +141,8 @@ def blueprint(log: dict[str, Any]) -> dict[str, Any]:
     """PromptLayer's request-log blueprint: the input messages, then the answer as an assistant
     message whose last content block is text (users read `messages[-1].content[-1].text`)."""
     inp = log.get("input") or {}
+    if not isinstance(inp, dict):  # a log of ours may hold the input as plain text
+        inp = {"prompt": text_of(inp)}
     messages = [_pl_message(m) for m in inp.get("messages") or [] if isinstance(m, dict)]
     if isinstance(inp.get("system"), str):
         messages.insert(0, _pl_message({"role": "system", "content": inp["system"]}))
@@ -147,7 +150,9 @@ def blueprint(log: dict[str, Any]) -> dict[str, Any]:
         messages.insert(0, _pl_message({"role": "user", "content": inp["prompt"]}))
     messages.append(_pl_message({"role": "assistant", "content": _answer_text(log.get("output"))}) | {
         "tool_calls": (log.get("output") or {}).get("tool_calls") if isinstance(log.get("output"), dict) else None})
-    params = {k: v for k, v in inp.items() if k not in ("model", "messages", "system", "prompt")}
+    params = {k: v for k, v in inp.items() if k not in ("model", "messages", "system", "prompt", "parameters")}
+    if isinstance(inp.get("parameters"), dict):  # our SDKs' shape: {"messages", "parameters"}
+        params |= inp["parameters"]
     return {"prompt_template": {"type": "chat", "messages": messages, "tools": inp.get("tools") or [],
                                 "input_variables": []},
             "commit_message": None,
