@@ -12,7 +12,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from promptyard.errors import InvalidInput
 from promptyard.services import outbound, versions, webhooks
@@ -232,6 +232,9 @@ def test_bad_webhooks_are_refused_and_only_admins_manage_them(app, api, database
     listed = api.get("/api/v1/webhooks").json()["items"]
     assert [h["id"] for h in listed if h["id"] == made["id"]] and all(h.get("secret") is None for h in listed)
     assert made["secret"] not in api.get("/api/v1/webhooks").text
+    with database.read() as s:  # stored encrypted; not in the audit trail either
+        stored = [str(r) for table in ("webhooks", "audit_events") for r in s.execute(text(f"SELECT * FROM {table}"))]
+    assert stored and not any(made["secret"] in row for row in stored)
     assert api.patch(f"/api/v1/webhooks/{made['id']}", json={"url": "http://169.254.169.254/"}).status_code == 422
 
 
