@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -256,3 +257,29 @@ def test_experiment_started_and_ended_are_events(api, database, principal, recei
     assert [e["event"] for e in events] == ["experiment.started", "experiment.ended"]
     assert events[0]["data"]["label"] == "production" and events[0]["data"]["prompt_id"] == pid
     assert events[1]["data"]["experiment_id"] == events[0]["data"]["experiment_id"]
+
+
+def test_a_real_server_delivers_in_its_tick_under_its_outbound_settings(tmp_path, database, receiver):
+    """`promptyard serve` with PROMPTYARD_OUTBOUND_ALLOW: its tick sends the event by itself; its own
+    port and hosts outside the allowlist are refused."""
+    from tests.servers import start_live
+
+    server = start_live(tmp_path, database, env={"PROMPTYARD_RAMP_TICK_S": "0.3",
+                                                 "PROMPTYARD_OUTBOUND_ALLOW": "127.0.0.1"})
+    try:
+        http = server.http
+        own = http.post("/api/v1/providers", json={"name": "self", "kind": "openai", "base_url": server.url + "/api/v1"})
+        assert own.status_code == 422 and "this Promptyard server" in own.json()["error"]["message"]
+        outside = http.post("/api/v1/webhooks", json={"url": "http://10.1.2.3/hook"})
+        assert outside.status_code == 422 and "OUTBOUND_ALLOW" in outside.json()["error"]["message"]
+        hook = http.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["version.published"]})
+        assert hook.status_code == 201, hook.text
+        publish(http, unique("ticked"))
+        deadline = time.monotonic() + 15
+        while not receiver.got and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(receiver.got) == 1
+        headers, body = receiver.got[0]
+        assert verify(hook.json()["secret"], headers, body) and json.loads(body)["event"] == "version.published"
+    finally:
+        server.stop()
