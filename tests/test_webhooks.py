@@ -283,3 +283,27 @@ def test_a_real_server_delivers_in_its_tick_under_its_outbound_settings(tmp_path
         assert verify(hook.json()["secret"], headers, body) and json.loads(body)["event"] == "version.published"
     finally:
         server.stop()
+
+
+def test_a_stopped_ramp_is_an_event(api, database, principal, receiver):
+    from promptyard.services import ramps
+
+    hook = _hook(api, receiver.url, events=["ramp.stopped"])
+    name = unique("ramped")
+    with database.write() as s:
+        for i in range(2):
+            spec = {"messages": [{"role": "user", "content": f"variant {i} {{x}}"}], "commit_message": "c"}
+            pid = versions.publish_by_name(s, principal, name=name, spec=spec, labels=["production"])[0].prompt_id
+    plan = {"candidate": 2, "baseline": 1, "steps": [10, 50, 100], "interval_s": 60,
+            "guard": {"metric": "q", "margin": 3.0}, "min_n": 30}
+    with database.write() as s:
+        ramp = ramps.start(s, principal, pid, "production", plan, reason="ramp v2")
+    assert _deliveries(api, hook["id"]) == []  # starting is not stopping
+    with database.write() as s:
+        ramps.stop(s, principal, ramp.id, reason="pharmacists complained")
+    _deliver(database, hook["id"])
+    [(_, body)] = receiver.got
+    event = json.loads(body)
+    assert event["event"] == "ramp.stopped" and event["data"]["state"] == "stopped"
+    assert event["data"]["ramp_id"] == ramp.id and event["data"]["prompt_id"] == pid
+    assert event["data"]["label"] == "production" and event["data"]["reason"] == "pharmacists complained"
