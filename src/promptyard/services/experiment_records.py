@@ -15,7 +15,7 @@ from promptyard.domain import access, names, routing
 from promptyard.domain import experiments as ex
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, NotFound
-from promptyard.services import experiment_results, prompts
+from promptyard.services import experiment_results, prompts, webhooks
 from promptyard.store.experiment_totals import UnitKey, unit_digest
 from promptyard.store.models import Experiment, LabelEvent
 from promptyard.store.types import utcnow
@@ -66,15 +66,22 @@ def on_move(session: Session, p: Principal, prompt_id: int, label: str, *, polic
         end(session, current, actor=p.actor, event=event, outcome={"kind": kind, "version": version,
                                                                    "forced": False, "reason": event.reason})
     if policy is not None:
-        session.add(Experiment(workspace_id=p.workspace_id, prompt_id=prompt_id, label=label, policy=policy,
-                               baseline=version, started_by=p.actor, started_at=event.created_at or utcnow(),
-                               start_event_id=event.id))
+        row = Experiment(workspace_id=p.workspace_id, prompt_id=prompt_id, label=label, policy=policy,
+                         baseline=version, started_by=p.actor, started_at=event.created_at or utcnow(),
+                         start_event_id=event.id)
+        session.add(row)
         session.flush()
+        webhooks.emit(session, p.workspace_id, "experiment.started",
+                      {"experiment_id": row.id, "prompt_id": prompt_id, "label": label, "baseline": version,
+                       "actor": p.actor})
 
 
 def end(session: Session, row: Experiment, *, actor: str, event: LabelEvent, outcome: dict[str, Any]) -> None:
     row.results = experiment_results.compute(session, row)
     row.ended_at, row.ended_by, row.end_event_id, row.outcome = event.created_at or utcnow(), actor, event.id, outcome
+    webhooks.emit(session, row.workspace_id, "experiment.ended",
+                  {"experiment_id": row.id, "prompt_id": row.prompt_id, "label": row.label,
+                   "outcome": outcome.get("kind"), "version": outcome.get("version"), "actor": actor})
 
 
 def set_outcome(session: Session, p: Principal, prompt_id: int, label: str, event_id: int,

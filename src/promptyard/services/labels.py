@@ -21,7 +21,7 @@ from promptyard.domain.records import (
     VersionRecord,
 )
 from promptyard.errors import InvalidInput, NotFound
-from promptyard.services import audit, changes, experiment_records, prompts, versions
+from promptyard.services import audit, changes, experiment_records, prompts, versions, webhooks
 from promptyard.store.models import LabelEvent, PromptVersion, ReleaseLabel
 from promptyard.store.types import utcnow
 
@@ -100,6 +100,10 @@ def _event(session: Session, p: Principal, prompt_id: int, prompt_name: str, lab
     audit.record(session, p.workspace_id, p.actor, "label.move" if after else "label.delete", "prompt", prompt_id,
                  {"label": label, "from": before, "to": after, "policy": after_policy, "reason": reason})
     audit.changed(session, p.workspace_id, prompt_name, "label")
+    if after is not None:
+        webhooks.emit(session, p.workspace_id, "label.moved",
+                      {"prompt": prompt_name, "prompt_id": prompt_id, "label": label, "from_version": before,
+                       "to_version": after, "split": bool(after_policy), "reason": reason, "actor": p.actor})
     return event
 
 

@@ -15,7 +15,7 @@ from promptyard.domain import access
 from promptyard.domain import experiments as ex
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import audit, experiment_records, experiment_results, keys, labels, prompts, versions
+from promptyard.services import audit, experiment_records, experiment_results, keys, labels, prompts, versions, webhooks
 from promptyard.store.models import Experiment, LabelRamp, ReleaseLabel
 from promptyard.store.types import utcnow
 
@@ -115,7 +115,16 @@ def stop(session: Session, p: Principal, ramp_id: int, *, reason: str) -> RampRe
     if ramp.state == "running":
         ramp.state, ramp.next_at, ramp.note = "stopped", None, f"stopped by {p.actor}: {reason}"
         audit.record(session, p.workspace_id, p.actor, "ramp.stop", "ramp", ramp.id, {"reason": reason})
+        _stopped(session, ramp, label, "stopped", reason, p.actor)
     return _record(ramp, label)
+
+
+def _stopped(session: Session, ramp: LabelRamp, label: str, state: str, reason: str, actor: str) -> None:
+    """The ramp.stopped webhook event: stopped by someone, or reverted by its guard."""
+    webhooks.emit(session, ramp.workspace_id, "ramp.stopped",
+                  {"ramp_id": ramp.id, "label": label,
+                   "prompt_id": session.scalar(select(ReleaseLabel.prompt_id).where(ReleaseLabel.id == ramp.label_id)), "state": state,
+                   "reason": reason, "actor": actor})
 
 
 def tick(session: Session, now: datetime | None = None, workspace_id: int | None = None) -> list[RampRecord]:
@@ -170,6 +179,7 @@ def _advance(session: Session, p: Principal, ramp: LabelRamp, label: ReleaseLabe
         labels.move(session, p, label.prompt_id, label.name, version=plan["baseline"], policy=None,
                     reason=f"ramp {ramp.id} reverted: {evidence}")
         ramp.state, ramp.next_at, ramp.note = "reverted", None, f"reverted: {evidence}"
+        _stopped(session, ramp, label.name, "reverted", evidence, p.actor)
         return
     ramp.step += 1
     weight = plan["steps"][ramp.step]

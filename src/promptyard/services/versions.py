@@ -11,7 +11,7 @@ from promptyard.domain import access, diff, names
 from promptyard.domain.records import Principal, VersionRecord
 from promptyard.domain.versions import VersionSpec, as_text, parse_spec
 from promptyard.errors import InvalidInput, NotFound
-from promptyard.services import audit, prompts
+from promptyard.services import audit, prompts, webhooks
 from promptyard.services.render_pool import TemplateEngine, engine_for
 from promptyard.settings import Settings
 from promptyard.store.models import Prompt, PromptVersion, ReleaseLabel
@@ -60,6 +60,9 @@ def publish(session: Session, p: Principal, prompt_id: int, spec: dict[str, Any]
         audit.record(session, p.workspace_id, p.actor, "prompt.publish", "prompt", prompt.id,
                      {"version": version.number, "commit_message": parsed.commit_message})
         audit.changed(session, p.workspace_id, prompt.name, "version")
+        webhooks.emit(session, p.workspace_id, "version.published",
+                      {"prompt": prompt.name, "prompt_id": prompt.id, "version": version.number,
+                       "commit_message": parsed.commit_message, "author": p.actor})
     if label_names:
         from promptyard.services import labels as label_service
 

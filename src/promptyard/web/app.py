@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
-from promptyard.services import erasure, outbound, ramps, request_annotations
+from promptyard.services import erasure, outbound, ramps, request_annotations, webhooks
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
@@ -35,6 +35,7 @@ from promptyard.web.api import score_configs as api_score_configs
 from promptyard.web.api import scores as api_scores
 from promptyard.web.api import system as api_system
 from promptyard.web.api import traces as api_traces
+from promptyard.web.api import webhooks as api_webhooks
 from promptyard.web.api import workspace as api_workspace
 from promptyard.web.context import AppContext
 from promptyard.web.cors import CorsMiddleware
@@ -60,7 +61,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         outbound=outbound.Policy.from_settings(settings)),
         version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
-               api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_datasets, api_docs)
+               api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_datasets,
+               api_webhooks, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
@@ -106,13 +108,15 @@ async def _analyze(context: AppContext) -> None:
 async def _tick(context: AppContext) -> None:
     """While the server runs: guarded ramps advance on their schedule, pending updates whose log
     arrived at the same moment are applied (request_annotations.apply_late_pending), and logs past
-    their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired)."""
+    their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired), and a
+    batch of due webhook deliveries is sent (webhooks.deliver_due, outside any transaction)."""
     def tick() -> None:
         with context.db.write() as s:
             ramps.tick(s)
         with context.db.write() as s:
             request_annotations.apply_late_pending(s, grace_s=context.settings.pending_grace_s)
         erasure.purge_expired(context.db)
+        webhooks.deliver_due(context.db)
 
     while True:
         await asyncio.sleep(context.settings.ramp_tick_s)
