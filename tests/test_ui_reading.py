@@ -181,3 +181,12 @@ def test_scoring_panel_comes_right_after_the_conversation(api, ui):
     panel = html.index('class="review-panel"')
     assert html.index('class="io-out"') < html.index('class="rendered"') < panel < html.index('class="score-form')
     assert html.count('class="turns"') <= 3  # input, output, the rendered template (folded under the diff)
+
+
+def test_a_template_diff_too_long_for_the_page_keeps_only_the_marker(api, ui):
+    publish(api, "p/long", "Answer briefly: {question}")
+    body = log(api, prompt={"name": "p/long", "version": 1, "variables": {"question": "q"}},
+               input={"messages": [{"role": "system", "content": "Answer briefly: q"},
+                                   {"role": "user", "content": "ab" * 15_000}]})
+    html = ui("viewer").get(f"/ui/requests/{number_of(api, body['id'])}").text
+    assert 'id="template-differs"' in html and 'id="template-too-long"' in html and "template-diff" not in html

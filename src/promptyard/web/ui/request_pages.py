@@ -143,19 +143,26 @@ def _detail(request: Request, user: UiUser, ref: str, status_code: int = 200, ra
     return render.page(request, user, "ui/requests/detail.html", status_code=status_code, item=item,
                        input_turns=input_turns, output_turns=conversation.turns(item["output"], "assistant"),
                        rendered_turns=rendered_turns, template_diff=_template_diff(rendered_turns, input_turns),
+                       diff_chars=DIFF_CHARS,
                        raw=raw, segments=diff.segments,
                        prompt_link=_prompt_link(request, item["prompt_id"], item["version"]),
                        can_edit=access.has(user.principal, "write"),
                        form_error=form_state.get("form_error"), form_values=form_state.get("form_values", {}))
 
 
-def _template_diff(rendered: list | None, sent: list | None) -> list[diff.DiffRow] | None:
-    """The rows of the rendered template against the input sent (domain/diff.py, changed characters
-    marked), or None when they read the same (or there is no rendered template to compare)."""
+DIFF_CHARS = 20_000  # the character diff is quadratic at worst: longer texts get the marker only
+
+
+def _template_diff(rendered: list | None, sent: list | None) -> dict[str, Any] | None:
+    """None when the rendered template reads the same as the input sent (or there is none to
+    compare), else {rows}: the rows of one against the other (domain/diff.py, changed characters
+    marked), [] when the two are too long to diff on a page."""
     if rendered is None:
         return None
     left, right = conversation.plain(rendered), conversation.plain(sent)
-    return diff.text_rows(left, right) if left != right else None
+    if left == right:
+        return None
+    return {"rows": diff.text_rows(left, right) if len(left) + len(right) <= DIFF_CHARS else []}
 
 
 def _annotate(request: Request, user: UiUser, ref: str, kind: request_annotations.Kind, payload: dict, form: Any,
