@@ -189,4 +189,4 @@ def test_a_template_diff_too_long_for_the_page_keeps_only_the_marker(api, ui):
                input={"messages": [{"role": "system", "content": "Answer briefly: q"},
                                    {"role": "user", "content": "ab" * 15_000}]})
     html = ui("viewer").get(f"/ui/requests/{number_of(api, body['id'])}").text
-    assert 'id="template-differs"' in html and 'id="template-too-long"' in html and "template-diff" not in html
+    assert 'id="template-differs"' in html and 'id="template-too-long"' in html and 'class="diff template-diff"' not in html
