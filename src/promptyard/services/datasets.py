@@ -22,6 +22,7 @@ Viewers read, editors (the `write` scope) change.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from typing import Any, Iterable, Iterator
 
@@ -77,8 +78,8 @@ def list_all(session: Session, p: Principal, *, name: str | None = None) -> list
     q = (select(Dataset, DatasetVersion.item_count).outerjoin(DatasetVersion, and_(
         DatasetVersion.dataset_id == Dataset.id, DatasetVersion.number == Dataset.latest_version))
          .where(Dataset.workspace_id == p.workspace_id).order_by(Dataset.name))
-    if name is not None:
-        q = q.where(Dataset.name == dd.dataset_name(name))
+    if name is not None:  # looked up, not judged: a name that cannot exist is simply not found
+        q = q.where(Dataset.name == unicodedata.normalize("NFC", name))
     return [_record(d) | {"item_count": n or 0} for d, n in session.execute(q)]
 
 
