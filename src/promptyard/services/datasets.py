@@ -356,6 +356,13 @@ def forget_requests(session: Session, workspace_id: int, request_ids: list[int])
     services/erasure.delete_requests calls this before the requests go."""
     if not request_ids:
         return 0
+    touched = session.scalars(select(DatasetItem.dataset_id).distinct().where(
+        DatasetItem.workspace_id == workspace_id, bulk.one_of(DatasetItem.source_request_id, request_ids))).all()
+    if not touched:
+        return 0
+    # Locked like a new version locks them (in id order): a version made meanwhile counts after this.
+    session.execute(select(Dataset.id).where(bulk.one_of(Dataset.id, sorted(touched))).order_by(Dataset.id)
+                    .with_for_update())
     rows = session.execute(select(DatasetItem.id, DatasetItem.dataset_id, DatasetItem.first_version,
                                   DatasetItem.last_version, Dataset.latest_version)
                            .join(Dataset, Dataset.id == DatasetItem.dataset_id)

@@ -125,7 +125,7 @@ def add_items(dataset_id: Id, body: ItemsIn, c: Ctx, p: Auth):
         return shapes.plain(datasets.add_items(s, p, dataset_id, _plain_items(body.items), message=body.message))
 
 
-@router.patch("/{dataset_id}/items/{item_id}", responses=errors.WRITE | errors.FOUND)
+@router.patch("/{dataset_id}/items/{item_id:int}", responses=errors.WRITE | errors.FOUND)
 def update_item(dataset_id: Id, item_id: Id, body: ItemPatch, c: Ctx, p: Auth):
     """A new version in which this item (of the latest version) has the fields given."""
     changes = body.model_dump(exclude_unset=True)
