@@ -4,6 +4,9 @@ PromptLayer's track-score, scores inline in ingested logs — on SQLite and Post
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from fastapi.testclient import TestClient
 
 from promptyard.services import audit
@@ -152,3 +155,28 @@ def test_errors_in_japanese():
         assert exc.message == 'scores[0].value: the score "有用性" takes 1, 2, 3, 4, 5 (got 9)'
     else:
         raise AssertionError("9 is not a category")
+
+
+def test_stats_treat_pass_fail_as_proportions_and_categories_as_ordinal(api):  # noqa: ANN001
+    from statsmodels.stats.proportion import proportion_confint
+
+    api.post("/api/v1/score-configs", json=HELPFUL | {"comment_required_below": None})
+    api.post("/api/v1/score-configs", json={"name": "safe", "type": "boolean"})
+    prompt = f"typed-{uuid.uuid4().hex[:6]}"
+    api.post("/api/v1/publish", json={"name": prompt, "commit_message": "c", "messages": [
+        {"role": "user", "content": "hi"}]})
+    helpful = [5, 4, 4, 2, 1, 4, 5, 3]
+    safe = [True, True, False, True, True, True, False, True]
+    logs = [log(prompt={"name": prompt, "version": 1}, metadata={"env": "prod"},
+                scores=[{"name": "有用性", "value": h}, {"name": "safe", "value": s}, {"name": "free", "value": 10 * i}])
+            for i, (h, s) in enumerate(zip(helpful, safe))]
+    ingest(api, *logs)
+    low, high = proportion_confint(6, 8, method="wilson")
+    for params in ({"prompt": prompt}, {"prompt": prompt, "filter": 'metadata.env = "prod"'}):  # totals, and exact
+        (item,) = api.get("/api/v1/requests/stats", params=params).json()["items"]
+        s = item["scores"]
+        assert (s["safe"]["type"], s["有用性"]["type"]) == ("boolean", "categorical") and "type" not in s["free"]
+        assert s["safe"]["pass_rate"] == 0.75 and s["safe"]["mean"] == 75
+        assert (s["safe"]["pass_ci_low"], s["safe"]["pass_ci_high"]) == (pytest.approx(low), pytest.approx(high))
+        assert s["有用性"]["median"] == 4 and s["有用性"]["counts"] == {"1": 1, "2": 1, "3": 1, "4": 3, "5": 2}
+        assert "pass_rate" not in s["free"] and "median" not in s["free"]
