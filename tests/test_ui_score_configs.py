@@ -93,3 +93,15 @@ def test_request_page_scores_by_config(ui, api):  # noqa: ANN001
     assert "不合格" in table  # a pass/fail score shows as such, not as 0
     checked = re.search(r'value="0" checked', shown)
     assert checked, "the stored pass/fail is the checked radio button"
+
+
+def test_analytics_shows_pass_rate_and_median(ui, api):  # noqa: ANN001
+    api.post("/api/v1/score-configs", json={"name": "安全", "type": "boolean"})
+    api.post("/api/v1/score-configs", json={"name": "有用性", "type": "categorical", "categories": [
+        {"value": v, "label": str(v)} for v in range(1, 6)]})
+    api.post("/api/v1/publish", json={"name": "typed-ui", "commit_message": "c", "messages": [
+        {"role": "user", "content": "hi"}]})
+    ingest(api, *[log(prompt={"name": "typed-ui", "version": 1}, scores=[
+        {"name": "安全", "value": i != 1}, {"name": "有用性", "value": v}]) for i, v in enumerate([4, 5, 4, 2])])
+    page = ui("viewer", lang="ja").get("/ui/analytics", params={"prompt": "typed-ui"}).text
+    assert "合格率 75.0%" in page and "中央値 4" in page and "2:1 · 4:2 · 5:1" in page
