@@ -86,3 +86,14 @@ def test_experiment_page_says_why_there_is_no_verdict(ui, experiment):  # noqa: 
     page = ui("viewer", lang="ja").get(f"/ui/prompts/{pid}/labels/production/experiment").text
     assert "判定なし: 逐次検定は平均を比べますが" in page
     assert "順位検定（Mann-Whitney、固定サンプル）: 中央値 3 → 4" in page and "合格率 " in page
+
+
+def test_a_ramp_cannot_be_guarded_by_a_categorical_score(database, principal, experiment):  # noqa: ANN001
+    from promptyard.errors import InvalidInput
+    from promptyard.services import ramps
+
+    pid, _ = experiment
+    with database.write() as s, pytest.raises(InvalidInput) as refused:
+        ramps.start(s, principal, pid, "production", {"candidate": 2, "baseline": 1, "guard": {
+            "metric": "有用性", "margin": 1}}, reason="ramp")
+    assert "categorical" in refused.value.message and "カテゴリ" in refused.value.text("ja")
