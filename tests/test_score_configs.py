@@ -69,6 +69,9 @@ def test_bad_configs_are_refused_naming_the_field(api):  # noqa: ANN001
         "name": ({"name": "two words", "type": "boolean"}, "name"),
         "not an object": ([1, 2], "score config"),
         "nan": ({"name": "a", "type": "numeric", "max": "ten"}, "max"),
+        "huge": ({"name": "a", "type": "numeric", "max": 10 ** 400}, "max"),
+        "bool value": ({"name": "a", "type": "categorical", "categories": [{"value": True, "label": "y"},
+                                                                           {"value": 2, "label": "n"}]}, "value"),
     }
     for case, (body, word) in cases.items():
         r = api.post("/api/v1/score-configs", json=body)
@@ -100,6 +103,9 @@ def test_every_surface_checks_scores_against_their_config(api):  # noqa: ANN001
         "step": ({"name": "dose", "value": 7.3}, "scores[0].value", "steps of 0.5"),
         "range": ({"name": "dose", "value": 11}, "scores[0].value", "0-10"),
         "free": ({"name": "free", "value": 101}, "scores[0].value", "0 to 100"),
+        "huge": ({"name": "dose", "value": 10 ** 400}, "scores[0].value", "0-10"),
+        "huge free": ({"name": "free", "value": -(10 ** 400)}, "scores[0].value", "0 to 100"),
+        "label of another": ({"name": "dose", "value": "5"}, "scores[0].value", "0-10"),
     }
     for case, (score, field, words) in refused.items():
         r = api.post(f"/api/v1/requests/{a['id']}/scores", json=score)

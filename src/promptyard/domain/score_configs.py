@@ -88,7 +88,9 @@ def _num(x: float | None) -> str:
 
 
 def _finite(v: Any) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+    """A number (not a bool), and not inf/nan; a JSON integer too large for a float is finite too
+    (the range checks refuse it, math.isfinite would overflow)."""
+    return not isinstance(v, bool) and (isinstance(v, int) or (isinstance(v, float) and math.isfinite(v)))
 
 
 def check(config: ScoreConfig | None, value: Any, comment: str, source: str, *, field_name: str = "value",
