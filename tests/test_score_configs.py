@@ -39,6 +39,8 @@ def test_crud_with_rights_and_audit(api, app, database, principal):  # noqa: ANN
     edited = api.put(f"/api/v1/score-configs/{numeric['id']}", json={"type": "boolean", "archived": True})
     assert edited.status_code == 200, edited.text
     assert (edited.json()["type"], edited.json()["archived"], edited.json()["name"]) == ("boolean", True, "latency_ok")
+    renamed = api.put(f"/api/v1/score-configs/{numeric['id']}", json={"name": "other", "type": "boolean"})
+    assert renamed.status_code == 422 and "does not change" in renamed.json()["error"]["message"]
     assert [c["name"] for c in api.get("/api/v1/score-configs", params={"archived": "false"}).json()["items"]] == [
         "有用性"]
 
@@ -69,6 +71,8 @@ def test_bad_configs_are_refused_naming_the_field(api):  # noqa: ANN001
         "name": ({"name": "two words", "type": "boolean"}, "name"),
         "not an object": ([1, 2], "score config"),
         "nan": ({"name": "a", "type": "numeric", "max": "ten"}, "max"),
+        "min of a boolean": ({"name": "a", "type": "boolean", "min": 1}, "only for a numeric score"),
+        "labels of a numeric": ({"name": "a", "type": "numeric", "categories": []}, "only for a categorical score"),
         "huge": ({"name": "a", "type": "numeric", "max": 10 ** 400}, "max"),
         "bool value": ({"name": "a", "type": "categorical", "categories": [{"value": True, "label": "y"},
                                                                            {"value": 2, "label": "n"}]}, "value"),
