@@ -15,7 +15,8 @@ class PromptyardError(Exception):
     """Base class. `code` is the stable machine-readable name used in the API error shape.
 
     `message` is a key of the message catalogue (`messages/*.json`, e.g. "errors.prompts.name_taken")
-    and `params` its fields: `.message` is the English text, `text(lang)` the text in a user's language.
+    and `params` its fields (a field may be a `catalogue.Text`, translated with the message): `.message`
+    is the English text, `text(lang)` the text in a user's language.
     A string that is not a key is kept as it is (an SDK error built from a server's answer).
     """
 
@@ -32,6 +33,10 @@ class PromptyardError(Exception):
     def text(self, lang: str) -> str:
         """The message in `lang` (English where the catalogue has no translation)."""
         return catalogue.translate(lang, self.key, **self.params) if self.key else self.message
+
+    def as_text(self) -> catalogue.Text | str:
+        """This message as a field of another one (an error that wraps this one translates it too)."""
+        return catalogue.Text(self.key, **self.params) if self.key else self.message
 
 
 class InvalidInput(PromptyardError):
@@ -70,6 +75,18 @@ class Unavailable(PromptyardError):
         self.retry_after_s = retry_after_s
 
 
+class Upstream(PromptyardError):
+    """Another server we called (an LLM provider, a webhook receiver) did not answer usefully:
+    unreachable, timed out, redirected, or an error answer (`upstream_status`, None without an answer)."""
+
+    code = "upstream_error"
+    status = 502
+
+    def __init__(self, message: str, *, details: Any = None, upstream_status: int | None = None, **params: Any):
+        super().__init__(message, details=details, **params)
+        self.upstream_status = upstream_status
+
+
 class TooLarge(InvalidInput):
     code = "too_large"
     status = 413
@@ -95,7 +112,7 @@ def retry_after(exc: PromptyardError) -> dict[str, str]:
 BY_CODE = {
     cls.code: cls
     for cls in (InvalidInput, NotFound, Conflict, Unauthorized, Forbidden, Unavailable, TooLarge, RateLimited,
-                TimedOut)
+                TimedOut, Upstream)
 }
 
 

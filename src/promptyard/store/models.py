@@ -549,3 +549,128 @@ class Span(Base):
     resource: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     scope: Mapped[str] = mapped_column(String(200), default="")
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+
+
+# --- provider connections (services/providers.py) and webhooks (services/webhooks.py) ---
+
+
+class ProviderConnection(Base):
+    """A workspace's connection to an LLM provider. The secret is stored encrypted
+    (services/secrets.py) and never leaves the server; `secret_hint` is its last four characters."""
+
+    __tablename__ = "provider_connections"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # openai | anthropic
+    base_url: Mapped[str] = mapped_column(String(2000))
+    default_model: Mapped[str] = mapped_column(String(200), default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # extra headers, not secret
+    secret_header: Mapped[str] = mapped_column(String(100), default="")  # '' = the kind's own (Bearer / x-api-key)
+    secret: Mapped[str | None] = mapped_column(Text)  # encrypted
+    secret_hint: Mapped[str] = mapped_column(String(4), default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- datasets (services/datasets.py) ---
+
+
+class Dataset(Base):
+    """A named, versioned set of items to evaluate prompts on. `latest_version` is bumped under a
+    row lock on this row, so versions are 1, 2, 3 ... with no gap or duplicate."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)  # 0 = no version yet
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatasetVersion(Base):
+    """One immutable state of a dataset: its number, why it was made, by whom, how many items."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the dataset
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text, default="")
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatasetItem(Base):
+    """One item, in the versions first_version <= v < last_version (last_version NULL: up to the
+    latest). Its content never changes: an edit ends it and starts a copy at the same `position`
+    (its place and number in the dataset), a deletion ends it. See services/datasets.py for why
+    items carry version ranges rather than one membership row per version."""
+
+    __tablename__ = "dataset_items"
+    __table_args__ = (Index("ix_dataset_items_position", "dataset_id", "position", "first_version"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the dataset
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    first_version: Mapped[int] = mapped_column(Integer)
+    last_version: Mapped[int | None] = mapped_column(Integer)
+    input: Mapped[Any] = mapped_column(PackedJSONType, nullable=False)  # variables {name: value} or a list of messages
+    expected: Mapped[str | None] = mapped_column(Text)
+    item_metadata: Mapped[dict[str, str]] = mapped_column("metadata", JSONType, default=dict)
+    # The request log it was made from: erasing that request erases this item (services/erasure.py).
+    source_request_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- webhooks (services/webhooks.py) ---
+
+
+class Webhook(Base):
+    """Where a workspace's registry and experiment events are POSTed (services/webhooks.py); the signing
+    secret is stored encrypted."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)  # names, or ["*"] for every event
+    secret: Mapped[str] = mapped_column(Text)  # encrypted
+    format: Mapped[str] = mapped_column(String(10), default="json")  # json | slack
+    active: Mapped[int] = mapped_column(Integer, default=1)  # 0 = paused: events are not recorded for it
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: an outbox row written in the transaction of the change it reports,
+    then sent by the server's tick (pending -> delivered | failed, with attempts and back-off)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+                      Index("ix_webhook_deliveries_hook", "webhook_id", "id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the webhook
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the JSON body's envelope, fixed at emit
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

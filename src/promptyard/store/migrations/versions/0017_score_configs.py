@@ -13,7 +13,7 @@ from alembic import op
 import promptyard.store.types
 
 revision = "0017"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
