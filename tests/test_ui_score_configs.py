@@ -1,7 +1,7 @@
 """Issue 17, score configs in the UI without JavaScript: the configs page (create, edit, archive,
 delete; viewers read only) and the request page's score form typed by its config (pass/fail radio
-buttons, categorical labels with their descriptions, numeric range and step, the rubric as escaped
-text), in Japanese and English."""
+buttons, categorical labels with their descriptions, numeric range and step, the rubric rendered as safe
+Markdown), in Japanese and English."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_configs_page_creates_edits_and_refuses_in_japanese(ui, api):  # noqa: A
 
 def test_request_page_scores_by_config(ui, api):  # noqa: ANN001
     for body in ({"name": "有用性", "type": "categorical", "comment_required_below": 3,
-                  "rubric": "1: 役に立たない\n5: <script>とても</script>",
+                  "rubric": "# 基準\n- 1: 役に立たない\n- 5: <script>とても</script>",
                   "categories": [{"value": v, "label": str(v), "description": d} for v, d in
                                  ((1, "役に立たない"), (3, "普通"), (5, "とても役に立つ"))]},
                  {"name": "安全", "type": "boolean"},
@@ -74,6 +74,7 @@ def test_request_page_scores_by_config(ui, api):  # noqa: ANN001
     assert forms["有用性"].count('type="radio"') == 3 and "とても役に立つ" in forms["有用性"]
     assert "コメント（3 未満では必須）" in forms["有用性"]
     assert "&lt;script&gt;とても&lt;/script&gt;" in forms["有用性"] and "<script>とても" not in page
+    assert "<h1>基準</h1>" in forms["有用性"] and "<li>1: 役に立たない</li>" in forms["有用性"]  # Markdown, rendered safely
     assert 'min="0" max="10" step="0.25"' in forms["dose"]
 
     def post(**fields: str):  # noqa: ANN202
