@@ -2,7 +2,8 @@
 service (request_annotations.annotate_many) in process, batches of 500 scores of stored logs, on
 SQLite and PostgreSQL: free-form 0-100 scores (no config: the only case before configs existed),
 and scores of a categorical, a boolean and a numeric config (the workspace's configs are loaded once
-per batch). Run it on a tree without score configs too (`--free-only`) for the figure before.
+per batch); both runs cycle three score names. Run it on a tree without score configs too
+(`--free-only`) for the figure before.
 
     python bench/bench_score_configs.py [--scores 20000] [--only sqlite|postgresql] [--free-only]
 """
@@ -44,16 +45,29 @@ def _configured(i: int) -> dict:
     return {"name": "dose", "value": (i % 21) / 2}
 
 
+def _free(i: int) -> dict:
+    """Free 0-100 scores under three names, as many names per batch as the configured run."""
+    return {"name": ("free_a", "free_b", "free_c")[i % 3], "value": i % 101}
+
+
 def rate(db: Database, p, ids: list[str], typed: bool) -> float:  # noqa: ANN001
     start = time.perf_counter()
     for at in range(0, len(ids), BATCH):
-        entries = [({"request": rid} | (_configured(i) if typed else {"name": "free", "value": i % 101}))
+        entries = [({"request": rid} | (_configured(i) if typed else _free(i)))
                    for i, rid in enumerate(ids[at:at + BATCH], at)]
         with db.write() as s:
             out = request_annotations.annotate_many(s, p, request_annotations.SCORE_BATCH, {"scores": entries},
                                                     grace_s=60, max_items=BATCH)
         assert out["accepted"] == len(entries) and not out["errors"], out["errors"][:3]
     return len(ids) / (time.perf_counter() - start)
+
+
+def analyze(db: Database) -> None:
+    """Fresh planner statistics before each timed run (PostgreSQL's autovacuum gathers them within a
+    minute of a load: without this the second run is planned on the empty tables' statistics)."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("ANALYZE")
 
 
 def run(url: str, n: int, free_only: bool) -> tuple[float, float | None]:
@@ -67,6 +81,7 @@ def run(url: str, n: int, free_only: bool) -> tuple[float, float | None]:
         with db.write() as s:
             request_ingest.ingest(s, p, [{"id": rid, "output": {"text": "1日2回"}} for rid in ids[at:at + BATCH]],
                                   max_batch=BATCH)
+    analyze(db)
     free = rate(db, p, ids, typed=False)
     typed = None
     if not free_only:
@@ -75,6 +90,7 @@ def run(url: str, n: int, free_only: bool) -> tuple[float, float | None]:
         with db.write() as s:
             for body in CONFIGS:
                 score_configs.create(s, p, body)
+        analyze(db)
         typed = rate(db, p, ids, typed=True)
     db.dispose()
     return free, typed

@@ -4,6 +4,9 @@ PromptLayer's track-score, scores inline in ingested logs — on SQLite and Post
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from fastapi.testclient import TestClient
 
 from promptyard.services import audit
@@ -36,6 +39,8 @@ def test_crud_with_rights_and_audit(api, app, database, principal):  # noqa: ANN
     edited = api.put(f"/api/v1/score-configs/{numeric['id']}", json={"type": "boolean", "archived": True})
     assert edited.status_code == 200, edited.text
     assert (edited.json()["type"], edited.json()["archived"], edited.json()["name"]) == ("boolean", True, "latency_ok")
+    renamed = api.put(f"/api/v1/score-configs/{numeric['id']}", json={"name": "other", "type": "boolean"})
+    assert renamed.status_code == 422 and "does not change" in renamed.json()["error"]["message"]
     assert [c["name"] for c in api.get("/api/v1/score-configs", params={"archived": "false"}).json()["items"]] == [
         "有用性"]
 
@@ -66,6 +71,11 @@ def test_bad_configs_are_refused_naming_the_field(api):  # noqa: ANN001
         "name": ({"name": "two words", "type": "boolean"}, "name"),
         "not an object": ([1, 2], "score config"),
         "nan": ({"name": "a", "type": "numeric", "max": "ten"}, "max"),
+        "min of a boolean": ({"name": "a", "type": "boolean", "min": 1}, "only for a numeric score"),
+        "labels of a numeric": ({"name": "a", "type": "numeric", "categories": []}, "only for a categorical score"),
+        "huge": ({"name": "a", "type": "numeric", "max": 10 ** 400}, "max"),
+        "bool value": ({"name": "a", "type": "categorical", "categories": [{"value": True, "label": "y"},
+                                                                           {"value": 2, "label": "n"}]}, "value"),
     }
     for case, (body, word) in cases.items():
         r = api.post("/api/v1/score-configs", json=body)
@@ -97,6 +107,9 @@ def test_every_surface_checks_scores_against_their_config(api):  # noqa: ANN001
         "step": ({"name": "dose", "value": 7.3}, "scores[0].value", "steps of 0.5"),
         "range": ({"name": "dose", "value": 11}, "scores[0].value", "0-10"),
         "free": ({"name": "free", "value": 101}, "scores[0].value", "0 to 100"),
+        "huge": ({"name": "dose", "value": 10 ** 400}, "scores[0].value", "0-10"),
+        "huge free": ({"name": "free", "value": -(10 ** 400)}, "scores[0].value", "0 to 100"),
+        "label of another": ({"name": "dose", "value": "5"}, "scores[0].value", "0-10"),
     }
     for case, (score, field, words) in refused.items():
         r = api.post(f"/api/v1/requests/{a['id']}/scores", json=score)
@@ -152,3 +165,28 @@ def test_errors_in_japanese():
         assert exc.message == 'scores[0].value: the score "有用性" takes 1, 2, 3, 4, 5 (got 9)'
     else:
         raise AssertionError("9 is not a category")
+
+
+def test_stats_treat_pass_fail_as_proportions_and_categories_as_ordinal(api):  # noqa: ANN001
+    from statsmodels.stats.proportion import proportion_confint
+
+    api.post("/api/v1/score-configs", json=HELPFUL | {"comment_required_below": None})
+    api.post("/api/v1/score-configs", json={"name": "safe", "type": "boolean"})
+    prompt = f"typed-{uuid.uuid4().hex[:6]}"
+    api.post("/api/v1/publish", json={"name": prompt, "commit_message": "c", "messages": [
+        {"role": "user", "content": "hi"}]})
+    helpful = [5, 4, 4, 2, 1, 4, 5, 3]
+    safe = [True, True, False, True, True, True, False, True]
+    logs = [log(prompt={"name": prompt, "version": 1}, metadata={"env": "prod"},
+                scores=[{"name": "有用性", "value": h}, {"name": "safe", "value": s}, {"name": "free", "value": 10 * i}])
+            for i, (h, s) in enumerate(zip(helpful, safe))]
+    ingest(api, *logs)
+    low, high = proportion_confint(6, 8, method="wilson")
+    for params in ({"prompt": prompt}, {"prompt": prompt, "filter": 'metadata.env = "prod"'}):  # totals, and exact
+        (item,) = api.get("/api/v1/requests/stats", params=params).json()["items"]
+        s = item["scores"]
+        assert (s["safe"]["type"], s["有用性"]["type"]) == ("boolean", "categorical") and "type" not in s["free"]
+        assert s["safe"]["pass_rate"] == 0.75 and s["safe"]["mean"] == 75
+        assert (s["safe"]["pass_ci_low"], s["safe"]["pass_ci_high"]) == (pytest.approx(low), pytest.approx(high))
+        assert s["有用性"]["median"] == 4 and s["有用性"]["counts"] == {"1": 1, "2": 1, "3": 1, "4": 3, "5": 2}
+        assert "pass_rate" not in s["free"] and "median" not in s["free"]

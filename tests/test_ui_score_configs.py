@@ -1,7 +1,7 @@
 """Issue 17, score configs in the UI without JavaScript: the configs page (create, edit, archive,
 delete; viewers read only) and the request page's score form typed by its config (pass/fail radio
-buttons, categorical labels with their descriptions, numeric range and step, the rubric as escaped
-text), in Japanese and English."""
+buttons, categorical labels with their descriptions, numeric range and step, the rubric rendered as safe
+Markdown), in Japanese and English."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_configs_page_creates_edits_and_refuses_in_japanese(ui, api):  # noqa: A
 
 def test_request_page_scores_by_config(ui, api):  # noqa: ANN001
     for body in ({"name": "有用性", "type": "categorical", "comment_required_below": 3,
-                  "rubric": "1: 役に立たない\n5: <script>とても</script>",
+                  "rubric": "# 基準\n- 1: 役に立たない\n- 5: <script>とても</script>",
                   "categories": [{"value": v, "label": str(v), "description": d} for v, d in
                                  ((1, "役に立たない"), (3, "普通"), (5, "とても役に立つ"))]},
                  {"name": "安全", "type": "boolean"},
@@ -74,6 +74,7 @@ def test_request_page_scores_by_config(ui, api):  # noqa: ANN001
     assert forms["有用性"].count('type="radio"') == 3 and "とても役に立つ" in forms["有用性"]
     assert "コメント（3 未満では必須）" in forms["有用性"]
     assert "&lt;script&gt;とても&lt;/script&gt;" in forms["有用性"] and "<script>とても" not in page
+    assert "<h1>基準</h1>" in forms["有用性"] and "<li>1: 役に立たない</li>" in forms["有用性"]  # Markdown, rendered safely
     assert 'min="0" max="10" step="0.25"' in forms["dose"]
 
     def post(**fields: str):  # noqa: ANN202
@@ -93,3 +94,15 @@ def test_request_page_scores_by_config(ui, api):  # noqa: ANN001
     assert "不合格" in table  # a pass/fail score shows as such, not as 0
     checked = re.search(r'value="0" checked', shown)
     assert checked, "the stored pass/fail is the checked radio button"
+
+
+def test_analytics_shows_pass_rate_and_median(ui, api):  # noqa: ANN001
+    api.post("/api/v1/score-configs", json={"name": "安全", "type": "boolean"})
+    api.post("/api/v1/score-configs", json={"name": "有用性", "type": "categorical", "categories": [
+        {"value": v, "label": str(v)} for v in range(1, 6)]})
+    api.post("/api/v1/publish", json={"name": "typed-ui", "commit_message": "c", "messages": [
+        {"role": "user", "content": "hi"}]})
+    ingest(api, *[log(prompt={"name": "typed-ui", "version": 1}, scores=[
+        {"name": "安全", "value": i != 1}, {"name": "有用性", "value": v}]) for i, v in enumerate([4, 5, 4, 2])])
+    page = ui("viewer", lang="ja").get("/ui/analytics", params={"prompt": "typed-ui"}).text
+    assert "合格率 75.0%" in page and "中央値 4" in page and "2:1 · 4:2 · 5:1" in page

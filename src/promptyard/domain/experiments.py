@@ -33,7 +33,7 @@ every surface shows, so no page rounds a p = 0.045 into "p = 0.05" beside "bette
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from promptyard.domain.logs import SCORE_NAME
@@ -282,7 +282,7 @@ def units_needed(diff: float, unit_var_a: float, unit_var_b: float, *, planned_u
 @dataclass(frozen=True)
 class MetricVerdict:
     """One candidate on one metric. kind: better | worse | no_difference | too_few | withheld
-    (sample-ratio mismatch). `p_adjusted` is the Holm-adjusted always-valid p-value the verdict
+    (sample-ratio mismatch) | unsupported (a metric the sequential test does not fit: an ordinal score). `p_adjusted` is the Holm-adjusted always-valid p-value the verdict
     is based on (None when the metric was not tested)."""
 
     candidate: int
@@ -304,21 +304,25 @@ Key = tuple[int, str]  # (candidate version, metric)
 
 def verdicts(effects: Mapping[Key, Effect | None], *, primary: str, higher_is_better: Mapping[str, bool],
              min_units: int = MIN_UNITS, units_per_arm: Mapping[Key, tuple[int, int]] | None = None,
-             srm_failed: bool = False, alpha: float = ALPHA) -> list[MetricVerdict]:
+             srm_failed: bool = False, alpha: float = ALPHA, untested: Collection[str] = ()) -> list[MetricVerdict]:
     """One verdict per (candidate, metric), each candidate's primary metric first. Pairs with too
     few units per arm are not tested (and not in the family); Holm's correction runs over every
-    tested pair, all candidates and metrics together; a sample-ratio mismatch withholds all."""
+    tested pair, all candidates and metrics together; a sample-ratio mismatch withholds all.
+    Metrics in `untested` (ordinal scores: a difference of means of labels is no effect) get no
+    verdict and are not in the family."""
     if primary not in {metric for _, metric in effects}:
         raise InvalidInput("errors.experiments.primary_metric_has_no", primary=primary)
     per_arm = units_per_arm or {}
     tested = {k: e.seq_p for k, e in effects.items()
-              if e is not None and min(per_arm.get(k, (e.units, e.units))) >= min_units}
+              if e is not None and k[1] not in untested and min(per_arm.get(k, (e.units, e.units))) >= min_units}
     adjusted = holm(tested)
     out = []
     for key in sorted(effects, key=lambda k: (k[0], k[1] != primary, k[1])):
         candidate, metric = key
         eff, p = effects[key], adjusted.get(key)
-        if srm_failed:
+        if metric in untested:
+            kind = "unsupported"
+        elif srm_failed:
             kind = "withheld"
         elif eff is None or p is None:
             kind = "too_few"
@@ -326,7 +330,7 @@ def verdicts(effects: Mapping[Key, Effect | None], *, primary: str, higher_is_be
             kind = "no_difference"
         else:
             kind = "better" if (eff.diff > 0) == higher_is_better.get(metric, True) else "worse"
-        shown = display(eff, p) if eff is not None and p is not None else None
+        shown = display(eff, p) if eff is not None and p is not None and kind != "unsupported" else None
         out.append(MetricVerdict(candidate, metric, kind, metric == primary, eff, p, shown))
     return out
 
@@ -336,6 +340,9 @@ def sentence(v: MetricVerdict, baseline: int, units: tuple[int, int], need: int 
     in the user's language)."""
     cand, base = f"v{v.candidate}", f"v{baseline}"
     unit = "percentage points" if v.metric == ERROR_RATE else "points"
+    if v.kind == "unsupported":
+        return (f"{cand} vs {base} on {v.metric}: no verdict, the sequential test does not fit an ordinal score "
+                "(see the rank test)")
     if v.kind == "withheld":
         return f"{cand} vs {base} on {v.metric}: no verdict, the traffic split does not match the policy"
     if v.kind == "too_few" or v.display is None:

@@ -88,7 +88,9 @@ def _num(x: float | None) -> str:
 
 
 def _finite(v: Any) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+    """A number (not a bool), and not inf/nan; a JSON integer too large for a float is finite too
+    (the range checks refuse it, math.isfinite would overflow)."""
+    return not isinstance(v, bool) and (isinstance(v, int) or (isinstance(v, float) and math.isfinite(v)))
 
 
 def check(config: ScoreConfig | None, value: Any, comment: str, source: str, *, field_name: str = "value",
@@ -167,9 +169,14 @@ def spec(body: Any, *, name: str | None = None) -> ScoreConfig:
         name = body.get("name")
         if not isinstance(name, str) or not SCORE_NAME.match(name):
             raise InvalidInput("errors.score_configs.name", got=repr(name))
+    elif body.get("name") is not None and body.get("name") != name:
+        raise InvalidInput("errors.score_configs.rename", name=name)
     kind = body.get("type")
     if kind not in TYPES:
         raise InvalidInput("errors.score_configs.type", got=repr(kind), allowed=", ".join(TYPES))
+    for key, only in (("min", "numeric"), ("max", "numeric"), ("step", "numeric"), ("categories", "categorical")):
+        if body.get(key) is not None and kind != only:
+            raise InvalidInput("errors.score_configs.not_for_type", field=key, only=only, type=kind)
     sources = body.get("sources")
     if sources is None:
         sources = list(SOURCES)

@@ -1,5 +1,7 @@
 """Aggregates per prompt version: count, error rate, latency p50/p95, tokens, cost, and per score
-name count, mean and a 95% confidence interval.
+name count, mean and a 95% confidence interval; a score with a config (services/score_configs.py)
+adds what fits its type: a pass/fail score its pass rate with the Wilson interval, a categorical one
+its median and the count of each value (domain/score_stats.py).
 
 Over all of a workspace's logs (or one prompt's) they come from the running totals in
 store/rollups.py, a few milliseconds whatever the number of logs, with latency percentiles
@@ -14,9 +16,10 @@ from typing import Any
 from sqlalchemy import BigInteger, Float, Select, String, case, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
-from promptyard.domain import access, query, stats
+from promptyard.domain import access, query, score_stats, stats
 from promptyard.domain.records import Principal
-from promptyard.store import query_plan, rollups, value_lists
+from promptyard.services import score_configs
+from promptyard.store import bulk, query_plan, rollups, value_lists
 from promptyard.store.models import RedactionCount, Request, Score
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
@@ -28,7 +31,52 @@ def per_version(session: Session, p: Principal, *, prompt: str | None = None,
                 node: query.Node | None = None) -> list[dict[str, Any]]:
     access.require(p, "read")
     items = _from_totals(session, p, prompt) if node is None else _from_logs(session, p, prompt, node)
+    _typed(session, p, prompt, node, items)
     return sorted(items, key=lambda i: (i["prompt"] is None, i["prompt"] or "", i["version"] or 0))
+
+
+def _typed(session: Session, p: Principal, prompt: str | None, node: query.Node | None,
+           items: list[dict[str, Any]]) -> None:
+    """A configured score's `type` and the figures of its type, added in place (a score without a
+    config keeps n, mean and interval only):
+    pass/fail -> pass_rate, pass_ci_low, pass_ci_high (0-1); categorical -> median and counts
+    ({value: scores}, one more statement over the categorical scores of the same logs)."""
+    configs = score_configs.for_scoring(session, p.workspace_id)
+    ordinal = {n for n, c in configs.items() if c.type == "categorical"}
+    present = {n for i in items for n in i["scores"]}
+    counts = _value_counts(session, p, prompt, node, ordinal & present) if ordinal & present else {}
+    for item in items:
+        for name, s in item["scores"].items():
+            if name not in configs:
+                continue
+            kind = s["type"] = configs[name].type
+            if kind == "boolean" and s["n"]:
+                rate = score_stats.wilson(score_stats.passes(s["n"], s["mean"] * s["n"]), s["n"])
+                s |= {"pass_rate": rate.rate, "pass_ci_low": rate.ci_low, "pass_ci_high": rate.ci_high}
+            elif kind == "categorical":
+                summary = score_stats.ordinal(counts.get((item["prompt"], item["version"], name), {}))
+                s |= {"median": summary.median, "counts": {stats_key(v): c for v, c in summary.counts.items()}}
+
+
+def stats_key(value: float) -> str:
+    """A value as a JSON key: 4.0 -> "4", 2.5 -> "2.5"."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _value_counts(session: Session, p: Principal, prompt: str | None, node: query.Node | None,
+                  names: set[str]) -> dict[tuple, dict[float, int]]:
+    """(prompt, version, score name) -> {value: scores} of the matching logs' scores of `names`."""
+    cond = _matching(session, p, prompt, node) if node is not None else (
+        [Request.workspace_id == p.workspace_id] + ([Request.prompt_name == prompt] if prompt else []))
+    rows = session.execute(
+        select(Request.prompt_name, Request.version_number, Score.name, Score.value, func.count())
+        .join(Request, Request.id == Score.request_id)
+        .where(Score.workspace_id == p.workspace_id, bulk.one_of(Score.name, names), *cond)
+        .group_by(Request.prompt_name, Request.version_number, Score.name, Score.value)).all()
+    out: dict[tuple, dict[float, int]] = {}
+    for name, number, score, value, n in rows:
+        out.setdefault((name or None, number or None, score), {})[float(value)] = int(n)
+    return out
 
 
 def _item(name: str | None, number: int | None, n: int, errors: int, tokens_total: float | None,

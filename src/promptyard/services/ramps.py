@@ -15,7 +15,17 @@ from promptyard.domain import access
 from promptyard.domain import experiments as ex
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import audit, experiment_records, experiment_results, keys, labels, prompts, versions, webhooks
+from promptyard.services import (
+    audit,
+    experiment_records,
+    experiment_results,
+    keys,
+    labels,
+    prompts,
+    score_configs,
+    versions,
+    webhooks,
+)
 from promptyard.store.models import Experiment, LabelRamp, ReleaseLabel
 from promptyard.store.types import utcnow
 
@@ -83,6 +93,9 @@ def start(session: Session, p: Principal, prompt_id: int, label: str, plan: dict
         raise Conflict("errors.experiments.label_already_has_running", label=label)
     existing = {v.number for v in versions.list_versions(session, p, prompt_id)}
     plan = check_plan(plan, existing)
+    guard = score_configs.for_scoring(session, p.workspace_id).get(plan["guard"]["metric"])
+    if guard is not None and guard.type == "categorical":  # non-inferiority by a margin is on means
+        raise InvalidInput("errors.scores.ramp_guard_ordinal", name=guard.name)
     labels.move(session, p, prompt.id, label, version=plan["baseline"],
                 policy=_split(plan, plan["steps"][0], row.policy), reason=reason or "ramp started")
     started = experiment_records.running(session, p.workspace_id, prompt.id, label)

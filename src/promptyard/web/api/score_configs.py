@@ -17,18 +17,19 @@ router = APIRouter(prefix="/api/v1/score-configs", tags=["scores"], responses=er
 _CATEGORY = {"type": "object", "required": ["value", "label"], "properties": {
     "value": {"type": "number", "description": "what a score of this label stores"},
     "label": {"type": "string", "minLength": 1, "maxLength": 100},
-    "description": {"type": "string", "maxLength": sc.MAX_DESCRIPTION}}}
+    "description": {"type": ["string", "null"], "maxLength": sc.MAX_DESCRIPTION}}}
 CONFIG = {"type": "object", "required": ["type"], "properties": {
     "name": {"type": "string", "pattern": "^[\\w.\\-]{1,100}$",
-             "description": "the scores' name (on create; it does not change)"},
+             "description": "the scores' name (required on create; on PUT it may only repeat the config's name)"},
     "type": {"enum": list(sc.TYPES)},
-    "min": {"type": ["number", "null"], "description": "numeric: default 0"},
-    "max": {"type": ["number", "null"], "description": "numeric: default 100"},
-    "step": {"type": ["number", "null"], "description": "numeric: values on this grid from min; null = any"},
-    "categories": {"type": "array", "minItems": 2, "maxItems": sc.MAX_CATEGORIES, "items": _CATEGORY,
-                   "description": "categorical: ordered from the lowest value"},
+    "min": {"type": ["number", "null"], "description": "numeric only: default 0"},
+    "max": {"type": ["number", "null"], "description": "numeric only: default 100"},
+    "step": {"type": ["number", "null"], "description": "numeric only: values on this grid from min; null = any"},
+    "categories": {"anyOf": [{"type": "array", "minItems": 2, "maxItems": sc.MAX_CATEGORIES, "items": _CATEGORY},
+                             {"type": "null"}], "description": "categorical only: ordered from the lowest value"},
     "rubric": {"type": ["string", "null"], "maxLength": sc.MAX_RUBRIC, "description": "Markdown"},
-    "sources": {"type": "array", "items": {"enum": list(sc.SOURCES)}, "description": "default: all"},
+    "sources": {"anyOf": [{"type": "array", "minItems": 1, "items": {"enum": list(sc.SOURCES)}}, {"type": "null"}],
+                "description": "default (null): all"},
     "comment_required_below": {"type": ["number", "null"]},
     "archived": {"type": "boolean", "description": "an archived score takes no new scores"}}}
 _OUT = {200: {"description": "the score config", "content": {"application/json": {"schema": CONFIG}}}}

@@ -111,6 +111,23 @@ def detectable_text(c: dict[str, Any], lang: str, min_effect: float | None) -> l
     return out
 
 
+def typed_score_text(c: dict[str, Any], lang: str) -> list[str]:
+    """A typed score's figures beside the verdict: a pass/fail score's pass rates and two-proportion
+    test, a categorical one's rank test (the services' `proportions` and `rank_test`)."""
+    if c.get("proportions"):
+        pr, test = c["proportions"], c["proportions"]["test"]
+        p = p_of(test["p_shown"]) if test and test["p"] is not None else catalogue.translate(lang, "scores.exp.no_test")
+        return [catalogue.translate(lang, "scores.exp.proportions", rate_a=figures.percent(pr["baseline"]["rate"]),
+                                    rate_b=figures.percent(pr["candidate"]["rate"]), p=p)]
+    if c.get("rank_test"):
+        r = c["rank_test"]
+        p = p_of(r["p_shown"]) if r["p"] is not None else catalogue.translate(lang, "scores.exp.no_test")
+        return [catalogue.translate(lang, "scores.exp.rank_test", median_a=figures.score(r["median_baseline"]),
+                                    median_b=figures.score(r["median_candidate"]), candidate=f"v{c['candidate']}",
+                                    superiority=f"{r['superiority']:.2f}", p=p)]
+    return []
+
+
 def warning_text(w: dict[str, Any], lang: str) -> str:
     code = w.get("code", "")
     fields = {"rule": w.get("rule", ""), "p": p_of(w.get("p_shown")), "baseline": f"v{w.get('baseline')}"}
@@ -135,6 +152,7 @@ def _helpers(lang: str, view: dict[str, Any] | None) -> dict[str, Any]:
     need = view["min_units"] if view else 30
     min_effect = view["experiment"]["min_effect"] if view else None
     return {"verdict": lambda c: verdict_text(c, lang, need), "warning": lambda w: warning_text(w, lang),
+            "typed_score": lambda c: typed_score_text(c, lang),
             "detectable": lambda c: detectable_text(c, lang, min_effect), "metric_name": lambda m: metric_name(m, lang),
             "outcome": lambda o: outcome_text(o, lang), "signed_diff": signed_diff, "interval": interval,
             "p_text": p_text, "p_of": p_of, "fixed": fixed, "score_names": score_names(view)}

@@ -46,13 +46,17 @@ def _categories(text: str) -> list[dict[str, Any]] | None:
 
 
 def body_of(form: Any) -> dict[str, Any]:
-    """A config's form -> the body services/score_configs takes."""
-    return {"name": (form.get("name") or "").strip(), "type": form.get("type") or "", "min": _number(form.get("min")),
-            "max": _number(form.get("max")), "step": _number(form.get("step")),
-            "categories": _categories(form.get("categories") or ""), "rubric": form.get("rubric") or "",
-            "sources": form.getlist("sources"),
-            "comment_required_below": _number(form.get("comment_required_below")),
+    """A config's form -> the body services/score_configs takes (the fields of its type only: the
+    form shows every type's fields at once)."""
+    kind = form.get("type") or ""
+    body = {"name": (form.get("name") or "").strip() or None, "type": kind, "rubric": form.get("rubric") or "",
+            "sources": form.getlist("sources"), "comment_required_below": _number(form.get("comment_required_below")),
             "archived": form.get("archived") == "on"}
+    if kind == "numeric":
+        body |= {"min": _number(form.get("min")), "max": _number(form.get("max")), "step": _number(form.get("step"))}
+    if kind == "categorical":
+        body["categories"] = _categories(form.get("categories") or "")
+    return body
 
 
 def fields_of(config: sc.ScoreConfig | None) -> dict[str, Any]:
