@@ -14,6 +14,7 @@ from promptyard.domain.numbers import MAX_ID
 from promptyard.errors import InvalidInput
 
 SCORE_NAME = re.compile(r"^[\w.\-]{1,100}$")
+SCORE_SOURCES = ("api", "human", "rule", "judge")  # judge: an LLM judge of an evaluation run
 MAX_TAGS = 100
 MAX_METADATA = 200
 
@@ -139,8 +140,8 @@ def score(item: Any, name: str) -> dict[str, Any]:
         raise LogError(f"{name}.comment", "must be a string of at most 5,000 characters")
     source = _or(item.get("source"), "api")
     source = "api" if source == "" else source
-    if source not in ("api", "human", "rule"):
-        raise LogError(f"{name}.source", "must be api, human or rule")
+    if source not in SCORE_SOURCES:
+        raise LogError(f"{name}.source", "must be api, human, rule or judge")
     author = _or(item.get("author"), "")
     if not isinstance(author, str) or len(author) > 320:
         raise LogError(f"{name}.author", "must be a string")

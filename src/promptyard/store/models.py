@@ -383,7 +383,7 @@ class Score(Base):
     name: Mapped[str] = mapped_column(String(200))
     value: Mapped[float] = mapped_column(Float)
     comment: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(20), default="api")  # api | human | rule
+    source: Mapped[str] = mapped_column(String(20), default="api")  # api | human | rule | judge
     author: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -144,7 +144,7 @@ SCORE = {"type": "object", "required": ["value"], "properties": {
     "name": {"type": "string", "pattern": "^[\\w.\\-]{1,100}$", "default": "default"},
     "value": {"type": "number", "minimum": 0, "maximum": 100},
     "comment": {"anyOf": [{"type": "string", "maxLength": 5000}, {"type": "null"}]},
-    "source": {"anyOf": [{"enum": ["api", "human", "rule", ""]}, {"type": "null"}], "description": "default api"},
+    "source": {"anyOf": [{"enum": ["api", "human", "rule", "judge", ""]}, {"type": "null"}], "description": "default api"},
     "author": {"anyOf": [{"type": "string", "maxLength": 320}, {"type": "null"}]}}}
 SCORES_BODY = {"anyOf": [SCORE, {"type": "array", "minItems": 1, "items": SCORE}]}
 
