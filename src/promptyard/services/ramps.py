@@ -15,7 +15,7 @@ from promptyard.domain import access
 from promptyard.domain import experiments as ex
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import audit, experiment_records, experiment_results, keys, labels, prompts, versions
+from promptyard.services import audit, experiment_records, experiment_results, gates, keys, labels, prompts, versions
 from promptyard.store.models import Experiment, LabelRamp, ReleaseLabel
 from promptyard.store.types import utcnow
 
@@ -83,6 +83,8 @@ def start(session: Session, p: Principal, prompt_id: int, label: str, plan: dict
         raise Conflict(f"label '{label}' already has a running ramp; stop it first")
     existing = {v.number for v in versions.list_versions(session, p, prompt_id)}
     plan = check_plan(plan, existing)
+    gates.check(session, p, prompt.id, label, baseline=plan["baseline"], candidate=plan["candidate"],
+                action="ramp")
     labels.move(session, p, prompt.id, label, version=plan["baseline"],
                 policy=_split(plan, plan["steps"][0], row.policy), reason=reason or "ramp started")
     started = experiment_records.running(session, p.workspace_id, prompt.id, label)
@@ -167,14 +169,14 @@ def _advance(session: Session, p: Principal, ramp: LabelRamp, label: ReleaseLabe
         ramp.note = f"held at {weight:g}%: not yet shown within the margin ({evidence})"
         return
     if decision == "revert":
-        labels.move(session, p, label.prompt_id, label.name, version=plan["baseline"], policy=None,
+        labels.move(session, p, label.prompt_id, label.name, version=plan["baseline"], policy=None, gated=False,
                     reason=f"ramp {ramp.id} reverted: {evidence}")
         ramp.state, ramp.next_at, ramp.note = "reverted", None, f"reverted: {evidence}"
         return
     ramp.step += 1
     weight = plan["steps"][ramp.step]
     if weight >= 100:
-        labels.move(session, p, label.prompt_id, label.name, version=plan["candidate"], policy=None,
+        labels.move(session, p, label.prompt_id, label.name, version=plan["candidate"], policy=None, gated=False,
                     reason=f"ramp {ramp.id} completed: {evidence}")
         ramp.state, ramp.next_at, ramp.note = "done", None, f"promoted v{plan['candidate']}: {evidence}"
         return
