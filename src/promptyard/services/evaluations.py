@@ -11,19 +11,19 @@ run means the same thing however labels move later.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, judges, paired, scorers
+from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import datasets, labels
 from promptyard.services.render_pool import TemplateEngine
 from promptyard.store import bulk
-from promptyard.store.models import EvaluationItem, EvaluationRun, PromptVersion
+from promptyard.store.models import EvaluationItem, EvaluationRun, Request
 from promptyard.store.types import utcnow
 
 STATUSES = ("queued", "running", "cancelled", "done", "failed")
@@ -345,12 +345,19 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _outputs(session: Session, workspace_id: int, request_ids: list[int]) -> dict[int, str]:
+    """The output texts of these request logs (an erased log has none)."""
+    if not request_ids:
+        return {}
+    rows = session.execute(select(Request.id, Request.output).where(Request.workspace_id == workspace_id,
+                                                                    bulk.one_of(Request.id, request_ids)))
+    return {rid: text_of(out) for rid, out in rows}
+
+
 def compare(session: Session, p: Principal, base_id: int, candidate_id: int, *, base_variant: str | None = None,
-            candidate_variant: str | None = None, worst: int = 50,
-            outputs: Any = None) -> dict[str, Any]:
-    """Per score the paired difference candidate - base (domain/paired.py), the items that got worse first, and
-    cost and latency. Both runs must be on the same dataset version. `outputs` (request ids -> output text)
-    fills in the outputs side by side."""
+            candidate_variant: str | None = None, worst: int = 50) -> dict[str, Any]:
+    """Per score the paired difference candidate - base (domain/paired.py), the `worst` items that got worse
+    first with both outputs, and cost and latency. Both runs must be on the same dataset version."""
     access.require(p, "read")
     base, cand = load(session, p, base_id), load(session, p, candidate_id)
     if (base.dataset_id, base.dataset_version) != (cand.dataset_id, cand.dataset_version):
@@ -372,7 +379,7 @@ def compare(session: Session, p: Principal, base_id: int, candidate_id: int, *, 
     order = sorted((k for k in left if k in right), key=lambda k: (worse.get(k, 0.0), left[k].position))
     rows = []
     shown = order[:max(0, min(worst, 500))]
-    texts = outputs([i for k in shown for i in (left[k].request_id, right[k].request_id) if i]) if outputs else {}
+    texts = _outputs(session, p.workspace_id, [i for k in shown for i in (left[k].request_id, right[k].request_id) if i])
     for k in shown:
         b, c = left[k], right[k]
         rows.append({"dataset_item": k, "position": b.position, "worst_diff": worse.get(k, 0.0),
@@ -407,11 +414,3 @@ def finished_runs_with(session: Session, workspace_id: int, dataset_id: int, pro
                 out.append((run, v["key"]))
     return out
 
-
-def version_id_of(session: Session, prompt_id: int, number: int) -> int | None:
-    return session.scalar(select(PromptVersion.id).where(PromptVersion.prompt_id == prompt_id,
-                                                         PromptVersion.number == number))
-
-
-def when(run: EvaluationRun) -> datetime | None:
-    return run.finished_at
