@@ -81,6 +81,13 @@ exit status: 0 stopped, 2 the server extra is missing, 3 the port is busy or can
   promptyard experiments promote 服薬指導/返信案 production --reason "v3 wins on medically_correct"
 
 {_CLIENT}""",
+    "evals": f"""examples:
+  promptyard evals run --dataset regression-set --provider openai-prod --prompt 服薬指導/返信案:production \\
+      --prompt 服薬指導/返信案@4 --scorer exact_match --judge judges/medical:production --wait
+  promptyard evals compare 12 12 --base-variant 3:v2 --candidate-variant 3:v4
+  promptyard evals resume 12 --wait
+
+{_CLIENT}""",
     "privacy": f"""examples:
   promptyard privacy retention --days 365 --reason "policy 2026-04"
   promptyard privacy purge --dry-run
