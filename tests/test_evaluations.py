@@ -169,9 +169,12 @@ def test_cancel_then_resume_runs_each_item_once(database, principal, fake_llm):
         with database.write() as s:
             cancelled = evaluations.cancel(s, principal, run["id"])
         assert cancelled["status"] == "cancelled"
-        time.sleep(0.4)  # the item in flight finishes; nothing new starts
+        # the item in flight finishes; nothing new starts
+        wait_for(lambda: not {i.status for i in run_items(database, run["id"])} & {"pending", "running"})
+        time.sleep(0.3)
         statuses = [i.status for i in run_items(database, run["id"])]
         assert "cancelled" in statuses and "pending" not in statuses and "running" not in statuses
+        assert statuses.count("done") <= 4
         with database.write() as s, pytest.raises(Conflict):
             evaluations.cancel(s, principal, run["id"])
         with database.write() as s:

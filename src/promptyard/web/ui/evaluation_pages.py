@@ -134,7 +134,7 @@ def run_page(request: Request, user: Viewer, run_id: Id, after: Annotated[int, Q
         items = evaluations.items(s, user.principal, run_id, after=after, limit=PAGE)
         summary = _summary(s, user, run)
     names = [sc["name"] for sc in run["scorers"]] + [j["name"] for j in run["judges"]]
-    return render.page(request, user, "ui/evaluations/run.html", run=run, items=items, summary=summary,
+    return render.page(request, user, "ui/evaluations/run.html", run=run, page_items=items, summary=summary,
                        names=names, active=run["status"] in evaluations.ACTIVE,
                        progress_url=request.app.url_path_for("evaluation_progress", run_id=run_id),
                        specs=json.dumps({"scorers": run["scorers"], "judges": run["judges"]}, ensure_ascii=False,
