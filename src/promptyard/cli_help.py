@@ -33,7 +33,7 @@ EXAMPLES = {
 
 server commands ({", ".join(SERVER_COMMANDS)}) open the database themselves and need the server
 extra: {SERVER_EXTRA}
-client commands (prompts, requests, experiments, privacy) talk to a running server (PROMPTYARD_URL,
+client commands (prompts, requests, experiments, datasets, evals, privacy) talk to a running server (PROMPTYARD_URL,
 PROMPTYARD_API_KEY) and need only `pip install promptyard`.
 `promptyard COMMAND --help` shows each command's options and examples.""",
     "serve": f"""examples:
@@ -86,6 +86,13 @@ exit status: 0 stopped, 2 the server extra is missing, 3 the port is busy or can
       --prompt 服薬指導/返信案@4 --scorer exact_match --judge judges/medical:production --wait
   promptyard evals compare 12 12 --base-variant 3:v2 --candidate-variant 3:v4
   promptyard evals resume 12 --wait
+
+{_CLIENT}""",
+    "datasets": f"""examples:
+  promptyard datasets from-filter 回帰セット --create --filter 'score.medically_correct < 60' -m "low scores"
+  promptyard datasets upload 回帰セット questions.csv -m "pharmacists' questions"
+  promptyard datasets export 回帰セット --format csv --bom -o regression.csv
+  promptyard datasets list
 
 {_CLIENT}""",
     "privacy": f"""examples:
