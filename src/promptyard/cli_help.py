@@ -82,8 +82,8 @@ exit status: 0 stopped, 2 the server extra is missing, 3 the port is busy or can
 
 {_CLIENT}""",
     "evals": f"""examples:
-  promptyard evals run --dataset regression-set --provider openai-prod --prompt 服薬指導/返信案:production \\
-      --prompt 服薬指導/返信案@4 --scorer exact_match --judge judges/medical:production --wait
+  promptyard evals run --dataset regression-set --provider openai-prod --prompt 服薬指導/返信案:production --prompt 服薬指導/返信案@4 --scorer exact_match --wait
+  promptyard evals run --dataset 7 --provider 2 --prompt 服薬指導/返信案@4 --judge judges/medical:production --judge-name medically_correct
   promptyard evals compare 12 12 --base-variant 3:v2 --candidate-variant 3:v4
   promptyard evals resume 12 --wait
 

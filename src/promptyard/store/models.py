@@ -629,6 +629,7 @@ class DatasetItem(Base):
     # The request log it was made from: erasing that request erases this item (services/erasure.py).
     source_request_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # --- evaluation runs (services/evaluations.py) ---
