@@ -235,7 +235,7 @@ def test_bad_specs_are_refused_naming_the_field(database, principal, fake_llm):
         with database.write() as s, pytest.raises(InvalidInput) as exc:
             evaluations.create(s, principal, good | change, engine=ENGINE)
         assert exc.value.key == key, (change, exc.value.message)
-    for change in ({"dataset": 10**9}, {"variants": [{"prompt": "no-such-prompt"}]}):
+    for change in ({"dataset": 10**9}, {"variants": [{"prompt": "no-such-prompt"}]}, {"provider": 10**9}):
         with database.write() as s, pytest.raises(NotFound):
             evaluations.create(s, principal, good | change, engine=ENGINE)
 

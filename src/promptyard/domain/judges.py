@@ -18,7 +18,8 @@ The text is NFKC-normalised first, so full-width digits and punctuation (４／�
 A fraction whose denominator is not the scale's top ("8/10" on a 1-5 scale) is read as a share of its
 own denominator. The score is mapped to 0-100: (raw - low) / (high - low) * 100. An answer with no score,
 or one outside the scale, is a `JudgeAnswerError` (a catalogue key and fields) that the run records on the
-item as that score's failure; it never stops the run.
+item as that score's failure; it never stops the run. The failure quotes nothing of the answer: the item's
+error must not keep a copy of an output (which erasure reaches only on its request log).
 """
 
 from __future__ import annotations
@@ -196,12 +197,11 @@ def parse_answer(answer: Any, scale: tuple[float, float] = DEFAULT_SCALE) -> Ver
     else:
         prose = _from_prose(text)
         if prose is None:
-            excerpt = " ".join(answer.split())[:120]
-            raise JudgeAnswerError("errors.judges.no_score", excerpt=excerpt)
+            raise JudgeAnswerError("errors.judges.no_score")
         raw, out_of, span = prose
         reason = _reason(text, span)
     if not math.isfinite(raw) or (out_of is not None and (not math.isfinite(out_of) or out_of <= 0)):
-        raise JudgeAnswerError("errors.judges.no_score", excerpt=" ".join(answer.split())[:120])
+        raise JudgeAnswerError("errors.judges.no_score")
     if out_of is not None and out_of != high:
         if not 0 <= raw <= out_of:
             raise JudgeAnswerError("errors.judges.out_of_range", value=f"{raw:g}/{out_of:g}", low=f"{low:g}",

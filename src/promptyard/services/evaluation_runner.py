@@ -198,9 +198,12 @@ class Runner:
                              run.max_attempts, run.concurrency, {v["key"]: v for v in run.variants}, templates,
                              [scorers.parse(spec) for spec in run.scorers], judge_list)
                 built.lease_s = run.timeout_s * (1 + len(run.judges)) + self.lease_margin_s
-        except PromptyardError as exc:  # the connection is gone, a spec no longer parses: the run fails
+        except Unavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the connection or a judge prompt is gone: the run fails
             with self.db.write() as s:
-                self._fail_run(s, run_id, exc.message)
+                self._fail_run(s, run_id, exc.message if isinstance(exc, PromptyardError)
+                               else "the run's provider connection or prompts could not be loaded")
             return None
         self._runs[run_id] = built
         return built

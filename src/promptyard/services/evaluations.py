@@ -20,7 +20,7 @@ from promptyard.domain import access, judges, paired, scorers
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import datasets, labels
+from promptyard.services import datasets, labels, providers
 from promptyard.services.render_pool import TemplateEngine
 from promptyard.store import bulk
 from promptyard.store.models import EvaluationItem, EvaluationRun, Request
@@ -145,13 +145,11 @@ def check_spec(session: Session, p: Principal, spec: Any, engine: TemplateEngine
             "scorers": scorer_specs, "judges": judge_specs}
 
 
-def create(session: Session, p: Principal, spec: Any, *, engine: TemplateEngine | None = None,
-           connection_exists: Any = None) -> dict[str, Any]:
-    """A queued run with one item per (dataset item, variant); the workers start it. `connection_exists`
-    (connection id -> bool) checks the provider connection belongs to the workspace."""
+def create(session: Session, p: Principal, spec: Any, *, engine: TemplateEngine | None = None) -> dict[str, Any]:
+    """A queued run with one item per (dataset item, variant); the workers start it."""
     access.require(p, "write")
     checked = check_spec(session, p, spec, engine)
-    if connection_exists is not None and not connection_exists(session, p, checked["connection_id"]):
+    if not any(c.id == checked["connection_id"] for c in providers.choices(session, p)):
         raise NotFound("errors.evaluations.no_provider", id=checked["connection_id"])
     dataset, number, items = datasets.iterate(session, p, checked["dataset_id"], checked["dataset_version"])
     run = EvaluationRun(workspace_id=p.workspace_id, name=checked["name"], dataset_id=dataset["id"],

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from promptyard.domain.numbers import MAX_ID
-from promptyard.services import evaluations, gates, providers
+from promptyard.services import evaluations, gates
 from promptyard.services.render_pool import engine_for
 from promptyard.web.api import errors, shapes
 from promptyard.web.api.deps import Auth, Ctx, Id, LabelName
@@ -53,10 +53,6 @@ class GateIn(BaseModel):
 Status = Annotated[str | None, Query(description="queued | running | cancelled | done | failed")]
 
 
-def _connection_exists(s, p, connection_id: int) -> bool:  # noqa: ANN001
-    return any(c.id == connection_id for c in providers.choices(s, p))
-
-
 @router.post("/evaluations", status_code=201, responses=errors.WRITE | errors.FOUND)
 def create_run(body: EvaluationIn, c: Ctx, p: Auth):
     """Queue a run: one item per (dataset item, variant). The server's background workers run it (bounded by
@@ -64,8 +60,7 @@ def create_run(body: EvaluationIn, c: Ctx, p: Auth):
     connection."""
     engine = engine_for(c.settings)
     with c.db.write() as s:
-        run = evaluations.create(s, p, body.model_dump(exclude_none=True), engine=engine,
-                                 connection_exists=_connection_exists)
+        run = evaluations.create(s, p, body.model_dump(exclude_none=True), engine=engine)
     c.wake_runner()
     return shapes.plain(run)
 
