@@ -15,8 +15,9 @@ in all, and hands them to a thread pool. Each item:
 3. is scored: the deterministic scorers, then each judge (its prompt rendered with input, output and
    expected, sent through the same connection, its answer parsed by domain/judges.py); a scorer or judge
    that cannot score records its reason on the item, and the other scores still count;
-4. is stored in one write transaction, only if this claim still holds (the same attempt, still running):
-   the output as a request log through the normal ingest (client id `eval-<run>-<item>`, so a replay stores
+4. is stored by a writer thread that gathers what finished meanwhile into one write transaction (one
+   ingest call for up to WRITE_BATCH outputs), each only if its claim still holds (the same attempt, still
+   running): the output as a request log through the normal ingest (client id `eval-<run>-<item>`, so a replay stores
    nothing twice; metadata promptyard.eval_run and promptyard.eval_variant, tag `evaluation`), its scores on
    that log (source rule for scorers, judge for judges, author `judge:<prompt>@v<n>/<model>`), the item done,
    and the run's counts, cost and tokens.
@@ -29,6 +30,7 @@ same transaction as its "done", so every item is done exactly once.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,12 +47,15 @@ from promptyard.domain.records import Principal
 from promptyard.errors import PromptyardError, Unavailable
 from promptyard.services import evaluations, keys, llm_calls, request_ingest
 from promptyard.services.render_pool import TemplateEngine
+from promptyard.store import bulk
 from promptyard.store.db import Database
-from promptyard.store.models import DatasetItem, EvaluationItem, EvaluationRun, PromptVersion
+from promptyard.store.models import DatasetItem, EvaluationItem, EvaluationRun, PromptVersion, Request
 from promptyard.store.types import utcnow
 
 log = logging.getLogger("promptyard.evaluations")
 
+WRITE_BATCH = 500  # finished items stored in one transaction at most
+WRITE_GATHER_S = 0.02  # how long the writer waits for more after the first
 BACKOFF_S = (1.0, 4.0, 15.0, 60.0)  # before attempt 2, 3, 4, 5+ of an item whose call failed
 MAX_ERROR_CHARS = 2000
 
@@ -110,12 +115,16 @@ class Runner:
         self._wake = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
+        self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._in_flight = 0
 
     # --- life cycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="promptyard-eval")
+        self._writer = threading.Thread(target=self._write_loop, name="promptyard-eval-writer", daemon=True)
+        self._writer.start()
         self._thread = threading.Thread(target=self._loop, name="promptyard-eval-dispatch", daemon=True)
         self._thread.start()
 
@@ -127,6 +136,9 @@ class Runner:
             self._thread.join(timeout_s)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._writer is not None:
+            self._results.put(None)  # after what is queued: finished items are stored before it ends
+            self._writer.join(timeout_s)
 
     def wake(self) -> None:
         """A run was created or resumed: look for work now rather than at the next poll."""
@@ -307,8 +319,7 @@ class Runner:
                                         "comment": outcome.comment or "", "author": f"scorer:{scorer.kind}"})
         for spec, template in run.judges:
             self._judge(run, spec, template, inp, result.text, expected, result)
-        with self.db.write() as s:
-            self._store(s, run, claim, variant, result, started, ended)
+        self._finished((run, claim, variant, result, started, ended))
 
     def _judge(self, run: _Run, spec: dict, template: tuple, inp: Any, output: str, expected: str | None,
                result: Result) -> None:
@@ -339,34 +350,102 @@ class Runner:
             EvaluationItem.id == claim.item_id, EvaluationItem.status == "running",
             EvaluationItem.attempts == claim.attempt).with_for_update())
 
-    def _store(self, s: Session, run: _Run, claim: _Claim, variant: str, result: Result, started, ended) -> None:
-        row = _locked_run(s, run.id)
-        item = self._held(s, claim)
-        if item is None:
-            return
+    def _finished(self, entry: tuple) -> None:
+        """An item's result, to be stored: by the writer thread in batches, or now without one."""
+        if self._writer is not None and self._writer.is_alive():
+            self._results.put(entry)
+        else:
+            self._write([entry])
+
+    def _write_loop(self) -> None:
+        """Store finished items in batches: one transaction (one ingest call) for what finished meanwhile."""
+        while True:
+            try:
+                first = self._results.get(timeout=self.poll_s)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if first is None:
+                return
+            time.sleep(WRITE_GATHER_S)  # let the items finishing about now join this batch
+            batch, last = [first], False
+            while len(batch) < WRITE_BATCH:
+                try:
+                    entry = self._results.get_nowait()
+                except queue.Empty:
+                    break
+                if entry is None:
+                    last = True
+                    break
+                batch.append(entry)
+            self._write(batch)
+            if last:
+                return
+
+    def _write(self, batch: list[tuple]) -> None:
+        try:
+            with self.db.write() as s:
+                self._store_many(s, batch)
+        except Exception:  # noqa: BLE001 - store them one by one: one bad item must not lose the others
+            if len(batch) == 1:
+                log.exception("storing evaluation item %s failed", batch[0][1].item_id)
+                return  # its claim runs out and the item is run again
+            for entry in batch:
+                self._write([entry])
+        finally:
+            self._wake.set()
+
+    def _raw(self, run: _Run, item: EvaluationItem, variant: str, result: Result, started, ended) -> dict:
         answer, v = result.answer, run.variants[variant]
         meta = {evaluations.METADATA_RUN: str(run.id), evaluations.METADATA_VARIANT: variant}
         if not v.get("draft"):
             meta |= {"promptyard.eval_prompt": v["prompt"], "promptyard.eval_version": str(v["version"])}
-        raw = {"id": f"eval-{run.id}-{item.id}", "start_time": started.isoformat(), "end_time": ended.isoformat(),
-               "provider": run.connection.kind, "model": answer.model,
-               "input": {"messages": result.messages, "parameters": {**run.templates[variant][3], **run.params}},
-               "output": {"messages": [{"role": "assistant", "content": result.text}]},
-               "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
-               "cost": answer.cost, "metadata": meta, "tags": [evaluations.RUN_TAG, f"evaluation-{run.id}"],
-               "scores": result.outcomes}
-        request_id, _ = request_ingest.ingest_one(s, run.principal, raw, source="evaluation")
-        cost = (answer.cost or 0.0) + result.judge_cost
-        item.status, item.request_id, item.finished_at = "done", request_id, utcnow()
-        item.latency_ms, item.cost = answer.latency_ms, cost
-        item.scores = {o["name"]: o["value"] for o in result.outcomes} | {
-            f.split(":", 1)[0]: None for f in result.failures}
-        item.error = "\n".join(result.failures)[:MAX_ERROR_CHARS]
-        row.items_done += 1
-        row.cost += cost
-        row.input_tokens += (answer.input_tokens or 0) + result.judge_tokens[0]
-        row.output_tokens += (answer.output_tokens or 0) + result.judge_tokens[1]
-        self._maybe_finish(s, row)
+        return {"id": f"eval-{run.id}-{item.id}", "start_time": started.isoformat(), "end_time": ended.isoformat(),
+                "provider": run.connection.kind, "model": answer.model,
+                "input": {"messages": result.messages, "parameters": {**run.templates[variant][3], **run.params}},
+                "output": {"messages": [{"role": "assistant", "content": result.text}]},
+                "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
+                "cost": answer.cost, "metadata": meta, "tags": [evaluations.RUN_TAG, f"evaluation-{run.id}"],
+                "scores": result.outcomes}
+
+    def _store_many(self, s: Session, entries: list[tuple]) -> None:
+        """Finished items, per run: the outputs ingested in one call, the items done, the run's counts."""
+        by_run: dict[int, list[tuple]] = {}
+        for entry in entries:
+            by_run.setdefault(entry[0].id, []).append(entry)
+        for run_id in sorted(by_run):
+            group = by_run[run_id]
+            run = group[0][0]
+            row = _locked_run(s, run_id)
+            held = [(entry, item) for entry in group if (item := self._held(s, entry[1])) is not None]
+            if not held:
+                continue
+            raws = [self._raw(run, item, e[2], e[3], e[4], e[5]) for e, item in held]
+            answer = request_ingest.ingest(s, run.principal, raws, max_batch=len(raws), source="evaluation")
+            refused = {e["index"]: e["message"] for e in answer["errors"]}
+            stored = dict(s.execute(select(Request.client_id, Request.id).where(
+                Request.workspace_id == run.principal.workspace_id,
+                bulk.one_of(Request.client_id, [r["id"] for r in raws]))).all())
+            now = utcnow()
+            for i, ((_, _, _, result, _, _), item) in enumerate(held):
+                if i in refused or raws[i]["id"] not in stored:
+                    item.status, item.finished_at = "failed", now
+                    item.error = refused.get(i, "the output could not be stored")[:MAX_ERROR_CHARS]
+                    row.items_failed += 1
+                    continue
+                answer_ = result.answer
+                cost = (answer_.cost or 0.0) + result.judge_cost
+                item.status, item.request_id, item.finished_at = "done", stored[raws[i]["id"]], now
+                item.latency_ms, item.cost = answer_.latency_ms, cost
+                item.scores = {o["name"]: o["value"] for o in result.outcomes} | {
+                    f.split(":", 1)[0]: None for f in result.failures}
+                item.error = "\n".join(result.failures)[:MAX_ERROR_CHARS]
+                row.items_done += 1
+                row.cost += cost
+                row.input_tokens += (answer_.input_tokens or 0) + result.judge_tokens[0]
+                row.output_tokens += (answer_.output_tokens or 0) + result.judge_tokens[1]
+            self._maybe_finish(s, row)
 
     def _retry(self, s: Session, run: _Run, claim: _Claim, exc: PromptyardError) -> None:
         if claim.attempt >= run.max_attempts:
