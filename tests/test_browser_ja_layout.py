@@ -59,7 +59,8 @@ def pages(live):  # noqa: ANN001, ANN201
     return {"diff": f"/ui/prompts/{pid}/diff?left=2&right=3", "experiment": f"/ui/prompts/{pid}/labels/production/experiment",
             "keys": "/ui/keys", "requests": f"/ui/requests?prompt={quote(name)}", "analytics": "/ui/analytics",
             "prompts": "/ui/prompts", "labels": f"/ui/prompts/{pid}/labels", "edit": f"/ui/prompts/{pid}/edit",
-            "request": "/ui/requests/1", "experiments": "/ui/experiments", "members": "/ui/members"}
+            "request": "/ui/requests/1", "experiments": "/ui/experiments", "members": "/ui/members",
+            "providers": "/ui/providers", "webhooks": "/ui/webhooks"}
 
 
 @pytest.mark.parametrize("width", [1360, 1024])

@@ -352,3 +352,25 @@ def test_concurrency_is_bounded_and_used(database, principal, fake_llm):
         watcher.join()
     assert peak[0] == 4
     assert time.monotonic() - started < 12 * 0.3  # in parallel, not one after another
+
+
+def test_a_finished_run_emits_the_evaluation_finished_webhook(database, principal, fake_llm):
+    from promptyard.services import webhooks
+    from promptyard.store.models import WebhookDelivery
+
+    with database.write() as s:
+        hook = webhooks.create(s, principal, url="https://hooks.example.com/evals", events=["evaluation.finished"])
+    conn = connection(database, principal, fake_llm)
+    data = dataset(database, principal, QUESTIONS)
+    name = f"p-{uuid.uuid4().hex[:6]}"
+    prompt(database, principal, name, "{question}")
+    run = create(database, principal, {"dataset": data, "variants": [{"prompt": name}], "provider": conn,
+                                       "scorers": [{"type": "exact_match"}]})
+    Runner(database, ENGINE).run_until_idle()
+    with database.read() as s:
+        sent = s.scalars(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)).all()
+    assert [d.event for d in sent] == ["evaluation.finished"]
+    body = sent[0].payload
+    payload = body.get("payload", body.get("data", body))
+    text = str(payload)
+    assert str(run["id"]) in text and "exact_match" in text and "66.66" in text  # 2 of 3 items match

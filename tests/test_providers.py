@@ -101,6 +101,8 @@ def test_providers_are_for_admins_only(app, api, database, principal):
     ({"kind": "openai", "base_url": "http://[fe80::1]/v1"}, 422, "link-local"),
     ({"kind": "openai", "base_url": "http://[::ffff:169.254.169.254]/"}, 422, "metadata"),
     ({"kind": "openai", "base_url": "http://0.0.0.0:8700/"}, 422, "not an address"),
+    ({"kind": "openai", "base_url": "http://2852039166/"}, 422, "metadata"),  # 169.254.169.254 as one number
+    ({"kind": "openai", "base_url": "http://0xA9FEA9FE/"}, 422, "metadata"),
     ({"kind": "openai", "base_url": "http://user:pw@127.0.0.1/v1"}, 422, "password"),
     ({"kind": "openai", "base_url": "not a url"}, 422, "http"),
     ({"kind": "bard"}, 422, "kind"),
@@ -220,6 +222,9 @@ def test_retry_after_is_honoured_and_redirects_are_not_followed(scripted):
     answer = outbound.send(policy, "POST", url, content=b"{}")
     assert answer.status_code == 200 and len(_Scripted.seen) == 3
     assert _Scripted.seen[1] - _Scripted.seen[0] >= 0.95  # waited as told
+    _Scripted.script, started = [(503, {"Retry-After": "3600"})], time.monotonic()
+    assert outbound.send(policy, "POST", url, content=b"{}", timeout_s=2).status_code == 503  # no wait past the deadline
+    assert time.monotonic() - started < 1
     _Scripted.script = [(302, {"Location": "http://169.254.169.254/latest/meta-data"})]
     with pytest.raises(Upstream, match="redirect"):
         outbound.send(policy, "POST", url, content=b"{}")

@@ -480,6 +480,8 @@ class Runner:
         row.finished_at = utcnow()
         if row.status == "failed":
             row.error = "every item failed"
+        s.flush()
+        evaluations.finished(s, row)
         self._runs.pop(row.id, None)
 
     def _fail_run(self, s: Session, run_id: int, reason: str) -> None:

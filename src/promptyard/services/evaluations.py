@@ -20,7 +20,7 @@ from promptyard.domain import access, judges, paired, scorers
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import datasets, labels, providers
+from promptyard.services import datasets, labels, providers, webhooks
 from promptyard.services.render_pool import TemplateEngine
 from promptyard.store import bulk
 from promptyard.store.models import EvaluationItem, EvaluationRun, Request
@@ -255,6 +255,29 @@ def progress(session: Session, p: Principal, run_id: int) -> dict[str, Any]:
             "finished_at": run.finished_at}
 
 
+# --- the end of a run ---------------------------------------------------------------------------
+
+
+def finished(session: Session, run: EvaluationRun) -> None:
+    """A run ended (done, failed or cancelled): the `evaluation.finished` webhook, with each variant's mean
+    per score, in the transaction that ended it."""
+    sums: dict[str, dict[str, list[float]]] = {v["key"]: {} for v in run.variants}
+    rows = session.execute(select(EvaluationItem.variant, EvaluationItem.scores).where(
+        EvaluationItem.run_id == run.id, EvaluationItem.status == "done"))
+    for variant, values in rows:
+        for name, value in (values or {}).items():
+            if isinstance(value, (int, float)):
+                sums.setdefault(variant, {}).setdefault(name, []).append(float(value))
+    webhooks.emit(session, run.workspace_id, "evaluation.finished", {
+        "run_id": run.id, "name": run.name, "status": run.status, "dataset": run.dataset_id,
+        "dataset_version": run.dataset_version,
+        "versions": [{"key": v["key"], "prompt": v.get("prompt"), "version": v.get("version"),
+                      "draft": bool(v.get("draft"))} for v in run.variants],
+        "items": {"total": run.items_total, "done": run.items_done, "failed": run.items_failed},
+        "cost": run.cost, "scores": {key: {n: sum(vals) / len(vals) for n, vals in by_name.items()}
+                                     for key, by_name in sums.items()}})
+
+
 # --- cancel and resume -------------------------------------------------------------------------
 
 
@@ -268,6 +291,7 @@ def cancel(session: Session, p: Principal, run_id: int) -> dict[str, Any]:
     session.execute(update(EvaluationItem).where(EvaluationItem.run_id == run.id,
                                                  EvaluationItem.status == "pending").values(status="cancelled"))
     run.status, run.finished_at = "cancelled", utcnow()
+    finished(session, run)
     return record(run)
 
 

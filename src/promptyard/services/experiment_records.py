@@ -15,7 +15,7 @@ from promptyard.domain import access, names, routing
 from promptyard.domain import experiments as ex
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, NotFound
-from promptyard.services import experiment_results, prompts
+from promptyard.services import experiment_results, prompts, webhooks
 from promptyard.store.experiment_totals import UnitKey, unit_digest
 from promptyard.store.models import Experiment, LabelEvent
 from promptyard.store.types import utcnow
@@ -66,15 +66,22 @@ def on_move(session: Session, p: Principal, prompt_id: int, label: str, *, polic
         end(session, current, actor=p.actor, event=event, outcome={"kind": kind, "version": version,
                                                                    "forced": False, "reason": event.reason})
     if policy is not None:
-        session.add(Experiment(workspace_id=p.workspace_id, prompt_id=prompt_id, label=label, policy=policy,
-                               baseline=version, started_by=p.actor, started_at=event.created_at or utcnow(),
-                               start_event_id=event.id))
+        row = Experiment(workspace_id=p.workspace_id, prompt_id=prompt_id, label=label, policy=policy,
+                         baseline=version, started_by=p.actor, started_at=event.created_at or utcnow(),
+                         start_event_id=event.id)
+        session.add(row)
         session.flush()
+        webhooks.emit(session, p.workspace_id, "experiment.started",
+                      {"experiment_id": row.id, "prompt_id": prompt_id, "label": label, "baseline": version,
+                       "actor": p.actor})
 
 
 def end(session: Session, row: Experiment, *, actor: str, event: LabelEvent, outcome: dict[str, Any]) -> None:
     row.results = experiment_results.compute(session, row)
     row.ended_at, row.ended_by, row.end_event_id, row.outcome = event.created_at or utcnow(), actor, event.id, outcome
+    webhooks.emit(session, row.workspace_id, "experiment.ended",
+                  {"experiment_id": row.id, "prompt_id": row.prompt_id, "label": row.label,
+                   "outcome": outcome.get("kind"), "version": outcome.get("version"), "actor": actor})
 
 
 def set_outcome(session: Session, p: Principal, prompt_id: int, label: str, event_id: int,
@@ -94,7 +101,7 @@ def declare(session: Session, p: Principal, experiment_id: int, fields: dict[str
     row = get_row(session, p, experiment_id, lock=True)
     checked = ex.declaration(fields)
     if row.ended_at is not None:
-        raise Conflict(f"experiment {experiment_id} has ended; its declaration and results are frozen")
+        raise Conflict("errors.experiments.experiment_has_ended_declaration", experiment_id=experiment_id)
     for key, value in checked.items():
         setattr(row, key, value)
     session.flush()
@@ -106,7 +113,7 @@ def get_row(session: Session, p: Principal, experiment_id: int, *, lock: bool = 
     q = select(Experiment).where(Experiment.workspace_id == p.workspace_id, Experiment.id == experiment_id)
     row = session.scalar(q.with_for_update() if lock else q)
     if row is None:
-        raise NotFound(f"no experiment with id {experiment_id}")
+        raise NotFound("errors.experiments.no_experiment_id", experiment_id=experiment_id)
     return row
 
 

@@ -11,7 +11,7 @@ from promptyard.domain import access, diff, names
 from promptyard.domain.records import Principal, VersionRecord
 from promptyard.domain.versions import VersionSpec, as_text, parse_spec
 from promptyard.errors import InvalidInput, NotFound
-from promptyard.services import audit, prompts
+from promptyard.services import audit, prompts, webhooks
 from promptyard.services.render_pool import TemplateEngine, engine_for
 from promptyard.settings import Settings
 from promptyard.store.models import Prompt, PromptVersion, ReleaseLabel
@@ -60,6 +60,9 @@ def publish(session: Session, p: Principal, prompt_id: int, spec: dict[str, Any]
         audit.record(session, p.workspace_id, p.actor, "prompt.publish", "prompt", prompt.id,
                      {"version": version.number, "commit_message": parsed.commit_message})
         audit.changed(session, p.workspace_id, prompt.name, "version")
+        webhooks.emit(session, p.workspace_id, "version.published",
+                      {"prompt": prompt.name, "prompt_id": prompt.id, "version": version.number,
+                       "commit_message": parsed.commit_message, "author": p.actor})
     if label_names:
         from promptyard.services import labels as label_service
 
@@ -134,10 +137,11 @@ def compare(session: Session, p: Principal, prompt_id: int, left: int, right: in
 
 def by_number_or_404(session: Session, prompt: Prompt, number: int) -> PromptVersion:
     if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-        raise InvalidInput(f"version must be a whole number of at least 1 (got {number!r})")
+        raise InvalidInput("errors.versions.version_whole_number_least", number=number)
     v = _load(session, prompt.id, number)
     if v is None:
-        raise NotFound(f"prompt {prompt.name!r} has no version {number} (newest: {prompt.latest_version})")
+        raise NotFound("errors.versions.prompt_has_no_version", name=prompt.name, number=number,
+                       latest_version=prompt.latest_version)
     return v
 
 

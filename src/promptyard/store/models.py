@@ -632,6 +632,50 @@ class DatasetItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# --- webhooks (services/webhooks.py) ---
+
+
+class Webhook(Base):
+    """Where a workspace's registry and experiment events are POSTed (services/webhooks.py); the signing
+    secret is stored encrypted."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)  # names, or ["*"] for every event
+    secret: Mapped[str] = mapped_column(Text)  # encrypted
+    format: Mapped[str] = mapped_column(String(10), default="json")  # json | slack
+    active: Mapped[int] = mapped_column(Integer, default=1)  # 0 = paused: events are not recorded for it
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: an outbox row written in the transaction of the change it reports,
+    then sent by the server's tick (pending -> delivered | failed, with attempts and back-off)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+                      Index("ix_webhook_deliveries_hook", "webhook_id", "id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the webhook
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the JSON body's envelope, fixed at emit
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # --- evaluation runs (services/evaluations.py) ---
 
 

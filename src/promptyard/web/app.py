@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
-from promptyard.services import erasure, evaluation_runner, outbound, ramps, request_annotations
+from promptyard.services import erasure, evaluation_runner, outbound, ramps, request_annotations, webhooks
 from promptyard.services.render_pool import engine_for
 from promptyard.settings import Settings
 from promptyard.store.db import Database
@@ -37,6 +37,7 @@ from promptyard.web.api import score_configs as api_score_configs
 from promptyard.web.api import scores as api_scores
 from promptyard.web.api import system as api_system
 from promptyard.web.api import traces as api_traces
+from promptyard.web.api import webhooks as api_webhooks
 from promptyard.web.api import workspace as api_workspace
 from promptyard.web.context import AppContext
 from promptyard.web.cors import CorsMiddleware
@@ -62,7 +63,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         outbound=outbound.Policy.from_settings(settings)),
         version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
-               api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_datasets, api_evaluations, api_docs)
+               api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_datasets,
+               api_webhooks, api_evaluations, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
@@ -116,13 +118,15 @@ async def _analyze(context: AppContext) -> None:
 async def _tick(context: AppContext) -> None:
     """While the server runs: guarded ramps advance on their schedule, pending updates whose log
     arrived at the same moment are applied (request_annotations.apply_late_pending), and logs past
-    their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired)."""
+    their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired), and a
+    batch of due webhook deliveries is sent (webhooks.deliver_due, outside any transaction)."""
     def tick() -> None:
         with context.db.write() as s:
             ramps.tick(s)
         with context.db.write() as s:
             request_annotations.apply_late_pending(s, grace_s=context.settings.pending_grace_s)
         erasure.purge_expired(context.db)
+        webhooks.deliver_due(context.db)
 
     while True:
         await asyncio.sleep(context.settings.ramp_tick_s)
@@ -148,7 +152,7 @@ def _surface(request: Request):  # noqa: ANN202
 def _errors(app: FastAPI) -> None:
     @app.exception_handler(PromptyardError)
     async def domain_error(request: Request, exc: PromptyardError):  # noqa: ANN202
-        return _surface(request).from_domain(exc)
+        return _surface(request).from_domain(exc, request)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):  # noqa: ANN202
@@ -162,7 +166,7 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def out_of_range(request: Request, exc: Exception):  # noqa: ANN202
         # A value too large for its database column that slipped past the schema bounds.
-        return _surface(request).from_domain(InvalidInput("a number in the request is out of range"))
+        return _surface(request).from_domain(InvalidInput("errors.system.number_request_out_range"), request)
 
     # Only for failures in the outer middlewares: route errors end in _Unexpected below.
     @app.exception_handler(Exception)
