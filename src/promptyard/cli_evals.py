@@ -39,7 +39,7 @@ def _json_arg(value: str | None) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise errors.InvalidInput(f"not JSON: {exc}") from None
+        raise errors.InvalidInput("errors.evaluations.not_json", field="scorers/params", problem=str(exc)) from None
 
 
 def _dataset_id(api: Api, given: str) -> int:
@@ -47,7 +47,7 @@ def _dataset_id(api: Api, given: str) -> int:
         return int(given)
     found = [d for d in api.call("GET", "/api/v1/datasets", params={"name": given})["items"] if d["name"] == given]
     if not found:
-        raise errors.NotFound(f"no dataset named {given!r}")
+        raise errors.NotFound("errors.evaluations.no_dataset_named", name=given)
     return found[0]["id"]
 
 
@@ -56,7 +56,7 @@ def _provider_id(api: Api, given: str) -> int:
         return int(given)
     found = [c for c in api.call("GET", "/api/v1/providers")["items"] if c["name"] == given]
     if not found:
-        raise errors.NotFound(f"no provider connection named {given!r}")
+        raise errors.NotFound("errors.evaluations.no_provider_named", name=given)
     return found[0]["id"]
 
 

@@ -74,36 +74,36 @@ class JudgeSpec:
 
 
 def _bad(key: str, where: str, **params: Any) -> InvalidInput:
-    return InvalidInput(f"errors.judges.{key}", details={"field": where}, field=where, **params)
+    return InvalidInput(key, details={"field": where}, field=where, **params)
 
 
 def parse_spec(spec: Any, where: str = "judges[0]") -> JudgeSpec:
     if not isinstance(spec, dict):
-        raise _bad("not_object", where)
+        raise _bad("errors.judges.not_object", where)
     unknown = sorted(set(spec) - {"type", "name", "prompt", "version", "label", "scale", "model"})
     if unknown:
-        raise _bad("unknown_option", f"{where}.{unknown[0]}")
+        raise _bad("errors.judges.unknown_option", f"{where}.{unknown[0]}")
     prompt = spec.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > 500:
-        raise _bad("prompt", f"{where}.prompt")
+        raise _bad("errors.judges.prompt", f"{where}.prompt")
     version, label = spec.get("version"), spec.get("label")
     if version is not None and (type(version) is not int or version < 1):
-        raise _bad("version", f"{where}.version")
+        raise _bad("errors.judges.version", f"{where}.version")
     if label is not None and (not isinstance(label, str) or not LABEL_RE.fullmatch(label)):
-        raise _bad("label", f"{where}.label")
+        raise _bad("errors.judges.label", f"{where}.label")
     if version is not None and label is not None:
-        raise _bad("version_and_label", where)
+        raise _bad("errors.judges.version_and_label", where)
     name = spec.get("name", "judge")
     if not isinstance(name, str) or not SCORE_NAME.match(name):
-        raise _bad("name", f"{where}.name")
+        raise _bad("errors.judges.name", f"{where}.name")
     scale = spec.get("scale", list(DEFAULT_SCALE))
     if (not isinstance(scale, list) or len(scale) != 2
             or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in scale)
             or scale[0] >= scale[1]):
-        raise _bad("scale", f"{where}.scale")
+        raise _bad("errors.judges.scale", f"{where}.scale")
     model = spec.get("model")
     if model is not None and (not isinstance(model, str) or not 0 < len(model) <= 200):
-        raise _bad("model", f"{where}.model")
+        raise _bad("errors.judges.model", f"{where}.model")
     return JudgeSpec(name, prompt.strip(), version, label, (float(scale[0]), float(scale[1])), model)
 
 

@@ -74,7 +74,7 @@ class Scorer:
 
 
 def _bad(key: str, where: str, **params: Any) -> InvalidInput:
-    return InvalidInput(f"errors.scorers.{key}", details={"field": where}, field=where, **params)
+    return InvalidInput(key, details={"field": where}, field=where, **params)
 
 
 def normalizer(names: Iterable[str]) -> Callable[[str], str]:
@@ -97,10 +97,10 @@ def normalizer(names: Iterable[str]) -> Callable[[str], str]:
 def _normalize_option(spec: dict, where: str, default: tuple[str, ...]) -> list[str]:
     value = spec.get("normalize", list(default))
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _bad("normalize", f"{where}.normalize", known=", ".join(NORMALIZATIONS))
+        raise _bad("errors.scorers.normalize", f"{where}.normalize", known=", ".join(NORMALIZATIONS))
     unknown = [v for v in value if v not in NORMALIZATIONS]
     if unknown:
-        raise _bad("normalize", f"{where}.normalize", known=", ".join(NORMALIZATIONS))
+        raise _bad("errors.scorers.normalize", f"{where}.normalize", known=", ".join(NORMALIZATIONS))
     return sorted(set(value), key=NORMALIZATIONS.index)
 
 
@@ -109,7 +109,7 @@ def _int_option(spec: dict, key: str, where: str) -> int | None:
     if value is None:
         return None
     if type(value) is not int or not 0 <= value <= 10_000_000:
-        raise _bad("not_count", f"{where}.{key}")
+        raise _bad("errors.scorers.not_count", f"{where}.{key}")
     return value
 
 
@@ -120,7 +120,7 @@ def _strings(spec: dict, where: str) -> list[str] | None:
     values = [value] if isinstance(value, str) else value
     if (not isinstance(values, list) or not 0 < len(values) <= MAX_VALUES
             or not all(isinstance(v, str) and 0 < len(v) <= MAX_VALUE_CHARS for v in values)):
-        raise _bad("values", f"{where}.value", most=MAX_VALUES, chars=MAX_VALUE_CHARS)
+        raise _bad("errors.scorers.values", f"{where}.value", most=MAX_VALUES, chars=MAX_VALUE_CHARS)
     return values
 
 
@@ -144,12 +144,12 @@ def _rx() -> Any:
 def compile_pattern(pattern: Any, flags: str, where: str) -> Any:
     """A compiled `regex` pattern, refused when too long, invalid or too costly to compile."""
     if not isinstance(pattern, str) or not 0 < len(pattern) <= MAX_PATTERN_CHARS:
-        raise _bad("pattern_length", where, most=MAX_PATTERN_CHARS)
+        raise _bad("errors.scorers.pattern_length", where, most=MAX_PATTERN_CHARS)
     product = 1
     for low, high in _COUNTS.findall(pattern):
         product *= max(int(high or low or 1), 1)
         if product > MAX_REPEAT_PRODUCT:
-            raise _bad("pattern_repeats", where, most=MAX_REPEAT_PRODUCT)
+            raise _bad("errors.scorers.pattern_repeats", where, most=MAX_REPEAT_PRODUCT)
     rx = _rx()
     bits = rx.VERSION0
     for letter in flags:
@@ -157,16 +157,16 @@ def compile_pattern(pattern: Any, flags: str, where: str) -> Any:
     try:
         return rx.compile(pattern, bits)
     except (rx.error, ValueError, OverflowError, RecursionError) as exc:
-        raise _bad("pattern_invalid", where, problem=str(exc)[:200]) from None
+        raise _bad("errors.scorers.pattern_invalid", where, problem=str(exc)[:200]) from None
 
 
 def _regex(name: str, spec: dict, where: str) -> Callable[[str, str | None], Outcome]:
     flags = spec.get("flags", "")
     if not isinstance(flags, str) or any(c not in REGEX_FLAGS for c in flags):
-        raise _bad("flags", f"{where}.flags", known="".join(REGEX_FLAGS))
+        raise _bad("errors.scorers.flags", f"{where}.flags", known="".join(REGEX_FLAGS))
     full = spec.get("full", False)
     if not isinstance(full, bool):
-        raise _bad("not_bool", f"{where}.full")
+        raise _bad("errors.scorers.not_bool", f"{where}.full")
     compiled = compile_pattern(spec.get("pattern"), flags, f"{where}.pattern")
     find = compiled.fullmatch if full else compiled.search
 
@@ -201,12 +201,12 @@ def _schema_validator(schema: Any, where: str) -> Any:
     from jsonschema import validators
 
     if not isinstance(schema, (dict, bool)) or len(json.dumps(schema)) > MAX_SCHEMA_CHARS:
-        raise _bad("schema", where, chars=MAX_SCHEMA_CHARS)
+        raise _bad("errors.scorers.schema", where, chars=MAX_SCHEMA_CHARS)
     base = validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         base.check_schema(schema)
     except jsonschema.SchemaError as exc:
-        raise _bad("schema_invalid", where, problem=exc.message[:300]) from None
+        raise _bad("errors.scorers.schema_invalid", where, problem=exc.message[:300]) from None
     compiled: dict[str, Any] = {}
 
     def _compiled(pattern: str) -> Any:
@@ -322,7 +322,7 @@ def _build(kind: str, name: str, spec: dict, where: str) -> Callable[[str, str |
         values = _strings(spec, where)
         wanted = None if values is None else [norm(v) for v in values]
         if wanted is not None and not all(wanted):
-            raise _bad("values", f"{where}.value", most=MAX_VALUES, chars=MAX_VALUE_CHARS)
+            raise _bad("errors.scorers.values", f"{where}.value", most=MAX_VALUES, chars=MAX_VALUE_CHARS)
 
         def contains(output: str, expected: str | None) -> Outcome:
             looked_for = wanted if wanted is not None else None if expected is None else [norm(expected)]
@@ -341,9 +341,9 @@ def _build(kind: str, name: str, spec: dict, where: str) -> Callable[[str, str |
     # length
     low, high = _int_option(spec, "min", where), _int_option(spec, "max", where)
     if low is None and high is None:
-        raise _bad("length_bounds", where)
+        raise _bad("errors.scorers.length_bounds", where)
     if low is not None and high is not None and low > high:
-        raise _bad("length_order", where)
+        raise _bad("errors.scorers.length_order", where)
     return lambda output, expected: _pass(name, (low is None or len(output) >= low)
                                           and (high is None or len(output) <= high))
 
@@ -358,16 +358,16 @@ _OPTIONS = {
 def parse(spec: Any, where: str = "scorers[0]") -> Scorer:
     """One scorer from its spec dict (the score's name defaults to the type)."""
     if not isinstance(spec, dict):
-        raise _bad("not_object", where)
+        raise _bad("errors.scorers.not_object", where)
     kind = spec.get("type")
     if kind not in KINDS:
-        raise _bad("unknown_type", f"{where}.type", known=", ".join(KINDS))
+        raise _bad("errors.scorers.unknown_type", f"{where}.type", known=", ".join(KINDS))
     name = spec.get("name", kind)
     if not isinstance(name, str) or not SCORE_NAME.match(name):
-        raise _bad("name", f"{where}.name")
+        raise _bad("errors.scorers.name", f"{where}.name")
     unknown = sorted(set(spec) - {"type", "name"} - _OPTIONS[kind])
     if unknown:
-        raise _bad("unknown_option", f"{where}.{unknown[0]}", kind=kind,
+        raise _bad("errors.scorers.unknown_option", f"{where}.{unknown[0]}", kind=kind,
                    known=", ".join(sorted(_OPTIONS[kind])) or "-")
     checked = {k: v for k, v in spec.items()}
     checked["name"] = name
@@ -377,11 +377,11 @@ def parse(spec: Any, where: str = "scorers[0]") -> Scorer:
 def parse_all(specs: Any, where: str = "scorers") -> list[Scorer]:
     """A run's scorers: a list of specs with distinct names."""
     if not isinstance(specs, list) or len(specs) > MAX_SCORERS:
-        raise _bad("not_list", where, most=MAX_SCORERS)
+        raise _bad("errors.scorers.not_list", where, most=MAX_SCORERS)
     out: list[Scorer] = []
     for i, spec in enumerate(specs):
         scorer = parse(spec, f"{where}[{i}]")
         if any(s.name == scorer.name for s in out):
-            raise _bad("name_twice", f"{where}[{i}].name", name=scorer.name)
+            raise _bad("errors.scorers.name_twice", f"{where}[{i}].name", name=scorer.name)
         out.append(scorer)
     return out

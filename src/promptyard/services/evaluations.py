@@ -43,13 +43,13 @@ _OPTIONS = {"name", "dataset", "dataset_version", "variants", "provider", "model
 
 
 def _bad(key: str, field: str, **params: Any) -> InvalidInput:
-    return InvalidInput(f"errors.evaluations.{key}", details={"field": field}, field=field, **params)
+    return InvalidInput(key, details={"field": field}, field=field, **params)
 
 
 def _int(spec: dict, key: str, default: int, low: int, high: int) -> int:
     value = spec.get(key, default)
     if type(value) is not int or not low <= value <= high:
-        raise _bad("range", key, low=low, high=high)
+        raise _bad("errors.evaluations.range", key, low=low, high=high)
     return value
 
 
@@ -59,29 +59,29 @@ def _int(spec: dict, key: str, default: int, low: int, high: int) -> int:
 def _variant(session: Session, p: Principal, raw: Any, i: int, engine: TemplateEngine | None) -> dict[str, Any]:
     where = f"variants[{i}]"
     if not isinstance(raw, dict):
-        raise _bad("variant", where)
+        raise _bad("errors.evaluations.variant", where)
     if "draft" in raw:
         draft = raw["draft"]
         if not isinstance(draft, dict) or set(raw) - {"draft"}:
-            raise _bad("variant", where)
+            raise _bad("errors.evaluations.variant", where)
         kind, fmt = draft.get("kind", "chat"), draft.get("format", "f-string")
         template, params = draft.get("template"), draft.get("params", {})
         if kind not in ("chat", "completion") or fmt not in ("f-string", "jinja2") or not isinstance(params, dict):
-            raise _bad("draft", f"{where}.draft")
+            raise _bad("errors.evaluations.draft", f"{where}.draft")
         if engine is not None:
             template, _ = engine.check(kind, template, fmt)
         model = draft.get("model")
         if model is not None and (not isinstance(model, str) or not 0 < len(model) <= 200):
-            raise _bad("draft", f"{where}.draft.model")
+            raise _bad("errors.evaluations.draft", f"{where}.draft.model")
         return {"key": f"draft{i + 1}", "draft": True, "kind": kind, "format": fmt, "template": template,
                 "params": params, "model": model}
     name, version, label = raw.get("prompt"), raw.get("version"), raw.get("label")
     if not isinstance(name, str) or set(raw) - {"prompt", "version", "label"} or (
             version is not None and type(version) is not int):
-        raise _bad("variant", where)
+        raise _bad("errors.evaluations.variant", where)
     resolved = labels.resolve(session, p, name, version=version, label=label)
     if resolved.version is None:
-        raise _bad("variant", where)
+        raise _bad("errors.evaluations.variant", where)
     v = resolved.version
     return {"key": f"{v.prompt_id}:v{v.number}", "prompt": v.prompt_name, "prompt_id": v.prompt_id,
             "version": v.number, "version_id": v.id}
@@ -97,47 +97,47 @@ def _judge(session: Session, p: Principal, raw: Any, i: int) -> dict[str, Any]:
 def check_spec(session: Session, p: Principal, spec: Any, engine: TemplateEngine | None = None) -> dict[str, Any]:
     """A run's spec checked and resolved (InvalidInput naming the field; NotFound for what does not exist)."""
     if not isinstance(spec, dict):
-        raise _bad("not_object", "body")
+        raise _bad("errors.evaluations.not_object", "body")
     unknown = sorted(set(spec) - _OPTIONS)
     if unknown:
-        raise _bad("unknown_option", unknown[0], known=", ".join(sorted(_OPTIONS)))
+        raise _bad("errors.evaluations.unknown_option", unknown[0], known=", ".join(sorted(_OPTIONS)))
     name = spec.get("name", "")
     if not isinstance(name, str) or len(name) > 200:
-        raise _bad("name", "name")
+        raise _bad("errors.evaluations.name", "name")
     dataset_id, version = spec.get("dataset"), spec.get("dataset_version")
     if type(dataset_id) is not int:
-        raise _bad("dataset", "dataset")
+        raise _bad("errors.evaluations.dataset", "dataset")
     if version is not None and (type(version) is not int or version < 1):
-        raise _bad("dataset_version", "dataset_version")
+        raise _bad("errors.evaluations.dataset_version", "dataset_version")
     connection = spec.get("provider")
     if type(connection) is not int:
-        raise _bad("provider", "provider")
+        raise _bad("errors.evaluations.provider", "provider")
     raw_variants = spec.get("variants")
     if not isinstance(raw_variants, list) or not 0 < len(raw_variants) <= MAX_VARIANTS:
-        raise _bad("variants", "variants", most=MAX_VARIANTS)
+        raise _bad("errors.evaluations.variants", "variants", most=MAX_VARIANTS)
     variants = [_variant(session, p, v, i, engine) for i, v in enumerate(raw_variants)]
     keys = [v["key"] for v in variants]
     if len(set(keys)) != len(keys):
-        raise _bad("variant_twice", "variants")
+        raise _bad("errors.evaluations.variant_twice", "variants")
     model = spec.get("model", "")
     if not isinstance(model, str) or len(model) > 200:
-        raise _bad("model", "model")
+        raise _bad("errors.evaluations.model", "model")
     params = spec.get("params", {})
     if not isinstance(params, dict):
-        raise _bad("params", "params")
+        raise _bad("errors.evaluations.params", "params")
     timeout = spec.get("timeout_s", DEFAULT_TIMEOUT_S)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT_S:
-        raise _bad("range", "timeout_s", low=0, high=MAX_TIMEOUT_S)
+        raise _bad("errors.evaluations.range", "timeout_s", low=0, high=MAX_TIMEOUT_S)
     scorer_specs = [s.spec for s in scorers.parse_all(spec.get("scorers", []))]
     raw_judges = spec.get("judges", [])
     if not isinstance(raw_judges, list) or len(raw_judges) > MAX_JUDGES:
-        raise _bad("judges", "judges", most=MAX_JUDGES)
+        raise _bad("errors.evaluations.judges", "judges", most=MAX_JUDGES)
     judge_specs = [_judge(session, p, j, i) for i, j in enumerate(raw_judges)]
     names = [s["name"] for s in scorer_specs] + [j["name"] for j in judge_specs]
     if len(set(names)) != len(names):
-        raise _bad("score_twice", "judges")
+        raise _bad("errors.evaluations.score_twice", "judges")
     if not names:
-        raise _bad("no_scores", "scorers")
+        raise _bad("errors.evaluations.no_scores", "scorers")
     return {"name": name.strip(), "dataset_id": dataset_id, "dataset_version": version, "variants": variants,
             "connection_id": connection, "model": model, "params": params,
             "concurrency": _int(spec, "concurrency", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
@@ -173,7 +173,7 @@ def create(session: Session, p: Principal, spec: Any, *, engine: TemplateEngine 
         bulk.insert(session, EvaluationItem.__table__, rows)
         total += len(rows)
     if not total:
-        raise _bad("empty_dataset", "dataset", name=dataset["name"], version=number)
+        raise _bad("errors.evaluations.empty_dataset", "dataset", name=dataset["name"], version=number)
     run.items_total = total
     return record(run)
 
@@ -212,9 +212,9 @@ def list_runs(session: Session, p: Principal, *, dataset: int | None = None, sta
     """The workspace's runs, newest first (`before`: ids below it, for the next page)."""
     access.require(p, "read")
     if status is not None and status not in STATUSES:
-        raise _bad("status", "status", known=", ".join(STATUSES))
+        raise _bad("errors.evaluations.status", "status", known=", ".join(STATUSES))
     if not 1 <= limit <= 200:
-        raise _bad("range", "limit", low=1, high=200)
+        raise _bad("errors.evaluations.range", "limit", low=1, high=200)
     q = select(EvaluationRun).where(EvaluationRun.workspace_id == p.workspace_id)
     if dataset is not None:
         q = q.where(EvaluationRun.dataset_id == dataset)
@@ -236,7 +236,7 @@ def items(session: Session, p: Principal, run_id: int, *, status: str | None = N
     """One page of a run's items in (position, variant) order; `next` is the `after` of the next page."""
     access.require(p, "read")
     if not 1 <= limit <= MAX_PAGE:
-        raise _bad("range", "limit", low=1, high=MAX_PAGE)
+        raise _bad("errors.evaluations.range", "limit", low=1, high=MAX_PAGE)
     run = load(session, p, run_id)
     q = select(EvaluationItem).where(EvaluationItem.run_id == run.id, EvaluationItem.id > after)
     if status is not None:
@@ -323,12 +323,12 @@ def resume(session: Session, p: Principal, run_id: int, *, retry_failed: bool = 
 def _variant_of(run: EvaluationRun, key: str | None, which: str) -> dict[str, Any]:
     if key is None:
         if len(run.variants) != 1:
-            raise _bad("which_variant", f"{which}_variant", id=run.id,
+            raise _bad("errors.evaluations.which_variant", f"{which}_variant", id=run.id,
                        known=", ".join(v["key"] for v in run.variants))
         return run.variants[0]
     found = next((v for v in run.variants if v["key"] == key), None)
     if found is None:
-        raise _bad("which_variant", f"{which}_variant", id=run.id, known=", ".join(v["key"] for v in run.variants))
+        raise _bad("errors.evaluations.which_variant", f"{which}_variant", id=run.id, known=", ".join(v["key"] for v in run.variants))
     return found
 
 
@@ -383,10 +383,10 @@ def compare(session: Session, p: Principal, base_id: int, candidate_id: int, *, 
     access.require(p, "read")
     base, cand = load(session, p, base_id), load(session, p, candidate_id)
     if (base.dataset_id, base.dataset_version) != (cand.dataset_id, cand.dataset_version):
-        raise _bad("different_datasets", "candidate", base=base.id, candidate=cand.id)
+        raise _bad("errors.evaluations.different_datasets", "candidate", base=base.id, candidate=cand.id)
     bv, cv = _variant_of(base, base_variant, "base"), _variant_of(cand, candidate_variant, "candidate")
     if base.id == cand.id and bv["key"] == cv["key"]:
-        raise _bad("same_variant", "candidate_variant")
+        raise _bad("errors.evaluations.same_variant", "candidate_variant")
     common = [n for n in score_names(base) if n in score_names(cand)]
     scores: dict[str, Any] = {}
     left = right = {}

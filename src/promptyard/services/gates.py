@@ -121,7 +121,10 @@ def check(session: Session, p: Principal, prompt_id: int, label: str, *, baselin
                 "mean_diff": result.mean_diff, "ci_low": result.low, "ci_high": result.high, "passed": ok}
     if not ok:
         low = "-" if result.low is None else f"{result.low:.1f}"
-        raise Conflict(reason, details=decision, label=label, score=g.score, low=low, max_drop=f"{g.max_drop:g}",
-                       n=result.n, base_run=base[0].id, candidate_run=cand[0].id)
+        fields = {"label": label, "score": g.score, "low": low, "max_drop": f"{g.max_drop:g}", "n": result.n,
+                  "base_run": base[0].id, "candidate_run": cand[0].id}
+        if reason == "errors.gates.worse":
+            raise Conflict("errors.gates.worse", details=decision, **fields)
+        raise Conflict("errors.gates.too_few_items", details=decision, **fields)
     audit.record(session, p.workspace_id, p.actor, "gate.pass", "prompt", prompt_id, decision)
     return decision
