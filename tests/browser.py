@@ -86,3 +86,19 @@ def registry_steps(page, live, name: str, lang: str) -> None:  # noqa: ANN001
     page.wait_for_url(re.compile(r".*/labels\?notice=label_moved$"))
     assert page.inner_text("p.notice") == TEXTS[lang]["moved"]
     assert "v2 reads better" in page.inner_text("body")
+# LLM output rendered as Markdown (web/ui/markdown.py): each would run or load something if the
+# renderer let HTML, a script URL or an image through. REMOTE is never fetched by a safe page.
+REMOTE = "http://remote.invalid"
+MARKDOWN_PAYLOADS = [
+    "# 用量\n\n<script>window.__xss = 'md-script'; alert('md-script')</script>",
+    f"<img src=\"{REMOTE}/onerror.png\" onerror=\"window.__xss = 'md-img'; alert('md-img')\">",
+    "[クリック](javascript:window.__xss='md-link';alert('md-link')) [大文字](JAVASCRIPT:alert(1))",
+    "[データ](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==) <data:text/html,<script>alert(2)</script>>",
+    f"![図]({REMOTE}/image.png) ![alt]({REMOTE}/x.svg \"title\") ![d](data:image/svg+xml,<svg onload=alert(3)>)",
+    f"| 薬 | <b onmouseover=alert(4)>量</b> |\n|---|---|\n| <iframe src=\"{REMOTE}/frame\"></iframe> | `<script>alert(5)</script>` |",
+    "```html\n<script>window.__xss = 'md-code'</script>\n```",
+    f"<{REMOTE}/autolink> <javascript:alert(6)> <mailto:ph@example.jp>",
+    "*" * 2000 + "a" + "_" * 2000 + "[" * 3000 + "**x" * 1000,
+    f"<svg><a xlink:href=\"javascript:alert(7)\"><text>x</text></a></svg> <a href=\"javascript:alert(8)\">a</a>"
+    f" <link rel=stylesheet href=\"{REMOTE}/x.css\"> <style>@import '{REMOTE}/y.css'</style>",
+]

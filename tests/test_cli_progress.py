@@ -73,3 +73,14 @@ def test_csv_rows_are_counted_across_chunks_with_line_breaks_in_cells():
     assert sum(rows.count(text[i:i + 3]) for i in range(0, len(text), 3)) == 2
     assert rows.count(b'y"\r\n') == 1
     assert ExportRows("jsonl").count(b'{"a": "x\\ny"}\n{}\n') == 2
+
+
+def test_dataset_upload_and_export_show_a_bar_on_a_terminal(live, tmp_path):
+    env, name = live.client_env, unique("進捗")
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(f'{{"input": {{"q": "質問{i}"}}}}\n' for i in range(300)), encoding="utf-8")
+    code, drawn = on_a_terminal("datasets", "upload", name, str(src), "--create", env=env)
+    size = src.stat().st_size
+    assert code == 0 and re.search(rf"upload .*{size}/{size} bytes", drawn), drawn
+    code, drawn = on_a_terminal("datasets", "export", name, "-o", str(tmp_path / "out.jsonl"), env=env)
+    assert code == 0 and re.search(r"export .*300/300 items", drawn), drawn

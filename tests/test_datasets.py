@@ -90,7 +90,11 @@ def test_names_rights_and_bad_items(api, app, database, principal):  # noqa: ANN
     assert [d["id"] for d in found] == [ds]
 
     r = api.post(f"/api/v1/datasets/{ds}/items", json={"items": [{"input": {"q": "a"}}, {"input": []}]})
-    assert r.status_code == 422 and r.json()["error"]["details"]["index"] == 1, r.text
+    assert r.status_code == 422 and r.json()["error"]["message"].startswith("items.1.input"), r.text
+    long = {"input": {"q": "長" * 200_001}}
+    r = api.post(f"/api/v1/datasets/{ds}/items", json={"items": [{"input": {"q": "a"}}, long]})
+    assert r.status_code == 422 and r.json()["error"]["details"] == {"index": 1, "field": "input"}, r.text
+    assert r.json()["error"]["message"].startswith("Item 1: input is ")
     assert api.get(f"/api/v1/datasets/{ds}").json()["latest_version"] == 0  # nothing stored
 
     viewer = TestClient(app, raise_server_exceptions=False)
@@ -182,6 +186,8 @@ def test_a_bad_row_names_its_line_and_column_and_nothing_is_stored(api, database
         ("items.csv", "q,messages\na,\nb,[{\"content\": 1}]\n", 3, 2),
         ("items.csv", "q,q\na,b\n", 1, 2),
         ("items.jsonl", (good + "\n" + '{"input": {"q": "').encode() + b"\xff" + b'"}}', 2, 18),
+        ("items.jsonl", good + "\n" + '{"input": {"q": "a\\u0000b"}}', 2, 2),  # PostgreSQL cannot store NUL
+        ("items.jsonl", good + "\n" + '{"expected": "\\ud800", "input": {}}', 2, 2),
     ]
     for name, text, line, column in cases:
         body = text if isinstance(text, bytes) else text.encode()
@@ -251,3 +257,42 @@ def test_erasing_a_request_erases_its_items_in_every_version(api, database):  # 
     with database.read() as s:
         assert s.scalar(select(func.count()).select_from(DatasetItem)
                         .where(DatasetItem.source_request_id == victim["source_request"])) == 0
+
+
+def test_the_name_pattern_in_the_openapi_accepts_what_the_service_accepts():
+    import re as regex
+
+    from promptyard.domain import datasets as dd
+    from promptyard.domain import names
+    from promptyard.errors import InvalidInput
+
+    pattern = regex.compile(names.DATASET_NAME_PATTERN)
+    for name in ("回帰セット", "a", "a b", "x" * 200, "x" * 201, "", " ", " a", "a ", "a/b", "a\\b", "a\u200bb",
+                 "a\x00b", "a\tb", "\u3000全角", "ab\u3000", ".", "..", "v1.2_test-セット"):
+        try:
+            dd.dataset_name(name)
+            ok = True
+        except InvalidInput:
+            ok = False
+        assert bool(pattern.match(name)) == ok, name
+
+
+def test_concurrent_changes_make_consecutive_versions(database, principal):  # noqa: ANN001
+    from concurrent.futures import ThreadPoolExecutor
+
+    from promptyard.services import datasets
+
+    with database.write() as s:
+        ds = datasets.create(s, principal, name=unique("並行"))["id"]
+
+    def add(i: int) -> int:
+        with database.write() as s:
+            return datasets.add_items(s, principal, ds, [{"input": {"i": str(i)}}] * 3)["number"]
+
+    with ThreadPoolExecutor(8) as pool:
+        numbers = sorted(pool.map(add, range(16)))
+    assert numbers == list(range(1, 17))
+    with database.read() as s:
+        versions = datasets.versions(s, principal, ds)
+        assert [(v["number"], v["item_count"]) for v in versions] == [(n, 3 * n) for n in range(16, 0, -1)]
+        assert len(datasets.items(s, principal, ds, limit=1000)["items"]) == 48

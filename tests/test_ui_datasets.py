@@ -83,6 +83,19 @@ def test_dataset_from_the_list_filter_then_a_log_then_an_upload(ui, database, pr
     assert editor.get(f"/ui/datasets/{ds}", params={"version": 4}).text.count('class="source"') == 3
     assert editor.get(f"/ui/datasets/{ds}", params={"version": 3}).text.count('class="source"') == 4
 
+    # Correct an expected output: a new version; the old one keeps the old text.
+    latest = editor.get(f"/ui/datasets/{ds}").text
+    item_id = re.search(r'action="/ui/datasets/\d+/items/(\d+)/expected"', latest).group(1)
+    fixed = editor.post(f"/ui/datasets/{ds}/items/{item_id}/expected",
+                        data={"csrf_token": editor.csrf, "expected": "1日2回、食後に。\r\n必ず水で。", "message": "薬剤師の修正"},
+                        follow_redirects=False)
+    assert fixed.status_code == 303, fixed.text
+    v5 = editor.get(f"/ui/datasets/{ds}", params={"version": 5}).text
+    assert "必ず水で。" in v5 and "薬剤師の修正" in v5
+    assert "必ず水で。" not in editor.get(f"/ui/datasets/{ds}", params={"version": 4}).text
+    stale = editor.post(f"/ui/datasets/{ds}/items/{item_id}/expected", data={"csrf_token": editor.csrf, "expected": "x"})
+    assert stale.status_code == 422  # that item is no longer in the latest version
+
     csv = editor.get(f"/ui/datasets/{ds}/export", params={"format": "csv", "bom": "true", "version": 3})
     assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbf") and "授乳中は?" in csv.text
     listed = editor.get("/ui/datasets")

@@ -81,6 +81,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     rows = ExportRows(args.format)
     try:
         with progress("export", quiet=not args.output and sys.stdout.isatty(), unit="items") as bar:
+            if bar.shown:
+                bar.total(_item_count(api, ds, args.version))
             with api.http.stream("GET", f"/api/v1/datasets/{ds}/export", params=params, timeout=None) as r:
                 if r.status_code >= 400:
                     r.read()
@@ -92,6 +94,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.output:
             out.close()
     return 0
+
+
+def _item_count(api: Api, ds: int, version: int | None) -> int | None:
+    """How many items the exported version holds (for the bar; None when the version is unknown)."""
+    versions = api.call("GET", f"/api/v1/datasets/{ds}")["versions"]
+    return next((v["item_count"] for v in versions if version in (None, v["number"])), None)
 
 
 def cmd_from_filter(args: argparse.Namespace) -> int:

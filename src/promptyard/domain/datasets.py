@@ -50,7 +50,23 @@ def item(raw: object) -> Item:
     unknown = sorted(set(raw) - {"input", "expected", "metadata"})
     if unknown:
         raise InvalidInput("errors.datasets.item_unknown_field", field=unknown[0])
+    for name in ("input", "expected", "metadata"):
+        if not storable(raw.get(name)):
+            raise InvalidInput("errors.datasets.bad_char", field=name)
     return Item(item_input(raw.get("input")), expected(raw.get("expected")), metadata(raw.get("metadata")))
+
+
+def storable(value: object) -> bool:
+    """Whether every text in the value is one both databases store alike: no NUL (PostgreSQL refuses
+    it, SQLite keeps it) and no unpaired surrogate (not UTF-8). API bodies are checked on the way in
+    (web/middleware.py); an uploaded file's rows are checked here."""
+    if isinstance(value, str):
+        return "\x00" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(storable(v) for v in value)
+    return True
 
 
 def item_input(value: object) -> dict[str, Any] | list[dict[str, Any]]:

@@ -48,6 +48,8 @@ FOLDER_NAME_PATTERN = f"^{_FOLDER}$"
 # '' (or only spaces and slashes) is the top level; spaces and slashes around the path are ignored.
 FOLDER_PATH_PATTERN = f"^[{_WS}]*/*(?:{_FOLDER}(?:/{_FOLDER})*)?/*[{_WS}]*$"
 FOLDER_PATH_REQUIRED_PATTERN = f"^[{_WS}]*/*{_FOLDER}(?:/{_FOLDER})*/*[{_WS}]*$"
+# Dataset names (domain/datasets.dataset_name): one segment, no space at either end, 1-200 characters.
+DATASET_NAME_PATTERN = f"^{_EDGE}(?:{_INNER}{{0,198}}{_EDGE})?$"
 LABEL_PATTERN = "^(?!latest$)[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$"
 # Text that must say something: at least one character that is not a space (and no NUL, which no
 # text may hold: web/middleware.py).

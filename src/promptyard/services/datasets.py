@@ -22,6 +22,7 @@ Viewers read, editors (the `write` scope) change.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from typing import Any, Iterable, Iterator
 
@@ -77,8 +78,8 @@ def list_all(session: Session, p: Principal, *, name: str | None = None) -> list
     q = (select(Dataset, DatasetVersion.item_count).outerjoin(DatasetVersion, and_(
         DatasetVersion.dataset_id == Dataset.id, DatasetVersion.number == Dataset.latest_version))
          .where(Dataset.workspace_id == p.workspace_id).order_by(Dataset.name))
-    if name is not None:
-        q = q.where(Dataset.name == dd.dataset_name(name))
+    if name is not None:  # looked up, not judged: a name that cannot exist is simply not found
+        q = q.where(Dataset.name == unicodedata.normalize("NFC", name))
     return [_record(d) | {"item_count": n or 0} for d, n in session.execute(q)]
 
 
@@ -355,6 +356,13 @@ def forget_requests(session: Session, workspace_id: int, request_ids: list[int])
     services/erasure.delete_requests calls this before the requests go."""
     if not request_ids:
         return 0
+    touched = session.scalars(select(DatasetItem.dataset_id).distinct().where(
+        DatasetItem.workspace_id == workspace_id, bulk.one_of(DatasetItem.source_request_id, request_ids))).all()
+    if not touched:
+        return 0
+    # Locked like a new version locks them (in id order): a version made meanwhile counts after this.
+    session.execute(select(Dataset.id).where(bulk.one_of(Dataset.id, sorted(touched))).order_by(Dataset.id)
+                    .with_for_update())
     rows = session.execute(select(DatasetItem.id, DatasetItem.dataset_id, DatasetItem.first_version,
                                   DatasetItem.last_version, Dataset.latest_version)
                            .join(Dataset, Dataset.id == DatasetItem.dataset_id)

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from promptyard.domain import datasets as dd
+from promptyard.domain import names
 from promptyard.domain.numbers import MAX_ID
 from promptyard.errors import InvalidInput
 from promptyard.services import dataset_files, datasets
@@ -23,27 +24,44 @@ Message = Annotated[str, Field(max_length=10_000, description="why this version 
 
 
 class DatasetIn(BaseModel):
-    name: str = Field(min_length=1, max_length=dd.MAX_NAME, description="any script; no '/'")
+    name: str = Field(description="any script; no '/' or '\\', no spaces at either end",
+                      json_schema_extra={"pattern": names.DATASET_NAME_PATTERN, "maxLength": dd.MAX_NAME})
     description: str = Field("", max_length=10_000)
 
 
+class ChatMessage(BaseModel):
+    """A chat message: a `role` and whatever else the provider's message holds (content, name ...)."""
+
+    model_config = ConfigDict(extra="allow")
+    role: StrictStr
+
+
+Variables = Annotated[dict[str, Any], Field(description="the prompt's variables {name: value}",
+                                            json_schema_extra={"propertyNames": {"pattern": "^[^\\u0000]+$"}})]
+Messages = Annotated[list[ChatMessage], Field(min_length=1, description="a list of chat messages")]
+Metadata = Annotated[dict[str, Annotated[StrictStr, Field(max_length=dd.MAX_VALUE)] | StrictBool | StrictInt | StrictFloat], Field(
+    description="text values; numbers and booleans become text", json_schema_extra={
+        "maxProperties": dd.MAX_METADATA_KEYS, "propertyNames": {"pattern": f"^[^\\u0000]{{1,{dd.MAX_KEY}}}$"}})]
+Expected = Annotated[str, Field(max_length=dd.MAX_TEXT, description="the expected output (text)")]
+
+
 class ItemIn(BaseModel):
-    input: dict[str, Any] | list[dict[str, Any]] = Field(
-        description="the prompt's variables {name: value}, or a list of chat messages [{role, content}]")
-    expected: str | None = Field(None, description="the expected output (text)")
-    metadata: dict[str, StrictStr | StrictInt | float | StrictBool] = Field(
-        default_factory=dict, description="text values; numbers and booleans become text")
+    input: Variables | Messages
+    expected: Expected | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class ItemsIn(BaseModel):
-    items: list[ItemIn] = Field(min_length=1)
+    items: list[ItemIn] = Field(min_length=1, max_length=datasets.MAX_ITEMS)
     message: Message = ""
 
 
 class ItemPatch(BaseModel):
-    input: dict[str, Any] | list[dict[str, Any]] | None = None
-    expected: str | None = None
-    metadata: dict[str, StrictStr | StrictInt | float | StrictBool] | None = None
+    """The fields to change; those not sent stay as they were."""
+
+    input: Variables | Messages | None = None
+    expected: Expected | None = None
+    metadata: Metadata | None = None
     message: Message = ""
 
 
@@ -66,7 +84,7 @@ class FromLogIn(BaseModel):
 
 
 def _plain_items(items: list[ItemIn]) -> list[dict[str, Any]]:
-    return [i.model_dump() for i in items]
+    return [i.model_dump(exclude_unset=True) for i in items]
 
 
 @router.get("")
@@ -107,7 +125,7 @@ def add_items(dataset_id: Id, body: ItemsIn, c: Ctx, p: Auth):
         return shapes.plain(datasets.add_items(s, p, dataset_id, _plain_items(body.items), message=body.message))
 
 
-@router.patch("/{dataset_id}/items/{item_id}", responses=errors.WRITE | errors.FOUND)
+@router.patch("/{dataset_id}/items/{item_id:int}", responses=errors.WRITE | errors.FOUND)
 def update_item(dataset_id: Id, item_id: Id, body: ItemPatch, c: Ctx, p: Auth):
     """A new version in which this item (of the latest version) has the fields given."""
     changes = body.model_dump(exclude_unset=True)

@@ -28,3 +28,25 @@ document.addEventListener("DOMContentLoaded", () => {
     select.addEventListener("change", () => select.form.requestSubmit());
   }
 });
+// LLM output shown as Markdown has its raw text beside it (hidden); the "raw" link (a plain link
+// to ?raw=1 without this file) then toggles in place: web/ui/markdown.py, requests/_macros.html.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const link of document.querySelectorAll("a[data-md-toggle]")) {
+    if (!document.querySelector(".md-pair")) continue; // the raw view itself: a plain link back
+    let raw = false;
+    link.setAttribute("role", "button");
+    link.setAttribute("aria-pressed", "false");
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      raw = !raw;
+      for (const pair of document.querySelectorAll(".md-pair")) {
+        pair.querySelector(".md").hidden = raw;
+        pair.querySelector(".md-src").hidden = !raw;
+      }
+      for (const other of document.querySelectorAll("a[data-md-toggle]")) {
+        other.textContent = raw ? other.dataset.showRendered : other.dataset.showRaw;
+        other.setAttribute("aria-pressed", String(raw));
+      }
+    });
+  }
+});

@@ -128,3 +128,14 @@ def turns(value: Any, default_role: str) -> list[Turn] | None:
             single = _turn(first.get("message") or first.get("text"), default_role)
             out = [single] if single else []
     return out or None
+
+
+def plain(items: list[Turn] | None) -> str:
+    """Turns as lines of text ("role: text", a tool call as "role → name: arguments"): the form in
+    which the detail page compares the rendered template with the input that was sent."""
+    lines: list[str] = []
+    for turn in items or []:
+        for part in turn.parts:
+            label = f"{turn.role} → {part.name}" if part.kind == "tool_call" else turn.role
+            lines.append(f"{label}: {part.text}" if part.kind != "image" else f"{label}: [image]")
+    return "\n".join(lines)

@@ -1,5 +1,5 @@
 """Dataset pages: the list (and a form to make one), a dataset (its versions, a version's items page
-by page with links to the logs they came from, upload, export, removing an item), making a version
+by page with links to the logs they came from, upload, export, editing an expected output, removing an item), making a version
 from the request list's filter, and "add to dataset" from a request's page. Every step works
 without JavaScript; services/datasets.py and services/dataset_files.py check rights and input."""
 
@@ -112,6 +112,20 @@ def delete_item(request: Request, dataset_id: Id, item_id: Id, user: Editor, for
     try:
         with db(request).write() as s:
             datasets.delete_items(s, user.principal, dataset_id, [item_id], message=str(form.get("message") or ""))
+    except (InvalidInput, NotFound) as exc:
+        return _dataset_page(request, user, dataset_id, status=422, error=_problem(user, exc))
+    return render.redirect(request, "dataset", notice="dataset_version", dataset_id=dataset_id)
+
+
+@router.post("/datasets/{dataset_id}/items/{item_id}/expected", name="dataset_item_expected")
+def edit_expected(request: Request, dataset_id: Id, item_id: Id, user: Editor, form: FormData) -> Response:
+    """A new version in which one item has a new expected output (empty: none)."""
+    session.check_csrf(user, form)
+    text = str(form.get("expected") or "").replace("\r\n", "\n")
+    try:
+        with db(request).write() as s:
+            datasets.update_item(s, user.principal, dataset_id, item_id, {"expected": text or None},
+                                 message=str(form.get("message") or ""))
     except (InvalidInput, NotFound) as exc:
         return _dataset_page(request, user, dataset_id, status=422, error=_problem(user, exc))
     return render.redirect(request, "dataset", notice="dataset_version", dataset_id=dataset_id)

@@ -15,14 +15,14 @@ from fastapi.responses import RedirectResponse
 from starlette.routing import NoMatchFound
 
 from promptyard.catalogue import translate
-from promptyard.domain import access, numbers
+from promptyard.domain import access, diff, numbers, text_tokens
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
 from promptyard.services import exports, log_stats, log_trends, request_annotations, request_reads, score_configs
 from promptyard.services.render_pool import engine_for
 from promptyard.web.context import ctx, db
 from promptyard.web.downloads import download
-from promptyard.web.ui import charts, conversation, render, request_filters, session, trend_charts
+from promptyard.web.ui import charts, conversation, glance, list_columns, render, request_filters, session, trend_charts
 from promptyard.web.ui.render import FormData
 from promptyard.web.ui.session import Editor, UiUser, Viewer
 
@@ -79,27 +79,43 @@ def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | No
     with db(request).read() as s:
         found = {"items": [], "next": None, "prev": None, "matching": None} if error else request_reads.browse(
             s, user.principal, node=node, limit=PAGE_SIZE, after=after, before=before if not after else None,
-            count=True, **scope)
+            count=True, full=True, **scope)
         names = request_reads.suggestions(s, user.principal)
         ids = request_reads.prompt_ids(s, user.principal, {i["prompt"] for i in found["items"] if i["prompt"]})
+    queries = text_tokens.text_queries(node)
+    for item in found["items"]:  # the page needs two lines of each text, not the texts
+        item.update(glance.of(item, queries))
+        for key in ("input", "output", "input_text", "output_text", "input_variables", "routing"):
+            item.pop(key, None)
+    chosen = list_columns.chosen(request.cookies.get(list_columns.cookie_name(user.user_id)))
     return render.page(request, user, "ui/requests/list.html", status_code=422 if error else 200,
                        q=q, scope=scope, page=found, names=names, error=error, prompt_links={
                             n: _prompt_link(request, pid) for n, pid in ids.items()},
                        score_ops=request_filters.SCORE_OPS, since=request_filters.SINCE,
-                       columns=_columns(found["items"]), highlight=any("match" in i for i in found["items"]),
-                       csv_bom=_csv_bom(user))
+                       columns=list_columns.shown(chosen, found["items"]), chosen=chosen,
+                       choices=list_columns.choices(names, found["items"]),
+                       highlight=any("match" in i for i in found["items"]), csv_bom=_csv_bom(user))
+
+
+@router.post("/requests/columns", name="requests_columns")
+def columns(request: Request, user: Viewer, form: FormData):
+    """The list's columns, remembered for this user in this browser (a cookie): the chooser's form."""
+    session.check_csrf(user, form)
+    back = form.get("next") or ""
+    response = RedirectResponse(back if list_columns.is_list_path(back) else render.path_for(request, "requests"),
+                                status_code=303)
+    name = list_columns.cookie_name(user.user_id)
+    if form.get("reset"):
+        response.delete_cookie(name, path="/ui")
+    else:
+        session.set_cookie(response, request, name, list_columns.encode(form.getlist("col")), max_age=365 * 86400)
+    return response
 
 
 def _csv_bom(user: UiUser) -> bool:
     """Whether the UI's CSV has a byte order mark unless asked otherwise: in Japanese, where the file
     is most often opened in Excel, which reads a CSV without one as Shift_JIS (mojibake)."""
     return user.locale == "ja"
-
-
-def _columns(items: list[dict]) -> dict[str, list[str]]:
-    """Score and metadata names on this page, so every row lines up under the same headings."""
-    return {"scores": sorted({n for i in items for n in i["scores"]})[:8],
-            "metadata": sorted({k for i in items for k in i["metadata"]})[:6]}
 
 
 @router.get("/requests/export", name="requests_export")
@@ -113,24 +129,43 @@ def export(request: Request, user: Viewer, format: Annotated[str, Query(pattern=
 
 
 @router.get("/requests/{ref}", name="request")
-def detail_page(request: Request, ref: Ref, user: Viewer):
-    return _detail(request, user, ref)
+def detail_page(request: Request, ref: Ref, user: Viewer, raw: bool = False):
+    """`raw`: LLM output as the text it is, not rendered as Markdown (the page's "raw" link)."""
+    return _detail(request, user, ref, raw=raw)
 
 
-def _detail(request: Request, user: UiUser, ref: str, status_code: int = 200, **form_state: Any):
+def _detail(request: Request, user: UiUser, ref: str, status_code: int = 200, raw: bool = False, **form_state: Any):
     with db(request).read() as s:
         item = request_reads.detail(s, user.principal, ref, engine_for(ctx(request).settings))
         configs = {c.name: c for c in score_configs.list_all(s, user.principal)}
     item["score_names"] = sorted(set(item["score_names"]) | {n for n, c in configs.items() if not c.archived})
+    input_turns = conversation.turns(item["input"], "user")
+    rendered_turns = (conversation.turns(item["rendered_template"], "system")
+                      if item["rendered_template"] and "error" not in item["rendered_template"] else None)
     return render.page(request, user, "ui/requests/detail.html", status_code=status_code, item=item,
                        score_configs=configs,
-                       input_turns=conversation.turns(item["input"], "user"),
-                       output_turns=conversation.turns(item["output"], "assistant"),
-                       rendered_turns=conversation.turns(item["rendered_template"], "system")
-                       if item["rendered_template"] and "error" not in item["rendered_template"] else None,
+                       input_turns=input_turns, output_turns=conversation.turns(item["output"], "assistant"),
+                       rendered_turns=rendered_turns, template_diff=_template_diff(rendered_turns, input_turns),
+                       diff_chars=DIFF_CHARS,
+                       raw=raw, segments=diff.segments,
                        prompt_link=_prompt_link(request, item["prompt_id"], item["version"]),
                        can_edit=access.has(user.principal, "write"),
                        form_error=form_state.get("form_error"), form_values=form_state.get("form_values", {}))
+
+
+DIFF_CHARS = 20_000  # the character diff is quadratic at worst: longer texts get the marker only
+
+
+def _template_diff(rendered: list | None, sent: list | None) -> dict[str, Any] | None:
+    """None when the rendered template reads the same as the input sent (or there is none to
+    compare), else {rows}: the rows of one against the other (domain/diff.py, changed characters
+    marked), [] when the two are too long to diff on a page."""
+    if rendered is None:
+        return None
+    left, right = conversation.plain(rendered), conversation.plain(sent)
+    if left == right:
+        return None
+    return {"rows": diff.text_rows(left, right) if len(left) + len(right) <= DIFF_CHARS else []}
 
 
 def _annotate(request: Request, user: UiUser, ref: str, kind: request_annotations.Kind, payload: dict, form: Any,

@@ -2,7 +2,7 @@
 passing evaluation before a promotion or a ramp
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0019
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import promptyard.store.types
 
 revision = "0016"
-down_revision = "0014"  # relinked after merging main (chain 0012, 0013, 0017, 0015, 0014); the brief assigned 0012
+down_revision = "0019"  # relinked after merging main (chain 0012, 0013, 0017, 0015, 0014, 0019); the brief assigned 0012
 branch_labels = None
 depends_on = None
 
