@@ -29,6 +29,9 @@ PASS_THROUGH = {
     ("errors.py", "from_status"),  # the SDK re-raises a server's (already translated) message
     ("errors.py", "as_text"),  # an error's own key, as a field of the error that wraps it
     ("domain/templates.py", "_bad"),  # builds the error for its callers' literal keys
+    ("domain/scorers.py", "_bad"),  # the same, for a scorer spec's field
+    ("domain/judges.py", "_bad"),
+    ("services/evaluations.py", "_bad"),
     ("services/outbound.py", "addresses"),  # the key `refusal` chose for the address
 }
 

@@ -33,7 +33,7 @@ EXAMPLES = {
 
 server commands ({", ".join(SERVER_COMMANDS)}) open the database themselves and need the server
 extra: {SERVER_EXTRA}
-client commands (prompts, requests, experiments, datasets, privacy) talk to a running server (PROMPTYARD_URL,
+client commands (prompts, requests, experiments, datasets, evals, privacy) talk to a running server (PROMPTYARD_URL,
 PROMPTYARD_API_KEY) and need only `pip install promptyard`.
 `promptyard COMMAND --help` shows each command's options and examples.""",
     "serve": f"""examples:
@@ -79,6 +79,13 @@ exit status: 0 stopped, 2 the server extra is missing, 3 the port is busy or can
   promptyard experiments policy 服薬指導/返信案 production --file policy.json --reason "try v3 on staff"
   promptyard experiments show 服薬指導/返信案 production
   promptyard experiments promote 服薬指導/返信案 production --reason "v3 wins on medically_correct"
+
+{_CLIENT}""",
+    "evals": f"""examples:
+  promptyard evals run --dataset regression-set --provider openai-prod --prompt 服薬指導/返信案:production --prompt 服薬指導/返信案@4 --scorer exact_match --wait
+  promptyard evals run --dataset 7 --provider 2 --prompt 服薬指導/返信案@4 --judge judges/medical:production --judge-name medically_correct
+  promptyard evals compare 12 12 --base-variant 3:v2 --candidate-variant 3:v4
+  promptyard evals resume 12 --wait
 
 {_CLIENT}""",
     "datasets": f"""examples:

@@ -75,6 +75,11 @@ class Settings:
                                      "may take, retries included")
     outbound_retries: int = _opt(3, "retries of an outbound call after a connection error, 429 or 5xx answer "
                                     "(exponential back-off with jitter, honouring Retry-After)")
+    eval_workers: int = _opt(32, "threads that run evaluation items in the background (each run also keeps to "
+                                 "its own concurrency); 0 = this server runs no evaluation items")
+    eval_poll_s: float = _opt(0.5, "how often idle evaluation workers look for queued runs")
+    eval_lease_margin_s: float = _opt(30.0, "how long past its timeouts an evaluation item claimed by a stopped "
+                                            "server waits before another worker runs it again")
     allowed_hosts: str = _opt("", "comma list of Host header values served (others get 400); empty = the listen "
                                   "host, localhost, 127.0.0.1, ::1 and the PUBLIC_URL host; * = any")
 

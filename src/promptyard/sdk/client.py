@@ -27,6 +27,7 @@ from promptyard.sdk.batcher import Batcher, BatcherConfig
 from promptyard.sdk.cache import ChangeWatcher, Key, PromptCache
 from promptyard.sdk.counters import FlushResult
 from promptyard.sdk.datasets import Datasets
+from promptyard.sdk.evals import Evals
 from promptyard.sdk.forks import Rearmed
 from promptyard.sdk.prompt import Prompt
 from promptyard.settings import client_config
@@ -260,6 +261,11 @@ class Promptyard(_Core):
         """A prompt version (by version, label, or the 'production' label / newest), rendered
         with `variables` when given; `metadata` feeds the label's routing policy."""
         return self._drive(self._get(name, version, label, variables, metadata, fallback))
+
+    @property
+    def evals(self) -> Evals:
+        """Evaluation runs: run, wait, items, compare, cancel, resume (promptyard/sdk/evals.py)."""
+        return Evals(self._request)
 
     def close(self) -> None:
         self.shutdown()

@@ -41,11 +41,14 @@ def list_labels(session: Session, p: Principal, prompt_id: int) -> list[LabelRec
 
 
 def move(session: Session, p: Principal, prompt_id: int, name: str, *, version: int | None = None,
-         policy: dict[str, Any] | None = None, reason: str = "") -> LabelRecord:
+         policy: dict[str, Any] | None = None, reason: str = "", gated: bool = True) -> LabelRecord:
     """Point label `name` at `version`, or give it a routing policy (split + segments).
 
     With a policy, `version` is the label's base version (what it falls back to when the
-    policy is removed); it defaults to the version with the largest weight in the split."""
+    policy is removed); it defaults to the version with the largest weight in the split.
+    A promotion (a plain move to a newer version) of a label with a gate needs a passing evaluation
+    (services/gates.py); a rollback to an older version never waits for one, and `gated=False` is for
+    moves whose gate was checked before (a ramp's steps)."""
     name = names.label_name(name)
     reason = reason if isinstance(reason, str) else ""
     _require_move(p, name, reason)
@@ -69,6 +72,11 @@ def move(session: Session, p: Principal, prompt_id: int, name: str, *, version: 
         before_policy = label.policy
         if before_version == target.number and before_policy == policy:
             return _record(label, target.number)
+        if gated and policy is None and before_version is not None and target.number > before_version:
+            from promptyard.services import gates  # gates -> evaluations -> labels
+
+            gates.check(session, p, prompt.id, name, baseline=before_version, candidate=target.number,
+                        action="promote")
     label.version_id, label.policy, label.updated_by, label.updated_at = target.id, policy, p.actor, utcnow()
     event = _event(session, p, prompt.id, prompt.name, name, before_version, target.number, before_policy, policy,
                    reason)

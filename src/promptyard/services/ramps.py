@@ -19,6 +19,7 @@ from promptyard.services import (
     audit,
     experiment_records,
     experiment_results,
+    gates,
     keys,
     labels,
     prompts,
@@ -96,6 +97,8 @@ def start(session: Session, p: Principal, prompt_id: int, label: str, plan: dict
     guard = score_configs.for_scoring(session, p.workspace_id).get(plan["guard"]["metric"])
     if guard is not None and guard.type == "categorical":  # non-inferiority by a margin is on means
         raise InvalidInput("errors.scores.ramp_guard_ordinal", name=guard.name)
+    gates.check(session, p, prompt.id, label, baseline=plan["baseline"], candidate=plan["candidate"],
+                action="ramp")
     labels.move(session, p, prompt.id, label, version=plan["baseline"],
                 policy=_split(plan, plan["steps"][0], row.policy), reason=reason or "ramp started")
     started = experiment_records.running(session, p.workspace_id, prompt.id, label)
@@ -189,7 +192,7 @@ def _advance(session: Session, p: Principal, ramp: LabelRamp, label: ReleaseLabe
         ramp.note = f"held at {weight:g}%: not yet shown within the margin ({evidence})"
         return
     if decision == "revert":
-        labels.move(session, p, label.prompt_id, label.name, version=plan["baseline"], policy=None,
+        labels.move(session, p, label.prompt_id, label.name, version=plan["baseline"], policy=None, gated=False,
                     reason=f"ramp {ramp.id} reverted: {evidence}")
         ramp.state, ramp.next_at, ramp.note = "reverted", None, f"reverted: {evidence}"
         _stopped(session, ramp, label.name, "reverted", evidence, p.actor)
@@ -197,7 +200,7 @@ def _advance(session: Session, p: Principal, ramp: LabelRamp, label: ReleaseLabe
     ramp.step += 1
     weight = plan["steps"][ramp.step]
     if weight >= 100:
-        labels.move(session, p, label.prompt_id, label.name, version=plan["candidate"], policy=None,
+        labels.move(session, p, label.prompt_id, label.name, version=plan["candidate"], policy=None, gated=False,
                     reason=f"ramp {ramp.id} completed: {evidence}")
         ramp.state, ramp.next_at, ramp.note = "done", None, f"promoted v{plan['candidate']}: {evidence}"
         return

@@ -384,7 +384,7 @@ class Score(Base):
     name: Mapped[str] = mapped_column(String(200))
     value: Mapped[float] = mapped_column(Float)
     comment: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(20), default="api")  # api | human | rule
+    source: Mapped[str] = mapped_column(String(20), default="api")  # api | human | rule | judge
     author: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -674,3 +674,86 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- evaluation runs (services/evaluations.py) ---
+
+
+class EvaluationRun(Base):
+    """One or more variants (prompt versions, or an unsaved draft) run over one dataset version through a
+    provider connection, with scorers and judges. Its items are the work list the background workers
+    claim; the counts, cost and tokens here are kept in step as items finish."""
+
+    __tablename__ = "evaluation_runs"
+    __table_args__ = (Index("ix_evaluation_runs_ws_created", "workspace_id", "created_at"),
+                      Index("ix_evaluation_runs_status", "status"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    name: Mapped[str] = mapped_column(String(200), default="")
+    dataset_id: Mapped[int] = mapped_column(Integer)  # the dataset (datasets.id)
+    dataset_version: Mapped[int] = mapped_column(Integer)  # its version number
+    # [{"key": "v3", "prompt": name, "version": 3} | {"key": "draft", "template": {...}, "kind", "format",
+    #   "params": {...}, "model": ...}]: what each item is run with (a draft is a snapshot, never a version)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    connection_id: Mapped[int] = mapped_column(Integer)  # provider_connections.id
+    model: Mapped[str] = mapped_column(String(200), default="")  # "" = each variant's or the connection's
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    concurrency: Mapped[int] = mapped_column(Integer, default=8)
+    timeout_s: Mapped[float] = mapped_column(Float, default=60.0)  # per item
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    scorers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # domain/scorers.py specs
+    judges: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # domain/judges.py specs, resolved
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | cancelled | done | failed
+    items_total: Mapped[int] = mapped_column(Integer, default=0)
+    items_done: Mapped[int] = mapped_column(Integer, default=0)
+    items_failed: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EvaluationItem(Base):
+    """One (dataset item, variant) of a run: pending until a worker claims it (claimed_at is its lease),
+    then done (its output is the request log `request_id`, its scores on that log) or failed."""
+
+    __tablename__ = "evaluation_items"
+    __table_args__ = (UniqueConstraint("run_id", "dataset_item_id", "variant"),
+                      Index("ix_evaluation_items_claim", "run_id", "status", "id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the run
+    run_id: Mapped[int] = mapped_column(ForeignKey("evaluation_runs.id", ondelete="CASCADE"))
+    dataset_item_id: Mapped[int] = mapped_column(BigInteger)  # dataset_items.id
+    position: Mapped[int] = mapped_column(Integer)  # the item's place in the dataset
+    variant: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | running | done | failed | cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    request_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("requests.id", ondelete="SET NULL"), index=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    cost: Mapped[float | None] = mapped_column(Float)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # name -> value (null: failed)
+    error: Mapped[str] = mapped_column(Text, default="")  # why the item or one of its scores failed
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LabelGate(Base):
+    """A release label that needs a passing evaluation before it is moved to a new version or a ramp starts:
+    on the dataset, the candidate's score `score` is not worse than the label's version's by more than
+    `max_drop` points, by the lower bound of the paired interval (domain/paired.py)."""
+
+    __tablename__ = "label_gates"
+    __table_args__ = (UniqueConstraint("prompt_id", "label"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(100))
+    dataset_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[str] = mapped_column(String(200))
+    max_drop: Mapped[float] = mapped_column(Float, default=0.0)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,7 +16,8 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
-from promptyard.services import erasure, outbound, ramps, request_annotations, webhooks
+from promptyard.services import erasure, evaluation_runner, outbound, ramps, request_annotations, webhooks
+from promptyard.services.render_pool import engine_for
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
@@ -24,6 +25,7 @@ from promptyard.web.api import datasets as api_datasets
 from promptyard.web.api import docs as api_docs
 from promptyard.web.api import erasure as api_erasure
 from promptyard.web.api import errors as api_errors
+from promptyard.web.api import evaluations as api_evaluations
 from promptyard.web.api import experiments as api_experiments
 from promptyard.web.api import folders as api_folders
 from promptyard.web.api import logs as api_logs
@@ -62,7 +64,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
                api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_datasets,
-               api_webhooks, api_docs)
+               api_webhooks, api_evaluations, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
@@ -85,8 +87,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(_analyze(context))]
     if context.settings.ramp_tick_s > 0:
         tasks.append(asyncio.create_task(_tick(context)))
+    if context.settings.eval_workers > 0:
+        context.runner = evaluation_runner.Runner(
+            context.db, engine_for(context.settings), workers=context.settings.eval_workers,
+            poll_s=context.settings.eval_poll_s, lease_margin_s=context.settings.eval_lease_margin_s)
+        context.runner.start()
     yield
     context.stopping.set()
+    if context.runner is not None:
+        await run_in_threadpool(context.runner.stop)
+        context.runner = None
     for task in tasks:
         task.cancel()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +27,13 @@ class AppContext:
     # Set when the server begins to stop (web.serving, or the lifespan's exit under other
     # servers): long polls answer at once instead of holding the stop for their whole wait.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    # The evaluation runner (services/evaluation_runner.Runner) while the app runs; None without workers.
+    runner: Any = None
+
+    def wake_runner(self) -> None:
+        """A run was created or resumed: the workers look for it now."""
+        if self.runner is not None:
+            self.runner.wake()
 
 
 def ctx(request: Request) -> AppContext:
