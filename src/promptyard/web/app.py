@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
-from promptyard.services import erasure, ramps, request_annotations
+from promptyard.services import annotation_queues, erasure, ramps, request_annotations
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
@@ -29,6 +29,7 @@ from promptyard.web.api import logs as api_logs
 from promptyard.web.api import openapi as api_openapi
 from promptyard.web.api import privacy as api_privacy
 from promptyard.web.api import prompts as api_prompts
+from promptyard.web.api import queues as api_queues
 from promptyard.web.api import scores as api_scores
 from promptyard.web.api import system as api_system
 from promptyard.web.api import traces as api_traces
@@ -56,7 +57,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         settings.db_url, statement_timeout_s=settings.statement_timeout_s, secret=settings.secret()),
         version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
-               api_scores, api_traces, api_workspace, api_docs)
+               api_scores, api_traces, api_workspace, api_queues, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
@@ -102,13 +103,16 @@ async def _analyze(context: AppContext) -> None:
 async def _tick(context: AppContext) -> None:
     """While the server runs: guarded ramps advance on their schedule, pending updates whose log
     arrived at the same moment are applied (request_annotations.apply_late_pending), and logs past
-    their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired)."""
+    their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired), and
+    annotation queues with a daily sample take the logs of each day gone by (annotation_queues.sample_daily)."""
     def tick() -> None:
         with context.db.write() as s:
             ramps.tick(s)
         with context.db.write() as s:
             request_annotations.apply_late_pending(s, grace_s=context.settings.pending_grace_s)
         erasure.purge_expired(context.db)
+        with context.db.write() as s:
+            annotation_queues.sample_daily(s)
 
     while True:
         await asyncio.sleep(context.settings.ramp_tick_s)
