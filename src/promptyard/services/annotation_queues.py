@@ -555,7 +555,7 @@ def disagreements(session: Session, p: Principal, q: AnnotationQueue, *, viewer:
     blind = viewer is not None and viewer in q.reviewers
     numbers = dict(session.execute(select(QueueItem.id, QueueItem.request_id).where(bulk.one_of(QueueItem.id, item_ids))).all())
     return [{"item": r.item_id, "request": numbers.get(r.item_id), "name": r.name, "spread": r.spread, "reviews": r.n,
-             "values": values[(r.item_id, r.name)] if not blind or r.item_id in seen else None} for r in rows]
+             "given": values[(r.item_id, r.name)] if not blind or r.item_id in seen else None} for r in rows]
 
 
 def remove_for_requests(session: Session, request_ids: list[int]) -> None:
