@@ -51,7 +51,10 @@ def _database(settings: Settings, migrate: bool = True):  # noqa: ANN202
     from promptyard.store.migrate import upgrade
 
     private_data_dir(settings)
-    db = Database(settings.db_url, statement_timeout_s=settings.statement_timeout_s, secret=settings.secret())
+    from promptyard.services import outbound
+
+    db = Database(settings.db_url, statement_timeout_s=settings.statement_timeout_s, secret=settings.secret(),
+                  outbound=outbound.Policy.from_settings(settings))
     if migrate:
         upgrade(db.engine)
     return db

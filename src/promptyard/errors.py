@@ -70,6 +70,18 @@ class Unavailable(PromptyardError):
         self.retry_after_s = retry_after_s
 
 
+class Upstream(PromptyardError):
+    """Another server we called (an LLM provider, a webhook receiver) did not answer usefully:
+    unreachable, timed out, redirected, or an error answer (`upstream_status`, None without an answer)."""
+
+    code = "upstream_error"
+    status = 502
+
+    def __init__(self, message: str, *, details: Any = None, upstream_status: int | None = None, **params: Any):
+        super().__init__(message, details=details, **params)
+        self.upstream_status = upstream_status
+
+
 class TooLarge(InvalidInput):
     code = "too_large"
     status = 413
@@ -95,7 +107,7 @@ def retry_after(exc: PromptyardError) -> dict[str, str]:
 BY_CODE = {
     cls.code: cls
     for cls in (InvalidInput, NotFound, Conflict, Unauthorized, Forbidden, Unavailable, TooLarge, RateLimited,
-                TimedOut)
+                TimedOut, Upstream)
 }
 
 

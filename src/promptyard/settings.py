@@ -64,9 +64,17 @@ class Settings:
     public_url: str = _opt("", "the URL people reach the server at (e.g. https://prompts.example.com); absolute "
                                "links such as invitations are built from it; empty = the listen address")
     secret_key: str = _opt("", "the server's secret, from which the keys of keyed hashes (redaction's hash operator, "
-                               "the term list) are derived; every server on one database needs the same; empty = "
+                               "the term list) and the key that encrypts stored secrets (provider API keys, webhook "
+                               "signing secrets) are derived; every server on one database needs the same; empty = "
                                "<data_dir>/secret.key, made on first start (keep it: a new secret makes the term "
-                               "list and earlier hashes unmatchable)")
+                               "list and earlier hashes unmatchable and stored secrets unreadable)")
+    outbound_allow: str = _opt("", "comma list of where the server may call out (LLM providers, webhooks): host names, "
+                                   "'*.example.com' patterns, IP addresses and CIDRs such as 10.0.0.0/8; empty = any "
+                                   "host; link-local and cloud metadata addresses are refused either way")
+    outbound_timeout_s: float = _opt(60.0, "longest time one outbound call (an LLM completion, a webhook delivery) "
+                                     "may take, retries included")
+    outbound_retries: int = _opt(3, "retries of an outbound call after a connection error, 429 or 5xx answer "
+                                    "(exponential back-off with jitter, honouring Retry-After)")
     allowed_hosts: str = _opt("", "comma list of Host header values served (others get 400); empty = the listen "
                                   "host, localhost, 127.0.0.1, ::1 and the PUBLIC_URL host; * = any")
 

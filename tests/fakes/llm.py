@@ -20,7 +20,10 @@ Deterministic behaviour, so tests can assert exact values:
   integer/number: 1, boolean: true, enum: first value, array: [], object: recursively). Completion tokens = words
   of the arguments JSON. A conversation that ends with a tool result gets a text answer, so agent loops end.
 - Fault injection through the model name: ``fail-<status>`` (e.g. fail-500, fail-429, fail-401) answers with that
-  status and the provider's JSON error shape; ``slow-<ms>`` sleeps that long before answering.
+  status and the provider's JSON error shape; ``slow-<ms>`` sleeps that long before answering;
+  ``flaky-<status>-<n>[-<anything>]`` answers the first n requests naming that exact model with that status
+  (with ``Retry-After: 0``) and the later ones normally - a 429 or 500 that a retry gets past. Give each test
+  a model name of its own (the suffix): the count is per name, for the server's life.
 
 Use `run_fake_llm()` (context manager) or the session fixture `fake_llm` in-process, or
 ``python -m tests.fakes.llm --port N`` (prints ``READY <port>``; port 0 picks a free one) / `run_fake_llm_process()`.
@@ -55,6 +58,7 @@ TOOL_TRIGGER = "CALL_TOOL"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _FAIL_MODEL = re.compile(r"fail-(\d{3})")
 _SLOW_MODEL = re.compile(r"slow-(\d+)")
+_FLAKY_MODEL = re.compile(r"flaky-(\d{3})-(\d+)(?:-[\w.-]*)?")
 
 
 # --------------------------------------------------------------------------------------------- request log
@@ -295,9 +299,11 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # trailers
         return b"".join(parts)
 
-    def _send_json(self, status: int, payload: Any) -> None:
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self._send_ids()
@@ -327,8 +333,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
 
-    def _error(self, anthropic: bool, status: int, message: str | None = None) -> None:
-        self._send_json(status, anthropic_error(status, message) if anthropic else openai_error(status, message))
+    def _error(self, anthropic: bool, status: int, message: str | None = None,
+               headers: dict[str, str] | None = None) -> None:
+        self._send_json(status, anthropic_error(status, message) if anthropic else openai_error(status, message),
+                        headers)
 
     # -- routing
 
@@ -355,6 +363,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(anthropic, 400, "You must provide a model parameter.")
         if fail := _FAIL_MODEL.fullmatch(body["model"]):
             return self._error(anthropic, int(fail.group(1)))
+        if (flaky := _FLAKY_MODEL.fullmatch(body["model"])) and self.server.count(body["model"]) <= int(flaky.group(2)):
+            return self._error(anthropic, int(flaky.group(1)), headers={"Retry-After": "0"})
         if slow := _SLOW_MODEL.fullmatch(body["model"]):
             time.sleep(int(slow.group(1)) / 1000)
         self._run(route, body, anthropic)
@@ -580,6 +590,13 @@ class FakeLLMServer(ThreadingHTTPServer):
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def count(self, name: str) -> int:
+        """How many requests named `name` so far, this one included (flaky-* models)."""
+        with self._connections_lock:
+            self._counts[name] = self._counts.get(name, 0) + 1
+            return self._counts[name]
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name via getfqdn(), which can stall on machines without DNS.

@@ -8,9 +8,11 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
+from promptyard.domain import score_configs
 from promptyard.domain.numbers import MAX_ID
+from promptyard.domain.score_configs import ScoreConfig
 from promptyard.errors import InvalidInput
 
 SCORE_NAME = re.compile(r"^[\w.\-]{1,100}$")
@@ -22,6 +24,10 @@ class LogError(InvalidInput):
     def __init__(self, field_name: str, message: str):
         super().__init__(f"{field_name}: {message}", details={"field": field_name})
         self.field = field_name
+
+
+# What a batch reports per entry (`field`, `message`): a malformed log or score, a score its config refuses.
+FIELD_ERRORS = (LogError, score_configs.ScoreRejected)
 
 
 @dataclass
@@ -125,26 +131,26 @@ def tags(value: Any, name: str = "tags") -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def score(item: Any, name: str) -> dict[str, Any]:
+def score(item: Any, name: str, configs: Mapping[str, ScoreConfig] | None = None) -> dict[str, Any]:
+    """One score as sent, checked against its name's config in `configs` (none: numeric 0-100)."""
     if not isinstance(item, dict):
         raise LogError(name, "must be an object {name, value, comment?}")
     sname, value = item.get("name", "default"), item.get("value")
     if not isinstance(sname, str) or not SCORE_NAME.match(sname):
         raise LogError(f"{name}.name", "must be 1-100 letters, digits, '_', '.', '-'")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-        raise LogError(f"{name}.value", f"must be a number from 0 to 100 (got {value!r})")
     # Only a missing value (null) takes the default: 0 or false is a wrong type, not "none".
     comment = _or(item.get("comment"), "")
     if not isinstance(comment, str) or len(comment) > 5000:
         raise LogError(f"{name}.comment", "must be a string of at most 5,000 characters")
     source = _or(item.get("source"), "api")
     source = "api" if source == "" else source
-    if source not in ("api", "human", "rule"):
-        raise LogError(f"{name}.source", "must be api, human or rule")
+    if source not in score_configs.SOURCES:
+        raise LogError(f"{name}.source", "must be api, human, judge or rule")
     author = _or(item.get("author"), "")
     if not isinstance(author, str) or len(author) > 320:
         raise LogError(f"{name}.author", "must be a string")
-    return {"name": sname, "value": float(value), "comment": comment, "source": source, "author": author}
+    value = score_configs.check((configs or {}).get(sname), value, comment, source, where=name)
+    return {"name": sname, "value": value, "comment": comment, "source": source, "author": author}
 
 
 def _or(value: Any, default: Any) -> Any:
@@ -172,7 +178,8 @@ _TEXT_KEYS = ("content", "text", "prompt", "messages", "message", "choices", "ou
               "tool_calls", "function")
 
 
-def normalise(raw: Any, *, now: datetime) -> NormalLog:
+def normalise(raw: Any, *, now: datetime, configs: Mapping[str, ScoreConfig] | None = None) -> NormalLog:
+    """A log as sent, checked; its scores against their configs (by name)."""
     if not isinstance(raw, dict):
         raise LogError("log", "must be an object")
     client_id = raw.get("id")
@@ -232,15 +239,15 @@ def normalise(raw: Any, *, now: datetime) -> NormalLog:
         error_type=_str(err, "type", 100), error_message=(err.get("message") or None) if status == "error" or err else None,
         input_tokens=tin, output_tokens=tout, total_tokens=(tin or 0) + (tout or 0) if tin is not None or tout is not None else None,
         cost=float(cost) if cost is not None else None, tags=tags(raw.get("tags")), group_id=_str(raw, "group"),
-        metadata=metadata(raw.get("metadata")), scores=_last_per_name(scores),
+        metadata=metadata(raw.get("metadata")), scores=_last_per_name(scores, configs),
         prompt=prompt, routing=routing)
 
 
-def _last_per_name(scores: list[Any]) -> list[dict[str, Any]]:
+def _last_per_name(scores: list[Any], configs: Mapping[str, ScoreConfig] | None) -> list[dict[str, Any]]:
     """The log's scores; a name given twice keeps its last value, as re-scoring a name does."""
     checked = {}
     for i, item in enumerate(scores):
-        one = score(item, f"scores[{i}]")
+        one = score(item, f"scores[{i}]", configs)
         checked.pop(one["name"], None)
         checked[one["name"]] = one
     return list(checked.values())

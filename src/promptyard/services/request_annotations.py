@@ -20,7 +20,7 @@ from promptyard.domain import redaction_policy as rp
 from promptyard.domain.numbers import ROW_ID_MAX, ascii_int, is_ascii_digits
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
-from promptyard.services import experiment_records, keys, labels, redaction
+from promptyard.services import experiment_records, keys, labels, redaction, score_configs
 from promptyard.services.request_reads import find
 from promptyard.store import bulk, rollups
 from promptyard.store.experiment_totals import UnitKey
@@ -89,7 +89,11 @@ def _may_wait(ref: str) -> bool:
 Item = tuple[Target, dict]
 
 
-def _check_metadata(payload: Any, p: Principal) -> list[dict]:
+def _no_context(session: Session, p: Principal) -> None:
+    return None
+
+
+def _check_metadata(payload: Any, p: Principal, context: Any = None) -> list[dict]:
     return [rl.metadata(payload)]
 
 
@@ -108,7 +112,7 @@ def _apply_metadata(session: Session, p: Principal, items: list[Item], changes: 
                                  for (rid, k), v in latest.items() if (rid, k) not in have])
 
 
-def _check_tags(payload: Any, p: Principal) -> list[dict]:
+def _check_tags(payload: Any, p: Principal, context: Any = None) -> list[dict]:
     if not isinstance(payload, dict):
         raise InvalidInput("tags: send {\"add\": [...], \"remove\": [...]}")
     return [{"add": rl.tags(payload.get("add"), "add"), "remove": rl.tags(payload.get("remove"), "remove")}]
@@ -127,17 +131,22 @@ def _apply_tags(session: Session, p: Principal, items: list[Item], changes: roll
         req.tags = sorted((have | set(item.get("add", []))) - set(item.get("remove", [])))
 
 
-def _score(item: Any, p: Principal, name: str) -> dict:
-    """One score as sent -> as stored: it keeps its author (the sender's, unless named), whoever
-    applies it later when it is kept pending."""
-    s = rl.score(item, name)
+def score_context(session: Session, p: Principal) -> dict[str, Any]:
+    """What checking scores needs: the workspace's score configs by name (loaded once per call)."""
+    return score_configs.for_scoring(session, p.workspace_id)
+
+
+def _score(item: Any, p: Principal, name: str, configs: dict[str, Any] | None) -> dict:
+    """One score as sent (checked against its config) -> as stored: it keeps its author (the
+    sender's, unless named), whoever applies it later when it is kept pending."""
+    s = rl.score(item, name, configs)
     return s | {"author": s["author"] or p.actor}
 
 
-def _check_scores(payload: Any, p: Principal) -> list[dict]:
+def _check_scores(payload: Any, p: Principal, configs: dict[str, Any] | None) -> list[dict]:
     """One score or a list."""
     items = payload if isinstance(payload, list) else [payload]
-    return [_score(s, p, f"scores[{i}]") for i, s in enumerate(items)]
+    return [_score(s, p, f"scores[{i}]", configs) for i, s in enumerate(items)]
 
 
 def _apply_scores(session: Session, p: Principal, items: list[Item], changes: rollups.Changes) -> None:
@@ -168,14 +177,15 @@ def _apply_scores(session: Session, p: Principal, items: list[Item], changes: ro
 @dataclass(frozen=True)
 class Kind:
     name: str  # as a pending update stores it
-    check: Callable[[Any, Principal], list[dict]]  # the payload as sent -> items (or InvalidInput)
+    check: Callable[[Any, Principal, Any], list[dict]]  # payload as sent, context -> items (or InvalidInput)
     redact: Callable[[rp.Redactor | None, dict], tuple[dict, dict[str, int]]]
     apply: Callable[[Session, Principal, list[Item], rollups.Changes], None]
+    context: Callable[[Session, Principal], Any] = _no_context  # what `check` needs, loaded once per call
 
 
 METADATA = Kind("metadata", _check_metadata, redaction.metadata_update, _apply_metadata)
 TAGS = Kind("tags", _check_tags, redaction.tags_update, _apply_tags)
-SCORES = Kind("scores", _check_scores, redaction.score_update, _apply_scores)
+SCORES = Kind("scores", _check_scores, redaction.score_update, _apply_scores, score_context)
 KINDS = {k.name: k for k in (METADATA, TAGS, SCORES)}
 
 
@@ -211,7 +221,7 @@ def annotate(session: Session, p: Principal, ref: str, kind: Kind, payload: Any,
     unknown id is NotFound, never kept pending (that is for SDKs whose log is still on its way)."""
     access.require(p, "ingest")
     red = redaction.for_workspace(session, p.workspace_id)
-    redacted = [kind.redact(red, item) for item in kind.check(payload, p)]
+    redacted = [kind.redact(red, item) for item in kind.check(payload, p, kind.context(session, p))]
     target = targets(session, p, [ref]).get(ref)
     if target is None:
         if stored_only or not _may_wait(ref):
@@ -285,7 +295,7 @@ def _ref(entry: Any, name: str) -> str:
     raise rl.LogError(f"{name}.request", "must be a request's id (1-64 characters) or number")
 
 
-def _metadata_entry(entry: dict, p: Principal, name: str) -> dict:
+def _metadata_entry(entry: dict, p: Principal, name: str, context: Any = None) -> dict:
     if not isinstance(entry.get("metadata"), dict):
         raise rl.LogError(f"{name}.metadata", "must be an object of key -> value")
     return rl.metadata(entry["metadata"], f"{name}.metadata")
@@ -296,7 +306,7 @@ class Batch:
     """A bulk call's body, {key: [{"request": id or number, ...}, ...]}: `item` checks one entry."""
     key: str
     kind: Kind
-    item: Callable[[dict, Principal, str], dict]  # an entry -> the kind's item (or rl.LogError)
+    item: Callable[[dict, Principal, str, Any], dict]  # entry, context -> the kind's item (or rl.FIELD_ERRORS)
 
 
 SCORE_BATCH = Batch("scores", SCORES, _score)  # {request, name, value, comment?, source?, author?}
@@ -321,12 +331,13 @@ def annotate_many(session: Session, p: Principal, batch: Batch, body: Any, *, gr
     if len(entries) > max_items:
         raise InvalidInput(f"{batch.key}: one call may hold at most {max_items} entries (got {len(entries)})")
     red = redaction.for_workspace(session, p.workspace_id)
+    context = batch.kind.context(session, p)
     checked, errors = [], []
     for i, entry in enumerate(entries):
         name = f"{batch.key}[{i}]"
         try:
-            checked.append((i, _ref(entry, name), *batch.kind.redact(red, batch.item(entry, p, name))))
-        except rl.LogError as exc:
+            checked.append((i, _ref(entry, name), *batch.kind.redact(red, batch.item(entry, p, name, context))))
+        except rl.FIELD_ERRORS as exc:
             errors.append({"index": i, "field": exc.field, "message": exc.message})
     found = targets(session, p, {ref for _, ref, _, _ in checked})
     now, later = [], []

@@ -15,7 +15,7 @@ from promptyard.domain import logs as rl
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import changes, experiment_records, labels, prompts, redaction
-from promptyard.services.request_annotations import apply_pending, score_row, unit
+from promptyard.services.request_annotations import apply_pending, score_context, score_row, unit
 from promptyard.services.request_reads import find
 from promptyard.store import bulk, rollups, text_search
 from promptyard.store.models import RedactionCount, Request, RequestMetadata, RequestTag, Score
@@ -34,12 +34,13 @@ def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, s
     if len(logs) > max_batch:
         raise InvalidInput(f"requests: a batch may hold at most {max_batch} logs (got {len(logs)})")
     now = utcnow()
+    configs = score_context(session, p)
     good: list[tuple[int, rl.NormalLog]] = []
     errors = []
     for i, raw in enumerate(logs):
         try:
-            good.append((i, rl.normalise(raw, now=now)))
-        except rl.LogError as exc:
+            good.append((i, rl.normalise(raw, now=now, configs=configs)))
+        except rl.FIELD_ERRORS as exc:
             errors.append({"index": i, "field": exc.field, "message": exc.message})
     inserted, warnings = _ingest(session, p, good, source)
     return {"accepted": len(inserted), "duplicates": len(good) - len(inserted),
@@ -58,7 +59,7 @@ def ingest_one(session: Session, p: Principal, raw: dict, *, source: str = "api"
         except NotFound:
             raw = {k: v for k, v in raw.items() if k != "prompt"}  # stored unlinked, like a bad name
     access.require(p, "ingest")
-    log = rl.normalise(raw, now=utcnow())
+    log = rl.normalise(raw, now=utcnow(), configs=score_context(session, p))
     inserted, _ = _ingest(session, p, [(0, log)], source)
     return find(session, p, log.client_id), bool(inserted)
 

@@ -96,10 +96,12 @@ _SQLITE_PROGRESS_STEPS = 100_000
 class Database:
     """Hands out sessions; the caller owns the transaction (`with db.write() as s: ...`)."""
 
-    def __init__(self, url: str, *, echo: bool = False, statement_timeout_s: float = 0, secret: bytes = b""):
+    def __init__(self, url: str, *, echo: bool = False, statement_timeout_s: float = 0, secret: bytes = b"",
+                 outbound: object = None):
         """statement_timeout_s > 0: reads (search, stats, exports' batches) end after that long
         with errors.TimedOut; writes and migrations have no limit. `secret` (Settings.secret()) rides
-        along in every session's `info`, for the keyed hashes services derive from it."""
+        along in every session's `info`, for the keyed hashes services derive from it; so does `outbound`
+        (services/outbound.Policy.from_settings: where calls to LLM providers and webhooks may go)."""
         self.url = url
         self.unreclaimed = False  # a reclaim() left work for the next: a checkpoint, the text index's merge
         self._merging: set[int] = set()  # SQLite: text index segments that may hold erased logs' words
@@ -122,7 +124,7 @@ class Database:
             reader = read_engine.execution_options(isolation_level="AUTOCOMMIT")
         else:
             reader = self.engine.execution_options(statement_timeout_s=statement_timeout_s or None)
-        info = {"secret": secret}
+        info = {"secret": secret, "outbound": outbound}
         self._read = sessionmaker(reader, expire_on_commit=False, info=info)
         self._write = sessionmaker(writer, expire_on_commit=False, info=info)
 

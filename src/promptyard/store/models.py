@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -389,6 +390,30 @@ class Score(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ScoreConfig(Base):
+    """A named score's definition in a workspace (services/score_configs.py, rules in
+    domain/score_configs.py): its type and the values it may take, the rubric shown where it is
+    given, who may give it, below which value a comment is required. A score without a config is
+    numeric 0-100."""
+
+    __tablename__ = "score_configs"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    name: Mapped[str] = mapped_column(String(100))  # the scores' name
+    type: Mapped[str] = mapped_column(String(20))  # numeric | boolean | categorical
+    min_value: Mapped[float | None] = mapped_column(Float)  # numeric only
+    max_value: Mapped[float | None] = mapped_column(Float)
+    step: Mapped[float | None] = mapped_column(Float)  # NULL = any value in the range
+    categories: Mapped[list[Any] | None] = mapped_column(JSONType)  # [{value, label, description}] in order
+    rubric: Mapped[str] = mapped_column(Text, default="")  # Markdown
+    sources: Mapped[list[Any]] = mapped_column(JSONType)  # who may give it: api, human, judge, rule
+    comment_required_below: Mapped[float | None] = mapped_column(Float)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # --- running totals per prompt version (store/rollups.py keeps them in step with every write) ---
 # A version key is (prompt_name, version_number) as the requests carry it; logs without a prompt
 # count under ("", 0), because a unique key treats NULLs as all different.
@@ -524,6 +549,30 @@ class Span(Base):
     resource: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     scope: Mapped[str] = mapped_column(String(200), default="")
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+
+
+# --- provider connections (services/providers.py) and webhooks (services/webhooks.py) ---
+
+
+class ProviderConnection(Base):
+    """A workspace's connection to an LLM provider. The secret is stored encrypted
+    (services/secrets.py) and never leaves the server; `secret_hint` is its last four characters."""
+
+    __tablename__ = "provider_connections"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # openai | anthropic
+    base_url: Mapped[str] = mapped_column(String(2000))
+    default_model: Mapped[str] = mapped_column(String(200), default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # extra headers, not secret
+    secret_header: Mapped[str] = mapped_column(String(100), default="")  # '' = the kind's own (Bearer / x-api-key)
+    secret: Mapped[str | None] = mapped_column(Text)  # encrypted
+    secret_hint: Mapped[str] = mapped_column(String(4), default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # --- annotation queues (services/annotation_queues.py, issue 17) ---

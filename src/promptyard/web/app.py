@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
-from promptyard.services import annotation_queues, erasure, ramps, request_annotations
+from promptyard.services import annotation_queues, erasure, outbound, ramps, request_annotations
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
@@ -29,7 +29,9 @@ from promptyard.web.api import logs as api_logs
 from promptyard.web.api import openapi as api_openapi
 from promptyard.web.api import privacy as api_privacy
 from promptyard.web.api import prompts as api_prompts
+from promptyard.web.api import providers as api_providers
 from promptyard.web.api import queues as api_queues
+from promptyard.web.api import score_configs as api_score_configs
 from promptyard.web.api import scores as api_scores
 from promptyard.web.api import system as api_system
 from promptyard.web.api import traces as api_traces
@@ -54,10 +56,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app = FastAPI(title="Promptyard", version=app_version(), openapi_url="/api/v1/openapi.json",
                   docs_url=None, redoc_url=None, lifespan=_lifespan)
     app.state.ctx = AppContext(settings=settings, db=db or Database(
-        settings.db_url, statement_timeout_s=settings.statement_timeout_s, secret=settings.secret()),
+        settings.db_url, statement_timeout_s=settings.statement_timeout_s, secret=settings.secret(),
+        outbound=outbound.Policy.from_settings(settings)),
         version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
-               api_scores, api_traces, api_workspace, api_queues, api_docs)
+               api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_queues, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)

@@ -39,6 +39,7 @@ _MEANINGS = {
     413: "request body larger than PROMPTYARD_MAX_BODY_BYTES",
     422: "invalid input: the message and details say which field and why",
     429: "too many requests; retry after the Retry-After header's seconds",
+    502: "a server Promptyard called (an LLM provider, a webhook receiver) failed; the message says how",
     503: "the database is unavailable; retry after the Retry-After header's seconds",
 }
 

@@ -142,9 +142,12 @@ _TAG_LIST = {"anyOf": [{"type": "array", "maxItems": 100, "items": {"type": "str
 TAGS_BODY = {"type": "object", "properties": {"add": _TAG_LIST, "remove": _TAG_LIST}}
 SCORE = {"type": "object", "required": ["value"], "properties": {
     "name": {"type": "string", "pattern": "^[\\w.\\-]{1,100}$", "default": "default"},
-    "value": {"type": "number", "minimum": 0, "maximum": 100},
+    "value": {"anyOf": [{"type": "number"}, {"type": "boolean"}, {"type": "string"}],
+              "description": "a number from 0 to 100; a score with a config (/api/v1/score-configs) takes what "
+                             "its config allows: a number in its range, true/false, a category's value or label"},
     "comment": {"anyOf": [{"type": "string", "maxLength": 5000}, {"type": "null"}]},
-    "source": {"anyOf": [{"enum": ["api", "human", "rule", ""]}, {"type": "null"}], "description": "default api"},
+    "source": {"anyOf": [{"enum": ["api", "human", "judge", "rule", ""]}, {"type": "null"}],
+               "description": "default api"},
     "author": {"anyOf": [{"type": "string", "maxLength": 320}, {"type": "null"}]}}}
 SCORES_BODY = {"anyOf": [SCORE, {"type": "array", "minItems": 1, "items": SCORE}]}
 

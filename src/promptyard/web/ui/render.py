@@ -35,7 +35,8 @@ How a page module uses it (with session.py, which says who is asking)::
   `fmt_time(dt)` (the page's time zone, named in the header as `zone_label`; times.py),
   `money(x)` (a cost in the workspace's currency; figures.py), `url_for(route_name, query={...}, **path_params)` (a path),
   `csrf_field()` (every POST form), `safe_href(url)` (only http(s) and relative links survive),
-  `pretty_json(value)`, `can(right)` / `can_move(label)` / `protected(label)` (what the user may
+  `pretty_json(value)`, `text | markdown` (LLM output as safe Markdown: markdown.py),
+  `can(right)` / `can_move(label)` / `protected(label)` (what the user may
   do, from domain/access.py: a template never inspects scopes or names a label itself), `user`,
   `lang`, `request`. Autoescape is on and undefined names raise: never use `|safe` on user or
   LLM text.
@@ -62,7 +63,7 @@ from starlette.routing import NoMatchFound
 from promptyard import catalogue
 from promptyard.domain import access, numbers
 from promptyard.errors import InvalidInput
-from promptyard.web.ui import figures, times
+from promptyard.web.ui import figures, markdown, times
 
 if TYPE_CHECKING:
     from promptyard.web.ui.session import UiUser
@@ -231,7 +232,7 @@ env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, unde
 env.globals.update(t=_t, fmt_time=fmt_time, url_for=_url_for, url_or_none=_url_or_none, csrf_field=csrf_field,
                    safe_href=safe_href, notice=_notice, languages=catalogue.LANGUAGES, kind_name=kind_name,
                    can=can, can_move=can_move, protected=access.is_protected, num=figures, money=_money)
-env.filters.update(fmt_time=fmt_time, safe_href=safe_href, pretty_json=pretty_json)
+env.filters.update(fmt_time=fmt_time, safe_href=safe_href, pretty_json=pretty_json, markdown=markdown.markdown_filter)
 
 
 def page(request: Request, user: UiUser | None, template_name: str, status_code: int = 200,
@@ -240,7 +241,8 @@ def page(request: Request, user: UiUser | None, template_name: str, status_code:
     tz = user.time_zone if user else "UTC"
     html = env.get_template(template_name).render(request=request, user=user, lang=lang, tz=tz,
                                                   zone_label=times.zone_label(tz),
-                                                  currency=user.currency if user else figures.USD, **context)
+                                                  currency=user.currency if user else figures.USD,
+                                                  markdown_budget=markdown.Budget(), **context)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 
