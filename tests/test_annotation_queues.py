@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from promptyard.errors import Conflict, Forbidden, InvalidInput
 from promptyard.services import annotation_queues as aq
-from promptyard.services import erasure, log_stats, request_ingest, request_reads, users
+from promptyard.services import erasure, log_stats, request_ingest, request_reads, score_configs, users
 from promptyard.store.models import QueueItem, QueueMark, Review, Score
 from tests.support import log
 
@@ -69,13 +69,13 @@ def test_review_flow_writes_the_mean_as_a_human_score(database, principal):
         assert aq.next_item(s, b, q["id"])["item"]["id"] == item["id"]
         assert aq.submit(s, b, q["id"], item["id"], {"accuracy": 5, "safe": 1})["state"] == "done"
         after = aq.item(s, b, q["id"], item["id"])
-        assert [(o["name"], o["value"]) for o in after["others"]] == [("accuracy", 4.0), ("safe", 1.0)]
+        assert [(o["name"], o["value"]) for o in after["others"]] == [("accuracy", 4.0), ("safe", 100.0)]
         # a's next item is another one; a done item is nobody's next.
         nxt = aq.next_item(s, a, q["id"])
         assert nxt["item"]["id"] != item["id"] and nxt["progress"]["position"] == 2
     with database.read() as s:
         rows = {r.name: r for r in s.scalars(select(Score).where(Score.request_id == item["request"]["number"]))}
-        assert rows["accuracy"].value == 4.5 and rows["accuracy"].source == "human" and rows["safe"].value == 1
+        assert rows["accuracy"].value == 4.5 and rows["accuracy"].source == "human" and rows["safe"].value == 100
         assert rows["accuracy"].comment == "ok"
         stats = {(i["prompt"], i["version"]): i for i in log_stats.per_version(s, principal)}
         assert stats[(None, None)]["scores"]["accuracy"]["mean"] == pytest.approx(4.5)
@@ -188,8 +188,8 @@ def test_disagreements_and_overview(database, principal):
         aq.submit(s, a, q["id"], i2, {"accuracy": 2, "safe": 1})
     with database.read() as s:
         o = aq.overview(s, principal, q["id"])
-        assert [(d["item"], d["name"], d["spread"]) for d in o["disagreements"]] == [(i1, "accuracy", 4.0),
-                                                                                    (i2, "safe", 1.0)]
+        assert [(d["item"], d["name"], d["spread"]) for d in o["disagreements"]] == [(i2, "safe", 100.0),
+                                                                                    (i1, "accuracy", 4.0)]
         assert {r["id"]: r["done"] for r in o["reviewers"]} == {a.user_id: 2, b.user_id: 2}
         assert o["counts"] == {"waiting": 0, "done": 2}
 
@@ -207,3 +207,29 @@ def test_erasure_removes_items_and_reviews(database, principal):
         assert s.scalar(select(func.count()).select_from(Review).where(Review.item_id == item["id"])) == 0
         assert s.scalar(select(func.count()).select_from(QueueMark).where(QueueMark.item_id == item["id"])) == 0
         assert aq.get(s, principal, q["id"])["counts"] == {"waiting": 1, "done": 0}
+
+
+def test_score_configs_give_the_kinds_values_and_the_combined_score(database, principal):
+    """A queue's score named like a score config takes its type: boolean -> yes/no stored 100/0,
+    categorical -> its labels; a pair of reviews combines to the lower median (a value the config
+    allows), never a mean it would refuse."""
+    a, b = _users(database, principal, "viewer", "viewer")
+    _logs(database, principal, 1)
+    with database.write() as s:
+        score_configs.create(s, principal, {"name": "grade", "type": "categorical", "rubric": "段階評価", "categories": [
+            {"value": 1, "label": "誤り"}, {"value": 2, "label": "不十分"}, {"value": 3, "label": "適切"}]})
+        score_configs.create(s, principal, {"name": "passes", "type": "boolean", "comment_required_below": 50})
+    q = _queue(database, principal, [a, b], reviews_per_item=2, scores=[{"name": "grade"}, {"name": "passes"}])
+    kinds = {sc["name"]: (sc["kind"], sc["rubric"]) for sc in q["scores"]}
+    assert kinds == {"grade": ("categorical", "段階評価"), "passes": ("yes_no", "")}
+    with database.write() as s:
+        item = aq.next_item(s, a, q["id"])["item"]["id"]
+        with pytest.raises(InvalidInput) as no_comment:  # the config wants a comment below 50
+            aq.submit(s, a, q["id"], item, {"grade": 3, "passes": "n"})
+        assert no_comment.value.key == "errors.scores.comment_required"
+        aq.submit(s, a, q["id"], item, {"grade": "適切", "passes": "n"}, comment="禁忌の記載なし")
+        aq.submit(s, b, q["id"], item, {"grade": 2, "passes": "y"})
+    with database.read() as s:
+        request_id = s.scalar(select(QueueItem.request_id).where(QueueItem.id == item))
+        rows = {r.name: r.value for r in s.scalars(select(Score).where(Score.request_id == request_id))}
+    assert rows == {"grade": 2.0, "passes": 0.0}

@@ -50,7 +50,7 @@ def test_review_through_the_api(api, database, principal):
     shown = api.get(f"{base}/items/{item['id']}", params={"reviewer": b}).json()
     assert sorted(o["value"] for o in shown["others"]) == [0.0, 2.0]
     scores = {s["name"]: s for s in api.get(f"/api/v1/requests/{item['request']['id']}").json()["scores"]}
-    assert scores["accuracy"]["value"] == 3 and scores["safe"]["value"] == 0.5
+    assert scores["accuracy"]["value"] == 3 and scores["safe"]["value"] == 50
     assert scores["safe"]["source"] == "human"
     over = api.get(base).json()
     assert {d["name"] for d in over["disagreements"]} == {"accuracy", "safe"}

@@ -51,7 +51,7 @@ def test_a_pharmacist_reviews_without_javascript(api, ui, database, principal):
     assert bad.status_code == 422 and "accuracy: 1〜5 の整数で評価してください。" in bad.text
     assert 'value="9"' not in bad.text  # the bad value is not a choice; the others are kept
     saved = a.post(f"/ui/queues/{qid}/review", data={"csrf_token": a.csrf, "item": item, "score_accuracy": "2",
-                                                     "score_safe": "1", "comment": "用量の根拠が弱い"},
+                                                     "score_safe": "100", "comment": "用量の根拠が弱い"},
                    follow_redirects=False)
     assert saved.status_code == 303 and saved.headers["location"].startswith(f"/ui/queues/{qid}/review")
     nxt = a.get(saved.headers["location"])
@@ -71,7 +71,7 @@ def test_a_pharmacist_reviews_without_javascript(api, ui, database, principal):
     assert over.status_code == 200 and 'id="disagreements"' in over.text and "用量の根拠が弱い" in over.text
     assert re.search(r"<td class=\"num\">1</td><td class=\"num\">0</td>", over.text)
     scores = api.get(f"/api/v1/requests/{number}").json()["scores"]
-    assert {s["name"]: s["value"] for s in scores} == {"accuracy": 3.5, "safe": 0.5}
+    assert {s["name"]: s["value"] for s in scores} == {"accuracy": 3.5, "safe": 50}
     assert "服薬" in editor.get("/ui/queues").text
 
 

@@ -7,8 +7,10 @@ A reviewer is through with an item when they gave every score (`done`) or skippe
 `QueueMark`. The next item for a reviewer is the first waiting item after the last one they
 marked that they have not marked: an index walk on queue_items (queue_id, state, id) with a key
 lookup in queue_marks per candidate, no scan (bench/bench_review.py). When an item has its
-reviews, each score's mean (or the single value) is written to the request's scores (source
-"human") through services/request_annotations, so statistics and experiments count them.
+reviews, each score's mean (or the single value; the lower median for a score config's set of
+values: `combined`) is written to the request's scores (source "human") through
+services/request_annotations, so statistics and experiments count them. A queue's score named like
+a score config (services/score_configs) takes its type, values and rubric (`from_config`).
 
 A reviewer named on the queue sees the other reviewers' values of an item only once they have
 given theirs. Erasing a request removes its items and reviews (services/erasure.py)."""
@@ -26,11 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, query
+from promptyard.domain import score_configs as scd
 from promptyard.domain.logs import SCORE_NAME
-from promptyard.domain.numbers import ROW_ID_MAX, ascii_int
+from promptyard.domain.numbers import ROW_ID_MAX
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
-from promptyard.services import audit, keys
+from promptyard.services import audit, keys, score_configs
 from promptyard.services import request_annotations as ra
 from promptyard.store import bulk, query_plan
 from promptyard.store.models import (
@@ -45,7 +48,8 @@ from promptyard.store.models import (
 from promptyard.store.types import utcnow
 
 SOURCE_KINDS = ("filter", "dataset", "evaluation", "manual")
-SCORE_KINDS = ("scale5", "yes_no", "numeric")  # 1-5 buttons, yes = 1 / no = 0, 0-100
+SCORE_KINDS = ("scale5", "yes_no", "numeric", "categorical")  # 1-5 buttons, yes/no (100 / 0), 0-100, a config's labels
+FREE_KINDS = SCORE_KINDS[:3]  # the kinds a queue may give a score without a config
 MAX_SCORES = 10
 MAX_REVIEWERS = 100
 MAX_ITEMS = 10_000  # items one creation or sample adds at most
@@ -79,8 +83,8 @@ def _scores(value: Any) -> list[dict[str, str]]:
         name, kind = s.get("name"), s.get("kind") or "scale5"
         if not isinstance(name, str) or not SCORE_NAME.match(name) or name in seen:
             raise InvalidInput("errors.queues.score_name", field=f"scores[{i}].name")
-        if kind not in SCORE_KINDS:
-            raise InvalidInput("errors.queues.score_kind", field=f"scores[{i}].kind", kinds=", ".join(SCORE_KINDS))
+        if kind not in FREE_KINDS:
+            raise InvalidInput("errors.queues.score_kind", field=f"scores[{i}].kind", kinds=", ".join(FREE_KINDS))
         seen.add(name)
         out.append({"name": name, "kind": kind, "rubric": _text(s.get("rubric"), f"scores[{i}].rubric")})
     return out
@@ -129,24 +133,57 @@ def _limit(value: Any) -> int:
     return n
 
 
-def score_value(spec: dict[str, str], value: Any) -> float:
-    """A reviewer's value for one score, as its kind allows (yes/no as 1/0)."""
-    if spec["kind"] == "yes_no" and value in ("y", "yes", "n", "no"):
-        value = 1 if value in ("y", "yes") else 0
-    if isinstance(value, str):
-        value = ascii_int(value.strip(), hi=100) if value.strip().isdigit() else _float(value)
-    if isinstance(value, bool):
-        value = int(value)
-    ok = isinstance(value, (int, float)) and math.isfinite(value)
+YES, NO = scd.PASS, scd.FAIL  # yes/no answers are stored as 100 / 0, like a boolean score config
+_YES, _NO = ("y", "yes", "true", "1", "100"), ("n", "no", "false", "0")
+
+
+def from_config(spec: dict[str, Any], config: scd.ScoreConfig | None) -> dict[str, Any]:
+    """A queue's score as the workspace's score config (services/score_configs) defines it, when
+    it has one of that name: boolean -> yes / no, categorical -> its labels, numeric -> its range
+    (1-5 in steps of 1 -> the 1-5 buttons); the config's rubric unless the queue gives its own."""
+    if config is None:
+        return spec
+    out = spec | {"rubric": spec["rubric"] or config.rubric, "config": True}
+    if config.type == "boolean":
+        return out | {"kind": "yes_no"}
+    if config.type == "categorical":
+        return out | {"kind": "categorical", "categories": [
+            {"value": c.value, "label": c.label, "description": c.description} for c in config.categories]}
+    if (config.min_value, config.max_value, config.step) == (1, 5, 1):
+        return out | {"kind": "scale5"}
+    return out | {"kind": "numeric", "min": config.min_value, "max": config.max_value, "step": config.step}
+
+
+def score_value(spec: dict[str, Any], value: Any, config: scd.ScoreConfig | None = None, comment: str = "") -> float:
+    """A reviewer's value for one score, as its kind (and its score config, when it has one) allows:
+    yes / no as 100 / 0, a category by its number or label."""
+    if spec["kind"] == "yes_no":
+        word = str(value).strip().lower() if isinstance(value, (str, int, float, bool)) else None
+        value = YES if word in _YES else NO if word in _NO else value
+    elif isinstance(value, str):
+        value = _float(value.strip()) if _float(value.strip()) is not None else value
+    if config is not None:
+        return scd.check(config, value, comment, "human", field_name=spec["name"])
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok and spec["kind"] == "scale5":
         ok = value in (1, 2, 3, 4, 5)
     elif ok and spec["kind"] == "yes_no":
-        ok = value in (0, 1)
+        ok = value in (YES, NO)
     elif ok:
         ok = 0 <= value <= 100
     if not ok:
         raise InvalidInput(f"errors.queues.value_{spec['kind']}", name=spec["name"])
     return float(value)
+
+
+def combined(values: list[float], config: scd.ScoreConfig | None) -> float:
+    """The request's score from its reviewers' values: the mean; for a score config whose values are
+    a set (boolean, categorical, numeric on a step grid) the lower median, a value it allows (a tie
+    of pass and fail is a fail)."""
+    if config is None or (config.type == "numeric" and not config.step):
+        return sum(values) / len(values)
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def _float(text: str) -> float | None:
@@ -190,9 +227,11 @@ def create(session: Session, p: Principal, body: Any) -> dict[str, Any]:
     sampling = _sampling(body.get("sampling"))
     if sampling and kind != "filter":
         raise InvalidInput("errors.queues.sampling_needs_filter")
+    configs = score_configs.for_scoring(session, p.workspace_id)
+    scores = [from_config(spec, configs.get(spec["name"])) for spec in _scores(body.get("scores"))]
     q = AnnotationQueue(workspace_id=p.workspace_id, name=_text(body.get("name"), "name", required=True, limit=200),
                         description=_text(body.get("description"), "description"), source_kind=kind, source_ref=ref,
-                        scores=_scores(body.get("scores")), reviewers=reviewers,
+                        scores=scores, reviewers=reviewers,
                         reviews_per_item=_per_item(body.get("reviews_per_item"), reviewers), sampling=sampling,
                         status="open", created_by=p.actor)
     limit = _limit(body.get("limit"))
@@ -457,8 +496,10 @@ def submit(session: Session, p: Principal, queue_id: int, item_id: int, values: 
     missing = [n for n in specs if values.get(n) in (None, "")]
     if missing:
         raise InvalidInput("errors.queues.missing_score", name=missing[0])
-    checked = {n: score_value(specs[n], values[n]) for n in specs}
     text = _text(comment, "comment")
+    configs = score_configs.for_scoring(session, q.workspace_id)
+    checked = {n: score_value(specs[n], values[n], configs.get(n) if specs[n].get("config") else None, text)
+               for n in specs}
     it = session.scalar(select(QueueItem).where(QueueItem.queue_id == q.id, QueueItem.id == item_id).with_for_update())
     if it is None:
         raise NotFound("errors.queues.item_not_found", id=item_id)
@@ -484,7 +525,8 @@ def _write_scores(session: Session, p: Principal, q: AnnotationQueue, it: QueueI
     by_name: dict[str, list[Review]] = defaultdict(list)
     for v in session.scalars(select(Review).where(Review.item_id == it.id).order_by(Review.reviewer_id)):
         by_name[v.name].append(v)
-    payload = [{"name": name, "value": sum(v.value for v in vs) / len(vs), "source": "human",
+    configs = score_configs.for_scoring(session, q.workspace_id)
+    payload = [{"name": name, "value": combined([v.value for v in vs], configs.get(name)), "source": "human",
                 "comment": " / ".join(v.comment for v in vs if v.comment)[:MAX_TEXT], "author": f"queue:{q.name}"[:320]}
                for name, vs in by_name.items()]
     writer = keys.system_principal(q.workspace_id, actor=p.actor)

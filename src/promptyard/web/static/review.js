@@ -8,13 +8,13 @@
 
   function current() { return document.getElementById("review"); }
 
-  function choose(kind, value) {
-    // A one-key answer: the first score of this kind without a value (else the first of the kind).
-    const sets = [...document.querySelectorAll(`#review fieldset.score[data-kind="${kind}"]`)];
+  function choose(key) {
+    // A one-key answer: the first score with this key and no answer yet (else the first with the key).
+    const sets = [...document.querySelectorAll("#review fieldset.score")]
+      .filter((f) => f.querySelector(`[data-key="${key}"]`));
     const open = sets.find((f) => !f.querySelector("input:checked")) || sets[0];
     if (!open) return false;
-    const target = open.querySelector(`[data-value="${value}"]`);
-    if (!target) return false;
+    const target = open.querySelector(`[data-key="${key}"]`);
     if (target.tagName === "BUTTON") target.form.requestSubmit(target);
     else target.checked = true;
     return true;
@@ -60,15 +60,13 @@
       return;
     }
     const key = event.key.toLowerCase();
-    let handled = false;
-    if ("12345".includes(key) && key.length === 1) handled = choose("scale5", key);
-    else if (key === "y") handled = choose("yes_no", "1");
-    else if (key === "n" && current().dataset.noKey === "no") handled = choose("yes_no", "0");
-    else if (key === "j" || key === "n") {
+    if (key.length !== 1) return;
+    let handled = choose(key);  // 1-5, y / n, a category's key
+    if (!handled && (key === "j" || key === "n")) {
       const save = document.getElementById("save");
       if (save) { form.requestSubmit(save); handled = true; }
-    } else if (key === "s") { form.requestSubmit(document.getElementById("skip")); handled = true; }
-    else if (key === "c") { document.getElementById("comment").focus(); handled = true; }
+    } else if (!handled && key === "s") { form.requestSubmit(document.getElementById("skip")); handled = true; }
+    else if (!handled && key === "c") { document.getElementById("comment").focus(); handled = true; }
     if (handled) event.preventDefault();
   });
   document.addEventListener("DOMContentLoaded", bind);

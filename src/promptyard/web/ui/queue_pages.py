@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from promptyard import catalogue
 from promptyard.domain.numbers import MAX_ID
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import annotation_queues as aq
@@ -43,7 +44,7 @@ def _new_form(request: Request, user: UiUser, *, form: dict[str, Any] | None = N
                     "scores": [{"name": "accuracy", "kind": "scale5", "rubric": ""}]}
     rows = (form["scores"] + [{"name": "", "kind": "scale5", "rubric": ""}] * SCORE_ROWS)[:SCORE_ROWS]
     return render.page(request, user, "ui/queues/new.html", status_code=status, form=form, rows=rows, people=people,
-                       kinds=aq.SCORE_KINDS, error=error)
+                       kinds=aq.FREE_KINDS, error=error)
 
 
 @router.get("/queues/new", name="queue_new")
@@ -92,7 +93,8 @@ def queue_page(request: Request, queue_id: Id, user: Viewer) -> Response:
     with db(request).read() as s:
         found = aq.overview(s, user.principal, queue_id)
     may_review = user.user_id in found["reviewers"] or user.role in ("admin", "owner")
-    return render.page(request, user, "ui/queues/overview.html", queue=found, may_review=may_review)
+    return render.page(request, user, "ui/queues/overview.html", queue=found, may_review=may_review,
+                       value_text=value_text(found, user.locale))
 
 
 def _review_page(request: Request, user: UiUser, queue_id: int, item_id: int | None, *, error: str | None = None,
@@ -110,12 +112,42 @@ def _review_page(request: Request, user: UiUser, queue_id: int, item_id: int | N
         comment = next((r["comment"] for r in item["mine"] if r["comment"]), "")
     return render.page(request, user, "ui/queues/review.html", status_code=status, queue=queue, item=item,
                        progress=progress, values=values or {}, comment=comment, error=error,
+                       choices={sc["name"]: choices(sc, user.locale) for sc in queue["scores"]},
+                       value_text=value_text(queue, user.locale),
                        input_turns=conversation.turns(item["request"]["input"], "user") if item else None,
                        output_turns=conversation.turns(item["request"]["output"], "assistant") if item else None)
 
 
 def _shown(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
+
+
+def choices(spec: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """A score's one-click answers: {value sent, text, key (the keyboard's), hint}; none for numeric."""
+    if spec["kind"] == "scale5":
+        return [{"value": str(n), "text": str(n), "key": str(n), "hint": ""} for n in range(1, 6)]
+    if spec["kind"] == "yes_no":
+        return [{"value": _shown(aq.YES), "text": catalogue.translate(lang, "queues.yes"), "key": "y", "hint": ""},
+                {"value": _shown(aq.NO), "text": catalogue.translate(lang, "queues.no"), "key": "n", "hint": ""}]
+    if spec["kind"] == "categorical":
+        cats = spec.get("categories") or []
+        digits = all(float(c["value"]).is_integer() and 0 <= c["value"] <= 9 for c in cats)
+        return [{"value": _shown(c["value"]), "text": c["label"], "hint": c["description"],
+                 "key": _shown(c["value"]) if digits else (str(i + 1) if i < 9 else "")} for i, c in enumerate(cats)]
+    return []
+
+
+def value_text(queue: dict[str, Any], lang: str) -> Any:
+    """For templates: a stored review value as its answer reads (yes / no, a category's label)."""
+    specs = {s["name"]: s for s in queue["scores"]}
+
+    def text(name: str, value: float) -> str:
+        for c in choices(specs.get(name, {"kind": "numeric"}), lang):
+            if c["value"] == _shown(value):
+                return c["text"]
+        return _shown(value)
+
+    return text
 
 
 @router.get("/queues/{queue_id}/review", name="queue_review")
