@@ -24,8 +24,9 @@
     if (busy) return;
     busy = true;
     const body = new URLSearchParams(new FormData(form, submitter));
+    // (form.action would be the buttons named "action", not the attribute)
     try {
-      const answer = await fetch(form.action, { method: "POST", body, credentials: "same-origin",
+      const answer = await fetch(form.getAttribute("action"), { method: "POST", body, credentials: "same-origin",
                                                 headers: { "Accept": "text/html" } });
       const page = new DOMParser().parseFromString(await answer.text(), "text/html");
       const next = page.getElementById("review");
