@@ -515,17 +515,17 @@ def submit(session: Session, p: Principal, queue_id: int, item_id: int, values: 
         it.reviewed += 1
     if it.reviewed >= q.reviews_per_item:
         it.state = "done"
-        _write_scores(session, p, q, it)
+        _write_scores(session, p, q, it, configs)
     session.flush()
     return {"item": it.id, "state": it.state, "reviewed": it.reviewed}
 
 
-def _write_scores(session: Session, p: Principal, q: AnnotationQueue, it: QueueItem) -> None:
-    """The request's scores from the item's reviews: each score's mean, the comments joined."""
+def _write_scores(session: Session, p: Principal, q: AnnotationQueue, it: QueueItem,
+                  configs: dict[str, scd.ScoreConfig]) -> None:
+    """The request's scores from the item's reviews (`combined`), the comments joined."""
     by_name: dict[str, list[Review]] = defaultdict(list)
     for v in session.scalars(select(Review).where(Review.item_id == it.id).order_by(Review.reviewer_id)):
         by_name[v.name].append(v)
-    configs = score_configs.for_scoring(session, q.workspace_id)
     payload = [{"name": name, "value": combined([v.value for v in vs], configs.get(name)), "source": "human",
                 "comment": " / ".join(v.comment for v in vs if v.comment)[:MAX_TEXT], "author": f"queue:{q.name}"[:320]}
                for name, vs in by_name.items()]
