@@ -93,6 +93,12 @@ def _seed(live, work: Path) -> None:  # noqa: ANN001
                 commit=commit, folder="production", labels=["production"] if i == 3 else [])
     (work / "policy.json").write_text(json.dumps(_documented_policy()), encoding="utf-8")
     (work / "names.txt").write_text("山田花子\n佐藤一郎\n", encoding="utf-8")
+    # docs/datasets.md: a file to upload and a low-scored log for its filter.
+    (work / "questions.csv").write_text("question,patient,expected,metadata.source\n"
+                                        "授乳中でも飲めますか?,30代女性,医師に相談してください。,薬局\n", encoding="utf-8")
+    ours(live, "POST", "/api/v1/requests", json={"requests": [{
+        "model": "gpt-4o", "prompt": {"name": "服薬指導/返信案", "variables": {"question": "飲み忘れたら?"}},
+        "output": {"text": "気づいた時に飲んでください。"}, "scores": [{"name": "medically_correct", "value": 40}]}]})
 
 
 def test_the_documented_commands_run(live, tmp_path):
@@ -119,6 +125,7 @@ def test_the_documented_commands_run(live, tmp_path):
     assert ran >= 15  # a guard against an extraction that finds nothing
     assert (work / "prompts" / "服薬指導" / "返信案.yaml").exists() and (work / "low.csv").exists()
     assert (work / "for-excel.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert "授乳中でも飲めますか?" in (work / "regression.csv").read_text(encoding="utf-8-sig")  # docs/datasets.md
     labels = ours(live, "GET", "/api/v1/prompts/by-name/%E6%9C%8D%E8%96%AC%E6%8C%87%E5%B0%8E%2F%E8%BF%94%E4%BF%A1%E6%A1%88")
     assert {lab["name"] for lab in labels["labels"]} >= {"production", "staging"}
 

@@ -1,5 +1,5 @@
 """Client commands of the CLI (need only httpx + PyYAML), one module per noun: cli_prompts
-(prompts, requests export), cli_experiments, cli_privacy; cli_api holds the connection they share.
+(prompts, requests export), cli_experiments, cli_datasets, cli_privacy; cli_api holds the connection they share.
 They talk to a running server: PROMPTYARD_URL (default http://127.0.0.1:8700) and
 PROMPTYARD_API_KEY, or --url/--api-key.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from promptyard.cli_api import add_connection_options
+from promptyard.cli_datasets import dataset_commands
 from promptyard.cli_experiments import experiment_commands
 from promptyard.cli_help import examples
 from promptyard.cli_privacy import privacy_group
@@ -48,5 +49,6 @@ def add_commands(sub: Any) -> None:
     ex.add_argument("-o", "--output", help="file to write (default: standard output)")
     ex.set_defaults(func=cmd_export)
     privacy = privacy_group(sub)
-    for p in (pl, pg, pp, pu, ex, *experiment_commands(sub), *privacy.choices.values()):
+    for p in (pl, pg, pp, pu, ex, *experiment_commands(sub), *dataset_commands(sub),
+              *privacy.choices.values()):
         add_connection_options(p)

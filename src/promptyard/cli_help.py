@@ -33,7 +33,7 @@ EXAMPLES = {
 
 server commands ({", ".join(SERVER_COMMANDS)}) open the database themselves and need the server
 extra: {SERVER_EXTRA}
-client commands (prompts, requests, experiments, privacy) talk to a running server (PROMPTYARD_URL,
+client commands (prompts, requests, experiments, datasets, privacy) talk to a running server (PROMPTYARD_URL,
 PROMPTYARD_API_KEY) and need only `pip install promptyard`.
 `promptyard COMMAND --help` shows each command's options and examples.""",
     "serve": f"""examples:
@@ -79,6 +79,13 @@ exit status: 0 stopped, 2 the server extra is missing, 3 the port is busy or can
   promptyard experiments policy 服薬指導/返信案 production --file policy.json --reason "try v3 on staff"
   promptyard experiments show 服薬指導/返信案 production
   promptyard experiments promote 服薬指導/返信案 production --reason "v3 wins on medically_correct"
+
+{_CLIENT}""",
+    "datasets": f"""examples:
+  promptyard datasets from-filter 回帰セット --create --filter 'score.medically_correct < 60' -m "low scores"
+  promptyard datasets upload 回帰セット questions.csv -m "pharmacists' questions"
+  promptyard datasets export 回帰セット --format csv --bom -o regression.csv
+  promptyard datasets list
 
 {_CLIENT}""",
     "privacy": f"""examples:

@@ -26,6 +26,7 @@ from promptyard.sdk import prompt as prompts
 from promptyard.sdk.batcher import Batcher, BatcherConfig
 from promptyard.sdk.cache import ChangeWatcher, Key, PromptCache
 from promptyard.sdk.counters import FlushResult
+from promptyard.sdk.datasets import Datasets
 from promptyard.sdk.forks import Rearmed
 from promptyard.sdk.prompt import Prompt
 from promptyard.settings import client_config
@@ -246,7 +247,12 @@ class _Core(Rearmed):
 
 
 class Promptyard(_Core):
-    """The synchronous client. `Promptyard()` reads PROMPTYARD_URL and PROMPTYARD_API_KEY."""
+    """The synchronous client. `Promptyard()` reads PROMPTYARD_URL and PROMPTYARD_API_KEY.
+    `client.datasets` reads and makes datasets (sdk/datasets.py)."""
+
+    @property
+    def datasets(self) -> Datasets:
+        return Datasets(self._request)
 
     def get(self, name: str, *, version: int | None = None, label: str | None = None,
             variables: dict[str, Any] | None = None, metadata: Mapping[str, Any] | None = None,

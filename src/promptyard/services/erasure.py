@@ -3,7 +3,8 @@ filter matches) and retention (logs older than the workspace's period, purged by
 tick and on request).
 
 `delete_requests` is the one primitive: it takes the requests (and, through their keys' ON DELETE
-CASCADE, their metadata, tags, scores and redaction counts) out of the tables, takes them and
+CASCADE, their metadata, tags, scores and redaction counts) out of the tables with the dataset items made
+from them (every version's: services/datasets.forget_requests), takes them and
 their scores out of the running totals (version totals, latency buckets, score totals and the
 experiments' per-unit sums, whose emptied units go), and drops pending updates sent for their
 ids. Larger removals run in batches of BATCH logs, one transaction each, so that no purge holds
@@ -30,7 +31,7 @@ from promptyard.domain import access, query
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import annotation_queues, audit, experiment_records, keys, request_reads
+from promptyard.services import annotation_queues, audit, datasets, experiment_records, keys, request_reads
 from promptyard.store import bulk, rollups, text_search
 from promptyard.store.db import Database
 from promptyard.store.models import AuditEvent, PendingUpdate, Request, Score, Span, Trace, Workspace
@@ -76,6 +77,7 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
                                                 bulk.one_of(PendingUpdate.client_id, [row.client_id for row in rows])))
     text_search.remove(session, [(row.id, workspace_id, text_of(row.input), text_of(row.output)) for row in rows])
     _delete_traces(session, workspace_id, found)
+    datasets.forget_requests(session, workspace_id, found)  # items made from them are copies of their text
     annotation_queues.remove_for_requests(session, found)
     session.execute(delete(Request.__table__).where(Request.workspace_id == workspace_id, bulk.one_of(Request.id, found)))
     changes.apply(session, workspace_id)  # last, in key order (see rollups)

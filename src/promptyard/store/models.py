@@ -575,6 +575,63 @@ class ProviderConnection(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# --- datasets (services/datasets.py) ---
+
+
+class Dataset(Base):
+    """A named, versioned set of items to evaluate prompts on. `latest_version` is bumped under a
+    row lock on this row, so versions are 1, 2, 3 ... with no gap or duplicate."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)  # 0 = no version yet
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatasetVersion(Base):
+    """One immutable state of a dataset: its number, why it was made, by whom, how many items."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the dataset
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text, default="")
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatasetItem(Base):
+    """One item, in the versions first_version <= v < last_version (last_version NULL: up to the
+    latest). Its content never changes: an edit ends it and starts a copy at the same `position`
+    (its place and number in the dataset), a deletion ends it. See services/datasets.py for why
+    items carry version ranges rather than one membership row per version."""
+
+    __tablename__ = "dataset_items"
+    __table_args__ = (Index("ix_dataset_items_position", "dataset_id", "position", "first_version"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the dataset
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    first_version: Mapped[int] = mapped_column(Integer)
+    last_version: Mapped[int | None] = mapped_column(Integer)
+    input: Mapped[Any] = mapped_column(PackedJSONType, nullable=False)  # variables {name: value} or a list of messages
+    expected: Mapped[str | None] = mapped_column(Text)
+    item_metadata: Mapped[dict[str, str]] = mapped_column("metadata", JSONType, default=dict)
+    # The request log it was made from: erasing that request erases this item (services/erasure.py).
+    source_request_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # --- annotation queues (services/annotation_queues.py, issue 17) ---
 
 

@@ -20,6 +20,7 @@ from promptyard.services import annotation_queues, erasure, outbound, ramps, req
 from promptyard.settings import Settings
 from promptyard.store.db import Database
 from promptyard.web import compat, ui
+from promptyard.web.api import datasets as api_datasets
 from promptyard.web.api import docs as api_docs
 from promptyard.web.api import erasure as api_erasure
 from promptyard.web.api import errors as api_errors
@@ -60,7 +61,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         outbound=outbound.Policy.from_settings(settings)),
         version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
-               api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_queues, api_docs)
+               api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_datasets, api_queues, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)

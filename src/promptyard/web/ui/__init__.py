@@ -3,8 +3,8 @@
 Modules by what they hold: render (templates, links, forms - read its docstring first), session
 (the logged-in user, roles, CSRF, cookies), catalogue (i18n), errors (the UI's error page), assets
 (static files), auth_pages, prompt_pages, editor_pages, label_pages, admin_pages (API keys), member_pages, privacy_pages (redaction policy),
-experiment_pages, request_pages, erasure_pages (erasure and retention), trace_pages (OTLP traces),
-queue_pages (annotation queues and the focused review page).
+experiment_pages, request_pages, score_config_pages, erasure_pages (erasure and retention), trace_pages (OTLP traces),
+dataset_pages (datasets), queue_pages (annotation queues and the focused review page).
 """
 
 from fastapi import APIRouter, Depends, Request
@@ -14,6 +14,7 @@ from promptyard.web.ui import (  # noqa: F401
     admin_pages,
     assets,
     auth_pages,
+    dataset_pages,
     editor_pages,
     erasure_pages,
     errors,
@@ -24,6 +25,7 @@ from promptyard.web.ui import (  # noqa: F401
     prompt_pages,
     queue_pages,
     request_pages,
+    score_config_pages,
     session,
     trace_pages,
 )
@@ -31,7 +33,8 @@ from promptyard.web.ui import (  # noqa: F401
 # bind_request runs first on every UI route, so even a failing page knows its language.
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(session.bind_request)])
 for _module in (assets, auth_pages, prompt_pages, editor_pages, label_pages, admin_pages, member_pages,
-                privacy_pages, experiment_pages, request_pages, erasure_pages, trace_pages, queue_pages):
+                privacy_pages, experiment_pages, request_pages, score_config_pages, erasure_pages, trace_pages,
+                dataset_pages, queue_pages):
     router.include_router(_module.router)
 
 # The server's root leads a newcomer to the UI (the prompt list, or the login page before it).

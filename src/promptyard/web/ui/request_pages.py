@@ -18,7 +18,7 @@ from promptyard.catalogue import translate
 from promptyard.domain import access, numbers
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
-from promptyard.services import exports, log_stats, log_trends, request_annotations, request_reads
+from promptyard.services import exports, log_stats, log_trends, request_annotations, request_reads, score_configs
 from promptyard.services.render_pool import engine_for
 from promptyard.web.context import ctx, db
 from promptyard.web.downloads import download
@@ -120,7 +120,10 @@ def detail_page(request: Request, ref: Ref, user: Viewer):
 def _detail(request: Request, user: UiUser, ref: str, status_code: int = 200, **form_state: Any):
     with db(request).read() as s:
         item = request_reads.detail(s, user.principal, ref, engine_for(ctx(request).settings))
+        configs = {c.name: c for c in score_configs.list_all(s, user.principal)}
+    item["score_names"] = sorted(set(item["score_names"]) | {n for n, c in configs.items() if not c.archived})
     return render.page(request, user, "ui/requests/detail.html", status_code=status_code, item=item,
+                       score_configs=configs,
                        input_turns=conversation.turns(item["input"], "user"),
                        output_turns=conversation.turns(item["output"], "assistant"),
                        rendered_turns=conversation.turns(item["rendered_template"], "system")
@@ -138,7 +141,7 @@ def _annotate(request: Request, user: UiUser, ref: str, kind: request_annotation
             request_annotations.annotate(s, user.principal, ref, kind, payload, stored_only=True,
                                          grace_s=ctx(request).settings.pending_grace_s)
     except InvalidInput as exc:
-        return _detail(request, user, ref, 422, form_error=exc.message, form_values=dict(form))
+        return _detail(request, user, ref, 422, form_error=exc.text(user.locale), form_values=dict(form))
     return render.redirect(request, "request", notice=notice, ref=ref)
 
 

@@ -1,7 +1,7 @@
 """annotation queues: queues of requests for people to score, their items, marks and reviews
 
 Revision ID: 0018
-Revises: 0017
+Revises: 0015
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import promptyard.store.types
 
 revision = "0018"
-down_revision = "0017"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
