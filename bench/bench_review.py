@@ -29,7 +29,9 @@ from common import by_size, fresh_pg, key_file, machine, pct, write_section  # n
 
 from promptyard.services import annotation_queues as aq  # noqa: E402
 from promptyard.services import keys, users  # noqa: E402
+from promptyard.settings import Settings  # noqa: E402
 from promptyard.store.db import Database  # noqa: E402
+from promptyard.web.app import create_app  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 QUEUE_ITEMS = 5000
@@ -108,9 +110,6 @@ def _page_round_trips(db: Database, email: str, queue_id: int, runs: int) -> lis
     import re
 
     from fastapi.testclient import TestClient
-
-    from promptyard.settings import Settings
-    from promptyard.web.app import create_app
 
     app = create_app(Settings(data_dir="/nonexistent", public_url="http://testserver", allowed_hosts="testserver",
                               login_failures_per_address=0, ramp_tick_s=0), db)
