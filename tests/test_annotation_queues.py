@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from promptyard.domain import agreement
 from promptyard.errors import Conflict, Forbidden, InvalidInput
 from promptyard.services import annotation_queues as aq
 from promptyard.services import erasure, log_stats, request_ingest, request_reads, score_configs, users
@@ -192,6 +193,11 @@ def test_disagreements_and_overview(database, principal):
                                                                                     (i1, "accuracy", 4.0)]
         assert {r["id"]: r["done"] for r in o["reviewers"]} == {a.user_id: 2, b.user_id: 2}
         assert o["counts"] == {"waiting": 0, "done": 2}
+        by_name = {a["name"]: a for a in o["agreement"]}
+        expected = agreement.krippendorff_alpha([[1, 5], [2, 2]], level="ordinal")  # checked in test_agreement
+        assert by_name["accuracy"]["alpha"] == pytest.approx(expected.value) and by_name["accuracy"]["items"] == 2
+        assert by_name["accuracy"]["observed"] == 0.5 and by_name["safe"]["level"] == "nominal"
+        assert by_name["safe"]["observed"] == 0.5
 
 
 def test_erasure_removes_items_and_reviews(database, principal):

@@ -69,6 +69,7 @@ def test_a_pharmacist_reviews_without_javascript(api, ui, database, principal):
     assert skipped.status_code == 303
     over = editor.get(f"/ui/queues/{qid}")
     assert over.status_code == 200 and 'id="disagreements"' in over.text and "用量の根拠が弱い" in over.text
+    assert 'id="agreement"' in over.text
     assert re.search(r"<td class=\"num\">1</td><td class=\"num\">0</td>", over.text)
     scores = api.get(f"/api/v1/requests/{number}").json()["scores"]
     assert {s["name"]: s["value"] for s in scores} == {"accuracy": 3.5, "safe": 50}

@@ -27,7 +27,7 @@ from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from promptyard.domain import access, query
+from promptyard.domain import access, agreement, query
 from promptyard.domain import score_configs as scd
 from promptyard.domain.logs import SCORE_NAME
 from promptyard.domain.numbers import ROW_ID_MAX
@@ -571,8 +571,29 @@ def overview(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
     people = {u.id: u for u in session.scalars(select(User).where(bulk.one_of(User.id, ids)))} if ids else {}
     reviewers = [{"id": i, "email": people[i].email if i in people else "", "name": people[i].name if i in people else "",
                   "named": i in q.reviewers, **per[i]} for i in ids]
-    return get(session, p, queue_id) | {"total": total, "reviewers": reviewers,
+    return get(session, p, queue_id) | {"total": total, "reviewers": reviewers, "agreement": agreement_of(session, q),
                                         "disagreements": disagreements(session, p, q, viewer=p.user_id)}
+
+
+LEVELS = {"scale5": "ordinal", "categorical": "ordinal", "yes_no": "nominal", "numeric": "interval"}
+
+
+def agreement_of(session: Session, q: AnnotationQueue) -> list[dict[str, Any]]:
+    """Per score: Krippendorff's alpha over the items two or more reviewers scored (ordinal for 1-5
+    and categories, nominal for yes / no, interval for numbers: domain/agreement.py) and the share
+    of agreeing pairs. Only the coefficients: no reviewer's values."""
+    units: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for item_id, name, value in session.execute(select(Review.item_id, Review.name, Review.value)
+                                                .where(Review.queue_id == q.id)):
+        units[name][item_id].append(value)
+    out = []
+    for spec in q.scores:
+        rated = [vs for vs in units[spec["name"]].values() if len(vs) > 1]
+        level = LEVELS.get(spec["kind"], "interval")
+        alpha, pairs = agreement.krippendorff_alpha(rated, level=level), agreement.percent_agreement(rated)
+        out.append({"name": spec["name"], "level": level, "alpha": alpha.value, "observed": pairs.value,
+                    "items": alpha.n, "reason": alpha.reason})
+    return out
 
 
 def disagreements(session: Session, p: Principal, q: AnnotationQueue, *, viewer: int | None = None,
