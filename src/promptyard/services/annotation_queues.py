@@ -279,6 +279,12 @@ def _counts(session: Session, queue_ids: list[int]) -> dict[int, dict[str, int]]
     return dict(out)
 
 
+def record(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
+    """The queue without its counts (what the review page needs)."""
+    access.require(p, "read")
+    return _record(_queue(session, p, queue_id))
+
+
 def get(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
     access.require(p, "read")
     q = _queue(session, p, queue_id)
@@ -555,6 +561,13 @@ def progress_of(session: Session, q: AnnotationQueue, reviewer_id: int) -> dict[
     total = session.scalar(select(func.count()).select_from(QueueItem).where(QueueItem.queue_id == q.id)) or 0
     done, skipped = marks.get("done", 0), marks.get("skipped", 0)
     return {"done": done, "skipped": skipped, "total": total, "position": min(done + skipped + 1, total)}
+
+
+def progress(session: Session, p: Principal, queue_id: int) -> dict[str, int]:
+    """The calling reviewer's progress in a queue (see progress_of)."""
+    access.require(p, "read")
+    q = _queue(session, p, queue_id)
+    return progress_of(session, q, _reviewer(p, q))
 
 
 def overview(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:

@@ -100,13 +100,13 @@ def queue_page(request: Request, queue_id: Id, user: Viewer) -> Response:
 def _review_page(request: Request, user: UiUser, queue_id: int, item_id: int | None, *, error: str | None = None,
                  status: int = 200, values: dict[str, str] | None = None, comment: str = "") -> Response:
     with db(request).read() as s:
-        queue = aq.get(s, user.principal, queue_id)
+        queue = aq.record(s, user.principal, queue_id)
         if item_id is None:
             found = aq.next_item(s, user.principal, queue_id)
             item, progress = found["item"], found["progress"]
         else:
             item = aq.item(s, user.principal, queue_id, item_id)
-            progress = aq.next_item(s, user.principal, queue_id)["progress"]
+            progress = aq.progress(s, user.principal, queue_id)
     if item is not None and values is None:
         values = {r["name"]: _shown(r["value"]) for r in item["mine"]}
         comment = next((r["comment"] for r in item["mine"] if r["comment"]), "")
@@ -164,7 +164,7 @@ def review_submit(request: Request, queue_id: Id, user: Viewer, form: FormData) 
         raise NotFound("errors.queues.item_not_found", id=str(form.get("item") or ""))
     comment = str(form.get("comment") or "")
     with db(request).read() as s:
-        scores = aq.get(s, user.principal, queue_id)["scores"]
+        scores = aq.record(s, user.principal, queue_id)["scores"]
     values = {sc["name"]: str(form.get(f"score_{sc['name']}") or "") for sc in scores}
     try:
         with db(request).write() as s:
