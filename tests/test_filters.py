@@ -45,6 +45,13 @@ CASES = {
     'output ~ "服薬"': {1},
     '(metadata.env = "prod" OR tag = "x") AND NOT status = "error"': {0},
     'metadata.env = "prod" or metadata.env = "dev"': {0, 1}, 'NOT (tag exists OR cost exists)': set(),
+    # logs not sent as spans: every positive trace condition fails, every negated one holds
+    # (tests/test_otlp.py has the traced cases)
+    'trace_id missing': {0, 1, 2}, 'trace_id exists': set(), 'span_id != "00000000000000a1"': {0, 1, 2},
+    'trace_id = "0123456789ABCDEF0123456789abcdef"': set(), 'span.name ~ "ret"': set(),
+    'span.name != "retrieve"': {0, 1, 2}, 'span.attr.retrieval.top_k >= 1': set(), 'span.attr."a.b" missing': {0, 1, 2},
+    'trace.name = "rag.answer"': set(), 'trace.name missing': {0, 1, 2}, 'prompt_id exists': {0},
+    'prompt_id missing': {1, 2},
 }
 
 
@@ -64,3 +71,14 @@ def test_filter_selects_exactly(logged, text):
     r = api.get("/api/v1/requests", params={"filter": text})
     assert r.status_code == 200, r.text
     assert {i["id"] for i in r.json()["items"]} == {f"id{n}-{suffix}" for n in CASES[text]}
+
+
+@pytest.mark.parametrize("text, says", [
+    ('trace_id = "abc"', "trace_id needs 32 hex digits"), ('span_id = "zz"', "span_id needs 16 hex digits"),
+    ('span.attr.top_k > "five"', "'>' on span.attr needs a number"), ("span.attr = 1", "unknown field"),
+    ('span.name exists', "not allowed on span.name"), ('trace.nam = "x"', "unknown field 'trace.nam'"),
+    ('metadata."a".b = "x"', "a quoted key is the whole key"),
+])
+def test_trace_conditions_refuse_what_they_cannot_mean(api, text, says):  # noqa: ANN001
+    r = api.get("/api/v1/requests", params={"filter": text})
+    assert r.status_code == 422 and says in r.text, r.text

@@ -526,3 +526,63 @@ def test_the_promptlayer_wrapper_log_is_linked_to_its_span(pl, live):
     assert detail["trace"] == {"trace_id": seen["trace_id"], "span_id": wrapper["span_id"]}
     assert len(logs_of(live.http, seen["trace_id"])) == 0  # no second log: the one request has no otel.trace_id
     client.tracer_provider.shutdown()
+
+
+def _rag_named(root: str, top_k: int, cached: bool):  # noqa: ANN202
+    def build(tracer) -> None:  # noqa: ANN001
+        with tracer.start_as_current_span(root, kind=SpanKind.SERVER):
+            with tracer.start_as_current_span("retrieve") as r:
+                r.set_attributes({"db.system": "qdrant", "retrieval.top_k": top_k, "cache.hit": cached})
+            with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT) as llm:
+                llm.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.system": "openai",
+                                    "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10})
+    return build
+
+
+def test_requests_are_found_by_their_trace(api, ui):  # noqa: ANN001
+    """trace_id, span_id, trace.name, span.name and span.attr.<key> in the filter, the text form and
+    the JSON form, a page, the statistics (which read every match) and the exports' trace columns."""
+    a, b = recorded(_rag_named("rag.answer", 5, True)), recorded(_rag_named("faq.answer", 2, False))
+    for spans in (a, b):
+        assert api.post("/v1/traces", content=protobuf(spans), headers=PROTOBUF).status_code == 200
+    plain = api.post("/api/v1/requests", json={"id": str(uuid.uuid4()), "model": "m"}).json()["ids"][0]
+    ta, tb = trace_id_of(a), trace_id_of(b)
+    llm_a = format(next(s for s in a if s.name == "chat gpt-4o").context.span_id, "016x")
+    [log_a], [log_b] = logs_of(api, ta), logs_of(api, tb)
+    assert (log_a["trace_id"], log_a["span_id"]) == (ta, llm_a)  # list items name their trace
+
+    def found(text: str) -> set[str]:
+        r = api.get("/api/v1/requests", params={"filter": text})
+        assert r.status_code == 200, r.text
+        return {i["id"] for i in r.json()["items"]}
+
+    A, B, P = log_a["id"], log_b["id"], plain  # noqa: N806
+    cases = {
+        'trace.name = "rag.answer"': {A}, 'trace.name ~ "ANSWER"': {A, B}, 'trace.name != "rag.answer"': {B, P},
+        "span.attr.retrieval.top_k >= 5": {A}, "span.attr.retrieval.top_k < 5": {B},
+        "span.attr.retrieval.top_k = 5": {A}, 'span.attr.retrieval.top_k = "5"': set(),  # a number is not text
+        "span.attr.retrieval.top_k in [2, 3]": {B}, "span.attr.retrieval.top_k != 5": {B, P},
+        'span.attr.db.system = "qdrant"': {A, B}, 'span.attr."db.system" ~ "QDR"': {A, B},
+        "span.attr.cache.hit exists": {A, B}, "span.attr.nope exists": set(), "span.attr.nope missing": {A, B, P},
+        f'trace_id = "{ta.upper()}"': {A}, f'trace_id in ["{ta}", "{tb}"]': {A, B}, f'trace_id != "{ta}"': {B, P},
+        "trace_id exists": {A, B}, f'span_id = "{llm_a}"': {A}, "span_id missing": {P},
+        'span.name = "retrieve" AND NOT trace.name = "faq.answer"': {A},
+        f'trace_id = "{ta}" AND span.attr.retrieval.top_k > 1': {A},
+    }
+    for text, expected in cases.items():
+        assert found(text) == expected, text
+    by_json = api.post("/api/v1/requests/search", json={"filter": {"and": [
+        {"field": "span.attr", "key": "retrieval.top_k", "op": ">=", "value": 5},
+        {"field": "trace.name", "op": "=", "value": "rag.answer"}]}})
+    assert [i["id"] for i in by_json.json()["items"]] == [A], by_json.text
+    stats = api.get("/api/v1/requests/stats", params={"filter": f'trace_id = "{ta}"'}).json()["items"]
+    assert sum(row["count"] for row in stats) == 1
+    jsonl = api.get("/api/v1/requests/export", params={"format": "jsonl", "filter": "trace_id exists"}).text
+    assert sorted((json.loads(line)["trace_id"], json.loads(line)["span_id"]) for line in jsonl.splitlines()) == sorted(
+        [(ta, llm_a), (tb, log_b["span_id"])])
+    csv_text = api.get("/api/v1/requests/export", params={"format": "csv", "filter": f'trace_id = "{ta}"'}).text
+    header, row = csv_text.lstrip("\ufeff").splitlines()[:2]
+    assert header.endswith(",trace_id,span_id") and row.endswith(f",{ta},{llm_a}")
+    page = ui("viewer").get("/ui/requests", params={"q": "span.attr.retrieval.top_k >= 5"}).text
+    assert 'id="matching">1 matching<' in page and "span.attr.&lt;key&gt; (any span of the trace)" in page
+    assert "トレース内のいずれかのスパン" in ui("viewer", lang="ja").get("/ui/requests").text

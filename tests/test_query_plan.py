@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from promptyard import catalogue
 from promptyard.domain import query
-from promptyard.services import keys, request_ingest, request_reads
+from promptyard.domain.span_records import Span
+from promptyard.services import keys, otlp_ingest, request_ingest, request_reads
 from promptyard.store import query_plan
 from promptyard.store.models import Request
 from promptyard.store.query_sql import where
@@ -44,17 +45,42 @@ def _logs(rng: random.Random) -> list[dict]:
     return out
 
 
+TRACE_IDS = [f"{0x7ace0 + i:032x}" for i in range(8)]
+ROOTS = ["rag.answer", "faq", "回答"]
+TOP_K = [1, 3, 5, 8]
+
+
+def _spans(rng: random.Random) -> list[Span]:
+    """Traces of a root, a retrieval span and 1-3 LLM spans (each LLM span a log, its time among
+    the other logs'); the same trace ids in both workspaces."""
+    out = []
+    for n, trace_id in enumerate(TRACE_IDS):
+        t = int((T0 + timedelta(minutes=rng.randrange(25))).timestamp() * 1e9)
+        root = f"{n:08x}00000000"
+        out.append(Span(trace_id, root, None, rng.choice(ROOTS), "server", t, t + 10**9, {}, [], "ok", ""))
+        out.append(Span(trace_id, f"{n:08x}00000001", root, "retrieve", "internal", t, t + 10**8,
+                        {"retrieval.top_k": rng.choice(TOP_K), "db.system": rng.choice(["qdrant", "pg"])}, [], "ok", ""))
+        for i in range(rng.randrange(1, 4)):
+            out.append(Span(trace_id, f"{n:08x}0000010{i}", root, "chat", "client", t, t + 5 * 10**8,
+                            {"gen_ai.operation.name": "chat", "gen_ai.system": "openai",
+                             "gen_ai.request.model": rng.choice(["gpt-4o", "claude"])}, [], "ok", ""))
+    return out
+
+
 @pytest.fixture(scope="module")
 def seeded(database):  # noqa: ANN001, ANN201
-    """The same random logs in two workspaces: a plan that leaks the other workspace's ids fails."""
-    logs = _logs(random.Random(15))
+    """The same random logs (some of them LLM spans of traces) in two workspaces: a plan that
+    leaks the other workspace's ids fails."""
+    logs, spans = _logs(random.Random(15)), _spans(random.Random(16))
     principals = []
     for _ in range(2):
         with database.write() as s:
             ws, _ = keys.ensure_workspace(s, f"plan-{uuid.uuid4().hex[:8]}")
             p = keys.system_principal(ws)
             result = request_ingest.ingest(s, p, [dict(x, id=f"{x['id']}-{ws}") for x in logs], max_batch=1000)
+            traced = otlp_ingest.ingest(s, p, spans, max_batch=1000)
         assert not result["errors"], result["errors"][:3]
+        assert traced["rejected"] == 0 and traced["logs"] > len(TRACE_IDS), traced
         principals.append(p)
     return database, principals[0]
 
@@ -83,7 +109,19 @@ def _cond() -> st.SearchStrategy:
                   st.integers(50, 900)),
         st.builds(lambda m: query.Cond("time", None, ">=", T0 + timedelta(minutes=m)), st.integers(0, 25)),
         st.builds(lambda v: query.Cond("text", None, "~", v), st.sampled_from(["用量", "dose", "薬の"])))
-    return st.one_of(meta, meta, score, tag, column)
+    trace = st.one_of(
+        st.builds(lambda t: query.Cond("trace_id", None, "=", t), st.sampled_from(TRACE_IDS + ["f" * 32])),
+        st.builds(lambda op, ts: query.Cond("trace_id", None, op, tuple(ts)), st.sampled_from(["in", "not_in"]),
+                  st.lists(st.sampled_from(TRACE_IDS), min_size=1, max_size=3, unique=True)),
+        st.builds(lambda op: query.Cond("span_id", None, op), st.sampled_from(["exists", "missing"])),
+        st.builds(lambda op, v: query.Cond("trace.name", None, op, v), st.sampled_from(["=", "!=", "~"]),
+                  st.sampled_from(ROOTS)),
+        st.builds(lambda op, v: query.Cond("span.name", None, op, v), st.sampled_from(["=", "!="]),
+                  st.sampled_from(["retrieve", "chat", "nope"])),
+        st.builds(lambda op, v: query.Cond("span.attr", "retrieval.top_k", op, v),
+                  st.sampled_from(["=", "!=", "<", ">="]), st.sampled_from(TOP_K)),
+        st.builds(lambda v: query.Cond("span.attr", "db.system", "=", v), st.sampled_from(["qdrant", "pg"])))
+    return st.one_of(meta, meta, score, tag, column, trace)
 
 
 FILTERS = st.recursive(_cond(), lambda inner: st.one_of(
@@ -148,6 +186,9 @@ def test_only_and_ed_positive_child_and_text_conditions_drive(seeded):  # noqa: 
                        'AND metadata.env ~ "pro" AND (tag in ["gold"] AND score.正確さ >= 50)')
     driving = [(c.field, c.key, c.op) for c in (o.cond for o in query_plan.candidates(node, p.workspace_id))]
     assert driving == [("metadata", "env", "="), ("text", None, "~"), ("tag", None, "in"), ("score", "正確さ", ">=")]
+    traced = query.parse(f'trace_id = "{TRACE_IDS[0]}" AND span.attr.retrieval.top_k >= 3 AND trace.name = "faq" '
+                         f'AND trace_id != "{TRACE_IDS[1]}"')
+    assert [(o.cond.field, o.cond.op) for o in query_plan.candidates(traced, p.workspace_id)] == [("trace_id", "=")]
 
 
 def test_a_small_set_drives_and_a_broad_filter_walks(database):  # noqa: ANN001

@@ -227,7 +227,8 @@ def test_export_csv_neutralises_formulas_and_jsonl(api):
     assert rows[0][0] == "id" and len(rows) == 3
     assert any(cell.startswith("'-cmd") for cell in rows[1] + rows[2])
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
-    assert rows[0][-3:] == ["input_text", "output_text", "error"] and "1日2回です。" in rows[1][-2]
+    assert rows[0][-5:] == ["input_text", "output_text", "error", "trace_id", "span_id"]
+    assert "1日2回です。" in rows[1][-4] and rows[1][-2:] == ["", ""]  # not sent as spans
     lines = api.get("/api/v1/requests/export", params={"format": "jsonl", "filter": 'model = "-cmd"'}).text
     items = [json.loads(x) for x in lines.splitlines()]
     assert [i["model"] for i in items] == ["-cmd"]

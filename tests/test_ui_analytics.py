@@ -89,3 +89,27 @@ def test_line_chart_breaks_at_missing_days_escapes_labels_and_caps_the_lines():
               for v in range(1, 12)]
     charts = trend_charts.trend_charts({"days": days, "series": series}, lambda k, **kw: k, "ja")
     assert len(ET.fromstring(str(charts[0].svg)).findall(f"{ns}g")) == trend_charts.MAX_LINES
+
+
+@pytest.mark.parametrize(("lang", "title", "per_hour"), [("en", "Trends by hour", "Requests per hour"),
+                                                        ("ja", "時間ごとの推移", "1 時間のリクエスト数")])
+def test_trends_per_hour(api, ui, lang, title, per_hour):  # noqa: ANN001
+    import xml.etree.ElementTree as ET
+
+    from tests.support import unique
+
+    name = unique("hourly")
+    _recent_logs(api, name, [0, 0, 1, 20])
+    client = ui("viewer", lang=lang)
+    page = client.get("/ui/analytics", params={"prompt": name, "per": "hour", "days": 30})  # a week at most
+    assert page.status_code == 200
+    assert f'<h2 id="trends">{title}</h2>' in page.text and '<option value="hour" selected>' in page.text
+    assert '<option value="7" selected>' in page.text
+    figure = re.search(r'data-chart="trend:count">\s*<figcaption>([^<]+)</figcaption>\s*(<svg.*?</svg>)', page.text,
+                       re.S)
+    assert figure.group(1) == per_hour
+    ns = "{http://www.w3.org/2000/svg}"
+    lines = ET.fromstring(figure.group(2)).findall(f"{ns}g")
+    points = [int(c.find(f"{ns}title").text.split(": ")[-1]) for g in lines for c in g.iter(f"{ns}circle")]
+    assert len(points) == 2 * 168 and sum(points) == 3  # an hour a point for a week, per version
+    assert client.get("/ui/analytics", params={"per": "minute"}).status_code == 422

@@ -3,7 +3,8 @@ error a service raises (`errors.*` keys, see `errors.py`).
 
 `en.json` and `ja.json` hold the shared and registry pages; each other area adds
 `<area>.en.json` / `<area>.ja.json` (e.g. `requests.en.json`). Keys are dotted names
-("prompts.title"); values are `str.format` texts with named fields ("{n} versions"). A key missing
+("prompts.title"); values are `str.format` texts with named fields ("{n} versions"); a text with
+doubled braces ("{{") is always formatted, so a literal brace in a message is written "{{". A key missing
 in Japanese falls back to English, and a key missing everywhere shows as the key itself (so a typo
 is visible on the page, never a blank); tests check that both languages have every key.
 """
@@ -43,6 +44,25 @@ def has(key: str) -> bool:
     return key in catalogue(DEFAULT)
 
 
+class Text:
+    """A message to translate later, in the reader's language: a catalogue key and its fields (which
+    may be Texts too). Errors take these as fields for the words a caller supplies ("prompt name")."""
+
+    __slots__ = ("key", "fields")
+
+    def __init__(self, key: str, /, **fields: object):
+        self.key, self.fields = key, fields
+
+    def render(self, lang: str) -> str:
+        return translate(lang, self.key, **self.fields)
+
+    def __str__(self) -> str:
+        return self.render(DEFAULT)
+
+    def __repr__(self) -> str:
+        return f"Text({self.key!r})"
+
+
 def translate(lang: str, key: str, /, **fields: object) -> str:
     text = catalogue(lang).get(key)
     if text is None:
@@ -50,8 +70,9 @@ def translate(lang: str, key: str, /, **fields: object) -> str:
     if text is None:
         log.warning("missing UI message %r", key)
         return key
-    if not fields:
-        return text
+    if not fields and "{{" not in text and "}}" not in text:
+        return text  # (a text with literal braces and no fields, e.g. a JSON example, is shown as it is)
+    fields = {k: v.render(lang) if isinstance(v, Text) else v for k, v in fields.items()}
     try:
         return text.format(**fields)
     except (KeyError, IndexError, ValueError):

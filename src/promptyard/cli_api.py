@@ -51,7 +51,7 @@ def connect(args: argparse.Namespace) -> Api:
     env_url, env_key = client_config()
     url, key = args.url or env_url, args.api_key or env_key
     if not key:
-        raise errors.Unauthorized("set PROMPTYARD_API_KEY or pass --api-key")
+        raise errors.Unauthorized("errors.keys.set_promptyard_api_key")
     return Api(url, key)
 
 

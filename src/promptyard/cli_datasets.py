@@ -23,7 +23,7 @@ def dataset_id(api: Api, name: str, *, create: bool = False) -> int:
     if found:
         return found[0]["id"]
     if not create:
-        raise errors.NotFound(f"no dataset named {name!r} (add --create to make it)")
+        raise errors.NotFound("errors.datasets.no_such_name_create", name=name)
     return api.call("POST", "/api/v1/datasets", json={"name": name})["id"]
 
 

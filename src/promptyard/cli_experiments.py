@@ -176,8 +176,7 @@ def cmd_experiment_by_id(args: argparse.Namespace) -> int:
                            args.json)
     fields = _declared(args)
     if not fields:
-        raise errors.InvalidInput("declare needs at least one of --hypothesis, --primary-metric, --planned-units, "
-                                  "--min-effect")
+        raise errors.InvalidInput("errors.experiments.declare_needs_least_hypothesis")
     e = api.call("PATCH", f"/api/v1/experiments/{args.id}", json=fields)
     print(f"experiment {e['id']}: primary metric {e['primary_metric']}, planned units {e['planned_units']}, "
           f"minimum effect {e['min_effect'] if e['min_effect'] is not None else '-'}; "

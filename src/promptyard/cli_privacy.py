@@ -19,7 +19,7 @@ def _confirm(args: argparse.Namespace, question: str) -> bool:
     if args.yes:
         return True
     if not sys.stdin.isatty():
-        raise errors.InvalidInput("not a terminal: pass --yes to confirm (after a --dry-run to see the count)")
+        raise errors.InvalidInput("errors.privacy.terminal_pass_yes_confirm")
     return input(f"{question} Type yes to go on: ").strip().lower() == "yes"
 
 
@@ -33,7 +33,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
         r = api.call("GET", "/api/v1/privacy/retention")
     else:
         if not args.reason:
-            raise errors.InvalidInput("--reason is required to change the retention period (it is audited)")
+            raise errors.InvalidInput("errors.privacy.reason_required_change_retention")
         r = api.call("PUT", "/api/v1/privacy/retention", json={"days": None if args.keep_forever else args.days,
                                                                 "reason": args.reason})
     if r["days"] is None:
@@ -66,7 +66,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def _user(text: str) -> dict[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key or not value:
-        raise errors.InvalidInput("--user takes KEY=VALUE, e.g. --user patient_id=P-1029")
+        raise errors.InvalidInput("errors.privacy.user_takes_key_value")
     return {"metadata_key": key, "metadata_value": value}
 
 
@@ -128,7 +128,7 @@ def cmd_redaction(args: argparse.Namespace) -> int:
     for item in args.detector or ():
         kind, sep, operator = item.partition("=")
         if not sep:
-            raise errors.InvalidInput("--detector takes KIND=OPERATOR, e.g. --detector phone=hash")
+            raise errors.InvalidInput("errors.privacy.detector_takes_kind_operator")
         detectors.setdefault(kind, {})["operator"] = operator
     if detectors:
         change["detectors"] = detectors

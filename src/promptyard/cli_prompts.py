@@ -48,7 +48,7 @@ def pull_target(out: Path, name: str) -> Path:
     path = out / f"{name}.yaml"
     root = out.resolve()
     if not path.resolve().is_relative_to(root) or path.resolve() == root:
-        raise errors.InvalidInput(f"refusing to write prompt {name!r}: {path} is outside {out}")
+        raise errors.InvalidInput("errors.prompts.refusing_write_prompt_outside", name=name, path=path, out=out)
     return path
 
 
@@ -97,17 +97,17 @@ def cmd_push(args: argparse.Namespace) -> int:
     api, root = connect(args), Path(args.dir)
     files = sorted(root.rglob("*.yaml")) + sorted(root.rglob("*.yml"))
     if not files:
-        raise errors.InvalidInput(f"no .yaml files under {root}")
+        raise errors.InvalidInput("errors.prompts.no_yaml_files_under", root=root)
     for path in files:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(doc, dict):
-            raise errors.InvalidInput(f"{path}: expected a mapping at the top level")
+            raise errors.InvalidInput("errors.prompts.expected_mapping_top_level", path=path)
         doc.setdefault("name", path.relative_to(root).with_suffix("").as_posix())
         body = doc | {"commit_message": args.message, "labels": args.label or []}
         try:
             v = api.call("POST", "/api/v1/publish", json=body)
         except errors.PromptyardError as exc:
-            raise type(exc)(f"{path}: {exc.message}", details=exc.details) from None
+            raise type(exc)("errors.prompts.in_file", path=path, reason=exc.as_text(), details=exc.details) from None
         state = f"new version v{v['number']}" if v["created"] else f"unchanged (v{v['number']})"
         print(f"{doc['name']}: {state}")
     return 0

@@ -15,7 +15,8 @@ class PromptyardError(Exception):
     """Base class. `code` is the stable machine-readable name used in the API error shape.
 
     `message` is a key of the message catalogue (`messages/*.json`, e.g. "errors.prompts.name_taken")
-    and `params` its fields: `.message` is the English text, `text(lang)` the text in a user's language.
+    and `params` its fields (a field may be a `catalogue.Text`, translated with the message): `.message`
+    is the English text, `text(lang)` the text in a user's language.
     A string that is not a key is kept as it is (an SDK error built from a server's answer).
     """
 
@@ -32,6 +33,10 @@ class PromptyardError(Exception):
     def text(self, lang: str) -> str:
         """The message in `lang` (English where the catalogue has no translation)."""
         return catalogue.translate(lang, self.key, **self.params) if self.key else self.message
+
+    def as_text(self) -> catalogue.Text | str:
+        """This message as a field of another one (an error that wraps this one translates it too)."""
+        return catalogue.Text(self.key, **self.params) if self.key else self.message
 
 
 class InvalidInput(PromptyardError):

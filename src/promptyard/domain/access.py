@@ -41,7 +41,7 @@ def may_move(principal: Principal, label: str) -> bool:
 
 def require(principal: Principal, scope: str) -> None:
     if not has(principal, scope):
-        raise Forbidden(f"this action needs the '{scope}' scope")
+        raise Forbidden("errors.keys.action_needs_scope", scope=scope)
 
 
 def validate_scopes(scopes: list[str]) -> list[str]:
@@ -49,5 +49,5 @@ def validate_scopes(scopes: list[str]) -> list[str]:
 
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
-        raise InvalidInput(f"scopes must be a non-empty list of: {', '.join(SCOPES)} (got {scopes!r})")
+        raise InvalidInput("errors.keys.scopes_non_empty_list", scopes=', '.join(SCOPES), scopes2=scopes)
     return sorted(set(scopes))

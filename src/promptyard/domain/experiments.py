@@ -57,28 +57,29 @@ def declaration(raw: Mapping[str, object]) -> dict[str, object]:
     allowed = ("hypothesis", "primary_metric", "planned_units", "min_effect")
     unknown = sorted(set(raw) - set(allowed))
     if unknown:
-        raise InvalidInput(f"experiment: unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})")
+        raise InvalidInput("errors.experiments.experiment_unknown_field_allowed", unknown=unknown[0],
+                           allowed=', '.join(allowed))
     out: dict[str, object] = {}
     if raw.get("hypothesis") is not None:
         text = raw["hypothesis"]
         if not isinstance(text, str) or len(text) > MAX_HYPOTHESIS or "\x00" in text:
-            raise InvalidInput(f"experiment.hypothesis must be text of at most {MAX_HYPOTHESIS} characters")
+            raise InvalidInput("errors.experiments.experiment_hypothesis_text_most", max_hypothesis=MAX_HYPOTHESIS)
         out["hypothesis"] = text.strip()
     if raw.get("primary_metric") is not None:
         metric = raw["primary_metric"]
         if not isinstance(metric, str) or not (metric == ERROR_RATE or SCORE_NAME.match(metric)):
-            raise InvalidInput("experiment.primary_metric must be a score name or error_rate")
+            raise InvalidInput("errors.experiments.experiment_primary_metric_score")
         out["primary_metric"] = metric
     if raw.get("planned_units") is not None:
         units = raw["planned_units"]
         if isinstance(units, bool) or not isinstance(units, int) or not 2 <= units <= MAX_PLANNED_UNITS:
-            raise InvalidInput(f"experiment.planned_units must be a whole number from 2 to {MAX_PLANNED_UNITS}")
+            raise InvalidInput("errors.experiments.experiment_planned_units_whole", max_planned_units=MAX_PLANNED_UNITS)
         out["planned_units"] = units
     if "min_effect" in raw:
         eff = raw["min_effect"]
         if eff is not None and (isinstance(eff, bool) or not isinstance(eff, (int, float))
                                 or not math.isfinite(eff) or eff <= 0):
-            raise InvalidInput("experiment.min_effect must be a number > 0 (in the primary metric's points)")
+            raise InvalidInput("errors.experiments.experiment_min_effect_number")
         out["min_effect"] = None if eff is None else float(eff)
     return out
 
@@ -129,7 +130,7 @@ class ArmEstimate:
 
 def estimate(m: UnitMoments) -> ArmEstimate:
     if m.units < 0 or m.n < 0 or not all(math.isfinite(v) for v in (m.n, m.y, m.yy, m.nn, m.yn)):
-        raise InvalidInput("unit moments must be finite, with counts >= 0")
+        raise InvalidInput("errors.experiments.unit_moments_finite_counts")
     if m.units == 0 or m.n <= 0:
         return ArmEstimate(m.units, m.n, None, None)
     ratio = m.y / m.n
@@ -164,7 +165,7 @@ def rho_for(planned_units: int, alpha: float = ALPHA) -> float:
     """The mixture parameter that makes the confidence sequence narrowest at `planned_units`
     (Howard et al. 2021, eq. for the normal mixture; GrowthBook's tuning parameter)."""
     if planned_units < 1:
-        raise InvalidInput(f"planned units must be >= 1 (got {planned_units})")
+        raise InvalidInput("errors.experiments.planned_units_1_got", planned_units=planned_units)
     la = -2 * math.log(alpha)
     return math.sqrt((la + math.log(la + 1)) / planned_units)
 
@@ -308,7 +309,7 @@ def verdicts(effects: Mapping[Key, Effect | None], *, primary: str, higher_is_be
     few units per arm are not tested (and not in the family); Holm's correction runs over every
     tested pair, all candidates and metrics together; a sample-ratio mismatch withholds all."""
     if primary not in {metric for _, metric in effects}:
-        raise InvalidInput(f"the primary metric {primary!r} has no data in this experiment")
+        raise InvalidInput("errors.experiments.primary_metric_has_no", primary=primary)
     per_arm = units_per_arm or {}
     tested = {k: e.seq_p for k, e in effects.items()
               if e is not None and min(per_arm.get(k, (e.units, e.units))) >= min_units}
@@ -373,7 +374,7 @@ def ramp_decision(eff: Effect | None, *, margin: float, higher_is_better: bool =
     'step' when the bound says the candidate is worse by less than `margin`, 'revert' when it is
     confidently worse by more, 'hold' otherwise (or with no estimate yet)."""
     if margin < 0 or not math.isfinite(margin):
-        raise InvalidInput(f"the ramp's margin must be a finite number >= 0 (got {margin})")
+        raise InvalidInput("errors.experiments.ramp_margin_finite_number", margin=margin)
     if eff is None:
         return "hold"
     low, high = (eff.seq_low, eff.seq_high) if higher_is_better else (-eff.seq_high, -eff.seq_low)

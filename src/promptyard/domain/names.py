@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from promptyard.catalogue import Text
 from promptyard.errors import InvalidInput
 
 LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # whole names only: fullmatch (a "$" lets "v1\n" through)
@@ -58,40 +59,40 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 
 
-def _unseen_char(text: str) -> str | None:
+def _unseen_char(text: str) -> Text | None:
     """A description of the first control, invisible or bidi character in `text`, or None."""
     for ch in text:
         control = unicodedata.category(ch) in ("Cc", "Cs")
         if control or ord(ch) in _INVISIBLE:
-            kind = "control" if control else "invisible or bidi-control"
-            return f"{kind} character U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"
+            return Text("errors.names.control_char" if control else "errors.names.invisible_char",
+                        code=f"U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})")
     return None
 
 
-def _path_rules(name: str, what: str) -> None:
+def _path_rules(name: str, what: Text) -> None:
     """What makes a name unsafe as a file path (`prompts pull` writes <name>.yaml)."""
     problem = _unseen_char(name)
     if problem:
-        raise InvalidInput(f"{what} may not contain the {problem}")
+        raise InvalidInput("errors.names.may_not_contain_char", what=what, problem=problem)
     if "\\" in name:
-        raise InvalidInput(f"{what} may not contain '\\' (use '/' between folders)")
+        raise InvalidInput("errors.names.may_not_contain_backslash", what=what)
     bad = next((seg for seg in name.split("/") if seg in (".", "..")), None)
     if bad is not None:
-        raise InvalidInput(f"{what} may not contain '{bad}' as a path segment")
+        raise InvalidInput("errors.names.may_not_contain_dot_segment", what=what, bad=bad)
 
 
 def prompt_name(name: object) -> str:
     """Prompt names may contain '/', spaces and any script (e.g. '服薬指導/返信案'), but nothing that
     could escape a directory or hide from a reader (see _path_rules)."""
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("prompt name must be a non-empty string")
+        raise InvalidInput("errors.names.prompt_name_non_empty")
     if len(name) > 200:
-        raise InvalidInput(f"prompt name is {len(name)} characters long; the limit is 200")
+        raise InvalidInput("errors.names.prompt_name_characters_long", n=len(name))
     if name.startswith("/") or name.endswith("/") or "//" in name:
-        raise InvalidInput("prompt name may not start or end with '/' or contain '//'")
-    _path_rules(name, "prompt name")
+        raise InvalidInput("errors.names.prompt_name_slashes")
+    _path_rules(name, Text("errors.names.what_prompt_name"))
     if name != name.strip():
-        raise InvalidInput("prompt name may not start or end with spaces")
+        raise InvalidInput("errors.names.prompt_name_spaces")
     return unicodedata.normalize("NFC", name)
 
 
@@ -99,25 +100,25 @@ def lookup_name(name: object) -> str:
     """A prompt name to look up: only normalised, not judged, so that a prompt stored before a
     rule existed stays reachable (and can be renamed); a name that cannot exist is simply not found."""
     if not isinstance(name, str):
-        raise InvalidInput("prompt name must be a string")
+        raise InvalidInput("errors.names.prompt_name_string")
     return unicodedata.normalize("NFC", name)
 
 
 def folder_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("folder name must be a non-empty string")
+        raise InvalidInput("errors.names.folder_name_non_empty")
     if "/" in name:
-        raise InvalidInput(f"folder name {name!r} may not contain '/'")
-    _path_rules(name, "folder name")
+        raise InvalidInput("errors.names.folder_name_may_contain", name=name)
+    _path_rules(name, Text("errors.names.what_folder_name"))
     if len(name) > 100 or name != name.strip():
-        raise InvalidInput(f"invalid folder name {name!r}: 1-100 characters, no leading or trailing spaces")
+        raise InvalidInput("errors.names.invalid_folder_name_1", name=name)
     return unicodedata.normalize("NFC", name)
 
 
 def folder_path(path: object) -> list[str]:
     """'experimental/pharmacy' -> ['experimental', 'pharmacy'] (a trailing '/' is allowed)."""
     if not isinstance(path, str):
-        raise InvalidInput("folder must be a path string such as 'production/pharmacy'")
+        raise InvalidInput("errors.names.folder_path_string_such")
     parts = [p for p in path.strip().strip("/").split("/")]
     if parts == [""]:
         return []
@@ -126,23 +127,22 @@ def folder_path(path: object) -> list[str]:
 
 def label_name(name: object) -> str:
     if not isinstance(name, str) or not LABEL_RE.fullmatch(name):
-        raise InvalidInput(f"invalid label name {name!r}: 1-64 characters of letters, digits, '_', '-', '.', "
-                           "starting with a letter or digit")
+        raise InvalidInput("errors.names.invalid_label_name_1", name=name)
     if name in RESERVED_LABELS:
-        raise InvalidInput(f"'{name}' is reserved: it always means the newest version")
+        raise InvalidInput("errors.names.reserved_always_means_newest", name=name)
     return name
 
 
-def tags(values: object, *, what: str = "tags") -> list[str]:
+def tags(values: object, *, what: Text = Text("errors.names.what_tags")) -> list[str]:
     if values is None:
         return []
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise InvalidInput(f"{what} must be a list of strings")
+        raise InvalidInput("errors.names.list_strings", what=what)
     out: list[str] = []
     for v in values:
         v = v.strip()
         if not v or len(v) > 200 or _has_control(v):
-            raise InvalidInput(f"invalid tag {v!r} in {what}: 1-200 characters, no control characters")
+            raise InvalidInput("errors.names.invalid_tag_1_200", v=v, what=what)
         if v not in out:
             out.append(v)
     return out

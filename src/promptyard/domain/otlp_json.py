@@ -29,7 +29,7 @@ def spans(body: bytes, budget: Budget) -> list[Span]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidInput(f"body: not valid JSON ({exc})") from None
+        raise InvalidInput("errors.traces.body_valid_json", exc=exc) from None
     out = []
     for rs in _list(_obj(data, "body"), "resourceSpans", "resource_spans"):
         resource = _attributes(_obj(_field(rs, "resource") or {}, "resource"), "resource.attributes", budget)
@@ -44,7 +44,8 @@ def spans(body: bytes, budget: Budget) -> list[Span]:
                     trace_id=_id(_field(s, "traceId", "trace_id"), 16, "traceId"),
                     span_id=_id(_field(s, "spanId", "span_id"), 8, "spanId"),
                     parent_id=_id(parent, 8, "parentSpanId") if parent else None,
-                    name=_text(s, "name", "name"), kind=KINDS.get(_enum(_field(s, "kind"), _KINDS, "kind"), "unspecified"),
+                    name=_text(s, "name", "name"), kind=KINDS.get(_enum(_field(s, "kind"), _KINDS, "kind"),
+                               "unspecified"),
                     start_ns=_u64(_field(s, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano"),
                     end_ns=_u64(_field(s, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano"),
                     attributes=_attributes(s, "attributes", budget),
@@ -63,7 +64,7 @@ def _field(obj: dict, camel: str, snake: str | None = None) -> Any:
 
 def _obj(value: Any, name: str) -> dict:
     if not isinstance(value, dict):
-        raise InvalidInput(f"{name}: must be a JSON object")
+        raise InvalidInput("errors.traces.json_object", name=name)
     return value
 
 
@@ -76,7 +77,7 @@ def _list(obj: dict, camel: str, snake: str | None = None) -> list:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise InvalidInput(f"{camel}: must be a list of objects")
+        raise InvalidInput("errors.traces.list_objects", camel=camel)
     return value
 
 
@@ -85,21 +86,21 @@ def _text(obj: dict, key: str, name: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{name}: must be a string")
+        raise InvalidInput("errors.traces.name_string", name=name)
     if "\x00" in value:
-        raise InvalidInput(f"{name}: text may not contain NUL (\\u0000) characters")
+        raise InvalidInput("errors.traces.text_may_contain_nul", name=name)
     return value
 
 
 def _id(value: Any, size: int, name: str) -> str:
     if not isinstance(value, str) or len(value) != 2 * size:
-        raise InvalidInput(f"{name}: must be {2 * size} hex digits")
+        raise InvalidInput("errors.traces.hex_digits", name=name, size=2 * size)
     try:
         raw = bytes.fromhex(value)
     except ValueError:
-        raise InvalidInput(f"{name}: must be hex digits (got {value[:40]!r})") from None
+        raise InvalidInput("errors.traces.hex_digits_got", name=name, value=value[:40]) from None
     if not any(raw):
-        raise InvalidInput(f"{name}: may not be all zero")
+        raise InvalidInput("errors.traces.may_all_zero", name=name)
     return raw.hex()
 
 
@@ -112,7 +113,7 @@ def _int(value: Any, name: str) -> int:
         return value
     elif isinstance(value, float) and value.is_integer():
         return int(value)
-    raise InvalidInput(f"{name}: must be a whole number (a JSON number or a decimal string)")
+    raise InvalidInput("errors.traces.whole_number_json_number", name=name)
 
 
 def _u64(value: Any, name: str) -> int:
@@ -120,7 +121,7 @@ def _u64(value: Any, name: str) -> int:
         return 0
     number = _int(value, name)
     if not 0 <= number <= MAX_U64:
-        raise InvalidInput(f"{name}: must be from 0 to 2^64-1")
+        raise InvalidInput("errors.traces.from_0_2_64", name=name)
     return number
 
 
@@ -158,24 +159,24 @@ def _typed(field: str, found: Any, name: str, key: str, depth: int, budget: Budg
         return _text({"v": found}, "v", name)
     if field == "boolValue":
         if not isinstance(found, bool):
-            raise InvalidInput(f"{name}: boolValue must be true or false")
+            raise InvalidInput("errors.traces.boolvalue_true_false", name=name)
         return found
     if field == "intValue":
         number = _int(found, name)
         if not -(2**63) <= number < 2**63:
-            raise InvalidInput(f"{name}: intValue out of the 64-bit range")
+            raise InvalidInput("errors.traces.intvalue_out_64_bit", name=name)
         return number
     if field == "doubleValue":
         if isinstance(found, bool) or not isinstance(found, (int, float)) or not math.isfinite(found):
-            raise InvalidInput(f"{name}: numbers must be finite (NaN and Infinity are refused)")
+            raise InvalidInput("errors.traces.numbers_finite_nan_infinity", name=name)
         return float(found)
     if field == "bytesValue":
         try:
             return binascii.hexlify(base64.b64decode(found, validate=True)).decode()
         except (binascii.Error, TypeError, ValueError):
-            raise InvalidInput(f"{name}: bytesValue must be base64") from None
+            raise InvalidInput("errors.traces.bytesvalue_base64", name=name) from None
     if depth >= MAX_VALUE_DEPTH:
-        raise InvalidInput(f"{name}: nested deeper than {MAX_VALUE_DEPTH} levels")
+        raise InvalidInput("errors.traces.nested_deeper_than_levels", name=name, max_value_depth=MAX_VALUE_DEPTH)
     values = _list(_obj(found, name), "values")
     budget.take(len(values))
     if field == "arrayValue":

@@ -21,6 +21,7 @@ from typing import Any
 
 from promptyard.domain import redaction
 from promptyard.domain.redaction import Span
+from promptyard.errors import InvalidInput
 
 OPERATORS = ("placeholder", "mask", "hash", "drop")
 TERM = "term"  # the kind of a term-list match
@@ -45,7 +46,7 @@ _NUMERIC = frozenset({"phone", "my_number", "corporate_number", "insurance_numbe
                       "bank_account"})
 
 
-class PolicyError(ValueError):
+class PolicyError(InvalidInput):
     """A policy that cannot be saved; the message says which field and why."""
 
 
@@ -105,23 +106,24 @@ def _rule(data: Any, where: str, base: Rule) -> Rule:
     if data is None:
         return base
     if not isinstance(data, dict):
-        raise PolicyError(f"{where}: must be an object {{on, operator, placeholder}}")
+        raise PolicyError("errors.privacy.object_operator_placeholder", where=where)
     unknown = set(data) - {"on", "operator", "placeholder", "name", "pattern"}
     if unknown:
-        raise PolicyError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+        raise PolicyError("errors.privacy.unknown_field", where=where, unknown=sorted(unknown)[0])
     on, operator = data.get("on", base.on), data.get("operator", base.operator)
     placeholder = data.get("placeholder", base.placeholder)
     if not isinstance(on, bool):
-        raise PolicyError(f"{where}.on: must be true or false")
+        raise PolicyError("errors.privacy.true_false", where=where)
     if operator not in OPERATORS:
-        raise PolicyError(f"{where}.operator: must be one of {', '.join(OPERATORS)}")
+        raise PolicyError("errors.privacy.where_operator_operators", where=where, operators=', '.join(OPERATORS))
     if placeholder is None:
         placeholder = ""
     if not isinstance(placeholder, str) or len(placeholder) > MAX_PLACEHOLDER_CHARS or \
             any(not ch.isprintable() for ch in placeholder):
-        raise PolicyError(f"{where}.placeholder: must be printable text of at most {MAX_PLACEHOLDER_CHARS} characters")
+        raise PolicyError("errors.privacy.placeholder_printable_text_most", where=where,
+                          max_placeholder_chars=MAX_PLACEHOLDER_CHARS)
     if placeholder and redaction.find(placeholder):
-        raise PolicyError(f"{where}.placeholder: must not itself look like personal data")
+        raise PolicyError("errors.privacy.placeholder_itself_look_like", where=where)
     return Rule(on, operator, placeholder)
 
 
@@ -133,19 +135,20 @@ def parse(data: Any, base: Policy | None = None) -> Policy:
     if data is None:
         return base
     if not isinstance(data, dict):
-        raise PolicyError("redaction: must be an object {enabled, detectors, custom}")
+        raise PolicyError("errors.privacy.redaction_object_enabled_detectors")
     unknown = set(data) - {"enabled", "detectors", "custom"}
     if unknown:
-        raise PolicyError(f"redaction: unknown field {sorted(unknown)[0]!r}")
+        raise PolicyError("errors.privacy.redaction_unknown_field", unknown=sorted(unknown)[0])
     enabled = base.enabled if data.get("enabled") is None else data["enabled"]
     if not isinstance(enabled, bool):
-        raise PolicyError("enabled: must be true or false")
+        raise PolicyError("errors.privacy.enabled_true_false")
     detectors = data.get("detectors") or {}
     if not isinstance(detectors, dict):
-        raise PolicyError("detectors: must be an object of kind -> {on, operator, placeholder}")
+        raise PolicyError("errors.privacy.detectors_object_kind_operator")
     unknown = set(detectors) - set(RULE_KINDS)
     if unknown:
-        raise PolicyError(f"detectors: unknown kind {sorted(unknown)[0]!r} (known: {', '.join(RULE_KINDS)})")
+        raise PolicyError("errors.privacy.detectors_unknown_kind_known", unknown=sorted(unknown)[0],
+                          rule_kinds=', '.join(RULE_KINDS))
     rules = {k: _rule(detectors.get(k), f"detectors.{k}", base.rules[k]) for k in RULE_KINDS}
     custom = base.custom if data.get("custom") is None else _customs(data["custom"])
     return Policy(enabled, rules, custom)
@@ -153,17 +156,17 @@ def parse(data: Any, base: Policy | None = None) -> Policy:
 
 def _customs(data: Any) -> tuple[Custom, ...]:
     if not isinstance(data, list) or len(data) > MAX_CUSTOM:
-        raise PolicyError(f"custom: must be a list of at most {MAX_CUSTOM} patterns {{name, pattern, operator}}")
+        raise PolicyError("errors.privacy.custom_list_most_patterns", max_custom=MAX_CUSTOM)
     out: list[Custom] = []
     for i, item in enumerate(data):
         where = f"custom[{i}]"
         if not isinstance(item, dict):
-            raise PolicyError(f"{where}: must be an object {{name, pattern, operator, placeholder}}")
+            raise PolicyError("errors.privacy.object_name_pattern_operator", where=where)
         name, pattern = item.get("name"), item.get("pattern")
         if not isinstance(name, str) or not CUSTOM_NAME.match(name):
-            raise PolicyError(f"{where}.name: must be 1-40 of a-z, 0-9, _")
+            raise PolicyError("errors.privacy.name_1_40_z", where=where)
         if any(c.name == name for c in out):
-            raise PolicyError(f"{where}.name: {name!r} is used twice")
+            raise PolicyError("errors.privacy.name_used_twice", where=where, name=name)
         check_pattern(pattern, f"{where}.pattern")
         out.append(Custom(name, pattern, _rule(item, where, Rule())))
     return tuple(out)
@@ -178,20 +181,21 @@ def _regex() -> Any:
 def check_pattern(pattern: Any, where: str = "pattern") -> None:
     """A custom pattern that compiles, cannot match the empty string and stays fast on hostile probes."""
     if not isinstance(pattern, str) or not 0 < len(pattern) <= MAX_PATTERN_CHARS:
-        raise PolicyError(f"{where}: must be a regular expression of 1-{MAX_PATTERN_CHARS} characters")
+        raise PolicyError("errors.privacy.regular_expression_1_characters", where=where,
+                          max_pattern_chars=MAX_PATTERN_CHARS)
     rx = _regex()
     try:
         compiled = rx.compile(pattern, rx.VERSION0)
     except (rx.error, ValueError, OverflowError, RecursionError) as exc:
-        raise PolicyError(f"{where}: not a valid regular expression ({exc})") from None
+        raise PolicyError("errors.privacy.valid_regular_expression", where=where, exc=exc) from None
     try:
         if compiled.fullmatch("", timeout=_CHECK_TIMEOUT_S) is not None:
-            raise PolicyError(f"{where}: matches the empty string")
+            raise PolicyError("errors.privacy.matches_empty_string", where=where)
         for probe in _PROBES:
             for _ in compiled.finditer(probe, timeout=_CHECK_TIMEOUT_S):
                 pass
     except TimeoutError:
-        raise PolicyError(f"{where}: too slow (catastrophic backtracking on a long input); simplify it") from None
+        raise PolicyError("errors.privacy.too_slow_catastrophic_backtracking", where=where) from None
 
 
 # --- the term list --------------------------------------------------------------------------------------------
@@ -233,7 +237,8 @@ def term_entries(key: bytes, term: str) -> list[TermEntry]:
     forms = {norm, re.sub(r"\s+", "", norm)} if norm else set()
     forms = {f for f in forms if MIN_TERM_CHARS <= len(f) <= MAX_TERM_CHARS}
     if not forms:
-        raise PolicyError(f"terms: each term must be {MIN_TERM_CHARS}-{MAX_TERM_CHARS} characters")
+        raise PolicyError("errors.privacy.terms_each_term_characters", min_term_chars=MIN_TERM_CHARS,
+                          max_term_chars=MAX_TERM_CHARS)
     base = _hasher(key)
     out = []
     for form in sorted(forms):
@@ -253,7 +258,7 @@ class Redactor:
 
     def __init__(self, policy: Policy, key: bytes = b"", terms: Terms | None = None):
         if policy.needs_key() and not key:
-            raise PolicyError("the hash operator needs a key")
+            raise PolicyError("errors.privacy.hash_operator_needs_key")
         self.policy, self.terms = policy, terms or Terms()
         self.counts: Counter[str] = Counter()
         kinds = policy.detector_kinds

@@ -57,13 +57,12 @@ class RenderState:
 
     def tick(self) -> None:
         if time.perf_counter() > self.deadline:
-            raise RenderError(f"template rendering took longer than {self.limits.max_seconds} s")
+            raise RenderError("errors.templates.template_rendering_took_longer", max_seconds=self.limits.max_seconds)
 
     def limit(self, size: int, what: str) -> None:
         if size > self.limits.max_output_chars:
             raise RenderError(
-                f"value too large: {what} would hold about {size:,} characters"
-                f" (limit {self.limits.max_output_chars:,})"
+                "errors.templates.value_too_large_would", what=what, size=size, max_output_chars=self.limits.max_output_chars
             )
 
 
@@ -105,7 +104,7 @@ def check_ints(values, limits: RenderLimits) -> None:
     for value in values:
         if type(value) is int and abs(value) > limits.max_int:
             shown = str(value) if value.bit_length() < 64 else "a very large integer"
-            raise RenderError(f"integer argument {shown} is over the limit of {limits.max_int}")
+            raise RenderError("errors.templates.integer_argument_over_limit", shown=shown, max_int=limits.max_int)
 
 
 _DIGITS = re.compile(r"\d+")
@@ -116,7 +115,8 @@ def check_format_spec(spec: str, limits: RenderLimits) -> None:
     """Width and precision in a format spec ("{x:>10}") must stay under max_int."""
     for digits in _DIGITS.findall(spec):
         if len(digits) > 9 or int(digits) > limits.max_int:
-            raise RenderError(f"format width/precision {digits[:20]} is over the limit of {limits.max_int}")
+            raise RenderError("errors.templates.format_width_precision_over", digits=digits[:20],
+                              max_int=limits.max_int)
 
 
 def _percent_widths(text: str):

@@ -65,17 +65,17 @@ class Assignment:
 def _text(value: Any, path: str, *, empty_ok: bool = False) -> str:
     """A string both databases store as-is (PostgreSQL rejects NUL and lone surrogates)."""
     if not isinstance(value, str):
-        raise InvalidInput(f"{path} must be a string (got {_show(value)})")
+        raise InvalidInput("errors.policies.string_got", path=path, value=_show(value))
     if not value and not empty_ok:
-        raise InvalidInput(f"{path} must not be empty")
+        raise InvalidInput("errors.policies.path_empty", path=path)
     if len(value) > MAX_TEXT:
-        raise InvalidInput(f"{path} is too long ({len(value)} characters; at most {MAX_TEXT})")
+        raise InvalidInput("errors.policies.too_long_characters_most", path=path, n=len(value), max_text=MAX_TEXT)
     if "\x00" in value:
-        raise InvalidInput(f"{path} must not contain NUL characters")
+        raise InvalidInput("errors.policies.contain_nul_characters", path=path)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(f"{path} contains an invalid character (lone surrogate)") from None
+        raise InvalidInput("errors.policies.contains_invalid_character_lone", path=path) from None
     return value
 
 
@@ -91,65 +91,66 @@ def _only_keys(obj: dict[str, Any], allowed: tuple[str, ...], path: str) -> None
     # Reject typos ("segment", "weigth") instead of silently ignoring them.
     for key in obj:
         if key not in allowed:
-            where = f"{path} has" if path else "policy has"
-            raise InvalidInput(f"{where} unknown key {_show(key)} (allowed: {', '.join(allowed)})")
+            where = path or "policy"
+            raise InvalidInput("errors.policies.unknown_key_allowed", where=where, key=_show(key),
+                               allowed=', '.join(allowed))
 
 
 def _version(value: Any, path: str, existing: set[int]) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInput(f"{path} must be a version number (got {_show(value)})")
+        raise InvalidInput("errors.policies.version_number_got", path=path, value=_show(value))
     if value not in existing:
         known = ", ".join(str(v) for v in sorted(existing)) or "none"
-        raise InvalidInput(f"{path}: version {value} does not exist (existing: {known})")
+        raise InvalidInput("errors.policies.version_does_exist_existing", path=path, value=value, known=known)
     return value
 
 
 def _weight(value: Any, path: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInput(f"{path} must be a number (got {_show(value)})")
+        raise InvalidInput("errors.policies.number_got", path=path, value=_show(value))
     if not value > 0:
-        raise InvalidInput(f"{path} must be > 0")
+        raise InvalidInput("errors.policies.must_be_positive", path=path)
     return value
 
 
 def _split(split: Any, path: str, existing: set[int]) -> list[dict[str, Any]]:
     if not isinstance(split, list) or not split:
-        raise InvalidInput(f"{path} must be a non-empty list of {{version, weight}}")
+        raise InvalidInput("errors.policies.non_empty_list_version", path=path)
     if len(split) > MAX_SPLIT:
-        raise InvalidInput(f"{path} has {len(split)} entries (at most {MAX_SPLIT})")
+        raise InvalidInput("errors.policies.has_entries_most", path=path, n=len(split), max_split=MAX_SPLIT)
     out: list[dict[str, Any]] = []
     seen: set[int] = set()
     for i, item in enumerate(split):
         if not isinstance(item, dict):
-            raise InvalidInput(f"{path}[{i}] must be an object {{version, weight}}")
+            raise InvalidInput("errors.policies.object_version_weight", path=path, i=i)
         _only_keys(item, ("version", "weight"), f"{path}[{i}]")
         v = _version(item.get("version"), f"{path}[{i}].version", existing)
         if v in seen:
-            raise InvalidInput(f"{path}[{i}].version: version {v} appears twice in {path}")
+            raise InvalidInput("errors.policies.version_version_appears_twice", path=path, i=i, v=v)
         seen.add(v)
         out.append({"version": v, "weight": _weight(item.get("weight"), f"{path}[{i}].weight")})
     total = math.fsum(s["weight"] for s in out)
     if abs(total - 100) > 1e-9:
-        raise InvalidInput(f"{path} weights must sum to 100 (got {total:g})")
+        raise InvalidInput("errors.policies.weights_sum_100_got", path=path, total=total)
     return out
 
 
 def _condition(c: Any, path: str) -> dict[str, Any]:
     if not isinstance(c, dict):
-        raise InvalidInput(f"{path} must be an object {{key, op, value}}")
+        raise InvalidInput("errors.policies.object_key_op_value", path=path)
     _only_keys(c, ("key", "op", "value"), path)
     key = _text(c.get("key"), f"{path}.key")
     op = c.get("op", "=")
     if op not in OPS:
-        raise InvalidInput(f"{path}.op must be one of {', '.join(OPS)} (got {_show(op)})")
+        raise InvalidInput("errors.policies.op_got", path=path, ops=', '.join(OPS), op=_show(op))
     if op == "exists":
         return {"key": key, "op": op}
     value = c.get("value")
     if op in ("in", "not_in"):
         if not isinstance(value, list) or not value:
-            raise InvalidInput(f"{path}.value must be a non-empty list of strings for {op!r}")
+            raise InvalidInput("errors.policies.value_non_empty_list", path=path, op=op)
         if len(value) > MAX_VALUES:
-            raise InvalidInput(f"{path}.value has {len(value)} items (at most {MAX_VALUES})")
+            raise InvalidInput("errors.policies.value_has_items_most", path=path, n=len(value), max_values=MAX_VALUES)
         return {"key": key, "op": op,
                 "value": [_text(v, f"{path}.value[{j}]", empty_ok=True) for j, v in enumerate(value)]}
     return {"key": key, "op": op, "value": _text(value, f"{path}.value", empty_ok=True)}
@@ -157,23 +158,24 @@ def _condition(c: Any, path: str) -> dict[str, Any]:
 
 def _when(when: Any, path: str) -> list[dict[str, Any]]:
     if not isinstance(when, list) or not when:
-        raise InvalidInput(f"{path} must be a non-empty list of conditions")
+        raise InvalidInput("errors.policies.non_empty_list_conditions", path=path)
     if len(when) > MAX_CONDITIONS:
-        raise InvalidInput(f"{path} has {len(when)} conditions (at most {MAX_CONDITIONS})")
+        raise InvalidInput("errors.policies.has_conditions_most", path=path, n=len(when), max_conditions=MAX_CONDITIONS)
     return [_condition(c, f"{path}[{i}]") for i, c in enumerate(when)]
 
 
 def _segment(seg: Any, path: str, existing: set[int]) -> dict[str, Any]:
     if not isinstance(seg, dict):
-        raise InvalidInput(f"{path} must be an object {{name, when, version | split}}")
+        raise InvalidInput("errors.policies.object_name_when_version", path=path)
     _only_keys(seg, SEGMENT_KEYS, path)
     name = _text(seg.get("name"), f"{path}.name")
     if len(name) > MAX_SEGMENT_NAME:
-        raise InvalidInput(f"{path}.name is too long ({len(name)} characters; at most {MAX_SEGMENT_NAME})")
+        raise InvalidInput("errors.policies.name_too_long_characters", path=path, n=len(name),
+                           max_segment_name=MAX_SEGMENT_NAME)
     out: dict[str, Any] = {"name": name,
                            "when": _when(seg.get("when"), f"{path}.when")}
     if ("version" in seg) == ("split" in seg):
-        raise InvalidInput(f"{path} needs exactly one of version or split")
+        raise InvalidInput("errors.policies.needs_exactly_version_split", path=path)
     if "version" in seg:
         out["version"] = _version(seg["version"], f"{path}.version", existing)
     else:
@@ -184,7 +186,7 @@ def _segment(seg: Any, path: str, existing: set[int]) -> dict[str, Any]:
 def validate_policy(policy: dict[str, Any], existing_versions: set[int]) -> dict[str, Any]:
     """The normalised policy (explicit ops, known keys only), or InvalidInput naming the JSON path."""
     if not isinstance(policy, dict):
-        raise InvalidInput("policy must be an object {split, segments?, sticky_key?, salt?}")
+        raise InvalidInput("errors.policies.policy_object_split_segments")
     _only_keys(policy, POLICY_KEYS, "")
     out: dict[str, Any] = {}
     for key in ("salt", "sticky_key"):
@@ -195,16 +197,16 @@ def validate_policy(policy: dict[str, Any], existing_versions: set[int]) -> dict
     if segments is None:
         return out
     if not isinstance(segments, list):
-        raise InvalidInput("segments must be a list of {name, when, version | split}")
+        raise InvalidInput("errors.policies.segments_list_name_when")
     if len(segments) > MAX_SEGMENTS:
-        raise InvalidInput(f"segments has {len(segments)} entries (at most {MAX_SEGMENTS})")
+        raise InvalidInput("errors.policies.segments_has_entries_most", n=len(segments), max_segments=MAX_SEGMENTS)
     names: dict[str, int] = {}
     out_segments = []
     for i, seg in enumerate(segments):
         item = _segment(seg, f"segments[{i}]", existing_versions)
         if item["name"] in names:
-            raise InvalidInput(f"segments[{i}].name: duplicate segment name {_show(item['name'])} "
-                               f"(also segments[{names[item['name']]}])")
+            raise InvalidInput("errors.policies.segments_name_duplicate_segment", i=i, item=_show(item['name']),
+                               names=names[item['name']])
         names[item["name"]] = i
         out_segments.append(item)
     if out_segments:
@@ -236,7 +238,7 @@ def _holds(c: dict[str, Any], value: str | None) -> bool:
         return value is None or value not in c["value"]
     if op == "exists":
         return bool(value)  # present and non-empty, like the sticky unit
-    raise InvalidInput(f"unknown condition op {_show(op)} (one of {', '.join(OPS)})")
+    raise InvalidInput("errors.policies.unknown_condition_op", op=_show(op), ops=', '.join(OPS))
 
 
 def matches(when: list[dict[str, Any]], metadata: dict[str, Any]) -> bool:

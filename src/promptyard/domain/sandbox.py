@@ -36,6 +36,7 @@ from jinja2.filters import make_attrgetter
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import soft_str
 
+from promptyard.catalogue import Text
 from promptyard.domain.render_limits import (
     DEFAULT_LIMITS,
     MAX_INT_BITS,
@@ -71,7 +72,7 @@ def _sum_filter(environment, iterable, attribute=None, start=0):
     if attribute is not None:
         values = list(map(make_attrgetter(environment, attribute), values))
     if not all(isinstance(v, (int, float)) for v in (*values, start)):
-        raise RenderError("the sum filter adds numbers only")
+        raise RenderError("errors.templates.sum_filter_adds_numbers")
     return sum(values, start)
 
 
@@ -97,7 +98,7 @@ def _bounded_range(*args):
     st = current_state()
     numbers = range(*args)
     if len(numbers) > st.limits.max_int:
-        raise RenderError(f"range of {len(numbers):,} items is over the limit of {st.limits.max_int:,}")
+        raise RenderError("errors.templates.range_items_over_limit", n=len(numbers), max_int=st.limits.max_int)
     return numbers
 
 
@@ -112,7 +113,7 @@ def _finalize(value):
     st.produced += len(text)
     if st.produced > _PRODUCED_FACTOR * st.limits.max_output_chars:
         raise RenderError(
-            f"template produced more than {_PRODUCED_FACTOR * st.limits.max_output_chars:,} characters"
+            "errors.templates.template_produced_more_than", produced_factor=_PRODUCED_FACTOR * st.limits.max_output_chars
         )
     return text
 
@@ -217,7 +218,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         if operator == "*":
             if isinstance(left, int) and isinstance(right, int):
                 if left.bit_length() + right.bit_length() > MAX_INT_BITS:
-                    raise RenderError(f"integer product is over {MAX_INT_BITS} bits")
+                    raise RenderError("errors.templates.integer_product_over_bits", max_int_bits=MAX_INT_BITS)
             elif isinstance(left, _SEQ) and isinstance(right, int) and right > 0:
                 st.limit(weight(left, st) * right, "repetition with *")
             elif isinstance(right, _SEQ) and isinstance(left, int) and left > 0:
@@ -225,7 +226,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         elif operator == "**":
             if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
                 if abs(left).bit_length() * right > MAX_INT_BITS:
-                    raise RenderError(f"integer power is over {MAX_INT_BITS} bits")
+                    raise RenderError("errors.templates.integer_power_over_bits", max_int_bits=MAX_INT_BITS)
         elif operator == "+":
             if isinstance(left, _SEQ) and isinstance(right, _SEQ):
                 st.limit(weight(left, st) + weight(right, st), "concatenation with +")
@@ -268,7 +269,7 @@ _REFUSED_TAGS = {nodes.Extends: "extends", nodes.Include: "include", nodes.Impor
 
 
 class _Refused(Exception):
-    def __init__(self, cls, message: str, line: int):
+    def __init__(self, cls, message: Text, line: int):
         super().__init__(message)
         self.cls, self.message, self.line = cls, message, line
 
@@ -277,11 +278,10 @@ def _parse(source: str) -> nodes.Template:
     ast = _ENVS[True].parse(source)
     for node in ast.find_all(tuple(_REFUSED_TAGS)):
         tag = _REFUSED_TAGS[type(node)]
-        raise _Refused(InvalidInput, f"'{{% {tag} %}}' is not available in prompt templates", node.lineno)
+        raise _Refused(InvalidInput, Text("errors.templates.tag_not_available", tag=tag), node.lineno)
     for node in ast.find_all(nodes.Getattr):
         if node.attr.startswith("__") or (node.attr.startswith("_") and "__" in node.attr):
-            raise _Refused(RenderError, f"security violation: access to attribute {node.attr!r} is not allowed",
-                           node.lineno)
+            raise _Refused(RenderError, Text("errors.templates.attribute_refused", attr=node.attr), node.lineno)
     return ast
 
 
@@ -326,17 +326,19 @@ def _compile_errors(field: str, build, source: str, *args):
         return build(source, *args)
     except TemplateSyntaxError as exc:
         message = (exc.message or "syntax error").rstrip(".")
-        raise InvalidInput(f"{field}: {_short(message)} (line {exc.lineno})",
+        raise InvalidInput("errors.templates.reason_line_lineno", field=field, reason=_short(message),
+                           lineno=exc.lineno,
                            details={"field": field, "line": exc.lineno}) from None
     except _Refused as exc:
-        raise exc.cls(f"{field}: {exc.message} (line {exc.line})",
+        raise exc.cls("errors.templates.reason_line_lineno", field=field, reason=exc.message, lineno=exc.line,
                       details={"field": field, "line": exc.line}) from None
     except RecursionError:
-        raise InvalidInput(f"{field}: template is nested too deeply", details={"field": field}) from None
+        raise InvalidInput("errors.templates.template_nested_too_deeply", field=field,
+                           details={"field": field}) from None
     except MemoryError:
-        raise InvalidInput(f"{field}: template needs too much memory to compile", details={"field": field}) from None
+        raise InvalidInput("errors.templates.template_needs_too_much", field=field, details={"field": field}) from None
     except Exception as exc:  # e.g. an int literal over 4,300 digits, Python's nesting limits
-        raise InvalidInput(f"{field}: template could not be compiled: {_short(exc)}",
+        raise InvalidInput("errors.templates.template_could_compiled", field=field, exc=_short(exc),
                            details={"field": field}) from None
 
 
@@ -366,7 +368,8 @@ def _render_one(field: str, source: str, variables: dict, strict: bool, st: Rend
     if "{" not in source:  # plain text: Jinja would only normalise its newlines
         st.output_left -= len(source)
         if st.output_left < 0:
-            raise RenderError(f"{field}: rendered output is longer than {st.limits.max_output_chars:,} characters",
+            raise RenderError("errors.templates.rendered_output_longer_than", field=field,
+                              max_output_chars=st.limits.max_output_chars,
                               details={"field": field})
         return source
     template = _compile_errors(field, _compiled, source, strict)
@@ -376,19 +379,23 @@ def _render_one(field: str, source: str, variables: dict, strict: bool, st: Rend
         for chunk in template.root_render_func(template.new_context(variables)):
             size += len(chunk)
             if size > st.output_left:
-                raise RenderError(f"rendered output is longer than {st.limits.max_output_chars:,} characters")
+                raise RenderError("errors.templates.rendered_output_longer_than_2",
+                                  max_output_chars=st.limits.max_output_chars)
             chunks.append(chunk)
         st.output_left -= size
         return "".join(chunks)
     except RenderError as exc:
-        raise RenderError(f"{field}: {exc.message}", details=details) from None
+        raise RenderError("errors.templates.in_field", field=field, reason=exc.as_text(), details=details) from None
     except UndefinedError as exc:
-        raise UndefinedVariable(f"{field}: {_short(exc.message)}", details=details) from None
+        raise UndefinedVariable("errors.templates.in_field", field=field, reason=_short(exc.message),
+                                details=details) from None
     except SecurityError as exc:
-        raise RenderError(f"{field}: security violation: {_short(exc)}", details=details) from None
+        raise RenderError("errors.templates.security_violation", field=field, exc=_short(exc),
+                          details=details) from None
     except RecursionError:
-        raise RenderError(f"{field}: template recursion is too deep", details=details) from None
+        raise RenderError("errors.templates.template_recursion_too_deep", field=field, details=details) from None
     except MemoryError:
-        raise RenderError(f"{field}: template ran out of memory", details=details) from None
+        raise RenderError("errors.templates.template_ran_out_memory", field=field, details=details) from None
     except Exception as exc:
-        raise RenderError(f"{field}: {type(exc).__name__}: {_short(exc)}", details=details) from None
+        raise RenderError("errors.templates.failed_in_field", field=field, name=type(exc).__name__, exc=_short(exc),
+                          details=details) from None

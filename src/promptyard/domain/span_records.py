@@ -39,5 +39,4 @@ class Budget:
     def take(self, n: int) -> None:
         self.left -= n
         if self.left < 0:
-            raise TooLarge("the body holds too many attribute values (PROMPTYARD_MAX_BODY_VALUES): "
-                           "send smaller batches")
+            raise TooLarge("errors.traces.body_holds_too_many")

@@ -119,7 +119,7 @@ def t_cdf(t: float, df: float) -> float:
 def t_ppf(q: float, df: float) -> float:
     """The t with P(T <= t) = q, by bisection on the (accurately computed) upper tail."""
     if not 0.0 < q < 1.0 or not df > 0:
-        raise InvalidInput(f"t_ppf needs 0 < q < 1 and df > 0 (got q={q}, df={df})")
+        raise InvalidInput("errors.system.t_ppf_needs_0", q=q, df=df)
     if q < 0.5:
         return -t_ppf(1.0 - q, df)
     if q == 0.5:
@@ -159,7 +159,7 @@ def gammaincc(a: float, x: float) -> float:
     """Regularized upper incomplete gamma Q(a, x): the series below a + 1, Lentz's continued
     fraction above (Numerical Recipes `gser` / `gcf`)."""
     if a <= 0 or x < 0:
-        raise InvalidInput(f"gammaincc needs a > 0 and x >= 0 (got a={a}, x={x})")
+        raise InvalidInput("errors.system.gammaincc_needs_0_x", a=a, x=x)
     if x == 0:
         return 1.0
     log_front = a * math.log(x) - x - math.lgamma(a)
@@ -223,7 +223,7 @@ def _poly(coefs: Sequence[float], x: float) -> float:
 def norm_ppf(p: float) -> float:
     """The z with P(Z <= z) = p (Acklam, ~1e-9; one Halley step on erfc brings it to ~1e-15)."""
     if not 0.0 < p < 1.0:
-        raise InvalidInput(f"norm_ppf needs 0 < p < 1 (got {p})")
+        raise InvalidInput("errors.system.norm_ppf_needs_0", p=p)
     if p > 0.5:
         return -norm_ppf(1.0 - p)
     if p < 0.02425:

@@ -18,6 +18,7 @@ import functools
 import json
 import re
 
+from promptyard.catalogue import Text
 from promptyard.domain.render_limits import (
     DEFAULT_LIMITS,
     RenderError,
@@ -59,33 +60,33 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", details={"field": field})
+def _bad(field: str, message: str, **params: object) -> InvalidInput:
+    return InvalidInput(message, field=field, details={"field": field}, **params)
 
 
 def _normalise(kind: str, template: object, fmt: str) -> dict:
     """The template with known keys only; InvalidInput naming the first bad field."""
     if kind not in KINDS:
-        raise InvalidInput(f"unknown template type {_shown(kind)}: expected 'chat' or 'completion'")
+        raise InvalidInput("errors.templates.unknown_template_type_expected", kind=_shown(kind))
     if fmt not in FORMATS:
-        raise InvalidInput(f"unknown template format {_shown(fmt)}: expected 'f-string' or 'jinja2'")
+        raise InvalidInput("errors.templates.unknown_template_format_expected", fmt=_shown(fmt))
     if not isinstance(template, dict):
-        raise InvalidInput("template: must be an object")
+        raise InvalidInput("errors.templates.template_object")
     if kind == "completion":
         text = template.get("text")
         if not isinstance(text, str):
-            raise _bad("text", "must be a string")
+            raise _bad("text", "errors.templates.must_be_string")
         if not text:
-            raise _bad("text", "must not be empty")
+            raise _bad("text", "errors.templates.must_not_be_empty")
         return {"text": text}
     messages = template.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _bad("messages", "must be a non-empty list")
+        raise _bad("messages", "errors.templates.must_be_non_empty_list")
     normalised = {"messages": [_message(i, m) for i, m in enumerate(messages)]}
     tools = template.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
-            raise _bad("tools", "must be a list")
+            raise _bad("tools", "errors.templates.must_be_list")
         normalised["tools"] = tools
     return normalised
 
@@ -93,17 +94,17 @@ def _normalise(kind: str, template: object, fmt: str) -> dict:
 def _message(index: int, message: object) -> dict:
     field = f"messages[{index}]"
     if not isinstance(message, dict):
-        raise _bad(field, "must be an object")
+        raise _bad(field, "errors.templates.must_be_object")
     role = message.get("role")
     if not isinstance(role, str) or role not in ROLES:
-        raise _bad(f"{field}.role", f"must be one of {', '.join(ROLES)} (got {_shown(role)})")
+        raise _bad(f"{field}.role", "errors.templates.role_one_of", roles=", ".join(ROLES), got=_shown(role))
     content = message.get("content")
     if not isinstance(content, str):
-        raise _bad(f"{field}.content", "must be a string")
+        raise _bad(f"{field}.content", "errors.templates.must_be_string")
     out = {"role": role, "content": content}
     name = message.get("name")
     if name is not None and not isinstance(name, str):
-        raise _bad(f"{field}.name", "must be a string")
+        raise _bad(f"{field}.name", "errors.templates.must_be_string")
     if name:
         out["name"] = name
     return out
@@ -121,7 +122,7 @@ def _check_size(kind: str, template: dict, max_chars: int | None) -> None:
         return
     size = sum(len(text) for _, text in _texts(kind, template))
     if size > max_chars:
-        raise InvalidInput(f"template is too long: {size:,} characters, the limit is {max_chars:,}",
+        raise InvalidInput("errors.templates.template_too_long_characters", size=size, max_chars=max_chars,
                            details={"field": "template", "size": size, "limit": max_chars})
 
 
@@ -139,7 +140,7 @@ _BRACE = re.compile(r"[{}]")
 
 
 class _FStringError(Exception):
-    def __init__(self, message: str, index: int, hint: str = ""):
+    def __init__(self, message: Text, index: int, hint: Text | str = ""):
         super().__init__(message)
         self.message, self.index, self.hint = message, index, hint
 
@@ -158,22 +159,23 @@ def _parse_fstring(text: str) -> tuple:
             pos = start + 2
             continue
         if brace == "}":
-            raise _FStringError("unexpected '}'", start, " (write '}}' for a literal brace)")
+            raise _FStringError(Text("errors.templates.fstring_unexpected_close"), start,
+                                Text("errors.templates.fstring_hint_close"))
         end = text.find("}", start + 1)
         if end < 0:
-            raise _FStringError("unclosed '{'", start, " (write '{{' for a literal brace)")
+            raise _FStringError(Text("errors.templates.fstring_unclosed"), start,
+                                Text("errors.templates.fstring_hint_open"))
         body = text[start + 1:end]
         name, colon, spec = body.partition(":")
         if "{" in body:
             inner = start + 1 + body.index("{")
             if colon and "{" not in name:
-                raise _FStringError("nested placeholders in a format spec are not allowed", inner)
-            raise _FStringError("unexpected '{'", inner)
+                raise _FStringError(Text("errors.templates.fstring_nested"), inner)
+            raise _FStringError(Text("errors.templates.fstring_unexpected_open"), inner)
         if not name.isidentifier():
             shown = body if len(body) <= 40 else body[:39] + "…"
-            raise _FStringError(f"invalid placeholder '{{{shown}}}'", start,
-                                ": f-string templates allow simple names only"
-                                " (write '{{' and '}}' for literal braces)")
+            raise _FStringError(Text("errors.templates.fstring_invalid_placeholder", shown=shown), start,
+                                Text("errors.templates.fstring_hint_simple"))
         if literal:
             pieces.append("".join(literal))
             literal = []
@@ -191,8 +193,10 @@ def _fstring_pieces(field: str, text: str) -> tuple:
     except _FStringError as exc:
         line = text.count("\n", 0, exc.index) + 1
         column = exc.index - (text.rfind("\n", 0, exc.index) + 1) + 1
-        where = f"column {column}" if "\n" not in text else f"line {line}, column {column}"
-        raise InvalidInput(f"{field}: {exc.message} at {where}{exc.hint}",
+        where = (Text("errors.templates.at_column", column=column) if "\n" not in text
+                 else Text("errors.templates.at_line_column", line=line, column=column))
+        raise InvalidInput("errors.templates.fstring_syntax", field=field, reason=exc.message, where=where,
+                           hint=exc.hint,
                            details={"field": field, "line": line, "column": column}) from None
 
 
@@ -203,16 +207,19 @@ def _fstring_value(field: str, name: str, value: object, spec: str, limits: Rend
         try:
             value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
         except (ValueError, RecursionError) as exc:
-            raise RenderError(f"{field}: cannot render {{{name}}}: {exc}", details={"field": field}) from None
+            raise RenderError("errors.templates.cannot_render_name", field=field, name=name, exc=exc,
+                              details={"field": field}) from None
     try:
         if not spec:
             return value if isinstance(value, str) else str(value)
         check_format_spec(spec, limits)
         return format(value, spec)
     except RenderError as exc:
-        raise RenderError(f"{field}: {exc.message}", details={"field": field}) from None
+        raise RenderError("errors.templates.in_field", field=field, reason=exc.message,
+                          details={"field": field}) from None
     except (ValueError, TypeError) as exc:  # a spec that does not fit the value, a huge int
-        raise RenderError(f"{field}: cannot format {{{name}:{spec}}}: {exc}", details={"field": field}) from None
+        raise RenderError("errors.templates.cannot_format_name_spec", field=field, name=name, spec=spec, exc=exc,
+                          details={"field": field}) from None
 
 
 def _render_fstring(field: str, pieces: tuple, variables: dict, limits: RenderLimits, budget: int) -> str:
@@ -223,7 +230,8 @@ def _render_fstring(field: str, pieces: tuple, variables: dict, limits: RenderLi
             piece = _fstring_value(field, name, variables.get(name), spec, limits)
         size += len(piece)
         if size > budget:
-            raise RenderError(f"{field}: rendered output is longer than {limits.max_output_chars:,} characters",
+            raise RenderError("errors.templates.rendered_output_longer_than", field=field,
+                              max_output_chars=limits.max_output_chars,
                               details={"field": field})
         out.append(piece)
     return "".join(out)
@@ -262,7 +270,8 @@ def extract_variables(kind: str, template: dict, fmt: str, *, max_chars: int | N
 
 
 def _missing(names) -> InvalidInput:
-    return InvalidInput(f"missing input variable(s): {', '.join(names)}", details={"missing": list(names)})
+    return InvalidInput("errors.templates.missing_input_variable", names=', '.join(names),
+                        details={"missing": list(names)})
 
 
 def render(kind: str, template: dict, fmt: str, variables: dict, *, strict: bool = True,
@@ -271,7 +280,7 @@ def render(kind: str, template: dict, fmt: str, variables: dict, *, strict: bool
     normalised = _normalise(kind, template, fmt)
     _check_size(kind, normalised, limits.max_template_chars)
     if not isinstance(variables, dict):
-        raise InvalidInput("input variables must be an object")
+        raise InvalidInput("errors.templates.input_variables_object")
     texts = _texts(kind, normalised)
     if fmt == "jinja2":
         try:

@@ -53,7 +53,7 @@ def query_grams(query: str) -> tuple[list[str], bool]:
     one character any gram starting with it matches. ([], False) for an empty query: every text."""
     q = normal(query)
     if len(q) > MAX_QUERY:
-        raise InvalidInput(f"text search: at most {MAX_QUERY} characters in one condition (got {len(q)})",
+        raise InvalidInput("errors.filters.text_search_most_characters", max_query=MAX_QUERY, n=len(q),
                            details={"field": "filter"})
     if len(q) <= 1:
         return [q] if q else [], bool(q)

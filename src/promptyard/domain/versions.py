@@ -49,12 +49,12 @@ def parse_spec(raw: dict[str, Any], check_template: TemplateCheck = check_in_pro
     `check_template(kind, template, fmt)` validates the template and lists its variables.
     """
     if not isinstance(raw, dict):
-        raise InvalidInput("a version must be a JSON object")
+        raise InvalidInput("errors.versions.version_json_object")
     commit = raw.get("commit_message")
     if not isinstance(commit, str) or not commit.strip():
-        raise InvalidInput("commit_message is required: say what changed and why")
+        raise InvalidInput("errors.versions.commit_message_required_say")
     if len(commit) > 5000:
-        raise InvalidInput("commit_message is longer than 5,000 characters")
+        raise InvalidInput("errors.versions.commit_message_longer_than")
     kind = raw.get("type") or ("completion" if "text" in raw and "messages" not in raw else "chat")
     fmt = raw.get("template_format") or "f-string"
     if kind == "chat":
@@ -64,7 +64,7 @@ def parse_spec(raw: dict[str, Any], check_template: TemplateCheck = check_in_pro
     elif kind == "completion":
         template = {"text": raw.get("text")}
     else:
-        raise InvalidInput(f"type must be 'chat' or 'completion' (got {kind!r})")
+        raise InvalidInput("errors.versions.type_chat_completion_got", kind=kind)
     template, variables = check_template(kind, template, fmt)
     provider, model, params = _model(raw.get("model"))
     return VersionSpec(kind=kind, template=template, template_format=fmt, input_variables=variables,
@@ -75,13 +75,13 @@ def _model(raw: Any) -> tuple[str | None, str | None, dict[str, Any]]:
     if raw is None:
         return None, None, {}
     if not isinstance(raw, dict):
-        raise InvalidInput("model must be an object: {provider, name, parameters}")
+        raise InvalidInput("errors.versions.model_object_provider_name")
     provider, name, params = raw.get("provider"), raw.get("name"), raw.get("parameters") or {}
     for field, value in (("model.provider", provider), ("model.name", name)):
         if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 200):
-            raise InvalidInput(f"{field} must be a non-empty string of at most 200 characters")
+            raise InvalidInput("errors.versions.non_empty_string_most", field=field)
     if not isinstance(params, dict):
-        raise InvalidInput("model.parameters must be an object, e.g. {\"temperature\": 0.2}")
+        raise InvalidInput("errors.versions.model_parameters_object_temperature")
     return provider, name, check_parameters(params)
 
 
@@ -90,11 +90,11 @@ def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
         value = params.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                   or not low <= value <= high):
-            raise InvalidInput(f"model.parameters.{key} must be a number from {low} to {high} (got {value!r})")
+            raise InvalidInput("errors.versions.model_parameters_number_from", key=key, low=low, high=high, value=value)
     for key in _POSITIVE_INT:
         value = params.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise InvalidInput(f"model.parameters.{key} must be a whole number of at least 1 (got {value!r})")
+            raise InvalidInput("errors.versions.model_parameters_whole_number", key=key, value=value)
     return dict(params)
 
 

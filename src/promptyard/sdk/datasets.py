@@ -59,5 +59,5 @@ class Datasets:
             return dataset
         found = self._request("GET", "/api/v1/datasets", params={"name": dataset})["items"]
         if not found:
-            raise errors.NotFound(f"no dataset named {dataset!r}")
+            raise errors.NotFound("errors.datasets.no_such_name", name=dataset)
         return found[0]["id"]

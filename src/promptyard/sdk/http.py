@@ -59,4 +59,4 @@ def backoff(attempt: int, base: float, cap: float) -> float:
 
 
 def unreachable(exc: BaseException) -> errors.Unavailable:
-    return errors.Unavailable(f"Promptyard server unreachable: {exc.__class__.__name__}: {exc}")
+    return errors.Unavailable("errors.sdk.unreachable", kind=exc.__class__.__name__, reason=str(exc))

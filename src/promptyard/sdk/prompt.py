@@ -138,4 +138,4 @@ def fallback_version(fallback: Any) -> dict[str, Any]:
         out = {"template_format": "f-string", "type": "completion" if "text" in fallback else "chat"} | fallback
         out["number"] = None
         return out
-    raise InvalidInput("fallback must be a text, a list of messages or a version-shaped dict")
+    raise InvalidInput("errors.sdk.fallback_text_list_messages")

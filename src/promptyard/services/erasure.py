@@ -143,8 +143,8 @@ def _expect(workspace_id: int, cond: ColumnElement[bool], expected: int | None) 
     def check(session: Session) -> None:
         now = _count(session, workspace_id, cond)
         if now != expected:
-            raise Conflict(f"the selection now matches {now} logs, not the {expected} of the preview: "
-                           "preview again", details={"count": now, "expected": expected})
+            raise Conflict("errors.privacy.selection_now_matches_logs", now=now, expected=expected,
+                           details={"count": now, "expected": expected})
     return check
 
 
@@ -158,7 +158,7 @@ def erase_one(db: Database, p: Principal, ref: str) -> dict[str, Any]:
         rid = request_reads.find(s, p, ref)
         client_id = rid and s.scalar(select(Request.client_id).where(Request.id == rid))
         if rid is None or not delete_requests(s, p.workspace_id, [rid]):
-            raise NotFound(f"no request with id {ref}")
+            raise NotFound("errors.privacy.no_request_id", ref=ref)
         audit.record(s, p.workspace_id, p.actor, "request.erase", "request", rid,
                      {"client_id": client_id, "count": 1})
     db.reclaim()
@@ -177,9 +177,9 @@ def value_digest(session: Session, workspace_id: int, key: str, value: str) -> s
 def end_user_filter(key: Any, value: Any) -> query.Node:
     """metadata.<key> = <value> (numbers become text, as in stored metadata)."""
     if not isinstance(key, str) or not 1 <= len(key) <= 200:
-        raise InvalidInput("metadata_key: 1-200 characters, e.g. patient_id or user_id")
+        raise InvalidInput("errors.privacy.metadata_key_1_200")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value == "":
-        raise InvalidInput("metadata_value: the end user's id (text or a number)")
+        raise InvalidInput("errors.privacy.metadata_value_end_user")
     return query.check(query.Cond("metadata", key, "=", str(value)), path="metadata_value")
 
 
@@ -211,7 +211,7 @@ def parse_filter(filter: Any) -> query.Node:
     node = query.from_json(filter) if isinstance(filter, dict) else query.parse(filter if isinstance(filter, str)
                                                                                 else "")
     if node is None:
-        raise InvalidInput("filter: say which logs, e.g. time < \"2026-01-01\" or metadata.env = \"test\"")
+        raise InvalidInput("errors.privacy.filter_say_which_logs")
     return node
 
 
@@ -231,7 +231,7 @@ def _erase(db: Database, p: Principal, node: query.Node, action: str, details: d
         with db.read() as s:
             return {"count": _count(s, p.workspace_id, cond), "dry_run": True}
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int) or expected < 0):
-        raise InvalidInput("expected: the count the preview showed (a whole number >= 0)")
+        raise InvalidInput("errors.privacy.expected_count_preview_showed")
     count, _ = _run(db, p.workspace_id, cond, record=_Event(p, action, "requests", "", details),
                     check=_expect(p.workspace_id, cond, expected))
     return {"count": count, "dry_run": False}
@@ -284,10 +284,9 @@ def set_retention(session: Session, p: Principal, days: Any, reason: Any) -> dic
     access.require(p, "admin")
     if days is not None and (isinstance(days, bool) or not isinstance(days, int)
                              or not 1 <= days <= MAX_RETENTION_DAYS):
-        raise InvalidInput(f"days: a whole number from 1 to {MAX_RETENTION_DAYS}, or null to keep logs until erased")
+        raise InvalidInput("errors.privacy.days_whole_number_from", max_retention_days=MAX_RETENTION_DAYS)
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 5000:
-        raise InvalidInput("reason: say why the retention period changes, in at most 5,000 characters (it goes "
-                           "into the audit trail)")
+        raise InvalidInput("errors.privacy.reason_say_why_retention")
     ws = session.get(Workspace, p.workspace_id, with_for_update=True)
     before, ws.retention_days = ws.retention_days, days
     audit.record(session, p.workspace_id, p.actor, "retention.set", "workspace", p.workspace_id,

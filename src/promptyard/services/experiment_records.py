@@ -94,7 +94,7 @@ def declare(session: Session, p: Principal, experiment_id: int, fields: dict[str
     row = get_row(session, p, experiment_id, lock=True)
     checked = ex.declaration(fields)
     if row.ended_at is not None:
-        raise Conflict(f"experiment {experiment_id} has ended; its declaration and results are frozen")
+        raise Conflict("errors.experiments.experiment_has_ended_declaration", experiment_id=experiment_id)
     for key, value in checked.items():
         setattr(row, key, value)
     session.flush()
@@ -106,7 +106,7 @@ def get_row(session: Session, p: Principal, experiment_id: int, *, lock: bool = 
     q = select(Experiment).where(Experiment.workspace_id == p.workspace_id, Experiment.id == experiment_id)
     row = session.scalar(q.with_for_update() if lock else q)
     if row is None:
-        raise NotFound(f"no experiment with id {experiment_id}")
+        raise NotFound("errors.experiments.no_experiment_id", experiment_id=experiment_id)
     return row
 
 

@@ -23,7 +23,7 @@ def _label(session: Session, p: Principal, prompt_id: int, name: str) -> Release
     row = session.scalar(select(ReleaseLabel).where(ReleaseLabel.workspace_id == p.workspace_id,
                                                     ReleaseLabel.prompt_id == prompt_id, ReleaseLabel.name == name))
     if row is None:
-        raise NotFound(f"this prompt has no label {name!r}")
+        raise NotFound("errors.experiments.prompt_has_no_label", name=name)
     return row
 
 
@@ -59,7 +59,7 @@ def set_policy(session: Session, p: Principal, prompt_id: int, label: str, *, po
     hypothesis, primary metric, planned units, minimum effect), or take it away (None)."""
     checked = ex.declaration(declared or {})
     if checked and policy is None:
-        raise InvalidInput("an experiment needs a policy (a split of two or more versions) to test")
+        raise InvalidInput("errors.experiments.experiment_needs_policy_split")
     moved = labels.move(session, p, prompt_id, label, version=version, policy=policy, reason=reason)
     row = experiment_records.running(session, p.workspace_id, prompt_id, label)
     if checked and row is not None:
@@ -73,7 +73,7 @@ def promote(session: Session, p: Principal, prompt_id: int, label: str, *, versi
     split), with who and why. Without a version, the experiment's winner is promoted; a version
     that was not in the experiment needs `force` (and the reason says why)."""
     if not reason or not reason.strip():
-        raise InvalidInput("promoting needs a reason (it goes into the audit trail)")
+        raise InvalidInput("errors.experiments.promoting_needs_reason_goes")
     prompts.load(session, p, prompt_id)
     row = experiment_records.running(session, p.workspace_id, prompt_id, label)
     winner, forced = None, False
@@ -83,15 +83,14 @@ def promote(session: Session, p: Principal, prompt_id: int, label: str, *, versi
         served = {v for weights in routing.rules(row.policy).values() for v, w in weights.items() if w > 0}
         if version is None:
             if winner is None:
-                raise Conflict(f"experiment {row.id} has no winner yet: name the version to promote "
-                               "(and force it if it is not the winner's evidence you act on)")
+                raise Conflict("errors.experiments.experiment_has_no_winner", id=row.id)
             version = winner
         elif version not in served and not force:
-            raise Conflict(f"v{version} was not in experiment {row.id} (it served "
-                           f"{', '.join(f'v{v}' for v in sorted(served))}); promote it with force and a reason")
+            raise Conflict("errors.experiments.version_not_in_experiment", version=version, id=row.id,
+                           v=', '.join(f'v{v}' for v in sorted(served)))
         forced = version not in served
     elif version is None and policy is None:
-        raise InvalidInput("give the version to promote, or a new policy")
+        raise InvalidInput("errors.experiments.promote_needs_version_or_policy")
     moved = labels.move(session, p, prompt_id, label, version=version, policy=policy, reason=reason)
     if row is not None and row.end_event_id is not None:
         experiment_records.set_outcome(session, p, prompt_id, label, row.end_event_id, {
@@ -107,7 +106,7 @@ def rollback(session: Session, p: Principal, prompt_id: int, label: str, *, reas
                                                    LabelEvent.prompt_id == prompt_id, LabelEvent.label == label)
                           .order_by(LabelEvent.id.desc()).limit(1))
     if last is None or last.from_version is None:
-        raise Conflict(f"label '{label}' has no earlier state to roll back to")
+        raise Conflict("errors.experiments.label_has_no_earlier", label=label)
     row = experiment_records.running(session, p.workspace_id, prompt_id, label)
     moved = labels.move(session, p, prompt_id, label, version=last.from_version, policy=last.from_policy,
                         reason=reason or f"rollback of move {last.id}")

@@ -19,7 +19,7 @@ from promptyard.services import request_reads
 FORMATS = ("csv", "jsonl")
 COLUMNS = ["id", "start_time", "prompt", "version", "label", "provider", "model", "status", "latency_ms",
            "input_tokens", "output_tokens", "cost", "tags", "metadata", "scores", "input_text", "output_text",
-           "error"]
+           "error", "trace_id", "span_id"]
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
@@ -35,7 +35,7 @@ def export(session: Session, p: Principal, node: query.Node | None, fmt: str, *,
     input and output as plain text (`bom`: UTF-8 with a byte order mark, for Excel). Format and
     rights are checked when called, before the first chunk is asked for."""
     if fmt not in FORMATS:
-        raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}")
+        raise InvalidInput("errors.system.format_formats", formats=', '.join(FORMATS))
     items = request_reads.iterate(session, p, node)
     return _jsonl(items) if fmt == "jsonl" else _csv(items, BOM if bom else "")
 

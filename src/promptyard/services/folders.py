@@ -19,7 +19,7 @@ def _record(f: Folder) -> FolderRecord:
 def _get(session: Session, workspace_id: int, folder_id: int) -> Folder:
     f = session.scalar(select(Folder).where(Folder.workspace_id == workspace_id, Folder.id == folder_id))
     if f is None:
-        raise NotFound(f"no folder with id {folder_id}")
+        raise NotFound("errors.prompts.no_folder_id", folder_id=folder_id)
     return f
 
 
@@ -49,9 +49,9 @@ def create(session: Session, p: Principal, *, path: str) -> FolderRecord:
     workspace_id, actor = p.workspace_id, p.actor
     parts = names.folder_path(path)
     if not parts:
-        raise InvalidInput("folder path must not be empty")
+        raise InvalidInput("errors.prompts.folder_path_empty")
     if by_path(session, workspace_id, "/".join(parts)):
-        raise Conflict(f"folder '{'/'.join(parts)}' already exists")
+        raise Conflict("errors.prompts.folder_already_exists", parts='/'.join(parts))
     return _record(ensure_path(session, workspace_id, path, actor=actor))
 
 
@@ -79,9 +79,9 @@ def update_folder(session: Session, p: Principal, folder_id: int, *, name: str |
     if new_path == old_path:
         return _record(folder)
     if new_path.startswith(old_path + "/"):
-        raise InvalidInput("a folder cannot be moved into itself")
+        raise InvalidInput("errors.prompts.folder_cannot_moved_into")
     if by_path(session, workspace_id, new_path):
-        raise Conflict(f"folder '{new_path}' already exists")
+        raise Conflict("errors.prompts.folder_already_exists_2", new_path=new_path)
     folder.name, folder.parent_id, folder.path = new_name, parent.id if parent else None, new_path
     # Descendants keep their place in the tree; only their stored paths change.
     for child in session.scalars(select(Folder).where(Folder.workspace_id == workspace_id,
@@ -100,7 +100,8 @@ def delete(session: Session, p: Principal, folder_id: int) -> None:
     has_children = session.scalar(select(func.count()).select_from(Folder).where(Folder.parent_id == folder.id))
     has_prompts = session.scalar(select(func.count()).select_from(Prompt).where(Prompt.folder_id == folder.id))
     if has_children or has_prompts:
-        raise Conflict(f"folder '{folder.path}' is not empty ({has_prompts} prompts, {has_children} folders)")
+        raise Conflict("errors.prompts.folder_empty_prompts_folders", path=folder.path, has_prompts=has_prompts,
+                       has_children=has_children)
     session.delete(folder)
     audit.record(session, workspace_id, actor, "folder.delete", "folder", folder_id, {"path": folder.path})
 

@@ -27,5 +27,5 @@ def attach(session: Session, p: Principal, ref: str, group_id: int) -> None:
     found = session.scalar(select(RequestGroup.id).where(RequestGroup.workspace_id == p.workspace_id,
                                                          RequestGroup.id == group_id))
     if found is None:
-        raise NotFound(f"no group with id {group_id}")
+        raise NotFound("errors.users.no_group_id", group_id=group_id)
     request_annotations.set_group(session, p, ref, str(group_id))

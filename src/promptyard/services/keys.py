@@ -70,7 +70,7 @@ def system_principal(workspace_id: int, actor: str = "system") -> Principal:
 def workspace_id(session: Session, name: str) -> int:
     ws_id = session.scalar(select(Workspace.id).where(Workspace.name == name))
     if ws_id is None:
-        raise NotFound(f"no workspace named {name!r}")
+        raise NotFound("errors.keys.no_workspace_named", name=name)
     return ws_id
 
 
@@ -85,15 +85,15 @@ def create_key(session: Session, p: Principal, *, name: str, scopes: list[str] |
     access.require(p, "admin")
     workspace_id, actor = p.workspace_id, p.actor
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise InvalidInput("key name must be 1-200 characters")
+        raise InvalidInput("errors.keys.key_name_1_200")
     if kind not in ("secret", "publishable"):
-        raise InvalidInput("key kind must be 'secret' or 'publishable'")
+        raise InvalidInput("errors.keys.key_kind_secret_publishable")
     if kind == "publishable":
         # A key that ships inside a web page may only log and read prompts.
         scopes = list(access.PUBLISHABLE_SCOPES)
         origins = [_origin(o) for o in (allowed_origins or [])]
         if not origins:
-            raise InvalidInput("a publishable key needs allowed_origins, e.g. ['https://app.example.com']")
+            raise InvalidInput("errors.keys.publishable_key_needs_allowed")
     else:
         scopes = access.validate_scopes(scopes or ["read", "write", "ingest"])
         origins = []
@@ -109,7 +109,7 @@ def create_key(session: Session, p: Principal, *, name: str, scopes: list[str] |
 
 def _origin(value: object) -> str:
     if not isinstance(value, str) or not value.startswith(("http://", "https://")) or value.count("/") != 2:
-        raise InvalidInput(f"allowed origin {value!r} must look like https://app.example.com (no path)")
+        raise InvalidInput("errors.keys.allowed_origin_look_like", value=value)
     return value.rstrip("/").lower()
 
 
@@ -125,7 +125,7 @@ def revoke_key(session: Session, p: Principal, key_id: int) -> ApiKeyRecord:
     workspace_id, actor = p.workspace_id, p.actor
     key = session.scalar(select(ApiKey).where(ApiKey.workspace_id == workspace_id, ApiKey.id == key_id))
     if key is None:
-        raise NotFound(f"no API key with id {key_id}")
+        raise NotFound("errors.keys.no_api_key_id", key_id=key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         audit.record(session, workspace_id, actor, "key.revoke", "api_key", key.id, {"name": key.name})
@@ -141,10 +141,10 @@ def authenticate(session: Session, raw: str | None) -> tuple[Principal, bool]:
     The answer is remembered for AUTH_CACHE_S seconds (see `cached`).
     """
     if not raw:
-        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+        raise Unauthorized("errors.keys.missing_api_key_send")
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw.strip())))
     if key is None or key.revoked_at is not None:
-        raise Unauthorized("invalid or revoked API key")
+        raise Unauthorized("errors.keys.invalid_revoked_api_key")
     stale = key.last_used_at is None or utcnow() - key.last_used_at > LAST_USED_RESOLUTION
     principal = Principal(workspace_id=key.workspace_id, actor=f"key:{key.name}", scopes=frozenset(key.scopes),
                           key_id=key.id, key_kind=key.kind, allowed_origins=tuple(key.allowed_origins or ()))

@@ -31,9 +31,9 @@ DEFAULT_LABEL = "production"
 def _require_move(p: Principal, name: str, reason: str) -> None:
     access.require(p, "write")
     if not access.may_move(p, name):
-        raise access.Forbidden(f"moving the '{name}' label needs the admin role or scope")
+        raise access.Forbidden("errors.labels.moving_label_needs_admin", name=name)
     if access.is_protected(name) and not reason.strip():
-        raise InvalidInput(f"moving the '{name}' label needs a reason")
+        raise InvalidInput("errors.labels.moving_label_needs_reason", name=name)
 
 
 def list_labels(session: Session, p: Principal, prompt_id: int) -> list[LabelRecord]:
@@ -56,7 +56,7 @@ def move(session: Session, p: Principal, prompt_id: int, name: str, *, version: 
         if version is None:
             version = max(policy["split"], key=lambda s: (s["weight"], -s["version"]))["version"]
     if version is None:
-        raise InvalidInput("give the version the label should point at (or a policy)")
+        raise InvalidInput("errors.labels.give_version_label_should")
     target = versions.by_number_or_404(session, prompt, version)
     label = session.scalar(select(ReleaseLabel).where(ReleaseLabel.prompt_id == prompt.id,
                                                       ReleaseLabel.name == name))
@@ -83,7 +83,7 @@ def delete(session: Session, p: Principal, prompt_id: int, name: str, *, reason:
     label = session.scalar(select(ReleaseLabel).where(ReleaseLabel.prompt_id == prompt.id,
                                                       ReleaseLabel.name == name))
     if label is None:
-        raise NotFound(f"prompt {prompt.name!r} has no label {name!r}")
+        raise NotFound("errors.labels.prompt_has_no_label", name=prompt.name, name2=name)
     before = session.scalar(select(PromptVersion.number).where(PromptVersion.id == label.version_id))
     session.delete(label)
     event = _event(session, p, prompt.id, prompt.name, name, before, None, label.policy, None, reason)
@@ -188,7 +188,7 @@ def _target(session: Session, p: Principal, name: str, version: int | None, labe
             cursor: int) -> _Target:
     prompt = prompts.load_by_name(session, p, name)
     if not prompt.latest_version:
-        raise NotFound(f"prompt {prompt.name!r} has no versions yet")
+        raise NotFound("errors.labels.prompt_has_no_versions", name=prompt.name)
     record = prompts.records(session, p.workspace_id, [prompt])[0]
     if version is not None:
         return _Target(cursor, record, None, version, None)
@@ -197,7 +197,7 @@ def _target(session: Session, p: Principal, name: str, version: int | None, labe
     row = next((lab for lab in record.labels if lab.name == (label or DEFAULT_LABEL)), None)
     if row is None and label:
         known = ", ".join(lab.name for lab in record.labels)
-        raise NotFound(f"prompt {prompt.name!r} has no label {label!r} (labels: {known or 'none'}, latest)")
+        raise NotFound("errors.labels.prompt_has_no_label_2", name=prompt.name, label=label, known=known or 'none')
     if row is None:
         return _Target(cursor, record, "latest", prompt.latest_version, None)
     return _Target(cursor, record, row.name, None if row.policy else row.version, row.policy)
@@ -233,5 +233,5 @@ def ref_by_id(session: Session, p: Principal, label_id: int) -> LabelRef:
     label = session.scalar(select(ReleaseLabel).where(ReleaseLabel.workspace_id == p.workspace_id,
                                                       ReleaseLabel.id == label_id))
     if label is None:
-        raise NotFound(f"no release label with id {label_id}")
+        raise NotFound("errors.labels.no_release_label_id", label_id=label_id)
     return refs(session, p, label.prompt_id, label.name)[0]

@@ -1,8 +1,9 @@
-"""Trends over time for the analytics page: per day and prompt version, the number of requests,
-the errors and each score's n and mean, over the last `days` days of the matching logs.
+"""Trends over time for the analytics page: per day (or hour) and prompt version, the number of
+requests, the errors and each score's n and mean, over the last `days` days of the matching logs.
 
-Days are the viewer's (local midnight to midnight in `tz`, so a Tokyo team's Monday is its own);
-the boundaries are computed here as UTC instants and the database puts each log in its day with
+Days are the viewer's (local midnight to midnight in `tz`, so a Tokyo team's Monday is its own), and
+so are hours (a zone half an hour off UTC has its hours start at :30 UTC);
+the boundaries are computed here as UTC instants and the database puts each log in its bucket with
 CASEs over start_time, the same portable statement on SQLite and PostgreSQL, read over the
 (workspace, start_time) index for the period only (bench/bench_trends.py)."""
 
@@ -22,16 +23,33 @@ from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
 
 PERIODS = (7, 14, 30, 90)  # days a page may ask for
+HOUR_PERIODS = (1, 2, 3, 7)  # days a page may ask for per hour (at most 168 points a line)
 
 
 def per_day(session: Session, p: Principal, *, days: int, tz: str, prompt: str | None = None,
             node: query.Node | None = None, now: datetime | None = None) -> dict[str, Any]:
     """{"days": [date, ...] oldest first, "series": [{"prompt", "version", "count": [n per day],
     "errors": [...], "scores": {name: [(n, mean) or None per day]}}, ...]} (busiest version first)."""
-    access.require(p, "read")
     now = now or utcnow()
     edges, dates = _day_edges(now, days, ZoneInfo(tz))
-    day = _day_of(edges, 0, days)
+    return {"days": dates, "series": _series_over(session, p, edges, prompt, node, now)}
+
+
+def per_hour(session: Session, p: Principal, *, hours: int, tz: str, prompt: str | None = None,
+             node: query.Node | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """As per_day, per hour of the last `hours` hours (the current one included): "hours" holds
+    each hour's start as an aware datetime in `tz`, oldest first."""
+    now = now or utcnow()
+    edges, starts = _hour_edges(now, hours, ZoneInfo(tz))
+    return {"hours": starts, "series": _series_over(session, p, edges, prompt, node, now)}
+
+
+def _series_over(session: Session, p: Principal, edges: list[datetime], prompt: str | None,
+                 node: query.Node | None, now: datetime) -> list[dict[str, Any]]:
+    """Each version's numbers per bucket [edges[i], edges[i + 1]) (UTC instants, ascending)."""
+    access.require(p, "read")
+    buckets = len(edges) - 1
+    day = _day_of(edges, 0, buckets)
     scope = [Request.workspace_id == p.workspace_id, Request.start_time >= edges[0], Request.start_time < edges[-1]]
     if prompt:
         scope.append(Request.prompt_name == prompt)
@@ -50,13 +68,12 @@ def per_day(session: Session, p: Principal, *, days: int, tz: str, prompt: str |
     rows = session.execute(union_all(totals, scores)).all()  # one statement: the period is read once
     for r in sorted(rows, key=lambda r: r.score is not None):  # totals first: they make the series
         if r.score is None:
-            s = series.setdefault((r.name, r.number), _series(r.name, r.number, days))
+            s = series.setdefault((r.name, r.number), _series(r.name, r.number, buckets))
             s["count"][r.day], s["errors"][r.day] = r.n, int(r.value or 0)
         else:
-            day_means = series[(r.name, r.number)]["scores"].setdefault(r.score, [None] * days)
+            day_means = series[(r.name, r.number)]["scores"].setdefault(r.score, [None] * buckets)
             day_means[r.day] = (r.n, float(r.value))
-    ordered = sorted(series.values(), key=lambda s: (-sum(s["count"]), s["prompt"] or "", s["version"] or 0))
-    return {"days": dates, "series": ordered}
+    return sorted(series.values(), key=lambda s: (-sum(s["count"]), s["prompt"] or "", s["version"] or 0))
 
 
 def _day_of(edges: list[datetime], lo: int, hi: int) -> Any:
@@ -74,6 +91,15 @@ def _day_edges(now: datetime, days: int, zone: ZoneInfo) -> tuple[list[datetime]
     dates = [today - timedelta(days=days - 1 - i) for i in range(days)]
     edges = [datetime.combine(d, time(), zone).astimezone(timezone.utc) for d in [*dates, today + timedelta(days=1)]]
     return edges, dates
+
+
+def _hour_edges(now: datetime, hours: int, zone: ZoneInfo) -> tuple[list[datetime], list[datetime]]:
+    """The UTC instants that bound the last `hours` local hours, and each hour's start in `zone`.
+    Hours are an hour apart in UTC, so a DST change neither skips nor doubles one."""
+    local = now.astimezone(zone)
+    current = local.replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    edges = [current - timedelta(hours=hours - 1 - i) for i in range(hours + 1)]
+    return edges, [e.astimezone(zone) for e in edges[:-1]]
 
 
 def _series(name: str | None, number: int | None, days: int) -> dict[str, Any]:

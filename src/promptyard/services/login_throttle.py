@@ -59,7 +59,7 @@ def check(session: Session, *, email: str, address: str | None, limits: Limits) 
             # failures leaves the window.
             wait = math.ceil((recent[-1] + timedelta(seconds=limits.window_s) - now).total_seconds())
             wait = max(wait, 1)
-            raise RateLimited("too many failed logins; try again later", retry_after_s=wait,
+            raise RateLimited("errors.users.too_many_failed_logins", retry_after_s=wait,
                               details={"reason": kind})
 
 

@@ -61,24 +61,24 @@ def _membership(session: Session, p: Principal, user_id: int) -> Membership:
     m = session.scalar(select(Membership).where(Membership.workspace_id == p.workspace_id,
                                                 Membership.user_id == user_id).with_for_update())
     if m is None:
-        raise NotFound(f"no member with user id {user_id} in this workspace")
+        raise NotFound("errors.users.no_member_user_id", user_id=user_id)
     return m
 
 
 def _check_owner_rules(session: Session, p: Principal, m: Membership, new_role: str | None) -> None:
     if (m.role == "owner" or new_role == "owner") and p.role != "owner" and p.user_id is not None:
-        raise Forbidden("only an owner can give or take the owner role")
+        raise Forbidden("errors.users.only_owner_can_give")
     if m.role == "owner" and new_role != "owner":
         owners = session.scalar(select(func.count()).select_from(Membership).where(
             Membership.workspace_id == p.workspace_id, Membership.role == "owner"))
         if (owners or 0) <= 1:
-            raise Conflict("a workspace needs at least one owner; make someone else owner first")
+            raise Conflict("errors.users.workspace_needs_least_owner")
 
 
 def set_role(session: Session, p: Principal, user_id: int, role: str) -> MemberRecord:
     access.require(p, "admin")
     if role not in access.ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(access.ROLES)}")
+        raise InvalidInput("errors.users.role_roles", roles=', '.join(access.ROLES))
     m = _membership(session, p, user_id)
     if m.role != role:
         _check_owner_rules(session, p, m, role)
@@ -91,7 +91,7 @@ def set_role(session: Session, p: Principal, user_id: int, role: str) -> MemberR
 def remove(session: Session, p: Principal, user_id: int) -> None:
     access.require(p, "admin")
     if user_id == p.user_id:
-        raise InvalidInput("you cannot remove yourself; ask another admin")
+        raise InvalidInput("errors.users.you_cannot_remove_yourself")
     m = _membership(session, p, user_id)
     _check_owner_rules(session, p, m, None)
     session.delete(m)
@@ -109,21 +109,22 @@ def invite(session: Session, p: Principal, *, email: str, role: str) -> tuple[In
     access.require(p, "admin")
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
-        raise InvalidInput(f"invalid email address {email!r}")
+        raise InvalidInput("errors.users.invalid_email_address", email=email)
     if role not in access.ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(access.ROLES)}")
+        raise InvalidInput("errors.users.role_roles", roles=', '.join(access.ROLES))
     if role == "owner" and p.role != "owner" and p.user_id is not None:
-        raise Forbidden("only an owner can invite an owner")
+        raise Forbidden("errors.users.only_owner_can_invite")
     member = session.scalar(select(Membership.id).join(User, User.id == Membership.user_id).where(
         Membership.workspace_id == p.workspace_id, User.email == email))
     if member:
-        raise Conflict(f"{email} is already a member of this workspace")
+        raise Conflict("errors.users.already_member_workspace", email=email)
     raw = secrets.token_urlsafe(32)
     row = Invitation(workspace_id=p.workspace_id, email=email, role=role, token_hash=_hash(raw), created_by=p.actor,
                      expires_at=utcnow() + timedelta(days=INVITATION_DAYS))
     session.add(row)
     session.flush()
-    audit.record(session, p.workspace_id, p.actor, "member.invite", "invitation", row.id, {"email": email, "role": role})
+    audit.record(session, p.workspace_id, p.actor, "member.invite", "invitation", row.id,
+                 {"email": email, "role": role})
     return _invitation_record(row), raw
 
 
@@ -140,7 +141,7 @@ def revoke_invitation(session: Session, p: Principal, invitation_id: int) -> Non
                                                  Invitation.id == invitation_id,
                                                  Invitation.accepted_at.is_(None))).rowcount
     if not n:
-        raise NotFound(f"no open invitation with id {invitation_id}")
+        raise NotFound("errors.users.no_open_invitation_id", invitation_id=invitation_id)
     audit.record(session, p.workspace_id, p.actor, "member.uninvite", "invitation", invitation_id)
 
 
@@ -148,7 +149,7 @@ def _open_invitation(session: Session, raw: str | None, *, lock: bool = False) -
     q = select(Invitation).where(Invitation.token_hash == _hash(raw or ""))
     row = session.scalar(q.with_for_update() if lock else q)
     if row is None or row.accepted_at is not None or row.expires_at <= utcnow():
-        raise NotFound("this invitation link is unknown, already used or expired; ask for a new one")
+        raise NotFound("errors.users.invitation_link_unknown_already")
     return row
 
 
@@ -171,7 +172,7 @@ def accept(session: Session, raw: str | None, *, password: str, name: str = "") 
         # Two open invitations for one email: the second finds the membership the first made.
         if session.scalar(select(Membership.id).where(Membership.workspace_id == row.workspace_id,
                                                       Membership.user_id == user_id)):
-            raise Conflict(f"{row.email} is already a member of this workspace; log in instead")
+            raise Conflict("errors.users.already_member_workspace_log", email=row.email)
         session.add(Membership(workspace_id=row.workspace_id, user_id=user_id, role=row.role))
     row.accepted_at = utcnow()
     audit.record(session, row.workspace_id, row.email, "member.join", "user", user_id, {"role": row.role})
@@ -182,20 +183,20 @@ def update_profile(session: Session, p: Principal, *, locale: str | None = None,
                    name: str | None = None) -> None:
     """The calling user's own language ('' = follow the browser), time zone and display name."""
     if p.user_id is None:
-        raise InvalidInput("only a logged-in user has a profile")
+        raise InvalidInput("errors.users.only_logged_user_has")
     user = session.get(User, p.user_id)
     if locale is not None:
         if locale not in (*LOCALES, ""):
-            raise InvalidInput(f"language must be one of {', '.join(LOCALES)}")
+            raise InvalidInput("errors.users.language_locales", locales=', '.join(LOCALES))
         user.locale = locale or None
     if time_zone is not None:  # '' = the workspace's zone, else the browser's
         try:
             if time_zone:
                 ZoneInfo(time_zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"unknown time zone {time_zone!r} (e.g. Asia/Tokyo, Europe/Berlin, UTC)") from None
+            raise InvalidInput("errors.users.unknown_time_zone_asia", time_zone=time_zone) from None
         user.time_zone = time_zone or None
     if name is not None:
         if not name.strip() or len(name) > 200:
-            raise InvalidInput("name must be 1-200 characters")
+            raise InvalidInput("errors.users.name_1_200_characters")
         user.name = name.strip()

@@ -34,8 +34,7 @@ def ingest(session: Session, p: Principal, spans: list[Span], *, max_batch: int,
     if p.key_kind == "publishable" and publishable_max_batch is not None:
         max_batch = min(max_batch, publishable_max_batch)
     if len(spans) > max_batch:
-        raise TooLarge(f"a batch may hold at most {max_batch} spans (got {len(spans)}; PROMPTYARD_MAX_BATCH): "
-                       "send smaller batches")
+        raise TooLarge("errors.traces.batch_may_hold_most", max_batch=max_batch, n=len(spans))
     seen: set[tuple[str, str]] = set()
     spans = [s for s in spans if not ((s.trace_id, s.span_id) in seen or seen.add((s.trace_id, s.span_id)))]
     llm = [s for s in spans if genai_spans.is_llm(s)]
@@ -87,13 +86,16 @@ def _store(session: Session, p: Principal, spans: list[Span], requests: dict[str
     rows_of = dict(session.execute(select(Trace.trace_id, Trace.id).where(
         Trace.workspace_id == p.workspace_id, bulk.one_of(Trace.trace_id, traces))).all())
     red = redaction.for_workspace(session, p.workspace_id)
+    resources: dict[int, Any] = {}  # a body's spans share their resource's dict: redacted once
     rows = []
     for s in spans:
         attributes, events = genai_spans.span_row_parts(s, id(s) in llm)
         resource, message = s.resource, s.status_message
         if red is not None:  # what the span keeps is redacted like a log (counts belong to requests only)
-            attributes, events, resource, message = (red.value(attributes), red.value(events), red.value(resource),
-                                                     red.text(message))
+            if id(resource) not in resources:
+                resources[id(resource)] = red.value(resource)
+            attributes, events, resource, message = (red.value(attributes), red.value(events) if events else events,
+                                                     resources[id(resource)], red.text(message))
             red.take()
         rows.append({"workspace_id": p.workspace_id, "trace_row": rows_of[s.trace_id], "span_id": s.span_id,
                      "parent_id": s.parent_id, "name": s.name[:500], "kind": s.kind, "start_time": _time(s.start_ns),

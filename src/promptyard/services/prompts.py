@@ -35,7 +35,7 @@ def load(session: Session, p: Principal, prompt_id: int, *, lock: bool = False) 
     q = select(Prompt).where(Prompt.workspace_id == p.workspace_id, Prompt.id == prompt_id)
     row = session.scalar(q.with_for_update() if lock else q)
     if row is None:
-        raise NotFound(f"no prompt with id {prompt_id}")
+        raise NotFound("errors.prompts.no_prompt_id", prompt_id=prompt_id)
     return row
 
 
@@ -43,7 +43,7 @@ def load_by_name(session: Session, p: Principal, name: str, *, lock: bool = Fals
     q = select(Prompt).where(Prompt.workspace_id == p.workspace_id, Prompt.name == names.lookup_name(name))
     row = session.scalar(q.with_for_update() if lock else q)
     if row is None:
-        raise NotFound(f"no prompt named {name!r}")
+        raise NotFound("errors.prompts.no_prompt_named", name=name)
     return row
 
 
@@ -62,7 +62,7 @@ def create(session: Session, p: Principal, *, name: str, folder: str | None = No
     access.require(p, "write")
     name = names.prompt_name(name)
     if session.scalar(select(Prompt.id).where(Prompt.workspace_id == p.workspace_id, Prompt.name == name)):
-        raise Conflict(f"a prompt named {name!r} already exists")
+        raise Conflict("errors.prompts.prompt_named_already_exists", name=name)
     parent = folders.ensure_path(session, p.workspace_id, folder, actor=p.actor)
     row = Prompt(workspace_id=p.workspace_id, name=name, folder_id=parent.id if parent else None,
                  description=_description(description), tags=names.tags(tags))
@@ -82,7 +82,7 @@ def update(session: Session, p: Principal, prompt_id: int, *, name: str | None =
     if name is not None and names.prompt_name(name) != row.name:
         new = names.prompt_name(name)
         if session.scalar(select(Prompt.id).where(Prompt.workspace_id == p.workspace_id, Prompt.name == new)):
-            raise Conflict(f"a prompt named {new!r} already exists")
+            raise Conflict("errors.prompts.prompt_named_already_exists_2", new=new)
         audit.changed(session, p.workspace_id, row.name, "prompt")  # the old name stops resolving
         changes["name"], row.name = [row.name, new], new
     if folder is not None:
@@ -103,7 +103,7 @@ def update(session: Session, p: Principal, prompt_id: int, *, name: str | None =
 def _description(text: object) -> str:
     if not isinstance(text, str) or len(text) > 10_000:
         from promptyard.errors import InvalidInput
-        raise InvalidInput("description must be a string of at most 10,000 characters")
+        raise InvalidInput("errors.prompts.description_string_most_10")
     return text
 
 

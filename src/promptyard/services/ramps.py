@@ -50,13 +50,13 @@ def check_plan(plan: dict[str, Any], existing: set[int]) -> dict[str, Any]:
         min_n = int(plan.get("min_n", ex.MIN_UNITS))
         planned = int(plan.get("planned_units", ex.DEFAULT_PLANNED_UNITS))
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"ramp plan needs candidate, baseline, steps, interval_s, guard {{metric, margin}}: {exc}")
+        raise InvalidInput("errors.experiments.ramp_plan_needs_candidate", exc=exc)
     if candidate == baseline or not {candidate, baseline} <= existing:
-        raise InvalidInput("candidate and baseline must be two different existing versions")
+        raise InvalidInput("errors.experiments.candidate_baseline_two_different")
     if not steps or steps != sorted(steps) or steps[0] <= 0 or steps[-1] != 100 or len(set(steps)) != len(steps):
-        raise InvalidInput("steps must rise strictly from above 0 to 100, e.g. [10, 25, 50, 100]")
+        raise InvalidInput("errors.experiments.steps_rise_strictly_from")
     if interval < 1 or not 0 <= margin < float("inf") or min_n < 2 or not 2 <= planned <= ex.MAX_PLANNED_UNITS:
-        raise InvalidInput("interval_s must be >= 1, guard.margin a number >= 0, min_n >= 2, planned_units >= 2")
+        raise InvalidInput("errors.experiments.ramp_numbers_out_of_range")
     return {"candidate": candidate, "baseline": baseline, "steps": steps, "interval_s": interval,
             "guard": {"metric": metric, "margin": margin}, "min_n": min_n, "planned_units": planned,
             "sticky_key": plan.get("sticky_key")}
@@ -78,9 +78,9 @@ def start(session: Session, p: Principal, prompt_id: int, label: str, plan: dict
     prompt = prompts.load(session, p, prompt_id, lock=True)
     row = session.scalar(select(ReleaseLabel).where(ReleaseLabel.prompt_id == prompt.id, ReleaseLabel.name == label))
     if row is None:
-        raise NotFound(f"prompt {prompt.name!r} has no label {label!r}")
+        raise NotFound("errors.experiments.prompt_has_no_label_2", name=prompt.name, label=label)
     if session.scalar(select(LabelRamp.id).where(LabelRamp.label_id == row.id, LabelRamp.state == "running")):
-        raise Conflict(f"label '{label}' already has a running ramp; stop it first")
+        raise Conflict("errors.experiments.label_already_has_running", label=label)
     existing = {v.number for v in versions.list_versions(session, p, prompt_id)}
     plan = check_plan(plan, existing)
     labels.move(session, p, prompt.id, label, version=plan["baseline"],
@@ -108,10 +108,10 @@ def stop(session: Session, p: Principal, ramp_id: int, *, reason: str) -> RampRe
     access.require(p, "write")
     ramp = session.scalar(select(LabelRamp).where(LabelRamp.workspace_id == p.workspace_id, LabelRamp.id == ramp_id))
     if ramp is None:
-        raise NotFound(f"no ramp with id {ramp_id}")
+        raise NotFound("errors.experiments.no_ramp_id", ramp_id=ramp_id)
     label = session.scalar(select(ReleaseLabel.name).where(ReleaseLabel.id == ramp.label_id))
     if not access.may_move(p, label):  # stopping fixes the label's split
-        raise access.Forbidden(f"stopping a ramp on the '{label}' label needs the admin role or scope")
+        raise access.Forbidden("errors.experiments.stopping_ramp_label_needs", label=label)
     if ramp.state == "running":
         ramp.state, ramp.next_at, ramp.note = "stopped", None, f"stopped by {p.actor}: {reason}"
         audit.record(session, p.workspace_id, p.actor, "ramp.stop", "ramp", ramp.id, {"reason": reason})

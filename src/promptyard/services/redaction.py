@@ -205,13 +205,13 @@ def set_policy(session: Session, p: Principal, data: Any, *, reason: str = "") -
     try:
         after = rp.parse(data, base=before)
     except rp.PolicyError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise exc from None
     reason = (reason or "").strip()
     weakened = _weakened(before, after)
     if weakened and not reason:
-        raise InvalidInput(f"reason: turning off {', '.join(weakened)} needs a reason (it is kept in the audit trail)")
+        raise InvalidInput("errors.privacy.reason_turning_off_needs", weakened=', '.join(weakened))
     if len(reason) > 1000:
-        raise InvalidInput("reason: at most 1,000 characters")
+        raise InvalidInput("errors.privacy.reason_most_1_000")
     row.redaction = after.to_json()
     audit.record(session, p.workspace_id, p.actor, "privacy.redaction", "workspace", p.workspace_id,
                  {"before": before.to_json(), "after": after.to_json(), "reason": reason})
@@ -228,15 +228,15 @@ def _weakened(before: rp.Policy, after: rp.Policy) -> list[str]:
 
 def _entries(session: Session, p: Principal, terms: Any) -> list[rp.TermEntry]:
     if not isinstance(terms, list) or not terms or len(terms) > MAX_TERMS_PER_CALL:
-        raise InvalidInput(f"terms: send a list of 1-{MAX_TERMS_PER_CALL:,} names")
+        raise InvalidInput("errors.privacy.terms_send_list_1", max_terms_per_call=MAX_TERMS_PER_CALL)
     key = _key(session, p.workspace_id)
     out: dict[str, rp.TermEntry] = {}
     for i, term in enumerate(terms):
         try:
             out.update((e.digest, e) for e in rp.term_entries(key, term))
         except rp.PolicyError:  # the term is not echoed: it is patient data
-            raise InvalidInput(f"terms[{i}]: each term must be a text of {rp.MIN_TERM_CHARS}-"
-                               f"{rp.MAX_TERM_CHARS} characters") from None
+            raise InvalidInput("errors.privacy.terms_each_term_text", i=i, min_term_chars=rp.MIN_TERM_CHARS,
+                               max_term_chars=rp.MAX_TERM_CHARS) from None
     return list(out.values())
 
 
@@ -246,7 +246,7 @@ def add_terms(session: Session, p: Principal, terms: Any) -> dict[str, Any]:
     entries = _entries(session, p, terms)
     have = _term_count(session, p.workspace_id)
     if have + len(entries) > MAX_TERMS:
-        raise InvalidInput(f"terms: a workspace keeps at most {MAX_TERMS:,} terms (it has {have:,})")
+        raise InvalidInput("errors.privacy.terms_workspace_keeps_most", max_terms=MAX_TERMS, have=have)
     bulk.insert(session, RedactionTerm.__table__,
                 [{"workspace_id": p.workspace_id, "digest": e.digest, "prefix": e.prefix, "length": e.length,
                   "created_by": p.actor, "created_at": utcnow()} for e in entries],
@@ -280,13 +280,13 @@ def preview(session: Session, p: Principal, text: Any, data: Any = None) -> dict
     """What the policy (or a draft of a change to it) makes of a sample text; nothing is stored."""
     access.require(p, "admin")
     if not isinstance(text, str) or len(text) > MAX_PREVIEW_CHARS:
-        raise InvalidInput(f"text: a string of at most {MAX_PREVIEW_CHARS:,} characters")
+        raise InvalidInput("errors.privacy.text_string_most_characters", max_preview_chars=MAX_PREVIEW_CHARS)
     red = for_workspace(session, p.workspace_id) or rp.Redactor(rp.Policy(enabled=False))
     if data is not None:
         try:
             red = rp.Redactor(rp.parse(data, base=red.policy), _key(session, p.workspace_id), red.terms)
         except rp.PolicyError as exc:
-            raise InvalidInput(str(exc)) from None
+            raise exc from None
     return {"text": red.text(text), "counts": red.take()}
 
 
@@ -300,7 +300,7 @@ def redact_stored(session: Session, p: Principal, *, after_id: int = 0, batch: i
     access.require(p, "admin")
     red = for_workspace(session, p.workspace_id)
     if red is None:
-        raise InvalidInput("redaction is off in this workspace: turn it on first")
+        raise InvalidInput("errors.privacy.redaction_off_workspace_turn")
     rows = session.scalars(select(Request).where(Request.workspace_id == p.workspace_id, Request.id > after_id)
                            .order_by(Request.id).limit(batch).with_for_update()).all()
     ids = [r.id for r in rows]

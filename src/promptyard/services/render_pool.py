@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from pebble import ProcessExpired, ProcessPool
 
+from promptyard.catalogue import Text
 from promptyard.domain import templates
 from promptyard.domain.render_limits import RenderError, RenderLimits
 from promptyard.errors import InvalidInput, Unavailable
@@ -82,7 +83,7 @@ def _job(memory_bytes: int, function, *args):
         return function(*args)
     except MemoryError:
         _drop_caches()
-        raise RenderError("the template needs more memory than a template worker may use",
+        raise RenderError("errors.templates.template_needs_more_memory",
                           details={"field": "template"}) from None
     finally:
         if memory_bytes > 0 and _resident_bytes() > memory_bytes // 2:
@@ -168,14 +169,15 @@ class TemplateEngine:
         size or syntax, or a template that takes too long or too much memory to compile."""
         if fmt != "jinja2":
             return _check(kind, template, fmt, self.limits.max_template_chars)
-        return self._run(self.compile_timeout_s, "parse and compile", _check, kind, template, fmt,
+        return self._run(self.compile_timeout_s, Text("errors.templates.doing_compile"), _check, kind, template, fmt,
                          self.limits.max_template_chars)
 
     def render(self, kind: str, template: dict, fmt: str, variables: dict, *, strict: bool = True) -> dict:
         if fmt != "jinja2":
             return _render(kind, template, fmt, variables, strict, self.limits)
         # The worker may not have compiled this template yet: its deadline covers both steps.
-        return self._run(self.compile_timeout_s + self.limits.max_seconds, "compile and render", _render,
+        return self._run(self.compile_timeout_s + self.limits.max_seconds, Text("errors.templates.doing_render"),
+                         _render,
                          kind, template, fmt, variables, strict, self.limits)
 
     def text_variables(self, texts: list[str], fmt: str) -> list[list[str]]:
@@ -189,7 +191,8 @@ class TemplateEngine:
             known = [_variables_cache.get(k) for k in keys]
         missing = [i for i, hit in enumerate(known) if hit is None]
         if missing:
-            found = self._run(self.compile_timeout_s, "parse", _text_variables, [texts[i] for i in missing], fmt,
+            found = self._run(self.compile_timeout_s, Text("errors.templates.doing_parse"), _text_variables,
+                              [texts[i] for i in missing], fmt,
                               self.limits.max_template_chars)
             with _variables_lock:
                 for i, names in zip(missing, found):
@@ -198,7 +201,7 @@ class TemplateEngine:
                     _variables_cache.pop(next(iter(_variables_cache)))
         return [list(names) for names in known]
 
-    def _run(self, deadline: float, what: str, function, *args):
+    def _run(self, deadline: float, what: Text, function, *args):
         memory = self.memory_mb * 1024 * 1024
         future = _pool(self.workers, memory).schedule(_job, args=(memory, function, *args), timeout=deadline)
         try:
@@ -206,15 +209,14 @@ class TemplateEngine:
         except FutureTimeout:
             if not future.done():  # still queued (or stuck): give up, the pool drops or kills it
                 future.cancel()
-                raise Unavailable("all template workers are busy; retry in a moment") from None
-            raise RenderError(f"the template took longer than {deadline:g} s to {what} and was stopped",
+                raise Unavailable("errors.templates.all_template_workers_are") from None
+            raise RenderError("errors.templates.template_took_longer_than", deadline=deadline, what=what,
                               details={"field": "template", "limit_s": deadline}) from None
         except ProcessExpired:
-            raise RenderError(f"the template worker stopped while trying to {what} this template (most likely "
-                              f"it needed more than the {self.memory_mb} MiB a worker may use)",
+            raise RenderError("errors.templates.template_worker_stopped_while", what=what, memory_mb=self.memory_mb,
                               details={"field": "template", "limit_mb": self.memory_mb}) from None
         except (CancelledError, BrokenProcessPool):  # the next call starts a fresh pool
-            raise Unavailable("the template workers are restarting; retry in a moment") from None
+            raise Unavailable("errors.templates.template_workers_are_restarting") from None
 
 
 @functools.lru_cache(maxsize=32)

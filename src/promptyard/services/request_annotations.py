@@ -114,7 +114,7 @@ def _apply_metadata(session: Session, p: Principal, items: list[Item], changes: 
 
 def _check_tags(payload: Any, p: Principal, context: Any = None) -> list[dict]:
     if not isinstance(payload, dict):
-        raise InvalidInput("tags: send {\"add\": [...], \"remove\": [...]}")
+        raise InvalidInput("errors.requests.tags_send_add_remove")
     return [{"add": rl.tags(payload.get("add"), "add"), "remove": rl.tags(payload.get("remove"), "remove")}]
 
 
@@ -155,7 +155,8 @@ def _apply_scores(session: Session, p: Principal, items: list[Item], changes: ro
     table = Score.__table__
     stored = {(r.request_id, r.name): (r.id, r.value) for r in session.execute(
         select(table.c.id, table.c.request_id, table.c.name, table.c.value).where(
-            bulk.one_of(table.c.request_id, {t.id for t, _ in items}), bulk.one_of(table.c.name, {s["name"] for _, s in items})))}
+            bulk.one_of(table.c.request_id, {t.id for t, _ in items}), bulk.one_of(table.c.name,
+                        {s["name"] for _, s in items})))}
     current = {k: value for k, (_, value) in stored.items()}
     latest: dict[tuple[int, str], dict] = {}
     for t, s in items:
@@ -225,7 +226,7 @@ def annotate(session: Session, p: Principal, ref: str, kind: Kind, payload: Any,
     target = targets(session, p, [ref]).get(ref)
     if target is None:
         if stored_only or not _may_wait(ref):
-            raise NotFound(f"no request with id {ref}")
+            raise NotFound("errors.requests.no_request_id", ref=ref)
         _keep_pending(session, p, kind, [(ref, item, found) for item, found in redacted], grace_s)
         return {"id": ref, "pending": True}
     changes = rollups.Changes()
@@ -286,18 +287,18 @@ def apply_late_pending(session: Session, *, grace_s: int, limit: int = 1000) -> 
 
 def _ref(entry: Any, name: str) -> str:
     if not isinstance(entry, dict):
-        raise rl.LogError(name, "must be an object {\"request\": ..., ...}")
+        raise rl.LogError(name, "errors.requests.object_request")
     ref = entry.get("request")
     if isinstance(ref, int) and not isinstance(ref, bool) and 1 <= ref <= ROW_ID_MAX:
         return str(ref)
     if isinstance(ref, str) and 1 <= len(ref) <= 64:
         return ref
-    raise rl.LogError(f"{name}.request", "must be a request's id (1-64 characters) or number")
+    raise rl.LogError(f"{name}.request", "errors.requests.request_id_1_64")
 
 
 def _metadata_entry(entry: dict, p: Principal, name: str, context: Any = None) -> dict:
     if not isinstance(entry.get("metadata"), dict):
-        raise rl.LogError(f"{name}.metadata", "must be an object of key -> value")
+        raise rl.LogError(f"{name}.metadata", "errors.requests.object_key_value")
     return rl.metadata(entry["metadata"], f"{name}.metadata")
 
 
@@ -327,9 +328,9 @@ def annotate_many(session: Session, p: Principal, batch: Batch, body: Any, *, gr
     access.require(p, "ingest")
     entries = body.get(batch.key) if isinstance(body, dict) else None
     if not isinstance(entries, list) or not entries:
-        raise InvalidInput(f"{batch.key}: send {{\"{batch.key}\": [...]}} with at least one entry")
+        raise InvalidInput("errors.requests.send_least_entry", key=batch.key)
     if len(entries) > max_items:
-        raise InvalidInput(f"{batch.key}: one call may hold at most {max_items} entries (got {len(entries)})")
+        raise InvalidInput("errors.requests.call_may_hold_most", key=batch.key, max_items=max_items, n=len(entries))
     red = redaction.for_workspace(session, p.workspace_id)
     context = batch.kind.context(session, p)
     checked, errors = [], []
@@ -363,7 +364,7 @@ def _stored(session: Session, p: Principal, ref: str) -> int:
     access.require(p, "ingest")
     rid = find(session, p, ref)
     if rid is None:
-        raise NotFound(f"no request with id {ref}")
+        raise NotFound("errors.requests.no_request_id", ref=ref)
     return rid
 
 
@@ -373,7 +374,7 @@ def link_prompt(session: Session, p: Principal, ref: str, *, name: str, version:
     with the request's own metadata for routing policies, to the version it serves)."""
     rid = _stored(session, p, ref)
     if variables is not None and not isinstance(variables, dict):
-        raise InvalidInput("prompt_input_variables: must be an object")
+        raise InvalidInput("errors.requests.prompt_input_variables_object")
     meta = {m.key: m.value for m in session.scalars(select(RequestMetadata).where(RequestMetadata.request_id == rid))}
     found = labels.resolve(session, p, name, version=version, label=label, metadata=meta)
     red = redaction.for_workspace(session, p.workspace_id)

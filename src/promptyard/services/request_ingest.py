@@ -28,11 +28,11 @@ def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, s
     A publishable (browser) key gets the smaller `publishable_max_batch`, when given."""
     access.require(p, "ingest")
     if not logs:
-        raise InvalidInput("requests: the batch is empty")
+        raise InvalidInput("errors.requests.requests_batch_empty")
     if p.key_kind == "publishable" and publishable_max_batch is not None:
         max_batch = min(max_batch, publishable_max_batch)
     if len(logs) > max_batch:
-        raise InvalidInput(f"requests: a batch may hold at most {max_batch} logs (got {len(logs)})")
+        raise InvalidInput("errors.requests.requests_batch_may_hold", max_batch=max_batch, n=len(logs))
     now = utcnow()
     configs = score_context(session, p)
     good: list[tuple[int, rl.NormalLog]] = []

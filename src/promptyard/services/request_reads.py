@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, query, text_tokens
@@ -46,7 +46,7 @@ def decode_cursor(value: str) -> tuple[datetime, int]:
         t, rid = json.loads(base64.urlsafe_b64decode(value.encode()))
         return datetime.fromisoformat(t), int(rid)
     except (ValueError, TypeError):
-        raise InvalidInput("cursor: not a cursor this server gave out") from None
+        raise InvalidInput("errors.requests.cursor_cursor_server_gave") from None
 
 
 def _scope(session: Session, p: Principal, prompt: str | None, version: int | None) -> tuple[list[Any], bool]:
@@ -138,8 +138,35 @@ def search(session: Session, p: Principal, *, node: query.Node | None = None, pr
     return {"items": found["items"], "next_cursor": found["next"], "matching": found["matching"]}
 
 
+SORTS = {"time": Request.start_time, "input_tokens": Request.input_tokens, "output_tokens": Request.output_tokens,
+         "cost": Request.cost, "latency": Request.latency_ms, "status": Request.status}
+
+
+def numbered(session: Session, p: Principal, *, node: query.Node | None, sort: str = "time",
+             descending: bool = True, page: int = 1, per_page: int = 25) -> dict[str, Any]:
+    """Page `page` (1 first) of `per_page` matches sorted by `sort` (SORTS; logs without the value
+    last, ties in number order the same way), with `total`, the exact number of matches: for
+    APIs paged by number (PromptLayer's search). Our own pages are keyset-paged (browse): they
+    stay put while logs arrive, numbered pages shift."""
+    access.require(p, "read")
+    if sort not in SORTS:
+        raise InvalidInput("errors.compat_reads.sort_key", sorts=", ".join(SORTS))
+    chosen = query_plan.choose(session, node, p.workspace_id, limit=per_page * page)
+    now = utcnow()
+    col = SORTS[sort]
+    order = ([] if sort == "time" else [col.is_(None)]) + (
+        [col.desc(), Request.id.desc()] if descending else [col.asc(), Request.id.asc()])
+    rows = session.scalars(select(Request).where(chosen.workspace() == p.workspace_id, chosen.where(now))
+                           .order_by(*order).limit(per_page).offset((page - 1) * per_page)).all()
+    counting = query_plan.counting(session, chosen)
+    total = session.scalar(select(func.count()).select_from(
+        counting.ids(now).where(counting.workspace() == p.workspace_id).subquery())) or 0
+    return {"items": summaries(session, list(rows)), "total": total}
+
+
 def summaries(session: Session, rows: list[Request], *, full: bool = False) -> list[dict]:
-    """The list fields of each request with its metadata and scores (`full`: with the input and
+    """The list fields of each request with its metadata, scores and the trace and span it came
+    from (`trace_id`, `span_id`: null for a log not sent as a span; `full`: with the input and
     output too, for exports). Plain rows, not ORM objects: an export reads a million of them."""
     ids = [r.id for r in rows]
     meta: dict[int, dict] = {i: {} for i in ids}
@@ -151,12 +178,17 @@ def summaries(session: Session, rows: list[Request], *, full: bool = False) -> l
         for rid, name, value in session.execute(select(Score.request_id, Score.name, Score.value)
                                                 .where(bulk.one_of(Score.request_id, ids))):
             scores[rid][name] = value
-    out = [_summary(r, meta[r.id], scores[r.id]) for r in rows]
+    links = traces.links_of(session, rows[0].workspace_id, ids) if rows else {}
+    out = [_summary(r, meta[r.id], scores[r.id]) | _trace_ids(links.get(r.id)) for r in rows]
     if full:
         for item, r in zip(out, rows):
             item.update(input=r.input, output=r.output, input_text=text_of(r.input), output_text=text_of(r.output),
                         error=_error(r), input_variables=r.input_variables, routing=r.routing)
     return out
+
+
+def _trace_ids(link: dict[str, str] | None) -> dict[str, str | None]:
+    return {"trace_id": link["trace_id"], "span_id": link["span_id"]} if link else {"trace_id": None, "span_id": None}
 
 
 def _error(r: Request) -> dict | None:
@@ -176,7 +208,7 @@ def get(session: Session, p: Principal, ref: str, engine: TemplateEngine) -> dic
     access.require(p, "read")
     rid = find(session, p, ref)
     if rid is None:
-        raise NotFound(f"no request with id {ref}")
+        raise NotFound("errors.requests.no_request_id", ref=ref)
     r = session.get(Request, rid)
     out = _summary(r, {}, {})
     out["metadata"] = {m.key: m.value for m in session.scalars(

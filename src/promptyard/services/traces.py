@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from promptyard.domain import access
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, NotFound
+from promptyard.store import bulk
 from promptyard.store.models import Request, Span, Trace
 
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -22,10 +23,10 @@ def get(session: Session, p: Principal, trace_id: str) -> dict[str, Any]:
     access.require(p, "read")
     trace_id = trace_id.lower()
     if not TRACE_ID.match(trace_id):
-        raise InvalidInput("trace_id: must be 32 hex digits")
+        raise InvalidInput("errors.traces.trace_id_32_hex")
     row = session.scalar(select(Trace.id).where(Trace.workspace_id == p.workspace_id, Trace.trace_id == trace_id))
     if row is None:
-        raise NotFound(f"no trace {trace_id}")
+        raise NotFound("errors.traces.no_trace", trace_id=trace_id)
     found = session.execute(select(Span, Request.client_id).outerjoin(Request, Request.id == Span.request_id)
                             .where(Span.trace_row == row).order_by(Span.start_time, Span.id)).all()
     spans = [_span(s, client_id) for s, client_id in found]
@@ -68,6 +69,19 @@ def _depth_first(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def link_of(session: Session, workspace_id: int, request_id: int) -> dict[str, str] | None:
     """{"trace_id", "span_id"} of the span a request log came from, or None."""
-    found = session.execute(select(Trace.trace_id, Span.span_id).join(Trace, Trace.id == Span.trace_row).where(
-        Span.request_id == request_id, Span.workspace_id == workspace_id)).first()
-    return {"trace_id": found[0], "span_id": found[1]} if found else None
+    return links_of(session, workspace_id, [request_id]).get(request_id)
+
+
+def links_of(session: Session, workspace_id: int, request_ids: list[int]) -> dict[int, dict[str, str]]:
+    """{"trace_id", "span_id"} of the span each request log came from, by request number (logs
+    without a span are left out): one statement for a page of logs, by the spans' request index."""
+    if not request_ids:
+        return {}
+    found = session.execute(select(Span.request_id, Trace.trace_id, Span.span_id)
+                            .join(Trace, Trace.id == Span.trace_row)
+                            .where(bulk.one_of(Span.request_id, request_ids), Span.workspace_id == workspace_id)
+                            .order_by(Span.id))
+    out: dict[int, dict[str, str]] = {}
+    for rid, trace_id, span_id in found:
+        out.setdefault(rid, {"trace_id": trace_id, "span_id": span_id})
+    return out

@@ -32,13 +32,13 @@ def create_user(session: Session, workspace_id: int, *, email: str, password: st
     """A new user with a role in the workspace; returns the user id."""
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
-        raise InvalidInput(f"invalid email address {email!r}")
+        raise InvalidInput("errors.users.invalid_email_address", email=email)
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters long")
+        raise InvalidInput("errors.users.password_least_characters_long", min_password=MIN_PASSWORD)
     if role not in access.ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(access.ROLES)}")
+        raise InvalidInput("errors.users.role_roles", roles=', '.join(access.ROLES))
     if session.scalar(select(User.id).where(User.email == email)):
-        raise Conflict(f"a user with email {email} already exists")
+        raise Conflict("errors.users.user_email_already_exists", email=email)
     user = User(email=email, name=name or email.split("@")[0], password_hash=_hasher.hash(password))
     session.add(user)
     session.flush()
@@ -57,5 +57,5 @@ def check_password(session: Session, email: str, password: str) -> int:
         if user is None:
             raise VerifyMismatchError
     except (VerifyMismatchError, InvalidHashError):
-        raise Unauthorized("wrong email or password") from None
+        raise Unauthorized("errors.users.wrong_email_password") from None
     return user.id

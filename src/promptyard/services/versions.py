@@ -134,10 +134,11 @@ def compare(session: Session, p: Principal, prompt_id: int, left: int, right: in
 
 def by_number_or_404(session: Session, prompt: Prompt, number: int) -> PromptVersion:
     if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-        raise InvalidInput(f"version must be a whole number of at least 1 (got {number!r})")
+        raise InvalidInput("errors.versions.version_whole_number_least", number=number)
     v = _load(session, prompt.id, number)
     if v is None:
-        raise NotFound(f"prompt {prompt.name!r} has no version {number} (newest: {prompt.latest_version})")
+        raise NotFound("errors.versions.prompt_has_no_version", name=prompt.name, number=number,
+                       latest_version=prompt.latest_version)
     return v
 
 

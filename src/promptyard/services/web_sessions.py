@@ -52,7 +52,7 @@ def open_session(session: Session, user_id: int, *, hours: int,
         q = q.where(Membership.workspace_id == workspace_id)
     membership = session.scalar(q.order_by(Membership.id).limit(1))
     if membership is None:
-        raise Unauthorized("this account is not a member of any workspace",
+        raise Unauthorized("errors.users.account_member_any_workspace",
                            details={"reason": "no_workspace"})
     now = utcnow()
     # Expired sessions of this user are dropped here, so the table never grows without bound.
@@ -110,11 +110,11 @@ def switch_workspace(session: Session, raw: str | None, workspace_id: int) -> No
     """Move the session to another workspace of the same user (NotFound if not a member)."""
     login = lookup(session, raw)
     if login is None:
-        raise Unauthorized("login required")
+        raise Unauthorized("errors.users.login_required")
     member = session.scalar(select(Membership.id).where(Membership.user_id == login.user_id,
                                                         Membership.workspace_id == workspace_id))
     if member is None:
-        raise NotFound(f"you are not a member of workspace {workspace_id}")
+        raise NotFound("errors.users.you_are_member_workspace", workspace_id=workspace_id)
     row = session.get(WebSession, login.session_id)
     row.workspace_id = workspace_id
     audit.record(session, workspace_id, login.email, "user.switch_workspace", "user", login.user_id)

@@ -44,18 +44,17 @@ def set_display(session: Session, p: Principal, *, time_zone: Any, currency: Any
     """Set both settings at once (None time zone: the browser's). USD takes no rate; JPY needs one."""
     access.require(p, "admin")
     if time_zone is not None and not valid_zone(time_zone):
-        raise InvalidInput(f"time_zone: unknown time zone {str(time_zone)[:64]!r} (e.g. Asia/Tokyo, Europe/Berlin, "
-                           "UTC), or null for each viewer's browser zone",
+        raise InvalidInput("errors.system.time_zone_unknown_time", time_zone=str(time_zone)[:64],
                            details={"field": "time_zone", "ui_message": "error.display_zone"})
     if currency not in CURRENCIES:
-        raise InvalidInput(f"currency: one of {', '.join(CURRENCIES)}",
+        raise InvalidInput("errors.system.currency_currencies", currencies=', '.join(CURRENCIES),
                            details={"field": "currency", "ui_message": "error.display_currency"})
     if currency == "USD" and per_usd is not None:
-        raise InvalidInput("per_usd: US dollars take no rate (send null)",
+        raise InvalidInput("errors.system.per_usd_us_dollars",
                            details={"field": "per_usd", "ui_message": "error.display_rate"})
     if currency != "USD" and not _rate_ok(per_usd):
-        raise InvalidInput(f"per_usd: {currency} needs its rate per US dollar, a number above 0 and at most "
-                           f"{MAX_RATE:,.0f}", details={"field": "per_usd", "ui_message": "error.display_rate"})
+        raise InvalidInput("errors.system.per_usd_needs_rate", currency=currency, max_rate=MAX_RATE,
+                           details={"field": "per_usd", "ui_message": "error.display_rate"})
     ws = session.get(Workspace, p.workspace_id, with_for_update=True)
     before = _shown(ws)
     ws.time_zone = time_zone

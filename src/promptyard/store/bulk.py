@@ -54,7 +54,7 @@ def insert(session: Session, table: Table, rows: list[dict[str, Any]], *, skip_c
     except dialect.dbapi.Error as exc:  # the driver's own classes: SQLAlchemy's mapping is bypassed here
         raise _mapped(exc, dialect.dbapi) from exc
     except OverflowError:
-        raise InvalidInput("a number in the request is out of range") from None
+        raise InvalidInput("errors.system.number_request_out_range") from None
     finally:
         cursor.close()
 
@@ -63,11 +63,11 @@ def _mapped(exc: Exception, dbapi: Any) -> Exception:
     """A driver error as one of ours (PEP 249 names, the same on sqlite3 and psycopg)."""
     first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
     if isinstance(exc, dbapi.DataError):
-        return InvalidInput(f"a value in the request cannot be stored ({first})")
+        return InvalidInput("errors.system.value_request_cannot_stored", first=first)
     if isinstance(exc, dbapi.IntegrityError):
-        return Conflict(f"the request clashes with stored data ({first})")
+        return Conflict("errors.system.request_clashes_stored_data", first=first)
     if isinstance(exc, (dbapi.OperationalError, dbapi.InterfaceError)):
-        return Unavailable("the database is unavailable; try again shortly")
+        return Unavailable("errors.system.database_unavailable_try_again")
     return exc
 
 

@@ -98,9 +98,8 @@ def translate(exc: BaseException, outage: Outage, timeout_s: float | None = None
     kind = classify(exc)
     if kind == "unavailable":
         outage.failed(exc)
-        return Unavailable("the database is unavailable; try again shortly", retry_after_s=RETRY_AFTER_S)
+        return Unavailable("errors.system.database_unavailable_try_again", retry_after_s=RETRY_AFTER_S)
     if kind == "timeout":
         limit = f"{timeout_s:g} s" if timeout_s else "the time limit"
-        return TimedOut(f"the query took longer than {limit} (PROMPTYARD_STATEMENT_TIMEOUT_S); "
-                        "narrow the filter or the time range")
+        return TimedOut("errors.system.query_took_longer_than", limit=limit)
     return None

@@ -57,8 +57,7 @@ def _refuse_unknown(conn: Connection) -> None:
     at = MigrationContext.configure(conn).get_current_revision()
     known = {rev.revision for rev in _scripts().walk_revisions()}
     if at is not None and at not in known:
-        raise Conflict(f"the database is at revision {at}, newer than this Promptyard (knows up to "
-                       f"{head_revision()}): upgrade Promptyard")
+        raise Conflict("errors.system.database_revision_newer_than", at=at, head_revision=head_revision())
 
 
 def downgrade(engine: Engine, revision: str) -> None:

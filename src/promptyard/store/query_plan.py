@@ -11,9 +11,10 @@ column, not per (key, value), and lag behind bulk loads; running per-value count
 write to every ingest for a read-side guess.
 
 Only a condition that every matching log satisfies through a set of ids can drive: at the top
-level of the AND, a positive metadata, score or tag condition (store/query_sql.index_set) or a
+level of the AND, a positive metadata, score or tag condition (store/query_sql.index_set), a
 text condition (`text ~`, `input ~`, `output ~`: the text index, store/text_search.py, answers
-exactly what the substring scan would). A condition under OR or NOT, a negated one (`!=`,
+exactly what the substring scan would) or `trace_id =` / `in` (the trace's spans; the other trace
+conditions, on span names and attributes, have no index and are checked row by row). A condition under OR or NOT, a negated one (`!=`,
 `missing`) and a column condition are checked row by row. A provider in PROVIDERS maps a
 condition to a Candidate; an inexact one (a superset) would say so and keep its condition as a
 per-row check.
@@ -37,7 +38,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from promptyard.domain.query import And, Cond, Node
 from promptyard.store import text_search
 from promptyard.store.models import Request, VersionTotals
-from promptyard.store.query_sql import index_set, where
+from promptyard.store.query_sql import index_set, trace_index_set, where
 
 PROBE = 10_000  # index entries a probe reads at most; also the bound of the match count
 # A driven row costs about six walked ones (measured on both databases at 100k logs): the walk
@@ -77,8 +78,13 @@ def _text_index(c: Cond, workspace_id: int) -> Candidate | None:
     return Candidate(c, ids) if ids is not None else None
 
 
-# Who can offer an index set for a condition: the child rows' indexes, the text index.
-PROVIDERS: list[Provider] = [_child_index, _text_index]
+def _trace_index(c: Cond, workspace_id: int) -> Candidate | None:
+    ids = trace_index_set(c, workspace_id)
+    return Candidate(c, ids) if ids is not None else None
+
+
+# Who can offer an index set for a condition: the child rows' indexes, the text index, a trace id.
+PROVIDERS: list[Provider] = [_child_index, _text_index, _trace_index]
 
 
 @dataclass(frozen=True)

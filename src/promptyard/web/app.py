@@ -142,7 +142,7 @@ def _surface(request: Request):  # noqa: ANN202
 def _errors(app: FastAPI) -> None:
     @app.exception_handler(PromptyardError)
     async def domain_error(request: Request, exc: PromptyardError):  # noqa: ANN202
-        return _surface(request).from_domain(exc)
+        return _surface(request).from_domain(exc, request)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):  # noqa: ANN202
@@ -156,7 +156,7 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def out_of_range(request: Request, exc: Exception):  # noqa: ANN202
         # A value too large for its database column that slipped past the schema bounds.
-        return _surface(request).from_domain(InvalidInput("a number in the request is out of range"))
+        return _surface(request).from_domain(InvalidInput("errors.system.number_request_out_range"), request)
 
     # Only for failures in the outer middlewares: route errors end in _Unexpected below.
     @app.exception_handler(Exception)

@@ -81,10 +81,9 @@ def check_origin(principal: Principal, origin: str | None) -> None:
     if principal.key_kind != "publishable":
         return
     if not origin:
-        raise Forbidden("a publishable key is accepted only from a web page of one of its allowed origins "
-                        "(this request has no Origin header); use a secret key on servers")
+        raise Forbidden("errors.keys.publishable_key_accepted_only")
     if origin.rstrip("/").lower() not in principal.allowed_origins:
-        raise Forbidden(f"origin {origin} is not allowed for this publishable key")
+        raise Forbidden("errors.keys.origin_allowed_publishable_key", origin=origin)
 
 
 async def request_principal(request: Request, raw: str | None) -> Principal:

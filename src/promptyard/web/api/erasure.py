@@ -61,12 +61,12 @@ def erase_requests(body: EraseIn, c: Ctx, p: Auth):
     batches of 1,000 logs per transaction; one audit event says who, the filter (or the key and a
     keyed hash of the value) and the count."""
     if body.filter is not None and body.metadata_key is not None:
-        raise InvalidInput("send a filter or metadata_key + metadata_value, not both")
+        raise InvalidInput("errors.privacy.send_filter_metadata_key")
     if body.metadata_key is not None:
         return erasure.erase_end_user(c.db, p, body.metadata_key, body.metadata_value, dry_run=body.dry_run,
                                       expected=body.expected)
     if body.metadata_value is not None:
-        raise InvalidInput("metadata_value needs metadata_key")
+        raise InvalidInput("errors.privacy.metadata_value_needs_metadata")
     return erasure.erase_by_filter(c.db, p, body.filter, dry_run=body.dry_run, expected=body.expected)
 
 

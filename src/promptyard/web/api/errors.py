@@ -1,4 +1,9 @@
-"""The API's one error shape: {"error": {"code", "message", "details"}} with the right 4xx."""
+"""The API's one error shape: {"error": {"code", "key", "message", "details"}} with the right 4xx.
+
+`message` is in the language of the request's Accept-Language (English unless it prefers Japanese);
+`key` is the message's stable catalogue key (e.g. "errors.prompts.no_prompt_named"), for clients
+that show their own texts or branch on the exact problem.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from promptyard import catalogue
 from promptyard.errors import PromptyardError, retry_after
 from promptyard.web.request_ids import log_unexpected
 
@@ -19,7 +25,10 @@ log = logging.getLogger("promptyard.api")
 
 class ErrorDetail(BaseModel):
     code: str = Field(description="stable machine-readable name, e.g. invalid_input, not_found")
-    message: str = Field(description="what went wrong, for people")
+    key: str | None = Field(None, description="the message's stable catalogue key, e.g. errors.prompts.no_prompt_named "
+                                              "(null for a request the schema refused before any service ran)")
+    message: str = Field(description="what went wrong, for people, in the Accept-Language's language (en, ja; "
+                                     "English by default)")
     details: Any = Field(None, description="per-field problems ([{field, problem}]) or other particulars")
 
 
@@ -57,12 +66,13 @@ FOUND = documented(404)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "too_large"}
 
 
-def _body(code: str, message: str, details: object = None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details}}
+def _body(code: str, message: str, details: object = None, key: str | None = None) -> dict:
+    return {"error": {"code": code, "key": key, "message": message, "details": details}}
 
 
-def from_domain(exc: PromptyardError) -> JSONResponse:
-    return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status,
+def from_domain(exc: PromptyardError, request: Request | None = None) -> JSONResponse:
+    lang = catalogue.negotiate(None, None, request.headers.get("accept-language")) if request else catalogue.DEFAULT
+    return JSONResponse(_body(exc.code, exc.text(lang), exc.details, exc.key), status_code=exc.status,
                         headers=retry_after(exc))
 
 

@@ -57,8 +57,7 @@ def experiment(prompt_id: Id, label: LabelName, c: Ctx, p: Auth, baseline: OptNu
     with c.db.read() as s:
         found = experiments.view(s, p, prompt_id, label, baseline=baseline, min_units=min_units)
     if found is None:
-        raise NotFound(f"label '{label}' has no running experiment (it serves one version); "
-                       f"past ones: /api/v1/prompts/{prompt_id}/labels/{label}/experiments")
+        raise NotFound("errors.experiments.label_has_no_running", label=label, prompt_id=prompt_id)
     return shapes.plain(found)
 
 

@@ -44,7 +44,7 @@ def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {
     in the batch are not; those are reported by index. 422 only when nothing was valid."""
     logs = body.get("requests") if isinstance(body, dict) and "requests" in body else [body]
     if not isinstance(logs, list):
-        raise InvalidInput("requests: must be a list of logs")
+        raise InvalidInput("errors.requests.requests_list_logs")
     with c.db.write() as s:
         result = request_ingest.ingest(s, p, logs, max_batch=c.settings.max_batch,
                                        publishable_max_batch=c.settings.publishable_max_batch)
@@ -54,7 +54,10 @@ def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {
 
 PAGE = {200: {"description": "one page of requests, newest first", "content": {"application/json": {"schema": {
     "type": "object", "required": ["items", "next_cursor", "matching"], "properties": {
-        "items": {"type": "array", "items": {"type": "object"}},
+        "items": {"type": "array", "items": {"type": "object", "properties": {
+            "trace_id": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                         "description": "the OTLP trace the log came from (docs/otel.md); null for other logs"},
+            "span_id": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}},
         "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}],
                         "description": "pass it back as `cursor` for the next (older) page; null on the last"},
         "matching": {"type": "object", "required": ["count", "more"], "description":
@@ -78,7 +81,7 @@ def search(c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     """Body: {filter: text or JSON form, prompt?, version?, limit?, cursor?}."""
     limit = body.get("limit", 50)
     if not isinstance(limit, int) or not 1 <= limit <= 500:
-        raise InvalidInput("limit: must be a whole number from 1 to 500")
+        raise InvalidInput("errors.requests.limit_whole_number_from")
     with c.db.read() as s:
         found = request_reads.search(s, p, node=_filter(obj=body.get("filter")), prompt=body.get("prompt"),
                                      version=body.get("version"), limit=limit, cursor=body.get("cursor"))
@@ -125,7 +128,8 @@ def _annotate(c: Ctx, p: Auth, ref: str, kind: request_annotations.Kind, payload
         return request_annotations.annotate(s, p, ref, kind, payload, grace_s=c.settings.pending_grace_s)
 
 
-@router.post("/{ref}/metadata", responses=errors.WRITE | errors.FOUND, openapi_extra=schemas.body(schemas.METADATA_BODY))
+@router.post("/{ref}/metadata", responses=errors.WRITE | errors.FOUND,
+             openapi_extra=schemas.body(schemas.METADATA_BODY))
 def add_metadata(ref: str, c: Ctx, p: Auth, body: Annotated[dict, Body()]):
     """Add or overwrite metadata keys (string values; numbers and booleans become text)."""
     return _annotate(c, p, ref, request_annotations.METADATA, body)

@@ -23,10 +23,10 @@ def health(c: Ctx):
     try:
         c.db.ping()
     except Unavailable as exc:
-        raise Unavailable(f"the database ({c.db.kind}) is unreachable", details={"database": "unreachable"}) from exc
+        raise Unavailable("errors.system.database_unreachable", kind=c.db.kind,
+                          details={"database": "unreachable"}) from exc
     if c.db.outage.down:  # it answers, but refused work within the last few seconds (e.g. a full disk)
-        raise Unavailable(f"the database ({c.db.kind}) is failing: it refused work in the last "
-                          f"{c.db.outage.SETTLE_S:g} s (a full disk refuses writes but serves reads)",
+        raise Unavailable("errors.system.database_failing_refused_work", kind=c.db.kind, settle_s=c.db.outage.SETTLE_S,
                           details={"database": "failing"})
     return {"status": "ok", "version": c.version, "database": c.db.kind}
 

@@ -9,11 +9,12 @@ from promptyard.web.compat import (
     errors,  # noqa: F401  (found by app._surface)
     folders,
     otlp,
+    reads,
     registry,
     release_labels,
     tracking,
 )
 
 router = APIRouter(include_in_schema=False)
-for _sub in (otlp.router, tracking.router, release_labels.router, registry.router, folders.router):
+for _sub in (otlp.router, tracking.router, release_labels.router, registry.router, folders.router, reads.router):
     router.include_router(_sub)

@@ -21,12 +21,12 @@ def _text(blocks: Any, field: str) -> str:
     if isinstance(blocks, str):
         return blocks
     if not isinstance(blocks, list):
-        raise InvalidInput(f"{field}: must be a list of content blocks")
+        raise InvalidInput("errors.compat.list_content_blocks", field=field)
     parts = []
     for i, block in enumerate(blocks):
         if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
             kind = block.get("type") if isinstance(block, dict) else type(block).__name__
-            raise InvalidInput(f"{field}[{i}]: only text blocks are supported here (got {kind!r})")
+            raise InvalidInput("errors.compat.only_text_blocks_are", field=field, i=i, kind=kind)
         parts.append(block["text"])
     return "".join(parts)
 
@@ -34,14 +34,14 @@ def _text(blocks: Any, field: str) -> str:
 def to_spec(template: Any, metadata: Any, commit_message: Any) -> dict[str, Any]:
     """Our version spec from a PromptLayer `prompt_template` + version `metadata`."""
     if not isinstance(template, dict):
-        raise InvalidInput("prompt_template: must be an object {type, messages | content}")
+        raise InvalidInput("errors.compat.prompt_template_object_type")
     kind = template.get("type") or ("completion" if "content" in template and "messages" not in template else "chat")
     formats: set[str] = set()
     spec: dict[str, Any] = {"type": kind}
     if kind == "chat":
         messages = template.get("messages")
         if not isinstance(messages, list):
-            raise InvalidInput("prompt_template.messages: must be a list")
+            raise InvalidInput("errors.compat.prompt_template_messages_list")
         spec["messages"] = [_message(i, m, formats) for i, m in enumerate(messages)]
         if template.get("tools"):
             spec["tools"] = template["tools"]
@@ -49,16 +49,16 @@ def to_spec(template: Any, metadata: Any, commit_message: Any) -> dict[str, Any]
         spec["text"] = _text(template.get("content"), "prompt_template.content")
         formats.add(template.get("template_format") or "f-string")
     else:
-        raise InvalidInput(f"prompt_template.type: must be 'chat' or 'completion' (got {kind!r})")
+        raise InvalidInput("errors.compat.prompt_template_type_chat", kind=kind)
     if len(formats) > 1:
-        raise InvalidInput("template_format: all messages of a version must use the same format")
+        raise InvalidInput("errors.compat.template_format_all_messages")
     spec["template_format"] = formats.pop() if formats else "f-string"
     if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidInput("metadata: must be an object {model: {provider, name, parameters}}")
+        raise InvalidInput("errors.compat.metadata_object_model_provider")
     model = (metadata or {}).get("model")
     if model is not None:
         if not isinstance(model, dict):
-            raise InvalidInput("metadata.model: must be an object {provider, name, parameters}")
+            raise InvalidInput("errors.compat.metadata_model_object_provider")
         spec["model"] = {"provider": model.get("provider"), "name": model.get("name"),
                          "parameters": model.get("parameters") or {}}
     spec["commit_message"] = commit_message if isinstance(commit_message, str) and commit_message.strip() \
@@ -69,11 +69,11 @@ def to_spec(template: Any, metadata: Any, commit_message: Any) -> dict[str, Any]
 def _message(i: int, m: Any, formats: set[str]) -> dict[str, Any]:
     field = f"prompt_template.messages[{i}]"
     if not isinstance(m, dict):
-        raise InvalidInput(f"{field}: must be an object")
+        raise InvalidInput("errors.compat.object", field=field)
     if m.get("role") in ("placeholder", "function"):
-        raise InvalidInput(f"{field}.role: {m['role']!r} messages are not supported by this server")
+        raise InvalidInput("errors.compat.role_messages_are_supported", field=field, m=m['role'])
     if m.get("tool_calls") or m.get("function_call"):
-        raise InvalidInput(f"{field}: messages with tool calls are not supported by this server")
+        raise InvalidInput("errors.compat.messages_tool_calls_are", field=field)
     formats.add(m.get("template_format") or "f-string")
     out = {"role": m.get("role"), "content": _text(m.get("content"), f"{field}.content")}
     if m.get("name"):

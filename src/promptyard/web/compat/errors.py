@@ -25,7 +25,8 @@ def answer(status: int, message: str, headers: dict | None = None) -> JSONRespon
     return JSONResponse({"success": False, "message": message}, status_code=status, headers=headers)
 
 
-def from_domain(exc: PromptyardError) -> JSONResponse:
+def from_domain(exc: PromptyardError, request: object = None) -> JSONResponse:
+    # PromptLayer's clients read English: this surface does not translate.
     status = 400 if isinstance(exc, InvalidInput) and not isinstance(exc, TooLarge) else exc.status
     return answer(status, exc.message, retry_after(exc))
 

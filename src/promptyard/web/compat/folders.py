@@ -30,7 +30,7 @@ def _parent_path(call: Call, s) -> str | None:  # noqa: ANN001
         return None
     path = folders.paths_by_id(s, call.p.workspace_id, {parent_id}).get(parent_id)
     if path is None:
-        raise NotFound(f"no folder with id {parent_id}")
+        raise NotFound("errors.prompts.no_folder_id_2", parent_id=parent_id)
     return path
 
 
@@ -57,5 +57,5 @@ def resolve_id(call: CallDep, path: str):
     with call.c.db.read() as s:
         found = next((f for f in folders.list_all(s, call.p) if f.path == wanted), None)
     if found is None:
-        raise NotFound(f"no folder at path {path!r}")
+        raise NotFound("errors.prompts.no_folder_path", path=path)
     return {"success": True, "id": found.id}

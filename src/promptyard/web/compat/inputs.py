@@ -34,8 +34,7 @@ async def call(request: Request) -> Call:
     limit = min(context.settings.publishable_max_body_bytes, context.settings.max_body_bytes)
     if principal.key_kind == "publishable" and len(await request.body()) > limit:
         # The guard applies this limit to keys in headers; a key in the body is known only now.
-        raise TooLarge(f"request body is larger than the limit of {limit:,} bytes for publishable keys "
-                       "(PROMPTYARD_PUBLISHABLE_MAX_BODY_BYTES)")
+        raise TooLarge("errors.compat.request_body_larger_than", limit=limit)
     return Call(context, principal, body)
 
 
@@ -46,11 +45,11 @@ async def _body(request: Request) -> dict[str, Any]:
     try:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"body: not valid JSON ({exc})") from None
+        raise InvalidInput("errors.compat.body_valid_json", exc=exc) from None
     except RecursionError:  # the guard refuses deep bodies first; this holds if its limit is raised
-        raise InvalidInput("body: JSON nested too deeply") from None
+        raise InvalidInput("errors.compat.body_json_nested_too") from None
     if not isinstance(value, dict):
-        raise InvalidInput("body: must be a JSON object")
+        raise InvalidInput("errors.compat.body_json_object")
     return value
 
 
@@ -59,11 +58,11 @@ def integer(body: dict, name: str, *, required: bool = False) -> int | None:
     value = body.get(name)
     if value is None:
         if required:
-            raise InvalidInput(f"{name}: is required")
+            raise InvalidInput("errors.compat.name_required", name=name)
         return None
     number = ascii_int(value) if isinstance(value, str) else value
     if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_ID:
-        raise InvalidInput(f"{name}: must be a whole number from 0 to {MAX_ID} (got {str(value)[:40]!r})")
+        raise InvalidInput("errors.compat.whole_number_from_0", name=name, max_id=MAX_ID, value=str(value)[:40])
     return number
 
 
@@ -71,10 +70,10 @@ def text(body: dict, name: str, *, required: bool = False) -> str | None:
     value = body.get(name)
     if value is None or value == "":
         if required:
-            raise InvalidInput(f"{name}: is required")
+            raise InvalidInput("errors.compat.name_required", name=name)
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"{name}: must be a string")
+        raise InvalidInput("errors.compat.name_string", name=name)
     return value
 
 
@@ -83,7 +82,7 @@ def obj(body: dict, name: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput(f"{name}: must be an object")
+        raise InvalidInput("errors.compat.name_object", name=name)
     return value
 
 
@@ -93,5 +92,5 @@ def string_map(value: Any, name: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput(f"{name}: must be an object of key -> value")
+        raise InvalidInput("errors.compat.object_key_value", name=name)
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items() if v is not None}

@@ -36,7 +36,8 @@ async def export_traces(request: Request) -> Response:
     answer_as = media if media in (otlp.PROTOBUF, otlp.JSON) else otlp.JSON
     try:
         if answer_as != media:
-            raise _Unsupported(f"Content-Type must be {otlp.PROTOBUF} or {otlp.JSON} (got {media[:60]!r})")
+            raise _Unsupported("errors.traces.content_type_got", protobuf=otlp.PROTOBUF, json=otlp.JSON,
+                               media=media[:60])
         p = await request_principal(request, api_key(request.headers))
         body = await request.body()
         result = await run_in_threadpool(_export, ctx(request), p, body, media,
@@ -60,7 +61,8 @@ def _export(c: AppContext, p: Principal, body: bytes, media: str, encoding: str)
     if not spans:
         return {"rejected": 0, "message": ""}
     with c.db.write() as session:
-        return otlp_ingest.ingest(session, p, spans, max_batch=s.max_batch, publishable_max_batch=s.publishable_max_batch)
+        return otlp_ingest.ingest(session, p, spans, max_batch=s.max_batch,
+                                  publishable_max_batch=s.publishable_max_batch)
 
 
 def _decompressed(body: bytes, encoding: str, limit: int) -> bytes:
@@ -69,15 +71,14 @@ def _decompressed(body: bytes, encoding: str, limit: int) -> bytes:
     if encoding in ("identity", ""):
         return body
     if encoding != "gzip":
-        raise _Unsupported(f"Content-Encoding must be gzip or identity (got {encoding[:40]!r})")
+        raise _Unsupported("errors.traces.content_encoding_gzip_identity", encoding=encoding[:40])
     inflater = zlib.decompressobj(wbits=31)
     try:
         out = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise InvalidInput(f"body: not valid gzip ({exc})") from None
+        raise InvalidInput("errors.traces.body_valid_gzip", exc=exc) from None
     if len(out) > limit:
-        raise TooLarge(f"request body is larger than the limit of {limit:,} bytes once decompressed "
-                       "(PROMPTYARD_MAX_BODY_BYTES)")
+        raise TooLarge("errors.traces.request_body_larger_than", limit=limit)
     if not inflater.eof:
-        raise InvalidInput("body: the gzip stream is cut short")
+        raise InvalidInput("errors.traces.body_gzip_stream_cut")
     return out

@@ -52,7 +52,7 @@ def get_template(identifier: str, call: CallDep):
     metadata = inputs.string_map(b.get("metadata_filters"), "metadata_filters")
     variables = b.get("input_variables")
     if variables is not None and not isinstance(variables, dict):
-        raise InvalidInput("input_variables: must be an object")
+        raise InvalidInput("errors.compat.input_variables_object")
     overrides = inputs.obj(b, "model_parameter_overrides")
     with call.c.db.read() as s:
         r = _resolve(s, call.p, identifier, version, label, metadata)
@@ -71,7 +71,8 @@ def get_template(identifier: str, call: CallDep):
 
 @router.get("/library-get-prompt-template")
 def library_get_template(call: CallDep, prompt_name: str,
-                         version: Annotated[int | None, Query(ge=1, le=inputs.MAX_ID)] = None, label: str | None = None):
+                         version: Annotated[int | None,
+                                            Query(ge=1, le=inputs.MAX_ID)] = None, label: str | None = None):
     """Legacy path (dead code in SDK 1.5.16, cheap to keep for older SDKs)."""
     with call.c.db.read() as s:
         r = _resolve(s, call.p, prompt_name, None if label else version, label or (None if version else "latest"), {})
@@ -92,7 +93,7 @@ def publish(call: CallDep):
     spec = blueprints.to_spec(body.get("prompt_template"), body.get("metadata"), body.get("commit_message"))
     release = b.get("release_labels") or body.get("release_labels") or []
     if not isinstance(release, list) or not all(isinstance(n, str) for n in release):
-        raise InvalidInput("release_labels: must be a list of label names")
+        raise InvalidInput("errors.compat.release_labels_list_label")
     folder_id = inputs.integer(head, "folder_id")
     with call.c.db.write() as s:
         folder = _folder_path(s, call.p, folder_id)
@@ -113,7 +114,7 @@ def _folder_path(s: Session, p: Principal, folder_id: int | None) -> str | None:
         return None
     path = folders.paths_by_id(s, p.workspace_id, {folder_id}).get(folder_id)
     if path is None:
-        raise NotFound(f"no folder with id {folder_id}")
+        raise NotFound("errors.compat.no_folder_id", folder_id=folder_id)
     return path
 
 

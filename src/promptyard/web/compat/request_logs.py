@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from promptyard.domain import genai_spans
+from promptyard.domain.logs import text_of
 from promptyard.errors import InvalidInput
 from promptyard.web.compat import blueprints, inputs
 
@@ -29,7 +30,7 @@ def client_id(kind: str, body: dict[str, Any]) -> str:
 def _common(kind: str, b: dict[str, Any]) -> dict[str, Any]:
     status = b.get("status")
     if status not in _STATUSES:
-        raise InvalidInput(f"status: must be SUCCESS, WARNING or ERROR (got {str(status)[:40]!r})")
+        raise InvalidInput("errors.requests.status_success_warning_error", status=str(status)[:40])
     tags = b.get("tags")
     group = inputs.integer(b, "group_id")
     log: dict[str, Any] = {
@@ -108,18 +109,18 @@ def from_log_request(b: dict[str, Any]) -> dict[str, Any]:
 def _messages(template: Any, field: str) -> dict[str, Any]:
     """{"messages": [{role, content: text}]} for chat, {"prompt": text} for completion."""
     if not isinstance(template, dict):
-        raise InvalidInput(f"{field}: must be a prompt template object {{type, messages | content}}")
+        raise InvalidInput("errors.requests.prompt_template_object_type", field=field)
     if template.get("type") == "completion" or ("content" in template and "messages" not in template):
         return {"prompt": blueprints._text(template.get("content"), f"{field}.content")}
     messages = template.get("messages")
     if not isinstance(messages, list):
-        raise InvalidInput(f"{field}.messages: must be a list")
+        raise InvalidInput("errors.requests.messages_list", field=field)
     return {"messages": [_plain_message(m, f"{field}.messages[{i}]") for i, m in enumerate(messages)]}
 
 
 def _plain_message(m: Any, field: str) -> dict[str, Any]:
     if not isinstance(m, dict):
-        raise InvalidInput(f"{field}: must be an object")
+        raise InvalidInput("errors.requests.must_be_object", field=field)
     content = m.get("content")
     if isinstance(content, list) and all(isinstance(c, dict) and c.get("type") == "text" for c in content):
         content = "".join(str(c.get("text", "")) for c in content)
@@ -140,6 +141,8 @@ def blueprint(log: dict[str, Any]) -> dict[str, Any]:
     """PromptLayer's request-log blueprint: the input messages, then the answer as an assistant
     message whose last content block is text (users read `messages[-1].content[-1].text`)."""
     inp = log.get("input") or {}
+    if not isinstance(inp, dict):  # a log of ours may hold the input as plain text
+        inp = {"prompt": text_of(inp)}
     messages = [_pl_message(m) for m in inp.get("messages") or [] if isinstance(m, dict)]
     if isinstance(inp.get("system"), str):
         messages.insert(0, _pl_message({"role": "system", "content": inp["system"]}))
@@ -147,7 +150,9 @@ def blueprint(log: dict[str, Any]) -> dict[str, Any]:
         messages.insert(0, _pl_message({"role": "user", "content": inp["prompt"]}))
     messages.append(_pl_message({"role": "assistant", "content": _answer_text(log.get("output"))}) | {
         "tool_calls": (log.get("output") or {}).get("tool_calls") if isinstance(log.get("output"), dict) else None})
-    params = {k: v for k, v in inp.items() if k not in ("model", "messages", "system", "prompt")}
+    params = {k: v for k, v in inp.items() if k not in ("model", "messages", "system", "prompt", "parameters")}
+    if isinstance(inp.get("parameters"), dict):  # our SDKs' shape: {"messages", "parameters"}
+        params |= inp["parameters"]
     return {"prompt_template": {"type": "chat", "messages": messages, "tools": inp.get("tools") or [],
                                 "input_variables": []},
             "commit_message": None,

@@ -46,7 +46,7 @@ def key_create(request: Request, user: Admin, form: FormData) -> Response:
             _, raw = keys.create_key(s, user.principal, name=fields["name"], kind=fields["kind"],
                                      scopes=fields["scopes"] or None, allowed_origins=origins)
     except InvalidInput as exc:
-        return _page(request, user, status=422, error=exc.message, form=fields)
+        return _page(request, user, status=422, error=exc, form=fields)
     return _page(request, user, new_key=raw)
 
 

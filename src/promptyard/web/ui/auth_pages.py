@@ -157,7 +157,7 @@ def settings_save(request: Request, user: Viewer, form: FormData) -> Response:
             members.update_profile(s, user.principal, locale=str(form.get("locale", "")),
                                    time_zone=str(form.get("time_zone", "")), name=str(form.get("name", "")))
     except InvalidInput as exc:
-        return _settings(request, user, status=422, error=exc.message)
+        return _settings(request, user, status=422, error=exc)
     return render.redirect(request, "settings", notice="settings_saved")
 
 
@@ -175,5 +175,5 @@ def display_save(request: Request, user: Admin, form: FormData) -> Response:
     except InvalidInput as exc:
         key = (exc.details or {}).get("ui_message")
         return _settings(request, user, status=422,
-                         display_error=catalogue.translate(user.locale, key) if key else exc.message)
+                         display_error=catalogue.translate(user.locale, key) if key else exc.text(user.locale))
     return render.redirect(request, "settings", notice="display_saved")

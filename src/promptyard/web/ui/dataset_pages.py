@@ -84,7 +84,7 @@ async def read_upload(request: Request) -> StarletteFormData:
     form = await request.form(max_files=1, max_fields=10)
     for key, value in form.multi_items():
         if isinstance(value, str) and ("\x00" in key or "\x00" in value):
-            raise InvalidInput("text may not contain NUL characters", details={"ui_message": "error.form_nul"})
+            raise InvalidInput("errors.system.text_may_contain_nul", details={"ui_message": "error.form_nul"})
     return form
 
 

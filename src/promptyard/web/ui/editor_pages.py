@@ -64,7 +64,7 @@ def save(request: Request, prompt_id: Id, user: Editor, form: FormData) -> Respo
         try:
             return _editor(request, user, prompt, vf, base, preview=vf.preview(_engine(request)))
         except InvalidInput as exc:
-            return _editor(request, user, prompt, vf, base, status=422, preview_error=exc.message)
+            return _editor(request, user, prompt, vf, base, status=422, preview_error=exc)
     return _publish(request, user, prompt, vf, base)
 
 
@@ -77,7 +77,7 @@ def _publish(request: Request, user: UiUser, prompt: PromptRecord, vf: VersionFo
         with db(request).write() as s:
             version, created = versions.publish(s, user.principal, prompt.id, vf.spec(), engine=_engine(request))
     except InvalidInput as exc:
-        return _editor(request, user, prompt, vf, base, status=exc.status, error=exc.message)
+        return _editor(request, user, prompt, vf, base, status=exc.status, error=exc)
     if not created:
         return _editor(request, user, prompt, vf, base, status=409,
                        error=catalogue.translate(user.locale, "editor.unchanged", version=version.number))

@@ -89,7 +89,7 @@ def erase_page(request: Request, user: Admin, mode: Text = "", q: Text = "", pro
     try:
         return _erase_page(request, user, fields, count=_count(request, user, fields))
     except InvalidInput as exc:
-        return _erase_page(request, user, fields, status=422, error=exc.message)
+        return _erase_page(request, user, fields, status=422, error=exc)
 
 
 @router.post("/privacy/erase", name="erase_do")
@@ -98,13 +98,14 @@ def erase_do(request: Request, user: Admin, form: FormData) -> Response:
     fields = _fields(form)
     expected = render.form_id(form.get("expected")) if form.get("expected") != "0" else 0
     if expected is None:
-        return _erase_page(request, user, fields, status=422, error="expected: the previewed count is missing")
+        return _erase_page(request, user, fields, status=422,
+                           error=InvalidInput("errors.privacy.previewed_count_missing"))
     try:
         erased = _count(request, user, fields, expected=expected, dry_run=False)
     except Conflict as exc:  # the logs changed since the preview: preview again
-        return _erase_page(request, user, fields, status=409, count=exc.details["count"], error=exc.message)
+        return _erase_page(request, user, fields, status=409, count=exc.details["count"], error=exc)
     except InvalidInput as exc:
-        return _erase_page(request, user, fields, status=422, error=exc.message)
+        return _erase_page(request, user, fields, status=422, error=exc)
     return _erase_page(request, user, fields, erased=erased)
 
 
@@ -133,12 +134,11 @@ def retention_set(request: Request, user: Admin, form: FormData) -> Response:
     days = None if keep else render.form_id(fields["days"])
     try:
         if days is None and not keep:
-            raise InvalidInput(f"days: a whole number from 1 to {erasure.MAX_RETENTION_DAYS}, or keep logs until "
-                               "erased")
+            raise InvalidInput("errors.privacy.days_whole_number_from_2", max_retention_days=erasure.MAX_RETENTION_DAYS)
         with db(request).write() as s:
             erasure.set_retention(s, user.principal, days, fields["reason"])
     except InvalidInput as exc:
-        return _retention_page(request, user, status=422, error=exc.message, form=fields)
+        return _retention_page(request, user, status=422, error=exc, form=fields)
     return render.redirect(request, "retention", notice="retention_saved")
 
 

@@ -27,13 +27,15 @@ _TITLES = {400: "error.bad_request", 401: "error.unauthorized", 403: "error.forb
            429: "error.busy", 503: "error.busy"}
 
 
-def _page(status: int, message_key: str | None, detail: str | None = None,
+def _page(status: int, message_key: str | None, detail: str | PromptyardError | None = None,
           headers: dict[str, str] | None = None) -> HTMLResponse:
     here = session.current.get()
     title_key = _TITLES.get(status, "error.internal")
     if here is None:
         # No UI route matched (unknown path): a plain page in both languages.
         en, ja = catalogue.translate("en", title_key), catalogue.translate("ja", title_key)
+        if isinstance(detail, PromptyardError):
+            detail = detail.message
         html = render.env.get_template("ui/error_bare.html").render(status=status, en=en, ja=ja, detail=detail)
         return HTMLResponse(html, status_code=status, headers={**render.SECURITY_HEADERS, **(headers or {})})
     response = render.page(here.request, here.user, "ui/error.html", status_code=status, status=status,
@@ -48,14 +50,15 @@ def _to_login() -> RedirectResponse:
     return RedirectResponse(target, status_code=303)
 
 
-def from_domain(exc: PromptyardError) -> HTMLResponse | RedirectResponse:
+def from_domain(exc: PromptyardError, request: Request | None = None) -> HTMLResponse | RedirectResponse:
     if exc.status == 401:
         return _to_login()
-    # Service messages are English sentences written for people; they are shown under the
-    # translated title as detail (escaped like all text). UI code may name a catalogue message.
+    # The service's message is shown under the translated title as detail, in the page's language
+    # (render.page translates an error given as context; escaped like all text). UI code may name a
+    # catalogue message of its own.
     details = exc.details if isinstance(exc.details, dict) else {}
     key = details.get("ui_message") or ("error.forbidden_detail" if exc.status == 403 else None)
-    return _page(exc.status, key, exc.message, headers=retry_after(exc))
+    return _page(exc.status, key, exc, headers=retry_after(exc))
 
 
 def from_validation(exc: RequestValidationError) -> HTMLResponse:

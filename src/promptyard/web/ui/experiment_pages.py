@@ -210,12 +210,12 @@ def declaration_from_form(form: Any) -> dict[str, Any]:
     if units:
         out["planned_units"] = numbers.ascii_int(units)
         if out["planned_units"] is None:
-            raise InvalidInput(f"the planned units must be a whole number (got {units!r})")
+            raise InvalidInput("errors.experiments.planned_units_whole_number", units=units)
     out["min_effect"] = None
     if effect:
         out["min_effect"] = numbers.ascii_decimal(effect)
         if out["min_effect"] is None:
-            raise InvalidInput(f"the minimum effect must be a number (got {effect!r})")
+            raise InvalidInput("errors.experiments.minimum_effect_number_got", effect=effect)
     return out
 
 
@@ -229,18 +229,18 @@ def declare(request: Request, prompt_id: Id, label: Label, user: Editor, form: F
     try:
         experiment_id = render.form_id(form.get("experiment_id"))
         if experiment_id is None:
-            raise InvalidInput("which experiment? (experiment_id is missing)")
+            raise InvalidInput("errors.experiments.experiment_id_missing")
         fields = declaration_from_form(form)
         with db(request).write() as s:
             record = experiment_records.get_row(s, user.principal, experiment_id)
             if (record.prompt_id, record.label) != (prompt_id, label):
-                raise InvalidInput(f"experiment {experiment_id} is not an experiment of this label")
+                raise InvalidInput("errors.experiments.not_this_labels_experiment", experiment_id=experiment_id)
             experiment_records.declare(s, user.principal, experiment_id, fields)
     except (InvalidInput, Forbidden, Conflict) as exc:
-        return _page(request, user, prompt_id, label, status=exc.status, error=exc.message,
+        return _page(request, user, prompt_id, label, status=exc.status, error=exc,
                      declare_form=_declare_fields(form))
     except NotFound as exc:
-        return _page(request, user, prompt_id, label, status=422, error=exc.message,
+        return _page(request, user, prompt_id, label, status=422, error=exc,
                      declare_form=_declare_fields(form))
     return render.redirect(request, "experiment", notice="declared", prompt_id=prompt_id, label=label)
 
@@ -253,7 +253,7 @@ def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
         if version is not None and str(value).strip() not in ("", "0"):
             weight = numbers.ascii_decimal(value)
             if weight is None:
-                raise InvalidInput(f"the weight of v{version} must be a number (got {value!r})")
+                raise InvalidInput("errors.experiments.weight_v_number_got", version=version, value=value)
             split.append({"version": version, "weight": int(weight) if weight.is_integer() else weight})
     policy: dict[str, Any] = {"split": split}
     if str(form.get("sticky_key") or "").strip():
@@ -265,7 +265,7 @@ def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
         try:
             policy["segments"] = json.loads(text)
         except ValueError as exc:
-            raise InvalidInput(f"segments: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise InvalidInput("errors.experiments.segments_valid_json_line", msg=exc.msg, lineno=exc.lineno) from None
     return policy
 
 
@@ -287,9 +287,9 @@ def _change(request: Request, user: UiUser, prompt_id: int, label: str, form: An
             else:
                 experiments.promote(s, user.principal, prompt_id, label, **move)
     except (InvalidInput, Forbidden, Conflict) as exc:
-        return _page(request, user, prompt_id, label, status=exc.status, error=exc.message, form=fields)
+        return _page(request, user, prompt_id, label, status=exc.status, error=exc, form=fields)
     except NotFound as exc:
-        return _page(request, user, prompt_id, label, status=422, error=exc.message, form=fields)
+        return _page(request, user, prompt_id, label, status=422, error=exc, form=fields)
     return render.redirect(request, "experiment", notice="label_changed", prompt_id=prompt_id, label=label)
 
 
@@ -300,7 +300,7 @@ def set_policy(request: Request, prompt_id: Id, label: Label, user: Editor, form
         policy = policy_from_form(form, str(form.get("salt") or "") or None)
         declared = declaration_from_form(form)
     except InvalidInput as exc:
-        return _page(request, user, prompt_id, label, status=422, error=exc.message, form=_policy_fields(form))
+        return _page(request, user, prompt_id, label, status=422, error=exc, form=_policy_fields(form))
     return _change(request, user, prompt_id, label, form, policy=policy, declared=declared,
                    reason=str(form.get("reason") or ""))
 
@@ -335,8 +335,7 @@ def ramp_plan(fields: dict[str, str]) -> dict[str, Any]:
             "min_n": whole(fields["min_n"]), "sticky_key": fields["sticky_key"] or None}
     if None in (plan["candidate"], plan["baseline"], plan["interval_s"], plan["guard"]["margin"], plan["min_n"],
                 *steps):
-        raise InvalidInput("the ramp needs numbers: versions, steps (e.g. 10, 25, 50, 100), minutes, "
-                           "margin and minimum units per arm")
+        raise InvalidInput("errors.experiments.ramp_needs_numbers_versions")
     return plan
 
 
@@ -348,7 +347,7 @@ def ramp_start(request: Request, prompt_id: Id, label: Label, user: Editor, form
         with db(request).write() as s:
             ramps.start(s, user.principal, prompt_id, label, ramp_plan(fields), reason=str(form.get("reason") or ""))
     except (InvalidInput, Forbidden, Conflict) as exc:
-        return _page(request, user, prompt_id, label, status=exc.status, error=exc.message, ramp_form=fields)
+        return _page(request, user, prompt_id, label, status=exc.status, error=exc, ramp_form=fields)
     return render.redirect(request, "experiment", notice="ramp_started", prompt_id=prompt_id, label=label)
 
 

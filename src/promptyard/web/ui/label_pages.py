@@ -42,14 +42,14 @@ def move_label(request: Request, prompt_id: Id, user: Editor, form: FormData) ->
     version = render.form_id(fields["version"])
     try:
         if version is None:
-            raise InvalidInput("choose the version the label should point at")
+            raise InvalidInput("errors.labels.choose_version_label_should")
         with db(request).write() as s:
             labels.move(s, user.principal, prompt_id, fields["label"], version=version, reason=fields["reason"])
     except (InvalidInput, Forbidden) as exc:
-        return _page(request, user, prompt_id, status=exc.status, error=exc.message, form=fields)
+        return _page(request, user, prompt_id, status=exc.status, error=exc, form=fields)
     except NotFound as exc:
         # The prompt itself missing is the 404 page; a missing version is a form error.
         with db(request).read() as s:
             prompts.get(s, user.principal, prompt_id)
-        return _page(request, user, prompt_id, status=422, error=exc.message, form=fields)
+        return _page(request, user, prompt_id, status=422, error=exc, form=fields)
     return render.redirect(request, "labels", notice="label_moved", prompt_id=prompt_id)

@@ -44,7 +44,7 @@ def member_role(request: Request, user_id: Id, user: Admin, form: FormData) -> R
         with db(request).write() as s:
             members.set_role(s, user.principal, user_id, str(form.get("role") or ""))
     except (InvalidInput, Forbidden, Conflict) as exc:
-        return _page(request, user, status=exc.status, error=exc.message)
+        return _page(request, user, status=exc.status, error=exc)
     return render.redirect(request, "members", notice="member_saved")
 
 
@@ -55,7 +55,7 @@ def member_remove(request: Request, user_id: Id, user: Admin, form: FormData) ->
         with db(request).write() as s:
             members.remove(s, user.principal, user_id)
     except (InvalidInput, Forbidden, Conflict) as exc:
-        return _page(request, user, status=exc.status, error=exc.message)
+        return _page(request, user, status=exc.status, error=exc)
     return render.redirect(request, "members", notice="member_removed")
 
 
@@ -67,7 +67,7 @@ def invite(request: Request, user: Admin, form: FormData) -> Response:
         with db(request).write() as s:
             _, raw = members.invite(s, user.principal, email=fields["email"], role=fields["role"])
     except (InvalidInput, Forbidden, Conflict) as exc:
-        return _page(request, user, status=exc.status, error=exc.message, form=fields)
+        return _page(request, user, status=exc.status, error=exc, form=fields)
     # Shown once on this answer (never put in a redirect URL); the admin sends it to the person.
     # From PROMPTYARD_PUBLIC_URL (or the listen address), never from the Host header: a forged
     # Host would otherwise make the admin send out a link to someone else's server.
@@ -128,7 +128,7 @@ def invitation_accept(request: Request, token: Token, form: FormData) -> Respons
         if isinstance(exc, Unauthorized) and has_account:
             with db(request).write() as s:
                 login_throttle.failed(s, email=invitation.email, address=address, limits=limits)
-        return _accept_form(request, token, status=exc.status, error=exc.message)
+        return _accept_form(request, token, status=exc.status, error=exc)
     response = RedirectResponse(render.path_for(request, "prompts"), status_code=303)
     session.start_session(response, request, raw, login)
     return response

@@ -39,7 +39,7 @@ def _change(request: Request, user: UiUser, form: Any, change: Any, notice: str)
         with db(request).write() as s:
             change(s)
     except InvalidInput as exc:
-        return _page(request, user, status=422, error=exc.message, form=dict(form))
+        return _page(request, user, status=422, error=exc, form=dict(form))
     return render.redirect(request, "privacy", notice=notice)
 
 
@@ -105,5 +105,5 @@ def preview(request: Request, user: Admin, form: FormData) -> Response:
         with db(request).read() as s:
             result = redaction.preview(s, user.principal, text)
     except InvalidInput as exc:
-        return _page(request, user, status=422, error=exc.message)
+        return _page(request, user, status=422, error=exc)
     return _page(request, user, preview={"sample": text, "redacted": result["text"], "counts": result["counts"]})

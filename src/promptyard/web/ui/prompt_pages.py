@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from promptyard import catalogue
 from promptyard.domain import diff, templates
 from promptyard.domain.records import FolderRecord
 from promptyard.errors import Conflict, InvalidInput, NotFound
@@ -56,7 +57,8 @@ def _new_form(request: Request, user: session.UiUser, form: VersionForm, *, stat
 
 @router.get("/prompts/new", name="prompt_new")
 def prompt_new(request: Request, user: Editor, folder: Text = "") -> Response:
-    return _new_form(request, user, VersionForm(commit_message="first version"),
+    return _new_form(request, user,
+                     VersionForm(commit_message=catalogue.translate(user.locale, "editor.first_commit_message")),
                      fields={"name": "", "folder": folder, "description": ""})
 
 
@@ -76,7 +78,7 @@ def prompt_create(request: Request, user: Editor, form: FormData) -> Response:
                                  description=fields["description"])
             versions.publish(s, user.principal, rec.id, first)
     except (InvalidInput, Conflict) as exc:
-        return _new_form(request, user, vf, status=exc.status, error=exc.message, fields=fields)
+        return _new_form(request, user, vf, status=exc.status, error=exc, fields=fields)
     return render.redirect(request, "prompt", notice="prompt_created", prompt_id=rec.id)
 
 
@@ -87,7 +89,7 @@ def _detail(request: Request, user: session.UiUser, prompt_id: int, v: int | Non
         history = versions.list_versions(s, user.principal, prompt_id)
     shown = next((x for x in history if x.number == v), None) if v else (history[0] if history else None)
     if v and shown is None:
-        raise NotFound(f"prompt {prompt.name!r} has no version {v}")
+        raise NotFound("errors.versions.prompt_has_no_version_2", name=prompt.name, v=v)
     fields = fields or {"name": prompt.name, "folder": prompt.folder or "", "description": prompt.description,
                         "tags": ", ".join(prompt.tags)}
     return render.page(request, user, "ui/prompts/detail.html", status_code=status, prompt=prompt,
@@ -110,7 +112,7 @@ def prompt_details(request: Request, prompt_id: Id, user: Editor, form: FormData
             prompts.update(s, user.principal, prompt_id, name=fields["name"], folder=fields["folder"],
                            description=fields["description"], tags=tags)
     except (InvalidInput, Conflict) as exc:
-        return _detail(request, user, prompt_id, status=exc.status, error=exc.message, fields=fields)
+        return _detail(request, user, prompt_id, status=exc.status, error=exc, fields=fields)
     return render.redirect(request, "prompt", notice="details_saved", prompt_id=prompt_id)
 
 

@@ -29,7 +29,7 @@ How a page module uses it (with session.py, which says who is asking)::
   version number or id (None when it is not one).
 - Errors raised by services (NotFound, Forbidden, InvalidInput ...) become the HTML error page
   (errors.py). To re-render a form instead, catch `InvalidInput`/`Conflict` and call `page(...,
-  status_code=422, error=exc.message)`.
+  status_code=422, error=exc)`, translated here into the page's language.
 - Templates extend "ui/base.html" (blocks `title`, `content`) and get: `t(key, **fields)`
   (catalogue text in the user's language; files in web/ui/i18n/, see catalogue.py),
   `fmt_time(dt)` (the page's time zone, named in the header as `zone_label`; times.py),
@@ -62,7 +62,7 @@ from starlette.routing import NoMatchFound
 
 from promptyard import catalogue
 from promptyard.domain import access, numbers
-from promptyard.errors import InvalidInput
+from promptyard.errors import InvalidInput, PromptyardError
 from promptyard.web.ui import figures, markdown, times
 
 if TYPE_CHECKING:
@@ -99,9 +99,9 @@ async def read_form(request: Request) -> StarletteFormData:
     form = await request.form()
     for key, value in form.multi_items():
         if not isinstance(value, str):
-            raise InvalidInput(f"the field {key!r} must be text, not a file", details={"ui_message": "error.form_file"})
+            raise InvalidInput("errors.system.field_text_file", key=key, details={"ui_message": "error.form_file"})
         if "\x00" in key or "\x00" in value:
-            raise InvalidInput("text may not contain NUL characters", details={"ui_message": "error.form_nul"})
+            raise InvalidInput("errors.system.text_may_contain_nul", details={"ui_message": "error.form_nul"})
     return form
 
 
@@ -121,7 +121,8 @@ def _ui_routes(app: Any) -> list[Any]:
     found = getattr(app.state, "ui_routes", None)
     if found is None:
         found = [r for r in app.router.routes
-                 if getattr(getattr(r, "original_router", None), "prefix", None) == "/ui"  # included router (newer FastAPI)
+                 if getattr(getattr(r, "original_router", None), "prefix",
+                            None) == "/ui"  # included router (newer FastAPI)
                  or str(getattr(r, "path", "")).startswith("/ui/")]  # flattened routes (older FastAPI)
         app.state.ui_routes = found
     return found
@@ -239,6 +240,8 @@ def page(request: Request, user: UiUser | None, template_name: str, status_code:
          **context: Any) -> HTMLResponse:
     lang = user.locale if user else visitor_lang(request)
     tz = user.time_zone if user else "UTC"
+    # An error given as context (error=exc) shows in the page's language: the one place the UI translates.
+    context = {k: v.text(lang) if isinstance(v, PromptyardError) else v for k, v in context.items()}
     html = env.get_template(template_name).render(request=request, user=user, lang=lang, tz=tz,
                                                   zone_label=times.zone_label(tz),
                                                   currency=user.currency if user else figures.USD,

@@ -48,7 +48,7 @@ def _number(text: str) -> str:
     """A number as typed, refusing anything else (it would be a parse error further away)."""
     value = numbers.ascii_decimal(text)
     if value is None:
-        raise query.FilterSyntaxError(f"{text!r} is not a number")
+        raise query.FilterSyntaxError("errors.filters.text_number", text=text)
     return text if re.fullmatch(r"-?\d+(\.\d+)?", text) else repr(value)
 
 
@@ -57,7 +57,7 @@ def _local_time(text: str, zone: str) -> str:
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
-        raise query.FilterSyntaxError(f"{text!r} is not a date and time") from None
+        raise query.FilterSyntaxError("errors.filters.date_time", text=text) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=ZoneInfo(zone))
     return _quote(t.isoformat())
@@ -107,17 +107,17 @@ def has_helpers(form: Mapping[str, Any]) -> bool:
     return any((form.get(name) or "").strip() for name in HELPER_FIELDS if name not in ("h_score_op",))
 
 
-def parse(text: str, zone: str) -> tuple[query.Node | None, FilterError | None]:
+def parse(text: str, zone: str, lang: str = "en") -> tuple[query.Node | None, FilterError | None]:
     """The filter, times without an offset read in `zone` (the page's), or the error placed in
     the text (never raises for bad input)."""
     try:
         return query.parse(text or "", ZoneInfo(zone)), None
     except query.FilterSyntaxError as exc:
-        return None, place(text or "", exc)
+        return None, place(text or "", exc, lang)
 
 
-def place(text: str, exc: query.FilterSyntaxError) -> FilterError:
+def place(text: str, exc: query.FilterSyntaxError, lang: str = "en") -> FilterError:
     pos = exc.position
     if pos is None or pos > len(text):
-        return FilterError(exc.message, None, text, "", "")
-    return FilterError(exc.message, pos, text[:pos], text[pos:pos + 1] or " ", text[pos + 1:])
+        return FilterError(exc.text(lang), None, text, "", "")
+    return FilterError(exc.text(lang), pos, text[:pos], text[pos:pos + 1] or " ", text[pos + 1:])

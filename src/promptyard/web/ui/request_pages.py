@@ -7,7 +7,7 @@ the user's workspace and rights; handlers only parse, call and shape.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
@@ -65,7 +65,7 @@ def list_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", v
     try:
         jump = _helpers_redirect(request, user, "requests", q)
     except filters.FilterSyntaxError as exc:
-        return _list(request, user, q, prompt, version, None, None, request_filters.place(q, exc))
+        return _list(request, user, q, prompt, version, None, None, request_filters.place(q, exc, user.locale))
     if jump:
         return jump
     return _list(request, user, q, prompt, version, after, before, None)
@@ -73,7 +73,7 @@ def list_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", v
 
 def _list(request: Request, user: UiUser, q: str, prompt: str, version: int | None, after: str | None,
           before: str | None, error: request_filters.FilterError | None):
-    node, parse_error = request_filters.parse(q, user.time_zone)
+    node, parse_error = request_filters.parse(q, user.time_zone, user.locale)
     error = error or parse_error
     scope = _scope(prompt, version)
     with db(request).read() as s:
@@ -141,7 +141,7 @@ def _annotate(request: Request, user: UiUser, ref: str, kind: request_annotation
             request_annotations.annotate(s, user.principal, ref, kind, payload, stored_only=True,
                                          grace_s=ctx(request).settings.pending_grace_s)
     except InvalidInput as exc:
-        return _detail(request, user, ref, 422, form_error=exc.text(user.locale), form_values=dict(form))
+        return _detail(request, user, ref, 422, form_error=exc, form_values=dict(form))
     return render.redirect(request, "request", notice=notice, ref=ref)
 
 
@@ -167,20 +167,30 @@ def _float(text: Any) -> Any:
 
 
 @router.get("/analytics", name="analytics")
-def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", days: Days = 7):
-    node, error = request_filters.parse(q, user.time_zone)
+def analytics_page(request: Request, user: Viewer, q: Text = "", prompt: Text = "", days: Days = 7,
+                   per: Literal["day", "hour"] = "day"):
+    node, error = request_filters.parse(q, user.time_zone, user.locale)
+    if per == "hour":  # at most a week of hours: 168 points a line
+        days = min(days, max(log_trends.HOUR_PERIODS))
     with db(request).read() as s:
         items = [] if error else log_stats.per_version(s, user.principal, prompt=prompt or None, node=node)
         redacted = {} if error else log_stats.redactions(s, user.principal, prompt=prompt or None, node=node)
-        trends = None if error else log_trends.per_day(s, user.principal, days=days, tz=user.time_zone,
-                                                      prompt=prompt or None, node=node)
+        if error:
+            trends = None
+        elif per == "hour":
+            trends = log_trends.per_hour(s, user.principal, hours=days * 24, tz=user.time_zone,
+                                         prompt=prompt or None, node=node)
+        else:
+            trends = log_trends.per_day(s, user.principal, days=days, tz=user.time_zone, prompt=prompt or None,
+                                        node=node)
         names = request_reads.suggestions(s, user.principal)
     t = lambda key, **kw: translate(user.locale, key, **kw)  # noqa: E731
     chart_list = charts.analytics_charts(items, t, user.locale, user.currency)
     trend_list = trend_charts.trend_charts(trends, t, user.locale) if trends and trends["series"] else []
     return render.page(request, user, "ui/analytics/versions.html", status_code=422 if error else 200,
                        q=q, prompt=prompt, rows=items, charts=chart_list, error=error, names=names, redacted=redacted,
-                       days=days, periods=log_trends.PERIODS, trends=trend_list, trends_max=trend_charts.MAX_LINES,
+                       days=days, per=per, periods=log_trends.HOUR_PERIODS if per == "hour" else log_trends.PERIODS,
+                       trends=trend_list, trends_max=trend_charts.MAX_LINES,
                        lines_left=max(0, len(trends["series"]) - trend_charts.MAX_LINES) if trends else 0,
                        score_names=sorted({n for i in items for n in i["scores"]}),
                        label=lambda i: charts.version_label(i, translate(user.locale, "requests.analytics.unlinked")))

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from promptyard import catalogue
+from promptyard.catalogue import Text
 from promptyard.domain import access
 from promptyard.domain.records import Principal
 from promptyard.errors import Forbidden, InvalidInput
@@ -71,7 +72,7 @@ async def bind_request(request: Request) -> None:
     current.set(PageContext(request, visitor_lang(request)))
     values = [*request.path_params.values(), *(v for _, v in request.query_params.multi_items())]
     if any("\x00" in str(v) for v in values):
-        raise InvalidInput("text may not contain NUL characters", details={"ui_message": "error.form_nul"})
+        raise InvalidInput("errors.users.text_may_contain_nul", details={"ui_message": "error.form_nul"})
 
 
 def _to_user(login: WebLogin, request: Request) -> UiUser:
@@ -107,7 +108,8 @@ def _needs(scope: str):  # noqa: ANN202
             # errors.from_http turns this into a 303 to the login page.
             raise HTTPException(401, "login required", headers={"Location": login_url(request)})
         if not access.has(user.principal, scope):
-            raise Forbidden(f"this page needs the '{scope}' right; your role is {user.role}")
+            raise Forbidden("errors.users.page_needs_right_your", scope=Text(f"errors.users.right_{scope}"),
+                            role=Text(f"role.{user.role}"))
         return user
 
     dependency.__name__ = f"needs_{scope}"
@@ -126,7 +128,7 @@ MaybeUser = Annotated[UiUser | None, Depends(optional_user)]
 def check_csrf(user: UiUser, form: Any) -> None:
     token = form.get("csrf_token") if form is not None else None
     if not isinstance(token, str) or not secrets.compare_digest(token.encode(), user.csrf_token.encode()):
-        raise Forbidden("the form was stale or not sent from this site (CSRF check failed); reload the page",
+        raise Forbidden("errors.users.form_was_stale_sent",
                         details={"ui_message": "error.csrf"})
 
 

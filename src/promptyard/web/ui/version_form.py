@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptyard.catalogue import Text
 from promptyard.domain import numbers, templates
 from promptyard.domain.records import VersionRecord
 from promptyard.errors import InvalidInput, Unavailable
@@ -114,8 +115,9 @@ def _load(text: str, name: str, kind: type) -> Any:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise InvalidInput(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        raise InvalidInput("errors.versions.valid_json_line_column", name=name, msg=exc.msg, lineno=exc.lineno,
+                           colno=exc.colno) from None
     if not isinstance(value, kind):
-        shape = 'an object, e.g. {"temperature": 0.2}' if kind is dict else "a list"
-        raise InvalidInput(f"{name}: must be {shape}")
+        shape = Text("errors.versions.shape_object" if kind is dict else "errors.versions.shape_list")
+        raise InvalidInput("errors.versions.name_shape", name=name, shape=shape)
     return value
