@@ -172,7 +172,10 @@ def score_value(spec: dict[str, Any], value: Any, config: scd.ScoreConfig | None
     elif ok:
         ok = 0 <= value <= 100
     if not ok:
-        raise InvalidInput(f"errors.queues.value_{spec['kind']}", name=spec["name"])
+        if spec["kind"] == "scale5":
+            raise InvalidInput("errors.queues.value_scale5", name=spec["name"])
+        raise InvalidInput("errors.queues.value_yes_no" if spec["kind"] == "yes_no" else "errors.queues.value_numeric",
+                           name=spec["name"])
     return float(value)
 
 
