@@ -418,8 +418,8 @@ def _not_marked(reviewer_id: int) -> Any:
 def next_item_id(session: Session, q: AnnotationQueue, reviewer_id: int) -> int | None:
     """The reviewer's next item: the first waiting one after the last they marked that they have not
     marked, else the first such from the start (items added meanwhile, or passed over)."""
-    last = session.scalar(select(func.max(QueueMark.item_id)).where(QueueMark.queue_id == q.id,
-                                                                    QueueMark.reviewer_id == reviewer_id)) or 0
+    last = session.scalar(select(QueueMark.item_id).where(QueueMark.queue_id == q.id, QueueMark.reviewer_id == reviewer_id)
+                          .order_by(QueueMark.item_id.desc()).limit(1)) or 0  # one index entry, however many marks
     base = select(QueueItem.id).where(QueueItem.queue_id == q.id, QueueItem.state == "waiting",
                                       _not_marked(reviewer_id)).order_by(QueueItem.id).limit(1)
     return session.scalar(base.where(QueueItem.id > last)) or (session.scalar(base) if last else None)
