@@ -31,7 +31,7 @@ from promptyard.domain import access, query
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import audit, datasets, experiment_records, keys, request_reads
+from promptyard.services import annotation_queues, audit, datasets, experiment_records, keys, request_reads
 from promptyard.store import bulk, rollups, text_search
 from promptyard.store.db import Database
 from promptyard.store.models import AuditEvent, PendingUpdate, Request, Score, Span, Trace, Workspace
@@ -78,6 +78,7 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
     text_search.remove(session, [(row.id, workspace_id, text_of(row.input), text_of(row.output)) for row in rows])
     _delete_traces(session, workspace_id, found)
     datasets.forget_requests(session, workspace_id, found)  # items made from them are copies of their text
+    annotation_queues.remove_for_requests(session, found)
     session.execute(delete(Request.__table__).where(Request.workspace_id == workspace_id, bulk.one_of(Request.id, found)))
     changes.apply(session, workspace_id)  # last, in key order (see rollups)
     return len(found)

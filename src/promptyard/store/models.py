@@ -757,3 +757,78 @@ class LabelGate(Base):
     max_drop: Mapped[float] = mapped_column(Float, default=0.0)
     created_by: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- annotation queues (services/annotation_queues.py, issue 17) ---
+
+
+class AnnotationQueue(Base):
+    """Requests set aside for people to score: where they came from (`source_kind` filter | dataset
+    | evaluation | manual, and its `source_ref`: the filter's text or the object's id), the scores
+    to give (`scores`: [{name, kind: scale5 | yes_no | numeric, rubric}]), who reviews (`reviewers`:
+    member user ids), how many reviewers each item needs, and sampling ({rate, daily}: the share of
+    the filter's logs taken per prompt version, on creation and then for each new day)."""
+
+    __tablename__ = "annotation_queues"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = _ws()
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    source_kind: Mapped[str] = mapped_column(String(20), default="manual")
+    source_ref: Mapped[str] = mapped_column(Text, default="")
+    scores: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    reviewers: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    reviews_per_item: Mapped[int] = mapped_column(Integer, default=1)
+    sampling: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    sampled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the daily sample's window so far
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QueueItem(Base):
+    """One request in a queue. `reviewed`: how many reviewers have given all its scores; the item
+    is `done` when that reaches the queue's reviews_per_item (its scores are then written)."""
+
+    __tablename__ = "queue_items"
+    __table_args__ = (UniqueConstraint("queue_id", "request_id"),
+                      Index("ix_queue_items_queue_state", "queue_id", "state", "id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("annotation_queues.id", ondelete="CASCADE"))
+    workspace_id: Mapped[int] = mapped_column(Integer)  # via the queue
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(10), default="waiting")  # waiting | done
+    reviewed: Mapped[int] = mapped_column(Integer, default=0)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QueueMark(Base):
+    """A reviewer is through with an item: `done` (gave every score) or `skipped`. The key is what
+    "the next item for this reviewer" tests for each candidate item."""
+
+    __tablename__ = "queue_marks"
+    __table_args__ = (Index("ix_queue_marks_reviewer", "queue_id", "reviewer_id", "item_id"),)
+    item_id: Mapped[int] = mapped_column(ForeignKey("queue_items.id", ondelete="CASCADE"), primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    queue_id: Mapped[int] = mapped_column(Integer)  # via the item
+    state: Mapped[str] = mapped_column(String(10))  # done | skipped
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Review(Base):
+    """One reviewer's value for one score of one item."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("item_id", "reviewer_id", "name"),
+                      Index("ix_reviews_queue", "queue_id", "item_id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("queue_items.id", ondelete="CASCADE"))
+    queue_id: Mapped[int] = mapped_column(Integer)  # via the item
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    reviewer_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

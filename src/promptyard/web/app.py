@@ -16,7 +16,15 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
-from promptyard.services import erasure, evaluation_runner, outbound, ramps, request_annotations, webhooks
+from promptyard.services import (
+    annotation_queues,
+    erasure,
+    evaluation_runner,
+    outbound,
+    ramps,
+    request_annotations,
+    webhooks,
+)
 from promptyard.services.render_pool import engine_for
 from promptyard.settings import Settings
 from promptyard.store.db import Database
@@ -33,6 +41,7 @@ from promptyard.web.api import openapi as api_openapi
 from promptyard.web.api import privacy as api_privacy
 from promptyard.web.api import prompts as api_prompts
 from promptyard.web.api import providers as api_providers
+from promptyard.web.api import queues as api_queues
 from promptyard.web.api import score_configs as api_score_configs
 from promptyard.web.api import scores as api_scores
 from promptyard.web.api import system as api_system
@@ -64,7 +73,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         version=app_version())
     routers = (api_system, api_prompts, api_folders, api_logs, api_experiments, api_privacy, api_erasure,
                api_scores, api_score_configs, api_traces, api_workspace, api_providers, api_datasets,
-               api_webhooks, api_evaluations, api_docs)
+               api_webhooks, api_evaluations, api_queues, api_docs)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.include_router(ui.router)
@@ -118,7 +127,8 @@ async def _analyze(context: AppContext) -> None:
 async def _tick(context: AppContext) -> None:
     """While the server runs: guarded ramps advance on their schedule, pending updates whose log
     arrived at the same moment are applied (request_annotations.apply_late_pending), and logs past
-    their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired), and a
+    their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired),
+    annotation queues with a daily sample take the logs of each day gone by (annotation_queues.sample_daily), and a
     batch of due webhook deliveries is sent (webhooks.deliver_due, outside any transaction)."""
     def tick() -> None:
         with context.db.write() as s:
@@ -126,6 +136,8 @@ async def _tick(context: AppContext) -> None:
         with context.db.write() as s:
             request_annotations.apply_late_pending(s, grace_s=context.settings.pending_grace_s)
         erasure.purge_expired(context.db)
+        with context.db.write() as s:
+            annotation_queues.sample_daily(s)
         webhooks.deliver_due(context.db)
 
     while True:

@@ -1,0 +1,647 @@
+"""Annotation queues (issue 17): requests set aside for people (pharmacists) to score, one item
+at a time. A queue comes from a filter (the search language, optionally sampled per prompt
+version), a dataset or an evaluation run (their items added by id), or by hand; it names the
+scores to give, its reviewers and how many reviewers each item needs (1-3).
+
+A reviewer is through with an item when they gave every score (`done`) or skipped it: a
+`QueueMark`. The next item for a reviewer is the first waiting item after the last one they
+marked that they have not marked: an index walk on queue_items (queue_id, state, id) with a key
+lookup in queue_marks per candidate, no scan (bench/bench_review.py). When an item has its
+reviews, each score's mean (or the single value; the lower median for a score config's set of
+values: `combined`) is written to the request's scores (source "human") through
+services/request_annotations, so statistics and experiments count them. A queue's score named like
+a score config (services/score_configs) takes its type, values and rubric (`from_config`).
+
+A reviewer named on the queue sees the other reviewers' values of an item only once they have
+given theirs. Erasing a request removes its items and reviews (services/erasure.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from promptyard.domain import access, agreement, query
+from promptyard.domain import score_configs as scd
+from promptyard.domain.logs import SCORE_NAME
+from promptyard.domain.numbers import ROW_ID_MAX
+from promptyard.domain.records import Principal
+from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
+from promptyard.services import audit, keys, score_configs
+from promptyard.services import request_annotations as ra
+from promptyard.store import bulk, query_plan
+from promptyard.store.models import (
+    AnnotationQueue,
+    Membership,
+    QueueItem,
+    QueueMark,
+    Request,
+    Review,
+    User,
+)
+from promptyard.store.types import utcnow
+
+SOURCE_KINDS = ("filter", "dataset", "evaluation", "manual")
+SCORE_KINDS = ("scale5", "yes_no", "numeric", "categorical")  # 1-5 buttons, yes/no (100 / 0), 0-100, a config's labels
+FREE_KINDS = SCORE_KINDS[:3]  # the kinds a queue may give a score without a config
+MAX_SCORES = 10
+MAX_REVIEWERS = 100
+MAX_ITEMS = 10_000  # items one creation or sample adds at most
+DEFAULT_ITEMS = 1000
+MAX_ADD = 1000  # request ids one call adds
+MAX_TEXT = 5000
+DISAGREEMENTS = 50  # items the overview lists
+
+
+# --- checking what is sent ---------------------------------------------------------------------
+
+
+def _text(value: Any, field: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+        raise InvalidInput("errors.queues.bad_text", field=field, limit=limit)
+    if required and not value.strip():
+        raise InvalidInput("errors.queues.empty", field=field)
+    return value.strip() if required else value
+
+
+def _scores(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_SCORES:
+        raise InvalidInput("errors.queues.scores", n=MAX_SCORES)
+    out, seen = [], set()
+    for i, s in enumerate(value):
+        s = {"name": s} if isinstance(s, str) else s
+        if not isinstance(s, dict):
+            raise InvalidInput("errors.queues.scores", n=MAX_SCORES)
+        name, kind = s.get("name"), s.get("kind") or "scale5"
+        if not isinstance(name, str) or not SCORE_NAME.match(name) or name in seen:
+            raise InvalidInput("errors.queues.score_name", field=f"scores[{i}].name")
+        if kind not in FREE_KINDS:
+            raise InvalidInput("errors.queues.score_kind", field=f"scores[{i}].kind", kinds=", ".join(FREE_KINDS))
+        seen.add(name)
+        out.append({"name": name, "kind": kind, "rubric": _text(s.get("rubric"), f"scores[{i}].rubric")})
+    return out
+
+
+def _reviewers(session: Session, p: Principal, value: Any) -> list[int]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_REVIEWERS or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= ROW_ID_MAX for v in value):
+        raise InvalidInput("errors.queues.reviewers", n=MAX_REVIEWERS)
+    ids = sorted(set(value))
+    members = set(session.scalars(select(Membership.user_id).where(Membership.workspace_id == p.workspace_id,
+                                                                   bulk.one_of(Membership.user_id, ids)))) if ids else set()
+    strangers = [i for i in ids if i not in members]
+    if strangers:
+        raise InvalidInput("errors.queues.not_members", ids=", ".join(map(str, strangers)))
+    return ids
+
+
+def _per_item(value: Any, reviewers: list[int]) -> int:
+    n = 1 if value is None else value
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 3:
+        raise InvalidInput("errors.queues.per_item")
+    if reviewers and n > len(reviewers):
+        raise InvalidInput("errors.queues.per_item_reviewers", n=n, reviewers=len(reviewers))
+    return n
+
+
+def _sampling(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    rate = value.get("rate") if isinstance(value, dict) else None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+        raise InvalidInput("errors.queues.rate")
+    daily = value.get("daily", False)
+    if not isinstance(daily, bool):
+        raise InvalidInput("errors.queues.daily")
+    return {"rate": float(rate), "daily": daily}
+
+
+def _limit(value: Any) -> int:
+    n = DEFAULT_ITEMS if value is None else value
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_ITEMS:
+        raise InvalidInput("errors.queues.limit", n=MAX_ITEMS)
+    return n
+
+
+YES, NO = scd.PASS, scd.FAIL  # yes/no answers are stored as 100 / 0, like a boolean score config
+_YES, _NO = ("y", "yes", "true", "1", "100"), ("n", "no", "false", "0")
+
+
+def from_config(spec: dict[str, Any], config: scd.ScoreConfig | None) -> dict[str, Any]:
+    """A queue's score as the workspace's score config (services/score_configs) defines it, when
+    it has one of that name: boolean -> yes / no, categorical -> its labels, numeric -> its range
+    (1-5 in steps of 1 -> the 1-5 buttons); the config's rubric unless the queue gives its own."""
+    if config is None:
+        return spec
+    out = spec | {"rubric": spec["rubric"] or config.rubric, "config": True}
+    if config.type == "boolean":
+        return out | {"kind": "yes_no"}
+    if config.type == "categorical":
+        return out | {"kind": "categorical", "categories": [
+            {"value": c.value, "label": c.label, "description": c.description} for c in config.categories]}
+    if (config.min_value, config.max_value, config.step) == (1, 5, 1):
+        return out | {"kind": "scale5"}
+    return out | {"kind": "numeric", "min": config.min_value, "max": config.max_value, "step": config.step}
+
+
+def score_value(spec: dict[str, Any], value: Any, config: scd.ScoreConfig | None = None, comment: str = "") -> float:
+    """A reviewer's value for one score, as its kind (and its score config, when it has one) allows:
+    yes / no as 100 / 0, a category by its number or label."""
+    if spec["kind"] == "yes_no":
+        word = str(value).strip().lower() if isinstance(value, (str, int, float, bool)) else None
+        value = YES if word in _YES else NO if word in _NO else value
+    elif isinstance(value, str):
+        value = _float(value.strip()) if _float(value.strip()) is not None else value
+    if config is not None:
+        return scd.check(config, value, comment, "human", field_name=spec["name"])
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and spec["kind"] == "scale5":
+        ok = value in (1, 2, 3, 4, 5)
+    elif ok and spec["kind"] == "yes_no":
+        ok = value in (YES, NO)
+    elif ok:
+        ok = 0 <= value <= 100
+    if not ok:
+        if spec["kind"] == "scale5":
+            raise InvalidInput("errors.queues.value_scale5", name=spec["name"])
+        raise InvalidInput("errors.queues.value_yes_no" if spec["kind"] == "yes_no" else "errors.queues.value_numeric",
+                           name=spec["name"])
+    return float(value)
+
+
+def combined(values: list[float], config: scd.ScoreConfig | None) -> float:
+    """The request's score from its reviewers' values: the mean; for a score config whose values are
+    a set (boolean, categorical, numeric on a step grid) the lower median, a value it allows (a tie
+    of pass and fail is a fail)."""
+    if config is None or (config.type == "numeric" and not config.step):
+        return sum(values) / len(values)
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+# --- queues ------------------------------------------------------------------------------------
+
+
+def _queue(session: Session, p: Principal, queue_id: int, *, lock: bool = False) -> AnnotationQueue:
+    q = select(AnnotationQueue).where(AnnotationQueue.workspace_id == p.workspace_id, AnnotationQueue.id == queue_id)
+    found = session.scalar(q.with_for_update() if lock else q)
+    if found is None:
+        raise NotFound("errors.queues.not_found", id=queue_id)
+    return found
+
+
+def _record(q: AnnotationQueue) -> dict[str, Any]:
+    return {"id": q.id, "name": q.name, "description": q.description,
+            "source": {"kind": q.source_kind, "ref": q.source_ref}, "scores": q.scores, "reviewers": q.reviewers,
+            "reviews_per_item": q.reviews_per_item, "sampling": q.sampling, "status": q.status,
+            "created_by": q.created_by, "created_at": q.created_at, "updated_at": q.updated_at}
+
+
+def create(session: Session, p: Principal, body: Any) -> dict[str, Any]:
+    """A new queue (editors); from a filter its matches (newest first, up to `limit`, sampled per
+    prompt version when `sampling` says so) are its first items."""
+    access.require(p, "write")
+    if not isinstance(body, dict):
+        raise InvalidInput("errors.queues.body")
+    source = body.get("source") or {"kind": "manual"}
+    kind = source.get("kind") if isinstance(source, dict) else None
+    if kind not in SOURCE_KINDS:
+        raise InvalidInput("errors.queues.source", kinds=", ".join(SOURCE_KINDS))
+    ref = _text(source.get("ref"), "source.ref", required=kind != "manual")
+    node = _filter(ref) if kind == "filter" else None
+    reviewers = _reviewers(session, p, body.get("reviewers"))
+    sampling = _sampling(body.get("sampling"))
+    if sampling and kind != "filter":
+        raise InvalidInput("errors.queues.sampling_needs_filter")
+    configs = score_configs.for_scoring(session, p.workspace_id)
+    scores = [from_config(spec, configs.get(spec["name"])) for spec in _scores(body.get("scores"))]
+    q = AnnotationQueue(workspace_id=p.workspace_id, name=_text(body.get("name"), "name", required=True, limit=200),
+                        description=_text(body.get("description"), "description"), source_kind=kind, source_ref=ref,
+                        scores=scores, reviewers=reviewers,
+                        reviews_per_item=_per_item(body.get("reviews_per_item"), reviewers), sampling=sampling,
+                        status="open", created_by=p.actor)
+    limit = _limit(body.get("limit"))
+    if session.scalar(select(AnnotationQueue.id).where(AnnotationQueue.workspace_id == p.workspace_id,
+                                                       AnnotationQueue.name == q.name)) is not None:
+        raise Conflict("errors.queues.name_taken", name=q.name)
+    session.add(q)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("errors.queues.name_taken", name=q.name) from None
+    added = 0
+    if node is not None:
+        now = utcnow()
+        q.sampled_until = now
+        added = _add_ids(session, q, _sample(session, q, node, None, now, limit))
+    audit.record(session, p.workspace_id, p.actor, "queue.create", "annotation_queue", q.id,
+                 {"name": q.name, "source": kind, "items": added})
+    return _record(q) | {"items": added}
+
+
+def _filter(text: str) -> query.Node:
+    node = query.parse(text)
+    if node is None:
+        raise InvalidInput("errors.queues.empty", field="source.ref")
+    return node
+
+
+def list_queues(session: Session, p: Principal) -> list[dict[str, Any]]:
+    access.require(p, "read")
+    rows = session.scalars(select(AnnotationQueue).where(AnnotationQueue.workspace_id == p.workspace_id)
+                           .order_by(AnnotationQueue.created_at.desc(), AnnotationQueue.id.desc())).all()
+    counts = _counts(session, [q.id for q in rows])
+    return [_record(q) | {"counts": counts.get(q.id, {"waiting": 0, "done": 0})} for q in rows]
+
+
+def _counts(session: Session, queue_ids: list[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = defaultdict(lambda: {"waiting": 0, "done": 0})
+    if queue_ids:
+        for qid, state, n in session.execute(select(QueueItem.queue_id, QueueItem.state, func.count())
+                                             .where(bulk.one_of(QueueItem.queue_id, queue_ids))
+                                             .group_by(QueueItem.queue_id, QueueItem.state)):
+            out[qid][state] = n
+    return dict(out)
+
+
+def record(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
+    """The queue without its counts (what the review page needs)."""
+    access.require(p, "read")
+    return _record(_queue(session, p, queue_id))
+
+
+def get(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
+    access.require(p, "read")
+    q = _queue(session, p, queue_id)
+    return _record(q) | {"counts": _counts(session, [q.id]).get(q.id, {"waiting": 0, "done": 0})}
+
+
+def set_status(session: Session, p: Principal, queue_id: int, status: Any) -> dict[str, Any]:
+    """Close a queue (no more reviews, no more samples) or open it again (editors)."""
+    access.require(p, "write")
+    if status not in ("open", "closed"):
+        raise InvalidInput("errors.queues.status")
+    q = _queue(session, p, queue_id, lock=True)
+    q.status, q.updated_at = status, utcnow()
+    audit.record(session, p.workspace_id, p.actor, "queue.status", "annotation_queue", q.id, {"status": status})
+    return get(session, p, queue_id)
+
+
+# --- items -------------------------------------------------------------------------------------
+
+
+def _add_ids(session: Session, q: AnnotationQueue, request_ids: list[int]) -> int:
+    """Requests added as waiting items (those already in the queue are left as they are)."""
+    if not request_ids:
+        return 0
+    have = set(session.scalars(select(QueueItem.request_id).where(
+        QueueItem.queue_id == q.id, bulk.one_of(QueueItem.request_id, request_ids))))
+    now = utcnow()
+    new = [{"queue_id": q.id, "workspace_id": q.workspace_id, "request_id": rid, "state": "waiting", "reviewed": 0,
+            "added_at": now} for rid in dict.fromkeys(request_ids) if rid not in have]
+    bulk.insert(session, QueueItem.__table__, new)
+    return len(new)
+
+
+def add_items(session: Session, p: Principal, queue_id: int, refs: Any) -> dict[str, Any]:
+    """Requests (by id or number) added to a queue (editors); unknown ones are reported."""
+    access.require(p, "write")
+    if not isinstance(refs, list) or not 1 <= len(refs) <= MAX_ADD or not all(
+            isinstance(r, (str, int)) and not isinstance(r, bool) for r in refs):
+        raise InvalidInput("errors.queues.requests", n=MAX_ADD)
+    q = _queue(session, p, queue_id, lock=True)
+    wanted = [str(r) for r in refs]
+    found = ra.targets(session, p, wanted)  # (locked: an erasure waits for us, or we for it)
+    missing = [r for r in wanted if r not in found]
+    return {"added": _add_ids(session, q, [found[r].id for r in wanted if r in found]), "unknown": missing}
+
+
+def _stratum_order(queue_id: int, request_id: int) -> bytes:
+    """A fixed pseudo-random order of a queue's candidates: the same sample on every run."""
+    return hashlib.sha256(f"{queue_id}:{request_id}".encode()).digest()
+
+
+def _sample(session: Session, q: AnnotationQueue, node: query.Node, since: datetime | None, until: datetime,
+            limit: int) -> list[int]:
+    """The filter's matches started before `until` (and from `since`), newest first; with a
+    sampling rate, that share of each prompt version's matches (at least one each, so every arm
+    of an experiment gets reviews), up to `limit` in all."""
+    plan = query_plan.every_match(session, node, q.workspace_id)
+    cond = [plan.workspace() == q.workspace_id, plan.where(until), Request.start_time < until]
+    if since is not None:
+        cond.append(Request.start_time >= since)
+    cap = MAX_ITEMS * 10 if q.sampling else limit
+    rows = session.execute(select(Request.id, Request.prompt_name, Request.version_number).where(*cond)
+                           .order_by(Request.start_time.desc(), Request.id.desc()).limit(cap)).all()
+    if not q.sampling:
+        return [r.id for r in rows]
+    strata: dict[tuple, list[int]] = defaultdict(list)
+    for r in rows:
+        strata[(r.prompt_name or "", r.version_number or 0)].append(r.id)
+    chosen: list[int] = []
+    for ids in strata.values():
+        take = max(1, round(q.sampling["rate"] * len(ids)))
+        chosen += sorted(ids, key=lambda rid: _stratum_order(q.id, rid))[:take]
+    return sorted(chosen, reverse=True)[:limit]
+
+
+def sample_daily(session: Session, now: datetime | None = None) -> int:
+    """For each open queue with a daily sample: the filter's logs of each whole day (UTC) since its
+    last sample, sampled per version and added. The server's tick runs it; rows are locked and
+    skipped by other processes."""
+    now = now or utcnow()
+    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    queues = session.scalars(select(AnnotationQueue).where(
+        AnnotationQueue.status == "open", AnnotationQueue.source_kind == "filter",
+        AnnotationQueue.sampled_until < today).with_for_update(skip_locked=True)).all()
+    added = 0
+    for q in queues:
+        if not (q.sampling or {}).get("daily"):
+            continue
+        start = q.sampled_until.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = max(start, q.sampled_until)
+        while start < today:
+            end = min(start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1), today)
+            added += _add_ids(session, q, _sample(session, q, _filter(q.source_ref), start, end, MAX_ITEMS))
+            start = end
+        q.sampled_until = today
+    return added
+
+
+# --- reviewing ---------------------------------------------------------------------------------
+
+
+def _reviewer(p: Principal, q: AnnotationQueue, reviewer: Any = None) -> int:
+    """Who reviews: the calling user, when named on the queue or an admin; an admin key (no user)
+    names the member it records reviews for."""
+    if reviewer is not None:
+        if not access.has(p, "admin"):
+            raise Forbidden("errors.queues.on_behalf")
+        if isinstance(reviewer, bool) or not isinstance(reviewer, int) or not 1 <= reviewer <= ROW_ID_MAX:
+            raise InvalidInput("errors.queues.reviewer")
+        return reviewer
+    if p.user_id is None:
+        raise InvalidInput("errors.queues.reviewer_needed")
+    if p.user_id not in q.reviewers and not access.has(p, "admin"):
+        raise Forbidden("errors.queues.not_reviewer")
+    return p.user_id
+
+
+def _member(session: Session, p: Principal, user_id: int) -> None:
+    if session.scalar(select(Membership.id).where(Membership.workspace_id == p.workspace_id,
+                                                  Membership.user_id == user_id)) is None:
+        raise InvalidInput("errors.queues.not_members", ids=str(user_id))
+
+
+def _not_marked(reviewer_id: int) -> Any:
+    return ~exists().where(QueueMark.item_id == QueueItem.id, QueueMark.reviewer_id == reviewer_id)
+
+
+def next_item_id(session: Session, q: AnnotationQueue, reviewer_id: int) -> int | None:
+    """The reviewer's next item: the first waiting one after the last they marked that they have not
+    marked, else the first such from the start (items added meanwhile, or passed over)."""
+    last = session.scalar(select(QueueMark.item_id).where(QueueMark.queue_id == q.id, QueueMark.reviewer_id == reviewer_id)
+                          .order_by(QueueMark.item_id.desc()).limit(1)) or 0  # one index entry, however many marks
+    base = select(QueueItem.id).where(QueueItem.queue_id == q.id, QueueItem.state == "waiting",
+                                      _not_marked(reviewer_id)).order_by(QueueItem.id).limit(1)
+    return session.scalar(base.where(QueueItem.id > last)) or (session.scalar(base) if last else None)
+
+
+def next_item(session: Session, p: Principal, queue_id: int, *, reviewer: Any = None) -> dict[str, Any]:
+    """{item: the reviewer's next item (see item()) or None, progress}."""
+    access.require(p, "read")
+    q = _queue(session, p, queue_id)
+    rid = _reviewer(p, q, reviewer)
+    found = next_item_id(session, q, rid) if q.status == "open" else None
+    return {"item": _item(session, p, q, found, rid) if found else None, "progress": progress_of(session, q, rid)}
+
+
+def item(session: Session, p: Principal, queue_id: int, item_id: int, *, reviewer: Any = None) -> dict[str, Any]:
+    access.require(p, "read")
+    q = _queue(session, p, queue_id)
+    rid = _reviewer(p, q, reviewer) if (reviewer is not None or p.user_id is not None) else None
+    return _item(session, p, q, item_id, rid)
+
+
+def _item_row(session: Session, q: AnnotationQueue, item_id: int) -> QueueItem:
+    found = session.scalar(select(QueueItem).where(QueueItem.queue_id == q.id, QueueItem.id == item_id))
+    if found is None:
+        raise NotFound("errors.queues.item_not_found", id=item_id)
+    return found
+
+
+def _item(session: Session, p: Principal, q: AnnotationQueue, item_id: int, reviewer_id: int | None) -> dict[str, Any]:
+    """An item with its request (input, output) and reviews: the reviewer's own, and the others'
+    only when the reviewer has given theirs (or is not named on the queue)."""
+    it = _item_row(session, q, item_id)
+    r = session.get(Request, it.request_id)
+    mark = session.scalar(select(QueueMark.state).where(QueueMark.item_id == it.id,
+                                                        QueueMark.reviewer_id == reviewer_id)) if reviewer_id else None
+    reviews = session.scalars(select(Review).where(Review.item_id == it.id).order_by(Review.reviewer_id, Review.name)).all()
+    mine = [_review(v) for v in reviews if v.reviewer_id == reviewer_id]
+    blind = reviewer_id is not None and reviewer_id in q.reviewers and mark != "done"
+    others = None if blind else [_review(v) for v in reviews if v.reviewer_id != reviewer_id]
+    return {"id": it.id, "queue": q.id, "state": it.state, "reviewed": it.reviewed, "added_at": it.added_at,
+            "mark": mark, "request": {"id": r.client_id, "number": r.id, "start_time": r.start_time,
+                                      "prompt": r.prompt_name, "version": r.version_number, "model": r.model,
+                                      "status": r.status, "input": r.input, "output": r.output},
+            "mine": mine, "others": others, "others_hidden": blind}
+
+
+def _review(v: Review) -> dict[str, Any]:
+    return {"reviewer": v.reviewer_id, "name": v.name, "value": v.value, "comment": v.comment,
+            "created_at": v.created_at}
+
+
+def _mark(session: Session, it: QueueItem, reviewer_id: int, state: str) -> str | None:
+    """The reviewer's mark on the item set to `state`; the one it had before (None: none)."""
+    old = session.scalar(select(QueueMark).where(QueueMark.item_id == it.id, QueueMark.reviewer_id == reviewer_id)
+                         .with_for_update())
+    before = old.state if old else None
+    if old is None:
+        session.add(QueueMark(item_id=it.id, reviewer_id=reviewer_id, queue_id=it.queue_id, state=state))
+    else:
+        old.state, old.created_at = state, utcnow()
+    session.flush()
+    return before
+
+
+def submit(session: Session, p: Principal, queue_id: int, item_id: int, values: Any, *, comment: Any = None,
+           reviewer: Any = None) -> dict[str, Any]:
+    """The reviewer's values for every score of the queue ({name: value}) and a comment; giving
+    them again replaces them. The item is done when enough reviewers gave theirs: the request's
+    scores are then written (each score's mean over the reviewers)."""
+    access.require(p, "read")
+    q = _queue(session, p, queue_id)
+    rid = _reviewer(p, q, reviewer)
+    if reviewer is not None:
+        _member(session, p, rid)
+    if q.status != "open":
+        raise Conflict("errors.queues.closed", name=q.name)
+    if not isinstance(values, dict):
+        raise InvalidInput("errors.queues.values")
+    specs = {s["name"]: s for s in q.scores}
+    unknown = sorted(set(values) - set(specs))
+    if unknown:
+        raise InvalidInput("errors.queues.unknown_score", name=unknown[0])
+    missing = [n for n in specs if values.get(n) in (None, "")]
+    if missing:
+        raise InvalidInput("errors.queues.missing_score", name=missing[0])
+    text = _text(comment, "comment")
+    configs = score_configs.for_scoring(session, q.workspace_id)
+    checked = {n: score_value(specs[n], values[n], configs.get(n) if specs[n].get("config") else None, text)
+               for n in specs}
+    it = session.scalar(select(QueueItem).where(QueueItem.queue_id == q.id, QueueItem.id == item_id).with_for_update())
+    if it is None:
+        raise NotFound("errors.queues.item_not_found", id=item_id)
+    have = {v.name: v for v in session.scalars(select(Review).where(Review.item_id == it.id,
+                                                                    Review.reviewer_id == rid))}
+    for name, value in checked.items():
+        if name in have:
+            have[name].value, have[name].comment, have[name].created_at = value, text, utcnow()
+        else:
+            session.add(Review(item_id=it.id, queue_id=q.id, workspace_id=q.workspace_id, reviewer_id=rid, name=name,
+                               value=value, comment=text))
+    if _mark(session, it, rid, "done") != "done":
+        it.reviewed += 1
+    if it.reviewed >= q.reviews_per_item:
+        it.state = "done"
+        _write_scores(session, p, q, it, configs)
+    session.flush()
+    return {"item": it.id, "state": it.state, "reviewed": it.reviewed}
+
+
+def _write_scores(session: Session, p: Principal, q: AnnotationQueue, it: QueueItem,
+                  configs: dict[str, scd.ScoreConfig]) -> None:
+    """The request's scores from the item's reviews (`combined`), the comments joined."""
+    by_name: dict[str, list[Review]] = defaultdict(list)
+    for v in session.scalars(select(Review).where(Review.item_id == it.id).order_by(Review.reviewer_id)):
+        by_name[v.name].append(v)
+    payload = [{"name": name, "value": combined([v.value for v in vs], configs.get(name)), "source": "human",
+                "comment": " / ".join(v.comment for v in vs if v.comment)[:MAX_TEXT], "author": f"queue:{q.name}"[:320]}
+               for name, vs in by_name.items()]
+    writer = keys.system_principal(q.workspace_id, actor=p.actor)
+    ra.annotate(session, writer, str(it.request_id), ra.SCORES, payload, grace_s=0, stored_only=True)
+
+
+def skip(session: Session, p: Principal, queue_id: int, item_id: int, *, reviewer: Any = None) -> dict[str, Any]:
+    """The reviewer passes the item over (their reviews of it, if any, stay)."""
+    access.require(p, "read")
+    q = _queue(session, p, queue_id)
+    rid = _reviewer(p, q, reviewer)
+    it = _item_row(session, q, item_id)
+    existing = session.scalar(select(QueueMark.state).where(QueueMark.item_id == it.id, QueueMark.reviewer_id == rid))
+    if existing != "done":
+        _mark(session, it, rid, "skipped")
+    return {"item": it.id, "state": it.state}
+
+
+# --- progress and disagreements ---------------------------------------------------------------
+
+
+def progress_of(session: Session, q: AnnotationQueue, reviewer_id: int) -> dict[str, int]:
+    """For one reviewer: items they are through with (done, skipped), and the queue's items."""
+    marks = dict(session.execute(select(QueueMark.state, func.count()).where(
+        QueueMark.queue_id == q.id, QueueMark.reviewer_id == reviewer_id).group_by(QueueMark.state)).all())
+    total = session.scalar(select(func.count()).select_from(QueueItem).where(QueueItem.queue_id == q.id)) or 0
+    done, skipped = marks.get("done", 0), marks.get("skipped", 0)
+    return {"done": done, "skipped": skipped, "total": total, "position": min(done + skipped + 1, total)}
+
+
+def progress(session: Session, p: Principal, queue_id: int) -> dict[str, int]:
+    """The calling reviewer's progress in a queue (see progress_of)."""
+    access.require(p, "read")
+    q = _queue(session, p, queue_id)
+    return progress_of(session, q, _reviewer(p, q))
+
+
+def overview(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
+    """A queue with its counts, progress per reviewer and the items where reviewers differ."""
+    access.require(p, "read")
+    q = _queue(session, p, queue_id)
+    total = session.scalar(select(func.count()).select_from(QueueItem).where(QueueItem.queue_id == q.id)) or 0
+    per: dict[int, dict[str, int]] = defaultdict(lambda: {"done": 0, "skipped": 0})
+    for rid, state, n in session.execute(select(QueueMark.reviewer_id, QueueMark.state, func.count())
+                                         .where(QueueMark.queue_id == q.id)
+                                         .group_by(QueueMark.reviewer_id, QueueMark.state)):
+        per[rid][state] = n
+    ids = sorted(set(q.reviewers) | set(per))
+    people = {u.id: u for u in session.scalars(select(User).where(bulk.one_of(User.id, ids)))} if ids else {}
+    reviewers = [{"id": i, "email": people[i].email if i in people else "", "name": people[i].name if i in people else "",
+                  "named": i in q.reviewers, **per[i]} for i in ids]
+    return get(session, p, queue_id) | {"total": total, "reviewers": reviewers, "agreement": agreement_of(session, q),
+                                        "disagreements": disagreements(session, p, q, viewer=p.user_id)}
+
+
+LEVELS = {"scale5": "ordinal", "categorical": "ordinal", "yes_no": "nominal", "numeric": "interval"}
+
+
+def agreement_of(session: Session, q: AnnotationQueue) -> list[dict[str, Any]]:
+    """Per score: Krippendorff's alpha over the items two or more reviewers scored (ordinal for 1-5
+    and categories, nominal for yes / no, interval for numbers: domain/agreement.py) and the share
+    of agreeing pairs. Only the coefficients: no reviewer's values."""
+    units: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for item_id, name, value in session.execute(select(Review.item_id, Review.name, Review.value)
+                                                .where(Review.queue_id == q.id)):
+        units[name][item_id].append(value)
+    out = []
+    for spec in q.scores:
+        rated = [vs for vs in units[spec["name"]].values() if len(vs) > 1]
+        level = LEVELS.get(spec["kind"], "interval")
+        alpha, pairs = agreement.krippendorff_alpha(rated, level=level), agreement.percent_agreement(rated)
+        out.append({"name": spec["name"], "level": level, "alpha": alpha.value, "observed": pairs.value,
+                    "items": alpha.n, "reason": alpha.reason})
+    return out
+
+
+def disagreements(session: Session, p: Principal, q: AnnotationQueue, *, viewer: int | None = None,
+                  limit: int = DISAGREEMENTS) -> list[dict[str, Any]]:
+    """Items and scores where the reviewers' values differ (most spread first). A reviewer named on
+    the queue sees the values of the items they have reviewed only; of the others, that they differ."""
+    spread = (func.max(Review.value) - func.min(Review.value)).label("spread")
+    rows = session.execute(select(Review.item_id, Review.name, spread, func.count().label("n"))
+                           .where(Review.queue_id == q.id).group_by(Review.item_id, Review.name)
+                           .having(and_(func.count() > 1, func.max(Review.value) > func.min(Review.value)))
+                           .order_by(spread.desc(), Review.item_id).limit(limit)).all()
+    if not rows:
+        return []
+    item_ids = sorted({r.item_id for r in rows})
+    values: dict[tuple[int, str], list[dict]] = defaultdict(list)
+    for v in session.scalars(select(Review).where(bulk.one_of(Review.item_id, item_ids))
+                             .order_by(Review.reviewer_id)):
+        values[(v.item_id, v.name)].append({"reviewer": v.reviewer_id, "value": v.value, "comment": v.comment})
+    seen = set(session.scalars(select(QueueMark.item_id).where(
+        QueueMark.reviewer_id == viewer, QueueMark.state == "done", bulk.one_of(QueueMark.item_id, item_ids)))) \
+        if viewer is not None else set()
+    blind = viewer is not None and viewer in q.reviewers
+    numbers = dict(session.execute(select(QueueItem.id, QueueItem.request_id).where(bulk.one_of(QueueItem.id, item_ids))).all())
+    return [{"item": r.item_id, "request": numbers.get(r.item_id), "name": r.name, "spread": r.spread, "reviews": r.n,
+             "given": values[(r.item_id, r.name)] if not blind or r.item_id in seen else None} for r in rows]
+
+
+def remove_for_requests(session: Session, request_ids: list[int]) -> None:
+    """Erasure: the queue items of these requests go, with their marks and reviews."""
+    if not request_ids:
+        return
+    items = select(QueueItem.id).where(bulk.one_of(QueueItem.request_id, request_ids))
+    session.execute(delete(Review).where(Review.item_id.in_(items)))
+    session.execute(delete(QueueMark).where(QueueMark.item_id.in_(items)))
+    session.execute(delete(QueueItem).where(bulk.one_of(QueueItem.request_id, request_ids)))
