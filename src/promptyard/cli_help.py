@@ -17,7 +17,8 @@ SERVER_EXTRA = "pip install 'promptyard[server]'"
 # server command that cannot import one of them says to install the extra (exit 2) instead of a traceback.
 SERVER_MODULES = frozenset({"fastapi", "starlette", "pydantic", "uvicorn", "uvloop", "httptools", "sqlalchemy",
                             "alembic", "psycopg", "jinja2", "pebble", "argon2", "multipart", "python_multipart",
-                            "fastapi_offline", "regex", "opentelemetry", "google"})
+                            "fastapi_offline", "regex", "opentelemetry", "google", "jsonschema", "cryptography",
+                            "markdown_it"})
 
 _CLIENT = ("client command: talks to a running server (PROMPTYARD_URL, default http://127.0.0.1:8700, and\n"
            "PROMPTYARD_API_KEY, or --url / --api-key); needs only `pip install promptyard`.")

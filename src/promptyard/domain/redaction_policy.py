@@ -46,7 +46,7 @@ _NUMERIC = frozenset({"phone", "my_number", "corporate_number", "insurance_numbe
                       "bank_account"})
 
 
-class PolicyError(InvalidInput):
+class PolicyError(InvalidInput, ValueError):
     """A policy that cannot be saved; the message says which field and why."""
 
 

@@ -3,7 +3,7 @@ of two runs, and /api/v1/prompts/{id}/labels/{label}/gate (a label that needs a 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -50,7 +50,7 @@ class GateIn(BaseModel):
                                                            "95% interval's lower bound")
 
 
-Status = Annotated[str | None, Query(description="queued | running | cancelled | done | failed")]
+Status = Annotated[Literal["queued", "running", "cancelled", "done", "failed"] | None, Query()]
 
 
 @router.post("/evaluations", status_code=201, responses=errors.WRITE | errors.FOUND)

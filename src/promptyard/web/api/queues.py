@@ -43,9 +43,9 @@ class QueueIn(BaseModel):
     scores: list[ScoreSpec] = Field(min_length=1, max_length=aq.MAX_SCORES)
     reviewers: list[int] = Field(default_factory=list, max_length=aq.MAX_REVIEWERS,
                                  description="member user ids (admins may review as well)")
-    reviews_per_item: int = Field(1, ge=1, le=3)
+    reviews_per_item: int = Field(1, ge=1, le=3, strict=True)
     sampling: SamplingIn | None = None
-    limit: int = Field(aq.DEFAULT_ITEMS, ge=0, le=aq.MAX_ITEMS, description="items a filter adds at most")
+    limit: int = Field(aq.DEFAULT_ITEMS, ge=0, le=aq.MAX_ITEMS, strict=True, description="items a filter adds at most")
 
 
 class StatusIn(BaseModel):
