@@ -43,6 +43,7 @@ def _may_set(p: Principal, label: str) -> None:
 def get(session: Session, p: Principal, prompt_id: int, label: str) -> dict[str, Any] | None:
     access.require(p, "read")
     prompts.load(session, p, prompt_id)
+    label = names.label_name(label)
     g = session.scalar(select(LabelGate).where(LabelGate.prompt_id == prompt_id, LabelGate.label == label))
     return _record(g) if g else None
 

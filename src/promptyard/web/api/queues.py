@@ -53,7 +53,7 @@ class StatusIn(BaseModel):
 
 
 class ItemsIn(BaseModel):
-    requests: list[str | int] = Field(min_length=1, max_length=aq.MAX_ADD, description="request ids or numbers")
+    requests: list[Annotated[str, Field(strict=True)] | Annotated[int, Field(strict=True)]] = Field(min_length=1, max_length=aq.MAX_ADD, description="request ids or numbers")
 
 
 class ReviewIn(BaseModel):
