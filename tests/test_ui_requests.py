@@ -9,29 +9,10 @@ import io
 import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from tests.support import publish
-
-T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
-
-
-def log(api, **fields) -> dict:  # noqa: ANN001, ANN003
-    body = {"id": uuid.uuid4().hex, "provider": "openai", "model": "gpt-4o",
-            "input": {"messages": [{"role": "user", "content": "用量は?"}]},
-            "output": {"role": "assistant", "content": "1日2回"}, "start_time": T0.isoformat()} | fields
-    r = api.post("/api/v1/requests", json=body)
-    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
-    return body
-
-
-def number_of(api, client_id: str) -> int:  # noqa: ANN001
-    return api.get(f"/api/v1/requests/{client_id}").json()["number"]
-
-
-def rows(html: str) -> list[str]:
-    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
-    return re.findall(r"<tr.*?</tr>", body, re.S)
+from tests.ui_support import T0, log, number_of, rows
 
 
 def test_list_shows_columns_in_the_users_time_zone_and_links(api, ui):

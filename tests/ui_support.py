@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, timezone
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -41,3 +42,26 @@ def accept_invitation(client, path: str, **fields: str):  # noqa: ANN001, ANN201
     """Open an invitation link and send its form (with the page's login token)."""
     token = _LOGIN.search(client.get(path).text).group(1)
     return client.post(path, data={"login_token": token, **fields}, follow_redirects=False)
+
+
+# --- the request pages' tests: a log sent through the API, its number, the list's rows ---
+
+T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
+
+
+def log(api, **fields) -> dict:  # noqa: ANN001, ANN003
+    body = {"id": uuid.uuid4().hex, "provider": "openai", "model": "gpt-4o",
+            "input": {"messages": [{"role": "user", "content": "用量は?"}]},
+            "output": {"role": "assistant", "content": "1日2回"}, "start_time": T0.isoformat()} | fields
+    r = api.post("/api/v1/requests", json=body)
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    return body
+
+
+def number_of(api, client_id: str) -> int:  # noqa: ANN001
+    return api.get(f"/api/v1/requests/{client_id}").json()["number"]
+
+
+def rows(html: str) -> list[str]:
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
+    return re.findall(r"<tr.*?</tr>", body, re.S)
