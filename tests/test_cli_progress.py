@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from promptyard.cli_prompts import ExportRows
+from promptyard.cli_exports import ExportRows
 from tests.support import cli, ingest, log, unique
 
 pytestmark = pytest.mark.one_database

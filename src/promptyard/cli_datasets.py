@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any, BinaryIO
 
 from promptyard import errors
 from promptyard.cli_api import Api, connect
+from promptyard.cli_exports import download
 from promptyard.cli_help import examples
 from promptyard.cli_progress import Bar, progress
-from promptyard.cli_prompts import ExportRows
 from promptyard.sdk.http import error_of
 
 
@@ -77,22 +76,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     ds = dataset_id(api, args.name)
     params = {"format": args.format} | ({"version": args.version} if args.version else {}) | (
         {"bom": "true"} if args.bom else {})
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer
-    rows = ExportRows(args.format)
-    try:
-        with progress("export", quiet=not args.output and sys.stdout.isatty(), unit="items") as bar:
-            if bar.shown:
-                bar.total(_item_count(api, ds, args.version))
-            with api.http.stream("GET", f"/api/v1/datasets/{ds}/export", params=params, timeout=None) as r:
-                if r.status_code >= 400:
-                    r.read()
-                    raise error_of(r)
-                for chunk in r.iter_bytes():
-                    out.write(chunk)
-                    bar.advance(rows.count(chunk))
-    finally:
-        if args.output:
-            out.close()
+    download(api, f"/api/v1/datasets/{ds}/export", params, fmt=args.format, output=args.output,
+             total=lambda: _item_count(api, ds, args.version), unit="items")
     return 0
 
 

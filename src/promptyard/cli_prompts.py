@@ -12,8 +12,7 @@ from urllib.parse import quote
 
 from promptyard import errors
 from promptyard.cli_api import Api, connect
-from promptyard.cli_progress import progress
-from promptyard.sdk.http import error_of
+from promptyard.cli_exports import download
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -114,27 +113,12 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Stream matching requests into a file (or stdout) without holding them in memory; a progress
-    bar on a terminal (not when the rows themselves go to that terminal)."""
+    """Stream matching requests into a file (or stdout); see cli_exports.download."""
     api = connect(args)
     params = {"format": args.format} | ({"filter": args.filter} if args.filter else {}) | (
         {"bom": "true"} if args.bom else {})
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer
-    rows = ExportRows(args.format)
-    try:
-        with progress("export", quiet=not args.output and sys.stdout.isatty()) as bar:
-            if bar.shown:
-                bar.total(_matching(api, args.filter))
-            with api.http.stream("GET", "/api/v1/requests/export", params=params, timeout=None) as r:
-                if r.status_code >= 400:
-                    r.read()
-                    raise error_of(r)
-                for chunk in r.iter_bytes():
-                    out.write(chunk)
-                    bar.advance(rows.count(chunk))
-    finally:
-        if args.output:
-            out.close()
+    download(api, "/api/v1/requests/export", params, fmt=args.format, output=args.output,
+             total=lambda: _matching(api, args.filter))
     return 0
 
 
@@ -143,24 +127,3 @@ def _matching(api: Api, filter: str | None) -> int | None:
     found = api.call("GET", "/api/v1/requests", params={"limit": 1} | ({"filter": filter} if filter else {}))
     matching = found.get("matching") or {}
     return None if matching.get("more") or "count" not in matching else matching["count"]
-
-
-class ExportRows:
-    """Counts the rows of an export as its bytes stream in: JSONL lines; CSV line ends outside quoted
-    cells (a cell may hold line breaks; an escaped quote "" toggles twice), less the header row."""
-
-    def __init__(self, fmt: str):
-        self.csv, self.quoted, self.header = fmt == "csv", False, fmt == "csv"
-
-    def count(self, chunk: bytes) -> int:
-        if not self.csv:
-            return chunk.count(b"\n")
-        n = 0
-        for i, part in enumerate(chunk.split(b'"')):
-            if i:
-                self.quoted = not self.quoted
-            if not self.quoted:
-                n += part.count(b"\n")
-        if self.header and n:
-            n, self.header = n - 1, False
-        return n
