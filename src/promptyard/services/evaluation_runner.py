@@ -41,7 +41,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from promptyard.domain import judges, scorers
+from promptyard.domain import judges, scorers, templates
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import PromptyardError, Unavailable
@@ -270,10 +270,7 @@ class Runner:
         kind, tpl, fmt, _, _ = template
         given = variables if isinstance(variables, dict) else {}
         rendered = self.engine.render(kind, tpl, fmt, given, strict=isinstance(variables, dict))
-        if kind == "completion":
-            messages = [{"role": "user", "content": rendered["text"]}]
-        else:
-            messages = [{"role": m["role"], "content": m["content"]} for m in rendered["messages"]]
+        messages = templates.as_messages(kind, rendered)
         if isinstance(variables, list):  # an item given as messages: the conversation to answer
             messages += [{"role": m.get("role", "user"), "content": m.get("content", "")} for m in variables
                          if isinstance(m, dict)]
