@@ -1,7 +1,7 @@
 """Chromium against a real `promptyard serve`, in the Japanese UI: from a logged request to the playground, edit
 the draft and a second one, run both against the fake provider, see both answers beside the logged one, score
 one with a pass/fail score config, save it as a new version and find that version in the registry (the
-production label where it was); hostile text in the log never runs."""
+production label where it was); with JavaScript and without it (plain forms); hostile text in the log never runs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from tests.support import log, ours
 pytestmark = [pytest.mark.one_database, pytest.mark.browser]
 
 
-def test_open_a_request_in_the_playground_run_two_drafts_score_and_save_in_japanese(browser, live, fake_llm):  # noqa: ANN001
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_open_a_request_in_the_playground_run_two_drafts_score_and_save_in_japanese(browser, live, fake_llm, js):  # noqa: ANN001
     name = f"薬局/プレイグラウンド-{uuid.uuid4().hex[:6]}"
     ours(live, "POST", "/api/v1/publish", json={
         "name": name, "commit_message": "first", "labels": ["production"],
@@ -32,7 +33,7 @@ def test_open_a_request_in_the_playground_run_two_drafts_score_and_save_in_japan
     config = f"medically_correct_{uuid.uuid4().hex[:4]}"
     ours(live, "POST", "/api/v1/score-configs", json={"name": config, "type": "boolean"})
 
-    page = new_page(browser, live, "ja", start=f"/ui/requests/{number}")
+    page = new_page(browser, live, "ja", start=f"/ui/requests/{number}", js=js)
     page.click("#open-playground")
     page.wait_for_url(re.compile(rf".*/ui/requests/{number}/playground$"))
     assert page.inner_text("h1").startswith("プレイグラウンド")
@@ -50,9 +51,8 @@ def test_open_a_request_in_the_playground_run_two_drafts_score_and_save_in_japan
     assert "echo: 確認してから答える: 飲み合わせは?" in page.inner_text("#output-b")
     assert "1日3回までです。" in page.inner_text("#answer-logged")  # beside the new ones
     b_log = page.get_attribute("#log-b", "href").rsplit("/", 1)[1]
-    page.screenshot(path="/tmp/playground-ja.png", full_page=True)
 
-    page.locator("#scores-b label.choice.pass input").check()
+    page.locator("#scores-b .pg-score", has_text=config).locator("label.choice.pass input").check()
     page.click("#score-b")
     page.wait_for_selector("#notice-b")
     assert page.inner_text("#notice-b") == TEXTS["ja"]["score_saved"]
@@ -67,5 +67,7 @@ def test_open_a_request_in_the_playground_run_two_drafts_score_and_save_in_japan
     assert "確認してから答える: {question}" in body and "質問を確認してから答える" in body
     prompt = ours(live, "GET", "/api/v1/prompts", params={"q": name})["items"][0]
     assert {lab["name"]: lab["version"] for lab in prompt["labels"]} == {"production": 1}
-    assert page.evaluate("window.__xss") is None and page.dialogs == []
+    if js:
+        assert page.evaluate("window.__xss") is None
+    assert page.dialogs == []
     page.context.close()
