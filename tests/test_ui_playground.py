@@ -130,8 +130,11 @@ def test_bad_input_is_shown_in_the_drafts_column_in_the_users_language(api, ui, 
     assert reserved.status_code == 422 and "stream" in reserved.text
     no_conn = _post(client, page, run="1", connection="")
     assert no_conn.status_code == 422 and "プロバイダー接続を選んでください" in no_conn.text
-    failing = _post(client, page, run="1", a_model="fail-500")
+    two = _post(client, page, add_draft="1").text
+    failing = _post(client, two, run="1", a_model="fail-500")  # one draft fails, the other still answers
     assert failing.status_code == 502 and "プロバイダーがエラーを返しました（500）" in failing.text
+    after = form_fields(failing.text, "playground")
+    assert after["a_output"] == "" and after["b_output"] and 'id="output-b"' in failing.text
     no_scores = _post(client, page, score="a")
     assert no_scores.status_code == 422 and "スコアを 1 つ以上" in no_scores.text
     no_message = _post(client, page, save="a")

@@ -5,7 +5,8 @@ parameters) with the variables the log carried; a log linked to no version start
 sent, as an f-string template that renders them as they were. A draft lives only in the page's form:
 nothing is stored until it is run or saved, and it never touches the registry or a label.
 
-Running a draft (`prepare`, then `call` outside any transaction, then `store`) renders it
+Running a draft (`prepare`, then `call` - or `call_all` for several at once - outside any transaction,
+then `store`) renders it
 (services/render_pool), sends it through a provider connection (services/llm_calls) and stores the
 answer the way evaluation runs store theirs (services/evaluation_runner): a request log through the
 normal ingest (redaction included) with its own source (`playground`), a tag (`playground`) and
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,7 +34,7 @@ from sqlalchemy.orm import Session
 from promptyard.domain import access, templates
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
-from promptyard.errors import InvalidInput, NotFound
+from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import llm_calls, request_ingest, request_reads, versions
 from promptyard.services.render_pool import TemplateEngine
 from promptyard.store.models import Request
@@ -157,6 +159,21 @@ def call(prepared: Prepared) -> Ran:
     answer = llm_calls.complete(prepared.connection, None, messages=prepared.messages, model=prepared.model,
                                 params=prepared.params, timeout_s=TIMEOUT_S)
     return Ran(answer, started, utcnow())
+
+
+def call_all(drafts: list[Prepared]) -> list[Ran | PromptyardError]:
+    """Each draft's answer, or the error that stopped it, the drafts sent at the same time (a page's
+    two drafts take as long as the slower one)."""
+    def one(prepared: Prepared) -> Ran | PromptyardError:
+        try:
+            return call(prepared)
+        except PromptyardError as exc:
+            return exc
+
+    if len(drafts) < 2:
+        return [one(d) for d in drafts]
+    with ThreadPoolExecutor(len(drafts), thread_name_prefix="promptyard-playground") as pool:
+        return list(pool.map(one, drafts))
 
 
 def store(session: Session, p: Principal, prepared: Prepared, ran: Ran) -> int:

@@ -108,15 +108,21 @@ def _failed(user: UiUser, c: Column, exc: PromptyardError) -> int:
 
 
 def _run(request: Request, user: UiUser, ref: str, pg: Playground) -> Response:
-    """Each draft rendered and sent in turn; each answer stored as a playground log."""
-    engine, status = _engine(request), 200
+    """Every draft rendered, then sent at once (playground.call_all), each answer stored as a playground log."""
+    engine, status, ready = _engine(request), 200, []
     for c in pg.columns:
         c.output = None
         try:
             with db(request).read() as s:
-                prepared = playground.prepare(s, user.principal, ref, c.vf.draft(), playground.values(pg.samples),
-                                              pg.connection, engine, c.label)
-            ran = playground.call(prepared)  # no transaction open while the provider thinks
+                ready.append((c, playground.prepare(s, user.principal, ref, c.vf.draft(),
+                                                    playground.values(pg.samples), pg.connection, engine, c.label)))
+        except PromptyardError as exc:
+            status = max(status, _failed(user, c, exc))
+    answers = playground.call_all([prepared for _, prepared in ready])  # no transaction open meanwhile
+    for (c, prepared), ran in zip(ready, answers):
+        try:
+            if isinstance(ran, PromptyardError):
+                raise ran
             with db(request).write() as s:
                 c.output = playground.store(s, user.principal, prepared, ran)
         except PromptyardError as exc:
