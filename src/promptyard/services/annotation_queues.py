@@ -17,7 +17,6 @@ given theirs. Erasing a request removes its items and reviews (services/erasure.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -33,7 +32,8 @@ from promptyard.domain.logs import SCORE_NAME
 from promptyard.domain.numbers import ROW_ID_MAX
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
-from promptyard.services import audit, keys, score_configs
+from promptyard.services import audit, datasets, evaluations, keys, score_configs
+from promptyard.services import queue_sources as qs
 from promptyard.services import request_annotations as ra
 from promptyard.store import bulk, query_plan
 from promptyard.store.models import (
@@ -209,32 +209,47 @@ def _queue(session: Session, p: Principal, queue_id: int, *, lock: bool = False)
 
 def _record(q: AnnotationQueue) -> dict[str, Any]:
     return {"id": q.id, "name": q.name, "description": q.description,
-            "source": {"kind": q.source_kind, "ref": q.source_ref}, "scores": q.scores, "reviewers": q.reviewers,
+            "source": qs.describe(q.source_kind, q.source_ref), "scores": q.scores, "reviewers": q.reviewers,
             "reviews_per_item": q.reviews_per_item, "sampling": q.sampling, "status": q.status,
             "created_by": q.created_by, "created_at": q.created_at, "updated_at": q.updated_at}
 
 
-def create(session: Session, p: Principal, body: Any) -> dict[str, Any]:
-    """A new queue (editors); from a filter its matches (newest first, up to `limit`, sampled per
-    prompt version when `sampling` says so) are its first items."""
-    access.require(p, "write")
-    if not isinstance(body, dict):
-        raise InvalidInput("errors.queues.body")
-    source = body.get("source") or {"kind": "manual"}
+def _source(session: Session, p: Principal, source: Any) -> dict[str, Any]:
+    """The queue's source checked: its kind, the `ref` stored, and what fills it: a filter's parsed
+    form, a dataset version's logs, a run (locked, see services/queue_sources.py)."""
     kind = source.get("kind") if isinstance(source, dict) else None
     if kind not in SOURCE_KINDS:
         raise InvalidInput("errors.queues.source", kinds=", ".join(SOURCE_KINDS))
-    ref = _text(source.get("ref"), "source.ref", required=kind != "manual")
-    node = _filter(ref) if kind == "filter" else None
+    if kind == "dataset":
+        d, number, logs, without = datasets.source_requests(session, p, *qs.dataset_wanted(source))
+        return {"kind": kind, "ref": qs.dataset_ref(d["id"], number, without), "logs": logs}
+    if kind == "evaluation":
+        run = evaluations.load(session, p, qs.run_wanted(source), lock=True)
+        return {"kind": kind, "ref": qs.run_ref(run, qs.variants_of(run, source.get("variants"))), "run": run}
+    ref = _text(source.get("ref"), "source.ref", required=kind == "filter")
+    return {"kind": kind, "ref": ref, "node": _filter(ref) if kind == "filter" else None}
+
+
+def create(session: Session, p: Principal, body: Any) -> dict[str, Any]:
+    """A new queue (editors). Its first items: a filter's matches (newest first, up to `limit`), a
+    dataset version's logs, a run's outputs so far (services/queue_sources.py); sampled per prompt
+    version (a run's: per output) when `sampling` says so."""
+    access.require(p, "write")
+    if not isinstance(body, dict):
+        raise InvalidInput("errors.queues.body")
+    src = _source(session, p, body.get("source") or {"kind": "manual"})
     reviewers = _reviewers(session, p, body.get("reviewers"))
     sampling = _sampling(body.get("sampling"))
-    if sampling and kind != "filter":
+    if sampling and src["kind"] == "manual":
         raise InvalidInput("errors.queues.sampling_needs_filter")
+    if sampling and sampling["daily"] and src["kind"] != "filter":
+        raise InvalidInput("errors.queues.daily_needs_filter")
     configs = score_configs.for_scoring(session, p.workspace_id)
-    scores = [from_config(spec, configs.get(spec["name"])) for spec in _scores(body.get("scores"))]
+    scores = qs.check_judges(src.get("run"), [from_config(spec, configs.get(spec["name"]))
+                                              for spec in _scores(body.get("scores"))], body["scores"])
     q = AnnotationQueue(workspace_id=p.workspace_id, name=_text(body.get("name"), "name", required=True, limit=200),
-                        description=_text(body.get("description"), "description"), source_kind=kind, source_ref=ref,
-                        scores=scores, reviewers=reviewers,
+                        description=_text(body.get("description"), "description"), source_kind=src["kind"],
+                        source_ref=src["ref"], scores=scores, reviewers=reviewers,
                         reviews_per_item=_per_item(body.get("reviews_per_item"), reviewers), sampling=sampling,
                         status="open", created_by=p.actor)
     limit = _limit(body.get("limit"))
@@ -247,14 +262,22 @@ def create(session: Session, p: Principal, body: Any) -> dict[str, Any]:
             session.flush()
     except IntegrityError:
         raise Conflict("errors.queues.name_taken", name=q.name) from None
-    added = 0
-    if node is not None:
+    added = _fill(session, q, src, limit)
+    audit.record(session, p.workspace_id, p.actor, "queue.create", "annotation_queue", q.id,
+                 {"name": q.name, "source": q.source_kind, "items": added})
+    return _record(q) | {"items": added}
+
+
+def _fill(session: Session, q: AnnotationQueue, src: dict[str, Any], limit: int) -> int:
+    if src.get("node") is not None:
         now = utcnow()
         q.sampled_until = now
-        added = _add_ids(session, q, _sample(session, q, node, None, now, limit))
-    audit.record(session, p.workspace_id, p.actor, "queue.create", "annotation_queue", q.id,
-                 {"name": q.name, "source": kind, "items": added})
-    return _record(q) | {"items": added}
+        return qs.add_requests(session, q, _sample(session, q, src["node"], None, now, limit))
+    if "logs" in src:
+        return qs.from_dataset(session, q, src["logs"], limit)
+    if "run" in src:
+        return qs.from_run(session, q, src["run"])
+    return 0
 
 
 def _filter(text: str) -> query.Node:
@@ -308,19 +331,6 @@ def set_status(session: Session, p: Principal, queue_id: int, status: Any) -> di
 # --- items -------------------------------------------------------------------------------------
 
 
-def _add_ids(session: Session, q: AnnotationQueue, request_ids: list[int]) -> int:
-    """Requests added as waiting items (those already in the queue are left as they are)."""
-    if not request_ids:
-        return 0
-    have = set(session.scalars(select(QueueItem.request_id).where(
-        QueueItem.queue_id == q.id, bulk.one_of(QueueItem.request_id, request_ids))))
-    now = utcnow()
-    new = [{"queue_id": q.id, "workspace_id": q.workspace_id, "request_id": rid, "state": "waiting", "reviewed": 0,
-            "added_at": now} for rid in dict.fromkeys(request_ids) if rid not in have]
-    bulk.insert(session, QueueItem.__table__, new)
-    return len(new)
-
-
 def add_items(session: Session, p: Principal, queue_id: int, refs: Any) -> dict[str, Any]:
     """Requests (by id or number) added to a queue (editors); unknown ones are reported."""
     access.require(p, "write")
@@ -331,12 +341,7 @@ def add_items(session: Session, p: Principal, queue_id: int, refs: Any) -> dict[
     wanted = [str(r) for r in refs]
     found = ra.targets(session, p, wanted)  # (locked: an erasure waits for us, or we for it)
     missing = [r for r in wanted if r not in found]
-    return {"added": _add_ids(session, q, [found[r].id for r in wanted if r in found]), "unknown": missing}
-
-
-def _stratum_order(queue_id: int, request_id: int) -> bytes:
-    """A fixed pseudo-random order of a queue's candidates: the same sample on every run."""
-    return hashlib.sha256(f"{queue_id}:{request_id}".encode()).digest()
+    return {"added": qs.add_requests(session, q, [found[r].id for r in wanted if r in found]), "unknown": missing}
 
 
 def _sample(session: Session, q: AnnotationQueue, node: query.Node, since: datetime | None, until: datetime,
@@ -353,14 +358,7 @@ def _sample(session: Session, q: AnnotationQueue, node: query.Node, since: datet
                            .order_by(Request.start_time.desc(), Request.id.desc()).limit(cap)).all()
     if not q.sampling:
         return [r.id for r in rows]
-    strata: dict[tuple, list[int]] = defaultdict(list)
-    for r in rows:
-        strata[(r.prompt_name or "", r.version_number or 0)].append(r.id)
-    chosen: list[int] = []
-    for ids in strata.values():
-        take = max(1, round(q.sampling["rate"] * len(ids)))
-        chosen += sorted(ids, key=lambda rid: _stratum_order(q.id, rid))[:take]
-    return sorted(chosen, reverse=True)[:limit]
+    return qs.stratified(q, [(r.id, (r.prompt_name or "", r.version_number or 0)) for r in rows])[:limit]
 
 
 def sample_daily(session: Session, now: datetime | None = None) -> int:
@@ -380,7 +378,7 @@ def sample_daily(session: Session, now: datetime | None = None) -> int:
         start = max(start, q.sampled_until)
         while start < today:
             end = min(start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1), today)
-            added += _add_ids(session, q, _sample(session, q, _filter(q.source_ref), start, end, MAX_ITEMS))
+            added += qs.add_requests(session, q, _sample(session, q, _filter(q.source_ref), start, end, MAX_ITEMS))
             start = end
         q.sampled_until = today
     return added
@@ -588,6 +586,7 @@ def overview(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
     reviewers = [{"id": i, "email": people[i].email if i in people else "", "name": people[i].name if i in people else "",
                   "named": i in q.reviewers, **per[i]} for i in ids]
     return get(session, p, queue_id) | {"total": total, "reviewers": reviewers, "agreement": agreement_of(session, q),
+                                        "judge_agreement": judge_agreement(session, q),
                                         "disagreements": disagreements(session, p, q, viewer=p.user_id)}
 
 
@@ -609,6 +608,46 @@ def agreement_of(session: Session, q: AnnotationQueue) -> list[dict[str, Any]]:
         alpha, pairs = agreement.krippendorff_alpha(rated, level=level), agreement.percent_agreement(rated)
         out.append({"name": spec["name"], "level": level, "alpha": alpha.value, "observed": pairs.value,
                     "items": alpha.n, "reason": alpha.reason})
+    return out
+
+
+def _scale(spec: dict[str, Any]) -> tuple[float, float, list[float] | None]:
+    """A queue score's range and, when its answers are a set, the values it allows."""
+    if spec["kind"] == "scale5":
+        return 1, 5, [1, 2, 3, 4, 5]
+    if spec["kind"] == "yes_no":
+        return NO, YES, [NO, YES]
+    if spec["kind"] == "categorical":
+        values = sorted(c["value"] for c in spec.get("categories") or [])
+        return values[0], values[-1], values
+    return spec.get("min", 0), spec.get("max", 100), None
+
+
+def judge_agreement(session: Session, q: AnnotationQueue) -> list[dict[str, Any]]:
+    """A run's queue, per score that names one of the run's judges or scorers (`judge`): Krippendorff's
+    alpha between the judge and the reviewers (their `combined` value) on the items both scored, the
+    judge's 0-100 put on the score's scale (domain/agreement.on_scale); the level as between reviewers."""
+    judged = qs.judge_values(session, q)
+    if not judged:
+        return []
+    configs = score_configs.for_scoring(session, q.workspace_id)
+    people: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for rid, name, value in session.execute(select(QueueItem.request_id, Review.name, Review.value).join(
+            QueueItem, QueueItem.id == Review.item_id).where(Review.queue_id == q.id, bulk.one_of(Review.name, list(judged)))):
+        people[name][rid].append(value)
+    out = []
+    for spec in q.scores:
+        name = spec["name"]
+        if name not in judged:
+            continue
+        config = configs.get(name) if spec.get("config") else None
+        low, high, allowed = _scale(spec)
+        units = [[agreement.on_scale(judged[name][rid], low, high, allowed), combined(values, config)]
+                 for rid, values in people[name].items() if rid in judged[name]]
+        level = LEVELS.get(spec["kind"], "interval")
+        alpha, pairs = agreement.krippendorff_alpha(units, level=level), agreement.percent_agreement(units)
+        out.append({"name": name, "judge": spec["judge"], "level": level, "alpha": alpha.value,
+                    "observed": pairs.value, "items": alpha.n, "judged": len(judged[name]), "reason": alpha.reason})
     return out
 
 
