@@ -185,3 +185,14 @@ def test_unknown_or_foreign_sources_and_bad_judges_are_refused(database, princip
         aq.create(s, principal, {"name": "x", "source": {"kind": "evaluation", "run": run["id"]}, "scores": [HUMAN],
                                  "sampling": {"rate": 0.5, "daily": True}})
     assert caught.value.key == "errors.queues.daily_needs_filter"
+
+
+def test_a_closed_queue_takes_the_outputs_stored_meanwhile_when_opened_again(database, principal, fake_llm):
+    run = _run(database, principal, fake_llm)
+    q = _queue(database, principal, {"kind": "evaluation", "run": run["id"]})
+    with database.write() as s:
+        aq.set_status(s, principal, q["id"], "closed")
+    Runner(database, ENGINE).run_until_idle()
+    assert _items(database, q["id"]) == []
+    with database.write() as s:
+        assert aq.set_status(s, principal, q["id"], "open")["counts"] == {"waiting": 6, "done": 0}

@@ -318,12 +318,16 @@ def get(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
 
 
 def set_status(session: Session, p: Principal, queue_id: int, status: Any) -> dict[str, Any]:
-    """Close a queue (no more reviews, no more samples) or open it again (editors)."""
+    """Close a queue (no more reviews, samples or run outputs) or open it again (editors; a run's queue
+    then takes the outputs stored meanwhile)."""
     access.require(p, "write")
     if status not in ("open", "closed"):
         raise InvalidInput("errors.queues.status")
     q = _queue(session, p, queue_id, lock=True)
+    run = qs.describe(q.source_kind, q.source_ref).get("run") if status == "open" and q.status == "closed" else None
     q.status, q.updated_at = status, utcnow()
+    if run is not None:  # the outputs the run stored while the queue was closed
+        qs.from_run(session, q, evaluations.load(session, p, run, lock=True))
     audit.record(session, p.workspace_id, p.actor, "queue.status", "annotation_queue", q.id, {"status": status})
     return get(session, p, queue_id)
 
