@@ -1,7 +1,8 @@
 """Annotation queues (issue 17): requests set aside for people (pharmacists) to score, one item
 at a time. A queue comes from a filter (the search language, optionally sampled per prompt
-version), a dataset or an evaluation run (their items added by id), or by hand; it names the
-scores to give, its reviewers and how many reviewers each item needs (1-3).
+version), a dataset version or an evaluation run (services/queue_sources.py: its source logs, its
+outputs as the run stores them), or by hand; it names the scores to give (in a run's queue, maybe the
+run's judge each is compared with), its reviewers and how many reviewers each item needs (1-3).
 
 A reviewer is through with an item when they gave every score (`done`) or skipped it: a
 `QueueMark`. The next item for a reviewer is the first waiting item after the last one they
