@@ -83,7 +83,7 @@ def list_queues(c: Ctx, p: Auth):
         return {"items": shapes.plain(aq.list_queues(s, p))}
 
 
-@router.post("", status_code=201, responses=errors.WRITE)
+@router.post("", status_code=201, responses=errors.WRITE | errors.FOUND)
 def create_queue(body: QueueIn, c: Ctx, p: Auth):
     """A new queue (editors). Its first items (`items` says how many): a filter's matches, a dataset
     version's source logs (items without one are skipped: `source.without_log`), or an evaluation run's
