@@ -9,12 +9,13 @@ A reviewer is through with an item when they gave every score (`done`) or skippe
 marked that they have not marked: an index walk on queue_items (queue_id, state, id) with a key
 lookup in queue_marks per candidate, no scan (bench/bench_review.py). When an item has its
 reviews, each score's mean (or the single value; the lower median for a score config's set of
-values: `combined`) is written to the request's scores (source "human") through
+values: domain/score_configs.combined) is written to the request's scores (source "human") through
 services/request_annotations, so statistics and experiments count them. A queue's score named like
 a score config (services/score_configs) takes its type, values and rubric (`from_config`).
 
 A reviewer named on the queue sees the other reviewers' values of an item only once they have
-given theirs. Erasing a request removes its items and reviews (services/erasure.py)."""
+given theirs. The overview's agreement and disagreements are services/queue_agreement.py. Erasing a
+request removes its items and reviews (services/erasure.py)."""
 
 from __future__ import annotations
 
@@ -23,17 +24,18 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from promptyard.domain import access, agreement, query
+from promptyard.domain import access, query
 from promptyard.domain import score_configs as scd
 from promptyard.domain.logs import SCORE_NAME
 from promptyard.domain.numbers import ROW_ID_MAX
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import audit, datasets, evaluations, keys, score_configs
+from promptyard.services import queue_agreement as qa
 from promptyard.services import queue_sources as qs
 from promptyard.services import request_annotations as ra
 from promptyard.store import bulk, query_plan
@@ -57,7 +59,6 @@ MAX_ITEMS = 10_000  # items one creation or sample adds at most
 DEFAULT_ITEMS = 1000
 MAX_ADD = 1000  # request ids one call adds
 MAX_TEXT = 5000
-DISAGREEMENTS = 50  # items the overview lists
 
 
 # --- checking what is sent ---------------------------------------------------------------------
@@ -178,16 +179,6 @@ def score_value(spec: dict[str, Any], value: Any, config: scd.ScoreConfig | None
         raise InvalidInput("errors.queues.value_yes_no" if spec["kind"] == "yes_no" else "errors.queues.value_numeric",
                            name=spec["name"])
     return float(value)
-
-
-def combined(values: list[float], config: scd.ScoreConfig | None) -> float:
-    """The request's score from its reviewers' values: the mean; for a score config whose values are
-    a set (boolean, categorical, numeric on a step grid) the lower median, a value it allows (a tie
-    of pass and fail is a fail)."""
-    if config is None or (config.type == "numeric" and not config.step):
-        return sum(values) / len(values)
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
 
 
 def _float(text: str) -> float | None:
@@ -534,11 +525,11 @@ def submit(session: Session, p: Principal, queue_id: int, item_id: int, values: 
 
 def _write_scores(session: Session, p: Principal, q: AnnotationQueue, it: QueueItem,
                   configs: dict[str, scd.ScoreConfig]) -> None:
-    """The request's scores from the item's reviews (`combined`), the comments joined."""
+    """The request's scores from the item's reviews (domain/score_configs.combined), the comments joined."""
     by_name: dict[str, list[Review]] = defaultdict(list)
     for v in session.scalars(select(Review).where(Review.item_id == it.id).order_by(Review.reviewer_id)):
         by_name[v.name].append(v)
-    payload = [{"name": name, "value": combined([v.value for v in vs], configs.get(name)), "source": "human",
+    payload = [{"name": name, "value": scd.combined([v.value for v in vs], configs.get(name)), "source": "human",
                 "comment": " / ".join(v.comment for v in vs if v.comment)[:MAX_TEXT], "author": f"queue:{q.name}"[:320]}
                for name, vs in by_name.items()]
     writer = keys.system_principal(q.workspace_id, actor=p.actor)
@@ -557,7 +548,7 @@ def skip(session: Session, p: Principal, queue_id: int, item_id: int, *, reviewe
     return {"item": it.id, "state": it.state}
 
 
-# --- progress and disagreements ---------------------------------------------------------------
+# --- progress and the overview ---------------------------------------------------------------
 
 
 def progress_of(session: Session, q: AnnotationQueue, reviewer_id: int) -> dict[str, int]:
@@ -590,95 +581,9 @@ def overview(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
     people = {u.id: u for u in session.scalars(select(User).where(bulk.one_of(User.id, ids)))} if ids else {}
     reviewers = [{"id": i, "email": people[i].email if i in people else "", "name": people[i].name if i in people else "",
                   "named": i in q.reviewers, **per[i]} for i in ids]
-    return get(session, p, queue_id) | {"total": total, "reviewers": reviewers, "agreement": agreement_of(session, q),
-                                        "judge_agreement": judge_agreement(session, q),
-                                        "disagreements": disagreements(session, p, q, viewer=p.user_id)}
-
-
-LEVELS = {"scale5": "ordinal", "categorical": "ordinal", "yes_no": "nominal", "numeric": "interval"}
-
-
-def agreement_of(session: Session, q: AnnotationQueue) -> list[dict[str, Any]]:
-    """Per score: Krippendorff's alpha over the items two or more reviewers scored (ordinal for 1-5
-    and categories, nominal for yes / no, interval for numbers: domain/agreement.py) and the share
-    of agreeing pairs. Only the coefficients: no reviewer's values."""
-    units: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for item_id, name, value in session.execute(select(Review.item_id, Review.name, Review.value)
-                                                .where(Review.queue_id == q.id)):
-        units[name][item_id].append(value)
-    out = []
-    for spec in q.scores:
-        rated = [vs for vs in units[spec["name"]].values() if len(vs) > 1]
-        level = LEVELS.get(spec["kind"], "interval")
-        alpha, pairs = agreement.krippendorff_alpha(rated, level=level), agreement.percent_agreement(rated)
-        out.append({"name": spec["name"], "level": level, "alpha": alpha.value, "observed": pairs.value,
-                    "items": alpha.n, "reason": alpha.reason})
-    return out
-
-
-def _scale(spec: dict[str, Any]) -> tuple[float, float, list[float] | None]:
-    """A queue score's range and, when its answers are a set, the values it allows."""
-    if spec["kind"] == "scale5":
-        return 1, 5, [1, 2, 3, 4, 5]
-    if spec["kind"] == "yes_no":
-        return NO, YES, [NO, YES]
-    if spec["kind"] == "categorical":
-        values = sorted(c["value"] for c in spec.get("categories") or [])
-        return values[0], values[-1], values
-    return spec.get("min", 0), spec.get("max", 100), None
-
-
-def judge_agreement(session: Session, q: AnnotationQueue) -> list[dict[str, Any]]:
-    """A run's queue, per score that names one of the run's judges or scorers (`judge`): Krippendorff's
-    alpha between the judge and the reviewers (their `combined` value) on the items both scored, the
-    judge's 0-100 put on the score's scale (domain/agreement.on_scale); the level as between reviewers."""
-    judged = qs.judge_values(session, q)
-    if not judged:
-        return []
-    configs = score_configs.for_scoring(session, q.workspace_id)
-    people: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for rid, name, value in session.execute(select(QueueItem.request_id, Review.name, Review.value).join(
-            QueueItem, QueueItem.id == Review.item_id).where(Review.queue_id == q.id, bulk.one_of(Review.name, list(judged)))):
-        people[name][rid].append(value)
-    out = []
-    for spec in q.scores:
-        name = spec["name"]
-        if name not in judged:
-            continue
-        config = configs.get(name) if spec.get("config") else None
-        low, high, allowed = _scale(spec)
-        units = [[agreement.on_scale(judged[name][rid], low, high, allowed), combined(values, config)]
-                 for rid, values in people[name].items() if rid in judged[name]]
-        level = LEVELS.get(spec["kind"], "interval")
-        alpha, pairs = agreement.krippendorff_alpha(units, level=level), agreement.percent_agreement(units)
-        out.append({"name": name, "judge": spec["judge"], "level": level, "alpha": alpha.value,
-                    "observed": pairs.value, "items": alpha.n, "judged": len(judged[name]), "reason": alpha.reason})
-    return out
-
-
-def disagreements(session: Session, p: Principal, q: AnnotationQueue, *, viewer: int | None = None,
-                  limit: int = DISAGREEMENTS) -> list[dict[str, Any]]:
-    """Items and scores where the reviewers' values differ (most spread first). A reviewer named on
-    the queue sees the values of the items they have reviewed only; of the others, that they differ."""
-    spread = (func.max(Review.value) - func.min(Review.value)).label("spread")
-    rows = session.execute(select(Review.item_id, Review.name, spread, func.count().label("n"))
-                           .where(Review.queue_id == q.id).group_by(Review.item_id, Review.name)
-                           .having(and_(func.count() > 1, func.max(Review.value) > func.min(Review.value)))
-                           .order_by(spread.desc(), Review.item_id).limit(limit)).all()
-    if not rows:
-        return []
-    item_ids = sorted({r.item_id for r in rows})
-    values: dict[tuple[int, str], list[dict]] = defaultdict(list)
-    for v in session.scalars(select(Review).where(bulk.one_of(Review.item_id, item_ids))
-                             .order_by(Review.reviewer_id)):
-        values[(v.item_id, v.name)].append({"reviewer": v.reviewer_id, "value": v.value, "comment": v.comment})
-    seen = set(session.scalars(select(QueueMark.item_id).where(
-        QueueMark.reviewer_id == viewer, QueueMark.state == "done", bulk.one_of(QueueMark.item_id, item_ids)))) \
-        if viewer is not None else set()
-    blind = viewer is not None and viewer in q.reviewers
-    numbers = dict(session.execute(select(QueueItem.id, QueueItem.request_id).where(bulk.one_of(QueueItem.id, item_ids))).all())
-    return [{"item": r.item_id, "request": numbers.get(r.item_id), "name": r.name, "spread": r.spread, "reviews": r.n,
-             "given": values[(r.item_id, r.name)] if not blind or r.item_id in seen else None} for r in rows]
+    return get(session, p, queue_id) | {"total": total, "reviewers": reviewers, "agreement": qa.agreement_of(session, q),
+                                        "judge_agreement": qa.judge_agreement(session, q),
+                                        "disagreements": qa.disagreements(session, q, viewer=p.user_id)}
 
 
 def remove_for_requests(session: Session, request_ids: list[int]) -> None:
