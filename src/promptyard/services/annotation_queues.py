@@ -315,11 +315,14 @@ def set_status(session: Session, p: Principal, queue_id: int, status: Any) -> di
     access.require(p, "write")
     if status not in ("open", "closed"):
         raise InvalidInput("errors.queues.status")
+    q = _queue(session, p, queue_id)
+    run_id = qs.describe(q.source_kind, q.source_ref).get("run") if status == "open" else None
+    # A run's row is locked before the queue's, as its workers take them (they add items under it).
+    run = evaluations.load(session, p, run_id, lock=True) if run_id is not None else None
     q = _queue(session, p, queue_id, lock=True)
-    run = qs.describe(q.source_kind, q.source_ref).get("run") if status == "open" and q.status == "closed" else None
+    if run is not None and q.status == "closed":  # the outputs the run stored while the queue was closed
+        qs.from_run(session, q, run)
     q.status, q.updated_at = status, utcnow()
-    if run is not None:  # the outputs the run stored while the queue was closed
-        qs.from_run(session, q, evaluations.load(session, p, run, lock=True))
     audit.record(session, p.workspace_id, p.actor, "queue.status", "annotation_queue", q.id, {"status": status})
     return get(session, p, queue_id)
 
