@@ -196,3 +196,27 @@ def test_a_closed_queue_takes_the_outputs_stored_meanwhile_when_opened_again(dat
     assert _items(database, q["id"]) == []
     with database.write() as s:
         assert aq.set_status(s, principal, q["id"], "open")["counts"] == {"waiting": 6, "done": 0}
+
+
+def test_queues_made_while_the_run_stores_outputs_miss_none(database, principal, fake_llm):
+    conn = connection(database, principal, fake_llm)
+    data = dataset(database, principal, [{"input": {"q": f"質問 {i}"}} for i in range(40)])
+    name = f"qa-{uuid.uuid4().hex[:6]}"
+    prompt(database, principal, name, "{q}")
+    run = create(database, principal, {"dataset": data, "provider": conn, "model": "slow-30", "concurrency": 8,
+                                       "variants": [{"prompt": name}], "scorers": [{"type": "length", "max": 100}]})
+    runner = Runner(database, ENGINE, workers=8, poll_s=0.02)
+    runner.start()
+    made = []
+    try:
+        while True:  # a queue made now and then while outputs are being stored
+            made.append(_queue(database, principal, {"kind": "evaluation", "run": run["id"]}, scores=[{"name": "ok"}]))
+            with database.read() as s:
+                if evaluations.get(s, principal, run["id"])["status"] not in evaluations.ACTIVE:
+                    break
+    finally:
+        runner.stop()
+    outputs = set(_outputs(database, run["id"]))
+    assert len(outputs) == 40 and len(made) > 2 and any(0 < q["items"] < 40 for q in made)
+    for q in made:
+        assert set(_items(database, q["id"])) == outputs, q["items"]
