@@ -20,7 +20,8 @@ in all, and hands them to a thread pool. Each item:
    running): the output as a request log through the normal ingest (client id `eval-<run>-<item>`, so a replay stores
    nothing twice; metadata promptyard.eval_run and promptyard.eval_variant, tag `evaluation`), its scores on
    that log (source rule for scorers, judge for judges, author `judge:<prompt>@v<n>/<model>`), the item done,
-   and the run's counts, cost and tokens.
+   the run's counts, cost and tokens, and the output added to the annotation queues that follow the run
+   (services/queue_sources.py).
 
 A restart loses only the items in flight: their lease runs out (the run's timeout for the call and each
 judge, plus `lease_margin_s`) and they are claimed again; an item's log and scores are written in the
@@ -45,7 +46,7 @@ from promptyard.domain import judges, scorers, templates
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import PromptyardError, Unavailable
-from promptyard.services import evaluations, keys, llm_calls, request_ingest
+from promptyard.services import evaluations, keys, llm_calls, queue_sources, request_ingest
 from promptyard.services.render_pool import TemplateEngine
 from promptyard.store import bulk
 from promptyard.store.db import Database
@@ -442,6 +443,8 @@ class Runner:
                 row.cost += cost
                 row.input_tokens += (answer_.input_tokens or 0) + result.judge_tokens[0]
                 row.output_tokens += (answer_.output_tokens or 0) + result.judge_tokens[1]
+            queue_sources.outputs_stored(s, row, [(item.request_id, item.variant) for _, item in held
+                                                  if item.status == "done"])
             self._maybe_finish(s, row)
 
     def _retry(self, s: Session, run: _Run, claim: _Claim, exc: PromptyardError) -> None:
