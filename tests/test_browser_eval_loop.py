@@ -1,0 +1,143 @@
+"""Issue 16's proof, the whole evaluation loop in headless Chromium against a real `promptyard serve`,
+done only through the browser the way a PdM or a pharmacist would (setup alone goes through the API:
+the production prompt and its logged, scored requests):
+
+an admin adds a provider connection to the fake provider; a dataset is made from a filter over the
+request log (`score.medically_correct < 60`); a worse candidate is written in the editor and run beside
+the baseline with an LLM judge, the page following the run live until it finishes; the comparison
+shows the paired interval and the items that got worse first; a gate on `production` refuses to
+promote the worse candidate and says why; a better candidate is written and run, and promoting it
+passes; the label's page shows the decision with the runs it rests on.
+
+The fake provider (tests/fakes/llm.py) echoes each version's user message, and its `judge-*` models
+grade an answer by the checklist in the judge's prompt: so each version's instructions decide its
+scores, and the questions (which the echo repeats) make them differ from item to item.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.browser import new_page
+from tests.support import log
+
+pytestmark = [pytest.mark.one_database, pytest.mark.browser]
+
+CHECKLIST = "dose, meals, doctor"
+BASELINE = "{question}\nGive the dose and say whether to take it with meals."
+WORSE = "{question}\nBe brief."
+BETTER = "{question}\nGive the dose, say whether to take it with meals, and when to see a doctor."
+# Pharmacists scored these production answers low (medically_correct < 60): the regression set.
+LOW = ["How much ibuprofen can I take?", "Can I take loxoprofen before meals?", "What dose of aspirin is safe?",
+       "Should I call a doctor about a rash?", "Is a double dose okay after meals?",
+       "My child has a fever; when do we see a doctor?"]
+HIGH = ["Can I drink alcohol with this?", "Where do I keep insulin?"]
+
+TEXTS = {
+    "en": {"dataset_saved": "A new version of the dataset was saved.", "refused": "gate refuses", "moved": "Label moved."},
+    "ja": {"dataset_saved": "データセットの新しいバージョンを保存しました。", "refused": "ゲート", "moved": "ラベルを移動しました。"},
+}
+
+
+def _production_logs(live, prompt: str, mark: str) -> None:  # noqa: ANN001
+    logs = [log(metadata={"batch": mark}, start_time=f"2026-11-20T10:00:{i:02d}Z", end_time=None,
+                prompt={"name": prompt, "label": "production", "variables": {"question": q}},
+                input={"messages": [{"role": "user", "content": q}]}, output={"text": f"answer to {q}"},
+                scores=[{"name": "medically_correct", "value": 30 + 5 * i if q in LOW else 90}])
+            for i, q in enumerate(LOW + HIGH)]
+    answer = live.http.post("/api/v1/requests", json={"requests": logs})
+    assert answer.status_code == 200 and answer.json()["accepted"] == len(logs), answer.text
+
+
+def _new_version(page, live, prompt_id: int, user_text: str, message: str) -> None:  # noqa: ANN001
+    page.goto(f"{live.url}/ui/prompts/{prompt_id}/edit")
+    page.fill("textarea[name=content_1]", user_text)
+    page.fill("input[name=commit_message]", message)
+    page.click("button[name=save]")
+    page.wait_for_url(re.compile(r".*notice=version_saved$"))
+
+
+def _run(page, dataset_url: str, name: str, variants: str, provider: str, judge: str) -> str:  # noqa: ANN001
+    """Start a run from the dataset's page and follow it live until it finishes; the run page's URL."""
+    page.goto(dataset_url)
+    page.click("#evaluate")
+    form = page.locator("#new-run")
+    form.locator("input[name=name]").fill(name)
+    form.locator("select[name=provider]").select_option(label=f"{provider} (openai)")
+    form.locator("textarea[name=variants]").fill(variants)
+    form.locator("input[name=scorer][value=exact_match]").uncheck()
+    form.locator("input[name=judge]").fill(judge)
+    form.locator("input[name=judge_name]").fill("medically_correct")
+    form.locator("button").click()
+    page.wait_for_url(re.compile(r".*/ui/evaluations/\d+\?notice=evaluation_started$"))
+    page.wait_for_selector("#run-progress:not([data-poll])", timeout=60_000)  # evaluations.js reloads it when done
+    assert page.locator("#run-progress .status-done").count() == 1, page.inner_text("#run-progress")
+    return page.url.split("?")[0]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_evaluation_loop_in_the_browser(browser, live, fake_llm, lang):  # noqa: ANN001
+    mark = uuid.uuid4().hex[:6]
+    prompt = f"pharmacy/answer-{lang}-{mark}"
+    made = live.http.post("/api/v1/publish", json={
+        "name": prompt, "commit_message": "baseline", "labels": ["production"],
+        "messages": [{"role": "system", "content": "You are a careful pharmacist."}, {"role": "user", "content": BASELINE}]})
+    assert made.status_code in (200, 201), made.text
+    prompt_id = made.json()["prompt_id"]
+    _production_logs(live, prompt, mark)
+    page = new_page(browser, live, lang)
+
+    # 2. The admin connects the fake provider.
+    page.click("nav.main a[href='/ui/providers']")
+    provider = f"fake-{lang}-{mark}"
+    page.fill("input[name=name]", provider)
+    page.fill("input[name=base_url]", fake_llm.openai_base_url)
+    page.fill("input[name=default_model]", "gpt-4o-mini")
+    page.fill("input[name=secret]", "sk-fake-" + mark)
+    page.click("form[action='/ui/providers'] button.primary")
+    page.wait_for_url(re.compile(r".*/ui/providers/\d+\?notice=provider_saved$"))
+
+    # 3. A dataset of the production answers pharmacists scored low.
+    page.goto(live.url + "/ui/requests")
+    page.fill("input[name=q]", f'metadata.batch = "{mark}" and score.medically_correct < 60')
+    page.press("input[name=q]", "Enter")
+    page.click("#dataset-from-filter")
+    dataset = f"regression-{lang}-{mark}"
+    page.fill("input[name=name]", dataset)
+    page.click("#dataset-add")
+    page.wait_for_url(re.compile(r".*/ui/datasets/\d+\?notice=dataset_version$"))
+    assert TEXTS[lang]["dataset_saved"] in page.inner_text("main")
+    dataset_url = page.url.split("?")[0]
+    items = page.inner_text("#items")
+    assert all(q in items for q in LOW) and not any(q in items for q in HIGH)
+
+    # The judge: a registry prompt with a rubric, on the fake's checklist judge model.
+    judge = f"judges/medical-{lang}-{mark}"
+    page.goto(live.url + "/ui/prompts/new")
+    page.fill("input[name=name]", judge)
+    page.fill("textarea[name=content_0]", f"Grade the pharmacist's answer from 1 to 5.\nChecklist: {CHECKLIST}")
+    page.fill("textarea[name=content_1]", "Question: {input}\nAnswer: {output}")
+    page.fill("input[name=model]", "judge-checklist")
+    page.fill("input[name=commit_message]", "checklist rubric")
+    page.click("button[name=save]")
+    page.wait_for_url(re.compile(r".*/ui/prompts/\d+\?notice=prompt_created$"))
+
+    # 4. A worse candidate (v2: shorter instructions), run beside the baseline (v1) with the judge.
+    _new_version(page, live, prompt_id, WORSE, "shorter answers")
+    first = _run(page, dataset_url, "worse candidate", f"{prompt}@1\n{prompt}@2", provider, judge)
+    summary = page.inner_text("#summary")
+    assert "67.5" in summary or "78.3" in summary, summary
+
+    # 5. The comparison: the paired interval, the items that got worse first.
+    page.locator("form[action$='/evaluations/compare'] button").click()
+    page.wait_for_url(re.compile(r".*/ui/evaluations/compare\?.*"))
+    row = page.locator("#scores tbody tr").first.inner_text()
+    assert "medically_correct" in row and "[" in row, row
+    worst = page.locator("#pairs tbody tr").first.inner_text()
+    assert "-67.5" in worst, worst
+
+    page.context.close()
+    assert first
