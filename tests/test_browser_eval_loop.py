@@ -60,6 +60,16 @@ def _new_version(page, live, prompt_id: int, user_text: str, message: str) -> No
     page.wait_for_url(re.compile(r".*notice=version_saved$"))
 
 
+def _promote(page, version: int, reason: str) -> None:  # noqa: ANN001
+    """Move production to `version` from the labels page (the page it lands on is left to the caller)."""
+    form = page.locator("form[action$='/labels']")
+    form.locator("input[name=label]").fill("production")
+    form.locator("select[name=version]").select_option(str(version))
+    form.locator("input[name=reason]").fill(reason)
+    form.locator("button.primary").click()
+    page.wait_for_load_state()
+
+
 def _run(page, dataset_url: str, name: str, variants: str, provider: str, judge: str) -> str:  # noqa: ANN001
     """Start a run from the dataset's page and follow it live until it finishes; the run page's URL."""
     page.goto(dataset_url)
@@ -128,6 +138,7 @@ def test_the_evaluation_loop_in_the_browser(browser, live, fake_llm, lang):  # n
     # 4. A worse candidate (v2: shorter instructions), run beside the baseline (v1) with the judge.
     _new_version(page, live, prompt_id, WORSE, "shorter answers")
     first = _run(page, dataset_url, "worse candidate", f"{prompt}@1\n{prompt}@2", provider, judge)
+    first_id = first.rsplit("/", 1)[1]
     summary = page.inner_text("#summary")
     assert "67.5" in summary or "78.3" in summary, summary
 
@@ -139,5 +150,38 @@ def test_the_evaluation_loop_in_the_browser(browser, live, fake_llm, lang):  # n
     worst = page.locator("#pairs tbody tr").first.inner_text()
     assert "-67.5" in worst, worst
 
+    # 6. A gate on production; promoting the worse candidate is refused, with the reason.
+    page.goto(f"{live.url}/ui/prompts/{prompt_id}/labels")
+    gate = page.locator("#gate-form")
+    gate.locator("input[name=label]").fill("production")
+    gate.locator("select[name=dataset]").select_option(label=dataset)
+    gate.locator("input[name=score]").fill("medically_correct")
+    gate.locator("input[name=max_drop]").fill("2")
+    gate.locator("button").click()
+    page.wait_for_url(re.compile(r".*/labels\?notice=gate_saved$"))
+    assert dataset in page.inner_text("#gates") and "medically_correct" in page.inner_text("#gates")
+    _promote(page, 2, "shorter is enough")
+    refusal = page.inner_text("#form-error")
+    assert TEXTS[lang]["refused"] in refusal and "medically_correct" in refusal, refusal
+    assert f"{first_id}" in refusal and "n = 6" in refusal, refusal
+    assert page.locator("table").first.locator("td", has_text="v1").count() == 1  # production stays on v1
+
+    # A better candidate (v3), run alone: the gate pairs it with the baseline's earlier run, item by item.
+    _new_version(page, live, prompt_id, BETTER, "dose, meals and when to see a doctor")
+    second = _run(page, dataset_url, "better candidate", f"{prompt}@3", provider, judge)
+    second_id = second.rsplit("/", 1)[1]
+    assert "100.0" in page.inner_text("#summary")
+    page.goto(f"{live.url}/ui/prompts/{prompt_id}/labels")
+    _promote(page, 3, "passes the regression set")
+    page.wait_for_url(re.compile(r".*/labels\?notice=label_moved$"))
+    assert page.inner_text("p.notice") == TEXTS[lang]["moved"]
+    decision = page.locator("#gate-decisions tbody tr").first.inner_text()
+    assert "v1" in decision and "v3" in decision and "medically_correct" in decision, decision
+    assert f"#{first_id}" in decision and f"#{second_id}" in decision and "+21.7" in decision, decision
+    page.locator("#gate-decisions tbody tr").first.locator("a", has_text=re.compile(".+")).last.click()
+    page.wait_for_url(re.compile(r".*/ui/evaluations/compare\?.*"))
+    assert "+21.7" in page.inner_text("#scores")
+    pairs = [r.inner_text() for r in page.locator("#pairs tbody tr").all()]
+    assert [p.split()[1] for p in pairs] == ["+0.0"] * 2 + ["+32.5"] * 4, pairs  # an improvement shows as one
+    assert page.evaluate("window.__xss") is None and page.dialogs == []
     page.context.close()
-    assert first

@@ -280,7 +280,7 @@ def test_the_gate_refuses_a_worse_candidate_and_lets_a_good_one_through(api, dat
     refused = api.put(f"/api/v1/prompts/{pid}/labels/production", json={"version": 2, "reason": "try v2"})
     assert refused.status_code == 409, refused.text
     error = refused.json()["error"]
-    assert "worse than the baseline by up to -100.0 points" in error["message"] and str(run["id"]) in error["message"]
+    assert "worse than the baseline by up to 100.0 points" in error["message"] and str(run["id"]) in error["message"]
     with database.write() as s, pytest.raises(Conflict) as exc:
         ramps.start(s, p, pid, "production", {"candidate": 2, "baseline": 1}, reason="ramp v2")
     assert exc.value.key == "errors.gates.worse" and exc.value.text("ja").startswith("「production」")
