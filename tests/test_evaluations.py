@@ -267,6 +267,9 @@ def test_compare_two_variants_paired_by_item_worst_first(api, database, fake_llm
     assert body["items"][0]["worst_diff"] == -100.0
     assert body["items"][0]["base"]["output"] == "echo: q0" and body["items"][0]["candidate"]["output"] == "echo: wrong q0"
     assert body["totals"]["base"]["items"] == 6 and body["totals"]["candidate"]["mean_latency_ms"] > 0
+    back = api.get("/api/v1/evaluations/compare", params={"base": run["id"], "candidate": run["id"],
+                                                          "base_variant": v2, "candidate_variant": v1}).json()
+    assert [row["worst_diff"] for row in back["items"]] == [100.0] * 6  # an improvement shows as one, not as 0
     bad = api.get("/api/v1/evaluations/compare", params={"base": run["id"], "candidate": run["id"]})
     assert bad.status_code == 422 and "variants" in bad.json()["error"]["message"]
 

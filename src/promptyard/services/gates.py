@@ -81,7 +81,7 @@ def set_gate(session: Session, p: Principal, prompt_id: int, label: str, *, data
         raise InvalidInput("errors.gates.score", field="score")
     if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not (
             math.isfinite(max_drop) and 0 <= max_drop <= MAX_DROP):
-        raise InvalidInput("errors.gates.max_drop", field="max_drop", most=MAX_DROP)
+        raise InvalidInput("errors.gates.max_drop", field="max_drop", most=f"{MAX_DROP:g}")
     from promptyard.services import datasets  # the dataset must exist in this workspace
 
     datasets.get(session, p, dataset)
