@@ -21,10 +21,12 @@ import uuid
 
 import pytest
 
+from promptyard.services import keys
 from tests.browser import new_page
 from tests.support import log
+from tests.ui_support import PASSWORD, make_user
 
-pytestmark = [pytest.mark.one_database, pytest.mark.browser]
+pytestmark = pytest.mark.browser  # on both databases in English, on SQLite in Japanese
 
 CHECKLIST = "dose, meals, doctor"
 BASELINE = "{question}\nGive the dose and say whether to take it with meals."
@@ -88,8 +90,19 @@ def _run(page, dataset_url: str, name: str, variants: str, provider: str, judge:
     return page.url.split("?")[0]
 
 
-@pytest.mark.parametrize("lang", ["en", "ja"])
-def test_the_evaluation_loop_in_the_browser(browser, live, fake_llm, lang):  # noqa: ANN001
+def _login(database, live) -> dict[str, str]:  # noqa: ANN001
+    """Who logs in: the first-run owner on SQLite; on PostgreSQL an owner made in the workspace of the
+    server's key (tests/servers.start_live gives each PostgreSQL server a workspace of its own; a first-run
+    login it printed belongs to the default workspace)."""
+    if database.kind == "sqlite":
+        return {}
+    with database.write() as s:
+        principal, _ = keys.authenticate(s, live.api_key)
+    return {"email": make_user(database, principal, "owner"), "password": PASSWORD}
+
+
+@pytest.mark.parametrize("lang", ["en", pytest.param("ja", marks=pytest.mark.one_database)])
+def test_the_evaluation_loop_in_the_browser(browser, database, live, fake_llm, lang):  # noqa: ANN001
     mark = uuid.uuid4().hex[:6]
     prompt = f"pharmacy/answer-{lang}-{mark}"
     made = live.http.post("/api/v1/publish", json={
@@ -98,7 +111,7 @@ def test_the_evaluation_loop_in_the_browser(browser, live, fake_llm, lang):  # n
     assert made.status_code in (200, 201), made.text
     prompt_id = made.json()["prompt_id"]
     _production_logs(live, prompt, mark)
-    page = new_page(browser, live, lang)
+    page = new_page(browser, live, lang, **_login(database, live))
 
     # 2. The admin connects the fake provider.
     page.click("nav.main a[href='/ui/providers']")
