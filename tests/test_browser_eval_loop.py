@@ -22,7 +22,7 @@ import uuid
 import pytest
 
 from promptyard.services import keys
-from tests.browser import new_page
+from tests.browser import dataset_from_filter, new_page
 from tests.support import log
 from tests.ui_support import PASSWORD, make_user
 
@@ -124,14 +124,8 @@ def test_the_evaluation_loop_in_the_browser(browser, database, live, fake_llm, l
     page.wait_for_url(re.compile(r".*/ui/providers/\d+\?notice=provider_saved$"))
 
     # 3. A dataset of the production answers pharmacists scored low.
-    page.goto(live.url + "/ui/requests")
-    page.fill("input[name=q]", f'metadata.batch = "{mark}" and score.medically_correct < 60')
-    page.press("input[name=q]", "Enter")
-    page.click("#dataset-from-filter")
     dataset = f"regression-{lang}-{mark}"
-    page.fill("input[name=name]", dataset)
-    page.click("#dataset-add")
-    page.wait_for_url(re.compile(r".*/ui/datasets/\d+\?notice=dataset_version$"))
+    dataset_from_filter(page, live, f'metadata.batch = "{mark}" and score.medically_correct < 60', dataset)
     assert TEXTS[lang]["dataset_saved"] in page.inner_text("main")
     dataset_url = page.url.split("?")[0]
     items = page.inner_text("#items")
