@@ -170,7 +170,7 @@ def test_the_evaluation_loop_in_the_browser(browser, database, live, fake_llm, l
     _promote(page, 2, "shorter is enough")
     refusal = page.inner_text("#form-error")
     assert TEXTS[lang]["refused"] in refusal and "medically_correct" in refusal, refusal
-    assert f"{first_id}" in refusal and "n = 6" in refusal, refusal
+    assert refusal.count(f"#{first_id}") == 1 and "n = 6" in refusal, refusal  # one run with both versions
     assert page.locator("table").first.locator("td", has_text="v1").count() == 1  # production stays on v1
 
     # A better candidate (v3), run alone: the gate pairs it with the baseline's earlier run, item by item.

@@ -145,7 +145,7 @@ def check(session: Session, p: Principal, prompt_id: int, label: str, *, baselin
     if not ok:
         drop = "-" if result.low is None else f"{-result.low:.1f}"  # a refused bound is a drop: said as points worse
         fields = {"label": label, "score": g.score, "drop": drop, "max_drop": f"{g.max_drop:g}", "n": result.n,
-                  "base_run": base[0].id, "candidate_run": cand[0].id}
+                  "runs": ", ".join(f"#{r}" for r in dict.fromkeys((base[0].id, cand[0].id)))}  # one run: named once
         if reason == "errors.gates.worse":
             raise Conflict("errors.gates.worse", details=decision, **fields)
         raise Conflict("errors.gates.too_few_items", details=decision, **fields)
