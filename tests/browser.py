@@ -86,6 +86,19 @@ def registry_steps(page, live, name: str, lang: str) -> None:  # noqa: ANN001
     page.wait_for_url(re.compile(r".*/labels\?notice=label_moved$"))
     assert page.inner_text("p.notice") == TEXTS[lang]["moved"]
     assert "v2 reads better" in page.inner_text("body")
+
+
+def dataset_from_filter(page, live, q: str, name: str) -> None:  # noqa: ANN001
+    """From the request list: filter by `q` and make the matches a new dataset `name` (lands on its page)."""
+    page.goto(live.url + "/ui/requests")
+    page.fill("input[name=q]", q)
+    page.press("input[name=q]", "Enter")
+    page.click("#dataset-from-filter")
+    page.fill("input[name=name]", name)
+    page.click("#dataset-add")
+    page.wait_for_url(re.compile(r".*/ui/datasets/\d+\?notice=dataset_version$"))
+
+
 # LLM output rendered as Markdown (web/ui/markdown.py): each would run or load something if the
 # renderer let HTML, a script URL or an image through. REMOTE is never fetched by a safe page.
 REMOTE = "http://remote.invalid"

@@ -229,6 +229,9 @@ def test_compare_two_variants_paired_by_item_worst_first(api, database, fake_llm
     assert body["items"][0]["worst_diff"] == -100.0
     assert body["items"][0]["base"]["output"] == "echo: q0" and body["items"][0]["candidate"]["output"] == "echo: wrong q0"
     assert body["totals"]["base"]["items"] == 6 and body["totals"]["candidate"]["mean_latency_ms"] > 0
+    back = api.get("/api/v1/evaluations/compare", params={"base": run["id"], "candidate": run["id"],
+                                                          "base_variant": v2, "candidate_variant": v1}).json()
+    assert [row["worst_diff"] for row in back["items"]] == [100.0] * 6  # an improvement shows as one, not as 0
     bad = api.get("/api/v1/evaluations/compare", params={"base": run["id"], "candidate": run["id"]})
     assert bad.status_code == 422 and "variants" in bad.json()["error"]["message"]
 
@@ -242,7 +245,7 @@ def test_the_gate_refuses_a_worse_candidate_and_lets_a_good_one_through(api, dat
     refused = api.put(f"/api/v1/prompts/{pid}/labels/production", json={"version": 2, "reason": "try v2"})
     assert refused.status_code == 409, refused.text
     error = refused.json()["error"]
-    assert "worse than the baseline by up to -100.0 points" in error["message"] and str(run["id"]) in error["message"]
+    assert "worse than the baseline by up to 100.0 points" in error["message"] and str(run["id"]) in error["message"]
     with database.write() as s, pytest.raises(Conflict) as exc:
         ramps.start(s, p, pid, "production", {"candidate": 2, "baseline": 1}, reason="ramp v2")
     assert exc.value.key == "errors.gates.worse" and exc.value.text("ja").startswith("「production」")

@@ -412,3 +412,16 @@ def test_subprocess_mode_explicit_port() -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_judge_models_grade_the_answer_by_the_checklist(oai, claude) -> None:
+    messages = [{"role": "system", "content": "Grade it.\nChecklist: dose, Meals, doctor"},
+                user("Question: dose of aspirin with meals?\nAnswer: echo: take one dose after meals")]
+    answer = oai.chat.completions.create(model="judge-medical", messages=messages).choices[0].message.content
+    assert json.loads(answer) == {"score": 3.7, "reason": "2 of 3 checklist points: dose, Meals"}  # the question's words do not count
+    msg = claude.messages.create(model="judge", max_tokens=100, system=messages[0]["content"], messages=messages[1:])
+    assert json.loads(msg.content[0].text)["score"] == 3.7
+    bare = oai.chat.completions.create(model="judge", messages=[user("Answer: anything")]).choices[0].message.content
+    assert json.loads(bare)["score"] == 1.0
+    plain = oai.chat.completions.create(model="judgement", messages=messages).choices[0].message.content
+    assert plain.startswith("echo: Question:")  # only judge and judge-<name> grade

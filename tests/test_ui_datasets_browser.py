@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.browser import PAYLOADS, new_page
+from tests.browser import PAYLOADS, dataset_from_filter, new_page
 
 pytestmark = pytest.mark.one_database  # the storage is not the subject: SQLite only
 
@@ -21,13 +21,7 @@ def test_dataset_from_the_request_list_then_an_upload_without_javascript(browser
              "output": {"text": f"回答{i}"}} for i in range(2)]
     assert live.http.post("/api/v1/requests", json={"requests": logs}).json()["accepted"] == 2
     page = new_page(browser, live, "ja", js=False, start="/ui/requests")
-    page.fill("input[name=q]", f'metadata.batch = "{mark}"')
-    page.press("input[name=q]", "Enter")
-    page.click("#dataset-from-filter")
-    name = f"回帰セット-{mark}"
-    page.fill("input[name=name]", name)
-    page.click("#dataset-add")
-    page.wait_for_url(re.compile(r".*/ui/datasets/\d+\?notice=dataset_version$"))
+    dataset_from_filter(page, live, f'metadata.batch = "{mark}"', f"回帰セット-{mark}")
     assert "データセットの新しいバージョンを保存しました。" in page.inner_text("main")
     assert "質問0" in page.inner_text("#items") and "回答1" in page.inner_text("#items")
 

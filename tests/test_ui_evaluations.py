@@ -98,3 +98,16 @@ def test_cancel_and_resume_from_the_run_page(ui, database, principal, fake_llm):
     assert r.status_code == 303
     Runner(database, ENGINE).run_until_idle()
     assert client.get(f"/ui/evaluations/{run['id']}/progress").json()["status"] == "done"
+
+
+def test_the_run_form_picks_the_dataset_by_name_and_the_dataset_page_links_to_it(ui, database, principal, fake_llm):
+    conn, data, name = _setup(database, principal, fake_llm)
+    client = ui("editor")
+    linked = client.get(f"/ui/datasets/{data}")
+    href = re.search(r'href="([^"]+)" id="evaluate"', linked.text).group(1)
+    form = client.get(href.split("#")[0]).text.split('id="new-run"')[1]
+    assert re.search(rf'<option value="{data}" selected>set-\w+ \(v1, 2 items\)</option>', form), form[:2000]
+    assert 'name="dataset" inputmode' not in form  # no id to type
+    ja = ui("editor", lang="ja").get("/ui/evaluations").text
+    assert "（v1、2 件）" in ja
+    assert 'id="evaluate"' not in ui("viewer").get(f"/ui/datasets/{data}").text

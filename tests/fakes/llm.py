@@ -19,6 +19,10 @@ Deterministic behaviour, so tests can assert exact values:
   the answer is a call of the first tool. Its arguments fill every schema property (string: the user text,
   integer/number: 1, boolean: true, enum: first value, array: [], object: recursively). Completion tokens = words
   of the arguments JSON. A conversation that ends with a tool result gets a text answer, so agent loops end.
+- A checklist judge through the model name: a model named ``judge`` or ``judge-<anything>`` answers like an
+  LLM judge, ``{"score": S, "reason": "..."}`` on a 1-5 scale: the input's line ``Checklist: a, b, c`` names
+  the points, the text after the last ``Answer:`` is graded, and S = 1 + 4 * (points found) / (points), to one
+  decimal (a point is found when it occurs in the answer, case-insensitively). No checklist: S = 1.
 - Fault injection through the model name: ``fail-<status>`` (e.g. fail-500, fail-429, fail-401) answers with that
   status and the provider's JSON error shape; ``slow-<ms>`` sleeps that long before answering;
   ``flaky-<status>-<n>[-<anything>]`` answers the first n requests naming that exact model with that status
@@ -59,6 +63,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _FAIL_MODEL = re.compile(r"fail-(\d{3})")
 _SLOW_MODEL = re.compile(r"slow-(\d+)")
 _FLAKY_MODEL = re.compile(r"flaky-(\d{3})-(\d+)(?:-[\w.-]*)?")
+_JUDGE_MODEL = re.compile(r"judge(?:-[\w.-]*)?")
+_CHECKLIST = re.compile(r"^\s*Checklist:\s*(.+)$", re.M | re.I)
 
 
 # --------------------------------------------------------------------------------------------- request log
@@ -198,8 +204,24 @@ def sample_value(schema: Any, text: str) -> Any:
     return {"integer": 1, "number": 1, "boolean": True, "array": [], "null": None}.get(kind, text)
 
 
-def make_reply(conv: Conversation, tools: list[tuple[str, Any]], max_tokens: int | None) -> Reply:
+def judge_verdict(texts: list[str]) -> str:
+    """The checklist judge's answer (see the module docstring) to a conversation's texts."""
+    text = "\n".join(texts)
+    found = _CHECKLIST.search(text)
+    points = [w.strip() for w in found.group(1).split(",") if w.strip()] if found else []
+    answer = text.rpartition("Answer:")[2].lower()
+    hits = [w for w in points if w.lower() in answer]
+    score = round(1 + 4 * len(hits) / len(points), 1) if points else 1.0
+    return json.dumps({"score": score, "reason": f"{len(hits)} of {len(points)} checklist points: "
+                                                 + (", ".join(hits) or "none")})
+
+
+def make_reply(conv: Conversation, tools: list[tuple[str, Any]], max_tokens: int | None,
+               model: str = "") -> Reply:
     prompt_tokens = max(1, sum(words(t) for t in conv.texts))
+    if _JUDGE_MODEL.fullmatch(model):
+        verdict = judge_verdict(conv.texts)
+        return Reply(verdict, prompt_tokens, words(verdict))
     if tools and conv.ends_with_user and TOOL_TRIGGER in conv.last_user:
         name, schema = tools[0]
         args = sample_value(schema or {"type": "object"}, conv.last_user)
@@ -395,7 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
         tools = [(t["function"].get("name", ""), t["function"].get("parameters")) for t in body.get("tools") or []
                  if isinstance(t, dict) and isinstance(t.get("function"), dict)]
         max_tokens = _positive_int(body.get("max_completion_tokens", body.get("max_tokens")))
-        reply = make_reply(conversation(body.get("messages")), tools, max_tokens)
+        reply = make_reply(conversation(body.get("messages")), tools, max_tokens, body["model"])
         base = {"id": _id("chatcmpl-"), "created": int(time.time()), "model": body["model"],
                 "system_fingerprint": "fp_fakellm"}
         call = reply.tool_call
@@ -519,7 +541,7 @@ class _Handler(BaseHTTPRequestHandler):
         tools = [(t["name"], t.get("input_schema")) for t in body.get("tools") or []
                  if isinstance(t, dict) and "name" in t and "input_schema" in t]  # custom tools, not server tools
         return make_reply(conversation(body.get("messages"), [body.get("system")]), tools,
-                          _positive_int(body.get("max_tokens")))
+                          _positive_int(body.get("max_tokens")), body["model"])
 
     def _count_tokens(self, body: dict) -> None:
         self._send_json(200, {"input_tokens": self._anthropic_reply(body).prompt_tokens})

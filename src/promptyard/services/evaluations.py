@@ -411,7 +411,7 @@ def compare(session: Session, p: Principal, base_id: int, candidate_id: int, *, 
         result, left, right = paired_scores(session, (base, bv["key"]), (cand, cv["key"]), name)
         scores[name] = _stat(result)
         for it in result.items:
-            worse[it.key] = min(worse.get(it.key, 0.0), it.diff)
+            worse[it.key] = min(worse[it.key], it.diff) if it.key in worse else it.diff  # an improvement shows as one
     if not common:
         left, right = _done_items(session, base.id, bv["key"]), _done_items(session, cand.id, cv["key"])
     people = _human_scores(session, left), _human_scores(session, right)

@@ -23,7 +23,7 @@ from promptyard.domain.logs import SCORE_NAME
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import audit, evaluations, prompts
-from promptyard.store.models import LabelGate
+from promptyard.store.models import AuditEvent, Dataset, LabelGate
 from promptyard.store.types import utcnow
 
 MAX_DROP = 100.0
@@ -48,6 +48,27 @@ def get(session: Session, p: Principal, prompt_id: int, label: str) -> dict[str,
     return _record(g) if g else None
 
 
+def list_gates(session: Session, p: Principal, prompt_id: int) -> list[dict[str, Any]]:
+    """The prompt's gates by label, each with its dataset's name."""
+    access.require(p, "read")
+    prompt = prompts.load(session, p, prompt_id)
+    rows = session.execute(select(LabelGate, Dataset.name).join(Dataset, Dataset.id == LabelGate.dataset_id)
+                           .where(LabelGate.prompt_id == prompt.id).order_by(LabelGate.label))
+    return [_record(g) | {"dataset_name": name} for g, name in rows]
+
+
+def decisions(session: Session, p: Principal, prompt_id: int, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The prompt's passing gate decisions, newest first: what check() audited (the runs, n, the interval),
+    who moved the label and when."""
+    access.require(p, "read")
+    prompt = prompts.load(session, p, prompt_id)
+    rows = session.scalars(select(AuditEvent).where(
+        AuditEvent.workspace_id == p.workspace_id, AuditEvent.object_type == "prompt",
+        AuditEvent.object_id == str(prompt.id), AuditEvent.action == "gate.pass")
+        .order_by(AuditEvent.id.desc()).limit(limit))
+    return [dict(e.details or {}) | {"actor": e.actor, "created_at": e.created_at} for e in rows]
+
+
 def set_gate(session: Session, p: Principal, prompt_id: int, label: str, *, dataset: Any, score: Any,
              max_drop: Any = 0.0) -> dict[str, Any]:
     """Require a passing evaluation before `label` moves (replaces the label's gate). Audited."""
@@ -60,7 +81,7 @@ def set_gate(session: Session, p: Principal, prompt_id: int, label: str, *, data
         raise InvalidInput("errors.gates.score", field="score")
     if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not (
             math.isfinite(max_drop) and 0 <= max_drop <= MAX_DROP):
-        raise InvalidInput("errors.gates.max_drop", field="max_drop", most=MAX_DROP)
+        raise InvalidInput("errors.gates.max_drop", field="max_drop", most=f"{MAX_DROP:g}")
     from promptyard.services import datasets  # the dataset must exist in this workspace
 
     datasets.get(session, p, dataset)
@@ -118,12 +139,13 @@ def check(session: Session, p: Principal, prompt_id: int, label: str, *, baselin
     ok, reason = paired.not_worse(result, g.max_drop)
     decision = {"label": label, "action": action, "baseline": baseline, "candidate": candidate,
                 "dataset": g.dataset_id, "dataset_version": cand[0].dataset_version, "score": g.score,
-                "max_drop": g.max_drop, "base_run": base[0].id, "candidate_run": cand[0].id, "n": result.n,
+                "max_drop": g.max_drop, "base_run": base[0].id, "candidate_run": cand[0].id,
+                "base_variant": base[1], "candidate_variant": cand[1], "n": result.n,
                 "mean_diff": result.mean_diff, "ci_low": result.low, "ci_high": result.high, "passed": ok}
     if not ok:
-        low = "-" if result.low is None else f"{result.low:.1f}"
-        fields = {"label": label, "score": g.score, "low": low, "max_drop": f"{g.max_drop:g}", "n": result.n,
-                  "base_run": base[0].id, "candidate_run": cand[0].id}
+        drop = "-" if result.low is None else f"{-result.low:.1f}"  # a refused bound is a drop: said as points worse
+        fields = {"label": label, "score": g.score, "drop": drop, "max_drop": f"{g.max_drop:g}", "n": result.n,
+                  "runs": ", ".join(f"#{r}" for r in dict.fromkeys((base[0].id, cand[0].id)))}  # one run: named once
         if reason == "errors.gates.worse":
             raise Conflict("errors.gates.worse", details=decision, **fields)
         raise Conflict("errors.gates.too_few_items", details=decision, **fields)

@@ -9,29 +9,37 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from promptyard.domain import access, diff
 from promptyard.errors import InvalidInput, NotFound
-from promptyard.services import evaluations, providers
+from promptyard.services import datasets, evaluations, providers
 from promptyard.services.render_pool import engine_for
 from promptyard.web.context import ctx, db
 from promptyard.web.ui import render, session
 from promptyard.web.ui.render import FormData, Id
-from promptyard.web.ui.session import Editor, Viewer
+from promptyard.web.ui.session import Editor, UiUser, Viewer
 
 router = APIRouter()
 SIMPLE_SCORERS = ("exact_match", "contains", "similarity", "valid_json")
 PAGE = 200
 
 
-@router.get("/evaluations", name="evaluations")
-def runs_page(request: Request, user: Viewer):
+def _runs_page(request: Request, user: UiUser, *, form: dict[str, Any], status: int = 200,
+               error: str | None = None) -> Response:
+    """The runs and the form to start one, which picks a dataset and a connection by name."""
     with db(request).read() as s:
         runs = evaluations.list_runs(s, user.principal, limit=100)
-        choices = providers.choices(s, user.principal) if access.has(user.principal, "write") else []
-    return render.page(request, user, "ui/evaluations/list.html", runs=runs, connections=choices,
-                       scorer_types=SIMPLE_SCORERS, form={}, error=None)
+        writer = access.has(user.principal, "write")
+        choices = providers.choices(s, user.principal) if writer else []
+        sets = datasets.list_all(s, user.principal) if writer else []
+    return render.page(request, user, "ui/evaluations/list.html", status_code=status, runs=runs, connections=choices,
+                       datasets=sets, scorer_types=SIMPLE_SCORERS, form=form, error=error)
+
+
+@router.get("/evaluations", name="evaluations")
+def runs_page(request: Request, user: Viewer, dataset: Annotated[int | None, Query(ge=1, le=2**53)] = None):
+    return _runs_page(request, user, form={"dataset": str(dataset or "")})
 
 
 def _variants(text: str) -> list[dict[str, Any]]:
@@ -77,12 +85,8 @@ def create_run(request: Request, user: Editor, form: FormData):
         with db(request).write() as s:
             run = evaluations.create(s, user.principal, spec, engine=engine_for(ctx(request).settings))
     except (InvalidInput, NotFound) as exc:
-        with db(request).read() as s:
-            runs = evaluations.list_runs(s, user.principal, limit=100)
-            choices = providers.choices(s, user.principal)
-        return render.page(request, user, "ui/evaluations/list.html", status_code=422, runs=runs,
-                           connections=choices, scorer_types=SIMPLE_SCORERS, form=fields | {
-                               "scorer": form.getlist("scorer")}, error=exc.text(user.locale))
+        return _runs_page(request, user, status=422, form=fields | {"scorer": form.getlist("scorer")},
+                          error=exc.text(user.locale))
     ctx(request).wake_runner()
     return render.redirect(request, "evaluation", notice="evaluation_started", run_id=run["id"])
 
