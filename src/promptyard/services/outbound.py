@@ -312,7 +312,6 @@ def send(policy: Policy, method: str, url: str, *, headers: dict[str, str] | Non
     """One outbound call under the rules above. Returns the answer (also a final 429/5xx once the
     retries or the deadline are spent); raises InvalidInput when a rule refuses the target and
     Upstream when no answer came (unreachable, timed out) or the answer was a redirect."""
-    _split(url)
     return attempts(policy, url, lambda timeout: client(policy).request(method, url, headers=headers, content=content,
                                                                         timeout=timeout),
                     timeout_s=timeout_s, retries=retries, sleep=sleep)
@@ -322,7 +321,9 @@ def attempts(policy: Policy, url: str, attempt: Attempt, *, timeout_s: float | N
              retries: int | None = None, sleep: Callable[[float], None] = time.sleep) -> httpx2.Response:
     """`attempt(timeout)` (a call to `url` through `client(policy)`) until it answers with something else
     than 429/5xx, under the deadline and the retries of `send`. `attempt` returns the answer, also an
-    error answer, and raises what httpx2 raises when no answer came."""
+    error answer, and raises what httpx2 raises when no answer came. A URL that is not http(s) is refused
+    before any attempt."""
+    _split(url)
     deadline = time.monotonic() + (timeout_s if timeout_s and timeout_s > 0 else policy.timeout_s)
     retries = policy.retries if retries is None else retries
     attempt_no = 0
