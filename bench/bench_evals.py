@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import fresh_pg, machine  # noqa: E402
+from common import drop_pg, fresh_pg, machine  # noqa: E402
 
 from promptyard.services import datasets, evaluations, keys, prompts, providers, versions  # noqa: E402
 from promptyard.services.evaluation_runner import Runner  # noqa: E402
@@ -30,7 +30,7 @@ from promptyard.store.db import Database  # noqa: E402
 from promptyard.store.migrate import upgrade  # noqa: E402
 from tests.fakes.llm import run_fake_llm  # noqa: E402
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/evals_bench_evals"
+PG = f"postgresql+psycopg://postgres@127.0.0.1:5432/evals_bench_evals_{os.getpid()}"  # one per run: runs side by side
 CONCURRENCY = 32
 LATENCY_MS = 200
 
@@ -90,6 +90,8 @@ def main() -> None:
             took = run(url, args.items, fake.openai_base_url)
             print(f"| {label} | {args.items:,} | {took:.1f} s | {args.items / took:,.0f} items/s | {floor:.2f} s "
                   f"| {load:.1f} |", flush=True)
+            if url == PG:
+                drop_pg(PG)
     print(machine())
 
 

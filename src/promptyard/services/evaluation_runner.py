@@ -85,6 +85,10 @@ class _Claim:
     item_id: int
     run_id: int
     attempt: int
+    variant: str = ""
+    found: bool = False  # the dataset item still exists (its input and expected below)
+    input: Any = None
+    expected: str | None = None
 
 
 @dataclass
@@ -232,7 +236,8 @@ class Runner:
                 EvaluationItem.run_id == run.id, EvaluationItem.status == "running",
                 EvaluationItem.claimed_at < now - timedelta(seconds=run.lease_s)).values(status="pending",
                                                                                        claimed_at=None))
-            q = (select(EvaluationItem.id, EvaluationItem.attempts).where(
+            q = (select(EvaluationItem.id, EvaluationItem.attempts, EvaluationItem.variant,
+                        EvaluationItem.dataset_item_id).where(
                 EvaluationItem.run_id == run.id, EvaluationItem.status == "pending",
                 (EvaluationItem.claimed_at.is_(None)) | (EvaluationItem.claimed_at <= now))
                  .order_by(EvaluationItem.id).limit(limit))
@@ -242,11 +247,19 @@ class Runner:
             if not found:
                 self._maybe_finish(s, row)
                 return []
-            s.execute(update(EvaluationItem).where(EvaluationItem.id.in_([i for i, _ in found])).values(
+            s.execute(update(EvaluationItem).where(EvaluationItem.id.in_([f.id for f in found])).values(
                 status="running", attempts=EvaluationItem.attempts + 1, claimed_at=now))
             if row.status == "queued":
                 row.status, row.started_at = "running", row.started_at or now
-            return [_Claim(i, run.id, attempts + 1) for i, attempts in found]
+            # The items' inputs come along: a worker starts calling the provider without a transaction of its own.
+            sources = {d.id: d for d in s.execute(select(DatasetItem.id, DatasetItem.input, DatasetItem.expected).where(
+                DatasetItem.id.in_([f.dataset_item_id for f in found])))}
+            claims = []
+            for f in found:
+                source = sources.get(f.dataset_item_id)
+                claims.append(_Claim(f.id, run.id, f.attempts + 1, f.variant, source is not None,
+                                     source.input if source else None, source.expected if source else None))
+            return claims
 
     # --- one item ----------------------------------------------------------------------------
 
@@ -285,12 +298,8 @@ class Runner:
                                   params={**params, **run.params}, timeout_s=run.timeout_s)
 
     def _execute_item(self, run: _Run, claim: _Claim) -> None:
-        with self.db.read() as s:
-            item = s.get(EvaluationItem, claim.item_id)
-            source = s.get(DatasetItem, item.dataset_item_id)
-            variant = item.variant
-            inp, expected = (source.input, source.expected) if source is not None else (None, None)
-        if source is None:
+        variant, inp, expected = claim.variant, claim.input, claim.expected
+        if not claim.found:
             with self.db.write() as s:
                 self._give_up(s, run, claim, "the dataset item no longer exists")
             return

@@ -40,6 +40,7 @@ import ipaddress
 import random
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -266,19 +267,50 @@ class _GuardedBackend(httpcore2.SyncBackend):
         raise last
 
 
+@lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """One context for every client: loading the CA bundle costs ~20 ms of CPU each time."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class _Transport(httpx2.HTTPTransport):
     def __init__(self, policy: Policy) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_ssl_context(), trust_env=False)
         # httpx2 takes no network backend; its pool is replaced by one that connects through the guard.
         self._pool = httpcore2.ConnectionPool(
-            ssl_context=ssl.create_default_context(cafile=certifi.where()), max_connections=200,
-            max_keepalive_connections=50, keepalive_expiry=5.0, network_backend=_GuardedBackend(policy))
+            ssl_context=_ssl_context(), max_connections=200, max_keepalive_connections=50, keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(policy))
 
 
-@lru_cache(maxsize=16)
-def client(policy: Policy) -> httpx2.Client:
-    """One pooled client per policy (connections are kept alive between calls, across threads)."""
-    return httpx2.Client(transport=_Transport(policy), trust_env=False, follow_redirects=False)
+class _Clients:
+    """One pooled client per policy (connections are kept alive between calls, across threads), built once
+    even when a run's 32 workers ask for it at the same moment (lru_cache would build it 32 times)."""
+
+    MAX = 16
+
+    def __init__(self) -> None:
+        self._by_policy: dict[Policy, httpx2.Client] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, policy: Policy) -> httpx2.Client:
+        found = self._by_policy.get(policy)
+        if found is not None:
+            return found
+        with self._lock:
+            if policy not in self._by_policy:
+                if len(self._by_policy) >= self.MAX:
+                    self._by_policy.pop(next(iter(self._by_policy)))  # the oldest; its pool closes when unused
+                self._by_policy[policy] = httpx2.Client(transport=_Transport(policy), trust_env=False,
+                                                        follow_redirects=False)
+            return self._by_policy[policy]
+
+    def cache_clear(self) -> None:
+        """Forget every client: the next call opens new connections (and checks their addresses again)."""
+        with self._lock:
+            self._by_policy.clear()
+
+
+client = _Clients()
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
