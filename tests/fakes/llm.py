@@ -592,6 +592,9 @@ class FakeLLMServer(ThreadingHTTPServer):
     """The fake provider; `start()` serves it from a daemon thread, `stop()` shuts it down."""
 
     daemon_threads = True  # idle keep-alive connections must not block shutdown
+    # socketserver's default backlog of 5 drops the SYNs of a burst of new connections (32 workers starting
+    # together), which the client's kernel resends after a second: a real provider's queue is long.
+    request_queue_size = 256
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         super().__init__((host, port), _Handler)

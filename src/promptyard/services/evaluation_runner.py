@@ -2,7 +2,10 @@
 
 One `Runner` per server process (started by the app's lifespan, web/app.py): a dispatcher thread claims
 pending items of active runs, at most each run's `concurrency` in flight in this process and `workers`
-in all, and hands them to a thread pool. Each item:
+in all, and hands them to a thread pool. It claims half a run's concurrency ahead (in batches, refilled
+when half of that is left), so a worker that finishes gets its next item without waiting for a claim
+transaction; a run that stops being active (cancelled) has the items claimed ahead cancelled with it.
+Each item:
 
 1. is claimed in a short write transaction: status running, attempts + 1, claimed_at now (its lease). On
    PostgreSQL the claim takes `FOR UPDATE SKIP LOCKED`, so several servers share a run without taking the
@@ -22,8 +25,8 @@ in all, and hands them to a thread pool. Each item:
    that log (source rule for scorers, judge for judges, author `judge:<prompt>@v<n>/<model>`), the item done,
    and the run's counts, cost and tokens.
 
-A restart loses only the items in flight: their lease runs out (the run's timeout for the call and each
-judge, plus `lease_margin_s`) and they are claimed again; an item's log and scores are written in the
+A restart loses only the items in flight or claimed ahead: their lease runs out (twice the run's timeout
+for the call and each judge - one item's time waiting, one running - plus `lease_margin_s`) and they are claimed again; an item's log and scores are written in the
 same transaction as its "done", so every item is done exactly once.
 """
 
@@ -33,7 +36,8 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -78,6 +82,7 @@ class _Run:
     judges: list[tuple[dict[str, Any], tuple[str, dict, str, dict, str | None]]]
     in_flight: int = 0
     lease_s: float = 0.0
+    ready: deque = field(default_factory=deque)  # claimed, not started yet (dispatch's thread only)
 
 
 @dataclass
@@ -164,11 +169,13 @@ class Runner:
     # --- dispatching -----------------------------------------------------------------------
 
     def dispatch(self) -> int:
-        """One pass: claim what there is room for and submit it; the number of items claimed."""
+        """One pass: start claimed items where there is room, claiming more first when the run's ready items
+        run low; the number of items started or claimed."""
         with self.db.read() as s:
             active = list(s.scalars(select(EvaluationRun.id).where(EvaluationRun.status.in_(evaluations.ACTIVE))
                                     .order_by(EvaluationRun.id)))
-        claimed = 0
+        self._release([run_id for run_id in list(self._runs) if run_id not in active])
+        moved = 0
         for run_id in active:
             if self._stop.is_set():
                 break
@@ -178,19 +185,39 @@ class Runner:
             run = self._run(run_id)
             if run is None:
                 continue
-            want = min(room, run.concurrency - run.in_flight)
-            if want <= 0:
+            free = min(room, run.concurrency - run.in_flight)
+            ahead = run.concurrency // 2  # claimed ahead, so a slot that frees need not wait for a claim
+            if free <= 0 and len(run.ready) > ahead // 2:
                 continue
-            claims = self._claim(run, want)
-            for c in claims:
+            if free + ahead - len(run.ready) > 0 and (len(run.ready) < free or len(run.ready) <= ahead // 2):
+                claims = self._claim(run, free + ahead - len(run.ready))
+                run.ready.extend(claims)
+                moved += len(claims)
+            for _ in range(min(max(free, 0), len(run.ready))):
+                claim = run.ready.popleft()
                 with self._lock:
                     run.in_flight += 1
                     self._in_flight += 1
-                future: Future = self._pool.submit(self._execute, run, c) if self._pool else None
-                if future is None:
-                    self._execute(run, c)
-            claimed += len(claims)
-        return claimed
+                if self._pool is not None:
+                    self._pool.submit(self._execute, run, claim)
+                else:
+                    self._execute(run, claim)
+                moved += 1
+        return moved
+
+    def _release(self, run_ids: list[int]) -> None:
+        """Runs no longer active (cancelled, failed): forget them; their items claimed ahead and not started
+        are cancelled, as cancelling does to pending items."""
+        for run_id in run_ids:
+            run = self._runs.pop(run_id, None)
+            if run is None or not run.ready:
+                continue
+            claims, run.ready = list(run.ready), deque()
+            with self.db.write() as s:
+                for c in claims:
+                    s.execute(update(EvaluationItem).where(
+                        EvaluationItem.id == c.item_id, EvaluationItem.status == "running",
+                        EvaluationItem.attempts == c.attempt).values(status="cancelled", claimed_at=None))
 
     def _run(self, run_id: int) -> _Run | None:
         cached = self._runs.get(run_id)
@@ -213,7 +240,8 @@ class Runner:
                 built = _Run(run.id, p, conn, run.model or None, dict(run.params or {}), run.timeout_s,
                              run.max_attempts, run.concurrency, {v["key"]: v for v in run.variants}, templates,
                              [scorers.parse(spec) for spec in run.scorers], judge_list)
-                built.lease_s = run.timeout_s * (1 + len(run.judges)) + self.lease_margin_s
+                # An item claimed ahead may wait for one item's time before its own starts.
+                built.lease_s = 2 * run.timeout_s * (1 + len(run.judges)) + self.lease_margin_s
         except Unavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - the connection or a judge prompt is gone: the run fails
@@ -229,8 +257,7 @@ class Runner:
         with self.db.write() as s:
             row = s.scalar(select(EvaluationRun).where(EvaluationRun.id == run.id).with_for_update())
             if row is None or row.status not in evaluations.ACTIVE:
-                self._runs.pop(run.id, None)
-                return []
+                return []  # the next dispatch releases the run (and what it claimed ahead)
             # Leases that ran out (a stopped server's items in flight) are claimable again.
             s.execute(update(EvaluationItem).where(
                 EvaluationItem.run_id == run.id, EvaluationItem.status == "running",
