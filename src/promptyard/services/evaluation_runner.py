@@ -3,8 +3,11 @@
 One `Runner` per server process (started by the app's lifespan, web/app.py): a dispatcher thread claims
 pending items of active runs, at most each run's `concurrency` in flight in this process and `workers`
 in all, and hands them to a thread pool. It claims half a run's concurrency ahead (in batches, refilled
-when half of that is left), so a worker that finishes gets its next item without waiting for a claim
-transaction; a run that stops being active (cancelled) has the items claimed ahead cancelled with it.
+when half of that is left), and a worker that finishes an item takes the run's next one claimed ahead
+itself, without waiting for the dispatcher or a claim transaction. A run that stops being active
+(cancelled) has the items claimed ahead cancelled with it at the dispatcher's next pass (it passes at
+every finished item and every `poll_s`; an item may still start in between, as with a claim made just
+before the cancel).
 Each item:
 
 1. is claimed in a short write transaction: status running, attempts + 1, claimed_at now (its lease). On
@@ -82,7 +85,7 @@ class _Run:
     judges: list[tuple[dict[str, Any], tuple[str, dict, str, dict, str | None]]]
     in_flight: int = 0
     lease_s: float = 0.0
-    ready: deque = field(default_factory=deque)  # claimed, not started yet (dispatch's thread only)
+    ready: deque = field(default_factory=deque)  # claimed, not started yet (under Runner._lock)
 
 
 @dataclass
@@ -179,23 +182,21 @@ class Runner:
         for run_id in active:
             if self._stop.is_set():
                 break
-            room = self.workers - self._in_flight
-            if room <= 0:
-                break
             run = self._run(run_id)
             if run is None:
                 continue
-            free = min(room, run.concurrency - run.in_flight)
-            ahead = run.concurrency // 2  # claimed ahead, so a slot that frees need not wait for a claim
-            if free <= 0 and len(run.ready) > ahead // 2:
-                continue
+            free = max(0, min(self.workers - self._in_flight, run.concurrency - run.in_flight))
+            ahead = run.concurrency // 2  # claimed ahead, so a worker that finishes need not wait for a claim
             if free + ahead - len(run.ready) > 0 and (len(run.ready) < free or len(run.ready) <= ahead // 2):
                 claims = self._claim(run, free + ahead - len(run.ready))
-                run.ready.extend(claims)
-                moved += len(claims)
-            for _ in range(min(max(free, 0), len(run.ready))):
-                claim = run.ready.popleft()
                 with self._lock:
+                    run.ready.extend(claims)
+                moved += len(claims)
+            for _ in range(free):
+                with self._lock:
+                    if not run.ready:
+                        break
+                    claim = run.ready.popleft()
                     run.in_flight += 1
                     self._in_flight += 1
                 if self._pool is not None:
@@ -209,10 +210,11 @@ class Runner:
         """Runs no longer active (cancelled, failed): forget them; their items claimed ahead and not started
         are cancelled, as cancelling does to pending items."""
         for run_id in run_ids:
-            run = self._runs.pop(run_id, None)
-            if run is None or not run.ready:
-                continue
-            claims, run.ready = list(run.ready), deque()
+            with self._lock:  # a worker takes from `ready` only while the run is in self._runs
+                run = self._runs.pop(run_id, None)
+                if run is None or not run.ready:
+                    continue
+                claims, run.ready = list(run.ready), deque()
             with self.db.write() as s:
                 for c in claims:
                     s.execute(update(EvaluationItem).where(
@@ -290,7 +292,23 @@ class Runner:
 
     # --- one item ----------------------------------------------------------------------------
 
-    def _execute(self, run: _Run, claim: _Claim) -> None:
+    def _execute(self, run: _Run, claim: _Claim | None) -> None:
+        """A worker: this item, then the run's items claimed ahead while there are some (the slot is kept)."""
+        while claim is not None:
+            self._execute_one(run, claim)
+            claim = self._next(run)
+        self._wake.set()
+
+    def _next(self, run: _Run) -> _Claim | None:
+        with self._lock:
+            if run.ready and self._runs.get(run.id) is run and not self._stop.is_set():
+                self._wake.set()  # the dispatcher refills what was claimed ahead
+                return run.ready.popleft()
+            run.in_flight -= 1
+            self._in_flight -= 1
+            return None
+
+    def _execute_one(self, run: _Run, claim: _Claim) -> None:
         try:
             self._execute_item(run, claim)
         except Exception:  # noqa: BLE001 - one item's bug must not stop the others
@@ -300,11 +318,6 @@ class Runner:
                     self._give_up(s, run, claim, "internal error while running the item")
             except Exception:  # noqa: BLE001
                 log.exception("recording the failure of evaluation item %s failed", claim.item_id)
-        finally:
-            with self._lock:
-                run.in_flight -= 1
-                self._in_flight -= 1
-            self._wake.set()
 
     def _messages(self, template: tuple[str, dict, str, dict, str | None], variables: Any) -> list[dict[str, Any]]:
         kind, tpl, fmt, _, _ = template
