@@ -2,7 +2,9 @@
 OpenAI-compatible provider answering after 200 ms (model `slow-200`), a run concurrency of 32, the
 server's runner (services/evaluation_runner.Runner, 32 worker threads) in process, one exact-match scorer.
 Each item: claim, render, the HTTP call, ingest of the output as a request log with its score, the item
-and the run's counts in one transaction. The floor is N / 32 x 0.2 s (6.25 s for 1,000 items).
+and the run's counts in one transaction. The floor is N / 32 x 0.2 s (6.25 s for 1,000 items). Each database
+twice: alone, and with an annotation queue following the run (each output added as it is stored,
+services/queue_sources.py).
 
     python bench/bench_evals.py [--items 1000] [--only sqlite|postgresql]
 """
@@ -22,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import drop_pg, fresh_pg, machine  # noqa: E402
 
-from promptyard.services import datasets, evaluations, keys, prompts, providers, versions  # noqa: E402
+from promptyard.services import annotation_queues, datasets, evaluations, keys, prompts, providers, versions  # noqa: E402
 from promptyard.services.evaluation_runner import Runner  # noqa: E402
 from promptyard.services.render_pool import engine_for  # noqa: E402
 from promptyard.settings import Settings  # noqa: E402
@@ -35,7 +37,7 @@ CONCURRENCY = 32
 LATENCY_MS = 200
 
 
-def run(url: str, n: int, base_url: str) -> float:
+def run(url: str, n: int, base_url: str, *, queue: bool = False) -> float:
     db = Database(url)
     upgrade(db.engine)
     engine = engine_for(Settings())
@@ -55,6 +57,9 @@ def run(url: str, n: int, base_url: str) -> float:
                                          "variants": [{"prompt": "bench", "version": 1}],
                                          "concurrency": CONCURRENCY, "scorers": [{"type": "exact_match"}]},
                                   engine=engine)
+        if queue:
+            q = annotation_queues.create(s, p, {"name": "bench", "source": {"kind": "evaluation", "run": run_["id"]},
+                                                "scores": [{"name": "ok_human", "kind": "yes_no"}]})
     runner = Runner(db, engine, workers=CONCURRENCY, poll_s=0.05)
     started = time.perf_counter()
     runner.start()
@@ -69,6 +74,9 @@ def run(url: str, n: int, base_url: str) -> float:
         runner.stop()
     took = time.perf_counter() - started
     assert state["status"] == "done" and state["progress"]["done"] == n, state
+    if queue:
+        with db.read() as s:
+            assert annotation_queues.get(s, p, q["id"])["counts"]["waiting"] == n
     db.engine.dispose()
     return took
 
@@ -86,10 +94,11 @@ def main() -> None:
     floor = args.items / CONCURRENCY * LATENCY_MS / 1000
     with run_fake_llm() as fake:
         for label, url in targets:
-            load = os.getloadavg()[0]
-            took = run(url, args.items, fake.openai_base_url)
-            print(f"| {label} | {args.items:,} | {took:.1f} s | {args.items / took:,.0f} items/s | {floor:.2f} s "
-                  f"| {load:.1f} |", flush=True)
+            for queue in (False, True):
+                load = os.getloadavg()[0]
+                took = run(url, args.items, fake.openai_base_url, queue=queue)
+                print(f"| {label} | {'yes' if queue else 'no'} | {args.items:,} | {took:.1f} s | "
+                      f"{args.items / took:,.0f} items/s | {floor:.2f} s | {load:.1f} |", flush=True)
             if url == PG:
                 drop_pg(PG)
     print(machine())

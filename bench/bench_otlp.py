@@ -57,7 +57,15 @@ WHERE_THE_TIME_GOES = (
     "protobuf decoding 6-8% (the profiler's per-call cost inflates these pure-Python parts against the C-heavy "
     "inserts). Two cuts of OTLP's own costs: decoding reads a text attribute without building its error name first "
     "(decode 0.35 -> 0.27 s) and a body's shared resource is redacted once, not once per span (span rows 0.61 -> "
-    "0.53 s): about 4% of the path, far from the factor of 9 the target needs.")
+    "0.53 s): about 4% of the path, far from the factor of 9 the target needs."
+    " Sampled again on 2026-12-03 (bench/profile_ingest.py's batches, wall-clock stack samples, which do not inflate "
+    "the pure-Python parts as cProfile does; load average 10-13) after the shared-path cuts (SQLite times bound "
+    "straight to text, one JSON encoder, a JSON value shared by rows converted once, one redactor for a body's logs "
+    "and spans, the text index tokenising a repeated text once): SQLite's own work is the largest part, the commit "
+    "(WAL, synchronous=NORMAL) about a fifth and the inserts (executemany, with the text index) a sixth; packing input "
+    "and output (JSON + zlib) 11%, decoding 10%, span rows 10%, spans -> logs 9%, redaction 9%, normalising 4%, "
+    "the text index's tokens 4%. The same-conditions comparison of the code before and after is in "
+    "docs/benchmarks.md, \"Ingest CPU per log\".")
 
 
 def _kv(key: str, value: object) -> KeyValue:

@@ -110,3 +110,16 @@ def test_edge_cases_give_none_with_a_reason_never_a_division_by_zero():
     assert ag.percent_agreement([[1], [2]]).reason == ag.TOO_FEW
     with pytest.raises(ValueError):
         ag.cohen_kappa([1, 2], [1])
+
+
+def test_a_judges_score_on_the_reviewers_scale():
+    assert ag.on_scale(75, 1, 5, [1, 2, 3, 4, 5]) == 4  # 1 + 4 x 0.75
+    assert ag.on_scale(60, 1, 5, [1, 2, 3, 4, 5]) == 3  # 3.4
+    assert ag.on_scale(62.5, 1, 5, [1, 2, 3, 4, 5]) == 3  # 3.5: a tie goes to the lower
+    assert ag.on_scale(50, 0, 100, [0, 100]) == 0 and ag.on_scale(51, 0, 100, [0, 100]) == 100
+    assert ag.on_scale(37.5, 0, 100) == 37.5 and ag.on_scale(50, 0, 10) == 5
+    # Judge (100 / 75 / 25 -> 5 / 4 / 2) against a reviewer (5 / 4 / 3), as the queue overview pairs them.
+    judge = [ag.on_scale(v, 1, 5, [1, 2, 3, 4, 5]) for v in (100, 75, 25)]
+    ours = ag.krippendorff_alpha([[j, h] for j, h in zip(judge, [5, 4, 3])], level="ordinal")
+    reference = krippendorff.alpha(reliability_data=[judge, [5, 4, 3]], level_of_measurement="ordinal")
+    assert ours.value == pytest.approx(reference) and ours.n == 3

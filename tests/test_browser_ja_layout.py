@@ -60,7 +60,7 @@ def pages(live):  # noqa: ANN001, ANN201
             "keys": "/ui/keys", "requests": f"/ui/requests?prompt={quote(name)}", "analytics": "/ui/analytics",
             "prompts": "/ui/prompts", "labels": f"/ui/prompts/{pid}/labels", "edit": f"/ui/prompts/{pid}/edit",
             "request": "/ui/requests/1", "experiments": "/ui/experiments", "members": "/ui/members",
-            "providers": "/ui/providers", "webhooks": "/ui/webhooks"}
+            "providers": "/ui/providers", "webhooks": "/ui/webhooks", "playground": "/ui/requests/1/playground"}
 
 
 @pytest.mark.parametrize("width", [1360, 1024])

@@ -1,7 +1,8 @@
 """Chromium: a PdM builds a queue in the UI, then a pharmacist reviews ten items with the keyboard
 only, in the Japanese UI: scores 1-5 and yes/no by key, a comment (c), save and next (j), one skip
 (s) first (passed over: it stays waiting for other reviewers); the page never reloads (the items are swapped in by review.js), the
-progress counts up, the output is rendered Markdown, and the scores land as human scores."""
+progress counts up, the output is rendered Markdown, and the scores land as human scores. And a queue
+made from a dataset version through the form (its logs; the item without one counted)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,25 @@ def test_pharmacist_reviews_ten_items_with_the_keyboard_in_japanese(browser, liv
     scores = [s for s in scores if s]
     assert sorted(s["accuracy"] for s in scores) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert sorted(s["safe"] for s in scores).count(0) == 4
+
+
+def test_a_pdm_makes_a_queue_from_a_dataset_version_in_japanese(browser, live):  # noqa: ANN001
+    batch = uuid.uuid4().hex[:8]
+    logs = [log(id=f"{batch}-{i}", end_time=None, start_time=f"2026-11-20T11:00:0{i}Z") for i in range(3)]
+    live.http.post("/api/v1/requests", json={"requests": logs}).raise_for_status()
+    made = live.http.post("/api/v1/datasets", json={"name": f"服薬-{batch}"}).json()
+    live.http.post(f"/api/v1/datasets/{made['id']}/from-log",
+                   json={"requests": [f"{batch}-0", f"{batch}-1"]}).raise_for_status()
+    live.http.post(f"/api/v1/datasets/{made['id']}/items", json={"items": [{"input": {"q": "手入力"}}]}).raise_for_status()
+
+    pdm = new_page(browser, live, "ja", start="/ui/queues/new")
+    pdm.fill("input[name=name]", f"データセット {batch}")
+    pdm.check("#source-dataset")
+    pdm.select_option("#dataset", str(made["id"]))
+    pdm.fill("input[name=score_name_0]", "ok")
+    pdm.select_option("select[name=score_kind_0]", "yes_no")
+    pdm.click("#queue-create")
+    pdm.wait_for_url(re.compile(r".*/ui/queues/\d+\?notice=queue_created$"))
+    assert pdm.inner_text("#waiting") == "2"
+    assert "リクエストのない 1 項目を除外" in pdm.inner_text("#without-log")
+    pdm.context.close()

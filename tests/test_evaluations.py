@@ -12,48 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import datasets, evaluations, gates, labels, prompts, providers, ramps, versions
+from promptyard.services import evaluations, gates, labels, ramps
 from promptyard.services.evaluation_runner import Runner
-from promptyard.services.render_pool import engine_for
-from promptyard.settings import Settings
-from promptyard.store.models import AuditEvent, EvaluationItem, Request, Score
-
-ENGINE = engine_for(Settings())
-
-
-def connection(database, principal, fake_llm, kind: str = "openai", model: str = "gpt-4o-mini") -> int:
-    url = fake_llm.openai_base_url if kind == "openai" else fake_llm.anthropic_base_url
-    with database.write() as s:
-        return providers.create(s, principal, name=f"{kind}-{uuid.uuid4().hex[:6]}", kind=kind, base_url=url,
-                                secret="sk-test", default_model=model).id
-
-
-def dataset(database, principal, items: list[dict]) -> int:
-    with database.write() as s:
-        made = datasets.create(s, principal, name=f"set-{uuid.uuid4().hex[:6]}")
-        datasets.add_items(s, principal, made["id"], items, message="first")
-    return made["id"]
-
-
-def prompt(database, principal, name: str, *templates: str, labels_: tuple[str, ...] = ()) -> int:
-    """A chat prompt whose versions 1, 2, ... have one user message each."""
-    with database.write() as s:
-        made = prompts.create(s, principal, name=name)
-        for i, text in enumerate(templates):
-            spec = {"messages": [{"role": "user", "content": text}], "commit_message": f"v{i + 1}"}
-            versions.publish(s, principal, made.id, spec, list(labels_) if i == 0 else None, engine=ENGINE)
-    return made.id
-
-
-def create(database, principal, spec: dict) -> dict:
-    with database.write() as s:
-        return evaluations.create(s, principal, spec, engine=ENGINE)
-
-
-def run_items(database, run_id: int) -> list[EvaluationItem]:
-    with database.read() as s:
-        return list(s.scalars(select(EvaluationItem).where(EvaluationItem.run_id == run_id)
-                              .order_by(EvaluationItem.id)))
+from promptyard.store.models import AuditEvent, Request, Score
+from tests.eval_support import ENGINE, connection, create, dataset, prompt, run_items
 
 
 def wait_for(check, timeout_s: float = 20.0) -> None:

@@ -9,6 +9,8 @@ same scores to the same items. Pure Python, no database.
   missing ratings allowed (a unit is the list of its ratings, None for a rater who gave none);
   units with fewer than two ratings are not pairable and left out.
 - `percent_agreement(units)`: the share of pairs of ratings of the same item that are equal.
+- `on_scale(value, low, high, allowed)`: an LLM judge's 0-100 score put on a reviewer's scale, so
+  that the judge and people can be compared as two raters.
 
 Each answers an `Agreement`: the coefficient, the observed agreement (the share of agreeing pairs),
 n (items used), and when the coefficient cannot be computed, None with the reason (fewer than two
@@ -176,3 +178,13 @@ def percent_agreement(units: Sequence[Sequence[Hashable | None]]) -> Agreement:
     if not pairs:
         return _none(used, TOO_FEW)
     return Agreement(agree / pairs, agree / pairs, used)
+
+
+def on_scale(value: float, low: float, high: float, allowed: Sequence[float] | None = None) -> float:
+    """A 0-100 score (an LLM judge's, domain/judges.py) on a reviewer's scale low-high: linearly, then
+    the nearest of `allowed` when reviewers answer from a set (1-5, yes / no, categories; a tie goes to
+    the lower value)."""
+    x = low + (high - low) * value / 100
+    if allowed:
+        return min(allowed, key=lambda a: (abs(a - x), a))
+    return x

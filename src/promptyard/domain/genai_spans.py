@@ -39,6 +39,18 @@ _CONTENT = re.compile(r"^(gen_ai\.(prompt|completion|input\.messages|output\.mes
                       r"|(input|output)\.value|traceloop\.entity\.(input|output)|prompt(yard|layer)\.prompt\.variables"
                       r"|function_(input|output))"
                       r"(\.|$)")
+_CONTENT_KEYS: dict[str, bool] = {}  # attribute name -> _CONTENT matches it (a body's spans share their names)
+
+
+def _content(key: str) -> bool:
+    found = _CONTENT_KEYS.get(key)
+    if found is None:
+        found = _CONTENT.match(key) is not None
+        if len(_CONTENT_KEYS) < 10_000:
+            _CONTENT_KEYS[key] = found
+    return found
+
+
 _MESSAGE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                    "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
 _PARAMETERS = {"gen_ai.request.temperature": "temperature", "gen_ai.request.max_tokens": "max_tokens",
@@ -122,7 +134,7 @@ def span_row_parts(span: Span, llm: bool) -> tuple[dict[str, Any], list[dict[str
     """The attributes and events a span keeps in the trace store; an LLM span's without message text."""
     if not llm:
         return span.attributes, span.events
-    attributes = {k: v for k, v in span.attributes.items() if not _CONTENT.match(k)}
+    attributes = {k: v for k, v in span.attributes.items() if not _content(k)}
     events = [e if e["name"] not in _MESSAGE_EVENTS and not e["name"].startswith(("gen_ai.choice", "gen_ai.content."))
               else {"name": e["name"], "time_ns": e["time_ns"], "attributes": {}} for e in span.events]
     return attributes, events
@@ -142,7 +154,7 @@ def metadata(span: Span, stored: dict[str, str | None]) -> dict[str, str]:
         for key, value in attributes.items():
             if len(out) >= MAX_METADATA:
                 return out
-            if value is None or prefix == PREFIX and (key in _IN_FIELDS or key in same or _CONTENT.match(key)):
+            if value is None or prefix == PREFIX and (key in _IN_FIELDS or key in same or _content(key)):
                 continue
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             out[(prefix + key)[:MAX_KEY]] = text[:MAX_VALUE]

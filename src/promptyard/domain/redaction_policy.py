@@ -254,7 +254,7 @@ def term_entries(key: bytes, term: str) -> list[TermEntry]:
 class Redactor:
     """Applies one policy (with the workspace's key, term list and custom patterns) to texts; keeps counts."""
 
-    _CACHE = 512  # texts remembered (a system prompt repeats in every log of a batch)
+    _CACHE = 8192  # texts remembered (a system prompt repeats in every log of a batch, a span's values in its log)
 
     def __init__(self, policy: Policy, key: bytes = b"", terms: Terms | None = None):
         if policy.needs_key() and not key:

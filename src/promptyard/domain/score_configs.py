@@ -236,3 +236,13 @@ def as_body(config: ScoreConfig) -> dict[str, Any]:
         body["categories"] = [{"value": c.value, "label": c.label, "description": c.description}
                               for c in config.categories]
     return body
+
+
+def combined(values: list[float], config: ScoreConfig | None) -> float:
+    """A request's score from its reviewers' values (an annotation queue's item): the mean; for a score config whose values are
+    a set (boolean, categorical, numeric on a step grid) the lower median, a value it allows (a tie
+    of pass and fail is a fail)."""
+    if config is None or (config.type == "numeric" and not config.step):
+        return sum(values) / len(values)
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]

@@ -35,6 +35,8 @@ __all__ = [
     "ROLES",
     "RenderError",
     "RenderLimits",
+    "as_messages",
+    "escape_fstring",
     "extract_variables",
     "render",
     "render_text",
@@ -310,3 +312,16 @@ def render_text(text: str, fmt: str, variables: dict, *, strict: bool = True,
     if not text:
         return ""
     return render("completion", {"text": text}, fmt, variables, strict=strict, limits=limits)["text"]
+
+
+def as_messages(kind: str, rendered: dict) -> list[dict]:
+    """A rendered template as the chat messages a provider is sent: a completion's text is one user
+    message; a chat template's messages keep their role and content (names and tools stay behind)."""
+    if kind == "completion":
+        return [{"role": "user", "content": rendered["text"]}]
+    return [{"role": m["role"], "content": m["content"]} for m in rendered["messages"]]
+
+
+def escape_fstring(text: str) -> str:
+    """A text as an f-string template that renders to exactly that text (its braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")

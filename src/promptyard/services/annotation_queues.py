@@ -1,39 +1,42 @@
 """Annotation queues (issue 17): requests set aside for people (pharmacists) to score, one item
 at a time. A queue comes from a filter (the search language, optionally sampled per prompt
-version), a dataset or an evaluation run (their items added by id), or by hand; it names the
-scores to give, its reviewers and how many reviewers each item needs (1-3).
+version), a dataset version or an evaluation run (services/queue_sources.py: its source logs, its
+outputs as the run stores them), or by hand; it names the scores to give (in a run's queue, maybe the
+run's judge each is compared with), its reviewers and how many reviewers each item needs (1-3).
 
 A reviewer is through with an item when they gave every score (`done`) or skipped it: a
 `QueueMark`. The next item for a reviewer is the first waiting item after the last one they
 marked that they have not marked: an index walk on queue_items (queue_id, state, id) with a key
 lookup in queue_marks per candidate, no scan (bench/bench_review.py). When an item has its
 reviews, each score's mean (or the single value; the lower median for a score config's set of
-values: `combined`) is written to the request's scores (source "human") through
+values: domain/score_configs.combined) is written to the request's scores (source "human") through
 services/request_annotations, so statistics and experiments count them. A queue's score named like
 a score config (services/score_configs) takes its type, values and rubric (`from_config`).
 
 A reviewer named on the queue sees the other reviewers' values of an item only once they have
-given theirs. Erasing a request removes its items and reviews (services/erasure.py)."""
+given theirs. The overview's agreement and disagreements are services/queue_agreement.py. Erasing a
+request removes its items and reviews (services/erasure.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from promptyard.domain import access, agreement, query
+from promptyard.domain import access, query
 from promptyard.domain import score_configs as scd
 from promptyard.domain.logs import SCORE_NAME
 from promptyard.domain.numbers import ROW_ID_MAX
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
-from promptyard.services import audit, keys, score_configs
+from promptyard.services import audit, datasets, evaluations, keys, score_configs
+from promptyard.services import queue_agreement as qa
+from promptyard.services import queue_sources as qs
 from promptyard.services import request_annotations as ra
 from promptyard.store import bulk, query_plan
 from promptyard.store.models import (
@@ -56,7 +59,6 @@ MAX_ITEMS = 10_000  # items one creation or sample adds at most
 DEFAULT_ITEMS = 1000
 MAX_ADD = 1000  # request ids one call adds
 MAX_TEXT = 5000
-DISAGREEMENTS = 50  # items the overview lists
 
 
 # --- checking what is sent ---------------------------------------------------------------------
@@ -179,16 +181,6 @@ def score_value(spec: dict[str, Any], value: Any, config: scd.ScoreConfig | None
     return float(value)
 
 
-def combined(values: list[float], config: scd.ScoreConfig | None) -> float:
-    """The request's score from its reviewers' values: the mean; for a score config whose values are
-    a set (boolean, categorical, numeric on a step grid) the lower median, a value it allows (a tie
-    of pass and fail is a fail)."""
-    if config is None or (config.type == "numeric" and not config.step):
-        return sum(values) / len(values)
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
-
-
 def _float(text: str) -> float | None:
     try:
         return float(text)
@@ -209,32 +201,47 @@ def _queue(session: Session, p: Principal, queue_id: int, *, lock: bool = False)
 
 def _record(q: AnnotationQueue) -> dict[str, Any]:
     return {"id": q.id, "name": q.name, "description": q.description,
-            "source": {"kind": q.source_kind, "ref": q.source_ref}, "scores": q.scores, "reviewers": q.reviewers,
+            "source": qs.describe(q.source_kind, q.source_ref), "scores": q.scores, "reviewers": q.reviewers,
             "reviews_per_item": q.reviews_per_item, "sampling": q.sampling, "status": q.status,
             "created_by": q.created_by, "created_at": q.created_at, "updated_at": q.updated_at}
 
 
-def create(session: Session, p: Principal, body: Any) -> dict[str, Any]:
-    """A new queue (editors); from a filter its matches (newest first, up to `limit`, sampled per
-    prompt version when `sampling` says so) are its first items."""
-    access.require(p, "write")
-    if not isinstance(body, dict):
-        raise InvalidInput("errors.queues.body")
-    source = body.get("source") or {"kind": "manual"}
+def _source(session: Session, p: Principal, source: Any) -> dict[str, Any]:
+    """The queue's source checked: its kind, the `ref` stored, and what fills it: a filter's parsed
+    form, a dataset version's logs, a run (locked, see services/queue_sources.py)."""
     kind = source.get("kind") if isinstance(source, dict) else None
     if kind not in SOURCE_KINDS:
         raise InvalidInput("errors.queues.source", kinds=", ".join(SOURCE_KINDS))
-    ref = _text(source.get("ref"), "source.ref", required=kind != "manual")
-    node = _filter(ref) if kind == "filter" else None
+    if kind == "dataset":
+        d, number, logs, without = datasets.source_requests(session, p, *qs.dataset_wanted(source))
+        return {"kind": kind, "ref": qs.dataset_ref(d["id"], number, without), "logs": logs}
+    if kind == "evaluation":
+        run = evaluations.load(session, p, qs.run_wanted(source), lock=True)
+        return {"kind": kind, "ref": qs.run_ref(run, qs.variants_of(run, source.get("variants"))), "run": run}
+    ref = _text(source.get("ref"), "source.ref", required=kind == "filter")
+    return {"kind": kind, "ref": ref, "node": _filter(ref) if kind == "filter" else None}
+
+
+def create(session: Session, p: Principal, body: Any) -> dict[str, Any]:
+    """A new queue (editors). Its first items: a filter's matches (newest first, up to `limit`), a
+    dataset version's logs, a run's outputs so far (services/queue_sources.py); sampled per prompt
+    version (a run's: per output) when `sampling` says so."""
+    access.require(p, "write")
+    if not isinstance(body, dict):
+        raise InvalidInput("errors.queues.body")
+    src = _source(session, p, body.get("source") or {"kind": "manual"})
     reviewers = _reviewers(session, p, body.get("reviewers"))
     sampling = _sampling(body.get("sampling"))
-    if sampling and kind != "filter":
+    if sampling and src["kind"] == "manual":
         raise InvalidInput("errors.queues.sampling_needs_filter")
+    if sampling and sampling["daily"] and src["kind"] != "filter":
+        raise InvalidInput("errors.queues.daily_needs_filter")
     configs = score_configs.for_scoring(session, p.workspace_id)
-    scores = [from_config(spec, configs.get(spec["name"])) for spec in _scores(body.get("scores"))]
+    scores = qs.check_judges(src.get("run"), [from_config(spec, configs.get(spec["name"]))
+                                              for spec in _scores(body.get("scores"))], body["scores"])
     q = AnnotationQueue(workspace_id=p.workspace_id, name=_text(body.get("name"), "name", required=True, limit=200),
-                        description=_text(body.get("description"), "description"), source_kind=kind, source_ref=ref,
-                        scores=scores, reviewers=reviewers,
+                        description=_text(body.get("description"), "description"), source_kind=src["kind"],
+                        source_ref=src["ref"], scores=scores, reviewers=reviewers,
                         reviews_per_item=_per_item(body.get("reviews_per_item"), reviewers), sampling=sampling,
                         status="open", created_by=p.actor)
     limit = _limit(body.get("limit"))
@@ -247,14 +254,22 @@ def create(session: Session, p: Principal, body: Any) -> dict[str, Any]:
             session.flush()
     except IntegrityError:
         raise Conflict("errors.queues.name_taken", name=q.name) from None
-    added = 0
-    if node is not None:
+    added = _fill(session, q, src, limit)
+    audit.record(session, p.workspace_id, p.actor, "queue.create", "annotation_queue", q.id,
+                 {"name": q.name, "source": q.source_kind, "items": added})
+    return _record(q) | {"items": added}
+
+
+def _fill(session: Session, q: AnnotationQueue, src: dict[str, Any], limit: int) -> int:
+    if src.get("node") is not None:
         now = utcnow()
         q.sampled_until = now
-        added = _add_ids(session, q, _sample(session, q, node, None, now, limit))
-    audit.record(session, p.workspace_id, p.actor, "queue.create", "annotation_queue", q.id,
-                 {"name": q.name, "source": kind, "items": added})
-    return _record(q) | {"items": added}
+        return qs.add_requests(session, q, _sample(session, q, src["node"], None, now, limit))
+    if "logs" in src:
+        return qs.from_dataset(session, q, src["logs"], limit)
+    if "run" in src:
+        return qs.from_run(session, q, src["run"])
+    return 0
 
 
 def _filter(text: str) -> query.Node:
@@ -295,30 +310,24 @@ def get(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
 
 
 def set_status(session: Session, p: Principal, queue_id: int, status: Any) -> dict[str, Any]:
-    """Close a queue (no more reviews, no more samples) or open it again (editors)."""
+    """Close a queue (no more reviews, samples or run outputs) or open it again (editors; a run's queue
+    then takes the outputs stored meanwhile)."""
     access.require(p, "write")
     if status not in ("open", "closed"):
         raise InvalidInput("errors.queues.status")
+    q = _queue(session, p, queue_id)
+    run_id = qs.describe(q.source_kind, q.source_ref).get("run") if status == "open" else None
+    # A run's row is locked before the queue's, as its workers take them (they add items under it).
+    run = evaluations.load(session, p, run_id, lock=True) if run_id is not None else None
     q = _queue(session, p, queue_id, lock=True)
+    if run is not None and q.status == "closed":  # the outputs the run stored while the queue was closed
+        qs.from_run(session, q, run)
     q.status, q.updated_at = status, utcnow()
     audit.record(session, p.workspace_id, p.actor, "queue.status", "annotation_queue", q.id, {"status": status})
     return get(session, p, queue_id)
 
 
 # --- items -------------------------------------------------------------------------------------
-
-
-def _add_ids(session: Session, q: AnnotationQueue, request_ids: list[int]) -> int:
-    """Requests added as waiting items (those already in the queue are left as they are)."""
-    if not request_ids:
-        return 0
-    have = set(session.scalars(select(QueueItem.request_id).where(
-        QueueItem.queue_id == q.id, bulk.one_of(QueueItem.request_id, request_ids))))
-    now = utcnow()
-    new = [{"queue_id": q.id, "workspace_id": q.workspace_id, "request_id": rid, "state": "waiting", "reviewed": 0,
-            "added_at": now} for rid in dict.fromkeys(request_ids) if rid not in have]
-    bulk.insert(session, QueueItem.__table__, new)
-    return len(new)
 
 
 def add_items(session: Session, p: Principal, queue_id: int, refs: Any) -> dict[str, Any]:
@@ -331,12 +340,7 @@ def add_items(session: Session, p: Principal, queue_id: int, refs: Any) -> dict[
     wanted = [str(r) for r in refs]
     found = ra.targets(session, p, wanted)  # (locked: an erasure waits for us, or we for it)
     missing = [r for r in wanted if r not in found]
-    return {"added": _add_ids(session, q, [found[r].id for r in wanted if r in found]), "unknown": missing}
-
-
-def _stratum_order(queue_id: int, request_id: int) -> bytes:
-    """A fixed pseudo-random order of a queue's candidates: the same sample on every run."""
-    return hashlib.sha256(f"{queue_id}:{request_id}".encode()).digest()
+    return {"added": qs.add_requests(session, q, [found[r].id for r in wanted if r in found]), "unknown": missing}
 
 
 def _sample(session: Session, q: AnnotationQueue, node: query.Node, since: datetime | None, until: datetime,
@@ -353,14 +357,7 @@ def _sample(session: Session, q: AnnotationQueue, node: query.Node, since: datet
                            .order_by(Request.start_time.desc(), Request.id.desc()).limit(cap)).all()
     if not q.sampling:
         return [r.id for r in rows]
-    strata: dict[tuple, list[int]] = defaultdict(list)
-    for r in rows:
-        strata[(r.prompt_name or "", r.version_number or 0)].append(r.id)
-    chosen: list[int] = []
-    for ids in strata.values():
-        take = max(1, round(q.sampling["rate"] * len(ids)))
-        chosen += sorted(ids, key=lambda rid: _stratum_order(q.id, rid))[:take]
-    return sorted(chosen, reverse=True)[:limit]
+    return qs.stratified(q, [(r.id, (r.prompt_name or "", r.version_number or 0)) for r in rows])[:limit]
 
 
 def sample_daily(session: Session, now: datetime | None = None) -> int:
@@ -380,7 +377,7 @@ def sample_daily(session: Session, now: datetime | None = None) -> int:
         start = max(start, q.sampled_until)
         while start < today:
             end = min(start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1), today)
-            added += _add_ids(session, q, _sample(session, q, _filter(q.source_ref), start, end, MAX_ITEMS))
+            added += qs.add_requests(session, q, _sample(session, q, _filter(q.source_ref), start, end, MAX_ITEMS))
             start = end
         q.sampled_until = today
     return added
@@ -531,11 +528,11 @@ def submit(session: Session, p: Principal, queue_id: int, item_id: int, values: 
 
 def _write_scores(session: Session, p: Principal, q: AnnotationQueue, it: QueueItem,
                   configs: dict[str, scd.ScoreConfig]) -> None:
-    """The request's scores from the item's reviews (`combined`), the comments joined."""
+    """The request's scores from the item's reviews (domain/score_configs.combined), the comments joined."""
     by_name: dict[str, list[Review]] = defaultdict(list)
     for v in session.scalars(select(Review).where(Review.item_id == it.id).order_by(Review.reviewer_id)):
         by_name[v.name].append(v)
-    payload = [{"name": name, "value": combined([v.value for v in vs], configs.get(name)), "source": "human",
+    payload = [{"name": name, "value": scd.combined([v.value for v in vs], configs.get(name)), "source": "human",
                 "comment": " / ".join(v.comment for v in vs if v.comment)[:MAX_TEXT], "author": f"queue:{q.name}"[:320]}
                for name, vs in by_name.items()]
     writer = keys.system_principal(q.workspace_id, actor=p.actor)
@@ -554,7 +551,7 @@ def skip(session: Session, p: Principal, queue_id: int, item_id: int, *, reviewe
     return {"item": it.id, "state": it.state}
 
 
-# --- progress and disagreements ---------------------------------------------------------------
+# --- progress and the overview ---------------------------------------------------------------
 
 
 def progress_of(session: Session, q: AnnotationQueue, reviewer_id: int) -> dict[str, int]:
@@ -587,54 +584,9 @@ def overview(session: Session, p: Principal, queue_id: int) -> dict[str, Any]:
     people = {u.id: u for u in session.scalars(select(User).where(bulk.one_of(User.id, ids)))} if ids else {}
     reviewers = [{"id": i, "email": people[i].email if i in people else "", "name": people[i].name if i in people else "",
                   "named": i in q.reviewers, **per[i]} for i in ids]
-    return get(session, p, queue_id) | {"total": total, "reviewers": reviewers, "agreement": agreement_of(session, q),
-                                        "disagreements": disagreements(session, p, q, viewer=p.user_id)}
-
-
-LEVELS = {"scale5": "ordinal", "categorical": "ordinal", "yes_no": "nominal", "numeric": "interval"}
-
-
-def agreement_of(session: Session, q: AnnotationQueue) -> list[dict[str, Any]]:
-    """Per score: Krippendorff's alpha over the items two or more reviewers scored (ordinal for 1-5
-    and categories, nominal for yes / no, interval for numbers: domain/agreement.py) and the share
-    of agreeing pairs. Only the coefficients: no reviewer's values."""
-    units: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for item_id, name, value in session.execute(select(Review.item_id, Review.name, Review.value)
-                                                .where(Review.queue_id == q.id)):
-        units[name][item_id].append(value)
-    out = []
-    for spec in q.scores:
-        rated = [vs for vs in units[spec["name"]].values() if len(vs) > 1]
-        level = LEVELS.get(spec["kind"], "interval")
-        alpha, pairs = agreement.krippendorff_alpha(rated, level=level), agreement.percent_agreement(rated)
-        out.append({"name": spec["name"], "level": level, "alpha": alpha.value, "observed": pairs.value,
-                    "items": alpha.n, "reason": alpha.reason})
-    return out
-
-
-def disagreements(session: Session, p: Principal, q: AnnotationQueue, *, viewer: int | None = None,
-                  limit: int = DISAGREEMENTS) -> list[dict[str, Any]]:
-    """Items and scores where the reviewers' values differ (most spread first). A reviewer named on
-    the queue sees the values of the items they have reviewed only; of the others, that they differ."""
-    spread = (func.max(Review.value) - func.min(Review.value)).label("spread")
-    rows = session.execute(select(Review.item_id, Review.name, spread, func.count().label("n"))
-                           .where(Review.queue_id == q.id).group_by(Review.item_id, Review.name)
-                           .having(and_(func.count() > 1, func.max(Review.value) > func.min(Review.value)))
-                           .order_by(spread.desc(), Review.item_id).limit(limit)).all()
-    if not rows:
-        return []
-    item_ids = sorted({r.item_id for r in rows})
-    values: dict[tuple[int, str], list[dict]] = defaultdict(list)
-    for v in session.scalars(select(Review).where(bulk.one_of(Review.item_id, item_ids))
-                             .order_by(Review.reviewer_id)):
-        values[(v.item_id, v.name)].append({"reviewer": v.reviewer_id, "value": v.value, "comment": v.comment})
-    seen = set(session.scalars(select(QueueMark.item_id).where(
-        QueueMark.reviewer_id == viewer, QueueMark.state == "done", bulk.one_of(QueueMark.item_id, item_ids)))) \
-        if viewer is not None else set()
-    blind = viewer is not None and viewer in q.reviewers
-    numbers = dict(session.execute(select(QueueItem.id, QueueItem.request_id).where(bulk.one_of(QueueItem.id, item_ids))).all())
-    return [{"item": r.item_id, "request": numbers.get(r.item_id), "name": r.name, "spread": r.spread, "reviews": r.n,
-             "given": values[(r.item_id, r.name)] if not blind or r.item_id in seen else None} for r in rows]
+    return get(session, p, queue_id) | {"total": total, "reviewers": reviewers, "agreement": qa.agreement_of(session, q),
+                                        "judge_agreement": qa.judge_agreement(session, q),
+                                        "disagreements": qa.disagreements(session, q, viewer=p.user_id)}
 
 
 def remove_for_requests(session: Session, request_ids: list[int]) -> None:

@@ -152,6 +152,20 @@ def iterate(session: Session, p: Principal, dataset_id: int, version: int | None
     return _record(d), number, each()
 
 
+def source_requests(session: Session, p: Principal, dataset_id: int, version: int | None = None
+                    ) -> tuple[dict[str, Any], int, list[int], int]:
+    """The dataset, the version's number, the request logs its items were made from (position order,
+    each once) and how many of its items have no log (entered by hand, uploaded): an annotation
+    queue's items (services/queue_sources.py)."""
+    access.require(p, "read")
+    d = _get(session, p, dataset_id)
+    number = _number(d, version)
+    rows = session.scalars(select(DatasetItem.source_request_id).where(_in_version(d.id, number))
+                           .order_by(DatasetItem.position)).all()
+    linked = list(dict.fromkeys(r for r in rows if r is not None))
+    return _record(d), number, linked, sum(1 for r in rows if r is None)
+
+
 # --- writing ---------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,8 @@ Each item:
    running): the output as a request log through the normal ingest (client id `eval-<run>-<item>`, so a replay stores
    nothing twice; metadata promptyard.eval_run and promptyard.eval_variant, tag `evaluation`), its scores on
    that log (source rule for scorers, judge for judges, author `judge:<prompt>@v<n>/<model>`), the item done,
-   and the run's counts, cost and tokens.
+   the run's counts, cost and tokens, and the output added to the annotation queues that follow the run
+   (services/queue_sources.py).
 
 A restart loses only the items in flight or claimed ahead: their lease runs out (twice the run's timeout
 for the call and each judge - one item's time waiting, one running - plus `lease_margin_s`) and they are claimed again; an item's log and scores are written in the
@@ -48,11 +49,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from promptyard.domain import judges, scorers
+from promptyard.domain import judges, scorers, templates
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import PromptyardError, Unavailable
-from promptyard.services import evaluations, keys, llm_calls, request_ingest
+from promptyard.services import evaluations, keys, llm_calls, queue_sources, request_ingest
 from promptyard.services.render_pool import TemplateEngine
 from promptyard.store import bulk
 from promptyard.store.db import Database
@@ -323,10 +324,7 @@ class Runner:
         kind, tpl, fmt, _, _ = template
         given = variables if isinstance(variables, dict) else {}
         rendered = self.engine.render(kind, tpl, fmt, given, strict=isinstance(variables, dict))
-        if kind == "completion":
-            messages = [{"role": "user", "content": rendered["text"]}]
-        else:
-            messages = [{"role": m["role"], "content": m["content"]} for m in rendered["messages"]]
+        messages = templates.as_messages(kind, rendered)
         if isinstance(variables, list):  # an item given as messages: the conversation to answer
             messages += [{"role": m.get("role", "user"), "content": m.get("content", "")} for m in variables
                          if isinstance(m, dict)]
@@ -494,6 +492,8 @@ class Runner:
                 row.cost += cost
                 row.input_tokens += (answer_.input_tokens or 0) + result.judge_tokens[0]
                 row.output_tokens += (answer_.output_tokens or 0) + result.judge_tokens[1]
+            queue_sources.outputs_stored(s, row, [(item.request_id, item.variant) for _, item in held
+                                                  if item.status == "done"])
             self._maybe_finish(s, row)
 
     def _retry(self, s: Session, run: _Run, claim: _Claim, exc: PromptyardError) -> None:

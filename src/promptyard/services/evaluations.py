@@ -20,10 +20,10 @@ from promptyard.domain import access, judges, paired, scorers
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
-from promptyard.services import datasets, labels, providers, webhooks
+from promptyard.services import datasets, labels, providers, queue_sources, webhooks
 from promptyard.services.render_pool import TemplateEngine
 from promptyard.store import bulk
-from promptyard.store.models import EvaluationItem, EvaluationRun, Request
+from promptyard.store.models import EvaluationItem, EvaluationRun, Request, Score
 from promptyard.store.types import utcnow
 
 STATUSES = ("queued", "running", "cancelled", "done", "failed")
@@ -260,7 +260,8 @@ def progress(session: Session, p: Principal, run_id: int) -> dict[str, Any]:
 
 def finished(session: Session, run: EvaluationRun) -> None:
     """A run ended (done, failed or cancelled): the `evaluation.finished` webhook, with each variant's mean
-    per score, in the transaction that ended it."""
+    per score, in the transaction that ended it; the annotation queues that follow it take their last
+    outputs (services/queue_sources.run_ended)."""
     sums: dict[str, dict[str, list[float]]] = {v["key"]: {} for v in run.variants}
     rows = session.execute(select(EvaluationItem.variant, EvaluationItem.scores).where(
         EvaluationItem.run_id == run.id, EvaluationItem.status == "done"))
@@ -276,6 +277,7 @@ def finished(session: Session, run: EvaluationRun) -> None:
         "items": {"total": run.items_total, "done": run.items_done, "failed": run.items_failed},
         "cost": run.cost, "scores": {key: {n: sum(vals) / len(vals) for n, vals in by_name.items()}
                                      for key, by_name in sums.items()}})
+    queue_sources.run_ended(session, run)
 
 
 # --- cancel and resume -------------------------------------------------------------------------
@@ -376,10 +378,24 @@ def _outputs(session: Session, workspace_id: int, request_ids: list[int]) -> dic
     return {rid: text_of(out) for rid, out in rows}
 
 
+def _human_scores(session: Session, found: dict[int, EvaluationItem]) -> dict[str, dict[int, float]]:
+    """The scores people gave the outputs (source human: an annotation queue's reviews, or the request
+    page's), by name and dataset item."""
+    item_of = {i.request_id: k for k, i in found.items() if i.request_id is not None}
+    out: dict[str, dict[int, float]] = {}
+    if item_of:
+        for name, rid, value in session.execute(select(Score.name, Score.request_id, Score.value).where(
+                bulk.one_of(Score.request_id, list(item_of)), Score.source == "human")):
+            out.setdefault(name, {})[item_of[rid]] = value
+    return out
+
+
 def compare(session: Session, p: Principal, base_id: int, candidate_id: int, *, base_variant: str | None = None,
             candidate_variant: str | None = None, worst: int = 50) -> dict[str, Any]:
     """Per score the paired difference candidate - base (domain/paired.py), the `worst` items that got worse
-    first with both outputs, and cost and latency. Both runs must be on the same dataset version."""
+    first with both outputs, and cost and latency. Both runs must be on the same dataset version. Scores
+    people gave both runs' outputs (source human, e.g. through an annotation queue) are compared too,
+    marked `"source": "human"`."""
     access.require(p, "read")
     base, cand = load(session, p, base_id), load(session, p, candidate_id)
     if (base.dataset_id, base.dataset_version) != (cand.dataset_id, cand.dataset_version):
@@ -398,6 +414,9 @@ def compare(session: Session, p: Principal, base_id: int, candidate_id: int, *, 
             worse[it.key] = min(worse.get(it.key, 0.0), it.diff)
     if not common:
         left, right = _done_items(session, base.id, bv["key"]), _done_items(session, cand.id, cv["key"])
+    people = _human_scores(session, left), _human_scores(session, right)
+    for name in sorted(set(people[0]) & set(people[1]) - set(common)):
+        scores[name] = _stat(paired.compare(people[0][name], people[1][name])) | {"source": "human"}
     order = sorted((k for k in left if k in right), key=lambda k: (worse.get(k, 0.0), left[k].position))
     rows = []
     shown = order[:max(0, min(worst, 500))]

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptyard.domain import access, genai_spans
+from promptyard.domain import redaction_policy as rp
 from promptyard.domain.records import Principal
 from promptyard.domain.span_records import Span
 from promptyard.errors import TooLarge
@@ -39,21 +40,22 @@ def ingest(session: Session, p: Principal, spans: list[Span], *, max_batch: int,
     spans = [s for s in spans if not ((s.trace_id, s.span_id) in seen or seen.add((s.trace_id, s.span_id)))]
     llm = [s for s in spans if genai_spans.is_llm(s)]
     elsewhere = [s for s in llm if genai_spans.logged_elsewhere(s)]
-    requests, refused = _logs(session, p, [s for s in llm if not genai_spans.logged_elsewhere(s)], max_batch)
+    red = redaction.for_workspace(session, p.workspace_id)  # one for logs and spans: they share many texts
+    requests, refused = _logs(session, p, [s for s in llm if not genai_spans.logged_elsewhere(s)], max_batch, red)
     requests |= _logged_elsewhere(session, p, elsewhere)
     kept = [s for s in spans if (s.trace_id, s.span_id) not in refused]
-    stored = _store(session, p, kept, requests, {id(s) for s in llm})
+    stored = _store(session, p, kept, requests, {id(s) for s in llm}, red)
     problems = [f"span {span_id}: {message}" for (_, span_id), message in list(refused.items())[:MAX_REPORTED]]
     return {"spans": stored, "logs": len(requests), "rejected": len(refused), "message": "; ".join(problems)}
 
 
-def _logs(session: Session, p: Principal, llm: list[Span], max_batch: int
+def _logs(session: Session, p: Principal, llm: list[Span], max_batch: int, red: rp.Redactor | None
           ) -> tuple[dict[str, int], dict[tuple[str, str], str]]:
     """The request number of each LLM span's log (by client id), and the spans whose log was refused."""
     if not llm:
         return {}, {}
     result = request_ingest.ingest(session, p, [genai_spans.log_of(s) for s in llm], max_batch=max_batch,
-                                   source=SOURCE)
+                                   source=SOURCE, red=red)
     refused = {(llm[e["index"]].trace_id, llm[e["index"]].span_id): f"{e['field']}: {e['message']}"
                for e in result["errors"]}
     numbers = dict(session.execute(select(Request.client_id, Request.id).where(
@@ -77,7 +79,8 @@ def _logged_elsewhere(session: Session, p: Principal, spans: list[Span]) -> dict
     return {cid: found[v] for cid, v in named if v in found}
 
 
-def _store(session: Session, p: Principal, spans: list[Span], requests: dict[str, int], llm: set[int]) -> int:
+def _store(session: Session, p: Principal, spans: list[Span], requests: dict[str, int], llm: set[int],
+           red: rp.Redactor | None) -> int:
     if not spans:
         return 0
     traces = sorted({s.trace_id for s in spans})
@@ -85,7 +88,6 @@ def _store(session: Session, p: Principal, spans: list[Span], requests: dict[str
                                            for t in traces], skip_conflicts_on=("workspace_id", "trace_id"))
     rows_of = dict(session.execute(select(Trace.trace_id, Trace.id).where(
         Trace.workspace_id == p.workspace_id, bulk.one_of(Trace.trace_id, traces))).all())
-    red = redaction.for_workspace(session, p.workspace_id)
     resources: dict[int, Any] = {}  # a body's spans share their resource's dict: redacted once
     rows = []
     for s in spans:

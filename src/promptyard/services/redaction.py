@@ -83,6 +83,9 @@ def _terms(session: Session, workspace_id: int) -> rp.Terms:
     return terms
 
 
+LOOK_UP = object()  # for callers taking a redactor: none given, look up the workspace's
+
+
 def for_workspace(session: Session, workspace_id: int) -> rp.Redactor | None:
     """The redactor ingest applies in this workspace (None when its policy is off)."""
     found = policy(session, workspace_id)

@@ -23,9 +23,11 @@ from promptyard.store.types import utcnow
 
 
 def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, source: str = "api",
-           publishable_max_batch: int | None = None) -> dict:
+           publishable_max_batch: int | None = None, red: Any = redaction.LOOK_UP) -> dict:
     """Store each valid log; report invalid ones by index. Replayed ids store nothing twice.
-    A publishable (browser) key gets the smaller `publishable_max_batch`, when given."""
+    A publishable (browser) key gets the smaller `publishable_max_batch`, when given. `red`: the
+    workspace's redactor when the caller has it already (redaction.for_workspace), to share its memory
+    of texts seen."""
     access.require(p, "ingest")
     if not logs:
         raise InvalidInput("errors.requests.requests_batch_empty")
@@ -42,7 +44,7 @@ def ingest(session: Session, p: Principal, logs: list[Any], *, max_batch: int, s
             good.append((i, rl.normalise(raw, now=now, configs=configs)))
         except rl.FIELD_ERRORS as exc:
             errors.append({"index": i, "field": exc.field, "message": exc.message})
-    inserted, warnings = _ingest(session, p, good, source)
+    inserted, warnings = _ingest(session, p, good, source, red)
     return {"accepted": len(inserted), "duplicates": len(good) - len(inserted),
             "ids": [log.client_id for _, log in good], "errors": errors, "warnings": warnings}
 
@@ -65,13 +67,14 @@ def ingest_one(session: Session, p: Principal, raw: dict, *, source: str = "api"
 
 
 def _ingest(session: Session, p: Principal, good: list[tuple[int, rl.NormalLog]],
-            source: str) -> tuple[set[str], list[dict]]:
+            source: str, red: Any = redaction.LOOK_UP) -> tuple[set[str], list[dict]]:
     """Valid logs (by their index in the batch) stored: the client ids inserted now, and warnings."""
     seen: set[str] = set()
     unique = [(i, log) for i, log in good if not (log.client_id in seen or seen.add(log.client_id))]
     attribution = _Attribution(session, p)
     assigner = experiment_records.Assigner(session, p.workspace_id)
-    red = redaction.for_workspace(session, p.workspace_id)
+    if red is redaction.LOOK_UP:
+        red = redaction.for_workspace(session, p.workspace_id)
     rows, counts, warnings = [], [], []
     for i, log in unique:  # ids stored before are skipped by the insert itself (a replay answers the same)
         sent_metadata = log.metadata  # routing sees what was sent; only the redacted log is stored

@@ -92,10 +92,10 @@ def _run(cursor: Any, dialect: Any, target: str, names: str, cols: list[Column],
 def _values(col: Column, dialect: Any, values: list[Any]) -> list[Any]:
     if isinstance(col.type, JSON) and dialect.name == "postgresql":
         # As text, cast to jsonb by the statement; Python None is JSON null, as in the ORM.
-        return [json.dumps(v) for v in values]
+        return _once_each(json.dumps, values)
     process = col.type._cached_bind_processor(dialect)
     if process is not None:
-        values = [process(v) for v in values]
+        values = _once_each(process, values) if isinstance(col.type, JSON) else [process(v) for v in values]
     if dialect.name == "postgresql":
         # Arrays must hold one type: 3 and 2.5 in a float column, or 7 in a float column, would
         # otherwise make psycopg pick int for some elements.
@@ -103,6 +103,19 @@ def _values(col: Column, dialect: Any, values: list[Any]) -> list[Any]:
         if kind is not None:
             values = [None if v is None else kind(v) for v in values]
     return values
+
+
+def _once_each(convert: Any, values: list[Any]) -> list[Any]:
+    """convert(v) for each JSON value, once for each object: rows of a batch often share one (the
+    spans of an OTLP body share their resource's dict)."""
+    done: dict[int, Any] = {}
+    out = []
+    for v in values:
+        key = id(v)
+        if key not in done:
+            done[key] = convert(v)
+        out.append(done[key])
+    return out
 
 
 def _pg_type(col: Column, dialect: Any) -> str:

@@ -764,8 +764,8 @@ class LabelGate(Base):
 
 class AnnotationQueue(Base):
     """Requests set aside for people to score: where they came from (`source_kind` filter | dataset
-    | evaluation | manual, and its `source_ref`: the filter's text or the object's id), the scores
-    to give (`scores`: [{name, kind: scale5 | yes_no | numeric, rubric}]), who reviews (`reviewers`:
+    | evaluation | manual, and its `source_ref`: the filter's text, or JSON naming the dataset version
+    or the run, services/queue_sources.py), the scores to give (`scores`: [{name, kind: scale5 | yes_no | numeric, rubric}]), who reviews (`reviewers`:
     member user ids), how many reviewers each item needs, and sampling ({rate, daily}: the share of
     the filter's logs taken per prompt version, on creation and then for each new day)."""
 

@@ -151,9 +151,17 @@ def remove(session: Session, rows: Iterable[Texts]) -> None:
 
 def _fts_rows(conn: Connection, sql: str, rows: list[Texts]) -> None:
     """SQLite: `sql` for each row's id and token documents, through the driver (no per-row overhead)."""
+    docs: dict[str, str] = {}  # a text repeated in the batch (a prompt run over a dataset) is tokenised once
+
+    def doc(text: str) -> str:
+        found = docs.get(text)
+        if found is None:
+            found = docs[text] = fts_doc(text)
+        return found
+
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, [(rid, fts_doc(inp), fts_doc(out)) for rid, _, inp, out in rows])
+        cursor.executemany(sql, [(rid, doc(inp), doc(out)) for rid, _, inp, out in rows])
     finally:
         cursor.close()
 

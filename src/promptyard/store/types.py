@@ -59,8 +59,11 @@ class _PackedJSON(TypeDecorator):
         return unpack
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one encoder: json.dumps with options makes one a call
+
+
 def pack(value: Any) -> bytes:
-    raw = json.dumps(None if value is JSON.NULL else value, ensure_ascii=False, separators=(",", ":")).encode()
+    raw = _COMPACT.encode(None if value is JSON.NULL else value).encode()
     if len(raw) >= PACK_AT:
         packer = zlib.compressobj(6, zdict=_DICTIONARY)
         packed = packer.compress(raw) + packer.flush()
@@ -91,6 +94,10 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime
     cache_ok = True
 
+    def bind_processor(self, dialect):  # noqa: ANN001, ANN201
+        # SQLite: straight to SQLAlchemy's text form for DATETIME (ingest binds several a row).
+        return _sqlite_text if dialect.name == "sqlite" else super().bind_processor(dialect)
+
     def process_bind_param(self, value, dialect):  # noqa: ANN001
         if value is None:
             return None
@@ -108,6 +115,16 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """A time as SQLAlchemy's SQLite DATETIME stores it (its default storage format), in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (value.year, value.month, value.day, value.hour, value.minute,
+                                                     value.second, value.microsecond)
 
 
 def utcnow() -> datetime:

@@ -24,16 +24,26 @@ class ScoreSpec(BaseModel):
     name: str = Field(pattern=r"^[\w.\-]{1,100}$", description="the request score it writes")
     kind: Literal["scale5", "yes_no", "numeric"] = Field("scale5", description="1-5 buttons, yes/no (1/0), or 0-100")
     rubric: str = Field("", max_length=aq.MAX_TEXT, description="Markdown shown beside the buttons")
+    judge: str | None = Field(None, pattern=r"^[\w.\-]{1,100}$",
+                              description="a run's queue: the run's judge (or scorer) this score is compared with")
 
 
 class SourceIn(BaseModel):
     kind: Literal["filter", "dataset", "evaluation", "manual"] = "manual"
-    ref: str = Field("", description="filter: the search language (docs/requests.md); dataset / evaluation: its id")
+    ref: str = Field("", description="filter: the search language (docs/requests.md); dataset / evaluation: its id "
+                                     "(or give `dataset` / `run`)")
+    dataset: int | None = Field(None, ge=1, le=MAX_ID, strict=True, description="dataset: its id")
+    version: int | None = Field(None, ge=1, le=MAX_ID, strict=True, description="dataset: the version (default the latest)")
+    run: int | None = Field(None, ge=1, le=MAX_ID, strict=True, description="evaluation: the run's id")
+    variants: list[Annotated[str, Field(max_length=200)] | Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]] = Field(
+        default_factory=list, max_length=20,
+        description="evaluation: only these variants (keys or prompt version numbers); empty = all")
 
 
 class SamplingIn(BaseModel):
-    rate: float = Field(gt=0, le=1, description="share of the filter's logs taken per prompt version (at least one each)")
-    daily: bool = Field(False, description="also sample each new day's logs (the server's tick)")
+    rate: float = Field(gt=0, le=1, description="share of the logs taken per prompt version (at least one each; "
+                                                 "a run's: each output with this chance, every variant at least one)")
+    daily: bool = Field(False, description="filters: also sample each new day's logs (the server's tick)")
 
 
 class QueueIn(BaseModel):
@@ -45,7 +55,7 @@ class QueueIn(BaseModel):
                                  description="member user ids (admins may review as well)")
     reviews_per_item: int = Field(1, ge=1, le=3, strict=True)
     sampling: SamplingIn | None = None
-    limit: int = Field(aq.DEFAULT_ITEMS, ge=0, le=aq.MAX_ITEMS, strict=True, description="items a filter adds at most")
+    limit: int = Field(aq.DEFAULT_ITEMS, ge=0, le=aq.MAX_ITEMS, strict=True, description="items a filter or a dataset adds at most")
 
 
 class StatusIn(BaseModel):
@@ -73,18 +83,21 @@ def list_queues(c: Ctx, p: Auth):
         return {"items": shapes.plain(aq.list_queues(s, p))}
 
 
-@router.post("", status_code=201, responses=errors.WRITE)
+@router.post("", status_code=201, responses=errors.WRITE | errors.FOUND)
 def create_queue(body: QueueIn, c: Ctx, p: Auth):
-    """A new queue (editors); from a filter, its matches (sampled per prompt version with
-    `sampling`) are the first items; `items` says how many."""
+    """A new queue (editors). Its first items (`items` says how many): a filter's matches, a dataset
+    version's source logs (items without one are skipped: `source.without_log`), or an evaluation run's
+    outputs so far, the later ones added as the run stores them; sampled with `sampling`. Unknown
+    dataset, version or run: 404."""
     with c.db.write() as s:
         return JSONResponse(shapes.plain(aq.create(s, p, body.model_dump())), status_code=201)
 
 
 @router.get("/{queue_id}", responses=errors.FOUND)
 def get_queue(queue_id: Id, c: Ctx, p: Auth):
-    """The queue with progress per reviewer and the items where reviewers differ (a reviewer named
-    on the queue sees the values only of items they reviewed)."""
+    """The queue with progress per reviewer, agreement between reviewers (and, for a run's queue,
+    between the run's judges and the reviewers: `judge_agreement`) and the items where reviewers differ
+    (a reviewer named on the queue sees the values only of items they reviewed)."""
     with c.db.read() as s:
         return shapes.plain(aq.overview(s, p, queue_id))
 

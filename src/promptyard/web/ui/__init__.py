@@ -5,7 +5,8 @@ Modules by what they hold: render (templates, links, forms - read its docstring 
 (static files), auth_pages, prompt_pages, editor_pages, label_pages, admin_pages (API keys), member_pages, privacy_pages (redaction policy),
 experiment_pages, request_pages, score_config_pages, erasure_pages (erasure and retention), trace_pages (OTLP traces),
 dataset_pages (datasets), provider_pages (LLM provider connections), webhook_pages (webhooks and their delivery logs),
-evaluation_pages (evaluation runs and their comparison), queue_pages (annotation queues and the focused review page).
+evaluation_pages (evaluation runs and their comparison), queue_pages (annotation queues and the focused review page),
+playground_pages (a logged request opened as drafts to run, score and save).
 """
 
 from fastapi import APIRouter, Depends, Request
@@ -23,6 +24,7 @@ from promptyard.web.ui import (  # noqa: F401
     experiment_pages,
     label_pages,
     member_pages,
+    playground_pages,
     privacy_pages,
     prompt_pages,
     provider_pages,
@@ -38,7 +40,7 @@ from promptyard.web.ui import (  # noqa: F401
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(session.bind_request)])
 for _module in (assets, auth_pages, prompt_pages, editor_pages, label_pages, admin_pages, member_pages,
                 privacy_pages, experiment_pages, request_pages, score_config_pages, erasure_pages, trace_pages,
-                dataset_pages, provider_pages, webhook_pages, evaluation_pages, queue_pages):
+                dataset_pages, provider_pages, webhook_pages, evaluation_pages, queue_pages, playground_pages):
     router.include_router(_module.router)
 
 # The server's root leads a newcomer to the UI (the prompt list, or the login page before it).

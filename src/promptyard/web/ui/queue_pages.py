@@ -17,7 +17,7 @@ from promptyard import catalogue
 from promptyard.domain.numbers import MAX_ID
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import annotation_queues as aq
-from promptyard.services import members
+from promptyard.services import datasets, evaluations, members
 from promptyard.web.context import db
 from promptyard.web.ui import conversation, render, session
 from promptyard.web.ui.render import FormData, Id, form_id
@@ -25,6 +25,7 @@ from promptyard.web.ui.session import Editor, UiUser, Viewer
 
 router = APIRouter()
 SCORE_ROWS = 3  # score rows on the new-queue form
+RUNS = 50  # the newest evaluation runs the form offers
 ItemQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
@@ -39,12 +40,15 @@ def _new_form(request: Request, user: UiUser, *, form: dict[str, Any] | None = N
               status: int = 200) -> Response:
     with db(request).read() as s:
         people = members.list_members(s, user.principal)
-    form = form or {"name": "", "description": "", "filter": "", "reviews_per_item": 1, "rate": "", "daily": False,
-                    "limit": aq.DEFAULT_ITEMS, "reviewers": [],
-                    "scores": [{"name": "accuracy", "kind": "scale5", "rubric": ""}]}
-    rows = (form["scores"] + [{"name": "", "kind": "scale5", "rubric": ""}] * SCORE_ROWS)[:SCORE_ROWS]
+        sets = datasets.list_all(s, user.principal)
+        runs = evaluations.list_runs(s, user.principal, limit=RUNS)
+    form = form or {"name": "", "description": "", "source": "filter", "filter": "", "dataset": None,
+                    "dataset_version": "", "run": None, "variants": "", "reviews_per_item": 1, "rate": "",
+                    "daily": False, "limit": aq.DEFAULT_ITEMS, "reviewers": [],
+                    "scores": [{"name": "accuracy", "kind": "scale5", "rubric": "", "judge": ""}]}
+    rows = (form["scores"] + [{"name": "", "kind": "scale5", "rubric": "", "judge": ""}] * SCORE_ROWS)[:SCORE_ROWS]
     return render.page(request, user, "ui/queues/new.html", status_code=status, form=form, rows=rows, people=people,
-                       kinds=aq.FREE_KINDS, error=error)
+                       kinds=aq.FREE_KINDS, datasets=sets, runs=runs, error=error)
 
 
 @router.get("/queues/new", name="queue_new")
@@ -63,27 +67,47 @@ def _rate(text: str) -> float | str | None:
         return text
 
 
+def _fields(form: FormData) -> dict[str, Any]:
+    """The new-queue form as typed (shown again with a problem)."""
+    scores = [{"name": str(form.get(f"score_name_{i}") or "").strip(), "kind": str(form.get(f"score_kind_{i}") or ""),
+               "rubric": str(form.get(f"score_rubric_{i}") or ""),
+               "judge": str(form.get(f"score_judge_{i}") or "").strip()} for i in range(SCORE_ROWS)]
+    return {"name": str(form.get("name") or ""), "description": str(form.get("description") or ""),
+            "source": str(form.get("source") or "filter"), "filter": str(form.get("filter") or "").strip(),
+            "dataset": form_id(form.get("dataset")), "dataset_version": str(form.get("dataset_version") or "").strip(),
+            "run": form_id(form.get("run")), "variants": str(form.get("variants") or "").strip(),
+            "rate": str(form.get("rate") or ""), "daily": form.get("daily") == "on",
+            "reviews_per_item": form_id(form.get("reviews_per_item")) or 0,
+            "limit": form_id(form.get("limit")) if form.get("limit") != "0" else 0,
+            "reviewers": [n for n in (form_id(v) for v in form.getlist("reviewers")) if n],
+            "scores": [s for s in scores if s["name"]]}
+
+
+def _source(fields: dict[str, Any]) -> dict[str, Any]:
+    """The source the form chose: a filter (none typed: added by hand), a dataset version or a run
+    (its variants typed as keys or version numbers, separated by commas)."""
+    if fields["source"] == "dataset":
+        return {"kind": "dataset", "dataset": fields["dataset"] or "", "version": fields["dataset_version"] or None}
+    if fields["source"] == "evaluation":
+        wanted = [v.strip() for v in fields["variants"].replace("、", ",").split(",") if v.strip()]
+        return {"kind": "evaluation", "run": fields["run"] or "", "variants": wanted}
+    return {"kind": "filter", "ref": fields["filter"]} if fields["filter"] else {"kind": "manual"}
+
+
 @router.post("/queues/new", name="queue_create")
 def create_queue(request: Request, user: Editor, form: FormData) -> Response:
     session.check_csrf(user, form)
-    scores = [{"name": str(form.get(f"score_name_{i}") or "").strip(), "kind": str(form.get(f"score_kind_{i}") or ""),
-               "rubric": str(form.get(f"score_rubric_{i}") or "")} for i in range(SCORE_ROWS)]
-    fields = {"name": str(form.get("name") or ""), "description": str(form.get("description") or ""),
-              "filter": str(form.get("filter") or "").strip(), "rate": str(form.get("rate") or ""),
-              "daily": form.get("daily") == "on", "reviews_per_item": form_id(form.get("reviews_per_item")) or 0,
-              "limit": form_id(form.get("limit")) if form.get("limit") != "0" else 0,
-              "reviewers": [n for n in (form_id(v) for v in form.getlist("reviewers")) if n],
-              "scores": [s for s in scores if s["name"]]}
+    fields = _fields(form)
     rate = _rate(fields["rate"])
-    body = {"name": fields["name"], "description": fields["description"], "scores": fields["scores"],
-            "reviewers": fields["reviewers"], "reviews_per_item": fields["reviews_per_item"],
-            "limit": aq.DEFAULT_ITEMS if fields["limit"] is None else fields["limit"],
-            "source": {"kind": "filter", "ref": fields["filter"]} if fields["filter"] else {"kind": "manual"},
+    body = {"name": fields["name"], "description": fields["description"], "reviewers": fields["reviewers"],
+            "scores": [{k: v for k, v in sc.items() if k != "judge" or v} for sc in fields["scores"]],
+            "reviews_per_item": fields["reviews_per_item"],
+            "limit": aq.DEFAULT_ITEMS if fields["limit"] is None else fields["limit"], "source": _source(fields),
             "sampling": {"rate": rate, "daily": fields["daily"]} if rate is not None else None}
     try:
         with db(request).write() as s:
             made = aq.create(s, user.principal, body)
-    except (InvalidInput, Conflict) as exc:
+    except (InvalidInput, Conflict, NotFound) as exc:
         return _new_form(request, user, form=fields, error=exc.text(user.locale), status=exc.status)
     return render.redirect(request, "queue", notice="queue_created", queue_id=made["id"])
 

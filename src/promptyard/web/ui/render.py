@@ -113,6 +113,13 @@ def form_id(value: object) -> int | None:
     return numbers.ascii_int(value, lo=1, hi=MAX_ID)
 
 
+def form_number(value: object) -> object:
+    """A number typed into a form (a score) as a number when it is one; anything else as it came, for
+    the service to say why it is not."""
+    number = numbers.ascii_decimal(value)
+    return value if number is None else number
+
+
 # --- links ---------------------------------------------------------------------------------------
 
 def _ui_routes(app: Any) -> list[Any]:

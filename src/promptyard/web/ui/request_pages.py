@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from starlette.routing import NoMatchFound
 
 from promptyard.catalogue import translate
-from promptyard.domain import access, diff, numbers, text_tokens
+from promptyard.domain import access, diff, text_tokens
 from promptyard.domain import query as filters
 from promptyard.errors import InvalidInput
 from promptyard.services import exports, log_stats, log_trends, request_annotations, request_reads, score_configs
@@ -182,7 +182,7 @@ def _annotate(request: Request, user: UiUser, ref: str, kind: request_annotation
 
 @router.post("/requests/{ref}/scores", name="request_score")
 def score(request: Request, ref: Ref, user: Editor, form: FormData):
-    value = _float(form.get("value"))
+    value = render.form_number(form.get("value"))
     payload = {"name": (form.get("name") or "").strip(), "value": value, "comment": form.get("comment") or "",
                "source": "human", "author": user.email}
     return _annotate(request, user, ref, request_annotations.SCORES, payload, form, "requests_score_saved")
@@ -193,12 +193,6 @@ def metadata(request: Request, ref: Ref, user: Editor, form: FormData):
     key = (form.get("key") or "").strip()
     return _annotate(request, user, ref, request_annotations.METADATA, {key: form.get("value") or ""}, form,
                      "requests_metadata_saved")
-
-
-def _float(text: Any) -> Any:
-    """The score as a number when it is one; anything else goes to the service, which says why."""
-    number = numbers.ascii_decimal(text)
-    return text if number is None else number
 
 
 @router.get("/analytics", name="analytics")

@@ -43,9 +43,11 @@ class VersionForm:
                    provider=v.provider or "", model=v.model or "", parameters=_dump(v.parameters or {}))
 
     @classmethod
-    def from_form(cls, form: Any) -> "VersionForm":
+    def from_form(cls, form: Any, prefix: str = "") -> "VersionForm":
+        """`prefix`: the fields' names start with it (a page with several drafts: the playground's
+        a_, b_); the sample values (var_<name>) are the page's, without it."""
         def text(name: str, default: str = "") -> str:
-            value = form.get(name, default)
+            value = form.get(prefix + name, default)
             return value if isinstance(value, str) else default
 
         messages = []
@@ -73,6 +75,13 @@ class VersionForm:
         if self.tools:
             out["tools"] = _load(self.tools, "tools", list)
         return out
+
+    def draft(self) -> dict[str, Any]:
+        """What running the form as an unsaved draft needs (services/playground.py); InvalidInput
+        naming the field when its JSON is off."""
+        kind = self.kind if self.kind in templates.KINDS else "chat"
+        return {"kind": kind, "template": self.template(), "template_format": self.template_format,
+                "model": self.model or None, "parameters": _load(self.parameters or "{}", "parameters", dict)}
 
     def spec(self) -> dict[str, Any]:
         """The version as `publish` takes it; InvalidInput naming the field when something is off."""
