@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import fresh_pg, machine  # noqa: E402
+from common import drop_pg, fresh_pg, machine  # noqa: E402
 
 from promptyard.services import annotation_queues, datasets, evaluations, keys, prompts, providers, versions  # noqa: E402
 from promptyard.services.evaluation_runner import Runner  # noqa: E402
@@ -32,7 +32,7 @@ from promptyard.store.db import Database  # noqa: E402
 from promptyard.store.migrate import upgrade  # noqa: E402
 from tests.fakes.llm import run_fake_llm  # noqa: E402
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/evals_bench_evals"
+PG = f"postgresql+psycopg://postgres@127.0.0.1:5432/evals_bench_evals_{os.getpid()}"  # one per run: runs side by side
 CONCURRENCY = 32
 LATENCY_MS = 200
 
@@ -99,6 +99,8 @@ def main() -> None:
                 took = run(url, args.items, fake.openai_base_url, queue=queue)
                 print(f"| {label} | {'yes' if queue else 'no'} | {args.items:,} | {took:.1f} s | "
                       f"{args.items / took:,.0f} items/s | {floor:.2f} s | {load:.1f} |", flush=True)
+            if url == PG:
+                drop_pg(PG)
     print(machine())
 
 

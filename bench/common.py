@@ -98,6 +98,15 @@ def write_section(name: str, markdown: str) -> None:
 
 def fresh_pg(url: str) -> bool:
     """Drop and create the PostgreSQL database `url` names; False when PostgreSQL is not there."""
+    return _pg_admin(url, create=True)
+
+
+def drop_pg(url: str) -> bool:
+    """Drop the PostgreSQL database `url` names (a bench's own, when it is done)."""
+    return _pg_admin(url, create=False)
+
+
+def _pg_admin(url: str, *, create: bool) -> bool:
     from sqlalchemy import create_engine
 
     base, name = url.rsplit("/", 1)
@@ -105,7 +114,8 @@ def fresh_pg(url: str) -> bool:
     try:
         with admin.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            if create:
+                c.exec_driver_sql(f'CREATE DATABASE "{name}"')
         return True
     except Exception:  # noqa: BLE001
         return False

@@ -339,3 +339,33 @@ def test_a_finished_run_emits_the_evaluation_finished_webhook(database, principa
     payload = body.get("payload", body.get("data", body))
     text = str(payload)
     assert str(run["id"]) in text and "exact_match" in text and "66.66" in text  # 2 of 3 items match
+
+
+def test_items_claimed_ahead_are_cancelled_with_the_run_and_run_once_after_resume(database, principal, fake_llm):
+    conn = connection(database, principal, fake_llm)
+    tag = uuid.uuid4().hex[:6]
+    data = dataset(database, principal, [{"input": {"question": f"{tag}-{i}"}} for i in range(40)])
+    name = f"p-{uuid.uuid4().hex[:6]}"
+    prompt(database, principal, name, "{question}")
+    run = create(database, principal, {"dataset": data, "variants": [{"prompt": name}], "provider": conn,
+                                       "model": "slow-300", "concurrency": 8, "scorers": [{"type": "valid_json"}]})
+    runner = Runner(database, ENGINE, workers=2, poll_s=0.05)  # two at a time, four claimed ahead
+    runner.start()
+    try:
+        wait_for(lambda: sum(i.status == "running" for i in run_items(database, run["id"])) > 2)
+        wait_for(lambda: sum(i.status == "done" for i in run_items(database, run["id"])) >= 4)
+        with database.write() as s:
+            evaluations.cancel(s, principal, run["id"])
+        wait_for(lambda: not {i.status for i in run_items(database, run["id"])} & {"pending", "running"})
+        statuses = [i.status for i in run_items(database, run["id"])]
+        assert set(statuses) == {"done", "cancelled"} and statuses.count("done") < 40
+        with database.write() as s:
+            evaluations.resume(s, principal, run["id"])
+        runner.wake()
+        wait_for(lambda: all(i.status == "done" for i in run_items(database, run["id"])))
+    finally:
+        runner.stop()
+    asked = [r for r in fake_llm.requests if isinstance(r.body, dict) and str(r.body["messages"][-1]["content"])
+             .startswith(tag)]
+    assert len(asked) == 40  # every item called once: none claimed ahead was called and then dropped
+    assert len({i.request_id for i in run_items(database, run["id"])}) == 40

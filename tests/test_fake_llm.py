@@ -425,3 +425,16 @@ def test_judge_models_grade_the_answer_by_the_checklist(oai, claude) -> None:
     assert json.loads(bare)["score"] == 1.0
     plain = oai.chat.completions.create(model="judgement", messages=messages).choices[0].message.content
     assert plain.startswith("echo: Question:")  # only judge and judge-<name> grade
+
+
+def test_flaky_models_tell_how_long_to_wait_and_redirect_models_point_at_metadata(oai, llm) -> None:
+    model = "flaky-429-1-after2.5-" + str(time.monotonic_ns())
+    with pytest.raises(openai.RateLimitError) as raised:
+        oai.chat.completions.create(model=model, messages=[user("x")])
+    assert raised.value.response.headers["retry-after"] == "2.5"
+    assert oai.chat.completions.create(model=model, messages=[user("x")]).choices[0].message.content == "echo: x"
+    first, second = llm.requests.for_path("/v1/chat/completions")[-2:]
+    assert 0 < first.at <= second.at <= time.monotonic()
+    # Not through the SDK: its default HTTP client follows redirects (services/outbound.py's does not).
+    moved = httpx.post(llm.openai_base_url + "/chat/completions", json={"model": "redirect-302", "messages": [user("x")]})
+    assert moved.status_code == 302 and moved.headers["location"] == "http://169.254.169.254/latest/meta-data/"

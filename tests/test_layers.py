@@ -14,15 +14,17 @@ FORBIDDEN = {
     "domain": ("promptyard.store", "promptyard.services", "promptyard.web", "promptyard.sdk", "sqlalchemy",
                "fastapi", "httpx"),
     "store": ("promptyard.services", "promptyard.web", "promptyard.sdk", "fastapi"),
-    "services": ("promptyard.web", "promptyard.sdk", "fastapi", "jinja2", "httpx", "starlette"),
+    "services": ("promptyard.web", "promptyard.sdk", "fastapi", "jinja2", "httpx", "httpx2", "httpcore2", "starlette",
+                 "openai", "anthropic"),
     "sdk": ("promptyard.store", "promptyard.services", "promptyard.web", "sqlalchemy", "fastapi"),
     # The surfaces reach the database through web/context.py, never the store itself.
     "web/api": ("promptyard.web.compat", "promptyard.web.ui", "promptyard.store"),
     "web/compat": ("promptyard.web.api", "promptyard.web.ui", "promptyard.store"),
     "web/ui": ("promptyard.web.api", "promptyard.web.compat", "promptyard.store"),
 }
-# The one home of outbound HTTP calls (LLM providers, webhooks) is the one service that speaks HTTP.
-EXEMPT = {"services/outbound.py": ("httpx",)}
+# The one home of outbound HTTP calls (LLM providers, webhooks) is the one service that speaks HTTP; the
+# one home of LLM calls is the one service that drives the providers' official clients (over outbound's).
+EXEMPT = {"services/outbound.py": ("httpx2", "httpcore2"), "services/llm_calls.py": ("openai", "anthropic")}
 
 
 def imports_of(path: Path, text: str | None = None) -> set[str]:

@@ -18,7 +18,7 @@ SERVER_EXTRA = "pip install 'promptyard[server]'"
 SERVER_MODULES = frozenset({"fastapi", "starlette", "pydantic", "uvicorn", "uvloop", "httptools", "sqlalchemy",
                             "alembic", "psycopg", "jinja2", "pebble", "argon2", "multipart", "python_multipart",
                             "fastapi_offline", "regex", "opentelemetry", "google", "jsonschema", "cryptography",
-                            "markdown_it"})
+                            "markdown_it", "openai", "anthropic", "httpx2", "httpcore2"})
 
 _CLIENT = ("client command: talks to a running server (PROMPTYARD_URL, default http://127.0.0.1:8700, and\n"
            "PROMPTYARD_API_KEY, or --url / --api-key); needs only `pip install promptyard`.")

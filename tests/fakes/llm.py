@@ -25,9 +25,13 @@ Deterministic behaviour, so tests can assert exact values:
   decimal (a point is found when it occurs in the answer, case-insensitively). No checklist: S = 1.
 - Fault injection through the model name: ``fail-<status>`` (e.g. fail-500, fail-429, fail-401) answers with that
   status and the provider's JSON error shape; ``slow-<ms>`` sleeps that long before answering;
-  ``flaky-<status>-<n>[-<anything>]`` answers the first n requests naming that exact model with that status
-  (with ``Retry-After: 0``) and the later ones normally - a 429 or 500 that a retry gets past. Give each test
-  a model name of its own (the suffix): the count is per name, for the server's life.
+  ``flaky-<status>-<n>[-after<seconds>][-<anything>]`` answers the first n requests naming that exact model with
+  that status (with ``Retry-After: <seconds>``, 0 unless given) and the later ones normally - a 429 or 500 that a
+  retry gets past. Give each test a model name of its own (the suffix): the count is per name, for the server's
+  life. ``redirect-<status>`` answers with that 3xx status and ``Location: REDIRECT_TARGET`` (a cloud metadata
+  URL: a client that follows it is caught).
+- Every recorded request carries `at` (time.monotonic() on arrival), so tests can measure the waits between
+  retries.
 
 Use `run_fake_llm()` (context manager) or the session fixture `fake_llm` in-process, or
 ``python -m tests.fakes.llm --port N`` (prints ``READY <port>``; port 0 picks a free one) / `run_fake_llm_process()`.
@@ -62,7 +66,9 @@ TOOL_TRIGGER = "CALL_TOOL"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _FAIL_MODEL = re.compile(r"fail-(\d{3})")
 _SLOW_MODEL = re.compile(r"slow-(\d+)")
-_FLAKY_MODEL = re.compile(r"flaky-(\d{3})-(\d+)(?:-[\w.-]*)?")
+_FLAKY_MODEL = re.compile(r"flaky-(\d{3})-(\d+)(?:-after(\d+(?:\.\d+)?))?(?:-[\w.-]*)?")
+_REDIRECT_MODEL = re.compile(r"redirect-(3\d\d)")
+REDIRECT_TARGET = "http://169.254.169.254/latest/meta-data/"
 _JUDGE_MODEL = re.compile(r"judge(?:-[\w.-]*)?")
 _CHECKLIST = re.compile(r"^\s*Checklist:\s*(.+)$", re.M | re.I)
 
@@ -78,6 +84,7 @@ class RecordedRequest:
     headers: dict[str, str]  # names lower-cased
     body: Any  # parsed JSON; None when the body was empty or not JSON
     client_port: int  # the same port on two requests means the connection was kept alive
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 class RequestLog:
@@ -374,7 +381,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         self.server.requests.append(RecordedRequest(self.command, path, query,
                                                     {k.lower(): v for k, v in self.headers.items()}, body,
-                                                    self.client_address[1]))
+                                                    self.client_address[1], time.monotonic()))
         anthropic = path.startswith("/v1/messages")
         route = _ROUTES.get((self.command, path))
         if route is None:
@@ -386,7 +393,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fail := _FAIL_MODEL.fullmatch(body["model"]):
             return self._error(anthropic, int(fail.group(1)))
         if (flaky := _FLAKY_MODEL.fullmatch(body["model"])) and self.server.count(body["model"]) <= int(flaky.group(2)):
-            return self._error(anthropic, int(flaky.group(1)), headers={"Retry-After": "0"})
+            return self._error(anthropic, int(flaky.group(1)), headers={"Retry-After": flaky.group(3) or "0"})
+        if redirect := _REDIRECT_MODEL.fullmatch(body["model"]):
+            return self._error(anthropic, int(redirect.group(1)), headers={"Location": REDIRECT_TARGET})
         if slow := _SLOW_MODEL.fullmatch(body["model"]):
             time.sleep(int(slow.group(1)) / 1000)
         self._run(route, body, anthropic)
@@ -605,6 +614,9 @@ class FakeLLMServer(ThreadingHTTPServer):
     """The fake provider; `start()` serves it from a daemon thread, `stop()` shuts it down."""
 
     daemon_threads = True  # idle keep-alive connections must not block shutdown
+    # socketserver's default backlog of 5 drops the SYNs of a burst of new connections (32 workers starting
+    # together), which the client's kernel resends after a second: a real provider's queue is long.
+    request_queue_size = 256
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         super().__init__((host, port), _Handler)

@@ -2,7 +2,13 @@
 
 One `Runner` per server process (started by the app's lifespan, web/app.py): a dispatcher thread claims
 pending items of active runs, at most each run's `concurrency` in flight in this process and `workers`
-in all, and hands them to a thread pool. Each item:
+in all, and hands them to a thread pool. It claims half a run's concurrency ahead (in batches, refilled
+when half of that is left), and a worker that finishes an item takes the run's next one claimed ahead
+itself, without waiting for the dispatcher or a claim transaction. A run that stops being active
+(cancelled) has the items claimed ahead cancelled with it at the dispatcher's next pass (it passes at
+every finished item and every `poll_s`; an item may still start in between, as with a claim made just
+before the cancel).
+Each item:
 
 1. is claimed in a short write transaction: status running, attempts + 1, claimed_at now (its lease). On
    PostgreSQL the claim takes `FOR UPDATE SKIP LOCKED`, so several servers share a run without taking the
@@ -23,8 +29,8 @@ in all, and hands them to a thread pool. Each item:
    the run's counts, cost and tokens, and the output added to the annotation queues that follow the run
    (services/queue_sources.py).
 
-A restart loses only the items in flight: their lease runs out (the run's timeout for the call and each
-judge, plus `lease_margin_s`) and they are claimed again; an item's log and scores are written in the
+A restart loses only the items in flight or claimed ahead: their lease runs out (twice the run's timeout
+for the call and each judge - one item's time waiting, one running - plus `lease_margin_s`) and they are claimed again; an item's log and scores are written in the
 same transaction as its "done", so every item is done exactly once.
 """
 
@@ -34,7 +40,8 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -79,6 +86,7 @@ class _Run:
     judges: list[tuple[dict[str, Any], tuple[str, dict, str, dict, str | None]]]
     in_flight: int = 0
     lease_s: float = 0.0
+    ready: deque = field(default_factory=deque)  # claimed, not started yet (under Runner._lock)
 
 
 @dataclass
@@ -86,6 +94,10 @@ class _Claim:
     item_id: int
     run_id: int
     attempt: int
+    variant: str = ""
+    found: bool = False  # the dataset item still exists (its input and expected below)
+    input: Any = None
+    expected: str | None = None
 
 
 @dataclass
@@ -161,33 +173,54 @@ class Runner:
     # --- dispatching -----------------------------------------------------------------------
 
     def dispatch(self) -> int:
-        """One pass: claim what there is room for and submit it; the number of items claimed."""
+        """One pass: start claimed items where there is room, claiming more first when the run's ready items
+        run low; the number of items started or claimed."""
         with self.db.read() as s:
             active = list(s.scalars(select(EvaluationRun.id).where(EvaluationRun.status.in_(evaluations.ACTIVE))
                                     .order_by(EvaluationRun.id)))
-        claimed = 0
+        self._release([run_id for run_id in list(self._runs) if run_id not in active])
+        moved = 0
         for run_id in active:
             if self._stop.is_set():
-                break
-            room = self.workers - self._in_flight
-            if room <= 0:
                 break
             run = self._run(run_id)
             if run is None:
                 continue
-            want = min(room, run.concurrency - run.in_flight)
-            if want <= 0:
-                continue
-            claims = self._claim(run, want)
-            for c in claims:
+            free = max(0, min(self.workers - self._in_flight, run.concurrency - run.in_flight))
+            ahead = run.concurrency // 2  # claimed ahead, so a worker that finishes need not wait for a claim
+            if free + ahead - len(run.ready) > 0 and (len(run.ready) < free or len(run.ready) <= ahead // 2):
+                claims = self._claim(run, free + ahead - len(run.ready))
                 with self._lock:
+                    run.ready.extend(claims)
+                moved += len(claims)
+            for _ in range(free):
+                with self._lock:
+                    if not run.ready:
+                        break
+                    claim = run.ready.popleft()
                     run.in_flight += 1
                     self._in_flight += 1
-                future: Future = self._pool.submit(self._execute, run, c) if self._pool else None
-                if future is None:
-                    self._execute(run, c)
-            claimed += len(claims)
-        return claimed
+                if self._pool is not None:
+                    self._pool.submit(self._execute, run, claim)
+                else:
+                    self._execute(run, claim)
+                moved += 1
+        return moved
+
+    def _release(self, run_ids: list[int]) -> None:
+        """Runs no longer active (cancelled, failed): forget them; their items claimed ahead and not started
+        are cancelled, as cancelling does to pending items."""
+        for run_id in run_ids:
+            with self._lock:  # a worker takes from `ready` only while the run is in self._runs
+                run = self._runs.pop(run_id, None)
+                if run is None or not run.ready:
+                    continue
+                claims, run.ready = list(run.ready), deque()
+            with self.db.write() as s:
+                for c in claims:
+                    s.execute(update(EvaluationItem).where(
+                        EvaluationItem.id == c.item_id, EvaluationItem.status == "running",
+                        EvaluationItem.attempts == c.attempt).values(status="cancelled", claimed_at=None))
 
     def _run(self, run_id: int) -> _Run | None:
         cached = self._runs.get(run_id)
@@ -210,7 +243,8 @@ class Runner:
                 built = _Run(run.id, p, conn, run.model or None, dict(run.params or {}), run.timeout_s,
                              run.max_attempts, run.concurrency, {v["key"]: v for v in run.variants}, templates,
                              [scorers.parse(spec) for spec in run.scorers], judge_list)
-                built.lease_s = run.timeout_s * (1 + len(run.judges)) + self.lease_margin_s
+                # An item claimed ahead may wait for one item's time before its own starts.
+                built.lease_s = 2 * run.timeout_s * (1 + len(run.judges)) + self.lease_margin_s
         except Unavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - the connection or a judge prompt is gone: the run fails
@@ -226,14 +260,14 @@ class Runner:
         with self.db.write() as s:
             row = s.scalar(select(EvaluationRun).where(EvaluationRun.id == run.id).with_for_update())
             if row is None or row.status not in evaluations.ACTIVE:
-                self._runs.pop(run.id, None)
-                return []
+                return []  # the next dispatch releases the run (and what it claimed ahead)
             # Leases that ran out (a stopped server's items in flight) are claimable again.
             s.execute(update(EvaluationItem).where(
                 EvaluationItem.run_id == run.id, EvaluationItem.status == "running",
                 EvaluationItem.claimed_at < now - timedelta(seconds=run.lease_s)).values(status="pending",
                                                                                        claimed_at=None))
-            q = (select(EvaluationItem.id, EvaluationItem.attempts).where(
+            q = (select(EvaluationItem.id, EvaluationItem.attempts, EvaluationItem.variant,
+                        EvaluationItem.dataset_item_id).where(
                 EvaluationItem.run_id == run.id, EvaluationItem.status == "pending",
                 (EvaluationItem.claimed_at.is_(None)) | (EvaluationItem.claimed_at <= now))
                  .order_by(EvaluationItem.id).limit(limit))
@@ -243,15 +277,39 @@ class Runner:
             if not found:
                 self._maybe_finish(s, row)
                 return []
-            s.execute(update(EvaluationItem).where(EvaluationItem.id.in_([i for i, _ in found])).values(
+            s.execute(update(EvaluationItem).where(EvaluationItem.id.in_([f.id for f in found])).values(
                 status="running", attempts=EvaluationItem.attempts + 1, claimed_at=now))
             if row.status == "queued":
                 row.status, row.started_at = "running", row.started_at or now
-            return [_Claim(i, run.id, attempts + 1) for i, attempts in found]
+            # The items' inputs come along: a worker starts calling the provider without a transaction of its own.
+            sources = {d.id: d for d in s.execute(select(DatasetItem.id, DatasetItem.input, DatasetItem.expected).where(
+                DatasetItem.id.in_([f.dataset_item_id for f in found])))}
+            claims = []
+            for f in found:
+                source = sources.get(f.dataset_item_id)
+                claims.append(_Claim(f.id, run.id, f.attempts + 1, f.variant, source is not None,
+                                     source.input if source else None, source.expected if source else None))
+            return claims
 
     # --- one item ----------------------------------------------------------------------------
 
-    def _execute(self, run: _Run, claim: _Claim) -> None:
+    def _execute(self, run: _Run, claim: _Claim | None) -> None:
+        """A worker: this item, then the run's items claimed ahead while there are some (the slot is kept)."""
+        while claim is not None:
+            self._execute_one(run, claim)
+            claim = self._next(run)
+        self._wake.set()
+
+    def _next(self, run: _Run) -> _Claim | None:
+        with self._lock:
+            if run.ready and self._runs.get(run.id) is run and not self._stop.is_set():
+                self._wake.set()  # the dispatcher refills what was claimed ahead
+                return run.ready.popleft()
+            run.in_flight -= 1
+            self._in_flight -= 1
+            return None
+
+    def _execute_one(self, run: _Run, claim: _Claim) -> None:
         try:
             self._execute_item(run, claim)
         except Exception:  # noqa: BLE001 - one item's bug must not stop the others
@@ -261,11 +319,6 @@ class Runner:
                     self._give_up(s, run, claim, "internal error while running the item")
             except Exception:  # noqa: BLE001
                 log.exception("recording the failure of evaluation item %s failed", claim.item_id)
-        finally:
-            with self._lock:
-                run.in_flight -= 1
-                self._in_flight -= 1
-            self._wake.set()
 
     def _messages(self, template: tuple[str, dict, str, dict, str | None], variables: Any) -> list[dict[str, Any]]:
         kind, tpl, fmt, _, _ = template
@@ -283,12 +336,8 @@ class Runner:
                                   params={**params, **run.params}, timeout_s=run.timeout_s)
 
     def _execute_item(self, run: _Run, claim: _Claim) -> None:
-        with self.db.read() as s:
-            item = s.get(EvaluationItem, claim.item_id)
-            source = s.get(DatasetItem, item.dataset_item_id)
-            variant = item.variant
-            inp, expected = (source.input, source.expected) if source is not None else (None, None)
-        if source is None:
+        variant, inp, expected = claim.variant, claim.input, claim.expected
+        if not claim.found:
             with self.db.write() as s:
                 self._give_up(s, run, claim, "the dataset item no longer exists")
             return

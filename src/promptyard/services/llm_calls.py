@@ -11,22 +11,31 @@ Many calls over one connection (a run's workers): load it once, then call withou
 
 `messages` are OpenAI-shaped ({"role": "system" | "user" | "assistant", "content": text or blocks});
 for Anthropic the system messages become its `system` parameter. `params` go into the request body
-(temperature, max_tokens, top_p, stop, ...; Anthropic gets max_tokens 1024 unless given). Calls follow
-services/outbound.py (address rules, deadline `timeout_s` for the whole call, retries on connection
-errors, 429 and 5xx with back-off and Retry-After). Errors: Upstream (502) when the provider answered
-with an error (its status in `upstream_status`; the provider's message, with the secret scrubbed
-out) or not at all; InvalidInput for a refused URL or bad messages. The secret never appears in an
-error, a log line or a record.
+(temperature, max_tokens, top_p, stop, ...; Anthropic gets max_tokens 1024 unless given).
+
+The call is made by the official client of the connection's kind - `openai.OpenAI` (OpenAI, Azure OpenAI
+and any OpenAI-compatible base URL; a query in the base URL, Azure's `?api-version=...`, rides on every
+call) or `anthropic.Anthropic` - built for each call over `outbound.client(policy)`, the pooled HTTP client
+whose every connection is checked by services/outbound.py. Retries are ours, not the SDKs': the clients
+get `max_retries=0` and each attempt runs inside `outbound.attempts` (deadline `timeout_s` for the whole
+call, retries on connection errors, 429 and 5xx with back-off and Retry-After), the same loop webhooks use.
+The clients are given every credential explicitly, so none is taken from the server's environment
+(OPENAI_API_KEY, OPENAI_ORG_ID, ANTHROPIC_API_KEY, ... are never sent to a workspace's provider).
+
+Errors: Upstream (502) when the provider answered with an error (its status in `upstream_status`; the
+provider's message, with the secret scrubbed out) or not at all; InvalidInput for a refused URL or bad
+messages. The secret never appears in an error, a log line or a record.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+import anthropic
+import openai
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,7 +44,6 @@ from promptyard.errors import InvalidInput, NotFound, Upstream
 from promptyard.services import outbound, providers, secrets
 from promptyard.store.models import ProviderConnection
 
-ANTHROPIC_VERSION = "2023-06-01"
 ANTHROPIC_MAX_TOKENS = 1024
 _ROLES = ("system", "user", "assistant", "tool", "developer")
 _RESERVED_PARAMS = frozenset({"model", "messages", "stream"})
@@ -90,10 +98,10 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
     return messages
 
 
-def _endpoint(base_url: str, path: str) -> str:
-    """`path` appended to the base URL's path, its query kept (Azure's ?api-version=...)."""
+def _split_query(base_url: str) -> tuple[str, dict[str, str]]:
+    """The base URL without its query, and the query (Azure's api-version) to send on every call."""
     parts = urlsplit(base_url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + path, parts.query, ""))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), dict(parse_qsl(parts.query))
 
 
 def _text(content: Any) -> str:
@@ -104,25 +112,58 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _request(c: Connection, messages: list[dict[str, Any]], model: str, params: dict[str, Any]) -> tuple[str, dict, dict]:
-    headers = {"content-type": "application/json", **c.headers}
+def _client(c: Connection) -> tuple[openai.OpenAI | anthropic.Anthropic, dict[str, Any]]:
+    """The official client for this connection over the checked HTTP client, and the headers each request
+    adds. The secret goes in the header the connection names (default: OpenAI's bearer token, Anthropic's
+    x-api-key); what the SDK would otherwise take from the environment is given or omitted here."""
+    base_url, query = _split_query(c.base_url)
+    common = {"base_url": base_url, "default_query": query or None, "max_retries": 0,
+              "http_client": outbound.client(c.policy)}
+    named = {c.secret_header: c.secret} if c.secret and c.secret_header else {}
+    if c.kind == "anthropic":
+        named = named or ({"x-api-key": c.secret} if c.secret else {})
+        return anthropic.Anthropic(api_key=c.secret or "", default_headers={**c.headers, **named}, **common), \
+            {"Authorization": anthropic.Omit()}
+    bearer = bool(c.secret) and not named
+    client = openai.OpenAI(api_key=c.secret if bearer else "-", organization=None, project=None,
+                           default_headers={**c.headers, **named, "OpenAI-Organization": openai.Omit(),
+                                            "OpenAI-Project": openai.Omit()}, **common)
+    return client, {} if bearer else {"Authorization": openai.Omit()}
+
+
+def _create(c: Connection, messages: list[dict[str, Any]], model: str, params: dict[str, Any]) -> Any:
+    """The SDK's create call (raw: the answer is read after our retry loop), as a function of the timeout."""
+    client, headers = _client(c)
     if c.kind == "anthropic":
         system = "\n\n".join(_text(m["content"]) for m in messages if m["role"] in ("system", "developer"))
         turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] not in ("system", "developer")]
-        body: dict[str, Any] = {"model": model, "max_tokens": ANTHROPIC_MAX_TOKENS, **params, "messages": turns}
-        if system:
-            body["system"] = system
-        headers["anthropic-version"] = ANTHROPIC_VERSION
-        if c.secret:
-            headers[c.secret_header or "x-api-key"] = c.secret
-        return _endpoint(c.base_url, "/v1/messages"), body, headers
-    body = {"model": model, **params, "messages": messages}
-    if c.secret:
-        if c.secret_header:
-            headers[c.secret_header] = c.secret
-        else:
-            headers["authorization"] = f"Bearer {c.secret}"
-    return _endpoint(c.base_url, "/chat/completions"), body, headers
+        rest = dict(params)
+        max_tokens = rest.pop("max_tokens", ANTHROPIC_MAX_TOKENS)
+        extra = {"system": system} if system else {}
+        return lambda timeout: client.messages.with_raw_response.create(
+            model=model, max_tokens=max_tokens, messages=turns, **extra, extra_body=rest or None,
+            extra_headers=headers, timeout=timeout)
+    return lambda timeout: client.chat.completions.with_raw_response.create(
+        model=model, messages=messages, extra_body=params or None, extra_headers=headers or None, timeout=timeout)
+
+
+def _attempt(create: Any, answered: list[Any]) -> Any:
+    """One attempt for outbound.attempts: the HTTP answer (the SDK's error answers too), or what httpx2
+    raised when none came. The parsed success is kept in `answered`."""
+
+    def attempt(timeout: Any) -> Any:
+        try:
+            raw = create(timeout)
+        except (openai.APIStatusError, anthropic.APIStatusError) as exc:
+            return exc.response
+        except (openai.APIConnectionError, anthropic.APIConnectionError) as exc:
+            if exc.__cause__ is not None:  # httpx2's own error: outbound decides about retrying it
+                raise exc.__cause__ from None
+            raise
+        answered.append(raw)
+        return raw.http_response
+
+    return attempt
 
 
 def _provider_message(body: Any) -> str:
@@ -151,33 +192,38 @@ def complete(source: Session | Connection, connection_id: int | None = None, *, 
     model = model or c.default_model
     if not model:
         raise InvalidInput("errors.llm.no_model", field="model")
-    url, body, headers = _request(c, messages, model, params)
+    answered: list[Any] = []
     started = time.perf_counter()
-    response = outbound.send(c.policy, "POST", url, headers=headers, content=json.dumps(body).encode(),
-                             timeout_s=timeout_s)
+    try:
+        response = outbound.attempts(c.policy, c.base_url, _attempt(_create(c, messages, model, params), answered),
+                                     timeout_s=timeout_s)
+    except (openai.OpenAIError, anthropic.AnthropicError):
+        raise Upstream("errors.outbound.unreachable", url=outbound.shown(c.base_url)) from None
     latency_ms = (time.perf_counter() - started) * 1000
     try:
-        answer = response.json()
-    except ValueError:
+        answer = answered[-1].parse() if response.status_code < 400 and answered else None
+    except (ValueError, openai.OpenAIError, anthropic.AnthropicError):
         answer = None
-    if response.status_code >= 400 or not isinstance(answer, dict):
-        said = secrets.scrub(_provider_message(answer) or response.text[:300], c.secret)[:500]
+    if answer is None or isinstance(answer, str):
+        try:
+            said = _provider_message(response.json())
+        except ValueError:
+            said = ""
+        said = secrets.scrub(said or response.text[:300], c.secret)[:500]
         raise Upstream("errors.llm.provider_error", upstream_status=response.status_code,
                        status=response.status_code, said=said or "-")
     if c.kind == "anthropic":
-        text = "".join(b.get("text", "") for b in answer.get("content") or [] if isinstance(b, dict)
-                       and b.get("type") == "text")
-        usage = answer.get("usage") or {}
-        tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
-        finish = answer.get("stop_reason")
+        text = "".join(getattr(b, "text", "") or "" for b in answer.content or [] if getattr(b, "type", "") == "text")
+        usage = answer.usage
+        tokens_in, tokens_out = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
+        finish = answer.stop_reason
     else:
-        choices = answer.get("choices") or [{}]
-        message = (choices[0] or {}).get("message") or {}
-        text = _text(message.get("content")) if message.get("content") is not None else ""
-        usage = answer.get("usage") or {}
-        tokens_in, tokens_out = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        finish = (choices[0] or {}).get("finish_reason")
-    used = answer.get("model") if isinstance(answer.get("model"), str) else model
+        choice = answer.choices[0] if answer.choices else None
+        text = _text(choice.message.content) if choice is not None and choice.message else ""
+        usage = answer.usage
+        tokens_in, tokens_out = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+        finish = choice.finish_reason if choice is not None else None
+    used = answer.model if isinstance(answer.model, str) and answer.model else model
     tokens_in = tokens_in if isinstance(tokens_in, int) else None
     tokens_out = tokens_out if isinstance(tokens_out, int) else None
     return Completion(text=text, messages=[*messages, {"role": "assistant", "content": text}],

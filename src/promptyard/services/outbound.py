@@ -20,7 +20,12 @@ DNS rebinding - or a redirect cannot reach a refused address):
 
 `send` makes one call with a deadline (the whole call, retries included), retrying connection errors,
 429 and 5xx answers with exponential back-off and jitter, honouring Retry-After (bounded by
-`Policy.max_wait_s` and the deadline).
+`Policy.max_wait_s` and the deadline). `attempts` is that loop around any call that answers with an HTTP
+response: services/llm_calls.py runs the `openai` and `anthropic` clients in it (their own retries off),
+over `client(policy)`, so the rules and the retries are the same for every call.
+
+The HTTP client is `httpx2` (the one the `openai` and `anthropic` packages are built on; they accept no
+other), with its connection pool's network backend replaced by one that checks every address.
 
 The policy comes from the settings (`Policy.from_settings`) and rides in every session's `info`
 (store/db.Database(outbound=...)); `policy_of(session)` finds it.
@@ -35,6 +40,7 @@ import ipaddress
 import random
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,8 +50,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
-import httpcore
-import httpx
+import httpcore2
+import httpx2
 
 from promptyard.errors import InvalidInput, Upstream
 
@@ -243,40 +249,71 @@ def check(url: str, policy: Policy) -> Target:
 # ------------------------------------------------------------------------------------------ the calls
 
 
-class _GuardedBackend(httpcore.SyncBackend):
+class _GuardedBackend(httpcore2.SyncBackend):
     """Connects only to addresses `addresses` let through: the check is made at every connection."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
+                    socket_options: Any = None) -> httpcore2.NetworkStream:
         last: Exception | None = None
         for address in addresses(host.lower().rstrip("."), port, self.policy):
             try:
                 return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
                 last = exc
         assert last is not None
         raise last
 
 
-class _Transport(httpx.HTTPTransport):
+@lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """One context for every client: loading the CA bundle costs ~20 ms of CPU each time."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class _Transport(httpx2.HTTPTransport):
     def __init__(self, policy: Policy) -> None:
-        super().__init__(trust_env=False)
-        # httpx takes no network backend; its pool is replaced by one that connects through the guard.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl.create_default_context(cafile=certifi.where()), max_connections=200,
-            max_keepalive_connections=50, keepalive_expiry=5.0, network_backend=_GuardedBackend(policy))
+        super().__init__(verify=_ssl_context(), trust_env=False)
+        # httpx2 takes no network backend; its pool is replaced by one that connects through the guard.
+        self._pool = httpcore2.ConnectionPool(
+            ssl_context=_ssl_context(), max_connections=200, max_keepalive_connections=50, keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(policy))
 
 
-@lru_cache(maxsize=16)
-def client(policy: Policy) -> httpx.Client:
-    """One pooled client per policy (connections are kept alive between calls, across threads)."""
-    return httpx.Client(transport=_Transport(policy), trust_env=False, follow_redirects=False)
+class _Clients:
+    """One pooled client per policy (connections are kept alive between calls, across threads), built once
+    even when a run's 32 workers ask for it at the same moment (lru_cache would build it 32 times)."""
+
+    MAX = 16
+
+    def __init__(self) -> None:
+        self._by_policy: dict[Policy, httpx2.Client] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, policy: Policy) -> httpx2.Client:
+        found = self._by_policy.get(policy)
+        if found is not None:
+            return found
+        with self._lock:
+            if policy not in self._by_policy:
+                if len(self._by_policy) >= self.MAX:
+                    self._by_policy.pop(next(iter(self._by_policy)))  # the oldest; its pool closes when unused
+                self._by_policy[policy] = httpx2.Client(transport=_Transport(policy), trust_env=False,
+                                                        follow_redirects=False)
+            return self._by_policy[policy]
+
+    def cache_clear(self) -> None:
+        """Forget every client: the next call opens new connections (and checks their addresses again)."""
+        with self._lock:
+            self._by_policy.clear()
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+client = _Clients()
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
     raw = response.headers.get("retry-after")
     if not raw:
         return None
@@ -298,42 +335,55 @@ def backoff(policy: Policy, attempt: int) -> float:
     return min(policy.max_wait_s, policy.backoff_s * (2 ** attempt)) * (0.5 + random.random() / 2)
 
 
+Attempt = Callable[[httpx2.Timeout], httpx2.Response]
+
+
 def send(policy: Policy, method: str, url: str, *, headers: dict[str, str] | None = None,
          content: bytes | None = None, timeout_s: float | None = None, retries: int | None = None,
-         sleep: Callable[[float], None] = time.sleep) -> httpx.Response:
+         sleep: Callable[[float], None] = time.sleep) -> httpx2.Response:
     """One outbound call under the rules above. Returns the answer (also a final 429/5xx once the
     retries or the deadline are spent); raises InvalidInput when a rule refuses the target and
     Upstream when no answer came (unreachable, timed out) or the answer was a redirect."""
+    return attempts(policy, url, lambda timeout: client(policy).request(method, url, headers=headers, content=content,
+                                                                        timeout=timeout),
+                    timeout_s=timeout_s, retries=retries, sleep=sleep)
+
+
+def attempts(policy: Policy, url: str, attempt: Attempt, *, timeout_s: float | None = None,
+             retries: int | None = None, sleep: Callable[[float], None] = time.sleep) -> httpx2.Response:
+    """`attempt(timeout)` (a call to `url` through `client(policy)`) until it answers with something else
+    than 429/5xx, under the deadline and the retries of `send`. `attempt` returns the answer, also an
+    error answer, and raises what httpx2 raises when no answer came. A URL that is not http(s) is refused
+    before any attempt."""
     _split(url)
     deadline = time.monotonic() + (timeout_s if timeout_s and timeout_s > 0 else policy.timeout_s)
     retries = policy.retries if retries is None else retries
-    attempt = 0
+    attempt_no = 0
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise Upstream("errors.outbound.timeout", url=shown(url))
         try:
-            response = client(policy).request(method, url, headers=headers, content=content,
-                                              timeout=httpx.Timeout(remaining, connect=min(remaining, 10.0)))
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-            wait = backoff(policy, attempt)
-            if attempt >= retries or time.monotonic() + wait >= deadline:
-                if isinstance(exc, httpx.ConnectTimeout):
+            response = attempt(httpx2.Timeout(remaining, connect=min(remaining, 10.0)))
+        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.RemoteProtocolError) as exc:
+            wait = backoff(policy, attempt_no)
+            if attempt_no >= retries or time.monotonic() + wait >= deadline:
+                if isinstance(exc, httpx2.ConnectTimeout):
                     raise Upstream("errors.outbound.timeout", url=shown(url)) from None
                 raise Upstream("errors.outbound.unreachable", url=shown(url)) from None
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             raise Upstream("errors.outbound.timeout", url=shown(url)) from None
-        except httpx.TransportError:
+        except httpx2.TransportError:
             raise Upstream("errors.outbound.unreachable", url=shown(url)) from None
         else:
             if 300 <= response.status_code < 400:
                 raise Upstream("errors.outbound.redirect", url=shown(url), status=response.status_code,
                                location=shown(response.headers.get("location", "")), upstream_status=response.status_code)
-            if response.status_code not in RETRY_STATUSES or attempt >= retries:
+            if response.status_code not in RETRY_STATUSES or attempt_no >= retries:
                 return response
             told = _retry_after(response)
-            wait = min(policy.max_wait_s, told) if told is not None else backoff(policy, attempt)
+            wait = min(policy.max_wait_s, told) if told is not None else backoff(policy, attempt_no)
             if time.monotonic() + wait >= deadline:
                 return response
         sleep(wait)
-        attempt += 1
+        attempt_no += 1
