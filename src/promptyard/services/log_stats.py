@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from promptyard.domain import access, query, score_stats, stats
 from promptyard.domain.records import Principal
 from promptyard.services import score_configs
-from promptyard.store import bulk, query_plan, rollups, value_lists
+from promptyard.store import bulk, query_plan, rollups, statement_plans, value_lists
 from promptyard.store.models import RedactionCount, Request, Score
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
@@ -30,8 +30,13 @@ QUANTILES = (50, 95)
 def per_version(session: Session, p: Principal, *, prompt: str | None = None,
                 node: query.Node | None = None) -> list[dict[str, Any]]:
     access.require(p, "read")
-    items = _from_totals(session, p, prompt) if node is None else _from_logs(session, p, prompt, node)
-    _typed(session, p, prompt, node, items)
+    if node is None:
+        items = _from_totals(session, p, prompt)
+        _typed(session, p, prompt, node, items)
+    else:
+        with statement_plans.for_values(session):  # the filter's values decide the plan
+            items = _from_logs(session, p, prompt, node)
+            _typed(session, p, prompt, node, items)
     return sorted(items, key=lambda i: (i["prompt"] is None, i["prompt"] or "", i["version"] or 0))
 
 
