@@ -5,7 +5,7 @@ PostgreSQL switches a prepared statement to its generic plan when that looks che
 with the values unknown. For a statement whose values decide the plan that is a trap. The filtered
 analytics (services/log_stats.py) with a workspace, key and value unknown are estimated at a few
 dozen matching rows, so the generic plan gives up the parallel worker and sorts the score rows on
-disk instead of hashing them: at 32,000 matches of 1,000,000 logs a quarter to a third slower than
+disk instead of hashing them: at 32,000 matches of 1,000,000 logs 25-30% slower than
 the plan for the values (docs/benchmarks.md), and a long-running server reaches it after ten calls
 on a pooled connection (tests/test_log_stats_pass.py counts the plans). `for_values` plans each statement run
 inside it for its own values (~1 ms of planning each time). PostgreSQL reads run in autocommit
