@@ -178,3 +178,32 @@ def test_numbers_travel_exactly(database):
     for g in range(3):
         assert sorted(value_lists.read(got[g])) == sorted(values[g::3])
     assert value_lists.read(got[3]) == []
+
+
+def test_the_statement_is_planned_for_its_values_however_often_it_runs(api, database):
+    """PostgreSQL: psycopg prepares a statement run five times on a connection, and PostgreSQL may then
+    plan it once for unknown values (a generic plan: serial, score rows sorted on disk at 32,000
+    matches). Run past both thresholds on one connection, the analytics statement is still planned
+    for its values every time (store/statement_plans.py), and the statistics stay the same."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite plans every statement anew")
+    from sqlalchemy import text
+
+    from promptyard.domain import query
+    from promptyard.services import log_stats
+
+    api.post("/api/v1/publish", json={**CHAT, "name": "ana/plans"})
+    rng = random.Random(18)
+    ingest(api, *(timed_log(rng.lognormvariate(6, 0.5), prompt={"name": "ana/plans", "version": 1},
+                            metadata={"env": "plans"}, scores=[{"name": "q", "value": rng.randint(0, 100)}])
+                  for _ in range(40)))
+    node = query.parse('metadata.env = "plans"')
+    with database.read() as s:
+        first = log_stats.per_version(s, api.principal, node=node)
+        for _ in range(14):
+            assert log_stats.per_version(s, api.principal, node=node) == first
+        plans = s.execute(text("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                               "WHERE statement LIKE 'WITH matches AS MATERIALIZED%'")).all()
+        assert s.scalar(text("SHOW plan_cache_mode")) == "auto"  # the connection goes back to the pool as it was
+    assert plans and all(generic == 0 and custom > 0 for generic, custom in plans), plans
+    assert first[0]["count"] == 40

@@ -7,7 +7,8 @@ Over all of a workspace's logs (or one prompt's) they come from the running tota
 store/rollups.py, a few milliseconds whatever the number of logs, with latency percentiles
 within 1% (a histogram). With a filter they are computed exactly from the matching logs, in one
 statement, the percentiles in Python from each version's latencies (bench/bench_analytics.py;
-docs/benchmarks.md has the figures)."""
+docs/benchmarks.md has the figures). On PostgreSQL every statement here is planned for the filter's
+values, never generically (store/statement_plans.py: a generic plan is serial and sorts on disk)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from promptyard.domain import access, query, score_stats, stats
 from promptyard.domain.records import Principal
 from promptyard.services import score_configs
-from promptyard.store import bulk, query_plan, rollups, value_lists
+from promptyard.store import bulk, query_plan, rollups, statement_plans, value_lists
 from promptyard.store.models import RedactionCount, Request, Score
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
@@ -30,8 +31,9 @@ QUANTILES = (50, 95)
 def per_version(session: Session, p: Principal, *, prompt: str | None = None,
                 node: query.Node | None = None) -> list[dict[str, Any]]:
     access.require(p, "read")
-    items = _from_totals(session, p, prompt) if node is None else _from_logs(session, p, prompt, node)
-    _typed(session, p, prompt, node, items)
+    with statement_plans.for_values(session):  # a filter's values decide the plan
+        items = _from_totals(session, p, prompt) if node is None else _from_logs(session, p, prompt, node)
+        _typed(session, p, prompt, node, items)
     return sorted(items, key=lambda i: (i["prompt"] is None, i["prompt"] or "", i["version"] or 0))
 
 
@@ -135,7 +137,8 @@ def redactions(session: Session, p: Principal, *, prompt: str | None = None,
         RedactionCount.workspace_id == p.workspace_id)
     if node is not None or prompt:
         q = q.where(RedactionCount.request_id.in_(select(Request.id).where(*_matching(session, p, prompt, node))))
-    rows = session.execute(q.group_by(RedactionCount.kind).order_by(RedactionCount.kind)).all()
+    with statement_plans.for_values(session):
+        rows = session.execute(q.group_by(RedactionCount.kind).order_by(RedactionCount.kind)).all()
     return {kind: {"spans": int(spans), "requests": n} for kind, spans, n in rows}
 
 
