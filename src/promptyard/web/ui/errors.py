@@ -61,7 +61,7 @@ def from_domain(exc: PromptyardError, request: Request | None = None) -> HTMLRes
     return _page(exc.status, key, exc, headers=retry_after(exc))
 
 
-def from_validation(exc: RequestValidationError) -> HTMLResponse:
+def from_validation(exc: RequestValidationError, request: object = None) -> HTMLResponse:
     # UI routes parse their own forms; this is a malformed URL (e.g. a non-numeric id).
     return _page(404 if any("path" in e.get("loc", ()) for e in exc.errors()) else 422, "error.bad_address")
 
