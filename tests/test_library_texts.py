@@ -85,6 +85,9 @@ def test_broken_json_body_by_line_and_column(api):
     assert error["message"] == "body: JSON として読めません: ここに値が必要です（4 行 1 列目）", error
     english = api.post("/api/v1/datasets", content=body, headers={"Content-Type": "application/json"})
     assert english.json()["error"]["message"] == "body: not valid JSON: a value is expected here (line 4, column 1)"
+    not_utf8 = api.post("/api/v1/datasets", content=b"\xff\xfe{",
+                      headers={**JA, "Content-Type": "application/json"})
+    assert _ja(not_utf8)["message"] == "body: JSON として読めません（UTF-8 のテキストにしてください）"
 
 
 # -- every error type our schemas can produce has its own words -----------------------------------------

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from promptyard import catalogue
+from promptyard.catalogue import Text
 from promptyard.domain import library_texts
 from promptyard.errors import PromptyardError, retry_after
 from promptyard.web.request_ids import log_unexpected
@@ -92,10 +93,12 @@ def from_validation(exc: RequestValidationError, request: Request | None = None)
     return JSONResponse(_body("invalid_input", message, problems), status_code=422)
 
 
-def from_http(exc: HTTPException) -> JSONResponse:
+def from_http(exc: HTTPException, request: Request | None = None) -> JSONResponse:
     if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
-        return JSONResponse(_body("invalid_input", "body: not valid JSON (it must be UTF-8 text)",
-                                  [{"field": "body", "problem": "not UTF-8 JSON"}]), status_code=422)
+        problem = Text("errors.library.json_not_utf8").render(_lang(request))
+        message = Text("errors.library.field_problem", field="body", problem=problem).render(_lang(request))
+        return JSONResponse(_body("invalid_input", message, [{"field": "body", "problem": problem,
+                                                              "type": "json_invalid"}]), status_code=422)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     return JSONResponse(_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))

@@ -37,7 +37,7 @@ def from_validation(exc: RequestValidationError, request: object = None) -> JSON
     return answer(400, f"{where}: {first.get('msg', 'invalid')}")
 
 
-def from_http(exc: HTTPException) -> JSONResponse:
+def from_http(exc: HTTPException, request: object = None) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     return answer(exc.status_code, message, getattr(exc, "headers", None))
 

@@ -66,7 +66,7 @@ def from_validation(exc: RequestValidationError, request: object = None) -> HTML
     return _page(404 if any("path" in e.get("loc", ()) for e in exc.errors()) else 422, "error.bad_address")
 
 
-def from_http(exc: HTTPException) -> HTMLResponse | RedirectResponse:
+def from_http(exc: HTTPException, request: object = None) -> HTMLResponse | RedirectResponse:
     if exc.status_code == 401:
         location = (getattr(exc, "headers", None) or {}).get("Location")
         return RedirectResponse(location, status_code=303) if location else _to_login()
