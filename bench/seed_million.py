@@ -158,10 +158,10 @@ def _children(s, ws, rng, first: int, batch: list[dict]) -> None:  # noqa: ANN00
                     "comment": "", "source": "api", "author": "seed"}]
         tags.append({"request_id": rid, "workspace_id": ws, "tag": "bench"})
         version = rollups.key(r["prompt_name"], r["version_number"])
-        changes.request(version, status=r["status"], total_tokens=r["total_tokens"], cost=r["cost"],
-                        latency_ms=r["latency_ms"])
+        changes.request(version, at=r["start_time"], status=r["status"], total_tokens=r["total_tokens"],
+                        cost=r["cost"], latency_ms=r["latency_ms"])
         for sc in scores[-2:]:
-            changes.score(version, sc["name"], sc["value"])
+            changes.score(version, sc["name"], sc["value"], at=r["start_time"])
     changes.apply(s, ws)
     s.execute(insert(RequestMetadata.__table__), meta)
     s.execute(insert(Score.__table__), scores)

@@ -69,3 +69,67 @@ def test_hours_are_local_including_a_zone_half_an_hour_off_utc(database, princip
     assert v1["errors"][hour["21 00"]] == 1 and v1["scores"]["q"][hour["21 00"]] == (1, 80.0)
     assert [(h.hour, h.minute) for h in india["hours"]] == [(15, 0), (16, 0), (17, 0)]
     assert india["series"][0]["count"] == [0, 0, 2]  # 11:59Z is 17:29 IST, 12:00Z 17:30 IST: both in 17:00
+
+
+def test_per_day_from_the_running_totals_is_exact_under_concurrent_writes(database, principal):  # noqa: ANN001
+    """12 writers ingest overlapping batches (replays included) of logs spread over 5 days and their
+    hours, re-score each other's logs, and erase some, all at once: the trends read from the running
+    totals per hour (no filter) equal those counted from the logs (a filter that matches every log),
+    per local day and per local hour, in Tokyo and in New York (daylight saving ends in the period)."""
+    import random
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from promptyard.services import erasure, request_annotations
+    from promptyard.store.models import HourTotals
+
+    with database.write() as s:
+        pid = prompts.create(s, principal, name="busy").id
+        for n in (1, 2, 3):
+            versions.publish(s, principal, pid, {"messages": [{"role": "user", "content": f"v{n}"}], "commit_message": "c"})
+    now = datetime(2026, 11, 3, 12, 0, tzinfo=timezone.utc)  # New York left daylight saving on 11-01
+    ids = [str(uuid.uuid4()) for _ in range(360)]
+
+    def one(i: int) -> dict:
+        at = now - timedelta(minutes=(i * 37) % (5 * 24 * 60))
+        return log(id=ids[i], start_time=at.isoformat(), end_time=(at + timedelta(seconds=1)).isoformat(),
+                   prompt={"name": "busy", "version": 1 + i % 3}, status="error" if i % 7 == 0 else "ok",
+                   scores=[{"name": "q", "value": i % 101}, {"name": "r", "value": i % 5}])
+
+    def writer(w: int) -> None:
+        rng = random.Random(w)
+        for first in (w * 30, (w * 30 + 11) % 360):  # the second batch overlaps another writer's
+            with database.write() as s:
+                request_ingest.ingest(s, principal, [one(i % 360) for i in range(first, first + 30)], max_batch=100)
+        for i in rng.sample(range(w * 30 + 30), 8):
+            with database.write() as s:
+                request_annotations.annotate(s, principal, ids[i], request_annotations.SCORES,
+                                             {"name": "q", "value": rng.randrange(101)}, grace_s=60)
+        erasure.erase_one(database, principal, ids[w * 30 + 3])
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(writer, range(12)))
+    every = query.parse('status = "ok" OR status = "error"')
+    with database.read() as s:
+        for tz in ("Asia/Tokyo", "America/New_York"):
+            totals = log_trends.per_day(s, principal, days=7, tz=tz, now=now)
+            logs = log_trends.per_day(s, principal, days=7, tz=tz, now=now, node=every)
+            _same(totals, logs)
+            assert 348 <= sum(sum(x["count"]) for x in totals["series"]) < 360  # an erased log may be replayed
+            _same(log_trends.per_hour(s, principal, hours=72, tz=tz, now=now),
+                  log_trends.per_hour(s, principal, hours=72, tz=tz, now=now, node=every))
+        kept = s.scalar(select(func.sum(HourTotals.requests)).where(HourTotals.workspace_id == principal.workspace_id))
+        assert kept == sum(sum(x["count"]) for x in totals["series"])  # the totals were read (the period has all)
+
+
+def _same(totals: dict, logs: dict) -> None:
+    assert len(totals["series"]) == len(logs["series"]) == 3
+    for t, e in zip(totals["series"], logs["series"], strict=True):
+        assert (t["prompt"], t["version"], t["count"], t["errors"]) == (e["prompt"], e["version"], e["count"], e["errors"])
+        assert t["scores"].keys() == e["scores"].keys() == {"q", "r"}
+        for name, days in t["scores"].items():
+            for a, b in zip(days, e["scores"][name], strict=True):
+                assert (a is None and b is None) or (a[0] == b[0] and abs(a[1] - b[1]) < 1e-9), (name, a, b)

@@ -62,6 +62,39 @@ def test_upgrade_fills_version_totals_from_stored_logs(empty_url):
         db.dispose()
 
 
+def test_upgrade_fills_hour_totals_from_stored_logs(empty_url):
+    """0021 adds up the logs stored before it per version and UTC hour, as ingest keeps them: the
+    trends read from those totals equal the trends counted from the logs."""
+    from promptyard.domain import query
+    from promptyard.services import log_trends
+
+    db = Database(empty_url)
+    try:
+        upgrade(db.engine, "0018")
+        with db.write() as s:
+            ws, _ = keys.ensure_workspace(s, "m")
+            t0 = datetime(2026, 11, 1, 10, 59, 59, 999_000, tzinfo=timezone.utc)
+            rows = [{"workspace_id": ws, "client_id": f"c{i}", "received_at": t0, "start_time": t0 + timedelta(
+                     minutes=40 * i), "input": {}, "output": {}, "parameters": {}, "status": "error" if i % 3 else "ok",
+                     "tags": [], "source": "api", "prompt_name": "a" if i % 2 else None,
+                     "version_number": 1 if i % 2 else None} for i in range(8)]
+            s.execute(sa.Table("requests", sa.MetaData(), *[sa.Column(c.name, c.type) for c in Request.__table__.c
+                                                            if c.name != "id"]).insert(), rows)
+            ids = s.scalars(select(Request.id).order_by(Request.client_id)).all()
+            s.execute(text("INSERT INTO scores (workspace_id, request_id, name, value, comment, source, author, "
+                           "created_at, updated_at) VALUES (:ws, :rid, 'q', :v, '', 'api', '', :t, :t)"),
+                      [{"ws": ws, "rid": rid, "v": 10 * i, "t": t0} for i, rid in enumerate(ids)])
+        upgrade(db.engine)
+        p, now = keys.system_principal(ws), datetime(2026, 11, 1, 20, tzinfo=timezone.utc)
+        with db.read() as s:
+            totals = log_trends.per_hour(s, p, hours=12, tz="UTC", now=now)
+            logs = log_trends.per_hour(s, p, hours=12, tz="UTC", now=now, node=query.parse('status = "ok" OR status = "error"'))
+        assert totals == logs and sum(sum(x["count"]) for x in totals["series"]) == 8
+        assert {(x["prompt"], x["version"]) for x in totals["series"]} == {("a", 1), (None, None)}
+    finally:
+        db.dispose()
+
+
 def _requests_before_0008() -> sa.Table:
     """The requests table as it was before 0008 (which stores each text once, as JSON only)."""
     cols = [sa.Column(c.name, JSONType if c.name in ("input", "output") else c.type, primary_key=c.primary_key)

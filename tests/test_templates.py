@@ -146,10 +146,10 @@ def test_fstring_syntax_error_on_a_later_line_names_line_and_column():
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("Hi {{ name }", "unexpected '}'"),
-        ("{% for x in xs %}{{ x }}", "Unexpected end of template"),
-        ("{% if a %}x{% endfor %}", "Encountered unknown tag 'endfor'"),
-        ("{{ x|no_such_filter }}", "No filter named 'no_such_filter'"),
+        ("Hi {{ name }", "'}' is not expected here"),
+        ("{% for x in xs %}{{ x }}", "the template ends inside the 'for' block: close it with 'endfor' or 'else'"),
+        ("{% if a %}x{% endfor %}", "unknown tag 'endfor' inside the 'if' block"),
+        ("{{ x|no_such_filter }}", "there is no filter named 'no_such_filter'"),
         ("{% include 'other' %}", "'{% include %}' is not available in prompt templates"),
         ("{% extends 'base' %}", "'{% extends %}' is not available"),
         ("{% import 'm' as m %}", "'{% import %}' is not available"),

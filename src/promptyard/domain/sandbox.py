@@ -37,6 +37,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import soft_str
 
 from promptyard.catalogue import Text
+from promptyard.domain import library_texts
 from promptyard.domain.render_limits import (
     DEFAULT_LIMITS,
     MAX_INT_BITS,
@@ -325,8 +326,7 @@ def _compile_errors(field: str, build, source: str, *args):
     try:
         return build(source, *args)
     except TemplateSyntaxError as exc:
-        message = (exc.message or "syntax error").rstrip(".")
-        raise InvalidInput("errors.templates.reason_line_lineno", field=field, reason=_short(message),
+        raise InvalidInput("errors.templates.reason_line_lineno", field=field, reason=library_texts.jinja_reason(exc.message),
                            lineno=exc.lineno,
                            details={"field": field, "line": exc.lineno}) from None
     except _Refused as exc:
@@ -387,10 +387,10 @@ def _render_one(field: str, source: str, variables: dict, strict: bool, st: Rend
     except RenderError as exc:
         raise RenderError("errors.templates.in_field", field=field, reason=exc.as_text(), details=details) from None
     except UndefinedError as exc:
-        raise UndefinedVariable("errors.templates.in_field", field=field, reason=_short(exc.message),
+        raise UndefinedVariable("errors.templates.in_field", field=field, reason=library_texts.jinja_reason(exc.message),
                                 details=details) from None
     except SecurityError as exc:
-        raise RenderError("errors.templates.security_violation", field=field, exc=_short(exc),
+        raise RenderError("errors.templates.security_violation", field=field, exc=library_texts.jinja_reason(str(exc)),
                           details=details) from None
     except RecursionError:
         raise RenderError("errors.templates.template_recursion_too_deep", field=field, details=details) from None

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, Iterator
 from sqlalchemy.orm import Session
 
 from promptyard.domain import datasets as dd
+from promptyard.domain import library_texts
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput
 from promptyard.services import datasets, redaction
@@ -87,7 +88,7 @@ def _jsonl_rows(file: BinaryIO) -> Iterator[dd.Item]:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise dd.Located(InvalidInput("errors.datasets.bad_json", reason=exc.msg), "errors.datasets.at_row",
+            raise dd.Located(InvalidInput("errors.datasets.bad_json", reason=library_texts.json_reason(exc.msg)), "errors.datasets.at_row",
                              line=number, column=exc.colno) from None
         if isinstance(raw, dict):
             raw = {k: v for k, v in raw.items() if k not in EXPORT_ONLY}
@@ -143,7 +144,7 @@ def _csv_item(header: list[str], row: list[str], line: int) -> dd.Item:
                 try:
                     raw["input"] = json.loads(cell)
                 except json.JSONDecodeError as exc:
-                    raise dd.Located(InvalidInput("errors.datasets.bad_json", reason=exc.msg),
+                    raise dd.Located(InvalidInput("errors.datasets.bad_json", reason=library_texts.json_reason(exc.msg)),
                                      "errors.datasets.at_row", line=line, column=column) from None
         else:
             variables[name] = cell

@@ -55,7 +55,7 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
     r = Request
     rows = session.execute(
         select(r.id, r.client_id, r.prompt_name, r.version_number, r.status, r.total_tokens, r.cost, r.latency_ms,
-               r.experiment_id, r.routing, r.input, r.output)
+               r.start_time, r.experiment_id, r.routing, r.input, r.output)
         .where(r.workspace_id == workspace_id, bulk.one_of(r.id, ids)).order_by(r.id).with_for_update()).all()
     if not rows:
         return 0
@@ -69,10 +69,10 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
         version = rollups.key(row.prompt_name, row.version_number)
         unit = experiment_records.unit_key(row.experiment_id, row.version_number, (row.routing or {}).get("rule"),
                                            (row.routing or {}).get("unit"))
-        changes.request(version, status=row.status, total_tokens=row.total_tokens, cost=row.cost,
+        changes.request(version, at=row.start_time, status=row.status, total_tokens=row.total_tokens, cost=row.cost,
                         latency_ms=row.latency_ms, sign=-1, unit=unit)
         for name, value in scores.get(row.id, ()):
-            changes.score(version, name, value, sign=-1, unit=unit)
+            changes.score(version, name, value, at=row.start_time, sign=-1, unit=unit)
     session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == workspace_id,
                                                 bulk.one_of(PendingUpdate.client_id, [row.client_id for row in rows])))
     text_search.remove(session, [(row.id, workspace_id, text_of(row.input), text_of(row.output)) for row in rows])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import and_, bindparam, delete, or_, select, update
@@ -50,6 +50,7 @@ class Target:
     id: int
     version: rollups.Key
     unit: UnitKey | None
+    at: datetime  # its start time (the hour its scores count in)
 
 
 def _locked(session: Session, workspace_id: int, cond: Any) -> dict[int, tuple[str, Target]]:
@@ -59,10 +60,10 @@ def _locked(session: Session, workspace_id: int, cond: Any) -> dict[int, tuple[s
     # writers of overlapping requests never wait for each other in a cycle.
     rows = session.execute(
         select(Request.id, Request.client_id, Request.prompt_name, Request.version_number, Request.experiment_id,
-               Request.routing).where(Request.workspace_id == workspace_id, cond)
+               Request.routing, Request.start_time).where(Request.workspace_id == workspace_id, cond)
         .order_by(Request.id).with_for_update()).all()
     return {r.id: (r.client_id, Target(r.id, rollups.key(r.prompt_name, r.version_number),
-                                      unit(r.experiment_id, r.version_number, r.routing))) for r in rows}
+                                      unit(r.experiment_id, r.version_number, r.routing), r.start_time)) for r in rows}
 
 
 def targets(session: Session, p: Principal, refs: Iterable[str]) -> dict[str, Target]:
@@ -162,8 +163,8 @@ def _apply_scores(session: Session, p: Principal, items: list[Item], changes: ro
     for t, s in items:
         k = (t.id, s["name"])
         if k in current:
-            changes.score(t.version, s["name"], current[k], sign=-1, unit=t.unit)
-        changes.score(t.version, s["name"], s["value"], unit=t.unit)
+            changes.score(t.version, s["name"], current[k], at=t.at, sign=-1, unit=t.unit)
+        changes.score(t.version, s["name"], s["value"], at=t.at, unit=t.unit)
         current[k], latest[k] = s["value"], s
     now = utcnow()
     old = [{"sid": stored[k][0], "v": s["value"], "c": s["comment"], "src": s["source"], "a": s["author"] or p.actor,
@@ -403,10 +404,10 @@ def _move_totals(session: Session, p: Principal, row: Request, new: rollups.Key,
     changes = rollups.Changes()
     scores = session.execute(select(Score.name, Score.value).where(Score.request_id == row.id)).all()
     for version, where, sign in ((old, old_unit, -1), (new, new_unit, 1)):
-        changes.request(version, status=row.status, total_tokens=row.total_tokens, cost=row.cost,
+        changes.request(version, at=row.start_time, status=row.status, total_tokens=row.total_tokens, cost=row.cost,
                         latency_ms=row.latency_ms, sign=sign, unit=where)
         for name, value in scores:
-            changes.score(version, name, value, sign=sign, unit=where)
+            changes.score(version, name, value, at=row.start_time, sign=sign, unit=where)
     changes.apply(session, p.workspace_id)
 
 

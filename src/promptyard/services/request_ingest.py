@@ -162,10 +162,10 @@ def _store(session: Session, p: Principal, rows: list[dict], logs: list[rl.Norma
         scores += [score_row(p, rid, s) for s in log.scores]
         version = rollups.key(row["prompt_name"], row["version_number"])
         where = unit(row["experiment_id"], row["version_number"], row["routing"])
-        changes.request(version, status=row["status"], total_tokens=row["total_tokens"], cost=row["cost"],
+        changes.request(version, at=row["start_time"], status=row["status"], total_tokens=row["total_tokens"], cost=row["cost"],
                         latency_ms=row["latency_ms"], unit=where)
         for sc in log.scores:
-            changes.score(version, sc["name"], sc["value"], unit=where)
+            changes.score(version, sc["name"], sc["value"], at=row["start_time"], unit=where)
     for model, values in ((RequestMetadata, meta), (RequestTag, tags), (Score, scores), (RedactionCount, redacted)):
         bulk.insert(session, model.__table__, values)
     text_search.add(session, texts)

@@ -462,6 +462,35 @@ class ScoreTotals(Base):
     sum_sq: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class HourTotals(Base):
+    """Requests and errors of a version in one UTC hour (`hour`: its start), for trends over time."""
+
+    __tablename__ = "hour_totals"
+    __table_args__ = (UniqueConstraint("workspace_id", "hour", "prompt_name", "version_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    prompt_name: Mapped[str] = mapped_column(String(500))
+    version_number: Mapped[int] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class HourScoreTotals(Base):
+    """n and sum of one score name's values over a version's requests that started in one UTC hour."""
+
+    __tablename__ = "hour_score_totals"
+    __table_args__ = (UniqueConstraint("workspace_id", "hour", "prompt_name", "version_number", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    prompt_name: Mapped[str] = mapped_column(String(500))
+    version_number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class PendingUpdate(Base):
     """Scores/metadata/tags sent for a request id whose log has not arrived yet; applied when it
     arrives (within the grace window), so clients never need to wait for the log."""

@@ -4,7 +4,9 @@ logs: about 1 s from the logs themselves, a few milliseconds from here).
 
 Per version key (prompt name, version number): request, error, token and cost totals; a latency
 histogram with buckets 2% wide (percentiles read from it are within 1% of the exact value); and
-per score name n, sum and sum of squares (mean and confidence interval). Writers collect deltas
+per score name n, sum and sum of squares (mean and confidence interval). Per version and UTC hour
+(the hour the log started in): requests, errors and each score's n and sum, which the trends per day
+and per hour add up (services/log_trends.py). Writers collect deltas
 in a `Changes` and apply them once per transaction, in key order, so that concurrent writers
 lock the same rows in the same order (no deadlocks) and hold them only until their commit.
 """
@@ -13,13 +15,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptyard.store import experiment_totals
-from promptyard.store.models import LatencyBucket, ScoreTotals, VersionTotals
+from promptyard.store.models import HourScoreTotals, HourTotals, LatencyBucket, ScoreTotals, VersionTotals
 
 Key = tuple[str, int]
 GAMMA = 1.02  # bucket width; migration 0003 computes buckets with the same formula
@@ -35,6 +38,12 @@ def bucket(latency_ms: float) -> int:
     return ZERO_BUCKET if latency_ms <= 0 else math.floor(math.log(latency_ms) / math.log(GAMMA))
 
 
+def hour_of(at: datetime) -> datetime:
+    """The start of the UTC hour `at` falls in (a naive time is UTC, as the store reads it)."""
+    at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
 def bucket_value(b: int) -> float:
     """The geometric middle of bucket b: at most 1% from any latency in it."""
     return 0.0 if b == ZERO_BUCKET else GAMMA ** (b + 0.5)
@@ -48,10 +57,16 @@ class Changes:
         self.totals: dict[Key, list[float]] = defaultdict(lambda: [0] * len(_TOTALS))
         self.buckets: Counter[tuple[Key, int]] = Counter()
         self.scores: dict[tuple[Key, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+        self.hours: dict[tuple[datetime, Key], list[int]] = defaultdict(lambda: [0, 0])
+        self.hour_scores: dict[tuple[datetime, Key, str], list[float]] = defaultdict(lambda: [0, 0.0])
         self.units = experiment_totals.Deltas()
 
-    def request(self, k: Key, *, status: str, total_tokens: int | None, cost: float | None,
+    def request(self, k: Key, *, at: datetime, status: str, total_tokens: int | None, cost: float | None,
                 latency_ms: float | None, sign: int = 1, unit: experiment_totals.UnitKey | None = None) -> None:
+        """One log (`at`: its start time) counted in (sign=1) or out (-1)."""
+        h = self.hours[(hour_of(at), k)]
+        h[0] += sign
+        h[1] += sign if status == "error" else 0
         if unit is not None:
             for metric, value in experiment_totals.request_values(status, latency_ms, cost):
                 self.units.add(unit, metric, value, sign)
@@ -65,10 +80,14 @@ class Changes:
         if latency_ms is not None:
             self.buckets[(k, bucket(latency_ms))] += sign
 
-    def score(self, k: Key, name: str, value: float, sign: int = 1,
+    def score(self, k: Key, name: str, value: float, *, at: datetime, sign: int = 1,
               unit: experiment_totals.UnitKey | None = None) -> None:
+        """A score of a log (`at`: the log's start time) counted in or out."""
         if unit is not None:
             self.units.add(unit, name, value, sign)
+        hs = self.hour_scores[(hour_of(at), k, name)]
+        hs[0] += sign
+        hs[1] += sign * value
         s = self.scores[(k, name)]
         s[0] += sign
         s[1] += sign * value
@@ -83,6 +102,12 @@ class Changes:
         _add(session, ScoreTotals, ("prompt_name", "version_number", "name"), ("n", "sum", "sum_sq"),
              [ws | _k(k) | {"name": name, "n": s[0], "sum": s[1], "sum_sq": s[2]}
               for (k, name), s in sorted(self.scores.items()) if s[0] or s[1]])
+        _add(session, HourTotals, ("hour", "prompt_name", "version_number"), ("requests", "errors"),
+             [ws | {"hour": h} | _k(k) | {"requests": t[0], "errors": t[1]}
+              for (h, k), t in sorted(self.hours.items()) if any(t)])
+        _add(session, HourScoreTotals, ("hour", "prompt_name", "version_number", "name"), ("n", "sum"),
+             [ws | {"hour": h} | _k(k) | {"name": name, "n": s[0], "sum": s[1]}
+              for (h, k, name), s in sorted(self.hour_scores.items()) if s[0] or s[1]])
         self.units.apply(session)
 
 

@@ -168,11 +168,11 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):  # noqa: ANN202
-        return _surface(request).from_validation(exc)
+        return _surface(request).from_validation(exc, request)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):  # noqa: ANN202
-        return _surface(request).from_http(exc)
+        return _surface(request).from_http(exc, request)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)

@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from promptyard import catalogue
+from promptyard.catalogue import Text
+from promptyard.domain import library_texts
 from promptyard.errors import PromptyardError, retry_after
 from promptyard.web.request_ids import log_unexpected
 
@@ -29,7 +31,8 @@ class ErrorDetail(BaseModel):
                                               "(null for a request the schema refused before any service ran)")
     message: str = Field(description="what went wrong, for people, in the Accept-Language's language (en, ja; "
                                      "English by default)")
-    details: Any = Field(None, description="per-field problems ([{field, problem}]) or other particulars")
+    details: Any = Field(None, description="per-field problems ([{field, problem, type}]: type is pydantic's error "
+                                           "type, e.g. missing, string_too_long) or other particulars")
 
 
 class ErrorOut(BaseModel):
@@ -70,32 +73,32 @@ def _body(code: str, message: str, details: object = None, key: str | None = Non
     return {"error": {"code": code, "key": key, "message": message, "details": details}}
 
 
+def _lang(request: Request | None) -> str:
+    return catalogue.negotiate(None, None, request.headers.get("accept-language")) if request else catalogue.DEFAULT
+
+
 def from_domain(exc: PromptyardError, request: Request | None = None) -> JSONResponse:
-    lang = catalogue.negotiate(None, None, request.headers.get("accept-language")) if request else catalogue.DEFAULT
-    return JSONResponse(_body(exc.code, exc.text(lang), exc.details, exc.key), status_code=exc.status,
+    return JSONResponse(_body(exc.code, exc.text(_lang(request)), exc.details, exc.key), status_code=exc.status,
                         headers=retry_after(exc))
 
 
-def from_validation(exc: RequestValidationError) -> JSONResponse:
-    problems = []
-    for err in exc.errors():
-        if err.get("type") == "json_invalid":
-            reason = (err.get("ctx") or {}).get("error", "syntax error")
-            problems.append({"field": "body", "problem": f"invalid JSON ({reason}) at position {err['loc'][-1]}"})
-            continue
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        problems.append({"field": ".".join(loc) or "body", "problem": err.get("msg", "invalid")})
-    first = problems[0] if problems else {"field": "body", "problem": "invalid"}
-    message = f"{first['field']}: {first['problem']}"
-    if len(problems) > 1:
-        message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+def from_validation(exc: RequestValidationError, request: Request | None = None) -> JSONResponse:
+    """pydantic's problems, each worded from the catalogue (domain/library_texts) in the request's
+    language, with pydantic's error type for clients that branch on it."""
+    lang = _lang(request)
+    found = [(library_texts.validation_field(err), library_texts.validation_problem(err, exc.body),
+              err.get("type")) for err in exc.errors()]
+    problems = [{"field": field, "problem": problem.render(lang), "type": kind} for field, problem, kind in found]
+    message = library_texts.validation_message([(field, problem) for field, problem, _ in found]).render(lang)
     return JSONResponse(_body("invalid_input", message, problems), status_code=422)
 
 
-def from_http(exc: HTTPException) -> JSONResponse:
+def from_http(exc: HTTPException, request: Request | None = None) -> JSONResponse:
     if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
-        return JSONResponse(_body("invalid_input", "body: not valid JSON (it must be UTF-8 text)",
-                                  [{"field": "body", "problem": "not UTF-8 JSON"}]), status_code=422)
+        problem = Text("errors.library.json_not_utf8").render(_lang(request))
+        message = Text("errors.library.field_problem", field="body", problem=problem).render(_lang(request))
+        return JSONResponse(_body("invalid_input", message, [{"field": "body", "problem": problem,
+                                                              "type": "json_invalid"}]), status_code=422)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     return JSONResponse(_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))

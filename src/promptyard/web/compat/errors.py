@@ -31,13 +31,13 @@ def from_domain(exc: PromptyardError, request: object = None) -> JSONResponse:
     return answer(status, exc.message, retry_after(exc))
 
 
-def from_validation(exc: RequestValidationError) -> JSONResponse:
+def from_validation(exc: RequestValidationError, request: object = None) -> JSONResponse:
     first = (exc.errors() or [{}])[0]
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")) or "body"
     return answer(400, f"{where}: {first.get('msg', 'invalid')}")
 
 
-def from_http(exc: HTTPException) -> JSONResponse:
+def from_http(exc: HTTPException, request: object = None) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
     return answer(exc.status_code, message, getattr(exc, "headers", None))
 

@@ -61,12 +61,12 @@ def from_domain(exc: PromptyardError, request: Request | None = None) -> HTMLRes
     return _page(exc.status, key, exc, headers=retry_after(exc))
 
 
-def from_validation(exc: RequestValidationError) -> HTMLResponse:
+def from_validation(exc: RequestValidationError, request: object = None) -> HTMLResponse:
     # UI routes parse their own forms; this is a malformed URL (e.g. a non-numeric id).
     return _page(404 if any("path" in e.get("loc", ()) for e in exc.errors()) else 422, "error.bad_address")
 
 
-def from_http(exc: HTTPException) -> HTMLResponse | RedirectResponse:
+def from_http(exc: HTTPException, request: object = None) -> HTMLResponse | RedirectResponse:
     if exc.status_code == 401:
         location = (getattr(exc, "headers", None) or {}).get("Location")
         return RedirectResponse(location, status_code=303) if location else _to_login()

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from promptyard import catalogue
-from promptyard.domain import numbers
+from promptyard.domain import library_texts, numbers
 from promptyard.domain.stats import p_phrase
 from promptyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from promptyard.services import experiment_records, experiments, prompts, ramps, versions
@@ -283,7 +283,7 @@ def policy_from_form(form: Any, old_salt: str | None) -> dict[str, Any]:
         try:
             policy["segments"] = json.loads(text)
         except ValueError as exc:
-            raise InvalidInput("errors.experiments.segments_valid_json_line", msg=exc.msg, lineno=exc.lineno) from None
+            raise InvalidInput("errors.experiments.segments_valid_json_line", msg=library_texts.json_reason(exc.msg), lineno=exc.lineno) from None
     return policy
 
 

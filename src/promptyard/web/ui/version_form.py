@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptyard.catalogue import Text
-from promptyard.domain import numbers, templates
+from promptyard.domain import library_texts, numbers, templates
 from promptyard.domain.records import VersionRecord
 from promptyard.errors import InvalidInput, Unavailable
 from promptyard.services.render_pool import TemplateEngine
@@ -124,7 +124,7 @@ def _load(text: str, name: str, kind: type) -> Any:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise InvalidInput("errors.versions.valid_json_line_column", name=name, msg=exc.msg, lineno=exc.lineno,
+        raise InvalidInput("errors.versions.valid_json_line_column", name=name, msg=library_texts.json_reason(exc.msg), lineno=exc.lineno,
                            colno=exc.colno) from None
     if not isinstance(value, kind):
         shape = Text("errors.versions.shape_object" if kind is dict else "errors.versions.shape_list")
