@@ -257,3 +257,28 @@ def test_publishable_keys_get_their_own_small_limits(database, principal):
     assert client.post("/api/v1/requests", json={**big, "output": "small"}, headers=headers).status_code == 200
     secret = {"Authorization": f"Bearer {make_key(database, principal)}"}
     assert client.post("/api/v1/requests", json={**big, "id": "sk-big"}, headers=secret).status_code == 200
+
+
+def test_the_guard_answers_in_the_callers_language(api):
+    """The checks that run before any route (web/middleware.py, web/body_checks.py) word their
+    answers from the catalogue: Japanese for Accept-Language: ja, English for everyone else."""
+    ja = {"Accept-Language": "ja"}
+    deep = "[" * 70 + "]" * 70
+    cases = [
+        ("/api/v1/requests/a%00b", None, "NUL", "URL に NUL"),
+        ("/api/v1/requests", json.dumps(LOG)[:-1] + f', "x": {deep}}}', "nested deeper than 64", "入れ子が 64 階層"),
+        ("/api/v1/requests", json.dumps({**LOG, "output": "a\\u0000b"}).replace("\\\\u", "\\u"), "NUL",
+         "NUL（\\u0000）文字は使えません"),
+        ("/api/v1/requests", json.dumps({**LOG, "output": {"x": 1}})[:-1] + ', "n": 1e999}', "must be finite",
+         "数値は有限の値"),
+        ("/api/v1/requests", "[" + "{}," * 150_000 + "{}]", "more than 100,000 JSON values", "100,000 個を超えています"),
+        ("/api/v1/prompts", json.dumps({"name": "big", "description": "x" * 1_100_000}), "larger than the limit",
+         "上限の"),
+    ]
+    for path, body, english, japanese in cases:
+        send = (lambda h, p=path, b=body: api.get(p, headers=h)) if body is None else \
+            (lambda h, p=path, b=body: api.post(p, content=b, headers={"Content-Type": "application/json", **h}))
+        en, jp = send({}), send(ja)
+        assert en.status_code == jp.status_code and en.status_code in (413, 422), (path, en.text)
+        assert english in en.json()["error"]["message"], (path, en.text)
+        assert japanese in jp.json()["error"]["message"], (path, jp.text)

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from promptyard.catalogue import Text
+
 # An escaped NUL or an escaped surrogate (paired or not): only such a body is decoded and walked,
 # which tells a real NUL or lone surrogate from an escaped backslash or a valid pair (an emoji).
 # A precise regex over every body cost 29 ms per 500 logs.
@@ -43,10 +45,10 @@ _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 class Problem:
     status: int
     code: str
-    message: str
+    message: Text  # rendered in the caller's language where the answer is written
 
 
-def check(body: bytes, *, max_values: int, max_depth: int, limit_name: str) -> Problem | None:
+def check(body: bytes, *, max_values: int, max_depth: int, publishable: bool) -> Problem | None:
     """The first problem of a JSON body, or None (also for text that is not JSON: the route
     that parses it reports that, with the position)."""
     stripped: list[bytes] = []
@@ -57,12 +59,12 @@ def check(body: bytes, *, max_values: int, max_depth: int, limit_name: str) -> P
         return stripped[0]
 
     if _values(body) > max_values and _values(without_strings()) > max_values:
-        return Problem(413, "too_large", f"the body holds more than {max_values:,} JSON values (objects, "
-                                         f"arrays and items; {limit_name}): send smaller batches")
+        return Problem(413, "too_large", Text("errors.bodies.too_many_values_publishable" if publishable
+                                              else "errors.bodies.too_many_values", limit=max_values))
     if not _within_depth(body, max_depth) and not _within_depth(without_strings(), max_depth) and _json(body):
-        return Problem(422, "invalid_input", f"body: JSON nested deeper than {max_depth} levels")
+        return Problem(422, "invalid_input", Text("errors.bodies.too_deep", depth=max_depth))
     if b"\x00" in body:
-        return Problem(422, "invalid_input", "text may not contain NUL (\\u0000) characters")
+        return Problem(422, "invalid_input", Text("errors.bodies.nul"))
     return _unstorable(body)
 
 
@@ -93,7 +95,7 @@ def _unstorable(body: bytes) -> Problem | None:
     try:  # name the field: parse with stand-ins and walk
         _walk(json.loads(body, parse_constant=_not_finite, parse_float=_float))
     except _Refused as exc:
-        return Problem(422, "invalid_input", str(exc))
+        return Problem(422, "invalid_input", exc.text)
     except ValueError:
         return None
     return None
@@ -135,7 +137,9 @@ def _float(literal: str) -> float:
 
 
 class _Refused(ValueError):
-    pass
+    def __init__(self, text: Text):
+        super().__init__(text.key)
+        self.text = text
 
 
 class _Stop(Exception):  # not a ValueError: json.loads lets it through as it is
@@ -156,13 +160,13 @@ def _stop_if_infinite(literal: str) -> float:
 def _walk(value: Any, path: str = "$") -> None:
     if isinstance(value, str):
         if "\x00" in value:
-            raise _Refused(f"{path}: text may not contain NUL (\\u0000) characters")
+            raise _Refused(Text("errors.bodies.field_nul", path=path))
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise _Refused(f"{path}: text may not contain unpaired UTF-16 surrogates") from None
+            raise _Refused(Text("errors.bodies.field_surrogate", path=path)) from None
     elif isinstance(value, _NotFinite):
-        raise _Refused(f"{path}: numbers must be finite (NaN, Infinity and numbers beyond ±1.8e308 are refused)")
+        raise _Refused(Text("errors.bodies.field_not_finite", path=path))
     elif isinstance(value, dict):
         for k, v in value.items():
             _walk(k, path)

@@ -19,7 +19,7 @@ from starlette.datastructures import Headers
 
 from promptyard.errors import Forbidden, PromptyardError
 from promptyard.web.context import api_key, check_origin, is_publishable, principal_for_key
-from promptyard.web.middleware import error_body
+from promptyard.web.middleware import error_body, scope_lang
 
 BROWSER_PATHS = re.compile(r"^/api/v1/(requests(/.*)?|fetch/.+|prompt-bundle/.+|changes|me)$")
 ALLOW_HEADERS = b"Authorization, Content-Type, X-API-Key"
@@ -49,7 +49,7 @@ class CorsMiddleware:
         try:
             check_origin(principal, origin.decode("latin-1"))
         except Forbidden as exc:
-            return await _forbidden(send, origin, exc.message)
+            return await _forbidden(send, origin, exc.text(scope_lang(scope)))
         await self.app(scope, receive, _with_cors(send, origin))
 
     async def _preflight(self, origin: bytes, send: Callable) -> None:

@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 from starlette.datastructures import Headers
 
+from promptyard import catalogue
+from promptyard.catalogue import Text
 from promptyard.domain.numbers import ascii_int
 from promptyard.settings import Settings
 from promptyard.web import body_checks
@@ -46,7 +48,7 @@ class GuardMiddleware:
         if "//" in scope["path"]:
             scope = dict(scope, path=re.sub(r"/{2,}", "/", scope["path"]))
         if _nul_in_url(scope):
-            return await _reject(send, 422, "invalid_input", "the URL may not contain NUL (%00) characters")
+            return await _reject(scope, send, 422, "invalid_input", Text("errors.bodies.url_nul"))
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
@@ -54,7 +56,7 @@ class GuardMiddleware:
         max_body = body_limit(self.settings, publishable)
         declared = ascii_int(headers.get(b"content-length"), hi=2**63)
         if declared is not None and declared > max_body:
-            return await _reject(send, 413, "too_large", _too_large(max_body, publishable))
+            return await _reject(scope, send, 413, "too_large", _too_large(max_body, publishable))
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -63,14 +65,14 @@ class GuardMiddleware:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > max_body:
-                return await _reject(send, 413, "too_large", _too_large(max_body, publishable))
+                return await _reject(scope, send, 413, "too_large", _too_large(max_body, publishable))
             more = message.get("more_body", False)
         body = b"".join(chunks)
         del chunks  # one copy of the body, not two, while the route runs
         if body and not headers.get(b"content-type", b"").lower().startswith(_FORMS) and not _otlp_binary(scope, headers):
             problem = self._check(body, publishable)
             if problem:
-                return await _reject(send, problem.status, problem.code, problem.message)
+                return await _reject(scope, send, problem.status, problem.code, problem.message)
         replayed = False
 
         async def replay() -> dict:
@@ -88,8 +90,8 @@ class GuardMiddleware:
 
 def check_json(s: Settings, body: bytes, publishable: bool) -> body_checks.Problem | None:
     """The JSON body checks with this caller's limits (also for a body the route decompressed)."""
-    name = "publishable keys" if publishable else "PROMPTYARD_MAX_BODY_VALUES"
-    return body_checks.check(body, max_values=value_limit(s, publishable), max_depth=s.max_json_depth, limit_name=name)
+    return body_checks.check(body, max_values=value_limit(s, publishable), max_depth=s.max_json_depth,
+                             publishable=publishable)
 
 
 def value_limit(s: Settings, publishable: bool) -> int:
@@ -116,13 +118,19 @@ def _nul_in_url(scope: dict) -> bool:
     return b"%00" in scope.get("query_string", b"") or b"%00" in (scope.get("raw_path") or b"")
 
 
-def _too_large(limit: int, publishable: bool) -> str:
-    setting = "PROMPTYARD_PUBLISHABLE_MAX_BODY_BYTES, for publishable keys" if publishable else "PROMPTYARD_MAX_BODY_BYTES"
-    return f"request body is larger than the limit of {limit:,} bytes ({setting})"
+def _too_large(limit: int, publishable: bool) -> Text:
+    return Text("errors.bodies.too_large_publishable" if publishable else "errors.bodies.too_large", limit=limit)
 
 
-async def _reject(send: Callable, status: int, code: str, message: str) -> None:
-    body = error_body(status, code, message)
+def scope_lang(scope: dict) -> str:
+    """The language a request's Accept-Language asks for, before any route has read it."""
+    return catalogue.negotiate(None, None, Headers(scope=scope).get("accept-language"))
+
+
+async def _reject(scope: dict, send: Callable, status: int, code: str, message: Text) -> None:
+    """The error answer, in the language the request's Accept-Language asks for (English by default,
+    as PromptLayer's clients send none)."""
+    body = error_body(status, code, message.render(scope_lang(scope)))
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -157,5 +165,4 @@ class HostMiddleware:
         if host_name(raw) in self.allowed:
             return await self.app(scope, receive, send)
         shown = raw[:100] or "(none)"
-        await _reject(send, 400, "invalid_host", f"Host {shown!r} is not served here; add it to "
-                      "PROMPTYARD_ALLOWED_HOSTS (comma list) if this server is reached by that name")
+        await _reject(scope, send, 400, "invalid_host", Text("errors.bodies.host", host=shown))

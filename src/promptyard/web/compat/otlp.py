@@ -56,7 +56,7 @@ def _export(c: AppContext, p: Principal, body: bytes, media: str, encoding: str)
     if media == otlp.JSON and raw is not body:  # an uncompressed JSON body was checked by the guard
         problem = check_json(s, raw, publishable)
         if problem:
-            raise (TooLarge if problem.status == 413 else InvalidInput)(problem.message)
+            raise (TooLarge if problem.status == 413 else InvalidInput)(problem.message.key, **problem.message.fields)
     spans = otlp.decode(raw, media, max_values=value_limit(s, publishable))
     if not spans:
         return {"rejected": 0, "message": ""}
