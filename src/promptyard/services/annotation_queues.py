@@ -59,6 +59,7 @@ MAX_ITEMS = 10_000  # items one creation or sample adds at most
 DEFAULT_ITEMS = 1000
 MAX_ADD = 1000  # request ids one call adds
 MAX_TEXT = 5000
+QUEUES = "annotation_queues"  # session.info key: the queues read in this session, by id
 
 
 # --- checking what is sent ---------------------------------------------------------------------
@@ -192,15 +193,18 @@ def _float(text: str) -> float | None:
 
 
 def _queue(session: Session, p: Principal, queue_id: int, *, lock: bool = False) -> AnnotationQueue:
-    """The workspace's queue; read once per session (a page asks several times), locked when asked."""
+    """The workspace's queue, locked when asked; read once per session (a page asks several times;
+    the session's identity map holds rows only while they are referenced, so the session keeps it)."""
+    kept = session.info.setdefault(QUEUES, {})
     if lock:
         found = session.scalar(select(AnnotationQueue).where(AnnotationQueue.workspace_id == p.workspace_id,
                                                              AnnotationQueue.id == queue_id).with_for_update())
     else:
-        found = session.get(AnnotationQueue, queue_id) if 1 <= queue_id <= ROW_ID_MAX else None
+        found = kept.get(queue_id) or (session.get(AnnotationQueue, queue_id) if 1 <= queue_id <= ROW_ID_MAX else None)
         found = found if found is not None and found.workspace_id == p.workspace_id else None
     if found is None:
         raise NotFound("errors.queues.not_found", id=queue_id)
+    kept[queue_id] = found
     return found
 
 
