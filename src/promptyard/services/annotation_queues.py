@@ -198,7 +198,8 @@ def _queue(session: Session, p: Principal, queue_id: int, *, lock: bool = False)
     kept = session.info.setdefault(QUEUES, {})
     if lock:
         found = session.scalar(select(AnnotationQueue).where(AnnotationQueue.workspace_id == p.workspace_id,
-                                                             AnnotationQueue.id == queue_id).with_for_update())
+                                                             AnnotationQueue.id == queue_id).with_for_update()
+                             .execution_options(populate_existing=True))  # the locked row's values, not the kept ones
     else:
         found = kept.get(queue_id) or (session.get(AnnotationQueue, queue_id) if 1 <= queue_id <= ROW_ID_MAX else None)
         found = found if found is not None and found.workspace_id == p.workspace_id else None
