@@ -59,6 +59,7 @@ MAX_ITEMS = 10_000  # items one creation or sample adds at most
 DEFAULT_ITEMS = 1000
 MAX_ADD = 1000  # request ids one call adds
 MAX_TEXT = 5000
+QUEUES = "annotation_queues"  # session.info key: the queues read in this session, by id
 
 
 # --- checking what is sent ---------------------------------------------------------------------
@@ -192,10 +193,19 @@ def _float(text: str) -> float | None:
 
 
 def _queue(session: Session, p: Principal, queue_id: int, *, lock: bool = False) -> AnnotationQueue:
-    q = select(AnnotationQueue).where(AnnotationQueue.workspace_id == p.workspace_id, AnnotationQueue.id == queue_id)
-    found = session.scalar(q.with_for_update() if lock else q)
+    """The workspace's queue, locked when asked; read once per session (a page asks several times;
+    the session's identity map holds rows only while they are referenced, so the session keeps it)."""
+    kept = session.info.setdefault(QUEUES, {})
+    if lock:
+        found = session.scalar(select(AnnotationQueue).where(AnnotationQueue.workspace_id == p.workspace_id,
+                                                             AnnotationQueue.id == queue_id).with_for_update()
+                             .execution_options(populate_existing=True))  # the locked row's values, not the kept ones
+    else:
+        found = kept.get(queue_id) or (session.get(AnnotationQueue, queue_id) if 1 <= queue_id <= ROW_ID_MAX else None)
+        found = found if found is not None and found.workspace_id == p.workspace_id else None
     if found is None:
         raise NotFound("errors.queues.not_found", id=queue_id)
+    kept[queue_id] = found
     return found
 
 
@@ -412,14 +422,15 @@ def _not_marked(reviewer_id: int) -> Any:
     return ~exists().where(QueueMark.item_id == QueueItem.id, QueueMark.reviewer_id == reviewer_id)
 
 
-def next_item_id(session: Session, q: AnnotationQueue, reviewer_id: int) -> int | None:
+def next_item_row(session: Session, q: AnnotationQueue, reviewer_id: int) -> QueueItem | None:
     """The reviewer's next item: the first waiting one after the last they marked that they have not
-    marked, else the first such from the start (items added meanwhile, or passed over)."""
-    last = session.scalar(select(QueueMark.item_id).where(QueueMark.queue_id == q.id, QueueMark.reviewer_id == reviewer_id)
-                          .order_by(QueueMark.item_id.desc()).limit(1)) or 0  # one index entry, however many marks
-    base = select(QueueItem.id).where(QueueItem.queue_id == q.id, QueueItem.state == "waiting",
-                                      _not_marked(reviewer_id)).order_by(QueueItem.id).limit(1)
-    return session.scalar(base.where(QueueItem.id > last)) or (session.scalar(base) if last else None)
+    marked, else the first such from the start (items added meanwhile, or passed over). One statement
+    while there is one after the last mark (that mark is one index entry, however many marks)."""
+    last = (select(QueueMark.item_id).where(QueueMark.queue_id == q.id, QueueMark.reviewer_id == reviewer_id)
+            .order_by(QueueMark.item_id.desc()).limit(1).scalar_subquery())
+    base = select(QueueItem).where(QueueItem.queue_id == q.id, QueueItem.state == "waiting",
+                                   _not_marked(reviewer_id)).order_by(QueueItem.id).limit(1)
+    return session.scalar(base.where(QueueItem.id > func.coalesce(last, 0))) or session.scalar(base)
 
 
 def next_item(session: Session, p: Principal, queue_id: int, *, reviewer: Any = None) -> dict[str, Any]:
@@ -427,8 +438,9 @@ def next_item(session: Session, p: Principal, queue_id: int, *, reviewer: Any = 
     access.require(p, "read")
     q = _queue(session, p, queue_id)
     rid = _reviewer(p, q, reviewer)
-    found = next_item_id(session, q, rid) if q.status == "open" else None
-    return {"item": _item(session, p, q, found, rid) if found else None, "progress": progress_of(session, q, rid)}
+    found = next_item_row(session, q, rid) if q.status == "open" else None
+    return {"item": _item(session, p, q, found, rid, unmarked=True) if found else None,
+            "progress": progress_of(session, q, rid)}
 
 
 def item(session: Session, p: Principal, queue_id: int, item_id: int, *, reviewer: Any = None) -> dict[str, Any]:
@@ -445,16 +457,19 @@ def _item_row(session: Session, q: AnnotationQueue, item_id: int) -> QueueItem:
     return found
 
 
-def _item(session: Session, p: Principal, q: AnnotationQueue, item_id: int, reviewer_id: int | None) -> dict[str, Any]:
-    """An item with its request (input, output) and reviews: the reviewer's own, and the others'
-    only when the reviewer has given theirs (or is not named on the queue)."""
-    it = _item_row(session, q, item_id)
+def _item(session: Session, p: Principal, q: AnnotationQueue, item: int | QueueItem, reviewer_id: int | None, *,
+          unmarked: bool = False) -> dict[str, Any]:
+    """An item (its id, or its row) with its request (input, output) and reviews: the reviewer's own,
+    and the others' only when the reviewer has given theirs (or is not named on the queue).
+    `unmarked`: the reviewer has not marked it (next_item_row), so has given nothing yet."""
+    it = item if isinstance(item, QueueItem) else _item_row(session, q, item)
     r = session.get(Request, it.request_id)
-    mark = session.scalar(select(QueueMark.state).where(QueueMark.item_id == it.id,
-                                                        QueueMark.reviewer_id == reviewer_id)) if reviewer_id else None
-    reviews = session.scalars(select(Review).where(Review.item_id == it.id).order_by(Review.reviewer_id, Review.name)).all()
-    mine = [_review(v) for v in reviews if v.reviewer_id == reviewer_id]
+    mark = session.scalar(select(QueueMark.state).where(QueueMark.item_id == it.id, QueueMark.reviewer_id == reviewer_id)
+                          ) if reviewer_id and not unmarked else None
     blind = reviewer_id is not None and reviewer_id in q.reviewers and mark != "done"
+    reviews = [] if blind and unmarked else session.scalars(
+        select(Review).where(Review.item_id == it.id).order_by(Review.reviewer_id, Review.name)).all()
+    mine = [_review(v) for v in reviews if v.reviewer_id == reviewer_id]
     others = None if blind else [_review(v) for v in reviews if v.reviewer_id != reviewer_id]
     return {"id": it.id, "queue": q.id, "state": it.state, "reviewed": it.reviewed, "added_at": it.added_at,
             "mark": mark, "request": {"id": r.client_id, "number": r.id, "start_time": r.start_time,
@@ -556,10 +571,11 @@ def skip(session: Session, p: Principal, queue_id: int, item_id: int, *, reviewe
 
 def progress_of(session: Session, q: AnnotationQueue, reviewer_id: int) -> dict[str, int]:
     """For one reviewer: items they are through with (done, skipped), and the queue's items."""
-    marks = dict(session.execute(select(QueueMark.state, func.count()).where(
-        QueueMark.queue_id == q.id, QueueMark.reviewer_id == reviewer_id).group_by(QueueMark.state)).all())
-    total = session.scalar(select(func.count()).select_from(QueueItem).where(QueueItem.queue_id == q.id)) or 0
-    done, skipped = marks.get("done", 0), marks.get("skipped", 0)
+    items = select(func.count()).select_from(QueueItem).where(QueueItem.queue_id == q.id).scalar_subquery()
+    done, skipped, total = session.execute(select(
+        func.count().filter(QueueMark.state == "done"), func.count().filter(QueueMark.state == "skipped"), items)
+        .where(QueueMark.queue_id == q.id, QueueMark.reviewer_id == reviewer_id)).one()
+    done, skipped, total = done or 0, skipped or 0, total or 0
     return {"done": done, "skipped": skipped, "total": total, "position": min(done + skipped + 1, total)}
 
 

@@ -49,9 +49,22 @@ def _row(session: Session, p: Principal, config_id: int) -> Row:
     return row
 
 
+CACHE = "score_configs"  # session.info key: the configs read in this session, by workspace
+
+
 def for_scoring(session: Session, workspace_id: int) -> dict[str, sc.ScoreConfig]:
-    """Every config of the workspace by score name (archived ones too: they refuse new scores)."""
-    return {r.name: _record(r) for r in session.scalars(select(Row).where(Row.workspace_id == workspace_id))}
+    """Every config of the workspace by score name (archived ones too: they refuse new scores);
+    read once per session (a review's save checks its values and writes its scores with them),
+    read again after a change here (`_changed`)."""
+    kept = session.info.setdefault(CACHE, {})
+    if workspace_id not in kept:
+        kept[workspace_id] = {r.name: _record(r)
+                              for r in session.scalars(select(Row).where(Row.workspace_id == workspace_id))}
+    return kept[workspace_id]
+
+
+def _changed(session: Session) -> None:
+    session.info.pop(CACHE, None)
 
 
 def list_all(session: Session, p: Principal, *, archived: bool = True) -> list[sc.ScoreConfig]:
@@ -86,6 +99,7 @@ def create(session: Session, p: Principal, body: Any) -> sc.ScoreConfig:
             session.flush()
     except IntegrityError:  # created meanwhile by another writer
         raise Conflict("errors.score_configs.name_taken", name=config.name) from None
+    _changed(session)
     audit.record(session, p.workspace_id, p.actor, "score_config.create", "score_config", row.id,
                  sc.as_body(_record(row)))
     return _record(row)
@@ -98,6 +112,7 @@ def update(session: Session, p: Principal, config_id: int, body: Any) -> sc.Scor
     before = sc.as_body(_record(row))
     _fill(row, sc.spec(body, name=row.name))
     session.flush()
+    _changed(session)
     after = sc.as_body(_record(row))
     audit.record(session, p.workspace_id, p.actor, "score_config.update", "score_config", row.id,
                  {k: {"from": before[k], "to": v} for k, v in after.items() if before.get(k) != v})
@@ -111,3 +126,4 @@ def delete(session: Session, p: Principal, config_id: int) -> None:
                  {"name": row.name})
     session.delete(row)
     session.flush()
+    _changed(session)

@@ -187,11 +187,11 @@ def review_submit(request: Request, queue_id: Id, user: Viewer, form: FormData) 
     if item_id is None:
         raise NotFound("errors.queues.item_not_found", id=str(form.get("item") or ""))
     comment = str(form.get("comment") or "")
-    with db(request).read() as s:
-        scores = aq.record(s, user.principal, queue_id)["scores"]
-    values = {sc["name"]: str(form.get(f"score_{sc['name']}") or "") for sc in scores}
+    values: dict[str, str] = {}
     try:
         with db(request).write() as s:
+            values = {sc["name"]: str(form.get(f"score_{sc['name']}") or "") for sc in aq.record(
+                s, user.principal, queue_id)["scores"]}  # the queue read once: submit finds it in the session
             if form.get("action") == "skip":
                 aq.skip(s, user.principal, queue_id, item_id)
             else:

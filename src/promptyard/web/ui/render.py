@@ -122,6 +122,17 @@ def form_number(value: object) -> object:
 
 # --- links ---------------------------------------------------------------------------------------
 
+PATHS_KEPT = 4096  # UI paths remembered per app (a page asks for ~25; routing walks every route each time)
+
+
+def _ui_paths(app: Any) -> dict[tuple[str, ...], str]:
+    """The paths already built, by route name and parameters: the routes do not change while the app runs."""
+    found = getattr(app.state, "ui_paths", None)
+    if found is None:
+        found = app.state.ui_paths = {}
+    return found
+
+
 def _ui_routes(app: Any) -> list[Any]:
     """The app's routes that belong to the UI. Route names are only unique per surface (the API
     also has an 'experiment' route), so UI links are looked up among UI routes only."""
@@ -137,16 +148,23 @@ def _ui_routes(app: Any) -> list[Any]:
 
 def path_for(request: Request, route: str, /, query: dict[str, Any] | None = None, **params: Any) -> str:
     values = {k: str(v) for k, v in params.items()}
-    for candidate in _ui_routes(request.app):
-        try:
-            path = candidate.url_path_for(route, **values)
-            break
-        except NoMatchFound:
-            continue
-    else:
-        raise NoMatchFound(route, values)
+    paths = _ui_paths(request.app)
+    key = (route, *sorted(values.items()))
+    path = paths.get(key)
+    if path is None:
+        for candidate in _ui_routes(request.app):
+            try:
+                path = str(candidate.url_path_for(route, **values))
+                break
+            except NoMatchFound:
+                continue
+        else:
+            raise NoMatchFound(route, values)
+        if len(paths) >= PATHS_KEPT:
+            paths.clear()
+        paths[key] = path
     clean = {k: v for k, v in (query or {}).items() if v is not None and v != ""}
-    return f"{path}?{urlencode(clean, doseq=True)}" if clean else str(path)
+    return f"{path}?{urlencode(clean, doseq=True)}" if clean else path
 
 
 def safe_href(url: object) -> str:
