@@ -25,7 +25,6 @@ check, the whole condition."""
 
 from __future__ import annotations
 
-import operator
 import time
 from typing import Any, Iterable
 
@@ -307,21 +306,14 @@ _CODES = _Codes()
 
 
 def fts_words(*texts: str) -> str:
-    """SQLite's words of a request: the distinct grams (domain/text_tokens.grams) of its texts
-    together, space-separated, in no particular order (the index keeps no positions)."""
-    words: set[str] = set()
-    for raw in texts:
-        codes = list(map(_CODES.__getitem__, tt.normal(raw)))
-        if codes:
-            words.update(map(operator.add, codes, codes[1:]))
-            words.add(codes[-1])
-    return " ".join(words)
+    """SQLite's words of a request: its texts' (`text_words`) one after the other. The index keeps
+    each word once per request (no positions): FTS5 drops the repeats itself, cheaper than a set."""
+    return " ".join(words for words in map(text_words, texts) if words)
 
 
-def positional_doc(raw: str) -> str:
-    """The words of one text at its positions, as migrations 0008-0019's SQLite index held them (a
-    column each for input and output, with positions: `detail=full`); what those migrations write
-    and 0020's downgrade writes back."""
+def text_words(raw: str) -> str:
+    """The words of one text: its grams' (domain/text_tokens.grams) at their positions,
+    space-separated (also the per-column words of migrations 0008-0019's index, which had positions)."""
     codes = list(map(_CODES.__getitem__, tt.normal(raw)))
     if not codes:
         return ""

@@ -58,7 +58,7 @@ def _fill(bind: sa.engine.Connection) -> None:
             text_search.add(session, texts)
         else:
             bind.exec_driver_sql("INSERT INTO request_fts (rowid, input, output) VALUES (?, ?, ?)",
-                                 [(rid, text_search.positional_doc(i), text_search.positional_doc(o))
+                                 [(rid, text_search.text_words(i), text_search.text_words(o))
                                   for rid, _, i, o in texts])
         after = rows[-1].id
 

@@ -35,7 +35,7 @@ CLUSTERED = ("request_metadata", "request_tags")
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        _rewrite(text_search.positional_doc, pack)
+        _rewrite(text_search.text_words, pack)
         for table in CLUSTERED:
             _rebuild(table, rowid=False)
 

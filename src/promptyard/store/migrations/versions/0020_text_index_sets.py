@@ -35,7 +35,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        _rewrite(POSITIONAL, lambda i, o: (text_search.positional_doc(i), text_search.positional_doc(o)))
+        _rewrite(POSITIONAL, lambda i, o: (text_search.text_words(i), text_search.text_words(o)))
 
 
 def _rewrite(columns: str, words: Callable[[str, str], tuple[str, ...]]) -> None:
