@@ -26,7 +26,7 @@ check, the whole condition."""
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import (
     BigInteger,
@@ -213,6 +213,19 @@ def _fts_rows(conn: Connection, sql: str, rows: list[Texts]) -> None:
         cursor.executemany(sql, [(rid, fts_words(inp, out)) for rid, _, inp, out in rows])
     finally:
         cursor.close()
+
+
+def stored_logs(cursor: Any, batch: int = 2000) -> Iterator[list[tuple[int, Any, Any]]]:
+    """SQLite, through the driver's `cursor`: every stored log's (id, input, output) JSON values, a
+    batch at a time in id order (for the migrations that write the index anew)."""
+    after = 0
+    while True:
+        rows = cursor.execute("SELECT id, input, output FROM requests WHERE id > ? ORDER BY id LIMIT ?",
+                              (after, batch)).fetchall()
+        if not rows:
+            return
+        yield [(rid, unpack(inp), unpack(out)) for rid, inp, out in rows]
+        after = rows[-1][0]
 
 
 # --- erasure from SQLite's index ------------------------------------------------------------------

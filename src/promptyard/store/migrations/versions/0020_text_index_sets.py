@@ -16,7 +16,6 @@ from alembic import op
 
 from promptyard.domain.logs import text_of
 from promptyard.store import text_search
-from promptyard.store.types import unpack
 
 revision = "0020"
 down_revision = "0018"
@@ -45,12 +44,6 @@ def _rewrite(columns: str, words: Callable[[str, str], tuple[str, ...]]) -> None
     names = ", ".join(c for c in columns.split(", ") if "=" not in c)
     insert = f"INSERT INTO request_fts (rowid, {names}) VALUES (?, {', '.join('?' * (names.count(',') + 1))})"
     cursor = op.get_bind().connection.driver_connection.cursor()
-    after = 0
-    while True:
-        rows = cursor.execute("SELECT id, input, output FROM requests WHERE id > ? ORDER BY id LIMIT ?",
-                              (after, BATCH)).fetchall()
-        if not rows:
-            break
-        cursor.executemany(insert, [(rid, *words(text_of(unpack(i)), text_of(unpack(o)))) for rid, i, o in rows])
-        after = rows[-1][0]
+    for values in text_search.stored_logs(cursor, BATCH):
+        cursor.executemany(insert, [(rid, *words(text_of(i), text_of(o))) for rid, i, o in values])
     cursor.close()
