@@ -66,7 +66,13 @@ def condition(field: str, value: str) -> ColumnElement[bool]:
     if found is None:
         return true()
     rest = check(field, value)
-    return Request.id.in_(found) if rest is None else and_(Request.id.in_(found), rest)
+    if rest is None:
+        return Request.id.in_(found)
+    # A superset (SQLite): `id + 0` keeps SQLite from reading the requests through the set's ids and
+    # sorting them all, with the row check on every one; the page walks newest first and checks
+    # only the rows it reaches, probing the set (built once) for each. A selective query's set
+    # drives the page instead (store/query_plan.py), with the same check.
+    return and_((Request.id + 0).in_(found), rest)
 
 
 def ids(field: str, value: str, workspace_id: int | None = None) -> Select | None:
