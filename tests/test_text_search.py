@@ -123,6 +123,21 @@ def test_phrases_normalisation_and_the_grammar(database, principal):
     assert _found(database, principal, either) == {ids["ｶﾞｲﾄﾞ"], ids["STRASSE"]}
 
 
+def test_every_plan_narrows_the_index_superset(database, principal):
+    """Where SQLite's index gives a superset (every gram there, the query not, or in the other field),
+    the walk, the text set driving and the count all answer the definition."""
+    texts = [("用法と用量", "と用法"), ("と用法です", ""), ("用法", "と用"), ("", "")]
+    ids = _ingest(database, principal, texts)
+    for filt, want in {'input ~ "と用法"': {ids[1]}, 'output ~ "と用法"': {ids[0]}, 'text ~ "と用法"': {ids[0], ids[1]},
+                       'input ~ "と用" AND output ~ "用"': {ids[0]}}.items():
+        node = parse(filt)
+        with database.read() as s:
+            for plan in ("walk", 0):
+                found = request_reads.browse(s, principal, node=node, limit=50, count=True, plan=plan)
+                assert {i["id"] for i in found["items"]} == want, (filt, plan)
+                assert found["matching"]["count"] == len(want), (filt, plan)
+
+
 def test_long_texts_match_across_postgresql_chunks(database, principal):
     """A text longer than a tsvector's positions holds (16,383) is indexed in overlapping chunks: a
     match anywhere, also one across a chunk boundary and the longest query allowed, is found."""
@@ -209,6 +224,38 @@ def test_migration_0010_writes_the_words_and_the_json_anew_and_back(empty_url): 
         assert stored == {"messages": [{"role": "user", "content": long}]}
         if db.kind == "sqlite":
             assert raw[:1] == b"x" and raw[1] & 0x20 and len(raw) < len(old)  # with the dictionary
+    finally:
+        db.dispose()
+
+
+def test_migration_0020_writes_the_index_without_positions_and_back(empty_url):  # noqa: ANN001
+    """SQLite: downgrade from 0020 writes 0010's index (a column each, with positions) from the stored
+    JSON, and 0020 writes the sets of grams again; the answers are the same before and after."""
+    db, p = upgraded(empty_url)
+    try:
+        pairs = [("服薬の用量について", "はい"), ("別件", "用量"), ("用 量", "量用"), ("ご確認ください", "確認")]
+        ids = _ingest(db, p, pairs)
+        queries = [(f, q) for f in ("text", "input", "output") for q in ("用量", "量", "確認く", "用 量", "量用")]
+
+        def answers() -> list[set[str]]:
+            return [_found(db, p, Cond(f, None, "~", q)) for f, q in queries]
+
+        want = [_expected(ids, pairs, f, q) for f, q in queries]
+        assert answers() == want
+        downgrade(db.engine, "0021")
+        if db.kind == "sqlite":
+            with db.read() as s:
+                phrase = s.execute(sa.text("SELECT rowid FROM request_fts WHERE request_fts MATCH "
+                                           "'input : \"用量\"'")).scalars().all()
+                assert s.scalar(sa.text("SELECT count(*) FROM request_fts WHERE request_fts MATCH '\"用量\"'")) == 2
+            assert len(phrase) == 1  # a phrase in one column: the positional index again
+        upgrade(db.engine)
+        assert answers() == want
+        if db.kind == "sqlite":
+            with db.read() as s:
+                columns = [r[1] for r in s.execute(sa.text("PRAGMA table_info(request_fts)"))]
+                words = s.scalar(sa.text("SELECT count(*) FROM request_fts WHERE request_fts MATCH '\"用量\"'"))
+            assert columns == ["words"] and words == 2
     finally:
         db.dispose()
 

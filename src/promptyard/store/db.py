@@ -60,6 +60,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        # The text index's row check (store/text_search.check): the definition on the stored JSON.
+        dbapi_conn.create_function("promptyard_has_text", 4, text_search.has_text, deterministic=True)
         # The statement timeout: SQLite calls this every N virtual-machine steps; a true answer
         # interrupts the statement (SQLITE_INTERRUPT, which store.faults reads as a timeout).
         deadline = record.info["deadline"] = [None]

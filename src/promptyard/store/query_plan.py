@@ -12,12 +12,12 @@ write to every ingest for a read-side guess.
 
 Only a condition that every matching log satisfies through a set of ids can drive: at the top
 level of the AND, a positive metadata, score or tag condition (store/query_sql.index_set), a
-text condition (`text ~`, `input ~`, `output ~`: the text index, store/text_search.py, answers
-exactly what the substring scan would) or `trace_id =` / `in` (the trace's spans; the other trace
-conditions, on span names and attributes, have no index and are checked row by row). A condition under OR or NOT, a negated one (`!=`,
-`missing`) and a column condition are checked row by row. A provider in PROVIDERS maps a
-condition to a Candidate; an inexact one (a superset) would say so and keep its condition as a
-per-row check.
+text condition (`text ~`, `input ~`, `output ~`: the text index, store/text_search.py, gives
+the matches, or on SQLite a superset with the row check that narrows it to them) or `trace_id =` /
+`in` (the trace's spans; the other trace conditions, on span names and attributes, have no index
+and are checked row by row). A condition under OR or NOT, a negated one (`!=`, `missing`) and a
+column condition are checked row by row. A provider in PROVIDERS maps a condition to a Candidate;
+an inexact one (a superset) carries the check its rows must pass as well.
 
 The match count (`counting`, `count`) drives from the smallest set even when the page walks.
 
@@ -53,12 +53,12 @@ BOUNDED_OPS = ("=", "in", "<", "<=", ">", ">=", "exists")  # one index range eac
 
 @dataclass(frozen=True)
 class Candidate:
-    """The ids of the requests matching `cond` (`exact`), or a superset of them (the condition
-    is then checked per row as well), as a SELECT of request ids."""
+    """The ids of the requests matching `cond`, or a superset of them whose rows must pass
+    `check` as well (None: the set is exact), as a SELECT of request ids."""
 
     cond: Cond
     ids: Select
-    exact: bool = True
+    check: ColumnElement[bool] | None = None
 
 
 Provider = Callable[[Cond, int], "Candidate | None"]
@@ -75,7 +75,7 @@ def _text_index(c: Cond, workspace_id: int) -> Candidate | None:
     if c.field not in text_search.FIELDS or c.op != "~":
         return None
     ids = text_search.ids(c.field, c.value, workspace_id)
-    return Candidate(c, ids) if ids is not None else None
+    return Candidate(c, ids, text_search.check(c.field, c.value)) if ids is not None else None
 
 
 def _trace_index(c: Cond, workspace_id: int) -> Candidate | None:
@@ -113,8 +113,9 @@ class Plan:
         return q.where(*self._rest(now)).distinct()  # a set may hold an id twice
 
     def _rest(self, now: datetime) -> list[ColumnElement[bool]]:
-        """The conditions besides the driving set (an exact set stands for its own)."""
-        return [where(c, now) for c in self.conds if not (self.driver.exact and c is self.driver.cond)]
+        """The conditions besides the driving set (which stands for its own, with its check)."""
+        rest = [where(c, now) for c in self.conds if c is not self.driver.cond]
+        return rest if self.driver.check is None else [self.driver.check, *rest]
 
     def workspace(self) -> ColumnElement[int]:
         """The workspace column to compare: when a set drives, `+ 0` keeps the check but out of

@@ -1,35 +1,44 @@
 """The text index behind `text ~`, `input ~` and `output ~` (semantics: domain/text_tokens.py).
 
-One table, `request_fts`, made by migration 0008 (not in models.py: its shape differs per database):
+One table, `request_fts` (not in models.py: its shape differs per database; migrations 0008, 0010
+and 0020 made it):
 
-- SQLite: an FTS5 table without content (`content=''`): it keeps the index only, never the text.
-  Its rowid is the request's id; each gram is written as one word that FTS5's `ascii` tokenizer
-  keeps whole (`用量` as itself; see "the two encodings" below; migration 0010 wrote 0008's hex
-  words anew).
+- SQLite: an FTS5 table without content (`content=''`) and without positions (`detail=none`): per
+  request (its rowid is the request's id) the set of grams of its input and output text together,
+  each gram written as one word that FTS5's `ascii` tokenizer keeps whole (`用量` as itself; see
+  "the two encodings" below). A query is the AND of its grams' words (a 1-character one, a prefix):
+  exact for a `text ~` query of one gram or one character; otherwise a superset (the grams may lie
+  apart, or in the other field), which `check` narrows row by row with `promptyard_has_text`, the
+  definition (text_tokens.matches) applied to the stored JSON. Positions and columns took 3/4 of
+  the index (docs/benchmarks.md, "Text search and bytes per log"); the check reads only rows the
+  index let through.
   A contentless table forgets rows only when told their tokens: `remove` is handed the texts the
   row was indexed with (made again from the stored JSON, the same way).
 - PostgreSQL: one row per request (per chunk of a long text, see text_tokens.CHUNK) with a
   `tsvector` of the raw grams and their positions for input and for output, under one GIN index; a
-  query is a `tsquery` phrase (`'用量'`, `'ab' <-> 'bc'`) or a prefix (`'a':*`). Rows go with their
-  request (ON DELETE CASCADE).
+  query is a `tsquery` phrase (`'用量'`, `'ab' <-> 'bc'`) or a prefix (`'a':*`): exact, no check.
+  Rows go with their request (ON DELETE CASCADE).
 
-`ids(field, value)` is the set of request ids that match (any workspace: the caller's query keeps
-its own workspace condition), for `Request.id IN (...)`."""
+`ids(field, value)` is the set of request ids the index gives (any workspace: the caller's query
+keeps its own workspace condition), for `Request.id IN (...)`; `condition` is that set with its
+check, the whole condition."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Integer,
     Select,
     String,
     and_,
     bindparam,
     cast,
     column,
+    func,
     literal_column,
     or_,
     select,
@@ -44,27 +53,83 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from promptyard.domain import text_tokens as tt
+from promptyard.domain.logs import text_of
 from promptyard.store.models import Request
+from promptyard.store.types import unpack
 
 FIELDS = {"text": ("input", "output"), "input": ("input",), "output": ("output",)}
 
 
 def condition(field: str, value: str) -> ColumnElement[bool]:
-    """`Request.id IN (<ids whose field matches value>)`, or true for an empty query."""
+    """`Request.id IN (<ids the index gives>)` and the row check they need, or true for an empty query."""
     found = ids(field, value)
-    return true() if found is None else Request.id.in_(found)
+    if found is None:
+        return true()
+    rest = check(field, value)
+    if rest is None:
+        return Request.id.in_(found)
+    # A superset (SQLite): `id + 0` keeps SQLite from reading the requests through the set's ids and
+    # sorting them all, with the row check on every one; the page walks newest first and checks
+    # only the rows it reaches, probing the set (built once) for each. A selective query's set
+    # drives the page instead (store/query_plan.py), with the same check.
+    return and_((Request.id + 0).in_(found), rest)
 
 
 def ids(field: str, value: str, workspace_id: int | None = None) -> Select | None:
-    """The ids of the requests whose `field` matches `value` (of one workspace where the index
-    knows it: PostgreSQL's rows carry it, SQLite's do not), as a SELECT of `request_id`; None
-    for an empty query (everything matches). The SQL is written when the statement is compiled,
-    for the database it runs on; store/query_plan.py probes it and drives pages from it."""
+    """The ids of the requests the index gives for `field ~ value` (of one workspace where the
+    index knows it: PostgreSQL's rows carry it, SQLite's do not), as a SELECT of `request_id`:
+    exactly the matches, or on SQLite a superset when `check` is not None; None for an empty query
+    (everything matches). The SQL is written when the statement is compiled, for the database it
+    runs on; store/query_plan.py probes it and drives pages from it."""
     grams, prefix = tt.query_grams(value)
     if not grams:
         return None
     return select(_Id().label("request_id")).select_from(_FTS).where(
         _Hit(FIELDS[field], grams, prefix, workspace_id))
+
+
+def check(field: str, value: str) -> ColumnElement[bool] | None:
+    """What a row of `ids(field, value)` must pass as well to match: None when the set is exact on
+    both databases (a `text ~` query of one gram or one character, or an empty one); else the
+    definition applied to the row's stored JSON on SQLite (nothing on PostgreSQL, whose set is
+    exact: the element compiles to true there)."""
+    grams, prefix = tt.query_grams(value)
+    if not grams or (field == "text" and len(grams) == 1):
+        return None
+    return _Check(_WHICH[field], tt.normal(value))
+
+
+_WHICH = {"input": 1, "output": 2, "text": 3}  # promptyard_has_text's fields: a bit each
+
+
+def has_text(inp: bytes | str | None, out: bytes | str | None, which: int, query: str) -> int:
+    """SQLite's `promptyard_has_text(input, output, which, query)` (store/db registers it): 1 when
+    the normalised `query` is in the text of a stored field that `which` names (its bits: 1 input,
+    2 output): text_tokens.matches on what the index was made from."""
+    return int(any(query in tt.normal(text_of(unpack(v))) for bit, v in ((1, inp), (2, out)) if which & bit))
+
+
+class _Check(ColumnElement[bool]):
+    type = Boolean()
+    _is_implicitly_boolean = True
+    inherit_cache = False  # holds plain values
+
+    def __init__(self, which: int, query: str):
+        self.which, self.query = which, query
+
+
+@compiles(_Check, "postgresql")
+def _pg_check(element: _Check, compiler, **kw):  # noqa: ANN001, ANN202
+    return "true"
+
+
+@compiles(_Check)
+def _sqlite_check(element: _Check, compiler, **kw):  # noqa: ANN001, ANN202
+    table = Request.__table__
+    call = func.promptyard_has_text(table.c.input, table.c.output,
+                                    bindparam("which", element.which, type_=Integer, unique=True),
+                                    bindparam("needle", element.query, type_=String, unique=True), type_=Boolean)
+    return compiler.process(call, **kw)
 
 
 _FTS = table("request_fts")
@@ -107,9 +172,7 @@ def _pg_hit(element: _Hit, compiler, **kw):  # noqa: ANN001, ANN202
 
 @compiles(_Hit)
 def _sqlite_hit(element: _Hit, compiler, **kw):  # noqa: ANN001, ANN202
-    cols = element.cols
-    target = f"{{{' '.join(cols)}}}" if len(cols) > 1 else cols[0]
-    match = bindparam("fts", f"{target} : {_fts_query(element.grams, element.prefix)}", unique=True)
+    match = bindparam("fts", _fts_query(element.grams, element.prefix), unique=True)
     return compiler.process(literal_column("request_fts").op("MATCH")(match), **kw)
 
 
@@ -132,7 +195,7 @@ def add(session: Session, rows: Iterable[Texts]) -> None:
                           "CAST(CAST(:i AS text[]) AS tsvector[]), CAST(CAST(:o AS text[]) AS tsvector[]))"),
                      {k: [v[k] for v in values] for k in ("rid", "c", "ws", "i", "o")})
         return
-    _fts_rows(conn, "INSERT INTO request_fts (rowid, input, output) VALUES (?, ?, ?)", rows)
+    _fts_rows(conn, "INSERT INTO request_fts (rowid, words) VALUES (?, ?)", rows)
 
 
 def remove(session: Session, rows: Iterable[Texts]) -> None:
@@ -146,24 +209,37 @@ def remove(session: Session, rows: Iterable[Texts]) -> None:
         conn.execute(text("DELETE FROM request_fts WHERE request_id = ANY(CAST(:ids AS bigint[]))"),
                      {"ids": [rid for rid, *_ in rows]})
         return
-    _fts_rows(conn, "INSERT INTO request_fts (request_fts, rowid, input, output) VALUES ('delete', ?, ?, ?)", rows)
+    _fts_rows(conn, "INSERT INTO request_fts (request_fts, rowid, words) VALUES ('delete', ?, ?)", rows)
 
 
 def _fts_rows(conn: Connection, sql: str, rows: list[Texts]) -> None:
-    """SQLite: `sql` for each row's id and token documents, through the driver (no per-row overhead)."""
-    docs: dict[str, str] = {}  # a text repeated in the batch (a prompt run over a dataset) is tokenised once
+    """SQLite: `sql` for each row's id and words, through the driver (no per-row overhead)."""
+    words: dict[str, str] = {}  # a text repeated in the batch (a prompt run over a dataset) is tokenised once
 
-    def doc(text: str) -> str:
-        found = docs.get(text)
+    def of(text: str) -> str:
+        found = words.get(text)
         if found is None:
-            found = docs[text] = fts_doc(text)
+            found = words[text] = text_words(text)
         return found
 
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, [(rid, doc(inp), doc(out)) for rid, _, inp, out in rows])
+        cursor.executemany(sql, [(rid, fts_words(inp, out, words_of=of)) for rid, _, inp, out in rows])
     finally:
         cursor.close()
+
+
+def stored_logs(cursor: Any, batch: int = 2000) -> Iterator[list[tuple[int, Any, Any]]]:
+    """SQLite, through the driver's `cursor`: every stored log's (id, input, output) JSON values, a
+    batch at a time in id order (for the migrations that write the index anew)."""
+    after = 0
+    while True:
+        rows = cursor.execute("SELECT id, input, output FROM requests WHERE id > ? ORDER BY id LIMIT ?",
+                              (after, batch)).fetchall()
+        if not rows:
+            return
+        yield [(rid, unpack(inp), unpack(out)) for rid, inp, out in rows]
+        after = rows[-1][0]
 
 
 # --- erasure from SQLite's index ------------------------------------------------------------------
@@ -232,8 +308,8 @@ def merge_away(cursor: Any, waiting: set[int], budget_s: float | None) -> set[in
 # reads back as exactly one gram: a-z, 0-9 and non-ASCII characters stand for themselves (`用量`
 # is the word `用量`); any other ASCII character (space, punctuation, a capital that normalisation
 # might leave) moves to U+E000 + its code; the private characters U+E000-U+E100 and lone surrogates
-# are written U+E100 and four hex digits. A gram's word is its
-# characters' codes; the last position's single character is a word of one code.
+# are written U+E100 and four hex digits. A gram's word is its characters' codes; the last
+# position's single character is a word of one code.
 
 _ESCAPE = "\ue100"
 
@@ -256,8 +332,15 @@ class _Codes(dict):
 _CODES = _Codes()
 
 
-def fts_doc(raw: str) -> str:
-    """The words of a text: its grams' (domain/text_tokens.grams), space-separated."""
+def fts_words(*texts: str, words_of: Callable[[str], str] | None = None) -> str:
+    """SQLite's words of a request: its texts' (`text_words`) one after the other. The index keeps
+    each word once per request (no positions): FTS5 drops the repeats itself, cheaper than a set."""
+    return " ".join(words for words in map(words_of or text_words, texts) if words)
+
+
+def text_words(raw: str) -> str:
+    """The words of one text: its grams' (domain/text_tokens.grams) at their positions,
+    space-separated (also the per-column words of migrations 0008-0019's index, which had positions)."""
     codes = list(map(_CODES.__getitem__, tt.normal(raw)))
     if not codes:
         return ""
@@ -272,9 +355,10 @@ def _word(gram: str) -> str:
 
 
 def _fts_query(grams: list[str], prefix: bool) -> str:
+    """Every gram's word (implicit AND; FTS5 without positions has no phrases), or a prefix."""
     if prefix:
         return f'"{_word(grams[0])}" *'
-    return '"' + " ".join(_word(g) for g in grams) + '"'
+    return " ".join(f'"{_word(g)}"' for g in dict.fromkeys(grams))
 
 
 def _lexeme(gram: str) -> str:

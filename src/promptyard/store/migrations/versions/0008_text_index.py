@@ -44,7 +44,8 @@ def upgrade() -> None:
 
 
 def _fill(bind: sa.engine.Connection) -> None:
-    """The index of every stored log, from its JSON, as ingest would have made it."""
+    """The index of every stored log, from its JSON, as ingest would have made it (SQLite: this
+    index's words at their positions, a column each, as 0020 found them)."""
     session = Session(bind=bind)
     after = 0
     while True:
@@ -52,7 +53,13 @@ def _fill(bind: sa.engine.Connection) -> None:
                             .limit(BATCH)).all()
         if not rows:
             break
-        text_search.add(session, [(r.id, r.workspace_id, text_of(r.input), text_of(r.output)) for r in rows])
+        texts = [(r.id, r.workspace_id, text_of(r.input), text_of(r.output)) for r in rows]
+        if bind.dialect.name == "postgresql":
+            text_search.add(session, texts)
+        else:
+            bind.exec_driver_sql("INSERT INTO request_fts (rowid, input, output) VALUES (?, ?, ?)",
+                                 [(rid, text_search.text_words(i), text_search.text_words(o))
+                                  for rid, _, i, o in texts])
         after = rows[-1].id
 
 

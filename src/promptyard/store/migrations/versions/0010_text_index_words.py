@@ -20,7 +20,7 @@ from alembic import op
 from promptyard.domain import text_tokens as tt
 from promptyard.domain.logs import text_of
 from promptyard.store import text_search
-from promptyard.store.types import pack, unpack
+from promptyard.store.types import pack
 
 revision = "0010"
 down_revision = "0008"
@@ -35,7 +35,7 @@ CLUSTERED = ("request_metadata", "request_tags")
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        _rewrite(text_search.fts_doc, pack)
+        _rewrite(text_search.text_words, pack)
         for table in CLUSTERED:
             _rebuild(table, rowid=False)
 
@@ -68,18 +68,11 @@ def _rewrite(doc: Callable[[str], str], packed: Callable[[object], bytes]) -> No
     op.execute("DROP TABLE request_fts")
     op.execute("CREATE VIRTUAL TABLE request_fts USING fts5(input, output, content='', tokenize='ascii', columnsize=0)")
     cursor = op.get_bind().connection.driver_connection.cursor()
-    after = 0
-    while True:
-        rows = cursor.execute("SELECT id, input, output FROM requests WHERE id > ? ORDER BY id LIMIT ?",
-                              (after, BATCH)).fetchall()
-        if not rows:
-            break
-        values = [(rid, unpack(inp), unpack(out)) for rid, inp, out in rows]
+    for values in text_search.stored_logs(cursor, BATCH):
         cursor.executemany("INSERT INTO request_fts (rowid, input, output) VALUES (?, ?, ?)",
                            [(rid, doc(text_of(inp)), doc(text_of(out))) for rid, inp, out in values])
         cursor.executemany("UPDATE requests SET input = ?, output = ? WHERE id = ?",
                            [(packed(inp), packed(out), rid) for rid, inp, out in values])
-        after = rows[-1][0]
     cursor.close()
 
 
