@@ -17,6 +17,7 @@ from promptyard.domain.logs import text_of
 from promptyard.domain.query import Cond, Or, parse
 from promptyard.errors import InvalidInput
 from promptyard.services import erasure, keys, redaction, request_ingest, request_reads
+from promptyard.store import query_plan
 from promptyard.store.db import Database
 from promptyard.store.migrate import downgrade, upgrade
 from promptyard.store.models import Request
@@ -293,3 +294,18 @@ def test_api_items_carry_the_match(api):
     item = api.post("/api/v1/requests/search", json={"filter": 'metadata.x missing and output ~ "bc"'}).json()
     assert item["items"][0]["match"] == {"field": "output", "text": "ＡＢＣ", "start": 1, "end": 3}
     assert "match" not in api.get("/api/v1/requests").json()["items"][0]
+
+
+def test_a_checked_text_superset_is_counted_to_its_own_bound(database, principal):
+    """SQLite checks each counted row of a 3+-character text query (the index gives a superset), so its
+    count stops at query_plan.CHECKED_COUNT; a 2-character query (exact from the index) and PostgreSQL
+    (exact phrases) count to PROBE."""
+    _ingest(database, principal, [("用法と用量をご確認ください", f"回答 {i}") for i in range(query_plan.CHECKED_COUNT + 5)])
+    checked = database.kind == "sqlite"
+    with database.read() as s:
+        for filt, bounded in (('text ~ "ください"', checked), ('input ~ "用量"', checked), ('text ~ "用量"', False)):
+            found = request_reads.browse(s, principal, node=parse(filt), limit=10, count=True)
+            want = {"count": query_plan.CHECKED_COUNT, "more": True} if bounded else \
+                {"count": query_plan.CHECKED_COUNT + 5, "more": False}
+            assert found["matching"] == want, filt
+            assert len(found["items"]) == 10, filt

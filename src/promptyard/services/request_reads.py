@@ -73,7 +73,7 @@ def browse(session: Session, p: Principal, *, node: query.Node | None, prompt: s
     """One page newest first, keyset-paged on (start_time, id) with cursors both ways: `after`
     pages to older logs, `before` back to newer ones. Pages stay put while new logs arrive.
     `full`: the items carry their input and output too (see summaries). `count`: the answer
-    has `matching` {count, more}: how many logs match, exact up to query_plan.PROBE, else
+    has `matching` {count, more}: how many logs match, exact up to query_plan.count_bound, else
     `more` (more than count). store/query_plan.py picks how the rows are read (`plan` forces
     one, for tests and benchmarks); the rows are the same whichever it picks."""
     access.require(p, "read")
@@ -89,7 +89,8 @@ def browse(session: Session, p: Principal, *, node: query.Node | None, prompt: s
     if count:
         counting = query_plan.counting(session, chosen)
         cws = Request.workspace_id + 0 if by_id else counting.workspace()
-        n, more = query_plan.count(session, counting.ids(now).where(cws == p.workspace_id, *scope))
+        n, more = query_plan.count(session, counting.ids(now).where(cws == p.workspace_id, *scope),
+                                   query_plan.count_bound(session, counting))
         out["matching"] = {"count": n, "more": more}
     return out
 

@@ -243,6 +243,17 @@ def _walk_rows(session: Session, counts: tuple[int, ...], bounds: tuple[int, ...
     return min(float(logs), (limit + 1) / share) if share > 0 else float(logs)
 
 
+CHECKED_COUNT = 1_000  # the count's bound when SQLite checks every counted row (~50 µs each, its stored JSON read)
+
+
+def count_bound(session: Session, plan: Plan) -> int:
+    """How far a count goes exactly: PROBE, or CHECKED_COUNT where the matches are a text superset that
+    SQLite narrows row by row (a text query of 3 or more characters, or on input / output): counting
+    10,000 of those would cost half a second, so such a count says "more than 1,000" sooner."""
+    checked = any(o.check is not None for o in plan.offers)
+    return CHECKED_COUNT if checked and session.get_bind().dialect.name == "sqlite" else PROBE
+
+
 def count(session: Session, ids: Select, bound: int = PROBE) -> tuple[int, bool]:
     """How many rows `ids` (Plan.ids with the workspace and scope) has, counting at most
     `bound`: (n, True) means more than n."""
