@@ -175,10 +175,10 @@ read (`next_item`: the item, its request's input and output, the progress). *Pag
 through the ASGI app without a network: the review form posted and the next item's page rendered (the 303
 followed). {args.runs} answers each, milliseconds. Target: p95 < 50 ms. *Page CPU*: the CPU time the process
 spent on the page round trip (every thread; SQLite's work is in-process, PostgreSQL's server is not counted),
-which does not grow with the wait for a core. The machine was shared with other work while these ran (load
-average in the last column, 2 cores: each runnable thread gets a core a sixth of the time or less), so the wall
-times are upper bounds, above what an idle server shows: at this load the p50 is within the target on both
-databases and the p95 is not shown within it; the CPU time (p95 under 30 ms) is. Before this round's changes, at
+which does not grow with the wait for a core. The rows below were measured on a quiet machine (load average in
+the last column): the page round trip's p95 is within the target on both databases at 1,000,000 logs. At a load
+of 3-5 (other work on the 2 cores) the same code gave a page p95 of 91 ms on SQLite and 62 ms on PostgreSQL, while
+its CPU time stayed under 30 ms: on a busy machine the wait for a core dominates. Before this round's changes, at
 load 3 on PostgreSQL with 1,000,000 logs (the same harness, 100 answers, old and new code one after the other):
 page 51.6 / 131.8 ms, CPU 27.0 / 37.8 ms; after: page 29.7 / 57.6 ms, CPU 18.5 / 23.9 ms. A page round trip is
 25 SQL statements (from 34; BEGINs included): two requests' session lookups; the
