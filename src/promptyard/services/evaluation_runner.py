@@ -49,6 +49,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from promptyard import log_scrub
 from promptyard.domain import judges, scorers, templates
 from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
@@ -164,7 +165,7 @@ class Runner:
             except Unavailable:
                 claimed = 0  # the store logged the outage; try again at the next poll
             except Exception:  # noqa: BLE001 - never let the dispatcher die
-                log.exception("dispatching evaluation items failed")
+                log_scrub.failure(log, "dispatching evaluation items failed")
                 claimed = 0
             if not claimed:
                 self._wake.wait(self.poll_s)
@@ -313,12 +314,12 @@ class Runner:
         try:
             self._execute_item(run, claim)
         except Exception:  # noqa: BLE001 - one item's bug must not stop the others
-            log.exception("evaluation item %s of run %s failed", claim.item_id, claim.run_id)
+            log_scrub.failure(log, "evaluation item %s of run %s failed", claim.item_id, claim.run_id)
             try:
                 with self.db.write() as s:
                     self._give_up(s, run, claim, "internal error while running the item")
             except Exception:  # noqa: BLE001
-                log.exception("recording the failure of evaluation item %s failed", claim.item_id)
+                log_scrub.failure(log, "recording the failure of evaluation item %s failed", claim.item_id)
 
     def _messages(self, template: tuple[str, dict, str, dict, str | None], variables: Any) -> list[dict[str, Any]]:
         kind, tpl, fmt, _, _ = template
@@ -436,7 +437,7 @@ class Runner:
                 self._store_many(s, batch)
         except Exception:  # noqa: BLE001 - store them one by one: one bad item must not lose the others
             if len(batch) == 1:
-                log.exception("storing evaluation item %s failed", batch[0][1].item_id)
+                log_scrub.failure(log, "storing evaluation item %s failed", batch[0][1].item_id)
                 return  # its claim runs out and the item is run again
             for entry in batch:
                 self._write([entry])

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
+from promptyard import log_scrub
 from promptyard.errors import InvalidInput, PromptyardError, Unavailable
 from promptyard.services import (
     annotation_queues,
@@ -118,7 +119,7 @@ async def _analyze(context: AppContext) -> None:
         except Unavailable:
             pass  # the store logged the outage once; next time
         except Exception:  # noqa: BLE001 - statistics only speed queries up; retry next time
-            log.exception("refreshing the query planner's statistics failed")
+            log_scrub.failure(log, "refreshing the query planner's statistics failed")
         if context.settings.analyze_every_s <= 0:
             return
         await asyncio.sleep(context.settings.analyze_every_s)
@@ -147,7 +148,7 @@ async def _tick(context: AppContext) -> None:
         except Unavailable:
             pass  # the store logged the outage once; a tick is retried next time
         except Exception:  # noqa: BLE001 - a failed tick is retried next time; never kill the loop
-            log.exception("advancing guarded ramps failed")
+            log_scrub.failure(log, "advancing guarded ramps failed")
 
 
 def _surface(request: Request):  # noqa: ANN202

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import re
-import traceback
 import uuid
 from contextvars import ContextVar
 from typing import Callable
 
 from fastapi import Request
+
+from promptyard.log_scrub import error_name, scrubbed_traceback
 
 HEADER = "X-Request-Id"
 _SANE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -61,24 +62,5 @@ def log_unexpected(log: logging.Logger, request: Request, exc: BaseException) ->
     """Log an unexpected error once, without any exception's message; returns the request id."""
     rid = request_id(request)
     log.error("unexpected error on %s %s (request id %s): %s\n%s", request.method, request.url.path, rid,
-              _name(exc), scrubbed_traceback(exc))
+              error_name(exc), scrubbed_traceback(exc))
     return rid
-
-
-def scrubbed_traceback(exc: BaseException) -> str:
-    """The chain of exceptions (outermost last, as Python prints it) with class names and stack
-    frames only."""
-    chain: list[BaseException] = []
-    while exc is not None and exc not in chain:
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    parts = []
-    for item in reversed(chain):
-        frames = "".join(traceback.format_list(traceback.extract_tb(item.__traceback__)))
-        parts.append(f"Traceback (most recent call last):\n{frames}{_name(item)}: (message withheld)\n")
-    return "\nwhich led to:\n\n".join(parts)
-
-
-def _name(exc: BaseException) -> str:
-    kind = type(exc)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
