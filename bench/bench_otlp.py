@@ -186,25 +186,28 @@ def main() -> None:
 
     targets = [("SQLite", None)] + ([("PostgreSQL", PG)] if os.environ.get("BENCH_PG", "1") == "1" else [])
     for label, db_url in targets:
-        if db_url and not fresh_pg(db_url):
-            continue
-        with server(db_url) as (url, key):
-            run(url, key, fresh("protobuf")[:2])  # warm up
-            for form in ("protobuf", "protobuf+gzip", "json", "logs"):
-                rates = [run(url, key, fresh(form)) for _ in range(ROUNDS)]
-                shown = "the same calls as logs to `POST /api/v1/requests`" if form == "logs" else form
-                rows.append(f"| {label} | {shown} | {statistics.median(rates):,.0f} |")
-                print(rows[-1], flush=True)
+        for workers in os.environ.get("BENCH_WORKERS", "0,2").split(","):
+            if db_url and not fresh_pg(db_url):
+                continue
+            with server(db_url, {"PROMPTYARD_INGEST_WORKERS": workers}) as (url, key):
+                run(url, key, fresh("protobuf")[:2])  # warm up
+                for form in ("protobuf", "protobuf+gzip", "json", "logs"):
+                    rates = [run(url, key, fresh(form)) for _ in range(ROUNDS)]
+                    shown = "the same calls as logs to `POST /api/v1/requests`" if form == "logs" else form
+                    rows.append(f"| {label} | {workers} | {shown} | {statistics.median(rates):,.0f} |")
+                    print(rows[-1], flush=True)
     load = os.getloadavg()
     write_section("otlp", "\n".join([
         "## OTLP trace ingest (`bench/bench_otlp.py`)",
         f"LLM spans (OpenLLMetry attributes: a system prompt, the patient's message and a reply, model, token usage, "
         f"3 more attributes, a resource) posted to `POST /v1/traces` in batches of {BATCH} by {CLIENTS} concurrent "
-        f"clients to one `promptyard serve` process, {BATCHES} batches a run, median of {ROUNDS} runs; each span becomes "
+        f"clients to one `promptyard serve` process, with 0 or 2 ingest workers (`PROMPTYARD_INGEST_WORKERS`, 2 by "
+        f"default: they decode, map and redact the spans while the server writes), {BATCHES} batches a run, median of "
+        f"{ROUNDS} runs; each span becomes "
         f"a request log (redaction on, the default) and a span row. {machine()}; load average "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} when it ended (the machine is shared). Target: at least "
         "5,000 LLM spans/s on SQLite.", "",
-        "| database | body | LLM spans (or logs)/s |", "|---|---|---|", *rows, "",
+        "| database | ingest workers | body | LLM spans (or logs)/s |", "|---|---|---|---|", *rows, "",
         f"One batch of {BATCH} spans in one process (median ms; the ingest service rows alternate with whole "
         "batches, each on new spans):", "",
         "| step | ms |", "|---|---|", *in_process(batch(0))]))

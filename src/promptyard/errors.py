@@ -30,6 +30,10 @@ class PromptyardError(Exception):
         super().__init__(self.message)
         self.details = details
 
+    def __reduce__(self) -> tuple:
+        # Across processes (the ingest workers' errors) with its key and fields, not only the English text.
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
     def text(self, lang: str) -> str:
         """The message in `lang` (English where the catalogue has no translation)."""
         return catalogue.translate(lang, self.key, **self.params) if self.key else self.message
@@ -37,6 +41,13 @@ class PromptyardError(Exception):
     def as_text(self) -> catalogue.Text | str:
         """This message as a field of another one (an error that wraps this one translates it too)."""
         return catalogue.Text(self.key, **self.params) if self.key else self.message
+
+
+def _rebuilt(cls: type[PromptyardError], args: tuple, state: dict[str, Any]) -> PromptyardError:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class InvalidInput(PromptyardError):

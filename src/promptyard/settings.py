@@ -46,6 +46,9 @@ class Settings:
                                              "(its worker process is killed past it)")
     template_workers: int = _opt(2, "worker processes that compile and render Jinja2 templates")
     template_memory_mb: int = _opt(512, "address-space limit of each template worker process, in MiB")
+    ingest_workers: int = _opt(2, "worker processes that prepare ingested batches (decoding, checks, redaction) "
+                                  "beside the server process, which writes them; 0 = prepare in the server process; "
+                                  "about the number of cores is best")
     session_hours: int = _opt(12, "how long a browser login lasts")
     pending_grace_s: int = _opt(3600, "how long a score/metadata update for a not-yet-logged request waits for it")
     ramp_tick_s: float = _opt(30.0, "how often the server advances guarded ramps, applies pending updates whose log arrived meanwhile and purges logs past their workspace's retention period (0 = never; use `experiments tick`, `privacy purge`)")

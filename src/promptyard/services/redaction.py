@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -88,11 +89,30 @@ LOOK_UP = object()  # for callers taking a redactor: none given, look up the wor
 
 def for_workspace(session: Session, workspace_id: int) -> rp.Redactor | None:
     """The redactor ingest applies in this workspace (None when its policy is off)."""
+    return redactor(spec(session, workspace_id))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A workspace's redactor as data, which pickles: ingest's worker processes build it from this
+    (services/ingest_workers.py)."""
+    policy: rp.Policy
+    key: bytes
+    terms: rp.Terms | None
+
+
+def spec(session: Session, workspace_id: int) -> Spec | None:
+    """What the workspace's redactor is made of (None when its policy is off)."""
     found = policy(session, workspace_id)
     if not found.enabled:
         return None
     terms = _terms(session, workspace_id) if found.rules[rp.TERM].on else None
-    return rp.Redactor(found, _key(session, workspace_id), terms)
+    return Spec(found, _key(session, workspace_id), terms)
+
+
+def redactor(made_of: Spec | None) -> rp.Redactor | None:
+    """A new redactor (each counts what it redacts: one per batch, never shared by threads)."""
+    return None if made_of is None else rp.Redactor(made_of.policy, made_of.key, made_of.terms)
 
 
 # --- what is redacted: one home for the list of fields --------------------------------------------------------

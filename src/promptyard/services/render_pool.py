@@ -19,14 +19,11 @@ shared by every engine with the same worker settings and stopped when the proces
 
 from __future__ import annotations
 
-import atexit
 import functools
 import hashlib
-import multiprocessing
 import os
 import resource
 import signal
-import sys
 import threading
 from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -39,6 +36,7 @@ from promptyard.catalogue import Text
 from promptyard.domain import templates
 from promptyard.domain.render_limits import RenderError, RenderLimits
 from promptyard.errors import InvalidInput, Unavailable
+from promptyard.services import worker_processes
 from promptyard.settings import Settings
 
 __all__ = ["TemplateEngine", "engine_for"]
@@ -116,35 +114,11 @@ def _text_variables(texts: list[str], fmt: str, max_chars: int | None) -> list[l
 _VARIABLES_CACHED = 4096
 _variables_cache: dict[tuple[int | None, bytes], list[str]] = {}  # oldest first
 _variables_lock = threading.Lock()
-_pools: dict[tuple[int, int], ProcessPool] = {}
-_pools_lock = threading.Lock()
-
-
-def _context():
-    if sys.platform == "linux":  # forking the threaded server is unsafe; a forkserver is not
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["promptyard.domain.sandbox"])
-        return context
-    return multiprocessing.get_context("spawn")
 
 
 def _pool(workers: int, memory_bytes: int) -> ProcessPool:
-    key = (workers, memory_bytes)
-    with _pools_lock:
-        pool = _pools.get(key)
-        if pool is None or not pool.active:
-            pool = ProcessPool(max_workers=workers, initializer=_start_worker, initargs=(memory_bytes,),
-                               context=_context())
-            _pools[key] = pool
-        return pool
-
-
-@atexit.register
-def _stop_pools() -> None:
-    with _pools_lock:
-        for pool in _pools.values():
-            pool.stop()
-        _pools.clear()
+    return worker_processes.pool("templates", (workers, memory_bytes), lambda: {
+        "max_workers": workers, "initializer": _start_worker, "initargs": (memory_bytes,)})
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ def unit(experiment_id: int | None, version: int | None, routing: dict | None) -
     return experiment_records.unit_key(experiment_id, version, routing.get("rule"), routing.get("unit"))
 
 
-def score_row(p: Principal, request_id: int, s: dict[str, Any]) -> dict[str, Any]:
-    now = utcnow()
+def score_row(p: Principal, request_id: int, s: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """`now`: the time of the batch it came with (one object: store/bulk converts it once)."""
+    now = now or utcnow()
     return {"workspace_id": p.workspace_id, "request_id": request_id, "name": s["name"], "value": s["value"],
             "comment": s["comment"], "source": s["source"], "author": s["author"] or p.actor,
             "created_at": now, "updated_at": now}

@@ -17,23 +17,27 @@ import json
 from typing import Any, Iterable
 
 from sqlalchemy import JSON, Boolean, Float, Integer, Table, any_, bindparam
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY, psycopg
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Column
 
 from promptyard.errors import Conflict, InvalidInput, Unavailable
+from promptyard.store.types import UTCDateTime
 
 
 def insert(session: Session, table: Table, rows: list[dict[str, Any]], *, skip_conflicts_on: Iterable[str] = (),
            returning: tuple[str, ...] = (),
-           add_on_conflict: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> list[tuple]:
+           add_on_conflict: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+           bound: Iterable[str] = ()) -> list[tuple]:
     """Insert `rows` (dicts with the same keys) into `table`. Rows that clash with an existing
     row on the `skip_conflicts_on` unique key are skipped; the `returning` columns of the rows
     inserted are returned, in any order. With `add_on_conflict` = (key columns, value columns),
     a row that clashes on the key adds its values to the stored row's (running sums; the rows of
-    one call must have distinct keys)."""
+    one call must have distinct keys). The `bound` columns' values are in the driver's form
+    already (`bind`)."""
     if not rows:
         return []
     conn = session.connection()
@@ -47,7 +51,9 @@ def insert(session: Session, table: Table, rows: list[dict[str, Any]], *, skip_c
         keys, values = add_on_conflict
         sums = ", ".join(f"{quote(v)} = {target}.{quote(v)} + excluded.{quote(v)}" for v in values)
         conflict = f" ON CONFLICT ({', '.join(map(quote, keys))}) DO UPDATE SET {sums}"
-    columns = [_values(c, dialect, [r[c.name] for r in rows]) for c in cols]
+    bound = set(bound)
+    columns = [[r[c.name] for r in rows] if c.name in bound else _values(c, dialect, [r[c.name] for r in rows])
+               for c in cols]
     cursor = conn.connection.driver_connection.cursor()
     try:
         return _run(cursor, dialect, target, names, cols, columns, conflict, returning)
@@ -89,13 +95,25 @@ def _run(cursor: Any, dialect: Any, target: str, names: str, cols: list[Column],
     return cursor.execute(f"SELECT {', '.join(returning)} FROM {target} WHERE rowid > ?", (before,)).fetchall()
 
 
+_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": psycopg.dialect()}
+
+
+def bind(table: Table, column: str, values: list[Any], dialect: str) -> list[Any]:
+    """One column's values in the driver's form for `dialect` ("sqlite" | "postgresql"), as `insert`
+    converts them: for work done before the write transaction, even in another process (the ingest
+    workers, services/ingest_workers.py), and handed to `insert` as `bound`."""
+    return _values(table.c[column], _DIALECTS[dialect], values)
+
+
 def _values(col: Column, dialect: Any, values: list[Any]) -> list[Any]:
     if isinstance(col.type, JSON) and dialect.name == "postgresql":
         # As text, cast to jsonb by the statement; Python None is JSON null, as in the ORM.
         return _once_each(json.dumps, values)
     process = col.type._cached_bind_processor(dialect)
     if process is not None:
-        values = _once_each(process, values) if isinstance(col.type, JSON) else [process(v) for v in values]
+        # JSON values and times are often one object for many rows (an OTLP body's resource, a batch's time)
+        values = _once_each(process, values) if isinstance(col.type, (JSON, UTCDateTime)) else \
+            [process(v) for v in values]
     if dialect.name == "postgresql":
         # Arrays must hold one type: 3 and 2.5 in a float column, or 7 in a float column, would
         # otherwise make psycopg pick int for some elements.
@@ -106,8 +124,7 @@ def _values(col: Column, dialect: Any, values: list[Any]) -> list[Any]:
 
 
 def _once_each(convert: Any, values: list[Any]) -> list[Any]:
-    """convert(v) for each JSON value, once for each object: rows of a batch often share one (the
-    spans of an OTLP body share their resource's dict)."""
+    """convert(v) for each value, once for each object (by identity)."""
     done: dict[int, Any] = {}
     out = []
     for v in values:

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from promptyard.store import experiment_totals
+from promptyard.store import bulk, experiment_totals
 from promptyard.store.models import HourScoreTotals, HourTotals, LatencyBucket, ScoreTotals, VersionTotals
 
 Key = tuple[str, int]
@@ -117,17 +117,7 @@ def _k(k: Key) -> dict[str, Any]:
 
 def _add(session: Session, model: Any, keys: tuple[str, ...], values: tuple[str, ...], rows: list[dict]) -> None:
     """Upsert that adds to the stored values (a row is created at the first delta)."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = model.__table__
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=["workspace_id", *keys],
-                                      set_={v: table.c[v] + stmt.excluded[v] for v in values})
-    session.execute(stmt, rows)
+    bulk.insert(session, model.__table__, rows, add_on_conflict=(("workspace_id", *keys), values))
 
 
 # --- reading --------------------------------------------------------------------------------

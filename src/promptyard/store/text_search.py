@@ -183,19 +183,42 @@ Texts = tuple[int, int, str, str]  # (request id, workspace id, input text, outp
 
 def add(session: Session, rows: Iterable[Texts]) -> None:
     """Index these requests' texts (just inserted, or changed after `remove`)."""
+    dialect = session.connection().dialect.name
+    add_entries(session, [(rid, ws, entry(dialect, inp, out)) for rid, ws, inp, out in rows])
+
+
+def entry(dialect: str, inp: str, out: str, memo: dict[str, str] | None = None) -> Any:
+    """What the index keeps of a request's input and output texts, in `dialect`'s form ("sqlite" |
+    "postgresql"): made before the write transaction by ingest (services/request_ingest.prepare).
+    `memo`: SQLite's words of texts seen before (a prompt run over a dataset repeats its texts)."""
+    if dialect == "postgresql":
+        return _pg_chunks(inp, out)
+    if memo is None:
+        return fts_words(inp, out)
+
+    def of(text: str) -> str:
+        found = memo.get(text)
+        if found is None:
+            found = memo[text] = text_words(text)
+        return found
+    return fts_words(inp, out, words_of=of)
+
+
+def add_entries(session: Session, rows: Iterable[tuple[int, int, Any]]) -> None:
+    """Index these requests: (request id, workspace id, `entry` of its texts)."""
     rows = list(rows)
     if not rows:
         return
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         values = [{"rid": rid, "ws": ws, "i": i, "c": n, "o": o}
-                  for rid, ws, inp, out in rows for n, (i, o) in enumerate(_pg_chunks(inp, out))]
+                  for rid, ws, chunks in rows for n, (i, o) in enumerate(chunks)]
         conn.execute(text("INSERT INTO request_fts (request_id, chunk, workspace_id, input, output) "
                           "SELECT * FROM unnest(CAST(:rid AS bigint[]), CAST(:c AS int[]), CAST(:ws AS int[]), "
                           "CAST(CAST(:i AS text[]) AS tsvector[]), CAST(CAST(:o AS text[]) AS tsvector[]))"),
                      {k: [v[k] for v in values] for k in ("rid", "c", "ws", "i", "o")})
         return
-    _fts_rows(conn, "INSERT INTO request_fts (rowid, words) VALUES (?, ?)", rows)
+    _fts_rows(conn, "INSERT INTO request_fts (rowid, words) VALUES (?, ?)", [(rid, words) for rid, _, words in rows])
 
 
 def remove(session: Session, rows: Iterable[Texts]) -> None:
@@ -209,22 +232,16 @@ def remove(session: Session, rows: Iterable[Texts]) -> None:
         conn.execute(text("DELETE FROM request_fts WHERE request_id = ANY(CAST(:ids AS bigint[]))"),
                      {"ids": [rid for rid, *_ in rows]})
         return
-    _fts_rows(conn, "INSERT INTO request_fts (request_fts, rowid, words) VALUES ('delete', ?, ?)", rows)
+    memo: dict[str, str] = {}
+    _fts_rows(conn, "INSERT INTO request_fts (request_fts, rowid, words) VALUES ('delete', ?, ?)",
+              [(rid, entry("sqlite", inp, out, memo)) for rid, _, inp, out in rows])
 
 
-def _fts_rows(conn: Connection, sql: str, rows: list[Texts]) -> None:
-    """SQLite: `sql` for each row's id and words, through the driver (no per-row overhead)."""
-    words: dict[str, str] = {}  # a text repeated in the batch (a prompt run over a dataset) is tokenised once
-
-    def of(text: str) -> str:
-        found = words.get(text)
-        if found is None:
-            found = words[text] = text_words(text)
-        return found
-
+def _fts_rows(conn: Connection, sql: str, rows: list[tuple[int, str]]) -> None:
+    """SQLite: `sql` for each (request id, words), through the driver's executemany (no per-row overhead)."""
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, [(rid, fts_words(inp, out, words_of=of)) for rid, _, inp, out in rows])
+        cursor.executemany(sql, rows)
     finally:
         cursor.close()
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from starlette.datastructures import Headers
+from starlette.responses import Response
 
 from promptyard import catalogue
 from promptyard.catalogue import Text
@@ -69,7 +71,7 @@ class GuardMiddleware:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         del chunks  # one copy of the body, not two, while the route runs
-        if body and not headers.get(b"content-type", b"").lower().startswith(_FORMS) and not _otlp_binary(scope, headers):
+        if body and not headers.get(b"content-type", b"").lower().startswith(_FORMS) and not _checked_by_route(scope, headers):
             problem = self._check(body, publishable)
             if problem:
                 return await _reject(scope, send, problem.status, problem.code, problem.message)
@@ -99,11 +101,38 @@ def value_limit(s: Settings, publishable: bool) -> int:
     return max(s.max_body_values * body_limit(s, True) // s.max_body_bytes, 1) if publishable else s.max_body_values
 
 
-def _otlp_binary(scope: dict, headers: dict) -> bool:
-    """OTLP protobuf or compressed bodies are not JSON to check: web/compat/otlp.py checks them once
-    decoded (sizes, values, text), with the same limits."""
+def _checked_by_route(scope: dict, headers: dict) -> bool:
+    """Bodies the route checks itself, with the same limits: OTLP protobuf or compressed bodies once
+    decoded (web/compat/otlp.py: sizes, values, text), and the request log's batches, in the ingest
+    worker that decodes them (web/api/logs.py), not in the server process."""
+    if scope["path"] == "/api/v1/requests":
+        return scope["method"] == "POST"
     return scope["path"] == "/v1/traces" and (headers.get(b"content-type", b"").lower().startswith(
         b"application/x-protobuf") or headers.get(b"content-encoding", b"identity").lower() != b"identity")
+
+
+@dataclass(frozen=True)
+class JsonLimits:
+    """A caller's body limits, for a route that checks its body itself (it pickles: the ingest workers
+    check the bodies they decode)."""
+    settings: Settings
+    publishable: bool
+
+    @property
+    def body_bytes(self) -> int:
+        return body_limit(self.settings, self.publishable)
+
+    def problem(self, body: bytes, content_type: str | None = None) -> body_checks.Problem | None:
+        """What the guard says of this body (None for a form body, which it does not check)."""
+        if (content_type or "").lower().encode("latin-1", "replace").startswith(_FORMS):
+            return None
+        return check_json(self.settings, body, self.publishable)
+
+
+def refusal(problem: body_checks.Problem, lang: str) -> Response:
+    """The guard's answer to a body problem found by a route that checks its body itself."""
+    return Response(error_body(problem.status, problem.code, problem.message.render(lang)), status_code=problem.status,
+                    media_type="application/json")
 
 
 def body_limit(s: Settings, publishable: bool) -> int:

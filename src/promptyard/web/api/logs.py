@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import email.message
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from promptyard.domain import query
+from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput
-from promptyard.services import exports, log_stats, request_annotations, request_ingest, request_reads
+from promptyard.services import exports, ingest_workers, log_stats, request_annotations, request_ingest, request_reads
 from promptyard.services.render_pool import engine_for
 from promptyard.web.api import errors, schemas, shapes
 from promptyard.web.api.deps import MAX_ID, Auth, Ctx
+from promptyard.web.body_checks import Problem
+from promptyard.web.context import AppContext
 from promptyard.web.downloads import download
+from promptyard.web.middleware import JsonLimits, refusal, scope_lang
 
 
 class _RefConvertor(StringConvertor):
@@ -39,17 +47,72 @@ def _filter(text: str | None = None, obj: Any = None) -> query.Node | None:
     200: {"model": schemas.IngestOut, "description": "stored (some logs of a batch may be refused: see errors)"},
     422: {"model": schemas.IngestOut | errors.ErrorOut, "description": "no log of the batch could be stored"}},
     openapi_extra=schemas.body(schemas.INGEST_BODY))
-def ingest(c: Ctx, p: Auth, body: Annotated[Any, Body(description="one log, or {\"requests\": [...]}")]):
+async def ingest(request: Request, c: Ctx, p: Auth):
     """Store one log or a batch (up to PROMPTYARD_MAX_BATCH). Valid logs are stored even when others
     in the batch are not; those are reported by index. 422 only when nothing was valid."""
-    logs = body.get("requests") if isinstance(body, dict) and "requests" in body else [body]
-    if not isinstance(logs, list):
-        raise InvalidInput("errors.requests.requests_list_logs")
+    # The body is read here, not by FastAPI: an ingest worker checks and decodes it (services/ingest_workers.py).
+    raw = await request.body()
+    most = request_ingest.limit(p, c.settings.max_batch, c.settings.publishable_max_batch)
+    result = await run_in_threadpool(_ingest, c, p, raw, request.headers.get("content-type"), most)
+    if isinstance(result, Problem):
+        return refusal(result, scope_lang(request.scope))
+    return JSONResponse(result, status_code=422 if result["errors"] and not result["ids"] else 200)
+
+
+def _ingest(c: AppContext, p: Principal, raw: bytes, content_type: str | None, most: int) -> dict | Problem:
+    with c.db.read() as s:
+        ctx = request_ingest.context(s, p)
+    limits = JsonLimits(c.settings, p.key_kind == "publishable")
+    prepared = ingest_workers.run(c.settings.ingest_workers, _prepared, raw, content_type, limits, ctx, most,
+                                  size=len(raw)) if raw and _is_json(content_type) else None
+    if prepared is None:  # not JSON: answered as FastAPI answers a `Body()` parameter
+        prepared = limits.problem(raw, content_type) if raw else None
+        prepared = prepared or request_ingest.prepare(_batch(_body(raw, content_type)), ctx, most=most)
+    if isinstance(prepared, Problem):
+        return prepared
     with c.db.write() as s:
-        result = request_ingest.ingest(s, p, logs, max_batch=c.settings.max_batch,
-                                       publishable_max_batch=c.settings.publishable_max_batch)
-    status = 422 if result["errors"] and not result["ids"] else 200
-    return JSONResponse(result, status_code=status)
+        return request_ingest.store(s, p, prepared, ctx, "api")
+
+
+def _prepared(raw: bytes, content_type: str | None, limits: JsonLimits, ctx: request_ingest.Context,
+              most: int) -> request_ingest.Prepared | Problem | None:
+    """In an ingest worker: the guard's checks of the body, then the batch it holds, prepared; None for a
+    body that is not JSON (the server process answers it)."""
+    problem = limits.problem(raw, content_type)
+    if problem:
+        return problem
+    try:
+        body = json.loads(raw)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return None
+    return request_ingest.prepare(_batch(body), ctx, most=most)
+
+
+def _batch(body: Any) -> Any:
+    return body.get("requests") if isinstance(body, dict) and "requests" in body else [body]
+
+
+def _is_json(content_type: str | None) -> bool:
+    message = email.message.Message()
+    message["content-type"] = content_type or ""
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _body(raw: bytes, content_type: str | None) -> Any:
+    """The body as FastAPI reads a `Body()` parameter: JSON for a JSON content type, else the bytes;
+    its errors for an empty body or one that is not JSON (answered by the app's handlers)."""
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    if not _is_json(content_type):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error",
+                                       "input": {}, "ctx": {"error": exc.msg}}], body=exc.doc) from None
+    except UnicodeDecodeError:
+        raise HTTPException(400, "There was an error parsing the body") from None
 
 
 PAGE = {200: {"description": "one page of requests, newest first", "content": {"application/json": {"schema": {

@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from promptyard.domain import otlp
 from promptyard.domain.records import Principal
 from promptyard.errors import InvalidInput, PromptyardError, TooLarge, retry_after
-from promptyard.services import otlp_ingest
+from promptyard.services import ingest_workers, otlp_ingest, request_ingest
 from promptyard.web.context import AppContext, api_key, ctx, request_principal
-from promptyard.web.middleware import body_limit, check_json, value_limit
+from promptyard.web.middleware import JsonLimits, value_limit
 
 router = APIRouter()
 
@@ -50,19 +50,29 @@ async def export_traces(request: Request) -> Response:
 
 
 def _export(c: AppContext, p: Principal, body: bytes, media: str, encoding: str) -> dict:
-    publishable = p.key_kind == "publishable"
     s = c.settings
-    raw = _decompressed(body, encoding.strip().lower(), body_limit(s, publishable))
-    if media == otlp.JSON and raw is not body:  # an uncompressed JSON body was checked by the guard
-        problem = check_json(s, raw, publishable)
-        if problem:
-            raise (TooLarge if problem.status == 413 else InvalidInput)(problem.message.key, **problem.message.fields)
-    spans = otlp.decode(raw, media, max_values=value_limit(s, publishable))
-    if not spans:
+    most = request_ingest.limit(p, s.max_batch, s.publishable_max_batch)
+    with c.db.read() as session:
+        ctx = request_ingest.context(session, p)
+    limits = JsonLimits(s, p.key_kind == "publishable")
+    prepared = ingest_workers.run(s.ingest_workers, _prepared, body, media, encoding.strip().lower(), limits, ctx,
+                                  most, size=len(body))
+    if prepared is None:
         return {"rejected": 0, "message": ""}
     with c.db.write() as session:
-        return otlp_ingest.ingest(session, p, spans, max_batch=s.max_batch,
-                                  publishable_max_batch=s.publishable_max_batch)
+        return otlp_ingest.store(session, p, prepared, ctx)
+
+
+def _prepared(body: bytes, media: str, encoding: str, limits: JsonLimits, ctx: request_ingest.Context,
+              most: int) -> otlp_ingest.PreparedSpans | None:
+    """In an ingest worker: the body decompressed, checked and decoded, its spans prepared (None: no spans)."""
+    raw = _decompressed(body, encoding, limits.body_bytes)
+    if media == otlp.JSON and raw is not body:  # an uncompressed JSON body was checked by the guard
+        problem = limits.problem(raw)
+        if problem:
+            raise (TooLarge if problem.status == 413 else InvalidInput)(problem.message.key, **problem.message.fields)
+    spans = otlp.decode(raw, media, max_values=value_limit(limits.settings, limits.publishable))
+    return otlp_ingest.prepare(spans, ctx, most=most) if spans else None
 
 
 def _decompressed(body: bytes, encoding: str, limit: int) -> bytes:
