@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fresh_pg, machine, server, write_section  # noqa: E402
+from common import cpu_seconds, fresh_pg, machine, server, server_processes, write_section  # noqa: E402
 
 BATCH, BATCHES, CLIENTS, ROUNDS = 500, 40, 2, 5
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/promptyard_bench_ingest"
@@ -65,7 +65,9 @@ def set_redaction(url: str, key: str, on: bool) -> None:
                 timeout=30).raise_for_status()
 
 
-def run(url: str, key: str, kind: str = "short") -> float:
+def run(url: str, key: str, kind: str = "short", cpu: dict | None = None) -> float:
+    """Logs/s of one run; `cpu` gets CPU microseconds per log of the server process ("server") and of its
+    ingest workers together ("workers")."""
     # Encoded before timing, as an SDK's background sender has its batch ready: the clients share the cores.
     batches = [json.dumps({"requests": [make_log(b * BATCH + i, kind) for i in range(BATCH)]}).encode()
                for b in range(BATCHES)]
@@ -78,10 +80,18 @@ def run(url: str, key: str, kind: str = "short") -> float:
             assert r.json()["accepted"] == BATCH, r.text[:300]
 
     send(batches[0])  # warm up
+    servers, workers = server_processes()
+    before = cpu_seconds(servers + workers)
     start = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
         list(pool.map(send, batches[1:]))
-    return (BATCHES - 1) * BATCH / (time.perf_counter() - start)
+    rate = (BATCHES - 1) * BATCH / (time.perf_counter() - start)
+    used = {pid: s - before.get(pid, 0.0) for pid, s in cpu_seconds(servers + workers).items()}
+    if cpu is not None:
+        per_log = 1e6 / ((BATCHES - 1) * BATCH)
+        cpu.setdefault("server", []).append(sum(used[p] for p in servers if p in used) * per_log)
+        cpu.setdefault("workers", []).append(sum(used[p] for p in workers if p in used) * per_log)
+    return rate
 
 
 def main() -> None:
@@ -100,13 +110,19 @@ def main() -> None:
                     fresh_pg(db_url)  # a fresh database: the server's first run hands out the admin key
                 with server(db_url, {"PROMPTYARD_INGEST_WORKERS": workers}) as (url, key):
                     rates: dict[bool, list[float]] = {True: [], False: []}
+                    cpu: dict[str, list[float]] = {}
                     for _ in range(args.rounds):
                         for on in (False, True):
                             set_redaction(url, key, on)
-                            rates[on].append(run(url, key, kind))
+                            rates[on].append(run(url, key, kind, cpu if on else None))
                 off, on = statistics.median(rates[False]), statistics.median(rates[True])
-                rows.append(f"| {label} | {kind} | {workers} | {off:,.0f} | {on:,.0f} | {on / off:.0%} |")
+                rows.append(f"| {label} | {kind} | {workers} | {off:,.0f} | {on:,.0f} | {on / off:.0%} | "
+                            f"{statistics.median(cpu['server']):,.0f} / {statistics.median(cpu['workers']):,.0f} |")
                 print(rows[-1], flush=True)
+    write(rows, args.rounds, load)
+
+
+def write(rows: list[str], rounds: int, load: float) -> None:
     write_section("ingest", "\n".join([
         "## Batch ingest (`bench/bench_ingest.py`)",
         f"{(BATCHES - 1) * BATCH:,} logs (3 metadata keys, 2 scores, tags, token usage each) posted in batches of "
@@ -115,11 +131,12 @@ def main() -> None:
         f"batches while it writes them; {machine()}. "
         "`short`: a one-line question and answer; `chat`: a pharmacy conversation (a 250-character system prompt, "
         "the patient's message, a 170-character reply; every fifth names the patient and a phone number). "
-        f"Redaction off and on alternate, {args.rounds} runs each, median (the database grows by every run); load "
+        f"Redaction off and on alternate, {rounds} runs each, median (the database grows by every run); load "
         f"average {load:.1f} at the start. The text index is kept at ingest (store/text_search.py). Targets: "
         "at least 5,000 logs/s; with redaction on (the default), at least 80% of the rate without it.", "",
-        "| database | logs | ingest workers | logs/s, redaction off | logs/s, redaction on | on / off |",
-        "|---|---|---|---|---|---|",
+        "| database | logs | ingest workers | logs/s, redaction off | logs/s, redaction on | on / off | "
+        "CPU µs per log (redaction on): server process / ingest workers |",
+        "|---|---|---|---|---|---|---|",
         *rows]))
 
 

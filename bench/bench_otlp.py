@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fresh_pg, machine, server, timed, write_section  # noqa: E402
+from common import cpu_seconds, fresh_pg, machine, server, server_processes, timed, write_section  # noqa: E402
 
 from promptyard.domain import genai_spans, otlp  # noqa: E402
 from promptyard.services import keys, otlp_ingest, request_ingest  # noqa: E402
@@ -127,16 +127,26 @@ def otlp_json(message: ExportTraceServiceRequest) -> bytes:
     return json.dumps(data).encode()
 
 
-def run(url: str, key: str, bodies: list[tuple[bytes, dict[str, str]]]) -> float:
+def run(url: str, key: str, bodies: list[tuple[bytes, dict[str, str]]], cpu: dict | None = None) -> float:
+    """Spans/s of one run; `cpu` gets CPU microseconds per span of the server process and of its ingest
+    workers together."""
     def send(body: tuple[bytes, dict[str, str]]) -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
             r = c.post(body[1].get("X-Path", "/v1/traces"), content=body[0], headers=body[1])
             r.raise_for_status()
 
+    servers, workers = server_processes()
+    before = cpu_seconds(servers + workers)
     start = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
         list(pool.map(send, bodies))
-    return len(bodies) * BATCH / (time.perf_counter() - start)
+    rate = len(bodies) * BATCH / (time.perf_counter() - start)
+    used = {pid: s - before.get(pid, 0.0) for pid, s in cpu_seconds(servers + workers).items()}
+    if cpu is not None:
+        per_span = 1e6 / (len(bodies) * BATCH)
+        cpu.setdefault("server", []).append(sum(used[p] for p in servers if p in used) * per_span)
+        cpu.setdefault("workers", []).append(sum(used[p] for p in workers if p in used) * per_span)
+    return rate
 
 
 def in_process(message: ExportTraceServiceRequest, batches: int = 5) -> list[str]:
@@ -192,9 +202,11 @@ def main() -> None:
             with server(db_url, {"PROMPTYARD_INGEST_WORKERS": workers}) as (url, key):
                 run(url, key, fresh("protobuf")[:2])  # warm up
                 for form in ("protobuf", "protobuf+gzip", "json", "logs"):
-                    rates = [run(url, key, fresh(form)) for _ in range(ROUNDS)]
+                    cpu: dict[str, list[float]] = {}
+                    rates = [run(url, key, fresh(form), cpu) for _ in range(ROUNDS)]
                     shown = "the same calls as logs to `POST /api/v1/requests`" if form == "logs" else form
-                    rows.append(f"| {label} | {workers} | {shown} | {statistics.median(rates):,.0f} |")
+                    rows.append(f"| {label} | {workers} | {shown} | {statistics.median(rates):,.0f} | "
+                                f"{statistics.median(cpu['server']):,.0f} / {statistics.median(cpu['workers']):,.0f} |")
                     print(rows[-1], flush=True)
     load = os.getloadavg()
     write_section("otlp", "\n".join([
@@ -207,7 +219,8 @@ def main() -> None:
         f"a request log (redaction on, the default) and a span row. {machine()}; load average "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} when it ended (the machine is shared). Target: at least "
         "5,000 LLM spans/s on SQLite.", "",
-        "| database | ingest workers | body | LLM spans (or logs)/s |", "|---|---|---|---|", *rows, "",
+        "| database | ingest workers | body | LLM spans (or logs)/s | CPU µs per span: server process / ingest workers |",
+        "|---|---|---|---|---|", *rows, "",
         f"One batch of {BATCH} spans in one process (median ms; the ingest service rows alternate with whole "
         "batches, each on new spans):", "",
         "| step | ms |", "|---|---|", *in_process(batch(0))]))

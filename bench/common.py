@@ -44,6 +44,35 @@ def pct(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process so far (Linux /proc)."""
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def server_processes() -> tuple[list[int], list[int]]:
+    """([the running `promptyard serve`], [its worker processes: the forkserver's children]) (Linux)."""
+    def parent_and_cmd(pid: int) -> tuple[int, str]:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return parent, f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return -1, ""
+    procs = {int(p): parent_and_cmd(int(p)) for p in os.listdir("/proc") if p.isdigit()}
+    servers = [p for p, (_, cmd) in procs.items() if "promptyard.cli serve" in cmd]
+    forkservers = [p for p, (parent, cmd) in procs.items() if parent in servers and "forkserver" in cmd]
+    return servers, [p for p, (parent, _) in procs.items() if parent in forkservers]
+
+
 @contextmanager
 def server(database_url: str | None = None, extra_env: dict | None = None) -> Iterator[tuple[str, str]]:
     """A real `promptyard serve` process; yields (base URL, admin API key)."""
