@@ -71,8 +71,8 @@ class GuardMiddleware:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         del chunks  # one copy of the body, not two, while the route runs
-        if body and not headers.get(b"content-type", b"").lower().startswith(_FORMS) and not _checked_by_route(scope, headers):
-            problem = self._check(body, publishable)
+        if body and not _checked_by_route(scope, headers):
+            problem = JsonLimits(self.settings, publishable).problem(body, headers.get(b"content-type", b"").decode("latin-1"))
             if problem:
                 return await _reject(scope, send, problem.status, problem.code, problem.message)
         replayed = False
@@ -85,15 +85,6 @@ class GuardMiddleware:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
-
-    def _check(self, body: bytes, publishable: bool) -> body_checks.Problem | None:
-        return check_json(self.settings, body, publishable)
-
-
-def check_json(s: Settings, body: bytes, publishable: bool) -> body_checks.Problem | None:
-    """The JSON body checks with this caller's limits (also for a body the route decompressed)."""
-    return body_checks.check(body, max_values=value_limit(s, publishable), max_depth=s.max_json_depth,
-                             publishable=publishable)
 
 
 def value_limit(s: Settings, publishable: bool) -> int:
@@ -124,9 +115,10 @@ class JsonLimits:
 
     def problem(self, body: bytes, content_type: str | None = None) -> body_checks.Problem | None:
         """What the guard says of this body (None for a form body, which it does not check)."""
-        if (content_type or "").lower().encode("latin-1", "replace").startswith(_FORMS):
+        if (content_type or "").lower().encode("latin-1", "replace").startswith(_FORMS):  # a form: the UI's own checks
             return None
-        return check_json(self.settings, body, self.publishable)
+        return body_checks.check(body, max_values=value_limit(self.settings, self.publishable),
+                                 max_depth=self.settings.max_json_depth, publishable=self.publishable)
 
 
 def refusal(problem: body_checks.Problem, lang: str) -> Response:

@@ -63,11 +63,13 @@ def _ingest(c: AppContext, p: Principal, raw: bytes, content_type: str | None, m
     with c.db.read() as s:
         ctx = request_ingest.context(s, p)
     limits = JsonLimits(c.settings, p.key_kind == "publishable")
-    prepared = ingest_workers.run(c.settings.ingest_workers, _prepared, raw, content_type, limits, ctx, most,
-                                  size=len(raw)) if raw and _is_json(content_type) else None
-    if prepared is None:  # not JSON: answered as FastAPI answers a `Body()` parameter
-        prepared = limits.problem(raw, content_type) if raw else None
-        prepared = prepared or request_ingest.prepare(_batch(_body(raw, content_type)), ctx, most=most)
+    prepared = None
+    if raw and _is_json(content_type):
+        prepared = ingest_workers.run(c.settings.ingest_workers, _prepared, raw, content_type, limits, ctx, most,
+                                      size=len(raw))
+    if prepared is None:  # empty, not JSON, or not valid JSON: answered as FastAPI answers a `Body()` parameter
+        prepared = (raw and limits.problem(raw, content_type)) or \
+            request_ingest.prepare(_batch(_body(raw, content_type)), ctx, most=most)
     if isinstance(prepared, Problem):
         return prepared
     with c.db.write() as s:
