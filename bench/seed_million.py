@@ -1,6 +1,8 @@
 """Seed a repeatable request-log data set (default 1,000,000 logs, each with 3 metadata keys and
 2 scores) straight into a database with core bulk inserts, the text index filled as ingest fills it
-(store/text_search.add), for the search, analytics and text-search benchmarks.
+(store/text_search.add), for the search, analytics and text-search benchmarks. On PostgreSQL each log
+is numbered by the month it was received in (store/partitions.py), so a million logs (25 s apart
+from 2026-01-01) fill ten months' partitions.
 
     python bench/seed_million.py --url sqlite:///bench/out/million.db [--rows 1000000] [--corpus chat]
 
@@ -22,14 +24,14 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import column, insert, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import key_file  # noqa: E402
 
 from promptyard.domain.logs import text_of
 from promptyard.services import keys, versions
-from promptyard.store import rollups, text_search
+from promptyard.store import partitions, rollups, text_search
 from promptyard.store.db import Database
 from promptyard.store.migrate import upgrade
 from promptyard.store.models import Request, RequestMetadata, RequestTag, Score
@@ -57,8 +59,8 @@ def seed(url: str, rows: int, seed_value: int = 42, corpus: str = "short") -> st
     for base in range(0, rows, CHUNK):
         n = min(CHUNK, rows - base)
         with db.write() as s:
-            first, batch = _requests(s, ws, ids, rng, start, base, n, corpus)
-            _children(s, ws, rng, first, batch)
+            rids, batch = _requests(s, ws, ids, rng, start, base, n, corpus)
+            _children(s, ws, rng, rids, batch)
         done = base + n
         if done % 100_000 == 0 or done == rows:
             print(f"{done:,} rows, {done / (time.time() - t0):,.0f} rows/s", flush=True)
@@ -66,7 +68,7 @@ def seed(url: str, rows: int, seed_value: int = 42, corpus: str = "short") -> st
     return raw
 
 
-def _requests(s, ws, ids, rng, start, base, n, corpus) -> tuple[int, list[dict]]:  # noqa: ANN001
+def _requests(s, ws, ids, rng, start, base, n, corpus) -> tuple[list[int], list[dict]]:  # noqa: ANN001
     batch = []
     for i in range(base, base + n):
         prompt, version = rng.randrange(PROMPTS), rng.randrange(VERSIONS) + 1
@@ -86,12 +88,23 @@ def _requests(s, ws, ids, rng, start, base, n, corpus) -> tuple[int, list[dict]]
             "total_tokens": 160, "cost": 0.0007, "prompt_id": pid, "prompt_version_id": vid,
             "prompt_name": f"bench/prompt-{prompt}", "version_number": version, "label": "production",
             "tags": ["bench"], "source": "api"})
-    s.execute(insert(Request.__table__), batch)
     t = Request.__table__
-    first = s.scalar(t.select().with_only_columns(t.c.id).where(t.c.client_id == batch[0]["client_id"], t.c.workspace_id == ws))
-    text_search.add(s, [(rid, ws, text_of(r["input"]), text_of(r["output"]))
-                        for rid, r in zip(range(first, first + n), batch)])
-    return first, batch
+    if s.connection().dialect.name == "postgresql":  # numbered by the month received, as ingest does
+        for at in (batch[0]["received_at"], batch[-1]["received_at"]):
+            partitions.ensure(s.connection(), at, ahead=0)
+        for i, r in enumerate(batch, start=base + 1):
+            r["id"] = partitions.first_id(partitions.month_of(r["received_at"])) + i
+        s.execute(insert(table(partitions.KEYS, column("workspace_id"), column("client_id"))),
+                  [{"workspace_id": ws, "client_id": r["client_id"]} for r in batch])
+    s.execute(insert(t), batch)
+    if "id" in batch[0]:
+        rids = [r["id"] for r in batch]
+    else:  # SQLite numbers them in order
+        first = s.scalar(t.select().with_only_columns(t.c.id).where(t.c.client_id == batch[0]["client_id"],
+                                                                   t.c.workspace_id == ws))
+        rids = list(range(first, first + n))
+    text_search.add(s, [(rid, ws, text_of(r["input"]), text_of(r["output"])) for rid, r in zip(rids, batch)])
+    return rids, batch
 
 
 # --- the chat corpus ------------------------------------------------------------------------------
@@ -144,11 +157,11 @@ def chat_log(rng: random.Random, i: int, version: int) -> tuple[dict, dict]:
             {"choices": [{"message": {"role": "assistant", "content": answer}}]})
 
 
-def _children(s, ws, rng, first: int, batch: list[dict]) -> None:  # noqa: ANN001
+def _children(s, ws, rng, rids: list[int], batch: list[dict]) -> None:  # noqa: ANN001
     """Metadata, scores and tags, and the running totals as ingest keeps them."""
     meta, scores, tags = [], [], []
     changes = rollups.Changes()
-    for rid, r in zip(range(first, first + len(batch)), batch):
+    for rid, r in zip(rids, batch):
         meta += [{"request_id": rid, "workspace_id": ws, "key": "env", "value": rng.choice(("prod", "prod", "dev"))},
                  {"request_id": rid, "workspace_id": ws, "key": "store", "value": f"s{rng.randrange(31)}"},
                  {"request_id": rid, "workspace_id": ws, "key": "user_id", "value": f"u{rng.randrange(50_000)}"}]

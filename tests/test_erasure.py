@@ -334,14 +334,17 @@ def _pg_pages_with(database, needle: str) -> list[str]:  # noqa: ANN001
     """The relations (log tables, their TOAST tables and indexes) with a page holding `needle`."""
     with database.engine.connect() as conn:
         conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        # a partitioned table's rows are in its partitions (store/partitions.py): named here as the table
         rels = conn.exec_driver_sql(
-            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_class t ON t.relname = ANY(%(tables)s) "
-            "AND t.relnamespace = 'public'::regnamespace "
-            "WHERE c.oid = t.oid OR c.oid = t.reltoastrelid "
-            "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN (t.oid, t.reltoastrelid))",
-            {"tables": list(LOG_TABLES)}).scalars().all()
+            "SELECT c.oid::regclass::text, replace(c.oid::regclass::text, t.relname, coalesce(p.relname, t.relname)) "
+            "FROM pg_class t LEFT JOIN pg_inherits i ON i.inhrelid = t.oid LEFT JOIN pg_class p ON p.oid = i.inhparent "
+            "JOIN pg_class c ON c.oid = t.oid OR c.oid = t.reltoastrelid "
+            "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN (t.oid, t.reltoastrelid)) "
+            "WHERE t.relnamespace = 'public'::regnamespace AND coalesce(p.relname, t.relname) = ANY(%(tables)s) "
+            "AND t.relkind <> 'p' AND c.relkind <> 'I'",
+            {"tables": list(LOG_TABLES)}).all()
         found = []
-        for rel in rels:
+        for rel, name in rels:
             pages = conn.exec_driver_sql("SELECT pg_relation_size(%(r)s::regclass) / current_setting('block_size')::int",
                                          {"r": rel}).scalar()
             hit = conn.exec_driver_sql(
@@ -349,7 +352,7 @@ def _pg_pages_with(database, needle: str) -> list[str]:  # noqa: ANN001
                 "WHERE position(convert_to(%(needle)s, 'UTF8') IN get_raw_page(%(r)s, b::int)) > 0",
                 {"n": pages, "needle": needle, "r": rel}).scalar()
             if hit:
-                found.append(rel)
+                found.append(name)
         conn.commit()
     return found
 

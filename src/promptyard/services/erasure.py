@@ -23,7 +23,8 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -32,7 +33,7 @@ from promptyard.domain.logs import text_of
 from promptyard.domain.records import Principal
 from promptyard.errors import Conflict, InvalidInput, NotFound
 from promptyard.services import annotation_queues, audit, datasets, experiment_records, keys, request_reads
-from promptyard.store import bulk, rollups, text_search
+from promptyard.store import bulk, faults, partitions, rollups, text_search
 from promptyard.store.db import Database
 from promptyard.store.models import AuditEvent, PendingUpdate, Request, Score, Span, Trace, Workspace
 from promptyard.store.query_sql import where
@@ -46,6 +47,11 @@ MAX_RETENTION_DAYS = 36_500
 # --- the primitive -----------------------------------------------------------------------------
 
 
+_COLUMNS = (Request.id, Request.client_id, Request.prompt_name, Request.version_number, Request.status,
+            Request.total_tokens, Request.cost, Request.latency_ms, Request.start_time, Request.experiment_id,
+            Request.routing)
+
+
 def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
     """Delete these requests of the workspace (ids of others are ignored) with the totals adjusted;
     how many went. The rows are locked first (PostgreSQL), so a score written at the same moment
@@ -54,17 +60,27 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
         return 0
     r = Request
     rows = session.execute(
-        select(r.id, r.client_id, r.prompt_name, r.version_number, r.status, r.total_tokens, r.cost, r.latency_ms,
-               r.start_time, r.experiment_id, r.routing, r.input, r.output)
-        .where(r.workspace_id == workspace_id, bulk.one_of(r.id, ids)).order_by(r.id).with_for_update()).all()
+        select(*_COLUMNS, r.input, r.output).where(r.workspace_id == workspace_id, bulk.one_of(r.id, ids))
+        .order_by(r.id).with_for_update()).all()
     if not rows:
         return 0
+    found = [row.id for row in rows]
+    changes = _release(session, workspace_id, rows, rollups.Changes())
+    text_search.remove(session, [(row.id, workspace_id, text_of(row.input), text_of(row.output)) for row in rows])
+    session.execute(delete(Request.__table__).where(Request.workspace_id == workspace_id, bulk.one_of(Request.id, found)))
+    changes.apply(session, workspace_id)  # last, in key order (see rollups)
+    return len(found)
+
+
+def _release(session: Session, workspace_id: int, rows: list[Any], changes: rollups.Changes) -> rollups.Changes:
+    """Everything that holds on to these requests (rows of _COLUMNS) but their own tables' rows: their
+    and their scores' share of the totals is subtracted into `changes`; their pending updates, client
+    ids, traces, dataset items and queue items go."""
     found = [row.id for row in rows]
     scores: dict[int, list[tuple[str, float]]] = {}
     for rid, name, value in session.execute(select(Score.request_id, Score.name, Score.value)
                                             .where(bulk.one_of(Score.request_id, found))):
         scores.setdefault(rid, []).append((name, value))
-    changes = rollups.Changes()
     for row in rows:
         version = rollups.key(row.prompt_name, row.version_number)
         unit = experiment_records.unit_key(row.experiment_id, row.version_number, (row.routing or {}).get("rule"),
@@ -73,15 +89,14 @@ def delete_requests(session: Session, workspace_id: int, ids: list[int]) -> int:
                         latency_ms=row.latency_ms, sign=-1, unit=unit)
         for name, value in scores.get(row.id, ()):
             changes.score(version, name, value, at=row.start_time, sign=-1, unit=unit)
+    client_ids = [row.client_id for row in rows]
     session.execute(delete(PendingUpdate).where(PendingUpdate.workspace_id == workspace_id,
-                                                bulk.one_of(PendingUpdate.client_id, [row.client_id for row in rows])))
-    text_search.remove(session, [(row.id, workspace_id, text_of(row.input), text_of(row.output)) for row in rows])
+                                                bulk.one_of(PendingUpdate.client_id, client_ids)))
+    partitions.forget(session, workspace_id, client_ids)
     _delete_traces(session, workspace_id, found)
     datasets.forget_requests(session, workspace_id, found)  # items made from them are copies of their text
     annotation_queues.remove_for_requests(session, found)
-    session.execute(delete(Request.__table__).where(Request.workspace_id == workspace_id, bulk.one_of(Request.id, found)))
-    changes.apply(session, workspace_id)  # last, in key order (see rollups)
-    return len(found)
+    return changes
 
 
 def _run(db: Database, workspace_id: int, cond: ColumnElement[bool], *, record: Callable[[Session, int], Any],
@@ -318,13 +333,13 @@ def _purge_workspace(db: Database, p: Principal, days: int, cutoff: datetime,
 
 def purge_expired(db: Database, now: datetime | None = None, *, max_batches: int = TICK_BATCHES) -> dict[int, int]:
     """The server's tick: expired logs of every workspace with a retention period, at most
-    `max_batches` batches in all (the next tick goes on). Safe from several processes at once.
-    {workspace id: logs purged}."""
+    `max_batches` batches in all (the next tick goes on); on PostgreSQL whole expired months first
+    (`drop_expired_months`). Safe from several processes at once. {workspace id: logs purged}."""
     now = now or utcnow()
+    done = drop_expired_months(db, now)
     with db.read() as s:
         periods = s.execute(select(Workspace.id, Workspace.retention_days)
                             .where(Workspace.retention_days.is_not(None)).order_by(Workspace.id)).all()
-    done: dict[int, int] = {}
     budget = max_batches
     for workspace_id, days in periods:
         if budget <= 0:
@@ -333,7 +348,82 @@ def purge_expired(db: Database, now: datetime | None = None, *, max_batches: int
         n, used = _purge_workspace(db, p, days, _cutoff(days, now), budget)
         budget -= used
         if n:
-            done[workspace_id] = n
+            done[workspace_id] = done.get(workspace_id, 0) + n
     if db.unreclaimed:  # an earlier reclaim left work (the text index's merge, a checkpoint): on with it
         db.reclaim(erased=False)
     return done
+
+
+# --- whole months (PostgreSQL) -----------------------------------------------------------------
+
+
+def drop_expired_months(db: Database, now: datetime) -> dict[int, int]:
+    """PostgreSQL: every closed month of the request log (store/partitions.py) whose logs are all
+    past their workspace's period, or that is empty, is dropped whole: its partitions' files go at
+    once, with no row-by-row delete and no VACUUM. The row-by-row purge keeps each log's period
+    exact meanwhile, so this is what takes a backlog (a period shortened, a server that was off)
+    and the emptied months. {workspace id: logs purged}."""
+    with db.read() as s:
+        conn = s.connection()
+        closed = [m for m in partitions.months(conn) if m.high <= partitions.first_id(partitions.month_of(now))] \
+            if partitions.is_partitioned(conn) else []
+    done: dict[int, int] = {}
+    for month in closed:
+        try:
+            for workspace_id, n in _drop_month(db, month, now).items():
+                done[workspace_id] = done.get(workspace_id, 0) + n
+        except DBAPIError as exc:
+            if not faults.lock_timed_out(exc):
+                raise
+            # a long read held the log's tables: the next tick tries again
+    return done
+
+
+CHUNK = 5000  # logs read at once while a month is dropped
+# How long dropping a month waits for a lock before it tries again at the next tick: the detach
+# waits for reads of the log to finish, and queues every new read and write behind it meanwhile.
+LOCK_WAIT = "200ms"
+
+
+def _drop_month(db: Database, month: partitions.Month, now: datetime) -> dict[int, int]:
+    part = month.partition("requests")
+    with db.write() as s:
+        conn = s.connection()
+        partitions.lock(conn)  # one dropper at a time, the partitions as listed
+        if month not in partitions.months(conn):
+            return {}
+        conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+        # scores and metadata updates of these logs wait until the month is gone (and then find no log)
+        conn.execute(text(f"LOCK TABLE {', '.join(month.partition(t) for t in partitions.TABLES)} IN SHARE MODE"))
+        kept = conn.scalar(text(
+            f"SELECT 1 FROM workspaces w WHERE EXISTS (SELECT 1 FROM {part} r WHERE r.workspace_id = w.id AND "
+            "r.start_time >= coalesce(:now - make_interval(secs => w.retention_days * 86400.0), '-infinity')) LIMIT 1"),
+            {"now": now})
+        if kept:
+            return {}
+        periods = dict(s.execute(select(Workspace.id, Workspace.retention_days)).all())
+        changes: dict[int, rollups.Changes] = {}
+        counts: dict[int, int] = {}
+        after = month.low
+        while True:  # one pass, in id order
+            q = select(Request.workspace_id, *_COLUMNS).where(Request.id < month.high)
+            rows = s.execute((q if after is None else q.where(Request.id >= after)).order_by(Request.id)
+                             .limit(CHUNK)).all()
+            if not rows:
+                break
+            for workspace_id in sorted({row.workspace_id for row in rows}):
+                of = [row for row in rows if row.workspace_id == workspace_id]
+                _release(s, workspace_id, of, changes.setdefault(workspace_id, rollups.Changes()))
+                counts[workspace_id] = counts.get(workspace_id, 0) + len(of)
+            after = rows[-1].id + 1
+        for workspace_id in sorted(changes):  # in key order (see rollups)
+            changes[workspace_id].apply(s, workspace_id)
+        s.execute(text("UPDATE evaluation_items SET request_id = NULL WHERE request_id < :high"
+                       + ("" if month.low is None else " AND request_id >= :low")), {"high": month.high, "low": month.low})
+        partitions.drop(conn, month)
+        for workspace_id, n in counts.items():
+            p = keys.system_principal(workspace_id, actor="retention")
+            days = periods[workspace_id]
+            _Event(p, "retention.purge", "workspace", workspace_id,
+                   {"days": days, "cutoff": _cutoff(days, now).isoformat(), "month": month.name})(s, n)
+    return counts

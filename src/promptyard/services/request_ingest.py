@@ -20,7 +20,7 @@ from promptyard.errors import InvalidInput, NotFound, PromptyardError
 from promptyard.services import changes, experiment_records, labels, prompts, redaction
 from promptyard.services.request_annotations import apply_pending, score_context, score_row, unit
 from promptyard.services.request_reads import find
-from promptyard.store import bulk, rollups, text_search
+from promptyard.store import bulk, partitions, rollups, text_search
 from promptyard.store.models import RedactionCount, Request, RequestMetadata, RequestTag, Score
 from promptyard.store.types import utcnow
 
@@ -221,6 +221,8 @@ class _Attribution:
 def _store(session: Session, p: Principal, rows: list[dict], ready: list[Ready], now: datetime) -> set[str]:
     if not rows:
         return set()
+    for row, rid in zip(rows, partitions.new_ids(session, now, len(rows)) or ()):
+        row["id"] = rid
     inserted = dict(bulk.insert(session, Request.__table__, rows, skip_conflicts_on=("workspace_id", "client_id"),
                                 returning=("client_id", "id"), bound=_BOUND))
     meta, tags, scores, redacted, entries = [], [], [], [], []

@@ -8,7 +8,8 @@ they are stored exactly as the ORM stores them, and then handed to the driver di
 
 - SQLite: the driver's executemany, with the statement compiled once;
 - PostgreSQL: one INSERT ... SELECT FROM unnest(<one array per column>) per table, a short
-  statement whatever the batch size.
+  statement whatever the batch size. A request's client id is claimed in request_keys by the same
+  statement (store/partitions.py says why).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Column
 
 from promptyard.errors import Conflict, InvalidInput, Unavailable
+from promptyard.store import partitions
 from promptyard.store.types import UTCDateTime
 
 
@@ -54,9 +56,14 @@ def insert(session: Session, table: Table, rows: list[dict[str, Any]], *, skip_c
     bound = set(bound)
     columns = [[r[c.name] for r in rows] if c.name in bound else _values(c, dialect, [r[c.name] for r in rows])
                for c in cols]
+    claim = None
+    if dialect.name == "postgresql" and table.name in partitions.UNIQUE_ELSEWHERE:
+        keys_table, key = partitions.UNIQUE_ELSEWHERE[table.name]
+        assert tuple(skip_conflicts_on) == key, f"{table.name}: rows are inserted once per {key}"
+        claim, conflict = (keys_table, ", ".join(map(quote, key))), ""
     cursor = conn.connection.driver_connection.cursor()
     try:
-        return _run(cursor, dialect, target, names, cols, columns, conflict, returning)
+        return _run(cursor, dialect, target, names, cols, columns, conflict, returning, claim)
     except dialect.dbapi.Error as exc:  # the driver's own classes: SQLAlchemy's mapping is bypassed here
         raise _mapped(exc, dialect.dbapi) from exc
     except OverflowError:
@@ -78,11 +85,17 @@ def _mapped(exc: Exception, dbapi: Any) -> Exception:
 
 
 def _run(cursor: Any, dialect: Any, target: str, names: str, cols: list[Column], columns: list[list[Any]],
-         conflict: str, returning: tuple[str, ...]) -> list[tuple]:
+         conflict: str, returning: tuple[str, ...], claim: tuple[str, str] | None) -> list[tuple]:
     if dialect.name == "postgresql":
         arrays = ", ".join(f"%b::{_pg_type(c, dialect)}[]" for c in cols)  # binary: no text escaping
         back = f" RETURNING {', '.join(returning)}" if returning else ""
-        cursor.execute(f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}{back}", columns)
+        head, rows = "", f"SELECT * FROM unnest({arrays})"
+        if claim:  # the key claimed in its own table first: only rows whose claim is new go in
+            keys_table, key = claim
+            head = (f"WITH u AS (SELECT * FROM unnest({arrays}) AS u ({names})), k AS (INSERT INTO {keys_table} ({key}) "
+                    f"SELECT {key} FROM u ON CONFLICT DO NOTHING RETURNING {key}) ")
+            rows = f"SELECT u.* FROM u JOIN k USING ({key})"
+        cursor.execute(f"{head}INSERT INTO {target} ({names}) {rows}{conflict}{back}", columns)
         return cursor.fetchall() if returning else []
     # executemany cannot return rows. A write transaction on SQLite holds the database's
     # only write lock (BEGIN IMMEDIATE), so the rows it inserts are exactly those whose rowid

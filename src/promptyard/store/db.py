@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from promptyard.store import faults, text_search
+from promptyard.store import faults, partitions, text_search
 
 
 def make_engine(url: str, *, echo: bool = False, statement_timeout_s: float = 0) -> Engine:
@@ -88,7 +88,7 @@ LOG_TABLES = ("requests", "request_fts", "request_metadata", "request_tags", "sc
               "experiment_units")
 
 # PostgreSQL advisory lock keys (any fixed 64-bit numbers that nothing else on the cluster uses).
-LOCK_KEYS = {"migrate": 0x50_79_61_72_64_01, "setup": 0x50_79_61_72_64_02}
+LOCK_KEYS = {"migrate": 0x50_79_61_72_64_01, "setup": 0x50_79_61_72_64_02, "partitions": partitions.LOCK_KEY}
 
 
 # A few ms of work between checks: no measurable cost, and a fine enough clock for a limit in seconds.
@@ -168,13 +168,17 @@ class Database:
         """Refresh the planner's statistics. SQLite (sqlite_stat1): without them it cannot tell a
         rare metadata value from a common one and drives filtered statistics from the wrong side
         (3-5 s instead of about 1 s over a million logs); analysis_limit samples each index, so
-        this takes well under a second at that size. PostgreSQL's autovacuum does this itself;
-        where it is turned off, ANALYZE runs here (never analyzed, the experiment sums of 100,000
-        users were sorted on disk: 812 ms instead of 161)."""
+        this takes well under a second at that size. PostgreSQL's autovacuum does this itself,
+        except for the partitioned tables as a whole (store/partitions.py), whose statistics the
+        planner reads for joins over all months: those are analysed here; where autovacuum is
+        turned off, everything is (never analyzed, the experiment sums of 100,000 users were sorted
+        on disk: 812 ms instead of 161)."""
         if self.kind == "postgresql":
             with self._faults(), self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 if conn.exec_driver_sql("SHOW autovacuum").scalar() != "on":
                     conn.exec_driver_sql("ANALYZE")
+                elif partitions.is_partitioned(conn):
+                    conn.exec_driver_sql("ANALYZE " + ", ".join(partitions.TABLES))
             return
         with self._faults(), self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")

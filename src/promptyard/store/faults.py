@@ -24,6 +24,12 @@ _SQLITE_INTERRUPT = 9
 # memory, too many connections), 57P0x shutdown / cannot connect now, 58 system (I/O) errors.
 _PG_UNAVAILABLE_PREFIXES = ("08", "53", "57P", "58")
 _PG_QUERY_CANCELED = "57014"  # statement_timeout
+_PG_LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
+
+
+def lock_timed_out(exc: BaseException) -> bool:
+    """A statement that gave up waiting for a lock (PostgreSQL's lock_timeout)."""
+    return isinstance(exc, sa_exc.DBAPIError) and getattr(exc.orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
 
 
 def classify(exc: BaseException) -> str | None:

@@ -13,7 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from promptyard.errors import Conflict
+from promptyard.store import partitions
 from promptyard.store.db import LOCK_KEYS
+from promptyard.store.types import utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,12 +29,14 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate to `revision`; safe when several servers start at once on one database: one
-    migrates while the others wait for its lock, then find the work done."""
+    migrates while the others wait for its lock, then find the work done. PostgreSQL: the request
+    log's partitions for the months ahead are made too (store/partitions.py; the tick goes on)."""
     cfg = alembic_config(engine)
     with _locked(engine) as conn:
         _refuse_unknown(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        partitions.ensure(conn, utcnow())
 
 
 @contextmanager

@@ -28,7 +28,9 @@ from promptyard.services import (
 )
 from promptyard.services.render_pool import engine_for
 from promptyard.settings import Settings
+from promptyard.store import partitions
 from promptyard.store.db import Database
+from promptyard.store.types import utcnow
 from promptyard.web import compat, ui
 from promptyard.web.api import datasets as api_datasets
 from promptyard.web.api import docs as api_docs
@@ -126,12 +128,15 @@ async def _analyze(context: AppContext) -> None:
 
 
 async def _tick(context: AppContext) -> None:
-    """While the server runs: guarded ramps advance on their schedule, pending updates whose log
+    """While the server runs: the request log's partitions for the months ahead are made (PostgreSQL,
+    store/partitions.py), guarded ramps advance on their schedule, pending updates whose log
     arrived at the same moment are applied (request_annotations.apply_late_pending), and logs past
     their workspace's retention period are purged, a bounded number per tick (erasure.purge_expired),
     annotation queues with a daily sample take the logs of each day gone by (annotation_queues.sample_daily), and a
     batch of due webhook deliveries is sent (webhooks.deliver_due, outside any transaction)."""
     def tick() -> None:
+        with context.db.write() as s:
+            partitions.ensure(s.connection(), utcnow())  # PostgreSQL: the request log's months ahead
         with context.db.write() as s:
             ramps.tick(s)
         with context.db.write() as s:

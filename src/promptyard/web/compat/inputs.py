@@ -53,16 +53,17 @@ async def _body(request: Request) -> dict[str, Any]:
     return value
 
 
-def integer(body: dict, name: str, *, required: bool = False) -> int | None:
-    """An id or number: a JSON integer or a numeric string (the REST docs show string ids)."""
+def integer(body: dict, name: str, *, required: bool = False, hi: int = MAX_ID) -> int | None:
+    """An id or number (up to `hi`: ROW_ID_MAX for a request's): a JSON integer or a numeric string
+    (the REST docs show string ids)."""
     value = body.get(name)
     if value is None:
         if required:
             raise InvalidInput("errors.compat.name_required", name=name)
         return None
     number = ascii_int(value) if isinstance(value, str) else value
-    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_ID:
-        raise InvalidInput("errors.compat.whole_number_from_0", name=name, max_id=MAX_ID, value=str(value)[:40])
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= hi:
+        raise InvalidInput("errors.compat.whole_number_from_0", name=name, max_id=hi, value=str(value)[:40])
     return number
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from promptyard.domain.numbers import MAX_ID, ascii_int
+from promptyard.domain.numbers import ROW_ID_MAX, ascii_int
 from promptyard.errors import InvalidInput, NotFound
 from promptyard.services import request_reads, traces
 from promptyard.services.render_pool import engine_for
@@ -29,7 +29,7 @@ def _iso(value: datetime | None) -> str | None:
 
 @router.get("/api/public/v2/requests/{request_id}")
 def get_request(request_id: str, call: CallDep):
-    number = ascii_int(request_id, hi=MAX_ID)
+    number = ascii_int(request_id, hi=ROW_ID_MAX)
     if number is None:
         raise InvalidInput("errors.compat_reads.request_id", value=request_id[:40])
     with call.c.db.read() as s:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from promptyard.domain.numbers import ROW_ID_MAX
 from promptyard.services import groups, request_annotations, request_ingest
 from promptyard.web.compat import inputs, request_logs
 from promptyard.web.compat.inputs import Call
@@ -45,7 +46,7 @@ def log_request(call: CallDep):
 
 
 def _request_ref(call: Call) -> str:
-    return str(inputs.integer(call.body, "request_id", required=True))
+    return str(inputs.integer(call.body, "request_id", required=True, hi=ROW_ID_MAX))
 
 
 @router.post("/library-track-prompt")

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from promptyard import catalogue
-from promptyard.domain import access, templates
+from promptyard.domain import access, numbers, templates
 from promptyard.errors import Forbidden, PromptyardError
 from promptyard.services import playground, providers, request_annotations, request_reads, score_configs, versions
 from promptyard.services.render_pool import TemplateEngine, engine_for
@@ -57,7 +57,7 @@ class Playground:
     @classmethod
     def from_form(cls, form: Any) -> "Playground":
         count = 2 if form.get("drafts") == "2" else 1
-        columns = [Column(k, VersionForm.from_form(form, f"{k}_"), render.form_id(form.get(f"{k}_output")))
+        columns = [Column(k, VersionForm.from_form(form, f"{k}_"), render.form_id(form.get(f"{k}_output"), numbers.ROW_ID_MAX))
                    for k in KEYS[:count]]
         samples = {k[4:]: v.replace("\r\n", "\n") for k, v in form.items() if k.startswith("var_")}
         return cls(columns, samples, render.form_id(form.get("connection")))

@@ -108,9 +108,10 @@ async def read_form(request: Request) -> StarletteFormData:
 FormData = Annotated[StarletteFormData, Depends(read_form)]
 
 
-def form_id(value: object) -> int | None:
-    """A version number or id typed into a form: 1 ... MAX_ID in ASCII digits, else None."""
-    return numbers.ascii_int(value, lo=1, hi=MAX_ID)
+def form_id(value: object, hi: int = MAX_ID) -> int | None:
+    """A version number or id typed into a form: 1 ... `hi` (a request's number: numbers.ROW_ID_MAX)
+    in ASCII digits, else None."""
+    return numbers.ascii_int(value, lo=1, hi=hi)
 
 
 def form_number(value: object) -> object:

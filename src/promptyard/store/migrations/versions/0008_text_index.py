@@ -24,7 +24,7 @@ branch_labels = None
 depends_on = None
 
 BATCH = 2000
-_requests = sa.table("requests", sa.column("id", sa.Integer), sa.column("workspace_id", sa.Integer),
+_requests = sa.table("requests", sa.column("id", sa.BigInteger), sa.column("workspace_id", sa.Integer),
                      sa.column("input", PackedJSONType), sa.column("output", PackedJSONType))
 
 
@@ -69,7 +69,7 @@ def downgrade() -> None:
     op.execute("DROP TABLE request_fts")
     op.add_column("requests", sa.Column("input_text", sa.Text(), nullable=False, server_default=""))
     op.add_column("requests", sa.Column("output_text", sa.Text(), nullable=False, server_default=""))
-    raw = sa.table("requests", sa.column("id", sa.Integer), sa.column("input"), sa.column("output"))
+    raw = sa.table("requests", sa.column("id", sa.BigInteger), sa.column("input"), sa.column("output"))
     after = 0
     while True:
         rows = bind.execute(sa.select(raw).where(raw.c.id > after).order_by(raw.c.id).limit(BATCH)).all()
