@@ -9,7 +9,7 @@ question, the suggested answer, 3 metadata keys, 2 scores), on SQLite and Postgr
 In-process through services/request_reads.browse (what the API and UI lists call), first page of
 50: planned (the text index drives) and with the time walk forced (`plan="walk"`, each row tested
 against the index set). Bytes per log: SQLite's file after VACUUM / logs, per table and index from
-the `dbstat` table; PostgreSQL's pg_total_relation_size of the request tables / logs, after VACUUM
+the `dbstat` table; PostgreSQL's pg_total_relation_size of the request tables (their partitions) / logs, after VACUUM
 ANALYZE (as autovacuum would leave them). Data sets are seeded on first use (kept in bench/out/ and,
 for PostgreSQL, in databases <prefix>text_<rows>); each run appends its rows to
 bench/out/text-search-<db>.json and rewrites the section."""
@@ -80,13 +80,16 @@ def sizes(db: Database) -> tuple[int, int, list[tuple[str, int]]]:
             path = c.exec_driver_sql("PRAGMA database_list").fetchone()[2]
             parts = c.exec_driver_sql("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").all()
             return logs, os.path.getsize(path), [(n, b) for n, b in parts]
-        tables = list(LOG_TABLES)  # request_fts among them
-        total = c.exec_driver_sql("SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(%(t)s::text[]) AS t",
-                                  {"t": tables}).scalar()
+        tables = list(LOG_TABLES) + ["request_keys"]  # request_fts among them
+        # a partitioned table's rows are in its partitions (store/partitions.py): each counted as its table
+        leaves = ("SELECT p.relid FROM unnest(%(t)s::text[]) AS t, pg_partition_tree(t::regclass) AS p "
+                  "WHERE p.isleaf")
+        total = c.exec_driver_sql(f"SELECT sum(pg_total_relation_size(relid)) FROM ({leaves}) AS l", {"t": tables}).scalar()
         parts = c.exec_driver_sql(
-            "SELECT c.relname, pg_relation_size(c.oid) + coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) "
-            "FROM pg_class c JOIN pg_class t ON t.relname = ANY(%(t)s) AND t.relnamespace = 'public'::regnamespace "
-            "WHERE c.oid = t.oid OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = t.oid) ORDER BY 2 DESC",
+            "SELECT coalesce(pg_partition_root(c.oid), c.oid)::regclass::text AS name, sum(pg_relation_size(c.oid) "
+            "+ coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)) "
+            f"FROM pg_class c WHERE c.oid IN ({leaves}) "
+            f"OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN ({leaves})) GROUP BY 1 ORDER BY 2 DESC",
             {"t": tables}).all()
         return logs, int(total), [(n, int(b)) for n, b in parts]
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from promptyard.domain.query import And, Cond, Node
-from promptyard.store import text_search
+from promptyard.store import bulk, text_search
 from promptyard.store.models import Request, VersionTotals
 from promptyard.store.query_sql import index_set, trace_index_set, where
 
@@ -89,18 +89,21 @@ PROVIDERS: list[Provider] = [_child_index, _text_index, _trace_index]
 
 @dataclass(frozen=True)
 class Plan:
-    """How to read: `driver` None walks the time index; else `id IN driver.ids` leads.
-    `offers`: every set the filter offers; `estimates`: their probe counts, capped."""
+    """How to read: `driver` None walks the time index; else `id IN driver.ids` leads, or the
+    driving set's ids themselves (`found`, see `_found`). `offers`: every set the filter offers;
+    `estimates`: their probe counts, capped."""
 
     conds: tuple[Node, ...]
     driver: Candidate | None = None
     offers: tuple[Candidate, ...] = ()
     estimates: tuple[int, ...] = field(default=())
+    found: tuple[int, ...] | None = None
 
     def where(self, now: datetime) -> ColumnElement[bool]:
         if self.driver is None:
             return and_(true(), *(where(c, now) for c in self.conds))
-        return and_(Request.id.in_(self.driver.ids), *self._rest(now))
+        ids = Request.id.in_(self.driver.ids) if self.found is None else bulk.one_of(Request.id, self.found)
+        return and_(ids, *self._rest(now))
 
     def ids(self, now: datetime) -> Select:
         """The ids of the matching requests (the caller adds the workspace and scope), for
@@ -162,8 +165,20 @@ def choose(session: Session, node: Node | None, workspace_id: int, *, limit: int
     if counts[best] >= PROBE:  # every set is large: the filter is broad, a page fills fast
         return Plan(conds, None, offers, counts)
     if counts[best] * DRIVEN_ROW <= _walk_rows(session, counts, bounds, workspace_id, limit):
-        return Plan(conds, offers[best], offers, counts)
+        return Plan(conds, offers[best], offers, counts, _found(session, offers[best], counts[best] < bounds[best]))
     return Plan(conds, None, offers, counts)
+
+
+def _found(session: Session, driver: Candidate, exact: bool) -> tuple[int, ...] | None:
+    """PostgreSQL: the driving set's ids, when its probe counted all of them (fewer than PROBE).
+    Handed `id IN (<set>)`, its planner estimates the set from column statistics, not from the
+    count we have: for a 2-character word in 0.1% of 120,000 logs whose other words all logs
+    share it expected a few hundred requests in the workspace and read every one newest first,
+    probing the text index for each (125 ms); given the ids it reads just those rows by key.
+    SQLite plans the set first anyway."""
+    if not exact or session.get_bind().dialect.name != "postgresql":
+        return None
+    return tuple(session.scalars(driver.ids.limit(PROBE)))
 
 
 def counting(session: Session, plan: Plan) -> Plan:
