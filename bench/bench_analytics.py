@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, key_file, machine, pct, server, timed, write_section  # noqa: E402
 
 FILTER = 'metadata.env = "dev"'  # a third of the seeded logs; at a million, metadata.store = "s3" matches ~32,000
-BEFORE = "8607fe3"  # main before analytics were planned for the filter's values (store/statement_plans.py);
+BEFORE = "8607fe3"  # main before analytics were planned for the filter's values (now every PostgreSQL statement is, store/db.py);
 # 85646c9: before issue 15's second pass (one statement: a window ranking every match)
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -70,7 +70,7 @@ def main() -> None:
         f"(5 prompts x 3 versions, 3 metadata keys and 2 scores per log); {machine()}. "
         f"{args.runs} calls of each after one warm-up, milliseconds, on the code of an earlier commit (named: "
         "85646c9 is before services/log_stats.py's second pass, 8607fe3 before the statement was planned for the "
-        "filter's values, store/statement_plans.py) and this tree's (after); both servers "
+        "filter's values) and this tree's (after); both servers "
         "run at once and are called in turn, so both see the same load. Other work shared the 2 cores: beside the "
         "wall-clock p50/p95 are the CPU milliseconds per call of each server process and (PostgreSQL) its "
         "database backends (parallel workers not counted), which the load inflates less, and the 1-minute "

@@ -137,7 +137,8 @@ def main() -> None:
     args = ap.parse_args()
     r = reads(args.rows, args.runs)
     k = retention(args.month_rows)
-    lines = [f"Machine: {machine()}; quiet; in process through request_reads.browse / find (the call behind",
+    lines = ["## PostgreSQL months (`bench/bench_partitions.py`)", "",
+             f"Machine: {machine()}; quiet; in process through request_reads.browse / find (the call behind",
              f"the API and UI lists); {args.rows:,} logs received over 12 months against the same number within",
              "one month; the logs of bench/bench_partitions.py (3 metadata keys, one score, 0.1% holding the",
              "2-character word). ms, p50 / p95.", "",

@@ -212,3 +212,13 @@ def test_a_month_whose_logs_a_long_read_holds_waits_for_the_next_tick(pg, monkey
     assert erasure.drop_expired_months(db, utcnow()) == {p.workspace_id: 1}
     with db.read() as s:
         assert str(month) not in {m.name for m in partitions.months(s.connection())}
+
+
+def test_every_connection_plans_a_statement_for_its_own_values(pg):
+    """A generic plan (psycopg prepares a statement run five times) can neither prune the months nor
+    judge a filter's values: the pool's connections, reads and writes, plan each run (store/db.py)."""
+    db, _ = pg
+    with db.read() as s:
+        assert s.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+    with db.write() as s:
+        assert s.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"

@@ -8,7 +8,7 @@ store/rollups.py, a few milliseconds whatever the number of logs, with latency p
 within 1% (a histogram). With a filter they are computed exactly from the matching logs, in one
 statement, the percentiles in Python from each version's latencies (bench/bench_analytics.py;
 docs/benchmarks.md has the figures). On PostgreSQL every statement here is planned for the filter's
-values, never generically (store/statement_plans.py: a generic plan is serial and sorts on disk)."""
+values, never generically (as every statement is, store/db.py: a generic plan is serial and sorts on disk)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from promptyard.domain import access, query, score_stats, stats
 from promptyard.domain.records import Principal
 from promptyard.services import score_configs
-from promptyard.store import bulk, query_plan, rollups, statement_plans, value_lists
+from promptyard.store import bulk, query_plan, rollups, value_lists
 from promptyard.store.models import RedactionCount, Request, Score
 from promptyard.store.query_sql import where
 from promptyard.store.types import utcnow
@@ -31,9 +31,8 @@ QUANTILES = (50, 95)
 def per_version(session: Session, p: Principal, *, prompt: str | None = None,
                 node: query.Node | None = None) -> list[dict[str, Any]]:
     access.require(p, "read")
-    with statement_plans.for_values(session):  # a filter's values decide the plan
-        items = _from_totals(session, p, prompt) if node is None else _from_logs(session, p, prompt, node)
-        _typed(session, p, prompt, node, items)
+    items = _from_totals(session, p, prompt) if node is None else _from_logs(session, p, prompt, node)
+    _typed(session, p, prompt, node, items)
     return sorted(items, key=lambda i: (i["prompt"] is None, i["prompt"] or "", i["version"] or 0))
 
 
@@ -137,16 +136,15 @@ def redactions(session: Session, p: Principal, *, prompt: str | None = None,
         RedactionCount.workspace_id == p.workspace_id)
     if node is not None or prompt:
         q = q.where(RedactionCount.request_id.in_(select(Request.id).where(*_matching(session, p, prompt, node))))
-    with statement_plans.for_values(session):
-        rows = session.execute(q.group_by(RedactionCount.kind).order_by(RedactionCount.kind)).all()
+    rows = session.execute(q.group_by(RedactionCount.kind).order_by(RedactionCount.kind)).all()
     return {kind: {"spans": int(spans), "requests": n} for kind, spans, n in rows}
 
 
 def _matching(session: Session, p: Principal, prompt: str | None, node: query.Node | None) -> list[Any]:
     """The conditions on `requests` of the workspace's logs that match. An aggregate visits every
     match: when an AND-ed condition offers an index set (store/query_plan.py), the smallest drives
-    (its ids looked up, `workspace_id + 0` keeps the workspace's indexes from being walked in its
-    place, the other conditions checked per row); else every log of the workspace is tested, with
+    (its ids looked up, query_plan.Plan.workspace keeps the workspace's indexes from being walked in
+    its place, the other conditions checked per row); else every log of the workspace is tested, with
     child conditions as index sets (`sets_of`). Walking cost all the logs, driving only the set:
     32,000 matches of 1,000,000 logs, SQLite, in-process CPU 436 -> 175 ms."""
     plan = query_plan.every_match(session, node, p.workspace_id)

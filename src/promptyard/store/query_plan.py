@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import Select, and_, func, select, true
+from sqlalchemy import Integer, Select, and_, func, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -121,9 +122,30 @@ class Plan:
         return rest if self.driver.check is None else [self.driver.check, *rest]
 
     def workspace(self) -> ColumnElement[int]:
-        """The workspace column to compare: when a set drives, `+ 0` keeps the check but out of
-        the databases' choice of index, so neither walks the time index in its place."""
-        return Request.workspace_id + 0 if self.driver is not None else Request.workspace_id
+        """The workspace column to compare: when a set drives, SQLite gets `+ 0`, which keeps the
+        check but out of its choice of index, so that it does not walk the time index in its place.
+        PostgreSQL gets the column: it judges the check from its statistics (every log of the
+        workspace), where `+ 0` made it guess 0.5% of the logs and, over the month partitions, read
+        them all to count a broad filter's matches (1,080 ms instead of 235 at a million logs)."""
+        return _OutOfIndex(Request.workspace_id) if self.driver is not None else Request.workspace_id
+
+
+class _OutOfIndex(ColumnElement[int]):
+    type = Integer()
+    inherit_cache = False  # compiled per dialect
+
+    def __init__(self, col: ColumnElement[int]):
+        self.col = col
+
+
+@compiles(_OutOfIndex, "sqlite")
+def _sqlite_out_of_index(element: _OutOfIndex, compiler, **kw):  # noqa: ANN001, ANN202
+    return compiler.process(element.col + 0, **kw)
+
+
+@compiles(_OutOfIndex)
+def _out_of_index(element: _OutOfIndex, compiler, **kw):  # noqa: ANN001, ANN202
+    return compiler.process(element.col, **kw)
 
 
 def conjuncts(node: Node | None) -> tuple[Node, ...]:
