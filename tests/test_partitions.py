@@ -8,6 +8,7 @@ Each test has a database of its own: dropping months touches every workspace in 
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -72,7 +73,7 @@ def test_a_log_and_all_its_rows_lie_in_the_month_it_was_received(pg, monkeypatch
     with db.read() as s:
         rid = s.scalar(select(Request.id).where(Request.client_id == new["id"]))
         (found,) = s.execute(select(Request.id, Request.client_id).where(Request.id == rid)).all()
-    assert rid // partitions.SPAN == partitions.month_of(utcnow()) and found.client_id == new["id"]
+    assert partitions.month_of_id(rid) == partitions.month_of(utcnow()) and found.client_id == new["id"]
     assert rid < 2**53  # exact as a JSON number in every client
 
 
@@ -91,7 +92,7 @@ def test_a_client_id_is_stored_once_across_months_and_may_come_again_once_erased
     ingest(db, p, [first])
     with db.read() as s:
         rid = s.scalar(select(Request.id).where(Request.client_id == first["id"]))
-    assert rid // partitions.SPAN == partitions.month_of(utcnow())
+    assert partitions.month_of_id(rid) == partitions.month_of(utcnow())
 
 
 def test_retention_drops_a_whole_expired_month_with_the_numbers_of_a_workspace_that_never_had_it(
@@ -222,3 +223,19 @@ def test_every_connection_plans_a_statement_for_its_own_values(pg):
         assert s.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
     with db.write() as s:
         assert s.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+
+
+def test_no_request_number_looks_like_patient_data():
+    """A request number a client logs (a parent request in metadata, a link in a comment) is kept by
+    the default redaction policy: 16 digits starting 2-6 with a valid Luhn digit are taken for a card,
+    which one number in ten of `YYYYMM * 10**10 + n` was."""
+    from promptyard.domain import redaction_policy as rp
+
+    red = rp.Redactor(rp.Policy(), b"k" * 32, None)
+    rng = random.Random(30)
+    months = [202612, 202701, 203512, 999912]
+    numbers = [partitions.first_id(m) + rng.randrange(partitions.SPAN) for m in months for _ in range(2500)]
+    numbers += [partitions.first_id(m) + n for m in months for n in (0, 1, partitions.SPAN - 1)]
+    assert all(n < 2**53 for n in numbers)
+    changed = [n for n in numbers if red.text(f"親リクエスト {n} を参照") != f"親リクエスト {n} を参照"]
+    assert changed == []

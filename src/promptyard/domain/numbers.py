@@ -12,7 +12,7 @@ import math
 import re
 
 MAX_ID = 2**31 - 1  # the largest value of a 32-bit id or number column (PostgreSQL INTEGER)
-ROW_ID_MAX = 2**53 - 1  # request row ids (PostgreSQL: YYYYMM * 10**10 + n, store/partitions.py; exact in JSON); a larger all-digit ref is taken as a client id
+ROW_ID_MAX = 2**53 - 1  # request row ids (PostgreSQL: 1, YYYYMM, 9 digits, store/partitions.py; exact in JSON); a larger all-digit ref is taken as a client id
 _MAX_DIGITS = 19  # anything longer is out of every bound we use (2**63 has 19 digits)
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,18}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})(?:[eE][+-]?[0-9]{1,3})?")
 

@@ -1,11 +1,14 @@
 """PostgreSQL: the request log's tables are partitioned by month (SQLite keeps one table each).
 
-A request's id says the month it was received in: `YYYYMM * SPAN + n` (December 2026's ids are
-202612_0000000001 and up; `n` comes from one sequence, `requests_id_seq`), so the month's partition
+A request's id says the month it was received in: `1`, `YYYYMM`, then nine digits `n` (December
+2026's ids are 1_202612_000000001 and up; `n` comes from one sequence, `requests_id_seq`; a month
+holds a billion logs), so the month's partition
 of every table is one range of ids, and a request and its tags, metadata, scores, redaction counts
 and text index rows (keyed by its id) lie in the same month's partitions. Lookups by id read one
 partition; a page of the newest logs merges the partitions' `(workspace_id, start_time, id)` indexes.
-The ids stay below 2^53 (exact in JavaScript) until the year 9007.
+The ids stay below 2^53 (exact in JavaScript) for every YYYYMM. The leading 1 keeps them out of
+the redaction detectors' way: 16 digits starting with 2-6 that pass Luhn's check are taken for a card
+number (domain/redaction.py), which one id in ten of `YYYYMM * 10**10 + n` was.
 
 - Partitions are made ahead, the current month and AHEAD more (`ensure`: migration 0022, the
   server's start and its tick). `{table}_before` holds the logs stored before the migration, where there were any.
@@ -28,7 +31,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-SPAN = 10**10  # ids per month
+SPAN = 10**9  # ids per month
+BASE = 10**15  # the leading 1
 AHEAD = 3  # months made ahead of the current one
 # table -> the column holding the request's id, the tables of one month dropped in this order
 TABLES = {"request_fts": "request_id", "redaction_counts": "request_id", "scores": "request_id",
@@ -41,7 +45,7 @@ UNIQUE_ELSEWHERE = {"requests": (KEYS, ("workspace_id", "client_id"))}
 
 ID_FUNCTION = f"""CREATE OR REPLACE FUNCTION promptyard_request_id(at timestamptz) RETURNS bigint
 LANGUAGE sql VOLATILE AS $$
-  SELECT to_char(at AT TIME ZONE 'UTC', 'YYYYMM')::bigint * {SPAN} + nextval('requests_id_seq') % {SPAN}
+  SELECT {BASE} + to_char(at AT TIME ZONE 'UTC', 'YYYYMM')::bigint * {SPAN} + nextval('requests_id_seq') % {SPAN}
 $$"""
 
 
@@ -52,7 +56,12 @@ def month_of(at: datetime) -> int:
 
 
 def first_id(month: int) -> int:
-    return month * SPAN
+    return BASE + month * SPAN
+
+
+def month_of_id(request_id: int) -> int | None:
+    """YYYYMM of the month a request id was given in; None for an id from before partitioning."""
+    return (request_id - BASE) // SPAN if request_id >= first_id(100001) else None
 
 
 def next_month(month: int) -> int:

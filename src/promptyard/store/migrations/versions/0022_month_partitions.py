@@ -100,7 +100,7 @@ def upgrade() -> None:
     top = conn.scalar(text("SELECT max(id) FROM requests"))
     high = partitions.first_id(month)
     if top is not None and top >= high:
-        high = partitions.first_id(partitions.next_month(top // partitions.SPAN))
+        high = partitions.first_id(partitions.next_month(partitions.month_of_id(top)))
     _drop_keys()
     for table, (key, _, _) in _SPEC.items():
         old = f"{table}_{before}"
