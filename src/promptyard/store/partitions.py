@@ -14,10 +14,10 @@ number (domain/redaction.py), which one id in ten of `YYYYMM * 10**10 + n` was.
   server's start and its tick). `{table}_before` holds the logs stored before the migration, where there were any.
 - A client id is unique per workspace in `request_keys` (PostgreSQL cannot enforce a unique key
   that leaves out the partition key): ingest claims the key there and inserts the request only when
-  the claim is new (store/bulk.insert, `unique_in`), in one statement. Lookups by client id read
+  the claim is new (store/bulk.insert, per UNIQUE_ELSEWHERE), in one statement. Lookups by client id read
   the requests' own `(workspace_id, client_id)` index.
 - Retention drops a whole month when every log in it is past its workspace's period
-  (services/erasure.py, `drop_month`); until then its expired logs are deleted row by row.
+  (services/erasure.drop_expired_months); until then its expired logs are deleted row by row.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ TABLES = {"request_fts": "request_id", "redaction_counts": "request_id", "scores
           "request_metadata": "request_id", "request_tags": "request_id", "requests": "id"}
 BEFORE = "before"  # the partition of ids from before partitioning (migration 0022)
 KEYS = "request_keys"
-# a unique key PostgreSQL keeps in another table: table -> (that table, the key's columns)
 LOCK_KEY = 0x50_79_61_72_64_03  # the advisory lock under which months are made or dropped (store/db.LOCK_KEYS)
+# a unique key PostgreSQL keeps in another table: table -> (that table, the key's columns)
 UNIQUE_ELSEWHERE = {"requests": (KEYS, ("workspace_id", "client_id"))}
 
 ID_FUNCTION = f"""CREATE OR REPLACE FUNCTION promptyard_request_id(at timestamptz) RETURNS bigint
@@ -105,6 +105,7 @@ def ensure(conn: Connection, now: datetime, ahead: int = AHEAD) -> list[int]:
     wanted = [month_of(now)]
     for _ in range(ahead):
         wanted.append(next_month(wanted[-1]))
+
     def missing() -> list[int]:  # a month whose ids an existing partition holds (`before`) is not
         have = months(conn)
         return [m for m in wanted if not any((h.low is None or h.low <= first_id(m)) and first_id(m) < h.high

@@ -135,8 +135,9 @@ async def _tick(context: AppContext) -> None:
     annotation queues with a daily sample take the logs of each day gone by (annotation_queues.sample_daily), and a
     batch of due webhook deliveries is sent (webhooks.deliver_due, outside any transaction)."""
     def tick() -> None:
-        with context.db.write() as s:
-            partitions.ensure(s.connection(), utcnow())  # PostgreSQL: the request log's months ahead
+        if context.db.kind == "postgresql":  # the request log's months ahead (SQLite keeps one table)
+            with context.db.write() as s:
+                partitions.ensure(s.connection(), utcnow())
         with context.db.write() as s:
             ramps.tick(s)
         with context.db.write() as s:

@@ -105,7 +105,7 @@ def upgrade() -> None:
     for table, (key, _, _) in _SPEC.items():
         old = f"{table}_{before}"
         op.execute(f"ALTER TABLE {table} RENAME TO {old}")
-        for name, kind in conn.execute(text("SELECT conname, contype FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) "
+        for (name,) in conn.execute(text("SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) "
                                             "AND contype IN ('p', 'u')"), {"t": old}).all():
             op.execute(f"ALTER TABLE {old} RENAME CONSTRAINT {name} TO {name}_{before}")
         for (name,) in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = :t AND indexname NOT LIKE "
