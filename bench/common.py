@@ -57,6 +57,22 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return out
 
 
+def database_cpu_seconds() -> float:
+    """User + system CPU seconds of the local PostgreSQL server's processes so far, with those of its
+    backends that have ended (Linux /proc; readable when the benchmark runs as root or as postgres)."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+                name, rest = f.read().split(" (", 1)[1].rsplit(")", 1)
+        except OSError:
+            continue
+        if name == "postgres":
+            fields = rest.split()
+            total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def server_processes() -> tuple[list[int], list[int]]:
     """([the running `promptyard serve`], [its worker processes: the forkserver's children]) (Linux)."""
     def parent_and_cmd(pid: int) -> tuple[int, str]:

@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import column, insert, table
+from sqlalchemy import column, insert, table, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import key_file  # noqa: E402
@@ -59,6 +59,8 @@ def seed(url: str, rows: int, seed_value: int = 42, corpus: str = "short") -> st
     for base in range(0, rows, CHUNK):
         n = min(CHUNK, rows - base)
         with db.write() as s:
+            if db.kind == "postgresql":  # the rows' keys checked with cached plans, as ingest does (store/bulk.py)
+                s.execute(text("SET LOCAL plan_cache_mode = auto"))
             rids, batch = _requests(s, ws, ids, rng, start, base, n, corpus)
             _children(s, ws, rng, rids, batch)
         done = base + n

@@ -185,6 +185,29 @@ def test_otlp_json_by_hand_with_message_attributes_and_events(api):
     assert spans[1]["status"] == "error" and spans[1]["resource"] == {"service.name": "bot"}
 
 
+def test_trace_and_span_ids_are_not_taken_for_patient_data(api):
+    """One random trace id in 200 holds a run of digits the redaction detectors take for a phone, card or My
+    Number: it was redacted in the log's metadata, and the log was lost to a search by its trace. The ids
+    are kept as sent; a value of decimal digits only under those keys is still redacted."""
+    for trace_id, span_id in (("09064139221ce34e8423fa5bdc009da5", "c09064139221cdef"),  # a mobile number
+                              ("d1454709d58de3b643331459502540d7", "00000000000000a1"),  # a card
+                              ("e592067375305db71d43d1ffecd1345e", "e592067375305db7")):  # a My Number
+        body = _hand_json(trace_id, [{"spanId": span_id, "name": "chat", "attributes": _attrs(
+            gen_ai__system="openai", gen_ai__request__model="gpt-4o", gen_ai__prompt__0__role="user",
+            gen_ai__prompt__0__content=QUESTION)}])
+        assert api.post("/v1/traces", json=body).status_code == 200
+        [item] = logs_of(api, trace_id)
+        stored = api.get(f"/api/v1/requests/{item['id']}").json()
+        assert (stored["metadata"]["otel.trace_id"], stored["metadata"]["otel.span_id"]) == (trace_id, span_id)
+        assert stored["trace"] == {"trace_id": trace_id, "span_id": span_id}
+    digits = {"otel.span_id": "4111111111111111"}  # a card number in the form of a span id
+    sent = api.post("/api/v1/requests", json={"id": uuid.uuid4().hex, "input": {"q": "x"}, "output": {"a": "y"},
+                                              "metadata": digits})
+    assert sent.status_code == 200, sent.text
+    kept = api.get(f"/api/v1/requests/{sent.json()['ids'][0]}").json()["metadata"]
+    assert kept["otel.span_id"] != digits["otel.span_id"]
+
+
 def test_an_openinference_span_becomes_a_log(api):
     trace_id = uuid.uuid4().hex
     body = _hand_json(trace_id, [{"spanId": "00000000000000b1", "name": "ChatCompletion", "attributes": _attrs(

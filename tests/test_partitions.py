@@ -14,12 +14,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 
+from promptyard.errors import Conflict
 from promptyard.services import datasets, erasure, request_ingest
-from promptyard.store import partitions
+from promptyard.store import bulk, partitions
 from promptyard.store.migrate import upgrade
-from promptyard.store.models import Request, Score
+from promptyard.store.models import Request, RequestMetadata, Score
 from promptyard.store.types import utcnow
 from tests.erasure_support import events, ids_in, ingest, log, workspace
 from tests.support import upgraded
@@ -75,6 +76,40 @@ def test_a_log_and_all_its_rows_lie_in_the_month_it_was_received(pg, monkeypatch
         (found,) = s.execute(select(Request.id, Request.client_id).where(Request.id == rid)).all()
     assert partitions.month_of_id(rid) == partitions.month_of(utcnow()) and found.client_id == new["id"]
     assert rid < 2**53  # exact as a JSON number in every client
+
+
+def _links(db) -> set[tuple[str, str]]:  # noqa: ANN001
+    """(table, the table it points at) of every foreign key on a request's id of a LINKED table or partition."""
+    with db.read() as s:
+        return set(s.execute(text(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid::regclass::text LIKE 'requests%' AND conrelid::regclass::text "
+            "SIMILAR TO :tables"), {"tables": f"({'|'.join(partitions.LINKED)})%"}).all())
+
+
+def test_a_months_rows_point_at_the_months_requests(pg, monkeypatch):
+    """PostgreSQL checks a key on the partitioned requests through the parent for every row (33 µs a row):
+    each month's rows point at the month's requests instead, still checked and deleted with them; ingest
+    checks them with cached plans and leaves the connection planning per values."""
+    db, p = pg
+    month = received(db, monkeypatch, months_ago(2))
+    with db.read() as s:
+        names = [m.name for m in partitions.months(s.connection())]
+    assert str(month) in names
+    assert _links(db) == {(f"{t}_{m}", f"requests_{m}") for t in partitions.LINKED for m in names}
+    x = log(scores=[{"name": "q", "value": 80}], metadata={"env": "prod"}, tags=["t"])
+    ingest(db, p, [x])
+    with db.write() as s:
+        rid = s.scalar(select(Request.id).where(Request.client_id == x["id"]))
+        assert s.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+    with pytest.raises(Conflict), db.write() as s:  # a row of a request that is not there is refused
+        bulk.insert(s, RequestMetadata.__table__, [{"request_id": rid + 1, "key": "k", "value": "v",
+                                                    "workspace_id": p.workspace_id}])
+    with db.write() as s:
+        s.execute(delete(Request).where(Request.id == rid))
+    with db.read() as s:
+        assert [s.scalar(text(f"SELECT count(*) FROM {t} WHERE request_id = :id"), {"id": rid})
+                for t in partitions.LINKED] == [0] * len(partitions.LINKED)
 
 
 def test_a_client_id_is_stored_once_across_months_and_may_come_again_once_erased(pg, monkeypatch):
@@ -185,6 +220,7 @@ def test_the_migration_keeps_stored_logs_and_their_client_ids(empty_url):
         upgrade(db.engine)
         homes = _homes(db, before[0]["id"])
         assert homes["requests"] == {"requests_before"} and homes["scores"] == {"scores_before"}
+        assert {(f"{t}_before", "requests_before") for t in partitions.LINKED} <= _links(db)
         with db.write() as s:
             again = request_ingest.ingest(s, p, before[:1] + [log(id=str(uuid.uuid4()))], max_batch=10)
             after = dict(s.execute(select(Request.client_id, Request.id)).all())

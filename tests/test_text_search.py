@@ -264,7 +264,7 @@ def test_migration_0020_writes_the_index_without_positions_and_back(empty_url): 
 def test_words_of_characters_the_tokenizer_would_split_or_fold(database, principal):
     """SQLite's words move ASCII punctuation and spaces and the private characters the words use out
     of the way: each text still matches what the definition says, and only that."""
-    texts = ["ℍ", "h", "a b", "a\ue020b", "\ue100", "\ue1000041", "x\"y", "x'y", "x*y"]
+    texts = ["ℍ", "h", "a b", "a\ue020b", "\ue100", "\ue1000041", "x\"y", "x'y", "x*y", "x\\y", "'a'a'a\\a\\"]
     ids = dict(zip(texts, _ingest(database, principal, [(t, "") for t in texts])))
     for t in texts:
         want = {ids[u] for u in texts if tt.matches(t, u)}
@@ -283,6 +283,24 @@ def test_pure_rules():
     text = "x" * 50_000
     parts = tt.chunks(text)
     assert all(len(c) <= tt.CHUNK for c in parts) and sum(len(c) for c in parts) > len(text)
+
+
+def test_a_normal_line_maps_its_match_as_character_by_character():
+    """The highlight's quick mapping for a line that is its own normal form gives the offsets the mapping
+    character by character gives, marks and all."""
+    rng = random.Random(15)
+    letters = ALPHABET + ["\u0301", "\u3099", "が", "e"]
+    checked = 0
+    for _ in range(3000):
+        line = "".join(rng.choice(letters) for _ in range(rng.randint(1, 12)))
+        for line in (line, tt.normal(line)):
+            norm = tt.normal(line)
+            start = rng.randrange(len(norm))
+            q = norm[start:start + rng.choice([1, 2, 3])]
+            if q and q in norm:
+                assert tt._mapped(q, line, norm) == tt._mapped_by_character(q, line), ascii((q, line))
+                checked += norm == line
+    assert checked > 1000
 
 
 def test_api_items_carry_the_match(api):

@@ -31,6 +31,7 @@ _PROMPTS = ("promptyard.prompt.", "promptlayer.prompt.")  # ours, then the `prom
 LOGGED_ELSEWHERE = "promptlayer.request_log.managed"
 LOGGED_AS = "promptlayer.request_log.span_id"
 SPAN_ID_KEY = "otel.span_id"  # the metadata key naming the span a log stands for (ours, and PromptLayer's)
+TRACE_ID_KEY = "otel.trace_id"
 SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 # Attributes that hold message text (or may): kept in the log's input/output, never as metadata,
 # nor in an LLM span's own attributes.
@@ -145,7 +146,7 @@ def metadata(span: Span, stored: dict[str, str | None]) -> dict[str, str]:
     ingest's limits (count, key and value size): the trace and span ids always, the rest in order.
     Left out: message text, and what the log keeps in fields of its own (token counts, request
     parameters, the prompt link; a provider or model key whose value is the log's `stored` one)."""
-    out = {f"{PREFIX}trace_id": span.trace_id, SPAN_ID_KEY: span.span_id}
+    out = {TRACE_ID_KEY: span.trace_id, SPAN_ID_KEY: span.span_id}
     if span.scope:
         out[f"{PREFIX}scope"] = span.scope[:MAX_VALUE]
     same = {k for k in _PROVIDER_KEYS if span.attributes.get(k) == stored["provider"]} | {

@@ -59,4 +59,5 @@ def _job(function: Callable[..., T], *args: Any) -> tuple[bool, Any]:
 
 
 def _pool(workers: int) -> ProcessPool:
-    return worker_processes.pool("ingest", workers, lambda: {"max_workers": workers})
+    return worker_processes.pool("ingest", workers, lambda: {"max_workers": workers,
+                                                             "initializer": worker_processes.collect_less})

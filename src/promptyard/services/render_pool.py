@@ -20,6 +20,7 @@ shared by every engine with the same worker settings and stopped when the proces
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import os
 import resource
@@ -57,7 +58,10 @@ def _start_worker(memory_bytes: int) -> None:
         pass
     if memory_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    from promptyard.catalogue import catalogue
     from promptyard.domain import sandbox  # noqa: F401 - Jinja2 loads once per worker, not per job
+
+    catalogue("en")  # an error's words are read now, not first when memory has run out
 
 
 def _drop_caches() -> None:
@@ -78,11 +82,18 @@ def _resident_bytes() -> int:
 def _job(memory_bytes: int, function, *args):
     """Run one job; compiled templates are cached, but never so many that they crowd the limit."""
     try:
-        return function(*args)
-    except MemoryError:
-        _drop_caches()
-        raise RenderError("errors.templates.template_needs_more_memory",
-                          details={"field": "template"}) from None
+        try:
+            return function(*args)
+        except MemoryError:
+            _drop_caches()
+            raise RenderError("errors.templates.template_needs_more_memory", details={"field": "template"}) from None
+    except InvalidInput as exc:
+        if isinstance(exc.__context__, MemoryError):
+            # which holds, through its traceback, all that the compile had built: let it go before the
+            # answer is pickled, or pickling runs out of memory too
+            exc.__context__ = None
+            gc.collect()
+        raise
     finally:
         if memory_bytes > 0 and _resident_bytes() > memory_bytes // 2:
             _drop_caches()

@@ -117,7 +117,7 @@ def _ready(ctx: Context, good: list[tuple[int, rl.NormalLog]], red: Any = redact
     return ready
 
 
-_BOUND = ("input", "output", "parameters", "start_time", "end_time")  # bound before the transaction
+_BOUND = ("input", "output", "parameters", "start_time", "end_time", "tags")  # bound before the transaction
 
 
 def store(session: Session, p: Principal, prepared: Prepared, ctx: Context, source: str) -> dict:

@@ -2,11 +2,12 @@
 
 SQLite: WAL, foreign keys, busy timeout, and writes in BEGIN IMMEDIATE transactions (deferred
 transactions that later write fail with "database is locked" under concurrent writers, see
-DESIGN.md section 6). PostgreSQL: psycopg 3 with a connection pool.
+DESIGN.md section 6), which a process's threads take in turn (`Database.write`). PostgreSQL: psycopg 3 with a connection pool.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from promptyard.store import faults, partitions, text_search
+
+BUSY_S = 30.0  # SQLite: how long a writer waits for the database's write lock
 
 
 def make_engine(url: str, *, echo: bool = False, statement_timeout_s: float = 0) -> Engine:
@@ -42,6 +45,7 @@ def make_engine(url: str, *, echo: bool = False, statement_timeout_s: float = 0)
     # plan can neither prune months nor judge a filter's values: a page of a broad filter over a
     # million logs went from 30 ms to 600-1,700 ms after the first calls on one connection; the
     # filtered analytics lost their parallel worker and sorted score rows on disk (25-30% slower).
+    # Bulk inserts are the exception: their rows' key checks keep cached plans (store/bulk.execute_pg).
     options = "-c plan_cache_mode=force_custom_plan"
     if statement_timeout_s > 0:
         options += f" -c statement_timeout={int(statement_timeout_s * 1000)}"
@@ -65,7 +69,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_S * 1000:.0f}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
         # The text index's row check (store/text_search.check): the definition on the stored JSON.
@@ -137,6 +141,7 @@ class Database:
         info = {"secret": secret, "outbound": outbound}
         self._read = sessionmaker(reader, expire_on_commit=False, info=info)
         self._write = sessionmaker(writer, expire_on_commit=False, info=info)
+        self._writers = threading.RLock() if self.kind == "sqlite" else None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -146,8 +151,26 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction, committed when the block ends without an exception."""
-        with self._faults(), self._write() as session, session.begin():
+        with self._one_writer(), self._faults(), self._write() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        """SQLite: this process's writers wait for each other on a lock before BEGIN IMMEDIATE. Left to
+        SQLite, a writer that finds the database locked sleeps and tries again (1, 2, 5, 10 ... 100 ms:
+        its busy handler), so it often still sleeps after the lock is free; on the lock it starts as soon
+        as the writer before it is done (two ingest batches ready at once). Writers of other processes
+        still wait through busy_timeout; after as long as that, a writer goes on to SQLite's own wait (a
+        write nested in one of the same thread gets there at once, as before)."""
+        if self._writers is None:
+            yield
+            return
+        got = self._writers.acquire(timeout=BUSY_S)
+        try:
+            yield
+        finally:
+            if got:
+                self._writers.release()
 
     @contextmanager
     def _faults(self) -> Iterator[None]:

@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import Integer, Select, and_, func, select, true
+from sqlalchemy import BigInteger, Integer, Select, and_, bindparam, func, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from promptyard.domain.query import And, Cond, Node
-from promptyard.store import bulk, text_search
+from promptyard.store import text_search
 from promptyard.store.models import Request, VersionTotals
 from promptyard.store.query_sql import index_set, trace_index_set, where
 
@@ -103,7 +104,7 @@ class Plan:
     def where(self, now: datetime) -> ColumnElement[bool]:
         if self.driver is None:
             return and_(true(), *(where(c, now) for c in self.conds))
-        ids = Request.id.in_(self.driver.ids) if self.found is None else bulk.one_of(Request.id, self.found)
+        ids = Request.id.in_(self.driver.ids) if self.found is None else _among(self.found)
         return and_(ids, *self._rest(now))
 
     def ids(self, now: datetime) -> Select:
@@ -189,6 +190,15 @@ def choose(session: Session, node: Node | None, workspace_id: int, *, limit: int
     if counts[best] * DRIVEN_ROW <= _walk_rows(session, counts, bounds, workspace_id, limit):
         return Plan(conds, offers[best], offers, counts, _found(session, offers[best], counts[best] < bounds[best]))
     return Plan(conds, None, offers, counts)
+
+
+def _among(found: tuple[int, ...]) -> ColumnElement[bool]:
+    """`Request.id IN (SELECT unnest(<the ids>))` (PostgreSQL, the only database with `found`). The ids
+    of a text match lie in every month: handed `id = ANY(<array>)`, the planner estimated the whole
+    array against each month's partition (1,000 ids over ten months: 20-30 ms of planning, every
+    partition probed for every id); joined to the array's elements, each id reads its own month's
+    partition only (pruned as the join runs), and the array is estimated as the rows it holds."""
+    return Request.id.in_(select(func.unnest(bindparam("found", list(found), type_=ARRAY(BigInteger), unique=True))))
 
 
 def _found(session: Session, driver: Candidate, exact: bool) -> tuple[int, ...] | None:

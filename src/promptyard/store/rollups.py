@@ -60,11 +60,18 @@ class Changes:
         self.hours: dict[tuple[datetime, Key], list[int]] = defaultdict(lambda: [0, 0])
         self.hour_scores: dict[tuple[datetime, Key, str], list[float]] = defaultdict(lambda: [0, 0.0])
         self.units = experiment_totals.Deltas()
+        self._at: datetime | None = None  # the last time seen, and its hour: a log's scores share its time
+        self._hour: datetime | None = None
+
+    def _hour_of(self, at: datetime) -> datetime:
+        if at is not self._at:
+            self._at, self._hour = at, hour_of(at)
+        return self._hour
 
     def request(self, k: Key, *, at: datetime, status: str, total_tokens: int | None, cost: float | None,
                 latency_ms: float | None, sign: int = 1, unit: experiment_totals.UnitKey | None = None) -> None:
         """One log (`at`: its start time) counted in (sign=1) or out (-1)."""
-        h = self.hours[(hour_of(at), k)]
+        h = self.hours[(self._hour_of(at), k)]
         h[0] += sign
         h[1] += sign if status == "error" else 0
         if unit is not None:
@@ -85,7 +92,7 @@ class Changes:
         """A score of a log (`at`: the log's start time) counted in or out."""
         if unit is not None:
             self.units.add(unit, name, value, sign)
-        hs = self.hour_scores[(hour_of(at), k, name)]
+        hs = self.hour_scores[(self._hour_of(at), k, name)]
         hs[0] += sign
         hs[1] += sign * value
         s = self.scores[(k, name)]

@@ -54,6 +54,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from promptyard.domain import text_tokens as tt
 from promptyard.domain.logs import text_of
+from promptyard.store import bulk
 from promptyard.store.models import Request
 from promptyard.store.types import unpack
 
@@ -211,12 +212,14 @@ def add_entries(session: Session, rows: Iterable[tuple[int, int, Any]]) -> None:
         return
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        values = [{"rid": rid, "ws": ws, "i": i, "c": n, "o": o}
-                  for rid, ws, chunks in rows for n, (i, o) in enumerate(chunks)]
-        conn.execute(text("INSERT INTO request_fts (request_id, chunk, workspace_id, input, output) "
-                          "SELECT * FROM unnest(CAST(:rid AS bigint[]), CAST(:c AS int[]), CAST(:ws AS int[]), "
-                          "CAST(CAST(:i AS text[]) AS tsvector[]), CAST(CAST(:o AS text[]) AS tsvector[]))"),
-                     {k: [v[k] for v in values] for k in ("rid", "c", "ws", "i", "o")})
+        chunks = [(rid, n, ws, i, o) for rid, ws, entry in rows for n, (i, o) in enumerate(entry)]
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            bulk.execute_pg(cursor, "INSERT INTO request_fts (request_id, chunk, workspace_id, input, output) SELECT * "
+                            "FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::text[]::tsvector[], %s::text[]::tsvector[])",
+                            [list(column) for column in zip(*chunks)])
+        finally:
+            cursor.close()
         return
     _fts_rows(conn, "INSERT INTO request_fts (rowid, words) VALUES (?, ?)", [(rid, words) for rid, _, words in rows])
 
@@ -384,12 +387,17 @@ def _lexeme(gram: str) -> str:
     return "'" + gram.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+_POSITIONS = [f"':{pos} '" for pos in range(1, tt.CHUNK + 1)]  # what follows the gram at each position
+
+
 def _pg_vector(grams: list[str]) -> str:
-    """A tsvector literal: each distinct gram with its positions (from 1)."""
-    at: dict[str, str] = {}
-    for pos, g in enumerate(grams, 1):
-        at[g] = f"{at[g]},{pos}" if g in at else f"{_lexeme(g)}:{pos}"
-    return " ".join(at.values())
+    """A tsvector literal: each gram with its position (from 1), `'ab':1 'bc':2 'ab':3`; PostgreSQL merges a
+    gram's positions as it reads it (`'ab':1,3`), which took Python a third of a chat log's preparation."""
+    if not grams:
+        return ""
+    if any("'" in g or "\\" in g for g in grams):
+        grams = [_lexeme(g)[1:-1] for g in grams]
+    return "'" + "".join(map(str.__add__, grams, _POSITIONS))[:-2]
 
 
 def _pg_chunks(inp: str, out: str) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
+from promptyard.services import worker_processes
 from promptyard.settings import Settings
 
 
@@ -58,4 +59,5 @@ def listen(settings: Settings) -> socket.socket:
 def run(app: FastAPI, settings: Settings, sock: socket.socket) -> None:
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                             access_log=False, backlog=BACKLOG)
+    worker_processes.collect_less()
     _Server(config, app).run(sockets=[sock])
