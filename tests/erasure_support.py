@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import string
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -61,4 +63,11 @@ def sqlite_files(database) -> list[Path]:  # noqa: ANN001
 
 
 def in_files(files: list[Path], needle: bytes) -> list[str]:
-    return [f.name for f in files if f.exists() and needle in f.read_bytes()]
+    """The names of the files that hold `needle`, read by another process: closing a file of the
+    database in this one would drop every lock this process's SQLite connections hold on it (POSIX
+    locks are the process's), and another process closing the database last would then delete the
+    WAL under them (a later test on the shared database read stale pages: "file is not a database")."""
+    code = "import sys; print(bytes.fromhex(sys.argv[1]) in open(sys.argv[2], 'rb').read())"
+    return [f.name for f in files if f.exists() and subprocess.run(
+        [sys.executable, "-c", code, needle.hex(), str(f)], capture_output=True, text=True,
+        check=True).stdout.strip() == "True"]

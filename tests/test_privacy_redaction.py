@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 
 import pytest
@@ -15,6 +14,7 @@ from sqlalchemy import text
 from promptyard.domain import redaction_policy as rp
 from promptyard.store.models import Base
 from tests.conftest import make_key
+from tests.erasure_support import in_files, sqlite_files
 from tests.support import publish
 
 PHONE = "090-4821-7736"
@@ -332,9 +332,7 @@ def test_logs_stored_before_the_policy_are_redacted_by_db_redact(api, database):
     assert "1 of 2 logs were redacted (email 2, my_number 2, person_name 2, phone 7)" in run()
     assert_nothing_stored(database, api.principal.workspace_id, extra=(canary,))
     if database.kind == "sqlite":  # nor in the file or its WAL: secure delete, then a checkpoint
-        path = database.url.removeprefix("sqlite:///")
-        files = [open(f, "rb").read() for f in (path, path + "-wal") if os.path.exists(f)]
-        assert not any(canary.encode() in data for data in files)
+        assert in_files(sqlite_files(database), canary.encode()) == []
     item = api.get(f"/api/v1/requests/{cid}").json()
     assert item["tags"] == ["[電話番号]", "keep"] and item["metadata"] == {"phone": "[電話番号]"}
     assert item["redacted"]["phone"] == 7
